@@ -1,0 +1,3 @@
+"""scrapeguard's stream side: the Faust worker, the pure detection pipeline, the CLI."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,63 @@
+"""The Faust application that hosts a scrapeguard worker.
+
+Faust gives the worker its lifecycle (start/stop, signals), the web server and the
+service tree; the detector agent (:mod:`stream.detector`) runs in it as a service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.app.base import BootStrategy
+from faust.web import Request, Response, View
+
+from stream.detector import Detector
+from stream.kafka_config import faust_kwargs
+from stream.settings import Settings
+
+
+class _BootStrategy(BootStrategy):  # type: ignore[misc]
+    # No Faust agent consumes topics (yet): skip Faust's own consumer group, whose
+    # join would only add start-up time. The detector has its own batched consumer.
+    enable_kafka_consumer = False
+
+
+class _App(faust.App):  # type: ignore[misc]
+    BootStrategy = _BootStrategy
+
+
+def create_app(settings: Settings, detector: Detector) -> faust.App:
+    """A Faust app with the detector service and the worker's HTTP views."""
+    app = _App(
+        settings.app_id,
+        autodiscover=False,
+        store="memory://",
+        datadir=str(settings.data_dir / "faust"),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        web_enabled=settings.web_port > 0,
+        web_port=settings.web_port or 6066,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
+        **faust_kwargs(settings),
+    )
+    app.service(detector)
+    app.scrapeguard_detector = detector
+
+    @app.page("/health")
+    class Health(View):  # type: ignore[misc]
+        async def get(self, request: Request) -> Response:
+            ready = detector.ready.is_set()
+            body: dict[str, Any] = {
+                "status": "ok" if ready else "starting",
+                "live": True,
+                "ready": ready,
+                "partitions": sorted(detector.partitions),
+                "active_actors": detector.active_actors(),
+                "model": detector.model_spec.label(),
+                "shadow": detector.policy.shadow,
+            }
+            return self.json(body, status=200 if ready else 503)
+
+    return app

@@ -1,0 +1,124 @@
+"""The one settings object, built at the edge (CLI) from ``SCRAPEGUARD_*`` variables.
+
+Nothing else in the code base reads the environment: the CLI builds a
+:class:`Settings`, applies command-line overrides, and passes it down.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BROKER = "kafka://127.0.0.1:9092"
+
+
+class Settings(BaseSettings):
+    """Every knob of scrapeguard. ``deploy/scrapeguard.env.example`` documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="SCRAPEGUARD_", extra="ignore")
+
+    # --- Kafka -------------------------------------------------------------------------
+    broker: str = Field(
+        DEFAULT_BROKER,
+        description="Kafka bootstrap servers as kafka://host:port[,host:port]. "
+        "The default starts the embedded broker for `scrapeguard run` when nothing listens.",
+    )
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_keyfile_password: SecretStr | None = None
+
+    # --- topics ------------------------------------------------------------------------
+    app_id: str = Field("scrapeguard", description="Consumer group and internal topic prefix.")
+    topic_requests: str = "requests"
+    topic_decisions: str = "decisions"
+    topic_deadletter: str = "deadletter"
+    partitions: int = Field(8, ge=1, le=1024)
+    replication_factor: int = Field(1, ge=1)
+
+    # --- processing --------------------------------------------------------------------
+    batch_max_records: int = Field(5000, ge=1, description="Largest micro-batch a worker takes.")
+    batch_wait_ms: int = Field(50, ge=0, description="How long a fetch waits to fill a batch.")
+    max_event_bytes: int = Field(64 * 1024, ge=256)
+    max_future_skew_s: float = Field(
+        86400.0, description="Events stamped further than this past the wall clock are refused."
+    )
+    actor_idle_ttl_s: float = Field(
+        2 * 86400.0,
+        description="Per-actor state is dropped after this much event time without events.",
+    )
+    policy_file: Path | None = Field(
+        None, description="Policy TOML; the packaged default policy when unset."
+    )
+    model: str = Field("hst", description="Name of the live model in the model registry.")
+    model_params: dict[str, Any] = Field(default_factory=dict)
+
+    # --- privacy -----------------------------------------------------------------------
+    pseudonym_key: SecretStr = Field(
+        SecretStr("scrapeguard-dev-key-change-me"),
+        description="HMAC key for pseudonyms of people's identifiers in logs and reports.",
+    )
+    log_raw_identifiers: bool = Field(
+        False, description="Log raw account ids/IPs/profile ids (debugging only)."
+    )
+
+    # --- worker ------------------------------------------------------------------------
+    web_port: int = Field(6066, ge=0, le=65535)
+    web_host: str = "127.0.0.1"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    data_dir: Path = Path(".scrapeguard")
+
+    @field_validator("broker")
+    @classmethod
+    def _check_broker(cls, value: str) -> str:
+        bootstrap_servers(value)  # raises ValueError with a readable message
+        return value
+
+    @property
+    def bootstrap(self) -> list[str]:
+        return bootstrap_servers(self.broker)
+
+    @property
+    def is_default_broker(self) -> bool:
+        return self.broker == DEFAULT_BROKER
+
+    @property
+    def state_topic(self) -> str:
+        return f"{self.app_id}-actor-state-changelog"
+
+    @property
+    def detector_group(self) -> str:
+        return f"{self.app_id}-detector"
+
+
+def bootstrap_servers(url: str) -> list[str]:
+    """``kafka://h1:9092,h2:9092`` (or ``;``-separated, or bare ``host:port``) → hosts."""
+    servers: list[str] = []
+    for part in url.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "://" not in part:
+            part = "kafka://" + part
+        parsed = urlsplit(part)
+        if parsed.scheme not in ("kafka", "tcp", ""):
+            raise ValueError(f"broker URL scheme must be kafka://, got {parsed.scheme!r}")
+        if not parsed.hostname:
+            raise ValueError(f"broker URL {url!r} has no host")
+        try:
+            port = parsed.port or 9092
+        except ValueError as exc:
+            raise ValueError(f"broker URL {url!r} has an invalid port") from exc
+        servers.append(f"{parsed.hostname}:{port}")
+    if not servers:
+        raise ValueError("broker URL is empty")
+    return servers
