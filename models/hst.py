@@ -43,9 +43,7 @@ def build_hst(
         compose.FuncTransformer(log_features)
         | preprocessing.MinMaxScaler()
         | compose.FuncTransformer(squash)
-        | anomaly.HalfSpaceTrees(
-            n_trees=n_trees, height=height, window_size=window_size, seed=seed
-        )
+        | anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
     )
     return CalibratedScorer(detector, QuantileCalibrator(window=calibration_window))
 

@@ -83,8 +83,7 @@ class ModelEntry:
 
 def _coerce(model: str, key: str, value: Any, default: JsonScalar) -> JsonScalar:
     bad = InvalidParams(
-        f"parameter {key!r} of model {model!r} must be {type(default).__name__}, "
-        f"got {value!r}"
+        f"parameter {key!r} of model {model!r} must be {type(default).__name__}, got {value!r}"
     )
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -106,7 +105,7 @@ def _coerce(model: str, key: str, value: Any, default: JsonScalar) -> JsonScalar
         return value
     if not isinstance(value, bool | int | float | str) and value is not None:
         raise bad
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 class Registry:
@@ -149,8 +148,7 @@ class Registry:
         entry = self.get(spec.name)
         if entry.version != spec.version:
             raise UnknownModel(
-                f"model {spec.name!r} is registered at version {entry.version}, "
-                f"not {spec.version}"
+                f"model {spec.name!r} is registered at version {entry.version}, not {spec.version}"
             )
         return entry.build(spec.params)
 

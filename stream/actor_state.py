@@ -139,6 +139,8 @@ class ActorState:
             self.first_ts = self.last_ts = ts
         elif ts > self.last_ts:
             gap = ts - self.last_ts
+            if self.events == 1:
+                self.gap_mean = gap  # first gap: start the average there, not at 0
             delta = gap - self.gap_mean
             self.gap_mean += GAP_ALPHA * delta
             self.gap_var = (1.0 - GAP_ALPHA) * (self.gap_var + GAP_ALPHA * delta * delta)
@@ -222,10 +224,24 @@ class ActorState:
     def encode(self) -> bytes:
         parts = [
             self._HEAD.pack(
-                self._VERSION, self.first_ts, self.last_ts, self.last_offset, self.events,
-                self.views, self.created_ts, self.gap_mean, self.gap_var, self.last_target,
-                self.seq_share, self.automation, self.action, self.action_expires,
-                self.action_ts, self.score, self.views_at_action, self.allowlisted,
+                self._VERSION,
+                self.first_ts,
+                self.last_ts,
+                self.last_offset,
+                self.events,
+                self.views,
+                self.created_ts,
+                self.gap_mean,
+                self.gap_var,
+                self.last_target,
+                self.seq_share,
+                self.automation,
+                self.action,
+                self.action_expires,
+                self.action_ts,
+                self.score,
+                self.views_at_action,
+                self.allowlisted,
                 self.allow_sig,
             ),
             struct.pack("<qq", self.hour.head, self.day.head),
@@ -238,40 +254,37 @@ class ActorState:
         return b"".join(parts)
 
 
+_DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch bytes (or 0)
+
+
 def _pack_distinct(d: SlidingDistinct) -> bytes:
-    head, count, last_sweep, hist, body = d.dump()
-    if isinstance(body, list):
-        keys, stamps = body
-        return struct.pack("<qqqBII", head, count, last_sweep, 0, len(keys), 0) + hist + keys + stamps  # type: ignore[operator]
-    return struct.pack("<qqqBII", head, count, last_sweep, 1, 0, len(body)) + hist + body  # type: ignore[operator, arg-type]
-
-
-_DHEAD = struct.Struct("<qqqBII")
+    head, last_sweep, members, stamps = d.dump()
+    if stamps is not None:
+        return _DHEAD.pack(head, last_sweep, len(members) // 4, 0) + members + stamps
+    return _DHEAD.pack(head, last_sweep, 0, len(members)) + members
 
 
 def _unpack_distinct(spec: DistinctSpec, buf: memoryview, pos: int) -> tuple[SlidingDistinct, int]:
-    head, count, last_sweep, mode, n_keys, n_body = _DHEAD.unpack_from(buf, pos)
+    head, last_sweep, n_exact, n_sketch = _DHEAD.unpack_from(buf, pos)
     pos += _DHEAD.size
-    hist = bytes(buf[pos : pos + 2 * spec.slots])
-    pos += 2 * spec.slots
-    body: object
-    if mode == 0:
-        keys = bytes(buf[pos : pos + 4 * n_keys])
-        pos += 4 * n_keys
-        stamps = bytes(buf[pos : pos + 4 * n_keys])
-        pos += 4 * n_keys
-        body = [keys, stamps]
-    else:
-        body = bytes(buf[pos : pos + n_body])
-        pos += n_body
-    return SlidingDistinct.load(spec, [head, count, last_sweep, hist, body]), pos
+    if n_sketch:
+        members = bytes(buf[pos : pos + n_sketch])
+        pos += n_sketch
+        return SlidingDistinct.load(spec, head, last_sweep, members, None), pos
+    members = bytes(buf[pos : pos + 4 * n_exact])
+    pos += 4 * n_exact
+    stamps = bytes(buf[pos : pos + 4 * n_exact])
+    pos += 4 * n_exact
+    if len(stamps) != 4 * n_exact:
+        raise ValueError("truncated distinct set")
+    return SlidingDistinct.load(spec, head, last_sweep, members, stamps), pos
 
 
 def decode(data: bytes) -> ActorState:
     """Inverse of :meth:`ActorState.encode`. Raises ValueError on a malformed blob."""
     try:
         return _decode(memoryview(data))
-    except (struct.error, IndexError, TypeError) as exc:
+    except (struct.error, IndexError, TypeError, ValueError) as exc:
         raise ValueError(f"malformed actor state: {exc}") from exc
 
 
@@ -281,9 +294,27 @@ def _decode(buf: memoryview) -> ActorState:
     if fields[0] != ActorState._VERSION:
         raise ValueError(f"unknown actor state version {fields[0]}")
     s = ActorState()
-    (_, s.first_ts, s.last_ts, s.last_offset, s.events, s.views, s.created_ts, s.gap_mean,
-     s.gap_var, s.last_target, s.seq_share, automation, s.action, s.action_expires,
-     s.action_ts, s.score, s.views_at_action, allowlisted, s.allow_sig) = fields
+    (
+        _,
+        s.first_ts,
+        s.last_ts,
+        s.last_offset,
+        s.events,
+        s.views,
+        s.created_ts,
+        s.gap_mean,
+        s.gap_var,
+        s.last_target,
+        s.seq_share,
+        automation,
+        s.action,
+        s.action_expires,
+        s.action_ts,
+        s.score,
+        s.views_at_action,
+        allowlisted,
+        s.allow_sig,
+    ) = fields
     s.automation, s.allowlisted = bool(automation), bool(allowlisted)
     pos = head.size
     s.hour.head, s.day.head = struct.unpack_from("<qq", buf, pos)

@@ -17,13 +17,13 @@ from stream.kafka_config import faust_kwargs
 from stream.settings import Settings
 
 
-class _BootStrategy(BootStrategy):  # type: ignore[misc]
+class _BootStrategy(BootStrategy):
     # No Faust agent consumes topics (yet): skip Faust's own consumer group, whose
     # join would only add start-up time. The detector has its own batched consumer.
     enable_kafka_consumer = False
 
 
-class _App(faust.App):  # type: ignore[misc]
+class _App(faust.App):
     BootStrategy = _BootStrategy
 
 
@@ -42,11 +42,11 @@ def create_app(settings: Settings, detector: Detector) -> faust.App:
         web_host=settings.web_host,
         **faust_kwargs(settings),
     )
-    app.service(detector)
-    app.scrapeguard_detector = detector
+    # Faust starts registered service *instances* too (App._prepare_subservice)
+    app.service(detector)  # type: ignore[arg-type]
 
     @app.page("/health")
-    class Health(View):  # type: ignore[misc]
+    class Health(View):
         async def get(self, request: Request) -> Response:
             ready = detector.ready.is_set()
             body: dict[str, Any] = {
@@ -55,6 +55,8 @@ def create_app(settings: Settings, detector: Detector) -> faust.App:
                 "ready": ready,
                 "partitions": sorted(detector.partitions),
                 "active_actors": detector.active_actors(),
+                "events": detector.stats.get("events", 0),
+                "deadlettered": sum(v for k, v in detector.stats.items() if k.startswith("dead_")),
                 "model": detector.model_spec.label(),
                 "shadow": detector.policy.shadow,
             }

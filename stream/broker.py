@@ -48,8 +48,9 @@ def broker_binary() -> str:
 class EmbeddedBroker:
     """A Tansu broker process on ``host:port``; a context manager."""
 
-    def __init__(self, port: int = 9092, host: str = "127.0.0.1",
-                 log_path: Path | None = None) -> None:
+    def __init__(
+        self, port: int = 9092, host: str = "127.0.0.1", log_path: Path | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.log_path = log_path
@@ -115,6 +116,10 @@ class EmbeddedBroker:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -24,8 +24,10 @@ from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-BROWSER_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-              "(KHTML, like Gecko) Chrome/126.0 Safari/537.36")
+BROWSER_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+)
 SCRAPER_UA = "python-requests/2.32.3"
 OTHER_PATHS = ("/feed", "/messages", "/notifications", "/search", "/settings")
 
@@ -44,23 +46,47 @@ class _Actor:
 class DemoMix:
     """Seeded generator of the demo personas, in event time."""
 
-    def __init__(self, start_ts: float, humans: int = 6, seed: int = 7,
-                 scraper_rate: float = 12.0, newbie_rate: float = 3.0) -> None:
+    def __init__(
+        self,
+        start_ts: float,
+        humans: int = 6,
+        seed: int = 7,
+        scraper_rate: float = 12.0,
+        newbie_rate: float = 3.0,
+    ) -> None:
         self.rng = random.Random(seed)
         self.scraper_rate = scraper_rate
         self.newbie_rate = newbie_rate
         old = start_ts - 400 * 86400
         self.actors = [
-            _Actor(f"demo-human-{i}", f"198.51.100.{10 + i}", BROWSER_UA, old - i * 86400,
-                   start_ts + self.rng.uniform(0, 5), "human")
+            _Actor(
+                f"demo-human-{i}",
+                f"198.51.100.{10 + i}",
+                BROWSER_UA,
+                old - i * 86400,
+                start_ts + self.rng.uniform(0, 5),
+                "human",
+            )
             for i in range(humans)
         ]
-        self.actors.append(_Actor("demo-scraper-1", "203.0.113.66", SCRAPER_UA, old,
-                                  start_ts + 2.0, "bulk_scraper"))
-        self.actors.append(_Actor("demo-newbie-1", "192.0.2.44", BROWSER_UA, start_ts - 3600,
-                                  start_ts + 4.0, "new_account_aggressive"))
-        self.friends = {a.account_id: [str(self.rng.randint(1, 10**6)) for _ in range(25)]
-                        for a in self.actors}
+        self.actors.append(
+            _Actor(
+                "demo-scraper-1", "203.0.113.66", SCRAPER_UA, old, start_ts + 2.0, "bulk_scraper"
+            )
+        )
+        self.actors.append(
+            _Actor(
+                "demo-newbie-1",
+                "192.0.2.44",
+                BROWSER_UA,
+                start_ts - 3600,
+                start_ts + 4.0,
+                "new_account_aggressive",
+            )
+        )
+        self.friends = {
+            a.account_id: [str(self.rng.randint(1, 10**6)) for _ in range(25)] for a in self.actors
+        }
         self._seq = 0
 
     def labels(self) -> dict[str, str]:
@@ -115,7 +141,7 @@ class DemoMix:
         }
 
 
-class DemoPublisher(Service):  # type: ignore[misc]
+class DemoPublisher(Service):
     """Publishes :class:`DemoMix` to ``requests`` in real time (event time = now)."""
 
     def __init__(self, settings: Settings, seed: int = 7, **kwargs: Any) -> None:
@@ -133,7 +159,7 @@ class DemoPublisher(Service):  # type: ignore[misc]
         if self._producer is not None:
             await self._producer.stop()
 
-    @Service.task  # type: ignore[misc]
+    @Service.task
     async def _publish(self) -> None:
         producer = self._producer
         assert producer is not None
@@ -143,7 +169,10 @@ class DemoPublisher(Service):  # type: ignore[misc]
             await asyncio.sleep(0.2)
             t1 = time.time()
             for ev in mix.events(t0, t1):
-                await producer.send(self.settings.topic_requests, orjson.dumps(ev),
-                                    key=f"account:{ev['account_id']}".encode())
+                await producer.send(
+                    self.settings.topic_requests,
+                    orjson.dumps(ev),
+                    key=f"account:{ev['account_id']}".encode(),
+                )
                 self.sent += 1
             t0 = t1

@@ -48,7 +48,7 @@ log = structlog.get_logger(__name__)
 EXPIRE_EVERY_S = 30.0
 
 
-class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+class _Rebalance(ConsumerRebalanceListener):
     def __init__(self, detector: Detector) -> None:
         self.detector = detector
 
@@ -59,7 +59,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         await self.detector.acquire([tp.partition for tp in assigned])
 
 
-class Detector(Service):  # type: ignore[misc]
+class Detector(Service):
     """Consumes ``requests``, publishes ``decisions`` and ``deadletter``."""
 
     def __init__(
@@ -112,9 +112,14 @@ class Detector(Service):  # type: ignore[misc]
         )
         self._consumer.subscribe([s.topic_requests], listener=_Rebalance(self))
         await self._consumer.start()
-        log.info("detector_started", group=s.detector_group, topic=s.topic_requests,
-                 model=self.model_spec.label(), policy=self.policy.source,
-                 shadow=self.policy.shadow)
+        log.info(
+            "detector_started",
+            group=s.detector_group,
+            topic=s.topic_requests,
+            model=self.model_spec.label(),
+            policy=self.policy.source,
+            shadow=self.policy.shadow,
+        )
 
     async def on_stop(self) -> None:
         if self._consumer is not None:
@@ -131,8 +136,12 @@ class Detector(Service):  # type: ignore[misc]
         async with self._lock:
             for p in new:
                 det = PartitionDetector(
-                    self.settings.topic_requests, p, self.policy,
-                    REGISTRY.build(self.model_spec), self.model_spec.label(), self.limits,
+                    self.settings.topic_requests,
+                    p,
+                    self.policy,
+                    REGISTRY.build(self.model_spec),
+                    self.model_spec.label(),
+                    self.limits,
                 )
                 for actor, state in restored[p].items():
                     det.restore(actor, state)
@@ -147,15 +156,16 @@ class Detector(Service):  # type: ignore[misc]
         log.info("partitions_revoked", partitions=sorted(partitions))
 
     # -- the loop --------------------------------------------------------------------
-    @Service.task  # type: ignore[misc]
+    @Service.task
     async def _run(self) -> None:
         consumer = self._consumer
         assert consumer is not None
         timeout_ms = max(self.settings.batch_wait_ms, 10)
         while not self.should_stop:
             try:
-                batch = await consumer.getmany(timeout_ms=timeout_ms,
-                                               max_records=self.settings.batch_max_records)
+                batch = await consumer.getmany(
+                    timeout_ms=timeout_ms, max_records=self.settings.batch_max_records
+                )
             except KafkaError as exc:
                 log.warning("fetch_failed", error=str(exc))
                 await asyncio.sleep(0.5)
@@ -167,8 +177,9 @@ class Detector(Service):  # type: ignore[misc]
                 async with self._lock:
                     await self._expire()
 
-    async def _process(self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
-                       ) -> None:
+    async def _process(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
+    ) -> None:
         outcomes: list[tuple[int, Outcome]] = []
         commits: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in batch.items():
@@ -193,8 +204,15 @@ class Detector(Service):  # type: ignore[misc]
         for _, out in outcomes:
             self.stats.update(out.stats)
             for d in out.decisions:
-                log.info("decision", actor=d.actor, action=d.action, reasons=d.reasons,
-                         score=d.score, shadow=d.shadow, decision_id=d.decision_id)
+                log.info(
+                    "decision",
+                    actor=d.actor,
+                    action=d.action,
+                    reasons=d.reasons,
+                    score=d.score,
+                    shadow=d.shadow,
+                    decision_id=d.decision_id,
+                )
         if self.on_decisions is not None:
             decisions = [d for _, out in outcomes for d in out.decisions]
             if decisions:
@@ -207,8 +225,9 @@ class Detector(Service):  # type: ignore[misc]
         first: list[asyncio.Future[Any]] = []
         for _, out in outcomes:
             for d in out.decisions:
-                first.append(await producer.send(s.topic_decisions, d.encode(),
-                                                 key=d.actor.encode()))
+                first.append(
+                    await producer.send(s.topic_decisions, d.encode(), key=d.actor.encode())
+                )
             for dl in out.deadletters:
                 first.append(await producer.send(s.topic_deadletter, dl.encode(), key=dl.key))
             for key, value in out.forwards:
@@ -218,11 +237,17 @@ class Detector(Service):  # type: ignore[misc]
         second: list[asyncio.Future[Any]] = []
         for partition, out in outcomes:
             for actor, state in out.changed.items():
-                second.append(await producer.send(s.state_topic, state.encode(),
-                                                  key=actor.encode(), partition=partition))
+                second.append(
+                    await producer.send(
+                        s.state_topic, state.encode(), key=actor.encode(), partition=partition
+                    )
+                )
             for actor in out.evicted:
-                second.append(await producer.send(s.state_topic, None, key=actor.encode(),
-                                                  partition=partition))
+                second.append(
+                    await producer.send(
+                        s.state_topic, None, key=actor.encode(), partition=partition
+                    )
+                )
         if second:
             await asyncio.gather(*second)
 

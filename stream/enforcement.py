@@ -43,7 +43,9 @@ def step(
     if desired > active:
         new = desired
         reasons = list(verdict.reasons)
-    elif desired == active and active != ALLOW and state.action_expires - ts <= policy.renew_before_s:
+    elif (
+        desired == active and active != ALLOW and state.action_expires - ts <= policy.renew_before_s
+    ):
         new = active
         reasons = ["renewal", *verdict.reasons]
     elif active == ALLOW and state.action != ALLOW:

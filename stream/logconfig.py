@@ -18,8 +18,9 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 from stream.pseudonym import Pseudonymizer
 
 ACTOR_KEYS = frozenset({"actor", "actors"})
-ID_KEYS = frozenset({"account_id", "session_id", "ip", "target_profile_id", "profile_id",
-                     "profile", "profiles"})
+ID_KEYS = frozenset(
+    {"account_id", "session_id", "ip", "target_profile_id", "profile_id", "profile", "profiles"}
+)
 
 
 class PseudonymizeIdentifiers:

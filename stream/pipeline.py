@@ -105,8 +105,12 @@ class PartitionDetector:
         touched: dict[str, tuple[ActorState, float, str]] = {}
         for rec in records:
             out.last_offset = rec.offset
-            res = validate(rec.value, now=now, max_bytes=lim.max_event_bytes,
-                           max_future_skew_s=lim.max_future_skew_s)
+            res = validate(
+                rec.value,
+                now=now,
+                max_bytes=lim.max_event_bytes,
+                max_future_skew_s=lim.max_future_skew_s,
+            )
             if isinstance(res, Invalid):
                 self._dead(out, rec, res.reason, res.detail, now)
                 continue
@@ -125,9 +129,14 @@ class PartitionDetector:
                 stats["redelivered"] += 1  # already counted before a restart
                 continue
             elif state.too_late(res.ts):
-                self._dead(out, rec, "late_event",
-                           f"event time {res.ts} is more than a day older than the actor's "
-                           f"newest event ({state.last_ts})", now)
+                self._dead(
+                    out,
+                    rec,
+                    "late_event",
+                    f"event time {res.ts} is more than a day older than the actor's "
+                    f"newest event ({state.last_ts})",
+                    now,
+                )
                 continue
             state.apply(res, rec.offset)
             stats["events"] += 1
@@ -149,7 +158,10 @@ class PartitionDetector:
             state.score = score
             out.scores.append(score)
             stats["scored"] += 1
-            if not self._decide(out, state, actor, ts, event_id) and score <= policy.score_challenge:
+            if (
+                not self._decide(out, state, actor, ts, event_id)
+                and score <= policy.score_challenge
+            ):
                 self.model.learn_one(x)  # score first, then learn; never from what we flag
                 stats["learned"] += 1
         return out
@@ -161,12 +173,20 @@ class PartitionDetector:
             state.allowlisted = self.policy.allowlist.matches(actor, ip, ua)
         return state.allowlisted
 
-    def _decide(self, out: Outcome, state: ActorState, actor: str, ts: float,
-                event_id: str) -> bool:
+    def _decide(
+        self, out: Outcome, state: ActorState, actor: str, ts: float, event_id: str
+    ) -> bool:
         policy = self.policy
         verdict = policy.evaluate(state, ts, active_action(state, ts))
-        decision = step(state, verdict, actor=actor, ts=ts, trigger_event_id=event_id,
-                        policy=policy, model_label=self.model_label)
+        decision = step(
+            state,
+            verdict,
+            actor=actor,
+            ts=ts,
+            trigger_event_id=event_id,
+            policy=policy,
+            model_label=self.model_label,
+        )
         if decision is None:
             return False
         out.decisions.append(decision)
@@ -175,8 +195,14 @@ class PartitionDetector:
 
     def _dead(self, out: Outcome, rec: Record, reason: str, detail: str, now: float) -> None:
         out.deadletters.append(
-            DeadLetter(reason, detail, Source(self.topic, self.partition, rec.offset),
-                       rec.key, rec.value, now)
+            DeadLetter(
+                reason,
+                detail,
+                Source(self.topic, self.partition, rec.offset),
+                rec.key,
+                rec.value,
+                now,
+            )
         )
         out.stats[f"dead_{reason}"] += 1
 

@@ -69,8 +69,7 @@ class Allowlist:
         if self.ip_ranges and _in_ranges(ip, self.ip_ranges):
             return True
         return any(
-            c.user_agent.search(user_agent) and _in_ranges(ip, c.ip_ranges)
-            for c in self.crawlers
+            c.user_agent.search(user_agent) and _in_ranges(ip, c.ip_ranges) for c in self.crawlers
         )
 
 
@@ -148,8 +147,9 @@ class Policy:
         return Verdict(action, tuple(reasons))
 
 
-def _reason(metric: str, value: float, threshold: float, young: bool, limit: Limit,
-            policy: Policy) -> str:
+def _reason(
+    metric: str, value: float, threshold: float, young: bool, limit: Limit, policy: Policy
+) -> str:
     prefix = "new_account_" if young and limit in policy.new_account_limits else ""
     return f"{prefix}{metric} {value:g} > {threshold:g}"
 
@@ -197,12 +197,15 @@ def _limits(table: dict[str, Any], where: str, skip: tuple[str, ...] = ()) -> tu
             raise PolicyError(f"[{where}] {metric} must be {{ challenge = N, block = M }}")
         challenge, block = spec.get("challenge"), spec.get("block")
         for name, val in (("challenge", challenge), ("block", block)):
-            if val is not None and (isinstance(val, bool) or not isinstance(val, int | float)
-                                    or val < 0):
+            if val is not None and (
+                isinstance(val, bool) or not isinstance(val, int | float) or val < 0
+            ):
                 raise PolicyError(f"[{where}] {metric}.{name} must be a non-negative number")
         if challenge is not None and block is not None and block < challenge:
-            raise PolicyError(f"[{where}] {metric}: block ({block}) is below challenge "
-                              f"({challenge}); challenge must come first")
+            raise PolicyError(
+                f"[{where}] {metric}: block ({block}) is below challenge "
+                f"({challenge}); challenge must come first"
+            )
         out.append(Limit(metric, challenge, block))
     return tuple(out)
 

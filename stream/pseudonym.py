@@ -41,5 +41,5 @@ class Pseudonymizer:
         tenant, sep, rest = actor.rpartition("/")
         for prefix in _PREFIXES:
             if rest.startswith(prefix):
-                return f"{tenant}{sep}{prefix}{self.token(rest[len(prefix):])}"
+                return f"{tenant}{sep}{prefix}{self.token(rest[len(prefix) :])}"
         return self.token(actor)

@@ -114,8 +114,17 @@ class Decision:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
         known = {
-            "decision_id", "actor", "action", "reasons", "score", "model", "ttl_s",
-            "expires_at", "ts", "shadow", "trigger_event_id",
+            "decision_id",
+            "actor",
+            "action",
+            "reasons",
+            "score",
+            "model",
+            "ttl_s",
+            "expires_at",
+            "ts",
+            "shadow",
+            "trigger_event_id",
         }
         return cls(
             decision_id=data["decision_id"],

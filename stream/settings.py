@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     topic_deadletter: str = "deadletter"
     partitions: int = Field(8, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1)
+    connect_timeout_s: float = Field(
+        30.0, gt=0, description="How long commands wait for the broker before giving up."
+    )
 
     # --- processing --------------------------------------------------------------------
     batch_max_records: int = Field(5000, ge=1, description="Largest micro-batch a worker takes.")

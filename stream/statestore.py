@@ -46,8 +46,11 @@ class StateChangelog:
         stop_at = {p: (await fut).offset for p, fut in zip(parts, futures, strict=True)}
         # 2. read each partition up to its marker
         consumer = AIOKafkaConsumer(
-            enable_auto_commit=False, group_id=None, auto_offset_reset="earliest",
-            max_partition_fetch_bytes=8 * 1024 * 1024, **aiokafka_kwargs(self.settings),
+            enable_auto_commit=False,
+            group_id=None,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            **aiokafka_kwargs(self.settings),
         )
         await consumer.start()
         records = bad = 0
@@ -57,8 +60,11 @@ class StateChangelog:
             await consumer.seek_to_beginning(*tps)
             pending = set(parts)
             while pending:
-                batch = await consumer.getmany(*[TopicPartition(self.topic, p) for p in pending],
-                                               timeout_ms=1000, max_records=50000)
+                batch = await consumer.getmany(
+                    *[TopicPartition(self.topic, p) for p in pending],
+                    timeout_ms=1000,
+                    max_records=50000,
+                )
                 for tp, msgs in batch.items():
                     states = result[tp.partition]
                     for msg in msgs:
@@ -77,9 +83,13 @@ class StateChangelog:
                         except ValueError as exc:
                             bad += 1
                             states.pop(actor, None)
-                            log.warning("state_record_unreadable", actor=actor,
-                                        partition=tp.partition, offset=msg.offset,
-                                        error=str(exc))
+                            log.warning(
+                                "state_record_unreadable",
+                                actor=actor,
+                                partition=tp.partition,
+                                offset=msg.offset,
+                                error=str(exc),
+                            )
                 for p in list(pending):
                     # the marker itself may have been the first record fetched past the end
                     if await consumer.position(TopicPartition(self.topic, p)) > stop_at[p]:

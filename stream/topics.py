@@ -37,12 +37,18 @@ class BrokerUnavailable(RuntimeError):
     """No Kafka broker answered at the configured address."""
 
 
-def admin_client(settings: Settings, timeout_s: float = 30.0) -> KafkaAdminClient:
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    timeout_s = settings.connect_timeout_s
     deadline = time.monotonic() + timeout_s
     last: Exception | None = None
     while time.monotonic() < deadline:
+        left_ms = max(100, int((deadline - time.monotonic()) * 1000))
         try:
-            return KafkaAdminClient(request_timeout_ms=10000, **kafka_python_kwargs(settings))
+            return KafkaAdminClient(
+                request_timeout_ms=10000,
+                bootstrap_timeout_ms=left_ms,
+                **kafka_python_kwargs(settings),
+            )
         except KafkaError as exc:  # NoBrokersAvailable and friends
             last = exc
             time.sleep(0.5)
@@ -52,9 +58,9 @@ def admin_client(settings: Settings, timeout_s: float = 30.0) -> KafkaAdminClien
     )
 
 
-def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
+def ensure_topics(settings: Settings) -> list[str]:
     """Create the missing topics; return the names created. Existing ones are left alone."""
-    admin = admin_client(settings, timeout_s)
+    admin = admin_client(settings)
     try:
         existing = set(admin.list_topics())
         missing = [t for t in topic_specs(settings) if t.name not in existing]
@@ -62,8 +68,14 @@ def ensure_topics(settings: Settings, timeout_s: float = 30.0) -> list[str]:
         for spec in missing:
             try:
                 admin.create_topics(
-                    [NewTopic(spec.name, spec.partitions, settings.replication_factor,
-                              topic_configs=spec.config)]
+                    [
+                        NewTopic(
+                            spec.name,
+                            spec.partitions,
+                            settings.replication_factor,
+                            topic_configs=spec.config,
+                        )
+                    ]
                 )
                 created.append(spec.name)
             except TopicAlreadyExistsError:

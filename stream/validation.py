@@ -73,7 +73,7 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-def _opt_id(doc: dict[str, Any], name: str) -> str | None | Invalid:
+def _opt_id(doc: dict[str, Any], name: str) -> str | Invalid | None:
     """Identifiers may be JSON strings or integers (normalised to strings) or null."""
     value = doc.get(name)
     if value is None:
@@ -87,8 +87,9 @@ def _opt_id(doc: dict[str, Any], name: str) -> str | None | Invalid:
     return Invalid("invalid_field", f"{name} must be a string, an integer or null")
 
 
-def actor_key(account_id: str | None, session_id: str | None, ip: str | None,
-              tenant: str | None = None) -> str | None:
+def actor_key(
+    account_id: str | None, session_id: str | None, ip: str | None, tenant: str | None = None
+) -> str | None:
     """The actor: the account where there is one, else the session, else the IP."""
     if account_id is not None:
         key = "account:" + account_id
@@ -135,9 +136,8 @@ def validate_doc(
     account_id, session_id, tenant = ids
 
     ip = doc.get("ip")
-    if ip is not None:
-        if not isinstance(ip, str) or not _valid_ip(ip):
-            return Invalid("invalid_field", "ip must be an IPv4 or IPv6 address or null")
+    if ip is not None and (not isinstance(ip, str) or not _valid_ip(ip)):
+        return Invalid("invalid_field", "ip must be an IPv4 or IPv6 address or null")
 
     actor = actor_key(account_id, session_id, ip, tenant)
     if actor is None:
@@ -155,8 +155,9 @@ def validate_doc(
         return Invalid("missing_field", "ts is missing")
     ts = parse_ts(doc["ts"])
     if ts is None:
-        return Invalid("invalid_ts", f"ts {str(doc['ts'])[:64]!r} is neither epoch seconds "
-                                     "nor ISO-8601")
+        return Invalid(
+            "invalid_ts", f"ts {str(doc['ts'])[:64]!r} is neither epoch seconds nor ISO-8601"
+        )
     if ts < MIN_TS or ts > now + max_future_skew_s:
         return Invalid("ts_out_of_range", f"ts {ts} is before 2000 or too far in the future")
 
@@ -195,15 +196,17 @@ def validate_doc(
     if created is not None:
         created_ts = parse_ts(created)
         if created_ts is None:
-            return Invalid("invalid_field", "account_created_ts must be epoch seconds or "
-                                            "ISO-8601 or null")
+            return Invalid(
+                "invalid_field", "account_created_ts must be epoch seconds or ISO-8601 or null"
+            )
 
     fields = doc.get("fields")
-    if fields is not None:
-        if not isinstance(fields, list) or len(fields) > 64 or not all(
-            isinstance(f, str) and len(f) <= 64 for f in fields
-        ):
-            return Invalid("invalid_field", "fields must be a list of at most 64 short strings")
+    if fields is not None and (
+        not isinstance(fields, list)
+        or len(fields) > 64
+        or not all(isinstance(f, str) and len(f) <= 64 for f in fields)
+    ):
+        return Invalid("invalid_field", "fields must be a list of at most 64 short strings")
 
     return RequestEvent(
         event_id=event_id,

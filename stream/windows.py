@@ -255,23 +255,36 @@ class SlidingDistinct:
         self.last_sweep = self.head
 
     # -- persistence -----------------------------------------------------------------
-    def dump(self) -> list[object]:
+    def dump(self) -> tuple[int, int, bytes, bytes | None]:
+        """``(head, last_sweep, members, stamps)``: exact keys and stamps, or the sketch.
+
+        The histogram and the count are not stored: :meth:`load` rebuilds them.
+        """
         if self.sketch is None:
             assert self.keys is not None and self.stamps is not None
-            body: object = [self.keys.tobytes(), self.stamps.tobytes()]
-        else:
-            body = bytes(self.sketch)
-        return [self.head, self.count, self.last_sweep, self.hist.tobytes(), body]
+            return self.head, self.last_sweep, self.keys.tobytes(), self.stamps.tobytes()
+        return self.head, self.last_sweep, bytes(self.sketch), None
 
     @classmethod
-    def load(cls, spec: DistinctSpec, data: list[object]) -> SlidingDistinct:
-        head, count, last_sweep, hist, body = data
+    def load(
+        cls, spec: DistinctSpec, head: int, last_sweep: int, members: bytes, stamps: bytes | None
+    ) -> SlidingDistinct:
         obj = cls(spec)
-        obj.head, obj.count, obj.last_sweep = int(head), int(count), int(last_sweep)  # type: ignore[call-overload]
-        obj.hist = array("H", hist)  # type: ignore[arg-type]
-        if isinstance(body, list):
-            obj.keys, obj.stamps = array("I", body[0]), array("i", body[1])
+        obj.head, obj.last_sweep = head, last_sweep
+        oldest = head - spec.slots
+        if stamps is not None:
+            obj.keys, obj.stamps = array("I", members), array("i", stamps)
+            if len(obj.keys) != len(obj.stamps) or len(obj.keys) > spec.exact_max:
+                raise ValueError("exact distinct set is inconsistent")
+            slots_seen: list[int] = list(obj.stamps)
         else:
+            if len(members) != spec.bits:
+                raise ValueError("distinct sketch has the wrong size")
             obj.keys = obj.stamps = None
-            obj.sketch = bytearray(body)  # type: ignore[arg-type]
+            obj.sketch = bytearray(members)
+            slots_seen = [obj._unstamp(st) for st in obj.sketch if st]
+        for slot in slots_seen:
+            if slot > oldest:
+                obj.hist[slot % spec.slots] += 1
+                obj.count += 1
         return obj

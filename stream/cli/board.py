@@ -37,11 +37,12 @@ def describe(d: Decision) -> str:
     """One readable line per decision."""
     shadow = " (shadow)" if d.shadow else ""
     until = f" for {duration(d.ttl_s)}" if d.action != "allow" else ""
-    return (f"{clock(d.ts)}  {d.action.upper():<9}{shadow} {d.actor:<28} "
-            f"{'; '.join(d.reasons)}{until}")
+    return (
+        f"{clock(d.ts)}  {d.action.upper():<9}{shadow} {d.actor:<28} {'; '.join(d.reasons)}{until}"
+    )
 
 
-class DecisionBoard(Service):  # type: ignore[misc]
+class DecisionBoard(Service):
     def __init__(self, settings: Settings, started_at: float, **kwargs: Any) -> None:
         self.settings = settings
         self.started_at = started_at
@@ -59,7 +60,9 @@ class DecisionBoard(Service):  # type: ignore[misc]
 
     async def on_start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            self.settings.topic_decisions, group_id=None, auto_offset_reset="earliest",
+            self.settings.topic_decisions,
+            group_id=None,
+            auto_offset_reset="earliest",
             **aiokafka_kwargs(self.settings),
         )
         await self._consumer.start()
@@ -74,7 +77,7 @@ class DecisionBoard(Service):  # type: ignore[misc]
         if self._consumer is not None:
             await self._consumer.stop()
 
-    @Service.task  # type: ignore[misc]
+    @Service.task
     async def _follow(self) -> None:
         consumer = self._consumer
         assert consumer is not None
@@ -94,15 +97,21 @@ class DecisionBoard(Service):  # type: ignore[misc]
 
     def _table(self) -> Table:
         stats = self.detector.stats if self.detector is not None else {}
-        title = (f"scrapeguard decisions — {stats.get('events', 0)} events processed, "
-                 f"{len(self.history)} decisions, {time.time() - self.started_at:.0f}s")
+        title = (
+            f"scrapeguard decisions — {stats.get('events', 0)} events processed, "
+            f"{len(self.history)} decisions, {time.time() - self.started_at:.0f}s"
+        )
         table = Table(title=title, expand=False)
         for col in ("event time", "actor", "action", "reasons", "for"):
             table.add_column(col)
         for d in self.history[-25:]:
-            table.add_row(clock(d.ts), d.actor, f"[{STYLE[d.action]}]{d.action}[/]",
-                          "; ".join(d.reasons),
-                          duration(d.ttl_s) if d.action != "allow" else "-")
+            table.add_row(
+                clock(d.ts),
+                d.actor,
+                f"[{STYLE[d.action]}]{d.action}[/]",
+                "; ".join(d.reasons),
+                duration(d.ttl_s) if d.action != "allow" else "-",
+            )
         return table
 
     def print_summary(self) -> None:

@@ -24,8 +24,10 @@ def broker(port: int, host: str) -> None:
     """
     embedded = EmbeddedBroker(port=port, host=host)
     embedded.start()
-    click.echo(f"broker: accepting connections on {embedded.url} (Tansu, in-memory); "
-               "Ctrl-C stops it", err=False)
+    click.echo(
+        f"broker: accepting connections on {embedded.url} (Tansu, in-memory); Ctrl-C stops it",
+        err=False,
+    )
     sys.stdout.flush()
 
     def _stop(signum: int, frame: FrameType | None) -> None:

@@ -52,13 +52,18 @@ def build_settings(**overrides: Any) -> Settings:
 
 
 def pseudonymizer(settings: Settings) -> Pseudonymizer:
-    return Pseudonymizer(settings.pseudonym_key.get_secret_value().encode(),
-                         enabled=not settings.log_raw_identifiers)
+    return Pseudonymizer(
+        settings.pseudonym_key.get_secret_value().encode(), enabled=not settings.log_raw_identifiers
+    )
 
 
 def setup_logging(settings: Settings, stream: Any = None) -> None:
-    configure_logging(level=settings.log_level, fmt=settings.log_format,
-                      pseudonymizer=pseudonymizer(settings), stream=stream)
+    configure_logging(
+        level=settings.log_level,
+        fmt=settings.log_format,
+        pseudonymizer=pseudonymizer(settings),
+        stream=stream,
+    )
 
 
 def friendly_errors(fn: F) -> F:

@@ -52,8 +52,9 @@ def publish(source: IO[bytes], broker: str | None, topic: str | None) -> None:
     settings = build_settings(broker=broker)
     ensure_topics(settings)
     target = topic or settings.topic_requests
-    producer = KafkaProducer(linger_ms=20, batch_size=256 * 1024, acks="all",
-                             **kafka_python_kwargs(settings))
+    producer = KafkaProducer(
+        linger_ms=20, batch_size=256 * 1024, acks="all", **kafka_python_kwargs(settings)
+    )
     sent = unkeyed = skipped = 0
     failures: list[str] = []
     started = time.monotonic()
@@ -73,16 +74,23 @@ def publish(source: IO[bytes], broker: str | None, topic: str | None) -> None:
         producer.close()
     if failures:
         raise click.ClickException(f"{len(failures)} of {sent} messages failed: {failures[0]}")
-    click.echo(f"published {sent} messages to {target} in {time.monotonic() - started:.1f}s "
-               f"({unkeyed} without a derivable actor key; {skipped} blank lines skipped)")
+    click.echo(
+        f"published {sent} messages to {target} in {time.monotonic() - started:.1f}s "
+        f"({unkeyed} without a derivable actor key; {skipped} blank lines skipped)"
+    )
 
 
 @click.command()
 @broker_option
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new decisions until Ctrl-C.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON decision per line.")
-@click.option("--idle", default=2.0, show_default=True, metavar="S",
-              help="Without --follow: stop after S seconds without a new decision.")
+@click.option(
+    "--idle",
+    default=2.0,
+    show_default=True,
+    metavar="S",
+    help="Without --follow: stop after S seconds without a new decision.",
+)
 @friendly_errors
 def decisions(broker: str | None, follow: bool, as_json: bool, idle: float) -> None:
     """Print the decisions on the `decisions` topic, oldest first.
@@ -93,8 +101,12 @@ def decisions(broker: str | None, follow: bool, as_json: bool, idle: float) -> N
     """
     settings = build_settings(broker=broker)
     admin_client(settings).close()  # a clear error when no broker answers
-    consumer = KafkaConsumer(enable_auto_commit=False, group_id=None,
-                             auto_offset_reset="earliest", **kafka_python_kwargs(settings))
+    consumer = KafkaConsumer(
+        enable_auto_commit=False,
+        group_id=None,
+        auto_offset_reset="earliest",
+        **kafka_python_kwargs(settings),
+    )
     try:
         parts = consumer.partitions_for_topic(settings.topic_decisions)
         if not parts:

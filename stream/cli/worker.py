@@ -32,6 +32,13 @@ from stream.settings import Settings
 from stream.topics import ensure_topics
 
 
+class _Worker(faust.Worker):
+    """Faust's worker without its start-up spinner (it would garble the decisions board)."""
+
+    def _on_startup_end_spinner(self) -> None:
+        self.spinner = None
+
+
 def start_worker(settings: Settings, *extra: Service) -> int:
     """Run a worker (and ``extra`` services) in this process until stopped."""
     policy = load_policy(settings.policy_file)
@@ -40,6 +47,7 @@ def start_worker(settings: Settings, *extra: Service) -> int:
     except (UnknownModel, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
     ensure_topics(settings)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     from stream.app import create_app
 
     detector = Detector(settings, policy, pseudonymizer(settings))
@@ -47,8 +55,14 @@ def start_worker(settings: Settings, *extra: Service) -> int:
     for service in extra:
         if hasattr(service, "attach"):
             service.attach(detector)
-    worker = faust.Worker(app, *extra, loglevel=settings.log_level, override_logging=False,
-                          quiet=True, redirect_stdouts=False)
+    worker = _Worker(
+        app,
+        *extra,
+        loglevel=settings.log_level,
+        override_logging=False,
+        quiet=True,
+        redirect_stdouts=False,
+    )
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:
@@ -56,14 +70,14 @@ def start_worker(settings: Settings, *extra: Service) -> int:
     return 0
 
 
-class StopAfter(Service):  # type: ignore[misc]
+class StopAfter(Service):
     """Ends the worker after ``seconds``, the same way Ctrl-C does."""
 
     def __init__(self, seconds: float, **kwargs: Any) -> None:
         self.seconds = seconds
         super().__init__(**kwargs)
 
-    @Service.task  # type: ignore[misc]
+    @Service.task
     async def _countdown(self) -> None:
         await self.sleep(self.seconds)
         os.kill(os.getpid(), signal.SIGTERM)
@@ -72,8 +86,12 @@ class StopAfter(Service):  # type: ignore[misc]
 @click.command()
 @broker_option
 @policy_option
-@click.option("--web-port", type=int, default=None,
-              help="HTTP port for /health [env SCRAPEGUARD_WEB_PORT; default 6066; 0 = off].")
+@click.option(
+    "--web-port",
+    type=int,
+    default=None,
+    help="HTTP port for /health [env SCRAPEGUARD_WEB_PORT; default 6066; 0 = off].",
+)
 @friendly_errors
 def worker(broker: str | None, policy_file: Path | None, web_port: int | None) -> None:
     """Run the detector: consume `requests`, publish `decisions` and `deadletter`.
@@ -88,16 +106,27 @@ def worker(broker: str | None, policy_file: Path | None, web_port: int | None) -
 
 
 @click.command()
-@click.option("--duration", type=float, default=None, metavar="S",
-              help="Stop after S seconds (default: run until Ctrl-C).")
+@click.option(
+    "--duration",
+    type=float,
+    default=None,
+    metavar="S",
+    help="Stop after S seconds (default: run until Ctrl-C).",
+)
 @broker_option
 @policy_option
-@click.option("--web-port", type=int, default=None,
-              help="HTTP port for /health [default 6066; 0 = off].")
+@click.option(
+    "--web-port", type=int, default=None, help="HTTP port for /health [default 6066; 0 = off]."
+)
 @click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo traffic.")
 @friendly_errors
-def run(duration: float | None, broker: str | None, policy_file: Path | None,
-        web_port: int | None, seed: int) -> None:
+def run(
+    duration: float | None,
+    broker: str | None,
+    policy_file: Path | None,
+    web_port: int | None,
+    seed: int,
+) -> None:
     """The whole thing on one machine: broker + worker + demo traffic + live decisions.
 
     Starts the embedded broker when SCRAPEGUARD_BROKER is the default and nothing
@@ -116,13 +145,19 @@ def run(duration: float | None, broker: str | None, policy_file: Path | None,
         if port_open(host, int(port)):
             click.echo(f"run: using the broker already listening on {settings.broker}")
         else:
-            embedded = EmbeddedBroker(port=int(port), host=host,
-                                      log_path=settings.data_dir / "broker.log")
+            embedded = EmbeddedBroker(
+                port=int(port), host=host, log_path=settings.data_dir / "broker.log"
+            )
             embedded.start()
             click.echo(f"run: embedded broker started on {embedded.url} (in memory)")
-    click.echo(f"run: worker starting; logs in {log_path}"
-               + (f"; health on http://{settings.web_host}:{settings.web_port}/health"
-                  if settings.web_port else ""))
+    click.echo(
+        f"run: worker starting; logs in {log_path}"
+        + (
+            f"; health on http://{settings.web_host}:{settings.web_port}/health"
+            if settings.web_port
+            else ""
+        )
+    )
     board = DecisionBoard(settings, started_at=time.time())
     extra: list[Service] = [DemoPublisher(settings, seed=seed), board]
     if duration is not None:

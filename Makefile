@@ -1,0 +1,36 @@
+# scrapeguard — `make run` and `make test` are the whole set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+ARGS   ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format clean
+
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install scrapeguard with its test extras
+
+run: $(STAMP) ## Embedded broker + worker + demo traffic, live decisions (ARGS="--duration 60")
+	$(BIN)/scrapeguard run $(ARGS)
+
+test: $(STAMP) ## All tests: unit, model contract, end to end on the embedded broker
+	$(BIN)/pytest $(ARGS)
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check stream models tests
+	$(BIN)/mypy
+
+format: $(STAMP) ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix stream models tests
+
+clean: ## Remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard

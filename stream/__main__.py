@@ -1,0 +1,5 @@
+"""``python -m stream`` is the ``scrapeguard`` command."""
+
+from stream.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""One embedded broker and one worker for the whole test session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from stream.broker import EmbeddedBroker, free_port
+from stream.policy import default_policy_text
+from tests.e2e.worker import WorkerProcess
+
+# The e2e policy is the default one plus a verified crawler on the allowlist.
+E2E_ALLOWLIST = """
+[[allowlist.crawler]]
+user_agent = "ExampleSearchBot"
+ip_ranges = ["192.0.2.0/24"]
+"""
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("e2e")
+
+
+@pytest.fixture(scope="session")
+def broker(session_dir: Path) -> Iterator[EmbeddedBroker]:
+    b = EmbeddedBroker(port=free_port(), log_path=session_dir / "broker.log")
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="session")
+def worker_env(broker: EmbeddedBroker, session_dir: Path) -> dict[str, str]:
+    policy = session_dir / "policy.toml"
+    policy.write_text(default_policy_text() + E2E_ALLOWLIST)
+    return {
+        "SCRAPEGUARD_BROKER": broker.url,
+        "SCRAPEGUARD_APP_ID": "e2e",
+        "SCRAPEGUARD_WEB_PORT": str(free_port()),
+        "SCRAPEGUARD_POLICY_FILE": str(policy),
+        "SCRAPEGUARD_DATA_DIR": str(session_dir / "data"),
+        "SCRAPEGUARD_LOG_FORMAT": "json",
+        "SCRAPEGUARD_PSEUDONYM_KEY": "e2e-test-key",
+    }
+
+
+@pytest.fixture(scope="session")
+def worker(worker_env: dict[str, str], session_dir: Path) -> Iterator[WorkerProcess]:
+    w = WorkerProcess(worker_env, session_dir / "worker.log")
+    w.start()
+    yield w
+    w.stop()

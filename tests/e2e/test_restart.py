@@ -1,0 +1,54 @@
+"""Window state lives in the changelog: it survives a worker restart."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from stream.broker import EmbeddedBroker
+from tests.e2e.kafka_io import TopicReader
+from tests.e2e.worker import WorkerProcess
+
+pytestmark = pytest.mark.broker
+
+BASE = float(int(time.time() // 3600) * 3600 - 3 * 3600)
+
+
+def send(broker: EmbeddedBroker, start: int, n: int) -> None:
+    producer = KafkaProducer(bootstrap_servers=broker.address, linger_ms=5)
+    for i in range(start, start + n):
+        doc = {
+            "event_id": f"resume-{i}",
+            "ts": BASE + i * 4,
+            "account_id": "e2e-resume",
+            "ip": "198.51.100.200",
+            "path": "/profiles/{id}",
+            "status": 200,
+            "target_profile_id": str(5_000_000 + i),
+        }
+        producer.send("requests", orjson.dumps(doc), key=b"account:e2e-resume")
+    producer.flush()
+    producer.close()
+
+
+def test_counters_survive_a_restart(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
+    before = worker.health()
+    assert before is not None
+    send(broker, 0, 250)  # below the 300/hour limit: no decision yet
+    worker.wait_processed(before["events"] + 250)
+    assert worker.stop() == 0  # SIGTERM: a clean stop
+    worker.start()
+    assert worker.health()["events"] == 0  # a new process: its counters start at 0
+    send(broker, 250, 80)  # only 330 in the hour if the first 250 were remembered
+    worker.wait_processed(80)
+    reader = TopicReader(broker.address, "decisions")
+    got = reader.wait_for(
+        lambda rs: any(d["actor"] == "account:e2e-resume" for d in rs), timeout_s=30
+    )
+    reader.close()
+    mine = [d for d in got if d["actor"] == "account:e2e-resume"]
+    assert [d["action"] for d in mine] == ["challenge"]
+    assert mine[0]["reasons"][0].startswith("profiles_per_hour ")

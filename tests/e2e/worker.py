@@ -1,0 +1,79 @@
+"""A scrapeguard worker as a child process, for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+
+class WorkerProcess:
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.web_port = int(env["SCRAPEGUARD_WEB_PORT"])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 90.0) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker"],
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"worker exited ({self.proc.returncode}); log: "
+                    + self.log_path.read_text()[-3000:]
+                )
+            health = self.health()
+            if health and health.get("ready"):
+                return
+            time.sleep(0.3)
+        raise RuntimeError("worker not ready in time; log: " + self.log_path.read_text()[-3000:])
+
+    def health(self) -> dict[str, Any] | None:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.web_port}/health", timeout=2
+            ) as resp:
+                return orjson.loads(resp.read())  # type: ignore[no-any-return]
+        except urllib.error.HTTPError as exc:
+            return orjson.loads(exc.read())  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return None
+
+    def wait_processed(self, events: int, timeout_s: float = 60.0) -> dict[str, Any]:
+        """Until the worker has counted at least ``events`` events (since it started)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            h = self.health()
+            if h and h.get("events", 0) >= events:
+                return h
+            time.sleep(0.2)
+        raise AssertionError(f"worker processed {self.health()} < {events} events in time")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return 0
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode

@@ -1,0 +1,48 @@
+"""Small builders shared by the tests (events, records)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z, a fixed event-time origin
+
+
+@dataclass
+class Rec:
+    """Stands in for a Kafka record in pure pipeline tests."""
+
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+def event(i: int = 0, ts: float = T0, account: str | None = "alice", **over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "event_id": f"e{i}",
+        "ts": ts,
+        "account_id": account,
+        "session_id": None,
+        "ip": "198.51.100.7",
+        "user_agent": "Mozilla/5.0",
+        "method": "GET",
+        "path": "/profiles/{id}",
+        "status": 200,
+        "target_profile_id": None,
+    }
+    doc.update(over)
+    return doc
+
+
+def rec(offset: int, doc: dict[str, Any] | bytes, key: bytes | str | None = "auto") -> Rec:
+    value = doc if isinstance(doc, bytes) else orjson.dumps(doc)
+    if key == "auto":
+        assert isinstance(doc, dict)
+        key_b: bytes | None = f"account:{doc['account_id']}".encode()
+    elif isinstance(key, str):
+        key_b = key.encode()
+    else:
+        key_b = key
+    return Rec(offset, key_b, value)
