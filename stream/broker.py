@@ -99,6 +99,11 @@ class EmbeddedBroker:
         assert self.proc is not None
         return self.proc.wait()
 
+    def terminate(self) -> None:
+        """Ask the broker to stop (SIGTERM) without waiting; safe in a signal handler."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
     def stop(self, timeout_s: float = 10.0) -> None:
         proc, self.proc = self.proc, None
         if proc is not None and proc.poll() is None:

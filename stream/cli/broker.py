@@ -30,12 +30,19 @@ def broker(port: int, host: str) -> None:
     )
     sys.stdout.flush()
 
+    stopping = False
+
     def _stop(signum: int, frame: FrameType | None) -> None:
-        embedded.stop()
-        click.echo("broker: stopped")
-        sys.exit(0)
+        # only ask the broker to stop here; the main thread is waiting for it to exit
+        nonlocal stopping
+        stopping = True
+        embedded.terminate()
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
     code = embedded.wait()
+    embedded.stop()
+    if stopping:
+        click.echo("broker: stopped")
+        return
     raise click.ClickException(f"embedded broker exited unexpectedly with code {code}")
