@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format clean
+.PHONY: help install run test stress lint format clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,6 +25,9 @@ run: $(STAMP) ## Embedded broker + worker + demo traffic, live decisions (ARGS="
 test: $(STAMP) ## All tests: unit, model contract, end to end on the embedded broker
 	$(BIN)/pytest $(ARGS)
 
+stress: $(STAMP) ## Persona mix end to end on a private embedded broker; prints the evaluation
+	$(BIN)/scrapeguard stress $(ARGS)
+
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check stream models tests
 	$(BIN)/mypy
@@ -33,4 +36,4 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix stream models tests
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard stress-results

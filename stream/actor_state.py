@@ -6,6 +6,8 @@ What is kept (and why) — the per-actor memory budget in the README is this lis
 * day ring: 24 one-hour slots of requests, uint32;
 * distinct target profiles per hour (exact ≤ 32, then 256-position sketch) and per day
   (exact ≤ 64, then 512-position sketch) — created on the first profile view;
+* distinct IP addresses per hour (exact ≤ 16, then a 64-position sketch);
+* the newest group signal from the correlator (e.g. "accounts_per_subnet 37 > 20");
 * inter-arrival statistics (exponentially weighted mean and variance of the gaps),
   id-enumeration share, automation user-agent flag, account creation time;
 * the enforcement state: current action, its expiry, profile views at that time.
@@ -28,6 +30,7 @@ from stream.windows import DistinctSpec, SlidingCounter, SlidingDistinct
 
 HOUR_DISTINCT: Final = DistinctSpec(slots=60, slot_s=60.0, exact_max=32, bits=256)
 DAY_DISTINCT: Final = DistinctSpec(slots=24, slot_s=3600.0, exact_max=64, bits=512)
+IP_DISTINCT: Final = DistinctSpec(slots=60, slot_s=60.0, exact_max=16, bits=64)
 DAY_S: Final = 86400.0
 
 # channels of the hour ring
@@ -51,6 +54,10 @@ ACTION_NAMES = ("allow", "challenge", "block")
 def is_automation_ua(user_agent: str) -> bool:
     """User agents of HTTP libraries, headless browsers and scraping frameworks."""
     return AUTOMATION_UA.search(user_agent) is not None
+
+
+def ip_hash(ip: str) -> int:
+    return profile_hash(ip)
 
 
 def profile_hash(profile_id: str) -> int:
@@ -90,7 +97,10 @@ class ActorState:
         "first_ts",
         "gap_mean",
         "gap_var",
+        "group_expires",
+        "group_reason",
         "hour",
+        "ips",
         "last_offset",
         "last_target",
         "last_ts",
@@ -123,6 +133,9 @@ class ActorState:
         self.score = 0.0
         self.allowlisted = False
         self.allow_sig = 0
+        self.ips: SlidingDistinct | None = None
+        self.group_reason = ""
+        self.group_expires = 0.0
 
     # -- updates ---------------------------------------------------------------------
     def too_late(self, ts: float) -> bool:
@@ -154,6 +167,10 @@ class ActorState:
             self.created_ts = ev.account_created_ts
         if ev.user_agent:
             self.automation = is_automation_ua(ev.user_agent)
+        if ev.ip is not None:
+            if self.ips is None:
+                self.ips = SlidingDistinct(IP_DISTINCT)
+            self.ips.add(ip_hash(ev.ip), ts)
         if is_view:
             target = ev.target_profile_id
             assert target is not None
@@ -174,7 +191,22 @@ class ActorState:
     # -- reads -----------------------------------------------------------------------
     @property
     def requests_per_minute(self) -> int:
-        return self.hour.current(REQ)
+        """Requests in the 60 s up to the newest event (sliding estimate)."""
+        return self.hour.last_slot_span(self.last_ts, REQ)
+
+    @property
+    def active_hours(self) -> int:
+        """Hours of the last day with at least one request (24 = around the clock)."""
+        return sum(1 for c in self.day.ring if c)
+
+    @property
+    def ips_per_hour(self) -> int:
+        d = self.ips
+        return 0 if d is None else round(d.estimate())
+
+    def group_flag(self, ts: float) -> str:
+        """The correlator's reason when a group signal is in force at ``ts``."""
+        return self.group_reason if ts < self.group_expires else ""
 
     @property
     def requests_per_hour(self) -> int:
@@ -219,7 +251,7 @@ class ActorState:
 
     # -- persistence -----------------------------------------------------------------
     _HEAD = struct.Struct("<BddqqqdddqdBBdddqBI")
-    _VERSION = 1
+    _VERSION = 2
 
     def encode(self) -> bytes:
         parts = [
@@ -248,9 +280,20 @@ class ActorState:
             self.hour.ring.tobytes(),
             self.day.ring.tobytes(),
         ]
+        group = self.group_reason.encode()
+        flags = (
+            (1 if self.distinct_hour is not None else 0)
+            | (2 if self.ips is not None else 0)
+            | (4 if group else 0)
+        )
+        parts.append(bytes((flags,)))
         if self.distinct_hour is not None and self.distinct_day is not None:
-            for d in (self.distinct_hour, self.distinct_day):
-                parts.append(_pack_distinct(d))
+            parts.append(_pack_distinct(self.distinct_hour))
+            parts.append(_pack_distinct(self.distinct_day))
+        if self.ips is not None:
+            parts.append(_pack_distinct(self.ips))
+        if group:
+            parts.append(struct.pack("<dH", self.group_expires, len(group)) + group)
         return b"".join(parts)
 
 
@@ -325,9 +368,18 @@ def _decode(buf: memoryview) -> ActorState:
         pos += n
     s.hour.totals = [sum(s.hour.ring[c::3]) for c in range(3)]
     s.day.totals = [sum(s.day.ring)]
-    if pos < len(buf):
+    flags = buf[pos]
+    pos += 1
+    if flags & 1:
         s.distinct_hour, pos = _unpack_distinct(HOUR_DISTINCT, buf, pos)
         s.distinct_day, pos = _unpack_distinct(DAY_DISTINCT, buf, pos)
+    if flags & 2:
+        s.ips, pos = _unpack_distinct(IP_DISTINCT, buf, pos)
+    if flags & 4:
+        s.group_expires, n = struct.unpack_from("<dH", buf, pos)
+        pos += 10
+        s.group_reason = bytes(buf[pos : pos + n]).decode()
+        pos += n
     if pos != len(buf):
         raise ValueError("trailing bytes in actor state")
     return s

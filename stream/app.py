@@ -12,6 +12,7 @@ import faust
 from faust.app.base import BootStrategy
 from faust.web import Request, Response, View
 
+from stream.correlator import Correlator
 from stream.detector import Detector
 from stream.kafka_config import faust_kwargs
 from stream.settings import Settings
@@ -27,7 +28,7 @@ class _App(faust.App):
     BootStrategy = _BootStrategy
 
 
-def create_app(settings: Settings, detector: Detector) -> faust.App:
+def create_app(settings: Settings, detector: Detector, correlator: Correlator) -> faust.App:
     """A Faust app with the detector service and the worker's HTTP views."""
     app = _App(
         settings.app_id,
@@ -44,18 +45,21 @@ def create_app(settings: Settings, detector: Detector) -> faust.App:
     )
     # Faust starts registered service *instances* too (App._prepare_subservice)
     app.service(detector)  # type: ignore[arg-type]
+    app.service(correlator)  # type: ignore[arg-type]
 
     @app.page("/health")
     class Health(View):
         async def get(self, request: Request) -> Response:
-            ready = detector.ready.is_set()
+            ready = detector.ready.is_set() and correlator.ready.is_set()
             body: dict[str, Any] = {
                 "status": "ok" if ready else "starting",
                 "live": True,
                 "ready": ready,
                 "partitions": sorted(detector.partitions),
+                "correlator_partitions": sorted(correlator.partitions),
                 "active_actors": detector.active_actors(),
                 "events": detector.stats.get("events", 0),
+                "forwarded": detector.stats.get("forwarded", 0),
                 "deadlettered": sum(v for k, v in detector.stats.items() if k.startswith("dead_")),
                 "model": detector.model_spec.label(),
                 "shadow": detector.policy.shadow,

@@ -1,79 +1,45 @@
-"""The detector agent: a thin batched loop between Kafka and the pure pipeline.
+"""The detector agent: requests (and group signals) in, decisions out.
 
-It runs inside the Faust worker as a ``mode`` service. Why not ``@app.agent``:
-Faust's consumer hands every message to the stream through a task of its own
-(``Consumer._drain_messages`` → ``wait_first`` per message), which caps a decode-only
-agent at ~13k events/s on a 2-core machine; this loop takes whole fetches
-(``getmany``) and keeps the per-event cost in the pipeline.
+A thin batched loop (see :mod:`stream.agent`) around the pure pipeline. Why not
+``@app.agent``: Faust's consumer hands every message to the stream through a task of
+its own (``Consumer._drain_messages`` → ``wait_first`` per message), which caps a
+decode-only agent at ~13k events/s on a 2-core machine; this loop takes whole
+fetches and keeps the per-event cost in the pipeline.
 
-Per batch, at least once and in this order:
-
-1. the pipeline turns each partition's records into decisions, dead letters,
-   re-keyed events and changed actor states;
-2. decisions, dead letters and re-keyed events are published and acknowledged;
-3. changed states are written to the changelog and acknowledged;
-4. input offsets are committed.
-
-A crash between 2 and 3 re-creates the same decisions (same ``decision_id``); a crash
-between 3 and 4 re-delivers events the state already holds, which the pipeline
-recognises by offset and skips, so counters never count an event twice.
+It reads ``requests`` and the correlator's ``group-signals`` (both keyed by actor,
+co-partitioned), and per batch publishes decisions, dead letters, re-keyed events,
+model scores and account-per-IP activity for the correlator, then each changed actor's
+state to the changelog. A crash between publishing results and state re-creates the
+same decisions (same ``decision_id``); a crash before the commit re-delivers events
+the state already holds, which the pipeline skips by offset.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
+import orjson
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, KafkaError
-from aiokafka.structs import OffsetAndMetadata
-from mode import Service
+from aiokafka import TopicPartition
 
 from models import REGISTRY, ModelSpec
-from stream.kafka_config import aiokafka_kwargs
+from stream.actor_state import ActorState, decode
+from stream.agent import BatchAgent, Message, Publish
+from stream.correlation import GroupSignal, subnet_of
 from stream.pipeline import Limits, Outcome, PartitionDetector
 from stream.policy import Policy
-from stream.pseudonym import Pseudonymizer
 from stream.records import Decision
 from stream.settings import Settings
 from stream.statestore import StateChangelog
 
 log = structlog.get_logger(__name__)
 
-EXPIRE_EVERY_S = 30.0
 
+class Detector(BatchAgent):
+    name = "detector"
 
-class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, detector: Detector) -> None:
-        self.detector = detector
-
-    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.detector.release([tp.partition for tp in revoked])
-
-    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self.detector.acquire([tp.partition for tp in assigned])
-
-
-class Detector(Service):
-    """Consumes ``requests``, publishes ``decisions`` and ``deadletter``."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        policy: Policy,
-        pseudonymizer: Pseudonymizer,
-        on_decisions: Callable[[list[Decision]], None] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.settings = settings
+    def __init__(self, settings: Settings, policy: Policy, **kwargs: Any) -> None:
         self.policy = policy
-        self.pseudo = pseudonymizer
-        self.on_decisions = on_decisions
         self.model_spec: ModelSpec = REGISTRY.get(settings.model).spec(settings.model_params)
         self.limits = Limits(
             max_event_bytes=settings.max_event_bytes,
@@ -81,59 +47,34 @@ class Detector(Service):
             actor_idle_ttl_s=settings.actor_idle_ttl_s,
         )
         self.partitions: dict[int, PartitionDetector] = {}
-        self.stats: Counter[str] = Counter()
-        self.ready = asyncio.Event()
-        self._lock = asyncio.Lock()
-        self._consumer: AIOKafkaConsumer | None = None
-        self._producer: AIOKafkaProducer | None = None
-        self._changelog: StateChangelog | None = None
-        self._last_expiry = time.monotonic()
-        super().__init__(**kwargs)
+        self.recent_decisions: list[Decision] = []
+        self._changelog: StateChangelog[ActorState] | None = None
+        self.align_topic = settings.topic_requests
+        super().__init__(
+            settings,
+            [settings.topic_requests, settings.signals_topic],
+            settings.detector_group,
+            **kwargs,
+        )
 
-    # -- lifecycle ---------------------------------------------------------------------
-    async def on_start(self) -> None:
-        s = self.settings
-        self._producer = AIOKafkaProducer(
-            acks="all", linger_ms=2, max_batch_size=512 * 1024, **aiokafka_kwargs(s)
+    async def on_producer_ready(self) -> None:
+        assert self.producer is not None
+        self._changelog = StateChangelog(
+            self.settings, self.producer, self.settings.state_topic, decode
         )
-        await self._producer.start()
-        self._changelog = StateChangelog(s, self._producer)
-        self._consumer = AIOKafkaConsumer(
-            group_id=s.detector_group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=s.batch_max_records,
-            fetch_max_wait_ms=s.batch_wait_ms,
-            max_partition_fetch_bytes=4 * 1024 * 1024,
-            session_timeout_ms=10000,
-            heartbeat_interval_ms=1000,
-            rebalance_timeout_ms=10000,
-            **aiokafka_kwargs(s),
-        )
-        self._consumer.subscribe([s.topic_requests], listener=_Rebalance(self))
-        await self._consumer.start()
         log.info(
-            "detector_started",
-            group=s.detector_group,
-            topic=s.topic_requests,
+            "detector_config",
             model=self.model_spec.label(),
             policy=self.policy.source,
             shadow=self.policy.shadow,
         )
 
-    async def on_stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()  # revokes partitions: in-flight batch completes first
-        if self._producer is not None:
-            await self._producer.stop()
-        log.info("detector_stopped", **{k: v for k, v in sorted(self.stats.items())})
-
     # -- partitions ------------------------------------------------------------------
-    async def acquire(self, partitions: list[int]) -> None:
+    async def acquire(self, partitions: set[int]) -> None:
         new = [p for p in partitions if p not in self.partitions]
         assert self._changelog is not None
         restored = await self._changelog.restore(new)
-        async with self._lock:
+        async with self.lock:
             for p in new:
                 det = PartitionDetector(
                     self.settings.topic_requests,
@@ -146,63 +87,67 @@ class Detector(Service):
                 for actor, state in restored[p].items():
                     det.restore(actor, state)
                 self.partitions[p] = det
-        log.info("partitions_assigned", partitions=sorted(self.partitions))
-        self.ready.set()
 
-    async def release(self, partitions: list[int]) -> None:
-        async with self._lock:  # waits for the batch in flight to be fully published
-            for p in partitions:
-                self.partitions.pop(p, None)
-        log.info("partitions_revoked", partitions=sorted(partitions))
+    async def release(self, partitions: set[int]) -> None:
+        for p in partitions:
+            self.partitions.pop(p, None)
 
-    # -- the loop --------------------------------------------------------------------
-    @Service.task
-    async def _run(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        timeout_ms = max(self.settings.batch_wait_ms, 10)
-        while not self.should_stop:
-            try:
-                batch = await consumer.getmany(
-                    timeout_ms=timeout_ms, max_records=self.settings.batch_max_records
-                )
-            except KafkaError as exc:
-                log.warning("fetch_failed", error=str(exc))
-                await asyncio.sleep(0.5)
-                continue
-            if batch:
-                async with self._lock:
-                    await self._process(consumer, batch)
-            if time.monotonic() - self._last_expiry > EXPIRE_EVERY_S:
-                async with self._lock:
-                    await self._expire()
+    def owns(self, partition: int) -> bool:
+        return partition in self.partitions
 
-    async def _process(
-        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
-    ) -> None:
+    def watermark(self, partition: int) -> float | None:
+        det = self.partitions.get(partition)
+        return det.watermark if det is not None and det.watermark > 0 else None
+
+    # -- batches ---------------------------------------------------------------------
+    def handle(self, batch: dict[TopicPartition, list[Any]]) -> Publish:
+        signals_topic = self.settings.signals_topic
         outcomes: list[tuple[int, Outcome]] = []
-        commits: dict[TopicPartition, OffsetAndMetadata] = {}
-        for tp, records in batch.items():
-            det = self.partitions.get(tp.partition)
-            if det is None:
-                # fetched before the partition's state was restored, or after it was
-                # revoked: leave the records for whoever owns the partition now
-                consumer.seek(tp, records[0].offset)
-                continue
-            out = det.process(records)
-            outcomes.append((tp.partition, out))
-            commits[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
-        if not outcomes:
-            return
-        await self._publish(outcomes)
-        try:
-            await consumer.commit(commits)
-        except (CommitFailedError, KafkaError) as exc:
-            # a rebalance took the partitions: the new owner resumes from the last
-            # committed offset and skips what the changelog already holds
-            log.warning("commit_failed", error=str(exc))
-        for _, out in outcomes:
+        # group signals first: a batch's requests are judged with the newest signals
+        for tp, records in sorted(batch.items(), key=lambda kv: kv[0].topic != signals_topic):
+            det = self.partitions[tp.partition]
+            if tp.topic == signals_topic:
+                sigs = []
+                for r in records:
+                    try:
+                        sigs.append(GroupSignal.decode(r.value))
+                    except (ValueError, KeyError, TypeError):
+                        self.stats["bad_group_signal"] += 1
+                outcomes.append((tp.partition, det.apply_signals(sigs)))
+            else:
+                outcomes.append((tp.partition, det.process(records)))
+        return self._plan(outcomes)
+
+    def _plan(self, outcomes: list[tuple[int, Outcome]]) -> Publish:
+        s = self.settings
+        plan = Publish()
+        results: list[Message] = plan.results
+        label = self.model_spec.label()
+        for partition, out in outcomes:
             self.stats.update(out.stats)
+            for d in out.decisions:
+                results.append((s.topic_decisions, d.actor.encode(), d.encode(), None))
+            for dl in out.deadletters:
+                results.append((s.topic_deadletter, dl.key, dl.encode(), None))
+            for key, value in out.forwards:
+                results.append((s.topic_requests, key, value, None))
+            for act in out.activities:
+                results.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode(), None))
+            for actor, score, ts in out.scores:
+                results.append(
+                    (
+                        s.scores_topic,
+                        actor.encode(),
+                        orjson.dumps(
+                            {"actor": actor, "score": round(score, 5), "ts": ts, "model": label}
+                        ),
+                        None,
+                    )
+                )
+            for actor, state in out.changed.items():
+                plan.state.append((s.state_topic, actor.encode(), state.encode(), partition))
+            for actor in out.evicted:
+                plan.state.append((s.state_topic, actor.encode(), None, partition))
             for d in out.decisions:
                 log.info(
                     "decision",
@@ -213,54 +158,19 @@ class Detector(Service):
                     shadow=d.shadow,
                     decision_id=d.decision_id,
                 )
-        if self.on_decisions is not None:
-            decisions = [d for _, out in outcomes for d in out.decisions]
-            if decisions:
-                self.on_decisions(decisions)
+            if out.decisions:
+                self.recent_decisions.extend(out.decisions)
+                del self.recent_decisions[:-1000]
+        return plan
 
-    async def _publish(self, outcomes: list[tuple[int, Outcome]]) -> None:
-        producer = self._producer
-        assert producer is not None
-        s = self.settings
-        first: list[asyncio.Future[Any]] = []
-        for _, out in outcomes:
-            for d in out.decisions:
-                first.append(
-                    await producer.send(s.topic_decisions, d.encode(), key=d.actor.encode())
-                )
-            for dl in out.deadletters:
-                first.append(await producer.send(s.topic_deadletter, dl.encode(), key=dl.key))
-            for key, value in out.forwards:
-                first.append(await producer.send(s.topic_requests, value, key=key))
-        if first:
-            await asyncio.gather(*first)
-        second: list[asyncio.Future[Any]] = []
-        for partition, out in outcomes:
-            for actor, state in out.changed.items():
-                second.append(
-                    await producer.send(
-                        s.state_topic, state.encode(), key=actor.encode(), partition=partition
-                    )
-                )
-            for actor in out.evicted:
-                second.append(
-                    await producer.send(
-                        s.state_topic, None, key=actor.encode(), partition=partition
-                    )
-                )
-        if second:
-            await asyncio.gather(*second)
-
-    async def _expire(self) -> None:
-        self._last_expiry = time.monotonic()
+    def housekeeping(self) -> Publish | None:
         outcomes = []
         for p, det in self.partitions.items():
             gone = det.expire_idle()
             if gone:
                 outcomes.append((p, Outcome(evicted=gone)))
                 self.stats["actors_expired"] += len(gone)
-        if outcomes:
-            await self._publish(outcomes)
+        return self._plan(outcomes) if outcomes else None
 
     def active_actors(self) -> int:
         return sum(len(d.actors) for d in self.partitions.values())

@@ -11,10 +11,13 @@ profiles (all measured over the actor's own event time):
 * enumeration — share of consecutive profile ids that differ by 1 or 2;
 * errors — share of 4xx/5xx responses (probing, rate-limit hits, deleted profiles);
 * tooling — an HTTP-library or headless-browser user agent;
-* newness — account age in days, when the platform sends it.
+* newness — account age in days, when the platform sends it;
+* rhythm — hours of the last day with activity (people sleep; schedulers do not).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from stream.actor_state import ActorState
 
@@ -32,6 +35,7 @@ FEATURE_NAMES = (
     "enumeration_share",
     "automation_ua",
     "account_age_days",
+    "active_hours",
 )
 
 UNKNOWN_AGE_DAYS = 365.0  # neutral value when the platform does not send account_created_ts
@@ -56,4 +60,22 @@ def features(state: ActorState, ts: float) -> dict[str, float]:
         "enumeration_share": state.seq_share,
         "automation_ua": 1.0 if state.automation else 0.0,
         "account_age_days": min(age, UNKNOWN_AGE_DAYS) if age is not None else UNKNOWN_AGE_DAYS,
+        "active_hours": float(state.active_hours),
     }
+
+
+# Independent signs of automation. The policy may require one of them before the
+# anomaly score alone can challenge: busy people (recruiters, moderators) are
+# statistically unusual too, but they sleep, click irregularly and use browsers.
+AUTOMATION_SIGNALS: dict[str, Callable[[ActorState], bool]] = {
+    "automation_ua": lambda s: s.automation,
+    "regular_timing": lambda s: s.events >= 30 and 0.0 < s.gap_cv() < 0.35,
+    "enumeration": lambda s: s.seq_share > 0.5,
+    "no_sleep": lambda s: s.active_hours >= 16,
+    "errors": lambda s: s.requests_per_hour >= 20 and s.errors_per_hour > 0.2 * s.requests_per_hour,
+}
+
+
+def automation_signals(state: ActorState, names: tuple[str, ...]) -> list[str]:
+    """The signals among ``names`` that ``state`` shows."""
+    return [n for n in names if AUTOMATION_SIGNALS[n](state)]

@@ -17,13 +17,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import structlog
+
 from models import Scorer
 from stream.actor_state import ActorState
+from stream.correlation import Activity, GroupSignal
 from stream.enforcement import active_action, step
 from stream.features import features
 from stream.policy import ALLOW, Policy
 from stream.records import DeadLetter, Decision, Source
 from stream.validation import Invalid, validate
+
+log = structlog.get_logger(__name__)
 
 
 class Record(Protocol):
@@ -45,7 +50,8 @@ class Outcome:
     changed: dict[str, ActorState] = field(default_factory=dict)  # actor -> state to persist
     evicted: list[str] = field(default_factory=list)  # actors whose state is dropped
     stats: Counter[str] = field(default_factory=Counter)
-    scores: list[float] = field(default_factory=list)
+    scores: list[tuple[str, float, float]] = field(default_factory=list)  # actor, score, ts
+    activities: list[Activity] = field(default_factory=list)  # for the correlator
     last_offset: int = -1
 
 
@@ -98,54 +104,17 @@ class PartitionDetector:
     def process(self, records: Iterable[Record]) -> Outcome:
         out = Outcome()
         now = self.clock()
-        lim = self.limits
         policy = self.policy
-        actors = self.actors
         stats = out.stats
         touched: dict[str, tuple[ActorState, float, str]] = {}
+        seen_on: dict[tuple[str, str, int], list[float]] = {}  # (actor, ip, minute) -> [ts, views]
         for rec in records:
             out.last_offset = rec.offset
-            res = validate(
-                rec.value,
-                now=now,
-                max_bytes=lim.max_event_bytes,
-                max_future_skew_s=lim.max_future_skew_s,
-            )
-            if isinstance(res, Invalid):
-                self._dead(out, rec, res.reason, res.detail, now)
-                continue
-            actor = res.actor
-            actor_b = actor.encode()
-            if rec.key != actor_b:
-                # Not keyed by its actor: re-key through Kafka so that all of an actor's
-                # events meet in one partition (and one worker).
-                out.forwards.append((actor_b, rec.value))  # type: ignore[arg-type]
-                stats["forwarded"] += 1
-                continue
-            state = actors.get(actor)
-            if state is None:
-                state = actors[actor] = ActorState()
-            elif rec.offset <= state.last_offset:
-                stats["redelivered"] += 1  # already counted before a restart
-                continue
-            elif state.too_late(res.ts):
-                self._dead(
-                    out,
-                    rec,
-                    "late_event",
-                    f"event time {res.ts} is more than a day older than the actor's "
-                    f"newest event ({state.last_ts})",
-                    now,
-                )
-                continue
-            state.apply(res, rec.offset)
-            stats["events"] += 1
-            if res.ts > self.watermark:
-                self.watermark = res.ts
-            touched[actor] = (state, res.ts, res.event_id)
-            if self._allowlisted(state, actor, res.ip, res.user_agent):
-                continue
-            self._decide(out, state, actor, res.ts, res.event_id)
+            try:
+                self._record(rec, now, out, touched, seen_on)
+            except Exception as exc:  # a bug must not stop the partition: dead-letter it
+                log.exception("processing_error", partition=self.partition, offset=rec.offset)
+                self._dead(out, rec, "processing_error", f"{type(exc).__name__}: {exc}", now)
 
         for actor, (state, ts, event_id) in touched.items():
             out.changed[actor] = state
@@ -156,7 +125,7 @@ class PartitionDetector:
             x = features(state, ts)
             score = self.model.score_one(x)
             state.score = score
-            out.scores.append(score)
+            out.scores.append((actor, score, ts))
             stats["scored"] += 1
             if (
                 not self._decide(out, state, actor, ts, event_id)
@@ -164,6 +133,92 @@ class PartitionDetector:
             ):
                 self.model.learn_one(x)  # score first, then learn; never from what we flag
                 stats["learned"] += 1
+        out.activities = [
+            Activity(actor, ip, ts, int(views))
+            for (actor, ip, _minute), (ts, views) in seen_on.items()
+        ]
+        return out
+
+    def _record(
+        self,
+        rec: Record,
+        now: float,
+        out: Outcome,
+        touched: dict[str, tuple[ActorState, float, str]],
+        seen_on: dict[tuple[str, str, int], list[float]],
+    ) -> None:
+        """One record: validate, count, check the limits (the per-event part of a batch)."""
+        lim = self.limits
+        stats = out.stats
+        actors = self.actors
+        res = validate(
+            rec.value,
+            now=now,
+            max_bytes=lim.max_event_bytes,
+            max_future_skew_s=lim.max_future_skew_s,
+        )
+        if isinstance(res, Invalid):
+            self._dead(out, rec, res.reason, res.detail, now)
+            return
+        actor = res.actor
+        actor_b = actor.encode()
+        if rec.key != actor_b:
+            # Not keyed by its actor: re-key through Kafka so that all of an actor's
+            # events meet in one partition (and one worker).
+            out.forwards.append((actor_b, rec.value))  # type: ignore[arg-type]
+            stats["forwarded"] += 1
+            return
+        state = actors.get(actor)
+        if state is None:
+            state = actors[actor] = ActorState()
+        elif rec.offset <= state.last_offset:
+            stats["redelivered"] += 1  # already counted before a restart
+            return
+        elif state.too_late(res.ts):
+            self._dead(
+                out,
+                rec,
+                "late_event",
+                f"event time {res.ts} is more than a day older than the actor's "
+                f"newest event ({state.last_ts})",
+                now,
+            )
+            return
+        state.apply(res, rec.offset)
+        stats["events"] += 1
+        if res.ts > self.watermark:
+            self.watermark = res.ts
+        touched[actor] = (state, res.ts, res.event_id)
+        if res.account_id is not None and res.ip is not None:
+            # one activity per account, IP and minute of event time: a batch can
+            # span hours of event time when a worker catches up on a backlog
+            bucket = (actor, res.ip, int(res.ts // 60.0))
+            seen = seen_on.get(bucket)
+            view = 1.0 if res.target_profile_id is not None else 0.0
+            if seen is None:
+                seen_on[bucket] = [res.ts, view]
+            else:
+                if res.ts > seen[0]:
+                    seen[0] = res.ts
+                seen[1] += view
+        if self._allowlisted(state, actor, res.ip, res.user_agent):
+            return
+        self._decide(out, state, actor, res.ts, res.event_id)
+
+    def apply_signals(self, signals: Iterable[GroupSignal]) -> Outcome:
+        """Group signals from the correlator: remember them, and decide at once."""
+        out = Outcome()
+        for sig in signals:
+            state = self.actors.get(sig.actor)
+            if state is None:
+                state = self.actors[sig.actor] = ActorState()  # signalled before its events
+                state.last_ts = sig.ts  # so that idle expiry measures from the signal
+            if sig.expires_at > state.group_expires:
+                state.group_reason, state.group_expires = sig.reason, sig.expires_at
+            out.changed[sig.actor] = state
+            out.stats["group_signals"] += 1
+            if not state.allowlisted:
+                self._decide(out, state, sig.actor, sig.ts, sig.trigger_id)
         return out
 
     def _allowlisted(self, state: ActorState, actor: str, ip: str | None, ua: str) -> bool:

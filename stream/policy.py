@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from stream.actor_state import ActorState
+from stream.features import AUTOMATION_SIGNALS, automation_signals
 
 METRICS = (
     "requests_per_minute",
@@ -26,6 +27,7 @@ METRICS = (
     "profiles_per_hour",
     "profiles_per_day",
     "errors_per_hour",
+    "ips_per_hour",
 )
 
 ALLOW, CHALLENGE, BLOCK = 0, 1, 2
@@ -42,6 +44,21 @@ class Limit:
     metric: str
     challenge: float | None
     block: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class GroupLimit:
+    """Accounts per IP or per subnet (an hour), with a minimum of profile views."""
+
+    challenge: int
+    min_profile_views_per_hour: int
+
+
+@dataclass(frozen=True)
+class Groups:
+    accounts_per_ip: GroupLimit | None = None
+    accounts_per_subnet: GroupLimit | None = None
+    signal_ttl_s: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +110,13 @@ class Policy:
     score_challenge: float
     score_min_requests_per_hour: int
     score_min_profiles_per_hour: int
+    score_require_one_of: tuple[str, ...]
     block_after_challenge_views: int
     ttl_challenge_s: float
     ttl_block_s: float
     renew_before_s: float
     allowlist: Allowlist = field(default_factory=Allowlist)
+    groups: Groups = field(default_factory=Groups)
     shadow: bool = False
     source: str = "<default>"
 
@@ -134,9 +153,20 @@ class Policy:
             elif limit.challenge is not None and value > limit.challenge:
                 action = max(action, CHALLENGE)
                 reasons.append(_reason(limit.metric, value, limit.challenge, young, limit, self))
-        if state.score > self.score_challenge and self.score_eligible(state):
+        group = state.group_flag(ts)
+        if group:
             action = max(action, CHALLENGE)
-            reasons.append(f"anomaly_score {state.score:.3f} > {self.score_challenge:g}")
+            reasons.append(group)
+        if state.score > self.score_challenge and self.score_eligible(state):
+            signals = (
+                automation_signals(state, self.score_require_one_of)
+                if self.score_require_one_of
+                else []
+            )
+            if signals or not self.score_require_one_of:
+                action = max(action, CHALLENGE)
+                why = f" with {', '.join(signals)}" if signals else ""
+                reasons.append(f"anomaly_score {state.score:.3f} > {self.score_challenge:g}{why}")
         if active_action == CHALLENGE:
             after = state.views - state.views_at_action
             if after > self.block_after_challenge_views:
@@ -210,6 +240,36 @@ def _limits(table: dict[str, Any], where: str, skip: tuple[str, ...] = ()) -> tu
     return tuple(out)
 
 
+def _signals(names: Any) -> tuple[str, ...]:
+    if not isinstance(names, list) or not all(n in AUTOMATION_SIGNALS for n in names):
+        raise PolicyError(
+            f"[score] require_one_of must list some of: {', '.join(AUTOMATION_SIGNALS)}"
+        )
+    return tuple(names)
+
+
+def _groups(table: dict[str, Any]) -> Groups:
+    limits: dict[str, GroupLimit | None] = {}
+    for name in ("accounts_per_ip", "accounts_per_subnet"):
+        spec = table.get(name)
+        if spec is None:
+            limits[name] = None
+            continue
+        if not isinstance(spec, dict) or set(spec) != {"challenge", "min_profile_views_per_hour"}:
+            raise PolicyError(
+                f"[groups] {name} must be {{ challenge = N, min_profile_views_per_hour = M }}"
+            )
+        limits[name] = GroupLimit(int(spec["challenge"]), int(spec["min_profile_views_per_hour"]))
+    unknown = set(table) - {"accounts_per_ip", "accounts_per_subnet", "signal_ttl_s"}
+    if unknown:
+        raise PolicyError(f"[groups] unknown entries {sorted(unknown)}")
+    return Groups(
+        limits["accounts_per_ip"],
+        limits["accounts_per_subnet"],
+        float(table.get("signal_ttl_s", 3600)),
+    )
+
+
 def _networks(values: Any, where: str) -> tuple[IPNetwork, ...]:
     if not isinstance(values, list):
         raise PolicyError(f"{where} must be a list of CIDR ranges")
@@ -220,7 +280,7 @@ def _networks(values: Any, where: str) -> tuple[IPNetwork, ...]:
 
 
 def _build(doc: dict[str, Any], source: str) -> Policy:
-    known = {"shadow", "limits", "new_account", "score", "escalation", "ttl", "allowlist"}
+    known = {"shadow", "limits", "new_account", "groups", "score", "escalation", "ttl", "allowlist"}
     unknown = set(doc) - known
     if unknown:
         raise PolicyError(f"{source}: unknown section(s) {sorted(unknown)}; known: {sorted(known)}")
@@ -235,12 +295,14 @@ def _build(doc: dict[str, Any], source: str) -> Policy:
         for c in allow.get("crawler", [])
     )
     policy = Policy(
+        groups=_groups(doc.get("groups", {})),
         limits=_limits(doc.get("limits", {}), "limits"),
         new_account_max_age_days=float(new.get("max_age_days", 0)),
         new_account_limits=_limits(new, "new_account", skip=("max_age_days",)),
         score_challenge=float(score.get("challenge", 1.0)),
         score_min_requests_per_hour=int(score.get("min_requests_per_hour", 0)),
         score_min_profiles_per_hour=int(score.get("min_profiles_per_hour", 0)),
+        score_require_one_of=_signals(score.get("require_one_of", [])),
         block_after_challenge_views=int(esc.get("block_after_challenge_views", 100)),
         ttl_challenge_s=float(ttl.get("challenge_s", 3600)),
         ttl_block_s=float(ttl.get("block_s", 86400)),

@@ -102,6 +102,29 @@ class Settings(BaseSettings):
     def detector_group(self) -> str:
         return f"{self.app_id}-detector"
 
+    @property
+    def correlator_group(self) -> str:
+        return f"{self.app_id}-correlator"
+
+    @property
+    def activity_topic(self) -> str:
+        """Detector → correlator: accounts seen per IP, keyed by subnet."""
+        return f"{self.app_id}-ip-activity"
+
+    @property
+    def signals_topic(self) -> str:
+        """Correlator → detector: group signals, keyed by account (co-partitioned)."""
+        return f"{self.app_id}-group-signals"
+
+    @property
+    def group_state_topic(self) -> str:
+        return f"{self.app_id}-group-state-changelog"
+
+    @property
+    def scores_topic(self) -> str:
+        """Every model score the detector computed (actor, score, event time, model)."""
+        return f"{self.app_id}-scores"
+
 
 def bootstrap_servers(url: str) -> list[str]:
     """``kafka://h1:9092,h2:9092`` (or ``;``-separated, or bare ``host:port``) → hosts."""

@@ -11,12 +11,12 @@ and whose offset the broker acknowledged. This does not trust ``ListOffsets``
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stream.actor_state import ActorState, decode
 from stream.kafka_config import aiokafka_kwargs
 from stream.settings import Settings
 
@@ -24,17 +24,28 @@ log = structlog.get_logger(__name__)
 
 MARKER_KEY = b"\x00scrapeguard:restore-marker"
 
+T = TypeVar("T")
 
-class StateChangelog:
-    def __init__(self, settings: Settings, producer: AIOKafkaProducer) -> None:
+
+class StateChangelog(Generic[T]):
+    """Restores ``key -> decode(value)`` per partition of a compacted changelog topic."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        producer: AIOKafkaProducer,
+        topic: str,
+        decode: Callable[[bytes], T],
+    ) -> None:
         self.settings = settings
-        self.topic = settings.state_topic
+        self.topic = topic
         self.producer = producer
+        self.decode = decode
 
-    async def restore(self, partitions: Iterable[int]) -> dict[int, dict[str, ActorState]]:
-        """Latest state of every actor in ``partitions``."""
+    async def restore(self, partitions: Iterable[int]) -> dict[int, dict[str, T]]:
+        """Latest value of every key in ``partitions``."""
         parts = sorted(set(partitions))
-        result: dict[int, dict[str, ActorState]] = {p: {} for p in parts}
+        result: dict[int, dict[str, T]] = {p: {} for p in parts}
         if not parts:
             return result
         started = time.monotonic()
@@ -74,12 +85,12 @@ class StateChangelog:
                         if msg.key is None or msg.key == MARKER_KEY:
                             continue
                         records += 1
-                        actor = msg.key.decode()
+                        actor = msg.key.decode("utf-8", "replace")
                         if msg.value is None:
                             states.pop(actor, None)
                             continue
                         try:
-                            states[actor] = decode(msg.value)
+                            states[actor] = self.decode(msg.value)
                         except ValueError as exc:
                             bad += 1
                             states.pop(actor, None)
@@ -98,6 +109,7 @@ class StateChangelog:
             await consumer.stop()
         log.info(
             "state_restored",
+            topic=self.topic,
             partitions=parts,
             actors=sum(len(s) for s in result.values()),
             changelog_records=records,

@@ -30,6 +30,10 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.topic_deadletter, p),
         # co-partitioned with requests: partition i holds the state of requests partition i
         TopicSpec(settings.state_topic, p, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.signals_topic, p),
+        TopicSpec(settings.activity_topic, p),
+        TopicSpec(settings.group_state_topic, p, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.scores_topic, p),
     ]
 
 

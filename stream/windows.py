@@ -90,6 +90,21 @@ class SlidingCounter:
             return 0
         return self.ring[(self.head % self.slots) * self.channels + channel]
 
+    def last_slot_span(self, ts: float, channel: int = 0) -> int:
+        """Events in the ``slot_s`` seconds up to ``ts`` (``ts`` in the head slot).
+
+        The sliding-window estimate: the head slot plus the previous slot weighted by
+        how much of it still lies within ``slot_s`` of ``ts``.
+        """
+        head = self.head
+        if head < 0:
+            return 0
+        cur = self.ring[(head % self.slots) * self.channels + channel]
+        prev = self.ring[((head - 1) % self.slots) * self.channels + channel]
+        elapsed = (ts - head * self.slot_s) / self.slot_s
+        weight = 1.0 - min(max(elapsed, 0.0), 1.0)
+        return cur + int(prev * weight + 0.5)
+
 
 @dataclass(frozen=True, slots=True)
 class DistinctSpec:

@@ -6,7 +6,9 @@ import click
 
 from stream import __version__
 from stream.cli.broker import broker
+from stream.cli.harness import evaluate_cmd, replay, simulate
 from stream.cli.streams import decisions, publish
+from stream.cli.stress import stress
 from stream.cli.worker import run, worker
 from stream.policy import default_policy_text
 
@@ -31,7 +33,18 @@ def policy() -> None:
     click.echo(default_policy_text(), nl=False)
 
 
-for command in (broker, worker, run, publish, decisions, policy):
+for command in (
+    broker,
+    worker,
+    run,
+    publish,
+    decisions,
+    policy,
+    simulate,
+    replay,
+    evaluate_cmd,
+    stress,
+):
     main.add_command(command)
 
 __all__ = ["main"]

@@ -22,9 +22,9 @@ from stream.cli.common import (
     build_settings,
     friendly_errors,
     policy_option,
-    pseudonymizer,
     setup_logging,
 )
+from stream.correlator import Correlator
 from stream.demo import DemoPublisher
 from stream.detector import Detector
 from stream.policy import load_policy
@@ -50,8 +50,9 @@ def start_worker(settings: Settings, *extra: Service) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     from stream.app import create_app
 
-    detector = Detector(settings, policy, pseudonymizer(settings))
-    app = create_app(settings, detector)
+    detector = Detector(settings, policy)
+    correlator = Correlator(settings, policy)
+    app = create_app(settings, detector, correlator)
     for service in extra:
         if hasattr(service, "attach"):
             service.attach(detector)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from stream.broker import EmbeddedBroker, free_port
+from stream.localworker import WorkerProcess
 from stream.policy import default_policy_text
-from tests.e2e.worker import WorkerProcess
 
 # The e2e policy is the default one plus a verified crawler on the allowlist.
 E2E_ALLOWLIST = """

@@ -14,8 +14,12 @@ from stream.broker import free_port, port_open
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_broker_command_announces_and_stops_cleanly(sig: int) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "stream", "broker", "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stream", "broker", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
@@ -30,12 +34,19 @@ def test_broker_command_announces_and_stops_cleanly(sig: int) -> None:
 
 def test_broker_refuses_a_busy_port() -> None:
     port = free_port()
-    first = subprocess.Popen([sys.executable, "-m", "stream", "broker", "--port", str(port)],
-                             stdout=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "stream", "broker", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert first.stdout is not None and first.stdout.readline()
-        second = subprocess.run([sys.executable, "-m", "stream", "broker", "--port", str(port)],
-                                capture_output=True, text=True, timeout=20)
+        second = subprocess.run(
+            [sys.executable, "-m", "stream", "broker", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
         assert second.returncode == 1
         assert f"already listens on 127.0.0.1:{port}" in second.stderr
     finally:

@@ -9,8 +9,8 @@ import pytest
 from kafka import KafkaProducer
 
 from stream.broker import EmbeddedBroker
+from stream.localworker import WorkerProcess
 from tests.e2e.kafka_io import TopicReader
-from tests.e2e.worker import WorkerProcess
 
 pytestmark = pytest.mark.broker
 

@@ -36,10 +36,33 @@ def test_counts_per_minute_hour_day_and_errors() -> None:
         s.apply(ev(i, base + i * 30, target=str(i % 20), status=404 if i % 10 == 0 else 200), i)
     assert s.requests_per_hour == 90
     assert s.requests_per_day == 90
-    assert s.requests_per_minute == 2
+    assert s.requests_per_minute == 3  # sliding: 2 in this minute + half of the last one's 2
     assert s.profiles_per_hour == 20
     assert s.errors_per_hour == 9
     assert s.views_per_hour == 90
+
+
+def test_requests_per_minute_slides_across_minute_boundaries() -> None:
+    s = ActorState()
+    base = (T0 // 60) * 60
+    for i in range(100):  # 100 requests in the last 10 s of a minute
+        s.apply(ev(i, base + 50 + i * 0.1), i)
+    s.apply(ev(100, base + 61), 100)  # one second into the next minute
+    assert s.requests_per_minute == 1 + round(100 * 59 / 60)
+    assert s.hour.current() == 1  # a tumbling count would have reset
+
+
+def test_ips_per_hour_and_group_flag() -> None:
+    s = ActorState()
+    for i in range(20):
+        e = ev(i, T0 + i * 60)
+        e.ip = f"10.0.{i % 15}.1"
+        s.apply(e, i)
+    assert s.ips_per_hour == 15
+    s.group_reason, s.group_expires = "accounts_per_ip 9 > 8 (10.0.0.1)", T0 + 100
+    assert s.group_flag(T0 + 99) and not s.group_flag(T0 + 100)
+    t = decode(s.encode())
+    assert (t.ips_per_hour, t.group_reason, t.group_expires) == (15, s.group_reason, T0 + 100)
 
 
 def test_out_of_order_event_within_window_is_counted() -> None:

@@ -70,12 +70,24 @@ def test_challenged_actor_that_keeps_going_is_blocked() -> None:
     assert POLICY.evaluate(s, s.last_ts, ALLOW).action == ALLOW
 
 
-def test_score_challenges_only_with_enough_evidence() -> None:
+def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -> None:
     busy, quiet = actor(200, minutes=50), actor(10)
     for s in (busy, quiet):
         s.score = 0.9999
-    assert POLICY.evaluate(busy, busy.last_ts, ALLOW).action == CHALLENGE
-    assert POLICY.evaluate(quiet, quiet.last_ts, ALLOW).action == ALLOW
+    # busy but browser-like (no automation signal): the score alone does not act
+    assert POLICY.evaluate(busy, busy.last_ts, ALLOW).action == ALLOW
+    busy.automation = True
+    v = POLICY.evaluate(busy, busy.last_ts, ALLOW)
+    assert v.action == CHALLENGE
+    assert v.reasons == ("anomaly_score 1.000 > 0.995 with automation_ua",)
+    quiet.automation = True
+    assert POLICY.evaluate(quiet, quiet.last_ts, ALLOW).action == ALLOW  # not enough evidence
+    lenient = parse_policy(
+        "[score]\nchallenge = 0.99\nrequire_one_of = []\n"
+        "min_requests_per_hour = 10\nmin_profiles_per_hour = 10"
+    )
+    busy.automation = False
+    assert lenient.evaluate(busy, busy.last_ts, ALLOW).action == CHALLENGE
 
 
 def test_allowlist_actors_ranges_agents_and_verified_crawlers() -> None:

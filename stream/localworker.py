@@ -1,4 +1,4 @@
-"""A scrapeguard worker as a child process, for end-to-end tests."""
+"""A scrapeguard worker as a child process (stress harness, chaos runs, tests)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import orjson
 
 
 class WorkerProcess:
+    """``python -m stream worker`` with extra environment; readiness from ``/health``."""
+
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.env = env
         self.log_path = log_path
@@ -49,9 +51,9 @@ class WorkerProcess:
             with urllib.request.urlopen(
                 f"http://127.0.0.1:{self.web_port}/health", timeout=2
             ) as resp:
-                return orjson.loads(resp.read())  # type: ignore[no-any-return]
+                return orjson.loads(resp.read())
         except urllib.error.HTTPError as exc:
-            return orjson.loads(exc.read())  # type: ignore[no-any-return]
+            return orjson.loads(exc.read())
         except (OSError, ValueError):
             return None
 
@@ -59,6 +61,11 @@ class WorkerProcess:
         """Until the worker has counted at least ``events`` events (since it started)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"worker exited ({self.proc.returncode}); log: "
+                    + self.log_path.read_text()[-3000:]
+                )
             h = self.health()
             if h and h.get("events", 0) >= events:
                 return h

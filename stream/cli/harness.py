@@ -1,0 +1,315 @@
+"""The stress harness: ``simulate``, ``replay``, ``evaluate`` and ``stress``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from stream import report as report_out
+from stream.cli.common import broker_option, build_settings, friendly_errors
+from stream.evaluation import Report, evaluate, read_labels
+from stream.logformat import COMBINED, DEFAULT_PROFILE_PATH, LogFormatError, LogParser, open_log
+from stream.offline import key_of
+from stream.personas import DEFAULT_MIX, PERSONAS, Simulation, parse_mix
+from stream.publisher import BatchPublisher
+from stream.readback import read_topic
+from stream.settings import Settings
+from stream.topics import ensure_topics
+
+
+def publish_events(settings: Settings, events: Iterable[dict[str, Any]]) -> int:
+    async def go() -> int:
+        async with BatchPublisher(settings) as pub:
+            return await pub.send_many(
+                settings.topic_requests, ((key_of(e), orjson.dumps(e)) for e in events)
+            )
+
+    return asyncio.run(go())
+
+
+# Conservative: only user agents that say they are crawlers. Feed readers, link
+# previewers and HTTP libraries are not labelled crawlers by this rule.
+DECLARED_CRAWLER = re.compile(
+    r"bot\b|bot/|crawl|spider|slurp|feedfetcher|mediapartners|ia_archiver", re.IGNORECASE
+)
+
+
+def crawler_labels(events: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """``declared_crawler`` if an actor ever declared a crawler UA, else ``human_unverified``."""
+    labels: dict[str, str] = {}
+    for e in events:
+        key = key_of(e)
+        if key is None:
+            continue
+        actor = key.decode()
+        if DECLARED_CRAWLER.search(e.get("user_agent") or ""):
+            labels[actor] = "declared_crawler"
+        else:
+            labels.setdefault(actor, "human_unverified")
+    return labels
+
+
+def write_labels(path: Path, labels: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{a} {lab}\n" for a, lab in sorted(labels.items())))
+
+
+SIMULATE_HELP = f"""Publish labelled scraper personas and people to `requests`, in event time.
+
+Personas: {", ".join(PERSONAS)}. Labels go to --labels as `actor label` lines:
+`human` and `human_*` are people, `allowlisted_*` must never be acted on, every other
+label is a kind of bot. The simulated crawler is only allowlisted if your policy
+says so (`scrapeguard stress` adds it; see stream/personas.py).
+"""
+
+
+@click.command(help=SIMULATE_HELP)
+@click.option("--actors", default=600, show_default=True, help="Actors to simulate (about).")
+@click.option("--hours", default=12.0, show_default=True, help="Hours of event time, ending now.")
+@click.option(
+    "--mix",
+    default=None,
+    metavar="P=S,...",
+    help="Persona shares, e.g. human=0.9,bulk_scraper=0.1 [default: "
+    + ",".join(f"{k}={v}" for k, v in DEFAULT_MIX.items())
+    + "].",
+)
+@click.option("--seed", default=1, show_default=True, help="Same seed, same traffic.")
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("labels.txt"),
+    show_default=True,
+    help="Where to write the labels.",
+)
+@click.option(
+    "--events-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the events as JSON lines (for `models evaluate --events`).",
+)
+@click.option("--no-publish", is_flag=True, help="Only write files; do not publish.")
+@broker_option
+@friendly_errors
+def simulate(
+    actors: int,
+    hours: float,
+    mix: str | None,
+    seed: int,
+    labels_path: Path,
+    events_out: Path | None,
+    no_publish: bool,
+    broker: str | None,
+) -> None:
+    sim = Simulation(actors, hours, time.time(), parse_mix(mix), seed)
+    events = sim.events()
+    write_labels(labels_path, sim.labels())
+    if events_out is not None:
+        events_out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    click.echo(
+        f"simulated {len(sim.labels())} actors, {len(events)} events over {hours:g}h "
+        f"(seed {seed}); labels in {labels_path}"
+    )
+    if no_publish:
+        return
+    settings = build_settings(broker=broker)
+    ensure_topics(settings)
+    started = time.monotonic()
+    sent = publish_events(settings, events)
+    click.echo(
+        f"published {sent} events to {settings.topic_requests} in {time.monotonic() - started:.1f}s"
+    )
+
+
+@click.command()
+@click.argument(
+    "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE"
+)
+@click.option(
+    "--log-format",
+    default=COMBINED,
+    show_default=True,
+    help="nginx log_format string of $variables (the default is combined).",
+)
+@click.option(
+    "--profile-path",
+    default=DEFAULT_PROFILE_PATH,
+    show_default=True,
+    help="Regex with a named group (?P<id>...) that finds the profile id in a path.",
+)
+@click.option(
+    "--speed",
+    type=float,
+    default=None,
+    metavar="X",
+    help="Replay at X times the log's own pace (1 = real time).",
+)
+@click.option("--max-speed", is_flag=True, help="As fast as possible (the default).")
+@click.option(
+    "--events-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the events as JSON lines.",
+)
+@click.option(
+    "--labels-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write `actor label` lines for `evaluate`: declared_crawler when a request of the "
+    "actor declares a crawler user agent, else human_unverified.",
+)
+@click.option("--no-publish", is_flag=True, help="Parse and report only.")
+@broker_option
+@friendly_errors
+def replay(
+    path: Path,
+    log_format: str,
+    profile_path: str,
+    speed: float | None,
+    max_speed: bool,
+    events_out: Path | None,
+    labels_out: Path | None,
+    no_publish: bool,
+    broker: str | None,
+) -> None:
+    """Replay an access log (.gz too) as request events, keeping event time.
+
+    Apache/nginx combined logs by default, or any nginx log_format. The actor is the
+    account ($remote_user, $account_id, $user_id), else the session ($session_id),
+    else the IP. Lines that do not parse are counted and reported by line number.
+    """
+    if speed is not None and (max_speed or speed <= 0):
+        raise click.UsageError("use either --speed X (X > 0) or --max-speed")
+    try:
+        parser = LogParser(log_format, profile_path, source=path.name)
+    except LogFormatError as exc:
+        raise click.UsageError(str(exc)) from None
+    with open_log(path) as fh:
+        events = sorted(parser.events(fh), key=lambda e: e["ts"])
+    rep = parser.report
+    if events_out is not None:
+        events_out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    if labels_out is not None:
+        write_labels(labels_out, crawler_labels(events))
+    click.echo(f"{path}: {rep.lines} lines, {rep.events} events, {rep.bad} unparsable")
+    if rep.bad:
+        shown = ", ".join(map(str, rep.bad_lines[:20]))
+        more = f" (and {rep.bad - 20} more)" if rep.bad > 20 else ""
+        click.echo(f"unparsable lines: {shown}{more}", err=True)
+        for example in rep.bad_examples[:3]:
+            click.echo(f"  e.g. {example}", err=True)
+    if no_publish or not events:
+        return
+    settings = build_settings(broker=broker)
+    ensure_topics(settings)
+    started = time.monotonic()
+    if speed is None:
+        sent = publish_events(settings, events)
+    else:
+        sent = asyncio.run(_paced(settings, events, speed))
+    click.echo(
+        f"published {sent} events to {settings.topic_requests} in {time.monotonic() - started:.1f}s"
+    )
+
+
+async def _paced(settings: Settings, events: list[dict[str, Any]], speed: float) -> int:
+    t0_event, t0_wall, sent = events[0]["ts"], time.monotonic(), 0
+    async with BatchPublisher(settings) as pub:
+        i = 0
+        while i < len(events):
+            due = t0_wall + (events[i]["ts"] - t0_event) / speed
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            j = i
+            horizon = t0_event + (time.monotonic() - t0_wall) * speed
+            while j < len(events) and events[j]["ts"] <= horizon:
+                j += 1
+            j = max(j, i + 1)
+            sent += await pub.send_many(
+                settings.topic_requests, ((key_of(e), orjson.dumps(e)) for e in events[i:j])
+            )
+            i = j
+    return sent
+
+
+def gather_run(
+    settings: Settings, labels: dict[str, str], idle_s: float
+) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, float]]:
+    """Decisions, each labelled actor's first event time and maximum score, from Kafka."""
+    decisions = [
+        orjson.loads(r.value) for r in read_topic(settings, settings.topic_decisions, idle_s)
+    ]
+    max_score: dict[str, float] = {}
+    for r in read_topic(settings, settings.scores_topic, idle_s):
+        d = orjson.loads(r.value)
+        if d["actor"] in labels and d["score"] > max_score.get(d["actor"], -1.0):
+            max_score[d["actor"]] = d["score"]
+    first_seen: dict[str, float] = {}
+    wanted = {a.encode() for a in labels}
+    for r in read_topic(settings, settings.topic_requests, idle_s):
+        if r.key in wanted:
+            try:
+                ts = float(orjson.loads(r.value)["ts"])
+            except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+                continue
+            actor = r.key.decode()
+            if ts < first_seen.get(actor, float("inf")):
+                first_seen[actor] = ts
+    return decisions, first_seen, max_score
+
+
+def run_evaluation(
+    settings: Settings, labels_path: Path, out: Path, idle_s: float, include_shadow: bool = False
+) -> Report:
+    labels = read_labels(labels_path)
+    decisions, first_seen, max_score = gather_run(settings, labels, idle_s)
+    rep = evaluate(labels, decisions, first_seen, max_score, include_shadow=include_shadow)
+    report_out.write(rep, out)
+    return rep
+
+
+@click.command(name="evaluate")
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="`actor label` per line (from `simulate`, or your own).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("evaluation"),
+    show_default=True,
+    help="Directory for report.json and report.html.",
+)
+@click.option(
+    "--idle",
+    default=3.0,
+    show_default=True,
+    metavar="S",
+    help="A topic is read to its end once quiet for S seconds.",
+)
+@click.option("--include-shadow", is_flag=True, help="Count shadow decisions too.")
+@broker_option
+@friendly_errors
+def evaluate_cmd(
+    labels_path: Path, out: Path, idle: float, include_shadow: bool, broker: str | None
+) -> None:
+    """Score a run: recall, time to detect, precision and the cost to people, per label.
+
+    Reads `decisions`, the model scores and `requests` (for each labelled actor's
+    first event) from Kafka, prints a table and writes report.json and report.html
+    (plots of score distributions and time-to-detect curves; opens offline).
+    """
+    settings = build_settings(broker=broker)
+    rep = run_evaluation(settings, labels_path, out, idle, include_shadow)
+    click.echo(report_out.table(rep))
+    click.echo(f"\nreport: {out / 'report.json'}, {out / 'report.html'}")

@@ -1,0 +1,177 @@
+"""Access logs → request events: Apache/nginx *combined* or any nginx ``log_format``.
+
+A ``log_format`` string of ``$variables`` and literal text is compiled to one regular
+expression. Variables mapped to the request-event contract:
+
+=====================  ===========================================================
+``$remote_addr``       ``ip``
+``$remote_user``       ``account_id`` (unless ``-``)
+``$time_local``        ``ts`` (``17/May/2015:10:05:03 +0000``); also ``$time_iso8601``, ``$msec``
+``$request``           ``method`` and ``path`` (the query string is dropped)
+``$request_method``,   ``method`` / ``path`` when the format logs them separately
+``$request_uri``/``$uri``
+``$status``            ``status``
+``$http_user_agent``   ``user_agent``
+``$account_id``, ``$user_id``, ``$session_id``, ``$tenant``, ``$target_profile_id``
+                       the field of the same meaning
+=====================  ===========================================================
+
+Other variables (``$body_bytes_sent``, ``$http_referer``, …) are parsed and ignored.
+``target_profile_id`` comes from the path with a regular expression that has a named
+group ``id`` (``--profile-path``), unless the format logs it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any
+
+COMBINED = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent"'
+)
+DEFAULT_PROFILE_PATH = r"^/(?:profiles?|users?|people|members|u|in)/(?P<id>[^/?#]+)"
+
+_VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_ID_VARS = {
+    "remote_user": "account_id",
+    "account_id": "account_id",
+    "user_id": "account_id",
+    "session_id": "session_id",
+    "tenant": "tenant",
+    "target_profile_id": "target_profile_id",
+}
+
+
+class LogFormatError(ValueError):
+    """The log_format string cannot be used."""
+
+
+def compile_format(fmt: str) -> re.Pattern[str]:
+    parts: list[str] = []
+    names: set[str] = set()
+    pos = 0
+    for m in _VAR.finditer(fmt):
+        parts.append(re.escape(fmt[pos : m.start()]))
+        name = m.group(1)
+        nxt = fmt[m.end() : m.end() + 1]
+        body = r"[^\]]*?" if nxt == "]" else r'[^"]*?' if nxt == '"' else r".*?"
+        if nxt == "" or nxt == " ":
+            body = r"\S*" if nxt == " " and name not in ("time_local",) else r".*"
+        if name == "time_local":
+            body = r"[^\]]+"
+        parts.append(f"(?P<{name}>{body})" if name not in names else f"(?:{body})")
+        names.add(name)
+        pos = m.end()
+    parts.append(re.escape(fmt[pos:]))
+    if not names:
+        raise LogFormatError("the log format has no $variables")
+    if not names & {"time_local", "time_iso8601", "msec"}:
+        raise LogFormatError("the log format needs a time: $time_local, $time_iso8601 or $msec")
+    if not names & {"request", "request_uri", "uri"}:
+        raise LogFormatError("the log format needs $request, $request_uri or $uri")
+    if "status" not in names:
+        raise LogFormatError("the log format needs $status")
+    return re.compile("^" + "".join(parts) + "$")
+
+
+def _ts(groups: dict[str, str]) -> float:
+    if groups.get("time_local"):
+        return datetime.strptime(groups["time_local"], "%d/%b/%Y:%H:%M:%S %z").timestamp()
+    if groups.get("time_iso8601"):
+        return datetime.fromisoformat(groups["time_iso8601"]).timestamp()
+    return float(groups["msec"])
+
+
+@dataclass
+class ParseReport:
+    lines: int = 0
+    events: int = 0
+    bad_lines: list[int] = field(default_factory=list)
+    bad_examples: list[str] = field(default_factory=list)
+
+    @property
+    def bad(self) -> int:
+        return len(self.bad_lines)
+
+
+class LogParser:
+    def __init__(
+        self, fmt: str = COMBINED, profile_path: str = DEFAULT_PROFILE_PATH, source: str = "log"
+    ) -> None:
+        self.pattern = compile_format(fmt)
+        try:
+            self.profile = re.compile(profile_path)
+        except re.error as exc:
+            raise LogFormatError(f"--profile-path is not a regular expression: {exc}") from exc
+        if "id" not in self.profile.groupindex:
+            raise LogFormatError("--profile-path needs a named group (?P<id>...)")
+        self.source = source
+        self.report = ParseReport()
+
+    def parse_line(self, line: str, lineno: int) -> dict[str, Any] | None:
+        m = self.pattern.match(line)
+        if m is None:
+            return None
+        g = {k: v for k, v in m.groupdict().items() if v is not None}
+        try:
+            ts = _ts(g)
+            status = int(g["status"])
+        except (ValueError, KeyError, OverflowError):
+            return None
+        if "request" in g:
+            req = g["request"].split(" ")
+            if len(req) < 2:
+                return None
+            method, target = req[0], req[1]
+        else:
+            method, target = g.get("request_method", "GET"), g.get("request_uri") or g["uri"]
+        path = target.split("?", 1)[0]
+        event: dict[str, Any] = {
+            "event_id": f"{self.source}:{lineno}",
+            "ts": ts,
+            "ip": g.get("remote_addr") or None,
+            "user_agent": g.get("http_user_agent", ""),
+            "method": method,
+            "path": path,
+            "status": status,
+        }
+        for var, name in _ID_VARS.items():
+            value = g.get(var)
+            if value and value != "-":
+                event[name] = value
+        if "target_profile_id" not in event:
+            pm = self.profile.search(path)
+            if pm:
+                event["target_profile_id"] = pm.group("id")
+        return event
+
+    def events(self, stream: IO[str]) -> Iterator[dict[str, Any]]:
+        report = self.report
+        for lineno, raw in enumerate(stream, 1):
+            line = raw.rstrip("\r\n")
+            if not line:
+                continue
+            report.lines += 1
+            event = self.parse_line(line, lineno)
+            if event is None:
+                report.bad_lines.append(lineno)
+                if len(report.bad_examples) < 5:
+                    report.bad_examples.append(line[:200])
+                continue
+            report.events += 1
+            yield event
+
+
+def open_log(path: Path) -> IO[str]:
+    """Plain or gzip-compressed text (by content, not by name)."""
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
