@@ -23,13 +23,6 @@ def broker(port: int, host: str) -> None:
     SCRAPEGUARD_BROKER at a real cluster for anything that must be kept.
     """
     embedded = EmbeddedBroker(port=port, host=host)
-    embedded.start()
-    click.echo(
-        f"broker: accepting connections on {embedded.url} (Tansu, in-memory); Ctrl-C stops it",
-        err=False,
-    )
-    sys.stdout.flush()
-
     stopping = False
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -38,8 +31,17 @@ def broker(port: int, host: str) -> None:
         stopping = True
         embedded.terminate()
 
+    # handlers first: a signal that arrives just after the announcement must stop cleanly
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    embedded.start()
+    if stopping:  # signalled while starting
+        embedded.stop()
+        click.echo("broker: stopped")
+        return
+    click.echo(f"broker: accepting connections on {embedded.url} (Tansu, in-memory); "
+               "Ctrl-C stops it")
+    sys.stdout.flush()
     code = embedded.wait()
     embedded.stop()
     if stopping:
