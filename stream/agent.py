@@ -109,6 +109,13 @@ class BatchAgent(Service):
         """Called every ``housekeeping_every_s`` seconds with the lock held."""
         return None
 
+    def has_pending(self) -> bool:
+        """True when :meth:`between_batches` has work (e.g. a control message arrived)."""
+        return False
+
+    async def between_batches(self) -> None:
+        """Runs with the lock held, between two batches: apply what has to be atomic."""
+
     def watermark(self, partition: int) -> float | None:
         """Newest event time processed in ``partition`` (for event-time alignment)."""
         return None
@@ -167,10 +174,17 @@ class BatchAgent(Service):
                 log.warning("fetch_failed", agent=self.name, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
+            if self.has_pending():
+                async with self.lock:
+                    await self.between_batches()
             if batch:
                 async with self.lock:
                     await self._process(consumer, batch)
                     self._align(consumer)
+            elif consumer.paused():
+                # the partitions we kept reading had nothing more: never wait on a pause
+                consumer.resume(*consumer.paused())
+                self.stats["alignment_released"] += 1
             if time.monotonic() - self._last_housekeeping > self.housekeeping_every_s:
                 async with self.lock:
                     self._last_housekeeping = time.monotonic()

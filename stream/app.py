@@ -61,7 +61,9 @@ def create_app(settings: Settings, detector: Detector, correlator: Correlator) -
                 "events": detector.stats.get("events", 0),
                 "forwarded": detector.stats.get("forwarded", 0),
                 "deadlettered": sum(v for k, v in detector.stats.items() if k.startswith("dead_")),
-                "model": detector.model_spec.label(),
+                "model": detector.models.labels()["live"],
+                "shadow_model": detector.models.labels()["shadow"],
+                "model_control": dict(detector.models.stats),
                 "shadow": detector.policy.shadow,
             }
             return self.json(body, status=200 if ready else 503)

@@ -21,11 +21,13 @@ from typing import Any
 import orjson
 import structlog
 from aiokafka import TopicPartition
+from mode import Service
 
-from models import REGISTRY, ModelSpec
 from stream.actor_state import ActorState, decode
 from stream.agent import BatchAgent, Message, Publish
+from stream.control_feed import ControlFeed
 from stream.correlation import GroupSignal, subnet_of
+from stream.model_manager import ModelManager
 from stream.pipeline import Limits, Outcome, PartitionDetector
 from stream.policy import Policy
 from stream.records import Decision
@@ -40,7 +42,9 @@ class Detector(BatchAgent):
 
     def __init__(self, settings: Settings, policy: Policy, **kwargs: Any) -> None:
         self.policy = policy
-        self.model_spec: ModelSpec = REGISTRY.get(settings.model).spec(settings.model_params)
+        self.models = ModelManager(settings)
+        self.control = ControlFeed(settings, self.models.receive)
+        self.housekeeping_every_s = min(30.0, settings.snapshot_every_s)
         self.limits = Limits(
             max_event_bytes=settings.max_event_bytes,
             max_future_skew_s=settings.max_future_skew_s,
@@ -49,6 +53,7 @@ class Detector(BatchAgent):
         self.partitions: dict[int, PartitionDetector] = {}
         self.recent_decisions: list[Decision] = []
         self._changelog: StateChangelog[ActorState] | None = None
+        self._snapshots: StateChangelog[bytes] | None = None
         self.align_topic = settings.topic_requests
         super().__init__(
             settings,
@@ -59,36 +64,56 @@ class Detector(BatchAgent):
 
     async def on_producer_ready(self) -> None:
         assert self.producer is not None
-        self._changelog = StateChangelog(
-            self.settings, self.producer, self.settings.state_topic, decode
-        )
+        s = self.settings
+        self._changelog = StateChangelog(s, self.producer, s.state_topic, decode)
+        self._snapshots = StateChangelog(s, self.producer, s.snapshot_topic, bytes)
+        # the control log decides which models are live before any partition is scored
+        await self.control.start()
+        read = await self.control.catch_up()
+        self.models.apply_pending({})
         log.info(
             "detector_config",
-            model=self.model_spec.label(),
             policy=self.policy.source,
-            shadow=self.policy.shadow,
+            policy_shadow=self.policy.shadow,
+            control_messages=read,
+            **self.models.labels(),
         )
+
+    @Service.task
+    async def _follow_control(self) -> None:
+        await self.control.follow()
+
+    async def on_stop(self) -> None:
+        await super().on_stop()
+        await self.control.stop()
 
     # -- partitions ------------------------------------------------------------------
     async def acquire(self, partitions: set[int]) -> None:
         new = [p for p in partitions if p not in self.partitions]
-        assert self._changelog is not None
+        assert self._changelog is not None and self._snapshots is not None
         restored = await self._changelog.restore(new)
+        snapshots = await self._snapshots.restore(new)
         async with self.lock:
+            self.models.apply_pending(self.partitions)  # same models as everyone else
             for p in new:
                 det = PartitionDetector(
                     self.settings.topic_requests,
                     p,
                     self.policy,
-                    REGISTRY.build(self.model_spec),
-                    self.model_spec.label(),
+                    ModelManager.fresh(self.models.slots.live),
+                    self.models.slots.live.label(),
                     self.limits,
                 )
+                self.models.restore(p, snapshots[p], det)
                 for actor, state in restored[p].items():
                     det.restore(actor, state)
                 self.partitions[p] = det
 
     async def release(self, partitions: set[int]) -> None:
+        # the lock is held: snapshot what the models learned, for the next owner
+        leaving = {p: self.partitions[p] for p in partitions if p in self.partitions}
+        if leaving and self.producer is not None:
+            await self.publish(Publish(state=self.models.snapshots(leaving)))
         for p in partitions:
             self.partitions.pop(p, None)
 
@@ -98,6 +123,12 @@ class Detector(BatchAgent):
     def watermark(self, partition: int) -> float | None:
         det = self.partitions.get(partition)
         return det.watermark if det is not None and det.watermark > 0 else None
+
+    def has_pending(self) -> bool:
+        return bool(self.models.pending)
+
+    async def between_batches(self) -> None:
+        self.models.apply_pending(self.partitions)
 
     # -- batches ---------------------------------------------------------------------
     def handle(self, batch: dict[TopicPartition, list[Any]]) -> Publish:
@@ -122,8 +153,9 @@ class Detector(BatchAgent):
         s = self.settings
         plan = Publish()
         results: list[Message] = plan.results
-        label = self.model_spec.label()
         for partition, out in outcomes:
+            det = self.partitions.get(partition)
+            labels = {"live": det.model_label, "shadow": det.shadow_label} if det else {}
             self.stats.update(out.stats)
             for d in out.decisions:
                 results.append((s.topic_decisions, d.actor.encode(), d.encode(), None))
@@ -133,13 +165,19 @@ class Detector(BatchAgent):
                 results.append((s.topic_requests, key, value, None))
             for act in out.activities:
                 results.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode(), None))
-            for actor, score, ts in out.scores:
+            for actor, score, ts, slot in out.scores:
                 results.append(
                     (
                         s.scores_topic,
                         actor.encode(),
                         orjson.dumps(
-                            {"actor": actor, "score": round(score, 5), "ts": ts, "model": label}
+                            {
+                                "actor": actor,
+                                "score": round(score, 5),
+                                "ts": ts,
+                                "model": labels.get(slot, ""),
+                                "slot": slot,
+                            }
                         ),
                         None,
                     )
@@ -170,7 +208,10 @@ class Detector(BatchAgent):
             if gone:
                 outcomes.append((p, Outcome(evicted=gone)))
                 self.stats["actors_expired"] += len(gone)
-        return self._plan(outcomes) if outcomes else None
+        plan = self._plan(outcomes)
+        if self.models.snapshot_due() and self.partitions:
+            plan.state.extend(self.models.snapshots(self.partitions))
+        return plan if plan.results or plan.state else None
 
     def active_actors(self) -> int:
         return sum(len(d.actors) for d in self.partitions.values())

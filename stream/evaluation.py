@@ -199,3 +199,38 @@ def evaluate(
         "precision": precision,
     }
     return Report(label_rows, rows, precision, summary)
+
+
+def roc_auc(labels: Mapping[str, str], scores: Mapping[str, float]) -> float | None:
+    """ROC AUC of ``scores`` (missing = 0) for bots against people; None without both.
+
+    Mann-Whitney form: the probability that a random bot scores above a random person,
+    ties counting half. Allowlisted actors are left out.
+    """
+    pos = [scores.get(a, 0.0) for a, lab in labels.items() if is_bot(lab)]
+    neg = [scores.get(a, 0.0) for a, lab in labels.items() if is_person(lab)]
+    if not pos or not neg:
+        return None
+    ranked = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg])
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        avg_rank = (i + 1 + j) / 2.0  # 1-based average rank of the tie group
+        rank_sum += avg_rank * sum(flag for _, flag in ranked[i:j])
+        i = j
+    n_pos, n_neg = len(pos), len(neg)
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def precision_recall(
+    labels: Mapping[str, str], flagged: Iterable[str]
+) -> tuple[float | None, float | None]:
+    """Precision and recall of ``flagged`` actors (bots positive, people negative)."""
+    flagged_set = set(flagged) & {a for a, lab in labels.items() if not is_allowlisted(lab)}
+    bots = {a for a, lab in labels.items() if is_bot(lab)}
+    tp = len(flagged_set & bots)
+    precision = tp / len(flagged_set) if flagged_set else None
+    recall = tp / len(bots) if bots else None
+    return precision, recall

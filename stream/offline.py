@@ -105,8 +105,8 @@ class OfflineRun:
             out = self.detectors[p].process(recs)
             res.decisions.extend(out.decisions)
             res.stats.update(out.stats)
-            for actor, score, _ts in out.scores:
-                if score > res.max_score.get(actor, -1.0):
+            for actor, score, _ts, slot in out.scores:
+                if slot == "live" and score > res.max_score.get(actor, -1.0):
                     res.max_score[actor] = score
             for act in out.activities:
                 activities[partition_for(subnet_of(act.ip).encode(), self.partitions)].append(act)

@@ -22,8 +22,8 @@ import structlog
 from models import Scorer
 from stream.actor_state import ActorState
 from stream.correlation import Activity, GroupSignal
-from stream.enforcement import active_action, step
-from stream.features import features
+from stream.enforcement import active_action, decision_id, step
+from stream.features import automation_signals, features
 from stream.policy import ALLOW, Policy
 from stream.records import DeadLetter, Decision, Source
 from stream.validation import Invalid, validate
@@ -50,7 +50,8 @@ class Outcome:
     changed: dict[str, ActorState] = field(default_factory=dict)  # actor -> state to persist
     evicted: list[str] = field(default_factory=list)  # actors whose state is dropped
     stats: Counter[str] = field(default_factory=Counter)
-    scores: list[tuple[str, float, float]] = field(default_factory=list)  # actor, score, ts
+    # (actor, score, event time, slot): slot is "live" or "shadow"
+    scores: list[tuple[str, float, float, str]] = field(default_factory=list)
     activities: list[Activity] = field(default_factory=list)  # for the correlator
     last_offset: int = -1
 
@@ -84,6 +85,10 @@ class PartitionDetector:
         self.policy = policy
         self.model = model
         self.model_label = model_label
+        self.shadow: Scorer | None = None  # the challenger, when one is deployed
+        self.shadow_label = ""
+        self.shadow_flags: dict[str, float] = {}  # actor -> end of its shadow challenge
+        self.history: list[tuple[Scorer, str]] = []  # earlier live models, for rollback
         self.limits = limits or Limits()
         self.clock = clock or time.time
         self.actors: dict[str, ActorState] = {}
@@ -125,14 +130,14 @@ class PartitionDetector:
             x = features(state, ts)
             score = self.model.score_one(x)
             state.score = score
-            out.scores.append((actor, score, ts))
+            out.scores.append((actor, score, ts, "live"))
             stats["scored"] += 1
-            if (
-                not self._decide(out, state, actor, ts, event_id)
-                and score <= policy.score_challenge
-            ):
+            flagged = self._decide(out, state, actor, ts, event_id)
+            if not flagged and score <= policy.score_challenge:
                 self.model.learn_one(x)  # score first, then learn; never from what we flag
                 stats["learned"] += 1
+            if self.shadow is not None:
+                self._shadow(out, state, actor, ts, event_id, x, flagged)
         out.activities = [
             Activity(actor, ip, ts, int(views))
             for (actor, ip, _minute), (ts, views) in seen_on.items()
@@ -221,6 +226,48 @@ class PartitionDetector:
                 self._decide(out, state, sig.actor, sig.ts, sig.trigger_id)
         return out
 
+    def _shadow(
+        self,
+        out: Outcome,
+        state: ActorState,
+        actor: str,
+        ts: float,
+        event_id: str,
+        x: dict[str, float],
+        live_flagged: bool,
+    ) -> None:
+        """The challenger scores the same actors; its would-be decisions are shadow-only."""
+        assert self.shadow is not None
+        policy = self.policy
+        score = self.shadow.score_one(x)
+        out.scores.append((actor, score, ts, "shadow"))
+        signals = automation_signals(state, policy.score_require_one_of)
+        would = score > policy.score_challenge and (signals or not policy.score_require_one_of)
+        if would and self.shadow_flags.get(actor, 0.0) <= ts:
+            ttl = policy.ttl_challenge_s
+            self.shadow_flags[actor] = ts + ttl
+            why = f" with {', '.join(signals)}" if signals else ""
+            out.decisions.append(
+                Decision(
+                    decision_id=decision_id(
+                        actor, "challenge", f"{event_id}:{self.shadow_label}", True
+                    ),
+                    actor=actor,
+                    action="challenge",
+                    reasons=[f"anomaly_score {score:.3f} > {policy.score_challenge:g}{why}"],
+                    score=round(score, 4),
+                    model=self.shadow_label,
+                    ttl_s=ttl,
+                    expires_at=ts + ttl,
+                    ts=ts,
+                    shadow=True,
+                    trigger_event_id=event_id,
+                )
+            )
+            out.stats["decision_shadow_challenge"] += 1
+        elif not would and not live_flagged:
+            self.shadow.learn_one(x)
+
     def _allowlisted(self, state: ActorState, actor: str, ip: str | None, ua: str) -> bool:
         sig = hash((self._policy_sig, ip, ua)) & 0xFFFFFFFF
         if sig != state.allow_sig:
@@ -268,4 +315,5 @@ class PartitionDetector:
         gone = [a for a, s in self.actors.items() if s.last_ts < cutoff]
         for actor in gone:
             del self.actors[actor]
+            self.shadow_flags.pop(actor, None)
         return gone

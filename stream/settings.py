@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     topic_requests: str = "requests"
     topic_decisions: str = "decisions"
     topic_deadletter: str = "deadletter"
+    topic_control: str = Field("control", description="Signed model-lifecycle messages.")
     partitions: int = Field(8, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1)
     connect_timeout_s: float = Field(
@@ -63,6 +64,18 @@ class Settings(BaseSettings):
     )
     model: str = Field("hst", description="Name of the live model in the model registry.")
     model_params: dict[str, Any] = Field(default_factory=dict)
+
+    control_key: SecretStr | None = Field(
+        None,
+        description="HMAC key that signs control messages (model deploy/promote/rollback). "
+        "Unset: workers refuse every control message and the CLI cannot send one.",
+    )
+    snapshot_key: SecretStr = Field(
+        SecretStr("scrapeguard-dev-snapshot-key-change-me"),
+        description="HMAC key that signs model snapshots; a snapshot signed otherwise is "
+        "refused and the model starts fresh.",
+    )
+    snapshot_every_s: float = Field(60.0, gt=0, description="How often models are snapshotted.")
 
     # --- privacy -----------------------------------------------------------------------
     pseudonym_key: SecretStr = Field(
@@ -101,6 +114,11 @@ class Settings(BaseSettings):
     @property
     def detector_group(self) -> str:
         return f"{self.app_id}-detector"
+
+    @property
+    def snapshot_topic(self) -> str:
+        """Learned model state per slot and partition (compacted, co-partitioned)."""
+        return f"{self.app_id}-model-snapshots"
 
     @property
     def correlator_group(self) -> str:

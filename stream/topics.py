@@ -34,6 +34,9 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.activity_topic, p),
         TopicSpec(settings.group_state_topic, p, {"cleanup.policy": "compact"}),
         TopicSpec(settings.scores_topic, p),
+        TopicSpec(settings.snapshot_topic, p, {"cleanup.policy": "compact"}),
+        # one partition: every worker reads all of it, in order
+        TopicSpec(settings.topic_control, 1),
     ]
 
 

@@ -7,6 +7,7 @@ import click
 from stream import __version__
 from stream.cli.broker import broker
 from stream.cli.harness import evaluate_cmd, replay, simulate
+from stream.cli.models_cmd import models
 from stream.cli.streams import decisions, publish
 from stream.cli.stress import stress
 from stream.cli.worker import run, worker
@@ -44,6 +45,7 @@ for command in (
     replay,
     evaluate_cmd,
     stress,
+    models,
 ):
     main.add_command(command)
 

@@ -39,8 +39,9 @@ def broker(port: int, host: str) -> None:
         embedded.stop()
         click.echo("broker: stopped")
         return
-    click.echo(f"broker: accepting connections on {embedded.url} (Tansu, in-memory); "
-               "Ctrl-C stops it")
+    click.echo(
+        f"broker: accepting connections on {embedded.url} (Tansu, in-memory); Ctrl-C stops it"
+    )
     sys.stdout.flush()
     code = embedded.wait()
     embedded.stop()

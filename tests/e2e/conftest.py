@@ -11,6 +11,8 @@ from stream.broker import EmbeddedBroker, free_port
 from stream.localworker import WorkerProcess
 from stream.policy import default_policy_text
 
+CONTROL_KEY = "e2e-control-key"
+
 # The e2e policy is the default one plus a verified crawler on the allowlist.
 E2E_ALLOWLIST = """
 [[allowlist.crawler]]
@@ -44,6 +46,8 @@ def worker_env(broker: EmbeddedBroker, session_dir: Path) -> dict[str, str]:
         "SCRAPEGUARD_DATA_DIR": str(session_dir / "data"),
         "SCRAPEGUARD_LOG_FORMAT": "json",
         "SCRAPEGUARD_PSEUDONYM_KEY": "e2e-test-key",
+        "SCRAPEGUARD_CONTROL_KEY": CONTROL_KEY,
+        "SCRAPEGUARD_SNAPSHOT_EVERY_S": "2",
     }
 
 

@@ -36,6 +36,8 @@ class TopicReader:
     def poll(self) -> None:
         for recs in self.consumer.poll(timeout_ms=200).values():
             for r in recs:
+                if r.value is None:
+                    continue  # tombstones and restore markers
                 self.raw.append(r)
                 self.records.append(orjson.loads(r.value))
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.evaluation import evaluate, percentile, read_labels
+from stream.evaluation import evaluate, percentile, precision_recall, read_labels, roc_auc
 from stream.report import table, write
 
 LABELS = {
@@ -92,3 +92,24 @@ def test_report_files(tmp_path: Path) -> None:
     assert page.count("data:image/png;base64,") == 2  # self-contained plots
     assert "| bulk_scraper | 3 | 1.000 |" in table(rep)
     assert len(paths) == 2
+
+
+def test_roc_auc_known_answers() -> None:
+    labels = {
+        "b1": "bulk_scraper",
+        "b2": "headless",
+        "h1": "human",
+        "h2": "human_power_user",
+        "c": "allowlisted_crawler",
+    }
+    assert roc_auc(labels, {"b1": 0.9, "b2": 0.8, "h1": 0.1, "h2": 0.2, "c": 1.0}) == 1.0
+    assert roc_auc(labels, {"b1": 0.1, "b2": 0.2, "h1": 0.9, "h2": 0.8}) == 0.0
+    assert roc_auc(labels, {}) == 0.5  # all tied (missing = 0)
+    assert roc_auc(labels, {"b1": 0.9, "h1": 0.9}) == pytest.approx(0.5)  # b1=h1, b2=h2=0
+    assert roc_auc({"h": "human"}, {"h": 1.0}) is None
+
+
+def test_precision_recall_of_flagged_actors() -> None:
+    labels = {"b1": "bulk_scraper", "b2": "distributed", "h1": "human", "c": "allowlisted_x"}
+    assert precision_recall(labels, ["b1", "h1", "c"]) == (0.5, 0.5)
+    assert precision_recall(labels, []) == (None, 0.0)

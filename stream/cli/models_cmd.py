@@ -1,0 +1,352 @@
+"""``scrapeguard models``: list, evaluate offline, deploy, promote, roll back, compare."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from kafka import KafkaProducer
+
+from models import REGISTRY, ModelSpec
+from models.registry import InvalidParams, UnknownModel
+from stream import control
+from stream import report as report_out
+from stream.cli.common import broker_option, build_settings, friendly_errors, policy_option
+from stream.evaluation import evaluate, precision_recall, read_labels, roc_auc
+from stream.kafka_config import kafka_python_kwargs
+from stream.offline import OfflineRun
+from stream.policy import load_policy
+from stream.readback import read_topic
+from stream.settings import Settings
+from stream.topics import ensure_topics
+
+
+def _params(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    try:
+        params = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--params") from None
+    if not isinstance(params, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--params")
+    return params
+
+
+def _spec(name: str, params: dict[str, Any]) -> ModelSpec:
+    try:
+        return REGISTRY.get(name).spec(params)
+    except (UnknownModel, InvalidParams) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _key(settings: Settings) -> bytes | None:
+    return settings.control_key.get_secret_value().encode() if settings.control_key else None
+
+
+def fold_control_log(settings: Settings) -> tuple[control.ModelSlots, list[str]]:
+    """The model slots every worker derives from the control topic, and the refusals."""
+    slots = control.ModelSlots(REGISTRY.get(settings.model).spec(settings.model_params))
+    refused: list[str] = []
+    try:
+        records = list(read_topic(settings, settings.topic_control, idle_s=0.5))
+    except LookupError:
+        return slots, refused
+    for rec in records:
+        try:
+            slots.apply(control.verify(rec.value, _key(settings)))
+        except control.ControlRefused as exc:
+            refused.append(f"offset {rec.offset}: {exc}")
+    return slots, refused
+
+
+@click.group()
+def models() -> None:
+    """Model lifecycle: the registry, offline evaluation, shadow, promotion, rollback.
+
+    Control commands are signed with SCRAPEGUARD_CONTROL_KEY and published to the
+    control topic; every worker applies them between two batches, without a restart
+    and without touching window state.
+    """
+
+
+@models.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--offline", is_flag=True, help="Do not read the control topic.")
+@broker_option
+@friendly_errors
+def list_models(as_json: bool, offline: bool, broker: str | None) -> None:
+    """Registered models, their parameters, and which one is live / shadow."""
+    settings = build_settings(broker=broker)
+    slots, refused = (
+        (control.ModelSlots(REGISTRY.get(settings.model).spec(settings.model_params)), [])
+        if offline
+        else fold_control_log(settings)
+    )
+    rows = []
+    for entry in REGISTRY:
+        role = (
+            "live"
+            if slots.live.name == entry.name
+            else "shadow"
+            if slots.shadow and slots.shadow.name == entry.name
+            else ""
+        )
+        params = (
+            slots.live.params
+            if role == "live"
+            else slots.shadow.params
+            if role == "shadow" and slots.shadow
+            else entry.defaults
+        )
+        rows.append(
+            {
+                "name": entry.name,
+                "version": entry.version,
+                "role": role,
+                "params": dict(params),
+                "description": entry.description,
+            }
+        )
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                {"models": rows, "slots": slots.as_dict(), "refused_control_messages": refused}
+            ).decode()
+        )
+        return
+    for r in rows:
+        role = f" [{r['role']}]" if r["role"] else ""
+        click.echo(f"{r['name']}@{r['version']}{role}  {r['description']}")
+        click.echo(f"    params: {orjson.dumps(r['params']).decode()}")
+    if slots.history:
+        click.echo("rollback would return to: " + slots.history[-1].label())
+    for line in refused:
+        click.echo(f"refused control message at {line}", err=True)
+
+
+@models.command(name="evaluate")
+@click.argument("name")
+@click.option("--params", default=None, metavar="JSON", help="Model parameters.")
+@click.option(
+    "--events",
+    "events_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Recorded request events, JSON lines.",
+)
+@click.option("--topic", default=None, help="Or read the events from this Kafka topic.")
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("model-evaluation"),
+    show_default=True,
+)
+@policy_option
+@broker_option
+@friendly_errors
+def evaluate_model(
+    name: str,
+    params: str | None,
+    events_file: Path | None,
+    topic: str | None,
+    labels_path: Path,
+    out: Path,
+    policy_file: Path | None,
+    broker: str | None,
+) -> None:
+    """Replay recorded events through the feature code and model NAME, offline.
+
+    Prints the ROC AUC of each actor's maximum score (people against bots),
+    precision/recall of the score threshold alone and of the whole policy, and
+    writes score-distribution plots to OUT/report.html. No broker is needed for a file.
+    """
+    if (events_file is None) == (topic is None):
+        raise click.UsageError("give exactly one of --events FILE and --topic T")
+    spec = _spec(name, _params(params))
+    labels = read_labels(labels_path)
+    if events_file is not None:
+        with open(events_file, "rb") as fh:
+            events = [orjson.loads(line) for line in fh if line.strip()]
+    else:
+        settings = build_settings(broker=broker)
+        events = [
+            orjson.loads(r.value) for r in read_topic(settings, topic or "") if r.value is not None
+        ]
+    policy = load_policy(policy_file)
+    events.sort(key=lambda e: float(e.get("ts", 0) or 0))
+    run = OfflineRun(policy, spec).run(events)
+    auc = roc_auc(labels, run.max_score)
+    flagged_by_score = [a for a, s in run.max_score.items() if s > policy.score_challenge]
+    flagged_by_policy = {d.actor for d in run.decisions if d.action in ("challenge", "block")}
+    rep = evaluate(labels, [d.as_dict() for d in run.decisions], run.first_seen, run.max_score)
+    rep.summary.update({"model": spec.as_dict(), "roc_auc": auc})
+    report_out.write(rep, out, title=f"offline evaluation of {spec.label()}")
+    p_s, r_s = precision_recall(labels, flagged_by_score)
+    p_p, r_p = precision_recall(labels, flagged_by_policy)
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
+    click.echo(f"model {spec.label()} {orjson.dumps(dict(spec.params)).decode()}")
+    click.echo(
+        f"events {len(events)}, labelled actors {len(labels)}, scored actors {len(run.max_score)}"
+    )
+    click.echo(f"ROC AUC of max score (bots vs people): {f(auc)}")
+    click.echo(f"score > {policy.score_challenge:g} alone: precision {f(p_s)}, recall {f(r_s)}")
+    click.echo(f"whole policy (rules + score): precision {f(p_p)}, recall {f(r_p)}")
+    click.echo(f"report: {out / 'report.html'}")
+
+
+def _send(settings: Settings, message: bytes) -> None:
+    ensure_topics(settings)
+    producer = KafkaProducer(acks="all", **kafka_python_kwargs(settings))
+    try:
+        producer.send(settings.topic_control, message, partition=0).get(timeout=30)
+    finally:
+        producer.close()
+
+
+def _issuer() -> str:
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def _need_key(settings: Settings) -> bytes:
+    key = _key(settings)
+    if key is None:
+        raise click.ClickException(
+            "SCRAPEGUARD_CONTROL_KEY is not set: control messages must "
+            "be signed with the key the workers hold"
+        )
+    return key
+
+
+@models.command()
+@click.argument("name")
+@click.option("--params", default=None, metavar="JSON", help="Model parameters.")
+@click.option("--shadow", "slot", flag_value="shadow", help="Deploy as challenger (shadow).")
+@click.option("--live", "slot", flag_value="live", help="Deploy as the live model (fresh).")
+@broker_option
+@friendly_errors
+def deploy(name: str, params: str | None, slot: str | None, broker: str | None) -> None:
+    """Deploy model NAME as shadow (scores beside the live one) or live."""
+    if slot is None:
+        raise click.UsageError("say --shadow or --live")
+    settings = build_settings(broker=broker)
+    spec = _spec(name, _params(params))
+    REGISTRY.get(name).build(spec.params)  # fail here, not on the workers
+    _send(
+        settings,
+        control.make("deploy", _need_key(settings), spec=spec, slot=slot, issuer=_issuer()),
+    )
+    click.echo(
+        f"sent: deploy {spec.label()} {orjson.dumps(dict(spec.params)).decode()} as "
+        f"{slot}; workers apply it between two batches"
+    )
+
+
+def _lifecycle(op: str, broker: str | None) -> None:
+    settings = build_settings(broker=broker)
+    key = _need_key(settings)
+    slots, _ = fold_control_log(settings)
+    if op in ("promote", "retire_shadow") and slots.shadow is None:
+        raise click.ClickException("there is no shadow model (deploy one with --shadow)")
+    if op == "rollback" and not slots.history:
+        raise click.ClickException("there is no earlier live model to roll back to")
+    _send(settings, control.make(op, key, issuer=_issuer()))
+    target = {
+        "promote": f"{slots.shadow.label() if slots.shadow else ''} becomes live",
+        "rollback": f"{slots.history[-1].label() if slots.history else ''} becomes live again",
+        "retire_shadow": "the shadow model is removed",
+    }[op]
+    click.echo(f"sent: {op} ({target}); workers apply it between two batches")
+
+
+@models.command()
+@broker_option
+@friendly_errors
+def promote(broker: str | None) -> None:
+    """Make the shadow model live, keeping what it learned and all window state."""
+    _lifecycle("promote", broker)
+
+
+@models.command()
+@broker_option
+@friendly_errors
+def rollback(broker: str | None) -> None:
+    """Return to the previous live model (with what it had learned)."""
+    _lifecycle("rollback", broker)
+
+
+@models.command(name="retire-shadow")
+@broker_option
+@friendly_errors
+def retire_shadow(broker: str | None) -> None:
+    """Remove the shadow model."""
+    _lifecycle("retire_shadow", broker)
+
+
+@models.command()
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Also compare ROC AUC on labelled actors.",
+)
+@broker_option
+@friendly_errors
+def compare(labels_path: Path | None, broker: str | None) -> None:
+    """Live against shadow on the same actors: scores and would-be challenges."""
+    settings = build_settings(broker=broker)
+    best: dict[str, dict[str, float]] = {"live": {}, "shadow": {}}
+    models_seen: dict[str, set[str]] = {"live": set(), "shadow": set()}
+    for rec in read_topic(settings, settings.scores_topic):
+        d = orjson.loads(rec.value)
+        slot = d.get("slot", "live")
+        models_seen[slot].add(d.get("model", ""))
+        table = best[slot]
+        if d["score"] > table.get(d["actor"], -1.0):
+            table[d["actor"]] = d["score"]
+    both = set(best["live"]) & set(best["shadow"])
+    challenged: dict[str, set[str]] = {"live": set(), "shadow": set()}
+    for rec in read_topic(settings, settings.topic_decisions):
+        d = orjson.loads(rec.value)
+        if d["action"] == "challenge" and any(r.startswith("anomaly_score") for r in d["reasons"]):
+            challenged["shadow" if d.get("shadow") else "live"].add(d["actor"])
+    click.echo(
+        f"live models: {', '.join(sorted(models_seen['live'])) or '-'}; "
+        f"shadow models: {', '.join(sorted(models_seen['shadow'])) or '-'}"
+    )
+    click.echo(
+        f"actors scored by live {len(best['live'])}, by shadow {len(best['shadow'])}, "
+        f"by both {len(both)}"
+    )
+    if both:
+        diff = sum(abs(best["live"][a] - best["shadow"][a]) for a in both) / len(both)
+        click.echo(f"mean |live - shadow| of max scores on common actors: {diff:.3f}")
+    lc, sc = challenged["live"], challenged["shadow"]
+    click.echo(
+        f"challenged by the score: live {len(lc)}, shadow would {len(sc)}, "
+        f"both {len(lc & sc)}, only live {len(lc - sc)}, only shadow {len(sc - lc)}"
+    )
+    if labels_path is not None:
+        labels = read_labels(labels_path)
+        common = {a: lab for a, lab in labels.items() if a in both}
+        for slot in ("live", "shadow"):
+            auc = roc_auc(common, best[slot])
+            click.echo(
+                f"ROC AUC on {len(common)} labelled common actors, {slot}: "
+                + ("-" if auc is None else f"{auc:.3f}")
+            )
+    sys.stdout.flush()

@@ -1,0 +1,85 @@
+import os
+import pickle
+import random
+
+import orjson
+import pytest
+
+from models import REGISTRY
+from models import snapshot as snap
+
+SPEC = REGISTRY.get("hst").spec()
+
+
+@pytest.fixture
+def trained():  # type: ignore[no-untyped-def]
+    m = SPEC and REGISTRY.build(SPEC)
+    r = random.Random(1)
+    for _ in range(400):
+        x = {"a": r.random(), "b": r.random() * 3}
+        m.score_one(x)
+        m.learn_one(x)
+    return m
+
+
+@pytest.mark.parametrize("name", [e.name for e in REGISTRY])
+def test_every_model_survives_a_snapshot(name: str) -> None:
+    entry = REGISTRY.get(name)
+    model, spec = entry.build(), entry.spec()
+    r = random.Random(2)
+    for _ in range(400):
+        x = {"a": r.random(), "b": r.random() * 3}
+        model.score_one(x)
+        model.learn_one(x)
+    again = snap.load(snap.dump(model, spec, 5, b"key"), b"key", spec, 5)
+    probe = {"a": 0.9, "b": 9.0}
+    assert again.score_one(probe) == model.score_one(probe)
+
+
+def test_wrong_key_spec_or_partition_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
+    blob = snap.dump(trained, SPEC, 1, b"key")
+    with pytest.raises(snap.SnapshotRefused, match="bad signature"):
+        snap.load(blob, b"other", SPEC, 1)
+    with pytest.raises(snap.SnapshotRefused, match="partition"):
+        snap.load(blob, b"key", SPEC, 2)
+    other = REGISTRY.get("hst").spec({"n_trees": 5})
+    with pytest.raises(snap.SnapshotRefused, match="not"):
+        snap.load(blob, b"key", other, 1)
+    with pytest.raises(snap.SnapshotRefused, match="not a snapshot"):
+        snap.load(b"garbage", b"key", SPEC, 1)
+
+
+def test_tampered_payload_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
+    outer = orjson.loads(snap.dump(trained, SPEC, 1, b"key"))
+    outer["payload"] = outer["payload"][:-8] + "AAAAAAA="
+    with pytest.raises(snap.SnapshotRefused, match="bad signature"):
+        snap.load(orjson.dumps(outer), b"key", SPEC, 1)
+
+
+class Evil:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (os.system, ("echo pwned > /tmp/scrapeguard-pwned",))
+
+
+def test_even_a_correctly_signed_malicious_pickle_cannot_run_code() -> None:
+    # the key leaked: the signature checks out, but the allowlist still refuses os.system
+    import base64
+    import zlib
+
+    from models.snapshot import _mac
+
+    payload = zlib.compress(pickle.dumps(Evil()))
+    header = orjson.dumps(
+        {"format": 1, "spec": SPEC.as_dict(), "partition": 1, "slot": "live", "taken_at": 0.0},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    blob = orjson.dumps(
+        {
+            "header": header.decode(),
+            "mac": _mac(b"key", header, payload),
+            "payload": base64.b64encode(payload).decode(),
+        }
+    )
+    with pytest.raises(snap.SnapshotRefused, match="not allowed|forbidden"):
+        snap.load(blob, b"key", SPEC, 1)
+    assert not os.path.exists("/tmp/scrapeguard-pwned")
