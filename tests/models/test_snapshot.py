@@ -80,6 +80,6 @@ def test_even_a_correctly_signed_malicious_pickle_cannot_run_code() -> None:
             "payload": base64.b64encode(payload).decode(),
         }
     )
-    with pytest.raises(snap.SnapshotRefused, match="not allowed|forbidden"):
+    with pytest.raises(snap.SnapshotRefused, match=r"not allowed|forbidden"):
         snap.load(blob, b"key", SPEC, 1)
     assert not os.path.exists("/tmp/scrapeguard-pwned")
