@@ -231,8 +231,9 @@ class ActorState:
 
     @property
     def profiles_per_day(self) -> int:
+        # the day holds the hour: never report less than the hour's (independent) estimate
         d = self.distinct_day
-        return 0 if d is None else round(d.estimate())
+        return 0 if d is None else max(round(d.estimate()), self.profiles_per_hour)
 
     def account_age_days(self, ts: float) -> float | None:
         if self.created_ts < 0:

@@ -1,26 +1,32 @@
 """The Faust application that hosts a scrapeguard worker.
 
 Faust gives the worker its lifecycle (start/stop, signals), the web server and the
-service tree; the detector agent (:mod:`stream.detector`) runs in it as a service.
+service tree. In it run the batched agents — detector, correlator, incidents — and
+the global view that every worker keeps of decisions, incidents and members.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import faust
 from faust.app.base import BootStrategy
-from faust.web import Request, Response, View
 
 from stream.correlator import Correlator
 from stream.detector import Detector
+from stream.global_view import GlobalView
+from stream.incident_agent import IncidentAgent
 from stream.kafka_config import faust_kwargs
+from stream.ledger import LedgerCodec, Sealer
+from stream.policy import Policy
+from stream.pseudonym import Pseudonymizer
 from stream.settings import Settings
+from stream.web import Backend, install
 
 
 class _BootStrategy(BootStrategy):
-    # No Faust agent consumes topics (yet): skip Faust's own consumer group, whose
-    # join would only add start-up time. The detector has its own batched consumer.
+    # No Faust agent consumes topics: skip Faust's own consumer group, whose join would
+    # only add start-up time. The agents have their own batched consumers.
     enable_kafka_consumer = False
 
 
@@ -28,8 +34,24 @@ class _App(faust.App):
     BootStrategy = _BootStrategy
 
 
-def create_app(settings: Settings, detector: Detector, correlator: Correlator) -> faust.App:
-    """A Faust app with the detector service and the worker's HTTP views."""
+@dataclass
+class Worker:
+    app: faust.App
+    detector: Detector
+    correlator: Correlator
+    incidents: IncidentAgent
+    view: GlobalView
+
+
+def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymizer) -> Worker:
+    """A Faust app with every agent of a worker and its HTTP views."""
+    sealer = (
+        Sealer(settings.ledger_key.get_secret_value().encode()) if settings.ledger_key else None
+    )
+    detector = Detector(settings, policy, ledger=LedgerCodec(pseudonymizer, sealer))
+    correlator = Correlator(settings, policy)
+    incidents = IncidentAgent(settings, pseudonymizer)
+    view = GlobalView(settings, lambda: set(detector.partitions))
     app = _App(
         settings.app_id,
         autodiscover=False,
@@ -44,28 +66,7 @@ def create_app(settings: Settings, detector: Detector, correlator: Correlator) -
         **faust_kwargs(settings),
     )
     # Faust starts registered service *instances* too (App._prepare_subservice)
-    app.service(detector)  # type: ignore[arg-type]
-    app.service(correlator)  # type: ignore[arg-type]
-
-    @app.page("/health")
-    class Health(View):
-        async def get(self, request: Request) -> Response:
-            ready = detector.ready.is_set() and correlator.ready.is_set()
-            body: dict[str, Any] = {
-                "status": "ok" if ready else "starting",
-                "live": True,
-                "ready": ready,
-                "partitions": sorted(detector.partitions),
-                "correlator_partitions": sorted(correlator.partitions),
-                "active_actors": detector.active_actors(),
-                "events": detector.stats.get("events", 0),
-                "forwarded": detector.stats.get("forwarded", 0),
-                "deadlettered": sum(v for k, v in detector.stats.items() if k.startswith("dead_")),
-                "model": detector.models.labels()["live"],
-                "shadow_model": detector.models.labels()["shadow"],
-                "model_control": dict(detector.models.stats),
-                "shadow": detector.policy.shadow,
-            }
-            return self.json(body, status=200 if ready else 503)
-
-    return app
+    for service in (view, detector, correlator, incidents):
+        app.service(service)  # type: ignore[arg-type]
+    install(app, Backend(settings, detector, correlator, incidents, view))
+    return Worker(app, detector, correlator, incidents, view)

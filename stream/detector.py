@@ -25,8 +25,10 @@ from mode import Service
 
 from stream.actor_state import ActorState, decode
 from stream.agent import BatchAgent, Message, Publish
-from stream.control_feed import ControlFeed
 from stream.correlation import GroupSignal, subnet_of
+from stream.follower import TopicFollower
+from stream.ledger import LedgerCodec
+from stream.metrics import Metrics
 from stream.model_manager import ModelManager
 from stream.pipeline import Limits, Outcome, PartitionDetector
 from stream.policy import Policy
@@ -40,10 +42,21 @@ log = structlog.get_logger(__name__)
 class Detector(BatchAgent):
     name = "detector"
 
-    def __init__(self, settings: Settings, policy: Policy, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        policy: Policy,
+        metrics: Metrics | None = None,
+        ledger: LedgerCodec | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.policy = policy
+        self.metrics = metrics or Metrics()
+        self.ledger = ledger
         self.models = ModelManager(settings)
-        self.control = ControlFeed(settings, self.models.receive)
+        self.control = TopicFollower(
+            settings, settings.topic_control, lambda rec: self.models.receive(rec.value)
+        )
         self.housekeeping_every_s = min(30.0, settings.snapshot_every_s)
         self.limits = Limits(
             max_event_bytes=settings.max_event_bytes,
@@ -51,6 +64,8 @@ class Detector(BatchAgent):
             actor_idle_ttl_s=settings.actor_idle_ttl_s,
         )
         self.partitions: dict[int, PartitionDetector] = {}
+        self._observed: list[Outcome] = []  # outcomes published, not yet in the metrics
+        self._score_bins = [0] * 20
         self.recent_decisions: list[Decision] = []
         self._changelog: StateChangelog[ActorState] | None = None
         self._snapshots: StateChangelog[bytes] | None = None
@@ -105,6 +120,8 @@ class Detector(BatchAgent):
                     self.limits,
                 )
                 self.models.restore(p, snapshots[p], det)
+                det.ledger = self.ledger
+                det.watch_profiles_per_hour = self.settings.ledger_watch_profiles_per_hour
                 for actor, state in restored[p].items():
                     det.restore(actor, state)
                 self.partitions[p] = det
@@ -154,6 +171,7 @@ class Detector(BatchAgent):
         plan = Publish()
         results: list[Message] = plan.results
         for partition, out in outcomes:
+            self._observed.append(out)
             det = self.partitions.get(partition)
             labels = {"live": det.model_label, "shadow": det.shadow_label} if det else {}
             self.stats.update(out.stats)
@@ -163,6 +181,8 @@ class Detector(BatchAgent):
                 results.append((s.topic_deadletter, dl.key, dl.encode(), None))
             for key, value in out.forwards:
                 results.append((s.topic_requests, key, value, None))
+            for item in out.feed:
+                results.append((s.incident_feed_topic, item.key.encode(), item.encode(), None))
             for act in out.activities:
                 results.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode(), None))
             for actor, score, ts, slot in out.scores:
@@ -215,3 +235,33 @@ class Detector(BatchAgent):
 
     def active_actors(self) -> int:
         return sum(len(d.actors) for d in self.partitions.values())
+
+    def after_commit(self, plan: Publish) -> None:
+        bins = self._score_bins
+        for out in self._observed:
+            self.metrics.observe(out)
+            for _actor, score, _ts, slot in out.scores:
+                if slot == "live":
+                    bins[min(19, int(score * 20))] += 1
+        self._observed.clear()
+
+    def score_histogram(self) -> list[int]:
+        """Live scores of the detector's lifetime in 20 bins of 0.05."""
+        return list(self._score_bins)
+
+    def update_gauges(self) -> None:
+        m = self.metrics
+        m.active_actors.set(self.active_actors())
+        m.model.clear()
+        for slot, label in self.models.labels().items():
+            if label:
+                m.model.labels(slot, label).set(1)
+        consumer = self.consumer
+        if consumer is None:
+            return
+        for tp in consumer.assignment():
+            highwater, position = consumer.highwater(tp), self._positions.get(tp)
+            if highwater is not None and position is not None:
+                m.lag.labels(self.group_id, tp.topic, str(tp.partition)).set(
+                    max(0, highwater - position)
+                )

@@ -24,6 +24,8 @@ from stream.actor_state import ActorState
 from stream.correlation import Activity, GroupSignal
 from stream.enforcement import active_action, decision_id, step
 from stream.features import automation_signals, features
+from stream.incidents import FeedItem, incident_key
+from stream.ledger import LedgerCodec
 from stream.policy import ALLOW, Policy
 from stream.records import DeadLetter, Decision, Source
 from stream.validation import Invalid, validate
@@ -53,6 +55,9 @@ class Outcome:
     # (actor, score, event time, slot): slot is "live" or "shadow"
     scores: list[tuple[str, float, float, str]] = field(default_factory=list)
     activities: list[Activity] = field(default_factory=list)  # for the correlator
+    feed: list[FeedItem] = field(default_factory=list)  # for incidents and the ledger
+    # decisions with the Kafka timestamp (ms) of the record that triggered them
+    latency_marks: list[tuple[Decision, float | None]] = field(default_factory=list)
     last_offset: int = -1
 
 
@@ -89,6 +94,9 @@ class PartitionDetector:
         self.shadow_label = ""
         self.shadow_flags: dict[str, float] = {}  # actor -> end of its shadow challenge
         self.history: list[tuple[Scorer, str]] = []  # earlier live models, for rollback
+        self.ledger: LedgerCodec | None = None  # set to write accesses for the ledger
+        self.watch_profiles_per_hour = 50
+        self.record_ts: float | None = None  # Kafka timestamp of the record in hand
         self.limits = limits or Limits()
         self.clock = clock or time.time
         self.actors: dict[str, ActorState] = {}
@@ -111,17 +119,18 @@ class PartitionDetector:
         now = self.clock()
         policy = self.policy
         stats = out.stats
-        touched: dict[str, tuple[ActorState, float, str]] = {}
+        touched: dict[str, tuple[ActorState, float, str, str | None, str]] = {}
         seen_on: dict[tuple[str, str, int], list[float]] = {}  # (actor, ip, minute) -> [ts, views]
         for rec in records:
             out.last_offset = rec.offset
+            self.record_ts = getattr(rec, "timestamp", None)
             try:
                 self._record(rec, now, out, touched, seen_on)
             except Exception as exc:  # a bug must not stop the partition: dead-letter it
                 log.exception("processing_error", partition=self.partition, offset=rec.offset)
                 self._dead(out, rec, "processing_error", f"{type(exc).__name__}: {exc}", now)
 
-        for actor, (state, ts, event_id) in touched.items():
+        for actor, (state, ts, event_id, ip, ua) in touched.items():
             out.changed[actor] = state
             if state.allowlisted or not policy.score_eligible(state):
                 continue
@@ -132,7 +141,7 @@ class PartitionDetector:
             state.score = score
             out.scores.append((actor, score, ts, "live"))
             stats["scored"] += 1
-            flagged = self._decide(out, state, actor, ts, event_id)
+            flagged = self._decide(out, state, actor, ts, event_id, ip, ua)
             if not flagged and score <= policy.score_challenge:
                 self.model.learn_one(x)  # score first, then learn; never from what we flag
                 stats["learned"] += 1
@@ -149,7 +158,7 @@ class PartitionDetector:
         rec: Record,
         now: float,
         out: Outcome,
-        touched: dict[str, tuple[ActorState, float, str]],
+        touched: dict[str, tuple[ActorState, float, str, str | None, str]],
         seen_on: dict[tuple[str, str, int], list[float]],
     ) -> None:
         """One record: validate, count, check the limits (the per-event part of a batch)."""
@@ -193,7 +202,7 @@ class PartitionDetector:
         stats["events"] += 1
         if res.ts > self.watermark:
             self.watermark = res.ts
-        touched[actor] = (state, res.ts, res.event_id)
+        touched[actor] = (state, res.ts, res.event_id, res.ip, res.user_agent)
         if res.account_id is not None and res.ip is not None:
             # one activity per account, IP and minute of event time: a batch can
             # span hours of event time when a worker catches up on a backlog
@@ -208,11 +217,36 @@ class PartitionDetector:
                 seen[1] += view
         if self._allowlisted(state, actor, res.ip, res.user_agent):
             return
-        self._decide(out, state, actor, res.ts, res.event_id)
+        self._decide(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent)
+        target = res.target_profile_id
+        if (
+            target is not None
+            and self.ledger is not None
+            and (
+                active_action(state, res.ts) != ALLOW
+                or state.profiles_per_hour >= self.watch_profiles_per_hour
+            )
+        ):
+            pseudo, sealed = self.ledger.profile(target)
+            out.feed.append(
+                FeedItem(
+                    "access",
+                    incident_key(state.group_flag(res.ts), res.ip, actor),
+                    actor,
+                    res.ts,
+                    ip=res.ip,
+                    user_agent=res.user_agent,
+                    profile=pseudo,
+                    sealed=sealed,
+                    fields=res.fields,
+                    path=res.path,
+                )
+            )
 
     def apply_signals(self, signals: Iterable[GroupSignal]) -> Outcome:
         """Group signals from the correlator: remember them, and decide at once."""
         out = Outcome()
+        self.record_ts = None
         for sig in signals:
             state = self.actors.get(sig.actor)
             if state is None:
@@ -223,7 +257,7 @@ class PartitionDetector:
             out.changed[sig.actor] = state
             out.stats["group_signals"] += 1
             if not state.allowlisted:
-                self._decide(out, state, sig.actor, sig.ts, sig.trigger_id)
+                self._decide(out, state, sig.actor, sig.ts, sig.trigger_id, group_key=sig.group)
         return out
 
     def _shadow(
@@ -276,7 +310,15 @@ class PartitionDetector:
         return state.allowlisted
 
     def _decide(
-        self, out: Outcome, state: ActorState, actor: str, ts: float, event_id: str
+        self,
+        out: Outcome,
+        state: ActorState,
+        actor: str,
+        ts: float,
+        event_id: str,
+        ip: str | None = None,
+        user_agent: str = "",
+        group_key: str | None = None,
     ) -> bool:
         policy = self.policy
         verdict = policy.evaluate(state, ts, active_action(state, ts))
@@ -292,7 +334,23 @@ class PartitionDetector:
         if decision is None:
             return False
         out.decisions.append(decision)
+        out.latency_marks.append((decision, self.record_ts))
         out.stats[f"decision_{decision.action}"] += 1
+        if not decision.shadow and decision.action != "allow":
+            key = group_key or incident_key(state.group_flag(ts), ip, actor)
+            out.feed.append(
+                FeedItem(
+                    "decision",
+                    key,
+                    actor,
+                    ts,
+                    ip=ip,
+                    user_agent=user_agent,
+                    action=decision.action,
+                    reasons=decision.reasons,
+                    decision_id=decision.decision_id,
+                )
+            )
         return True
 
     def _dead(self, out: Outcome, rec: Record, reason: str, detail: str, now: float) -> None:

@@ -31,6 +31,11 @@ METRICS = (
 )
 
 ALLOW, CHALLENGE, BLOCK = 0, 1, 2
+ACTION_WORDS = {
+    ALLOW: "allowed",
+    CHALLENGE: "challenged (CAPTCHA or re-authentication)",
+    BLOCK: "blocked",
+}
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -34,6 +34,10 @@ class Pseudonymizer:
             return value
         return self._cached(value)
 
+    def token_always(self, value: str) -> str:
+        """Pseudonym regardless of ``enabled`` (the ledger never holds raw ids)."""
+        return self._cached(value)
+
     def actor(self, actor: str) -> str:
         """Pseudonym of an actor key, keeping its kind (and tenant) readable."""
         if not self.enabled:

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     topic_decisions: str = "decisions"
     topic_deadletter: str = "deadletter"
     topic_control: str = Field("control", description="Signed model-lifecycle messages.")
+    topic_incidents: str = Field("incidents", description="Incidents as they open, grow, close.")
     partitions: int = Field(8, ge=1, le=1024)
     replication_factor: int = Field(1, ge=1)
     connect_timeout_s: float = Field(
@@ -77,6 +78,26 @@ class Settings(BaseSettings):
     )
     snapshot_every_s: float = Field(60.0, gt=0, description="How often models are snapshotted.")
 
+    # --- incidents ------
+    ledger_key: SecretStr | None = Field(
+        None,
+        description="Fernet key that seals profile ids in the affected-people ledger, so that "
+        "its holder can map pseudonyms back (`scrapeguard incidents new-key` makes one). "
+        "Unset: the ledger holds pseudonyms only.",
+    )
+    ledger_watch_profiles_per_hour: int = Field(
+        50,
+        ge=1,
+        description="Profile views of an actor above this rate go to the ledger "
+        "(flagged actors' views always do).",
+    )
+    incident_quiet_s: float = Field(
+        3600.0,
+        gt=0,
+        description="An incident closes after this "
+        "much event time without a new decision or access.",
+    )
+
     # --- privacy -----------------------------------------------------------------------
     pseudonym_key: SecretStr = Field(
         SecretStr("scrapeguard-dev-key-change-me"),
@@ -89,6 +110,16 @@ class Settings(BaseSettings):
     # --- worker ------------------------------------------------------------------------
     web_port: int = Field(6066, ge=0, le=65535)
     web_host: str = "127.0.0.1"
+    advertised_url: str | None = Field(
+        None,
+        description="How other workers reach this one's HTTP API "
+        "(default http://web_host:web_port); used to route explain requests.",
+    )
+    api_token: SecretStr | None = Field(
+        None,
+        description="When set, the HTTP API requires 'Authorization: Bearer <token>' "
+        "(/health and /metrics stay open for probes and scrapers).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     data_dir: Path = Path(".scrapeguard")
@@ -119,6 +150,29 @@ class Settings(BaseSettings):
     def snapshot_topic(self) -> str:
         """Learned model state per slot and partition (compacted, co-partitioned)."""
         return f"{self.app_id}-model-snapshots"
+
+    @property
+    def incident_feed_topic(self) -> str:
+        """Detector → incidents agent: decisions and watched accesses, keyed by incident key."""
+        return f"{self.app_id}-incident-feed"
+
+    @property
+    def incident_state_topic(self) -> str:
+        return f"{self.app_id}-incident-state-changelog"
+
+    @property
+    def ledger_topic(self) -> str:
+        """Affected people per incident: profile pseudonyms (and sealed ids), key = incident."""
+        return f"{self.app_id}-ledger"
+
+    @property
+    def members_topic(self) -> str:
+        """Which worker (URL) owns which detector partitions; compacted, key = worker."""
+        return f"{self.app_id}-members"
+
+    @property
+    def incidents_group(self) -> str:
+        return f"{self.app_id}-incidents"
 
     @property
     def correlator_group(self) -> str:

@@ -37,6 +37,11 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.snapshot_topic, p, {"cleanup.policy": "compact"}),
         # one partition: every worker reads all of it, in order
         TopicSpec(settings.topic_control, 1),
+        TopicSpec(settings.topic_incidents, p),
+        TopicSpec(settings.incident_feed_topic, p),
+        TopicSpec(settings.incident_state_topic, p, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.ledger_topic, p),
+        TopicSpec(settings.members_topic, 1, {"cleanup.policy": "compact"}),
     ]
 
 

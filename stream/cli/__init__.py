@@ -7,6 +7,7 @@ import click
 from stream import __version__
 from stream.cli.broker import broker
 from stream.cli.harness import evaluate_cmd, replay, simulate
+from stream.cli.incidents_cmd import explain_cmd, incidents
 from stream.cli.models_cmd import models
 from stream.cli.streams import decisions, publish
 from stream.cli.stress import stress
@@ -46,6 +47,8 @@ for command in (
     evaluate_cmd,
     stress,
     models,
+    incidents,
+    explain_cmd,
 ):
     main.add_command(command)
 

@@ -68,6 +68,9 @@ def setup_logging(settings: Settings, stream: Any = None) -> None:
 
 def friendly_errors(fn: F) -> F:
     """Turn our expected failures into one-line CLI errors (exit code 1)."""
+    from aiokafka.errors import KafkaError as AioKafkaError
+    from kafka.errors import KafkaError
+
     from stream.broker import BrokerError
     from stream.policy import PolicyError
     from stream.topics import BrokerUnavailable
@@ -76,7 +79,18 @@ def friendly_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (BrokerError, BrokerUnavailable, PolicyError, ValueError) as exc:
+        except (
+            BrokerError,
+            BrokerUnavailable,
+            PolicyError,
+            ValueError,
+            LookupError,
+            TimeoutError,
+        ) as exc:
             raise click.ClickException(str(exc)) from None
+        except (KafkaError, AioKafkaError) as exc:
+            raise click.ClickException(
+                f"Kafka: {exc} (is the broker at SCRAPEGUARD_BROKER / --broker running?)"
+            ) from None
 
     return wrapper  # type: ignore[return-value]

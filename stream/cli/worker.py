@@ -12,6 +12,7 @@ from typing import Any
 import click
 import faust
 from mode import Service
+from pydantic import SecretStr
 
 from models import REGISTRY
 from models.registry import UnknownModel
@@ -22,11 +23,11 @@ from stream.cli.common import (
     build_settings,
     friendly_errors,
     policy_option,
+    pseudonymizer,
     setup_logging,
 )
-from stream.correlator import Correlator
 from stream.demo import DemoPublisher
-from stream.detector import Detector
+from stream.ledger import Sealer
 from stream.policy import load_policy
 from stream.settings import Settings
 from stream.topics import ensure_topics
@@ -48,14 +49,13 @@ def start_worker(settings: Settings, *extra: Service) -> int:
         raise click.ClickException(str(exc)) from None
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    from stream.app import create_app
+    from stream.app import create_worker
 
-    detector = Detector(settings, policy)
-    correlator = Correlator(settings, policy)
-    app = create_app(settings, detector, correlator)
+    parts = create_worker(settings, policy, pseudonymizer(settings))
+    app = parts.app
     for service in extra:
         if hasattr(service, "attach"):
-            service.attach(detector)
+            service.attach(parts.detector)
     worker = _Worker(
         app,
         *extra,
@@ -137,6 +137,17 @@ def run(
     """
     settings = build_settings(broker=broker, policy_file=policy_file, web_port=web_port)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.ledger_key is None:
+        # the demo seals profile ids so the incident report can be revealed: a local key
+        key_path = settings.data_dir / "ledger.key"
+        if not key_path.exists():
+            key_path.write_bytes(Sealer.new_key())
+            key_path.chmod(0o600)
+        settings = settings.model_copy(update={"ledger_key": SecretStr(key_path.read_text())})
+        click.echo(
+            f"run: ledger key for this demo in {key_path} "
+            f"(scrapeguard incidents report ID --reveal-with {key_path})"
+        )
     log_path = settings.data_dir / "run.log"
     log_file = open(log_path, "a")  # noqa: SIM115 - closed below
     setup_logging(settings.model_copy(update={"log_format": "json"}), stream=log_file)

@@ -12,6 +12,7 @@ from stream.localworker import WorkerProcess
 from stream.policy import default_policy_text
 
 CONTROL_KEY = "e2e-control-key"
+LEDGER_KEY = "m7q2x0TfSL3yJmVq9n8gKd1w6rZcH4pE5uYbA3sN0vI="  # a Fernet key for the tests
 
 # The e2e policy is the default one plus a verified crawler on the allowlist.
 E2E_ALLOWLIST = """
@@ -48,6 +49,8 @@ def worker_env(broker: EmbeddedBroker, session_dir: Path) -> dict[str, str]:
         "SCRAPEGUARD_PSEUDONYM_KEY": "e2e-test-key",
         "SCRAPEGUARD_CONTROL_KEY": CONTROL_KEY,
         "SCRAPEGUARD_SNAPSHOT_EVERY_S": "2",
+        "SCRAPEGUARD_LEDGER_KEY": LEDGER_KEY,
+        "SCRAPEGUARD_INCIDENT_QUIET_S": "3600",
     }
 
 

@@ -1,0 +1,164 @@
+"""``scrapeguard incidents`` and ``scrapeguard explain``."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import click
+import orjson
+
+from stream.cli.common import broker_option, build_settings, friendly_errors
+from stream.incident_report import build, render
+from stream.ledger import Sealer
+from stream.readback import read_topic
+from stream.settings import Settings
+
+
+def _latest_incidents(settings: Settings) -> dict[str, dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    try:
+        for rec in read_topic(settings, settings.topic_incidents, idle_s=1.0):
+            inc = orjson.loads(rec.value)
+            old = latest.get(inc["incident_id"])
+            if old is None or inc["version"] >= old["version"]:
+                latest[inc["incident_id"]] = inc
+    except LookupError:
+        pass
+    return latest
+
+
+def _get(settings: Settings, incident_id: str) -> dict[str, Any]:
+    inc = _latest_incidents(settings).get(incident_id)
+    if inc is None:
+        raise click.ClickException(f"no incident {incident_id!r} on {settings.topic_incidents}")
+    return inc
+
+
+def _t(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@click.group()
+def incidents() -> None:
+    """Incidents and the affected-people ledger: list, show, breach-assessment report."""
+
+
+@incidents.command(name="list")
+@click.option("--all", "show_all", is_flag=True, help="Closed ones too.")
+@broker_option
+@friendly_errors
+def list_incidents(show_all: bool, broker: str | None) -> None:
+    """Open incidents (newest activity first)."""
+    settings = build_settings(broker=broker)
+    rows = [i for i in _latest_incidents(settings).values() if show_all or i["status"] == "open"]
+    rows.sort(key=lambda i: i["last_activity_at"], reverse=True)
+    if not rows:
+        click.echo("no incidents" if show_all else "no open incidents (--all shows closed ones)")
+    for i in rows:
+        click.echo(
+            f"{i['incident_id']}  {i['status']:<6} {i['severity']:<8} "
+            f"{_t(i['opened_at'])} → {_t(i['last_activity_at'])}  "
+            f"actors {i['actor_count']}, people {i['affected_profiles']}, "
+            f"fields {','.join(i['fields_exposed']) or '-'}  [{i['key']}]"
+        )
+
+
+@incidents.command()
+@click.argument("incident_id")
+@broker_option
+@friendly_errors
+def show(incident_id: str, broker: str | None) -> None:
+    """The latest state of one incident, as JSON."""
+    inc = _get(build_settings(broker=broker), incident_id)
+    click.echo(orjson.dumps(inc, option=orjson.OPT_INDENT_2).decode())
+
+
+@incidents.command()
+@click.argument("incident_id")
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True
+)
+@click.option(
+    "--reveal-with",
+    "keyfile",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="File with the ledger key: open the sealed profile ids.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to a file instead of stdout.",
+)
+@broker_option
+@friendly_errors
+def report(
+    incident_id: str, fmt: str, keyfile: Path | None, out: Path | None, broker: str | None
+) -> None:
+    """The breach-assessment report: span, actors, affected people, fields, evidence."""
+    settings = build_settings(broker=broker)
+    inc = _get(settings, incident_id)
+    ledger = [
+        orjson.loads(r.value)
+        for r in read_topic(settings, settings.ledger_topic, idle_s=1.0)
+        if r.key == incident_id.encode()
+    ]
+    sealer = Sealer.from_file(keyfile) if keyfile else None
+    text = render(build(inc, ledger, sealer), fmt)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}", err=True)
+
+
+@incidents.command(name="new-key")
+def new_key() -> None:
+    """Print a new ledger key (set it as SCRAPEGUARD_LEDGER_KEY; keep a copy offline)."""
+    click.echo(Sealer.new_key().decode())
+
+
+@click.command(name="explain")
+@click.argument("actor")
+@click.option(
+    "--url",
+    default=None,
+    metavar="URL",
+    help="A worker's HTTP API [default: http://SCRAPEGUARD_WEB_HOST:WEB_PORT].",
+)
+@click.option("--json", "as_json", is_flag=True)
+@friendly_errors
+def explain_cmd(actor: str, url: str | None, as_json: bool) -> None:
+    """Why ACTOR is allowed, challenged or blocked, in plain words (asks a worker)."""
+    settings = build_settings()
+    base = url or f"http://{settings.web_host}:{settings.web_port}"
+    req = urllib.request.Request(f"{base}/explain/{quote(actor, safe='')}")
+    if settings.api_token:
+        req.add_header("Authorization", f"Bearer {settings.api_token.get_secret_value()}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = orjson.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        raise click.ClickException(f"{base} answered {exc.code}: {exc.read()[:200]!r}") from None
+    except OSError as exc:
+        raise click.ClickException(
+            f"no worker answered at {base} ({exc}); is `scrapeguard worker` running?"
+        ) from None
+    if as_json:
+        click.echo(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode())
+        return
+    click.echo(f"{actor}: {body.get('action_in_force', 'unknown')}")
+    for line in body["words"]:
+        click.echo(f"  - {line}")
+    for d in body.get("decisions", []):
+        click.echo(
+            f"  history: {_t(d['ts'])} {d['action']}"
+            f"{' (shadow)' if d['shadow'] else ''}: {'; '.join(d['reasons'])}"
+        )
