@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test stress lint format clean
+.PHONY: help install browser run test stress lint format clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,7 +22,12 @@ install: $(STAMP) ## Create .venv and install scrapeguard with its test extras
 run: $(STAMP) ## Embedded broker + worker + demo traffic, live decisions (ARGS="--duration 60")
 	$(BIN)/scrapeguard run $(ARGS)
 
-test: $(STAMP) ## All tests: unit, model contract, end to end on the embedded broker
+browser: ## Debian's chromium for the dashboard test (apt; sudo when not root)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test: $(STAMP) browser ## All tests: unit, model contract, end to end (embedded broker, Chromium)
 	$(BIN)/pytest $(ARGS)
 
 stress: $(STAMP) ## Persona mix end to end on a private embedded broker; prints the evaluation

@@ -1,0 +1,81 @@
+"""Two workers: partitions split, explain is routed to the owner, the API token is enforced."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import pytest
+from kafka import KafkaProducer
+
+from stream.broker import EmbeddedBroker, free_port
+from stream.localworker import WorkerProcess
+from stream.publisher import partition_for
+
+pytestmark = pytest.mark.broker
+TOKEN = "s3cret-token"
+
+
+def get(port: int, path: str, token: str | None = None) -> tuple[int, Any]:
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.status, orjson.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
+def until(pred: Any, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.5)
+    raise AssertionError("timed out")
+
+
+def test_second_worker_shares_partitions_routes_explain_and_requires_its_token(
+        broker: EmbeddedBroker, worker: WorkerProcess, worker_env: dict[str, str],
+        session_dir: Path) -> None:
+    env_b = {**worker_env, "SCRAPEGUARD_WEB_PORT": str(free_port()),
+             "SCRAPEGUARD_API_TOKEN": TOKEN}
+    b = WorkerProcess(env_b, session_dir / "worker-b.log")
+    b.start()
+    try:
+        until(lambda: len((worker.health() or {}).get("partitions", [])) == 4
+              and len((b.health() or {}).get("partitions", [])) == 4)
+        a_parts = set(worker.health()["partitions"])  # type: ignore[index]
+        actor = next(f"account:mw-{i}" for i in range(100)
+                     if partition_for(f"account:mw-{i}".encode(), 8) in a_parts)
+        before = worker.health()["events"]  # type: ignore[index]
+        producer = KafkaProducer(bootstrap_servers=broker.address)
+        for i in range(20):
+            doc = {"event_id": f"mw-{i}", "ts": time.time() - 100 + i, "account_id": actor[8:],
+                   "ip": "198.51.100.77", "path": "/profiles/{id}", "status": 200,
+                   "target_profile_id": str(i)}
+            producer.send("requests", orjson.dumps(doc), key=actor.encode())
+        producer.flush()
+        producer.close()
+        worker.wait_processed(before + 20)
+
+        # B requires its token (A does not); /health stays open for probes
+        assert get(b.web_port, f"/decisions/{quote(actor)}")[0] == 401
+        assert get(b.web_port, f"/explain/{quote(actor)}", token="wrong")[0] == 401
+        assert get(b.web_port, "/health")[0] == 200
+        # B does not own the actor's partition: it routes the question to A
+        until(lambda: get(b.web_port, f"/explain/{quote(actor)}", TOKEN)[1].get("known"), 30)
+        status, body = get(b.web_port, f"/explain/{quote(actor)}", TOKEN)
+        assert status == 200 and body["answered_by"] == worker.health()["worker"]  # type: ignore[index]
+        assert body["counters"]["requests_per_hour"] == 20
+        # decisions are answered by any worker from its global view: 404 here, not routed
+        assert get(b.web_port, f"/decisions/{quote(actor)}", TOKEN)[0] == 404
+    finally:
+        b.stop()
+    until(lambda: len((worker.health() or {}).get("partitions", [])) == 8)
