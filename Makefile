@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test stress lint format clean
+.PHONY: help install browser run test stress chaos lint format clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ test: $(STAMP) browser ## All tests: unit, model contract, end to end (embedded 
 stress: $(STAMP) ## Persona mix end to end on a private embedded broker; prints the evaluation
 	$(BIN)/scrapeguard stress $(ARGS)
 
+chaos: $(STAMP) ## 20 worker crashes, 2→1→2 workers, 100k bad messages; audits every event
+	$(BIN)/scrapeguard chaos $(ARGS)
+
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check stream models tests
 	$(BIN)/mypy
@@ -41,4 +44,4 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix stream models tests
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard stress-results
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard stress-results chaos-results

@@ -146,8 +146,8 @@ class BatchAgent(Service):
             **aiokafka_kwargs(s),
         )
         self.consumer.subscribe(self.topics, listener=_Rebalance(self))
-        await self.consumer.start()
-        log.info("agent_started", agent=self.name, group=self.group_id, topics=self.topics)
+        # the consumer starts (and joins its group) in _run, so that the agents of a
+        # worker join their groups at the same time rather than one after the other
 
     async def on_producer_ready(self) -> None:
         """Hook for subclasses that need the producer before consuming starts."""
@@ -164,6 +164,8 @@ class BatchAgent(Service):
     async def _run(self) -> None:
         consumer = self.consumer
         assert consumer is not None
+        await consumer.start()
+        log.info("agent_started", agent=self.name, group=self.group_id, topics=self.topics)
         timeout_ms = max(self.settings.batch_wait_ms, 10)
         while not self.should_stop:
             try:

@@ -6,6 +6,7 @@ import click
 
 from stream import __version__
 from stream.cli.broker import broker
+from stream.cli.chaos_cmd import chaos
 from stream.cli.harness import evaluate_cmd, replay, simulate
 from stream.cli.incidents_cmd import explain_cmd, incidents
 from stream.cli.models_cmd import models
@@ -49,6 +50,7 @@ for command in (
     models,
     incidents,
     explain_cmd,
+    chaos,
 ):
     main.add_command(command)
 

@@ -188,10 +188,10 @@ def test_learned_state_survives_a_restart_and_forged_snapshots_are_refused(
     forged = __import__("models.snapshot", fromlist=["dump"]).dump(
         REGISTRY.get("hst").build(), REGISTRY.get("hst").spec(), 0, b"attacker-key"
     )
+    worker.stop()  # a clean stop snapshots every partition: forge after it, not before
     producer = KafkaProducer(bootstrap_servers=broker.address)
     producer.send("e2e-model-snapshots", forged, key=b"live:0", partition=0).get(timeout=30)
     producer.close()
-    worker.stop()
     worker.start()
     h = worker.health()
     assert h is not None
