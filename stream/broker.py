@@ -8,6 +8,7 @@ at a real cluster instead.
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import time
@@ -98,6 +99,15 @@ class EmbeddedBroker:
     def wait(self) -> int:
         assert self.proc is not None
         return self.proc.wait()
+
+    def pause(self) -> None:
+        """Freeze the broker (SIGSTOP): it stops answering but keeps its data — an outage."""
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
 
     def terminate(self) -> None:
         """Ask the broker to stop (SIGTERM) without waiting; safe in a signal handler."""

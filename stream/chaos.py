@@ -26,7 +26,7 @@ import orjson
 
 from stream.actor_state import ActorState, decode
 from stream.audit import AuditResult, KRecord, audit, from_scratch
-from stream.broker import free_port
+from stream.broker import EmbeddedBroker, free_port
 from stream.localworker import WorkerProcess
 from stream.policy import default_policy_text, parse_policy
 from stream.publisher import BatchPublisher
@@ -114,6 +114,7 @@ def bad_messages(n: int, rng: random.Random, now: float) -> list[tuple[bytes | N
 class ChaosReport:
     trials: int = 0
     rebalances: int = 0
+    outages: int = 0
     events: int = 0
     malformed: int = 0
     restarts_s: list[float] = field(default_factory=list)
@@ -151,12 +152,15 @@ class Chaos:
         malformed: int,
         seed: int = 1,
         rebalance: bool = True,
+        broker: EmbeddedBroker | None = None,
+        outage_s: float = 20.0,
         log: Any = print,
     ) -> None:
         self.workdir = workdir
         self.trials, self.n_events, self.n_bad = trials, events, malformed
         self.rng = random.Random(seed)
         self.rebalance = rebalance
+        self.broker, self.outage_s = broker, outage_s
         self.published = (0, 0)
         self.log = log
         self.settings = settings
@@ -196,10 +200,14 @@ class Chaos:
         bad = bad_messages(self.n_bad, self.rng, now)
         rep.events, rep.malformed = len(good), len(bad)
         self.published = (len(good), len(bad))
-        mixed: list[tuple[bytes | None, bytes]] = list(good)
-        for msg in bad:  # interleave the bad input with the good, in order
-            mixed.insert(self.rng.randrange(len(mixed) + 1), msg)
-        phases = self.trials + (3 if self.rebalance else 0) + 1
+        # interleave the bad input with the good at random places, keeping the good in order
+        keyed: list[tuple[float, int, tuple[bytes | None, bytes]]] = [
+            (i / len(good), 0, msg) for i, msg in enumerate(good)
+        ]
+        keyed += [(self.rng.random(), 1, msg) for msg in bad]
+        keyed.sort(key=lambda x: (x[0], x[1]))
+        mixed: list[tuple[bytes | None, bytes]] = [msg for _, _, msg in keyed]
+        phases = self.trials + (3 if self.rebalance else 0) + (1 if self.broker else 0) + 1
         size = len(mixed) // phases + 1
         chunks = [mixed[i : i + size] for i in range(0, len(mixed), size)]
         a = self._worker("worker-a")

@@ -98,6 +98,13 @@ def install(app: faust.App, b: Backend) -> None:
             }
             return self.json(body, status=200 if ready else 503)
 
+    @app.page("/health/live")
+    class Live(View):
+        async def get(self, request: Request) -> Response:
+            # liveness only: the process serves requests (a broker outage is not a reason
+            # to restart workers; readiness on /health covers that)
+            return self.json({"live": True})
+
     @app.page("/metrics")
     class Metrics(View):
         async def get(self, request: Request) -> Response:

@@ -21,6 +21,8 @@ from stream.cli.common import build_settings, friendly_errors
 @click.option("--malformed", default=100_000, show_default=True, help="Bad messages.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--no-rebalance", is_flag=True, help="Skip the 2 → 1 → 2 workers phase.")
+@click.option("--outage", "outage_s", default=20.0, show_default=True, metavar="S",
+              help="Freeze the broker for S seconds mid-stream (0: no outage).")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -29,7 +31,13 @@ from stream.cli.common import build_settings, friendly_errors
 )
 @friendly_errors
 def chaos(
-    trials: int, events: int, malformed: int, seed: int, no_rebalance: bool, out: Path
+    trials: int,
+    events: int,
+    malformed: int,
+    seed: int,
+    no_rebalance: bool,
+    outage_s: float,
+    out: Path,
 ) -> None:
     """Kill workers at random, move partitions, flood bad input; then audit every event.
 
@@ -50,6 +58,8 @@ def chaos(
             malformed=malformed,
             seed=seed,
             rebalance=not no_rebalance,
+            broker=broker if outage_s > 0 else None,
+            outage_s=outage_s,
             log=click.echo,
         ).run()
     finally:

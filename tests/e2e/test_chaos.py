@@ -1,0 +1,29 @@
+"""A small chaos run in the suite (`make chaos` is the large one): crashes, rebalance, bad input."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from stream.broker import EmbeddedBroker
+from stream.chaos import Chaos
+from stream.settings import Settings
+
+pytestmark = pytest.mark.broker
+
+
+def test_no_event_is_lost_or_counted_twice(broker: EmbeddedBroker, tmp_path: Path) -> None:
+    settings = Settings(broker=broker.url, app_id=f"chaostest{int(time.time())}")
+    report = Chaos(settings, tmp_path, trials=2, events=2500, malformed=3000, seed=11,
+                   log=lambda line: None).run()
+    a = report.audit
+    assert a is not None, "no audit"
+    assert report.trials == 2 and report.rebalances == 3
+    assert a.unaccounted == 0 and a.double_counted == 0, a.examples
+    assert a.counter_mismatches == 0, a.examples
+    assert a.malformed_dead_lettered == 3000
+    assert a.decisions_expected > 0 and a.decisions_missing == 0
+    assert a.decisions_unexpected == 0 and a.decision_id_conflicts == 0
+    assert report.line().endswith("unaccounted=0 double_counted=0")
