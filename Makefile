@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test stress chaos lint format clean
+.PHONY: help install browser run test stress chaos bench lint format clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,6 +36,9 @@ stress: $(STAMP) ## Persona mix end to end on a private embedded broker; prints 
 chaos: $(STAMP) ## 20 worker crashes, 2→1→2 workers, 100k bad messages; audits every event
 	$(BIN)/scrapeguard chaos $(ARGS)
 
+bench: $(STAMP) ## Throughput, latency, memory vs a naive Faust build -> bench-results/
+	$(BIN)/scrapeguard bench $(ARGS)
+
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check stream models tests
 	$(BIN)/mypy
@@ -44,4 +47,4 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix stream models tests
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard stress-results chaos-results
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard stress-results chaos-results bench-results

@@ -174,7 +174,6 @@ class Detector(BatchAgent):
             self._observed.append(out)
             det = self.partitions.get(partition)
             labels = {"live": det.model_label, "shadow": det.shadow_label} if det else {}
-            self.stats.update(out.stats)
             for d in out.decisions:
                 results.append((s.topic_decisions, d.actor.encode(), d.encode(), None))
             for dl in out.deadletters:
@@ -239,6 +238,7 @@ class Detector(BatchAgent):
     def after_commit(self, plan: Publish) -> None:
         bins = self._score_bins
         for out in self._observed:
+            self.stats.update(out.stats)  # counted once published and committed
             self.metrics.observe(out)
             for _actor, score, _ts, slot in out.scores:
                 if slot == "live":

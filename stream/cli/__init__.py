@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from stream import __version__
+from stream.cli.bench_cmd import bench
 from stream.cli.broker import broker
 from stream.cli.chaos_cmd import chaos
 from stream.cli.harness import evaluate_cmd, replay, simulate
@@ -51,6 +52,7 @@ for command in (
     incidents,
     explain_cmd,
     chaos,
+    bench,
 ):
     main.add_command(command)
 

@@ -21,8 +21,14 @@ from stream.cli.common import build_settings, friendly_errors
 @click.option("--malformed", default=100_000, show_default=True, help="Bad messages.")
 @click.option("--seed", default=1, show_default=True)
 @click.option("--no-rebalance", is_flag=True, help="Skip the 2 → 1 → 2 workers phase.")
-@click.option("--outage", "outage_s", default=20.0, show_default=True, metavar="S",
-              help="Freeze the broker for S seconds mid-stream (0: no outage).")
+@click.option(
+    "--outage",
+    "outage_s",
+    default=20.0,
+    show_default=True,
+    metavar="S",
+    help="Freeze the broker for S seconds mid-stream (0: no outage).",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
