@@ -208,8 +208,8 @@ class Chaos:
         keyed.sort(key=lambda x: (x[0], x[1]))
         mixed: list[tuple[bytes | None, bytes]] = [msg for _, _, msg in keyed]
         phases = self.trials + (3 if self.rebalance else 0) + (1 if self.broker else 0) + 1
-        size = len(mixed) // phases + 1
-        chunks = [mixed[i : i + size] for i in range(0, len(mixed), size)]
+        n = len(mixed)
+        chunks = [mixed[k * n // phases : (k + 1) * n // phases] for k in range(phases)]
         a = self._worker("worker-a")
         a.start()
         b: WorkerProcess | None = None
@@ -237,6 +237,14 @@ class Chaos:
                     b.stop()
                 rep.rebalances += 1
                 self.log(f"chaos: rebalance {rep.rebalances}: {'2' if step != 1 else '1'} workers")
+            elif self.broker is not None and rep.outages == 0:
+                # the broker stops answering for longer than the group session timeout
+                time.sleep(self.rng.uniform(0.2, 1.0))
+                self.broker.pause()
+                time.sleep(self.outage_s)
+                self.broker.resume()
+                rep.outages += 1
+                self.log(f"chaos: broker outage of {self.outage_s:.0f}s; workers left alone")
         rep.audit = self._settle()
         if a.proc is not None:
             rep.rss_mb.append(_rss_mb(a.proc.pid))

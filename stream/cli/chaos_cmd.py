@@ -77,6 +77,7 @@ def chaos(
             {
                 "trials": rep.trials,
                 "rebalances": rep.rebalances,
+                "outages": rep.outages,
                 "events": rep.events,
                 "malformed": rep.malformed,
                 "restart_s": rep.restarts_s,

@@ -57,9 +57,14 @@ def test_configured_names_are_real_settings() -> None:
     (secret,) = docs(DEPLOY / "k8s" / "secret.yaml")
     names = {k for k in cm["data"] if k.startswith("SCRAPEGUARD_")} | set(secret["stringData"])
     assert names <= known, names - known
-    secrets = {"SCRAPEGUARD_SASL_PASSWORD", "SCRAPEGUARD_PSEUDONYM_KEY",
-               "SCRAPEGUARD_SNAPSHOT_KEY", "SCRAPEGUARD_CONTROL_KEY", "SCRAPEGUARD_LEDGER_KEY",
-               "SCRAPEGUARD_API_TOKEN"}
+    secrets = {
+        "SCRAPEGUARD_SASL_PASSWORD",
+        "SCRAPEGUARD_PSEUDONYM_KEY",
+        "SCRAPEGUARD_SNAPSHOT_KEY",
+        "SCRAPEGUARD_CONTROL_KEY",
+        "SCRAPEGUARD_LEDGER_KEY",
+        "SCRAPEGUARD_API_TOKEN",
+    }
     assert secrets <= set(secret["stringData"])  # no secret in the ConfigMap
     assert not secrets & set(cm["data"])
 

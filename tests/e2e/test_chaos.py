@@ -1,4 +1,7 @@
-"""A small chaos run in the suite (`make chaos` is the large one): crashes, rebalance, bad input."""
+"""A small chaos run in the suite (`make chaos` is the large one).
+
+Crashes, a 2 → 1 → 2 rebalance, a broker outage, bad input; then the from-scratch audit.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +19,20 @@ pytestmark = pytest.mark.broker
 
 def test_no_event_is_lost_or_counted_twice(broker: EmbeddedBroker, tmp_path: Path) -> None:
     settings = Settings(broker=broker.url, app_id=f"chaostest{int(time.time())}")
-    report = Chaos(settings, tmp_path, trials=2, events=2500, malformed=3000, seed=11,
-                   log=lambda line: None).run()
+    report = Chaos(
+        settings,
+        tmp_path,
+        trials=2,
+        events=2500,
+        malformed=3000,
+        seed=11,
+        broker=broker,
+        outage_s=12.0,
+        log=lambda line: None,
+    ).run()
     a = report.audit
     assert a is not None, "no audit"
-    assert report.trials == 2 and report.rebalances == 3
+    assert report.trials == 2 and report.rebalances == 3 and report.outages == 1
     assert a.unaccounted == 0 and a.double_counted == 0, a.examples
     assert a.counter_mismatches == 0, a.examples
     assert a.malformed_dead_lettered == 3000

@@ -42,24 +42,36 @@ def until(pred: Any, timeout_s: float = 60) -> None:
 
 
 def test_second_worker_shares_partitions_routes_explain_and_requires_its_token(
-        broker: EmbeddedBroker, worker: WorkerProcess, worker_env: dict[str, str],
-        session_dir: Path) -> None:
-    env_b = {**worker_env, "SCRAPEGUARD_WEB_PORT": str(free_port()),
-             "SCRAPEGUARD_API_TOKEN": TOKEN}
+    broker: EmbeddedBroker, worker: WorkerProcess, worker_env: dict[str, str], session_dir: Path
+) -> None:
+    env_b = {**worker_env, "SCRAPEGUARD_WEB_PORT": str(free_port()), "SCRAPEGUARD_API_TOKEN": TOKEN}
     b = WorkerProcess(env_b, session_dir / "worker-b.log")
     b.start()
     try:
-        until(lambda: len((worker.health() or {}).get("partitions", [])) == 4
-              and len((b.health() or {}).get("partitions", [])) == 4)
+        until(
+            lambda: (
+                len((worker.health() or {}).get("partitions", [])) == 4
+                and len((b.health() or {}).get("partitions", [])) == 4
+            )
+        )
         a_parts = set(worker.health()["partitions"])  # type: ignore[index]
-        actor = next(f"account:mw-{i}" for i in range(100)
-                     if partition_for(f"account:mw-{i}".encode(), 8) in a_parts)
+        actor = next(
+            f"account:mw-{i}"
+            for i in range(100)
+            if partition_for(f"account:mw-{i}".encode(), 8) in a_parts
+        )
         before = worker.health()["events"]  # type: ignore[index]
         producer = KafkaProducer(bootstrap_servers=broker.address)
         for i in range(20):
-            doc = {"event_id": f"mw-{i}", "ts": time.time() - 100 + i, "account_id": actor[8:],
-                   "ip": "198.51.100.77", "path": "/profiles/{id}", "status": 200,
-                   "target_profile_id": str(i)}
+            doc = {
+                "event_id": f"mw-{i}",
+                "ts": time.time() - 100 + i,
+                "account_id": actor[8:],
+                "ip": "198.51.100.77",
+                "path": "/profiles/{id}",
+                "status": 200,
+                "target_profile_id": str(i),
+            }
             producer.send("requests", orjson.dumps(doc), key=actor.encode())
         producer.flush()
         producer.close()
