@@ -100,6 +100,7 @@ class ActorState:
         "group_expires",
         "group_reason",
         "hour",
+        "ip0",
         "ips",
         "last_offset",
         "last_target",
@@ -134,6 +135,7 @@ class ActorState:
         self.allowlisted = False
         self.allow_sig = 0
         self.ips: SlidingDistinct | None = None
+        self.ip0 = 0  # hash of the only address seen, until there is a second
         self.group_reason = ""
         self.group_expires = 0.0
 
@@ -168,9 +170,15 @@ class ActorState:
         if ev.user_agent:
             self.automation = is_automation_ua(ev.user_agent)
         if ev.ip is not None:
-            if self.ips is None:
+            h = ip_hash(ev.ip) or 1
+            if self.ips is not None:
+                self.ips.add(h, ts)
+            elif self.ip0 == 0:
+                self.ip0 = h  # most actors use one address: no distinct set until a second
+            elif h != self.ip0:
                 self.ips = SlidingDistinct(IP_DISTINCT)
-            self.ips.add(ip_hash(ev.ip), ts)
+                self.ips.add(self.ip0, self.last_ts)
+                self.ips.add(h, ts)
         if is_view:
             target = ev.target_profile_id
             assert target is not None
@@ -202,7 +210,9 @@ class ActorState:
     @property
     def ips_per_hour(self) -> int:
         d = self.ips
-        return 0 if d is None else round(d.estimate())
+        if d is None:
+            return 1 if self.ip0 else 0
+        return round(d.estimate())
 
     def group_flag(self, ts: float) -> str:
         """The correlator's reason when a group signal is in force at ``ts``."""
@@ -226,14 +236,17 @@ class ActorState:
 
     @property
     def profiles_per_hour(self) -> int:
+        # an estimate never exceeds what it estimates: at most one profile per view
         d = self.distinct_hour
-        return 0 if d is None else round(d.estimate())
+        return 0 if d is None else min(round(d.estimate()), self.hour.totals[VIEW])
 
     @property
     def profiles_per_day(self) -> int:
         # the day holds the hour: never report less than the hour's (independent) estimate
         d = self.distinct_day
-        return 0 if d is None else max(round(d.estimate()), self.profiles_per_hour)
+        if d is None:
+            return 0
+        return min(max(round(d.estimate()), self.profiles_per_hour), self.day.totals[0])
 
     def account_age_days(self, ts: float) -> float | None:
         if self.created_ts < 0:
@@ -251,8 +264,8 @@ class ActorState:
         return ACTION_NAMES[self.action]
 
     # -- persistence -----------------------------------------------------------------
-    _HEAD = struct.Struct("<BddqqqdddqdBBdddqBI")
-    _VERSION = 2
+    _HEAD = struct.Struct("<BddqqqdddqdBBdddqBII")
+    _VERSION = 3
 
     def encode(self) -> bytes:
         parts = [
@@ -276,6 +289,7 @@ class ActorState:
                 self.views_at_action,
                 self.allowlisted,
                 self.allow_sig,
+                self.ip0,
             ),
             struct.pack("<qq", self.hour.head, self.day.head),
             self.hour.ring.tobytes(),
@@ -358,6 +372,7 @@ def _decode(buf: memoryview) -> ActorState:
         s.views_at_action,
         allowlisted,
         s.allow_sig,
+        s.ip0,
     ) = fields
     s.automation, s.allowlisted = bool(automation), bool(allowlisted)
     pos = head.size

@@ -29,6 +29,7 @@ from aiokafka.structs import OffsetAndMetadata
 from mode import Service
 
 from stream.kafka_config import aiokafka_kwargs
+from stream.publisher import partition_for
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -90,6 +91,7 @@ class BatchAgent(Service):
         self.producer: AIOKafkaProducer | None = None
         self._last_housekeeping = time.monotonic()
         self._positions: dict[TopicPartition, int] = {}
+        self._partition_counts: dict[str, int] = {}
         super().__init__(**kwargs)
 
     # -- to be provided by subclasses ------------------------------------------------
@@ -256,13 +258,40 @@ class BatchAgent(Service):
                 consumer.resume(tp)
 
     async def publish(self, plan: Publish) -> None:
+        """Publish ``plan.results``, await them, then ``plan.state``, await them.
+
+        Messages are grouped per topic and partition (Kafka's default partitioner for
+        those without one) and sent as whole record batches: one ``send`` per message
+        costs more than the detector's work on the event.
+        """
         producer = self.producer
         assert producer is not None
         for phase in (plan.results, plan.state):
             if not phase:
                 continue
-            futures = [
-                await producer.send(topic, value, key=key, partition=partition)
-                for topic, key, value, partition in phase
-            ]
+            groups: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
+            for topic, key, value, partition in phase:
+                if partition is None:
+                    partition = partition_for(key, await self._partitions(topic))
+                groups.setdefault((topic, partition), []).append((key, value))
+            futures = []
+            for (topic, partition), messages in groups.items():
+                batch = producer.create_batch()
+                for key, value in messages:
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        futures.append(await producer.send_batch(batch, topic, partition=partition))
+                        batch = producer.create_batch()
+                        if batch.append(key=key, value=value, timestamp=None) is None:
+                            raise ValueError(
+                                f"a {len(value or b'')}-byte message to {topic} "
+                                "does not fit in a record batch"
+                            )
+                futures.append(await producer.send_batch(batch, topic, partition=partition))
             await asyncio.gather(*futures)
+
+    async def _partitions(self, topic: str) -> int:
+        n = self._partition_counts.get(topic)
+        if n is None:
+            assert self.producer is not None
+            n = self._partition_counts[topic] = len(await self.producer.partitions_for(topic))
+        return n

@@ -147,9 +147,11 @@ class PartitionDetector:
                 stats["learned"] += 1
             if self.shadow is not None:
                 self._shadow(out, state, actor, ts, event_id, x, flagged)
+        # the correlator counts accounts that view profiles: activity without views is noise
         out.activities = [
             Activity(actor, ip, ts, int(views))
             for (actor, ip, _minute), (ts, views) in seen_on.items()
+            if views
         ]
         return out
 

@@ -44,11 +44,17 @@ class PolicyError(ValueError):
     """The policy file is missing, not TOML, or does not fit the schema."""
 
 
+# every metric is at most the requests of its window: below a limit's lowest threshold
+# there, the metric need not be computed (a fast path for the many quiet actors)
+_BOUNDED_BY_DAY = frozenset({"requests_per_day", "profiles_per_day"})
+
+
 @dataclass(frozen=True, slots=True)
 class Limit:
     metric: str
     challenge: float | None
     block: float | None
+    floor: float = 0.0  # the lowest threshold (set by the loader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +156,11 @@ class Policy:
             young = True
         else:
             young = False
+        per_hour, per_day = state.hour.totals[0], state.day.totals[0]
         for limit in limits:
+            bound = per_day if limit.metric in _BOUNDED_BY_DAY else per_hour
+            if bound <= limit.floor:
+                continue  # the metric cannot exceed a threshold yet
             value = getattr(state, limit.metric)
             if limit.block is not None and value > limit.block:
                 action = BLOCK
@@ -241,7 +251,8 @@ def _limits(table: dict[str, Any], where: str, skip: tuple[str, ...] = ()) -> tu
                 f"[{where}] {metric}: block ({block}) is below challenge "
                 f"({challenge}); challenge must come first"
             )
-        out.append(Limit(metric, challenge, block))
+        floor = min(v for v in (challenge, block) if v is not None)
+        out.append(Limit(metric, challenge, block, floor))
     return tuple(out)
 
 

@@ -45,18 +45,23 @@ class SlidingCounter:
         head = self.head
         if slot <= head:
             return
+        if head < 0:  # a fresh counter is all zeros already
+            self.head = slot
+            return
         ring, slots, channels = self.ring, self.slots, self.channels
-        if head < 0 or slot - head >= slots:
-            for i in range(len(ring)):
-                ring[i] = 0
+        if slot - head >= slots:
+            self.ring = array(ring.typecode, bytes(ring.itemsize * len(ring)))
             self.totals = [0] * channels
         else:
+            # slots head+1 .. slot expire: at most two contiguous runs of the ring
+            first, last = (head + 1) % slots, slot % slots
+            runs = [(first, last + 1)] if first <= last else [(first, slots), (0, last + 1)]
             totals = self.totals
-            for k in range(head + 1, slot + 1):
-                base = (k % slots) * channels
+            for a, b in runs:
+                lo, hi = a * channels, b * channels
                 for c in range(channels):
-                    totals[c] -= ring[base + c]
-                    ring[base + c] = 0
+                    totals[c] -= sum(ring[lo + c : hi : channels])
+                ring[lo:hi] = array(ring.typecode, bytes(ring.itemsize * (hi - lo)))
         self.head = slot
 
     def add(self, ts: float, incs: tuple[int, ...] | list[int]) -> bool:

@@ -161,7 +161,7 @@ class Bench:
                 **os.environ,
                 "BENCH_BROKER": broker.url,
                 "BENCH_WEB_PORT": str(port),
-                "BENCH_DATADIR": str(self.out / "naive-data"),
+                "BENCH_DATADIR": str((self.out / "naive-data").resolve()),
             }
             log = open(self.out / "baseline.log", "wb")  # noqa: SIM115
             proc = subprocess.Popen(
@@ -174,6 +174,11 @@ class Bench:
             deadline = time.monotonic() + 300
             prog: dict[str, Any] = {}
             while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"the naive baseline exited ({proc.returncode}); "
+                        f"see {self.out / 'baseline.log'}"
+                    )
                 prog = _json(f"http://127.0.0.1:{port}/progress")
                 if prog.get("events", 0) >= self.n_base:
                     break

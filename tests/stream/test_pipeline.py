@@ -72,7 +72,7 @@ def test_bulk_scraper_is_challenged_then_blocked_with_measured_reasons() -> None
 
 
 def test_rule_decisions_do_not_depend_on_batch_boundaries() -> None:
-    records = scraper(700) + scraper(400, step_s=1.5, account="other")
+    records = scraper(700) + scraper(450, step_s=1.5, account="other")
     records.sort(key=lambda r: orjson.loads(r.value)["ts"])
     for i, r in enumerate(records):
         r.offset = i
