@@ -51,7 +51,9 @@ class Settings(BaseSettings):
 
     # --- processing --------------------------------------------------------------------
     batch_max_records: int = Field(5000, ge=1, description="Largest micro-batch a worker takes.")
-    batch_wait_ms: int = Field(50, ge=0, description="How long a fetch waits to fill a batch.")
+    batch_wait_ms: int = Field(
+        10, ge=0, description="How long a fetch waits for records (latency vs batch size)."
+    )
     max_event_bytes: int = Field(64 * 1024, ge=256)
     max_future_skew_s: float = Field(
         86400.0, description="Events stamped further than this past the wall clock are refused."

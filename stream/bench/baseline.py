@@ -1,8 +1,9 @@
 """The naive build a first attempt would be: one Faust agent, per-event everything.
 
-Per event: a Faust ``Record`` is parsed, hopping-window ``Table`` updates are made for
-requests per minute/hour/day and profile views per hour (each a changelogged write per
-window), a per-actor set of profiles is kept in a table, and River's
+Per event: a Faust ``Record`` is parsed, windowed ``Table`` updates are made for requests
+per minute/hour/day and profile views per hour (tumbling windows: one changelogged write
+each — the sliding hour with minute resolution would take 60 writes per event with
+hopping windows), a per-actor list of profiles is kept in a table, and River's
 ``MinMaxScaler → HalfSpaceTrees`` scores and learns. Run as
 ``python -m stream.bench.baseline worker``; ``/progress`` says how many events it did.
 """
@@ -44,10 +45,10 @@ class Event(faust.Record, serializer="json"):
 
 
 requests = app.topic(TOPIC, key_type=bytes, value_type=Event)
-per_minute = app.Table("per_minute", default=int).hopping(60, 60, expires=timedelta(hours=2))
-per_hour = app.Table("per_hour", default=int).hopping(3600, 60, expires=timedelta(hours=2))
-per_day = app.Table("per_day", default=int).hopping(86400, 3600, expires=timedelta(days=2))
-views_hour = app.Table("views_hour", default=int).hopping(3600, 60, expires=timedelta(hours=2))
+per_minute = app.Table("per_minute", default=int).tumbling(60, expires=timedelta(hours=2))
+per_hour = app.Table("per_hour", default=int).tumbling(3600, expires=timedelta(hours=2))
+per_day = app.Table("per_day", default=int).tumbling(86400, expires=timedelta(days=2))
+views_hour = app.Table("views_hour", default=int).tumbling(3600, expires=timedelta(hours=2))
 profiles = app.Table("profiles", default=list)
 model = preprocessing.MinMaxScaler() | anomaly.HalfSpaceTrees(seed=42)
 progress: dict[str, Any] = {"events": 0, "first": None, "last": None}

@@ -217,6 +217,7 @@ class Bench:
             bootstrap_servers=s.bootstrap,
             group_id=None,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=5,  # enforcement reads decisions as soon as they are there
         )
         await consumer.start()
         stop = asyncio.Event()
@@ -353,7 +354,11 @@ class Bench:
                     for load in self.loads
                 },
             },
-            "runs": {"throughput": tp, "baseline": base, "latency": lat},
+            "runs": {
+                "throughput": tp,
+                "baseline": base,
+                "latency": [{str(k): v for k, v in r.items()} for r in lat],
+            },
             "config": {
                 "runs": self.runs,
                 "events": self.n,
