@@ -49,7 +49,7 @@ def main(n: int) -> dict[str, float]:
     for a in range(n):
         key = f"account:m{a}".encode()
         p = partition_for(key, 8)
-        scraper = a % 50 == 0
+        scraper = a % 500 == 0
         for i in range(300 if scraper else rng.randint(1, 4)):
             target = str(rng.randrange(10**7)) if scraper or rng.random() < 0.5 else None
             doc = {

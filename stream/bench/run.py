@@ -61,11 +61,11 @@ class Bench:
         out: Path,
         log: Callable[[str], None] = print,
         runs: int = 3,
-        events: int = 300_000,
+        events: int = 200_000,
         actors: int = 50_000,
-        baseline_events: int = 30_000,
+        baseline_events: int = 8_000,
         loads: tuple[int, ...] = (2000, 10000, 20000),
-        load_s: float = 8.0,
+        load_s: float = 6.0,
         memory_actors: tuple[int, ...] = (100_000, 1_000_000),
     ) -> None:
         self.out, self.log, self.runs = out, log, runs

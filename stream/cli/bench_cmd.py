@@ -20,7 +20,7 @@ from stream.cli.common import friendly_errors
     show_default=True,
 )
 @click.option("--runs", default=3, show_default=True, help="Runs per figure (medians).")
-@click.option("--events", default=300_000, show_default=True, help="Events per throughput run.")
+@click.option("--events", default=200_000, show_default=True, help="Events per throughput run.")
 @click.option("--quick", is_flag=True, help="One run, fewer events, 100k actors only.")
 @friendly_errors
 def bench(out: Path, runs: int, events: int, quick: bool) -> None:
