@@ -23,7 +23,7 @@ from models import Scorer
 from stream.actor_state import ActorState
 from stream.correlation import Activity, GroupSignal
 from stream.enforcement import active_action, decision_id, step
-from stream.features import automation_signals, features
+from stream.features import features
 from stream.incidents import FeedItem, incident_key
 from stream.ledger import LedgerCodec
 from stream.policy import ALLOW, Policy
@@ -277,12 +277,10 @@ class PartitionDetector:
         policy = self.policy
         score = self.shadow.score_one(x)
         out.scores.append((actor, score, ts, "shadow"))
-        signals = automation_signals(state, policy.score_require_one_of)
-        would = score > policy.score_challenge and (signals or not policy.score_require_one_of)
-        if would and self.shadow_flags.get(actor, 0.0) <= ts:
+        reason = policy.score_reason(state, score)
+        if reason and self.shadow_flags.get(actor, 0.0) <= ts:
             ttl = policy.ttl_challenge_s
             self.shadow_flags[actor] = ts + ttl
-            why = f" with {', '.join(signals)}" if signals else ""
             out.decisions.append(
                 Decision(
                     decision_id=decision_id(
@@ -290,7 +288,7 @@ class PartitionDetector:
                     ),
                     actor=actor,
                     action="challenge",
-                    reasons=[f"anomaly_score {score:.3f} > {policy.score_challenge:g}{why}"],
+                    reasons=[reason],
                     score=round(score, 4),
                     model=self.shadow_label,
                     ttl_s=ttl,
@@ -301,7 +299,7 @@ class PartitionDetector:
                 )
             )
             out.stats["decision_shadow_challenge"] += 1
-        elif not would and not live_flagged:
+        elif not reason and not live_flagged:
             self.shadow.learn_one(x)
 
     def _allowlisted(self, state: ActorState, actor: str, ip: str | None, ua: str) -> bool:

@@ -141,6 +141,17 @@ class Policy:
             and state.profiles_per_hour >= self.score_min_profiles_per_hour
         )
 
+    def score_reason(self, state: ActorState, score: float) -> str:
+        """Why ``score`` challenges ``state`` (``""`` when it does not): above the threshold,
+        with enough evidence and, when the policy asks, a sign of automation."""
+        if score <= self.score_challenge or not self.score_eligible(state):
+            return ""
+        signals = automation_signals(state, self.score_require_one_of)
+        if self.score_require_one_of and not signals:
+            return ""
+        why = f" with {', '.join(signals)}" if signals else ""
+        return f"anomaly_score {score:.3f} > {self.score_challenge:g}{why}"
+
     def evaluate(self, state: ActorState, ts: float, active_action: int) -> Verdict:
         """The action the policy asks for now, and why.
 
@@ -172,16 +183,10 @@ class Policy:
         if group:
             action = max(action, CHALLENGE)
             reasons.append(group)
-        if state.score > self.score_challenge and self.score_eligible(state):
-            signals = (
-                automation_signals(state, self.score_require_one_of)
-                if self.score_require_one_of
-                else []
-            )
-            if signals or not self.score_require_one_of:
-                action = max(action, CHALLENGE)
-                why = f" with {', '.join(signals)}" if signals else ""
-                reasons.append(f"anomaly_score {state.score:.3f} > {self.score_challenge:g}{why}")
+        score_reason = self.score_reason(state, state.score)
+        if score_reason:
+            action = max(action, CHALLENGE)
+            reasons.append(score_reason)
         if active_action == CHALLENGE:
             after = state.views - state.views_at_action
             if after > self.block_after_challenge_views:

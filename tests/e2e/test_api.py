@@ -6,8 +6,6 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +16,7 @@ from kafka import KafkaProducer
 
 from stream.broker import EmbeddedBroker
 from stream.localworker import WorkerProcess
+from tests.e2e import http
 from tests.e2e.conftest import LEDGER_KEY
 
 pytestmark = pytest.mark.broker
@@ -27,19 +26,7 @@ SCRAPER = "account:api-scraper"
 
 
 def get(worker: WorkerProcess, path: str, token: str | None = None) -> tuple[int, Any]:
-    req = urllib.request.Request(f"http://127.0.0.1:{worker.web_port}{path}")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            body = resp.read()
-            return resp.status, (
-                orjson.loads(body)
-                if resp.headers.get_content_type() == "application/json"
-                else body.decode()
-            )
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
+    return http.get(worker.web_port, path, token)
 
 
 @pytest.fixture(scope="module")

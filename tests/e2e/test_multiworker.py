@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -16,20 +14,10 @@ from kafka import KafkaProducer
 from stream.broker import EmbeddedBroker, free_port
 from stream.localworker import WorkerProcess
 from stream.publisher import partition_for
+from tests.e2e.http import get
 
 pytestmark = pytest.mark.broker
 TOKEN = "s3cret-token"
-
-
-def get(port: int, path: str, token: str | None = None) -> tuple[int, Any]:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, orjson.loads(resp.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
 
 
 def until(pred: Any, timeout_s: float = 60) -> None:
