@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import re
 import struct
-import zlib
 from array import array
 from functools import lru_cache
 from typing import Final
 
 from stream.records import RequestEvent
-from stream.windows import DistinctSpec, SlidingCounter, SlidingDistinct
+from stream.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
 
 HOUR_DISTINCT: Final = DistinctSpec(slots=60, slot_s=60.0, exact_max=32, bits=256)
 DAY_DISTINCT: Final = DistinctSpec(slots=24, slot_s=3600.0, exact_max=64, bits=512)
@@ -54,25 +53,6 @@ ACTION_NAMES = ("allow", "challenge", "block")
 def is_automation_ua(user_agent: str) -> bool:
     """User agents of HTTP libraries, headless browsers and scraping frameworks."""
     return AUTOMATION_UA.search(user_agent) is not None
-
-
-def ip_hash(ip: str) -> int:
-    return profile_hash(ip)
-
-
-def profile_hash(profile_id: str) -> int:
-    """Stable, well-mixed 32-bit hash of a profile id.
-
-    Python's ``hash`` is salted per process, so CRC-32 is used for stability and the
-    murmur3 finaliser mixes it: CRC-32 alone is linear, and sequential ids ("1001",
-    "1002", ...) would crowd a few sketch positions.
-    """
-    h = zlib.crc32(profile_id.encode())
-    h ^= h >> 16
-    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
-    return h ^ (h >> 16)
 
 
 def numeric_id(profile_id: str) -> int:
@@ -170,7 +150,7 @@ class ActorState:
         if ev.user_agent:
             self.automation = is_automation_ua(ev.user_agent)
         if ev.ip is not None:
-            h = ip_hash(ev.ip) or 1
+            h = stable_hash(ev.ip) or 1
             if self.ips is not None:
                 self.ips.add(h, ts)
             elif self.ip0 == 0:
@@ -183,7 +163,7 @@ class ActorState:
             target = ev.target_profile_id
             assert target is not None
             self.views += 1
-            h = profile_hash(target)
+            h = stable_hash(target)
             if self.distinct_hour is None:
                 self.distinct_hour = SlidingDistinct(HOUR_DISTINCT)
                 self.distinct_day = SlidingDistinct(DAY_DISTINCT)

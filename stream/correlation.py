@@ -18,9 +18,8 @@ from typing import Any
 
 import orjson
 
-from stream.actor_state import profile_hash
 from stream.policy import GroupLimit, Policy
-from stream.windows import DistinctSpec, SlidingCounter, SlidingDistinct
+from stream.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
 
 ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=512)
 MAX_RECENT = 256  # members remembered by name per group, to signal all of them
@@ -114,7 +113,7 @@ class GroupState:
         self.flagged = False
 
     def add(self, act: Activity) -> None:
-        self.accounts.add(profile_hash(act.actor), act.ts)
+        self.accounts.add(stable_hash(act.actor), act.ts)
         self.views.add(act.ts, (act.views,))
         if act.ts > self.last_ts:
             self.last_ts = act.ts

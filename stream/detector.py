@@ -32,7 +32,6 @@ from stream.metrics import Metrics
 from stream.model_manager import ModelManager
 from stream.pipeline import Limits, Outcome, PartitionDetector
 from stream.policy import Policy
-from stream.records import Decision
 from stream.settings import Settings
 from stream.statestore import StateChangelog
 
@@ -66,7 +65,6 @@ class Detector(BatchAgent):
         self.partitions: dict[int, PartitionDetector] = {}
         self._observed: list[Outcome] = []  # outcomes published, not yet in the metrics
         self._score_bins = [0] * 20
-        self.recent_decisions: list[Decision] = []
         self._changelog: StateChangelog[ActorState] | None = None
         self._snapshots: StateChangelog[bytes] | None = None
         self.align_topic = settings.topic_requests
@@ -215,9 +213,6 @@ class Detector(BatchAgent):
                     shadow=d.shadow,
                     decision_id=d.decision_id,
                 )
-            if out.decisions:
-                self.recent_decisions.extend(out.decisions)
-                del self.recent_decisions[:-1000]
         return plan
 
     def housekeeping(self) -> Publish | None:

@@ -58,7 +58,6 @@ class Outcome:
     feed: list[FeedItem] = field(default_factory=list)  # for incidents and the ledger
     # decisions with the Kafka timestamp (ms) of the record that triggered them
     latency_marks: list[tuple[Decision, float | None]] = field(default_factory=list)
-    last_offset: int = -1
 
 
 @dataclass
@@ -122,7 +121,6 @@ class PartitionDetector:
         touched: dict[str, tuple[ActorState, float, str, str | None, str]] = {}
         seen_on: dict[tuple[str, str, int], list[float]] = {}  # (actor, ip, minute) -> [ts, views]
         for rec in records:
-            out.last_offset = rec.offset
             self.record_ts = getattr(rec, "timestamp", None)
             try:
                 self._record(rec, now, out, touched, seen_on)

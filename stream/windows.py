@@ -16,8 +16,25 @@ the window are refused by :meth:`add` (the caller decides what that means).
 from __future__ import annotations
 
 import math
+import zlib
 from array import array
 from dataclasses import dataclass
+
+
+def stable_hash(text: str) -> int:
+    """Stable, well-mixed 32-bit hash of an item (a profile id, an IP, an actor).
+
+    Python's ``hash`` is salted per process, so CRC-32 is used for stability and the
+    murmur3 finaliser mixes it: CRC-32 alone is linear, and sequential ids ("1001",
+    "1002", ...) would crowd a few sketch positions.
+    """
+    h = zlib.crc32(text.encode())
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
 
 _STAMP_MOD = 255  # sketch stamps are slot % 255 + 1 in one byte; 0 means empty
 _SWEEP_EVERY = 64  # slots between sweeps of stale sketch stamps (keeps ages < 255)

@@ -1,7 +1,8 @@
 import pytest
 
-from stream.actor_state import ActorState, decode, is_automation_ua, profile_hash
+from stream.actor_state import ActorState, decode, is_automation_ua
 from stream.records import RequestEvent
+from stream.windows import stable_hash as profile_hash
 from tests.helpers import T0
 
 
