@@ -88,7 +88,7 @@ def from_scratch(
             out = det.process(recs[i : i + batch])
             decisions.update(d.decision_id for d in out.decisions if not d.shadow)
             dead.update((p, dl.source.offset) for dl in out.deadletters)
-        states.update(det.actors)
+        states.update(det.actors.items())
     return states, decisions, dead
 
 

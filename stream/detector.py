@@ -61,6 +61,7 @@ class Detector(BatchAgent):
             max_event_bytes=settings.max_event_bytes,
             max_future_skew_s=settings.max_future_skew_s,
             actor_idle_ttl_s=settings.actor_idle_ttl_s,
+            hot_actors=settings.hot_actors_per_partition,
         )
         self.partitions: dict[int, PartitionDetector] = {}
         self._observed: list[Outcome] = []  # outcomes published, not yet in the metrics

@@ -21,6 +21,7 @@ import structlog
 
 from models import Scorer
 from stream.actor_state import ActorState
+from stream.actor_table import ActorTable
 from stream.correlation import Activity, GroupSignal
 from stream.enforcement import active_action, decision_id, step
 from stream.features import features
@@ -67,6 +68,7 @@ class Limits:
     max_event_bytes: int = 64 * 1024
     max_future_skew_s: float = 86400.0
     actor_idle_ttl_s: float = 2 * 86400.0
+    hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.actor_table)
 
 
 class PartitionDetector:
@@ -98,13 +100,14 @@ class PartitionDetector:
         self.record_ts: float | None = None  # Kafka timestamp of the record in hand
         self.limits = limits or Limits()
         self.clock = clock or time.time
-        self.actors: dict[str, ActorState] = {}
+        self.actors = ActorTable(self.limits.hot_actors)
         self.watermark = 0.0  # newest event time seen in this partition
         self._policy_sig = id(policy)
 
     # -- state ------------------------------------------------------------------------
     def restore(self, actor: str, state: ActorState) -> None:
-        self.actors[actor] = state
+        self.actors.put(actor, state)
+        self.actors.trim()
         if state.last_ts > self.watermark:
             self.watermark = state.last_ts
 
@@ -151,6 +154,7 @@ class PartitionDetector:
             for (actor, ip, _minute), (ts, views) in seen_on.items()
             if views
         ]
+        self.actors.trim()  # after the batch: every state in ``touched`` is done with
         return out
 
     def _record(
@@ -184,7 +188,8 @@ class PartitionDetector:
             return
         state = actors.get(actor)
         if state is None:
-            state = actors[actor] = ActorState()
+            state = ActorState()
+            actors.put(actor, state)
         elif rec.offset <= state.last_offset:
             stats["redelivered"] += 1  # already counted before a restart
             return
@@ -250,7 +255,8 @@ class PartitionDetector:
         for sig in signals:
             state = self.actors.get(sig.actor)
             if state is None:
-                state = self.actors[sig.actor] = ActorState()  # signalled before its events
+                state = ActorState()  # signalled before its events
+                self.actors.put(sig.actor, state)
                 state.last_ts = sig.ts  # so that idle expiry measures from the signal
             if sig.expires_at > state.group_expires:
                 state.group_reason, state.group_expires = sig.reason, sig.expires_at
@@ -258,6 +264,7 @@ class PartitionDetector:
             out.stats["group_signals"] += 1
             if not state.allowlisted:
                 self._decide(out, state, sig.actor, sig.ts, sig.trigger_id, group_key=sig.group)
+        self.actors.trim()
         return out
 
     def _shadow(
@@ -368,8 +375,8 @@ class PartitionDetector:
     def expire_idle(self) -> list[str]:
         """Drop actors idle for longer than ``actor_idle_ttl_s`` of event time."""
         cutoff = self.watermark - self.limits.actor_idle_ttl_s
-        gone = [a for a, s in self.actors.items() if s.last_ts < cutoff]
+        gone = [a for a, last_ts in self.actors.last_seen() if last_ts < cutoff]
         for actor in gone:
-            del self.actors[actor]
+            self.actors.pop(actor)
             self.shadow_flags.pop(actor, None)
         return gone

@@ -62,6 +62,12 @@ class Settings(BaseSettings):
         2 * 86400.0,
         description="Per-actor state is dropped after this much event time without events.",
     )
+    hot_actors_per_partition: int = Field(
+        8192,
+        ge=1,
+        description="Actors per partition kept decoded (~3 KB each); the least recently "
+        "active beyond this are kept compressed (~0.2 KB each) until their next event.",
+    )
     policy_file: Path | None = Field(
         None, description="Policy TOML; the packaged default policy when unset."
     )

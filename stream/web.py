@@ -159,7 +159,7 @@ def install(app: faust.App, b: Backend) -> None:
                     return await self._route(request, url, actor)
             body = explain(
                 actor,
-                det.actors.get(actor) if det else None,
+                det.actors.peek(actor) if det else None,
                 d.policy,
                 b.view.store.history(actor),
                 det.model_label if det else d.models.labels()["live"] or "",
