@@ -66,7 +66,7 @@ class Settings(BaseSettings):
         8192,
         ge=1,
         description="Actors per partition kept decoded (~3 KB each); the least recently "
-        "active beyond this are kept compressed (~0.2 KB each) until their next event.",
+        "active beyond this are kept compressed (~0.3 KB each) until their next event.",
     )
     policy_file: Path | None = Field(
         None, description="Policy TOML; the packaged default policy when unset."
