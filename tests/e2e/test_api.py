@@ -132,46 +132,26 @@ def test_incident_and_breach_report(
     # views before the first decision are in the ledger too (the actor was watched)
     assert inc["affected_profiles"] >= 380  # all but the first ~50, seen before the watch began
     env = {**os.environ, "SCRAPEGUARD_APP_ID": "e2e"}
-    cli = [sys.executable, "-m", "stream", "incidents"]
-    listed = subprocess.run(
-        [*cli, "list", "--broker", broker.url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
-    assert inc["incident_id"] in listed
-    md = subprocess.run(
-        [*cli, "report", inc["incident_id"], "--broker", broker.url],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+
+    def incidents_cli(*args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-m", "stream", "incidents", *args, "--broker", broker.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+
+    assert inc["incident_id"] in incidents_cli("list")
+    md = incidents_cli("report", inc["incident_id"])
     assert "Personal-data fields exposed:** email, name" in md
     assert "person-1" not in md  # pseudonyms only without the key
     key = tmp_path / "ledger.key"
     key.write_text(LEDGER_KEY)
-    revealed = subprocess.run(
-        [
-            *cli,
-            "report",
-            inc["incident_id"],
-            "--format",
-            "json",
-            "--reveal-with",
-            str(key),
-            "--broker",
-            broker.url,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    revealed = incidents_cli(
+        "report", inc["incident_id"], "--format", "json", "--reveal-with", str(key)
+    )
     report = orjson.loads(revealed)
     ids = {p.get("profile_id") for p in report["people"]}
     assert {f"person-{i}" for i in range(100, 200)} <= ids
