@@ -40,7 +40,7 @@ class ActorTable:
 
     __slots__ = ("_cold", "_hot", "hot_max")
 
-    def __init__(self, hot_max: int = 8192) -> None:
+    def __init__(self, hot_max: int) -> None:
         if hot_max < 1:
             raise ValueError("hot_max must be at least 1")
         self.hot_max = hot_max
