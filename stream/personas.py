@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +98,13 @@ class _Gen:
 
     def profile(self) -> str:
         return str(self.rng.randint(1, 50_000_000))
+
+    def arrivals(self, t: float, rate_per_h: float, stop: float | None = None) -> Iterator[float]:
+        """Poisson arrival times from ``t`` until ``stop`` (default: the end of the run)."""
+        stop = self.end if stop is None else stop
+        while t < stop:
+            yield t
+            t += self.rng.expovariate(rate_per_h / 3600.0)
 
     def old_account(self) -> float:
         return self.start - self.rng.uniform(60, 2000) * DAY
@@ -196,10 +203,8 @@ def distributed(g: _Gen, i: int, size: int = 30) -> Actors:
         account, created, ua = f"ds{i}-{k}", g.old_account(), r.choice(BROWSERS)
         rate = r.uniform(25, 50)
         events = []
-        t = g.start + r.uniform(0, 1800)
-        while t < g.end:
+        for t in g.arrivals(g.start + r.uniform(0, 1800), rate):
             events.append(g.event(account, t, r.choice(pool), ua, g.profile(), created))
-            t += r.expovariate(rate / 3600.0)
         out.append((f"account:{account}", "distributed", events))
     return out
 
@@ -208,13 +213,12 @@ def new_aggressive(g: _Gen, i: int) -> Actors:
     """A new account that starts viewing profiles fast (60-200 an hour) right away."""
     r = g.rng
     account, ua, ip = f"na{i}", r.choice(BROWSERS), g.ip()
-    t = r.uniform(g.start, max(g.start, g.end - 7200))
-    created = t - r.uniform(60, 3600)
-    rate, stop = r.uniform(60, 200), min(g.end, t + r.uniform(3600, 3 * 3600))
+    first = r.uniform(g.start, max(g.start, g.end - 7200))
+    created = first - r.uniform(60, 3600)
+    rate, stop = r.uniform(60, 200), min(g.end, first + r.uniform(3600, 3 * 3600))
     events = []
-    while t < stop:
+    for t in g.arrivals(first, rate, stop):
         events.append(g.event(account, t, ip, ua, g.profile(), created))
-        t += r.expovariate(rate / 3600.0)
     return [(f"account:{account}", "new_aggressive", events)]
 
 
@@ -227,10 +231,8 @@ def account_farm(g: _Gen, i: int, size: int = 12) -> Actors:
         account, created = f"af{i}-{k}", g.old_account()
         rate = r.uniform(30, 60)
         events = []
-        t = g.start + r.uniform(0, 1800)
-        while t < g.end:
+        for t in g.arrivals(g.start + r.uniform(0, 1800), rate):
             events.append(g.event(account, t, ip, ua, g.profile(), created))
-            t += r.expovariate(rate / 3600.0)
         out.append((f"account:{account}", "account_farm", events))
     return out
 
@@ -241,10 +243,8 @@ def crawler(g: _Gen, i: int) -> Actors:
     ip = f"{CRAWLER_NET}.{10 + i % 200}"
     rate = r.uniform(300, 600)
     events = []
-    t = g.start + r.uniform(0, 60)
-    while t < g.end:
+    for t in g.arrivals(g.start + r.uniform(0, 60), rate):
         events.append(g.event(None, t, ip, CRAWLER_UA, g.profile(), None))
-        t += r.expovariate(rate / 3600.0)
     return [(f"ip:{ip}", "allowlisted_crawler", events)]
 
 
