@@ -15,7 +15,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-from stream.pseudonym import Pseudonymizer
+from stream.core.pseudonym import Pseudonymizer
 
 ACTOR_KEYS = frozenset({"actor", "actors"})
 ID_KEYS = frozenset(

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 import orjson
 
-from stream.bench import report
-from stream.bench.run import Bench
 from stream.cli.common import friendly_errors
+from stream.harness.bench import plot
+from stream.harness.bench.run import Bench
 
 
 @click.command()
@@ -46,7 +46,7 @@ def bench(out: Path, runs: int, events: int, quick: bool) -> None:
     )
     result = b.run()
     (out / "bench.json").write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    report.plot(result, out / "bench.png")
+    plot.plot(result, out / "bench.png")
     click.echo("")
-    click.echo(report.table(result))
+    click.echo(plot.table(result))
     click.echo(f"\n{out / 'bench.json'}, {out / 'bench.png'} ({result['seconds']}s)")

@@ -14,8 +14,8 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from stream.kafka_config import aiokafka_kwargs
-from stream.records import Decision
+from stream.core.records import Decision
+from stream.kafka.config import aiokafka_kwargs
 from stream.settings import Settings
 
 STYLE = {"allow": "green", "challenge": "yellow", "block": "bold red"}

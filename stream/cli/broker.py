@@ -8,8 +8,8 @@ from types import FrameType
 
 import click
 
-from stream.broker import EmbeddedBroker
 from stream.cli.common import friendly_errors
+from stream.harness.embedded_broker import EmbeddedBroker
 
 
 @click.command()

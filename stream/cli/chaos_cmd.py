@@ -10,9 +10,9 @@ from pathlib import Path
 import click
 import orjson
 
-from stream.broker import EmbeddedBroker, free_port
-from stream.chaos import Chaos
 from stream.cli.common import build_settings, friendly_errors
+from stream.harness.chaos import Chaos
+from stream.harness.embedded_broker import EmbeddedBroker, free_port
 
 
 @click.command()

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import click
 from pydantic import ValidationError
 
+from stream.core.pseudonym import Pseudonymizer
 from stream.logconfig import configure_logging
-from stream.pseudonym import Pseudonymizer
 from stream.settings import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,9 +71,9 @@ def friendly_errors(fn: F) -> F:
     from aiokafka.errors import KafkaError as AioKafkaError
     from kafka.errors import KafkaError
 
-    from stream.broker import BrokerError
-    from stream.policy import PolicyError
-    from stream.topics import BrokerUnavailable
+    from stream.core.policy import PolicyError
+    from stream.harness.embedded_broker import BrokerError
+    from stream.kafka.topics import BrokerUnavailable
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -12,16 +12,22 @@ from typing import Any
 import click
 import orjson
 
-from stream import report as report_out
 from stream.cli.common import broker_option, build_settings, friendly_errors
-from stream.evaluation import Report, evaluate, read_labels
-from stream.logformat import COMBINED, DEFAULT_PROFILE_PATH, LogFormatError, LogParser, open_log
-from stream.offline import key_of
-from stream.personas import DEFAULT_MIX, PERSONAS, Simulation, parse_mix
-from stream.publisher import BatchPublisher
-from stream.readback import read_topic
+from stream.harness import evaluation_report as report_out
+from stream.harness.access_log import (
+    COMBINED,
+    DEFAULT_PROFILE_PATH,
+    LogFormatError,
+    LogParser,
+    open_log,
+)
+from stream.harness.evaluation import Report, evaluate, read_labels
+from stream.harness.offline import key_of
+from stream.harness.personas import DEFAULT_MIX, PERSONAS, Simulation, parse_mix
+from stream.kafka.read_to_end import read_topic
+from stream.kafka.topics import ensure_topics
+from stream.kafka.writer import BatchPublisher
 from stream.settings import Settings
-from stream.topics import ensure_topics
 
 
 def publish_events(settings: Settings, events: Iterable[dict[str, Any]]) -> int:

@@ -14,9 +14,9 @@ import click
 import orjson
 
 from stream.cli.common import broker_option, build_settings, friendly_errors
-from stream.incident_report import build, render
-from stream.ledger import Sealer
-from stream.readback import read_topic
+from stream.core.breach_report import build, render
+from stream.core.ledger import Sealer
+from stream.kafka.read_to_end import read_topic
 from stream.settings import Settings
 
 

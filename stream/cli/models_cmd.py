@@ -14,16 +14,16 @@ from kafka import KafkaProducer
 
 from models import REGISTRY, ModelSpec
 from models.registry import InvalidParams, UnknownModel
-from stream import control
-from stream import report as report_out
 from stream.cli.common import broker_option, build_settings, friendly_errors, policy_option
-from stream.evaluation import evaluate, precision_recall, read_labels, roc_auc
-from stream.kafka_config import kafka_python_kwargs
-from stream.offline import OfflineRun
-from stream.policy import load_policy
-from stream.readback import read_topic
+from stream.core import control
+from stream.core.policy import load_policy
+from stream.harness import evaluation_report as report_out
+from stream.harness.evaluation import evaluate, precision_recall, read_labels, roc_auc
+from stream.harness.offline import OfflineRun
+from stream.kafka.config import kafka_python_kwargs
+from stream.kafka.read_to_end import read_topic
+from stream.kafka.topics import ensure_topics
 from stream.settings import Settings
-from stream.topics import ensure_topics
 
 
 def _params(text: str | None) -> dict[str, Any]:

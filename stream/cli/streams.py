@@ -13,10 +13,10 @@ from kafka.errors import KafkaError
 
 from stream.cli.board import describe
 from stream.cli.common import broker_option, build_settings, friendly_errors
-from stream.kafka_config import kafka_python_kwargs
-from stream.records import Decision
-from stream.topics import admin_client, ensure_topics
-from stream.validation import actor_key
+from stream.core.records import Decision
+from stream.core.validation import actor_key
+from stream.kafka.config import kafka_python_kwargs
+from stream.kafka.topics import admin_client, ensure_topics
 
 
 def event_key(line: bytes) -> bytes | None:

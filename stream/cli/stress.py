@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from stream import report as report_out
-from stream.broker import EmbeddedBroker, free_port
 from stream.cli.common import build_settings, friendly_errors
 from stream.cli.harness import publish_events, run_evaluation, write_labels
-from stream.localworker import WorkerProcess
-from stream.personas import CRAWLER_ALLOWLIST, Simulation, parse_mix
-from stream.policy import default_policy_text, load_policy
-from stream.topics import ensure_topics
+from stream.core.policy import default_policy_text, load_policy
+from stream.harness import evaluation_report as report_out
+from stream.harness.embedded_broker import EmbeddedBroker, free_port
+from stream.harness.personas import CRAWLER_ALLOWLIST, Simulation, parse_mix
+from stream.harness.worker_process import WorkerProcess
+from stream.kafka.topics import ensure_topics
 
 
 @click.command()

@@ -16,7 +16,6 @@ from pydantic import SecretStr
 
 from models import REGISTRY
 from models.registry import UnknownModel
-from stream.broker import EmbeddedBroker, port_open
 from stream.cli.board import DecisionBoard
 from stream.cli.common import (
     broker_option,
@@ -26,11 +25,12 @@ from stream.cli.common import (
     pseudonymizer,
     setup_logging,
 )
-from stream.demo import DemoPublisher
-from stream.ledger import Sealer
-from stream.policy import load_policy
+from stream.core.ledger import Sealer
+from stream.core.policy import load_policy
+from stream.harness.demo import DemoPublisher
+from stream.harness.embedded_broker import EmbeddedBroker, port_open
+from stream.kafka.topics import ensure_topics
 from stream.settings import Settings
-from stream.topics import ensure_topics
 
 
 class _Worker(faust.Worker):
@@ -49,7 +49,7 @@ def start_worker(settings: Settings, *extra: Service) -> int:
         raise click.ClickException(str(exc)) from None
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    from stream.app import create_worker
+    from stream.runtime.app import create_worker
 
     parts = create_worker(settings, policy, pseudonymizer(settings))
     app = parts.app

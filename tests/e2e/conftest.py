@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import EmbeddedBroker, free_port
-from stream.localworker import WorkerProcess
-from stream.policy import default_policy_text
+from stream.core.policy import default_policy_text
+from stream.harness.embedded_broker import EmbeddedBroker, free_port
+from stream.harness.worker_process import WorkerProcess
 
 CONTROL_KEY = "e2e-control-key"
 LEDGER_KEY = "m7q2x0TfSL3yJmVq9n8gKd1w6rZcH4pE5uYbA3sN0vI="  # a Fernet key for the tests

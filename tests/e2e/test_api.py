@@ -14,8 +14,8 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from stream.broker import EmbeddedBroker
-from stream.localworker import WorkerProcess
+from stream.harness.embedded_broker import EmbeddedBroker
+from stream.harness.worker_process import WorkerProcess
 from tests.e2e import http
 from tests.e2e.conftest import LEDGER_KEY
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from stream.broker import free_port, port_open
+from stream.harness.embedded_broker import free_port, port_open
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])

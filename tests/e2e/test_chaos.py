@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stream.broker import EmbeddedBroker
-from stream.chaos import Chaos
+from stream.harness.chaos import Chaos
+from stream.harness.embedded_broker import EmbeddedBroker
 from stream.settings import Settings
 
 pytestmark = pytest.mark.broker

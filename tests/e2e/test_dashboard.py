@@ -12,8 +12,8 @@ import pytest
 from kafka import KafkaProducer
 from playwright.sync_api import expect, sync_playwright
 
-from stream.broker import EmbeddedBroker
-from stream.localworker import WorkerProcess
+from stream.harness.embedded_broker import EmbeddedBroker
+from stream.harness.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.broker
 

@@ -11,12 +11,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.broker import EmbeddedBroker
-from stream.localworker import WorkerProcess
+from stream.harness.embedded_broker import EmbeddedBroker
+from stream.harness.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.broker
 
-REAL_LOG = Path(__file__).resolve().parents[3] / "shared" / "data" / "apache_combined_2015.log"
+REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
 
 
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:

@@ -14,9 +14,9 @@ import pytest
 from kafka import KafkaProducer
 
 from models import REGISTRY, ModelSpec
-from stream import control
-from stream.broker import EmbeddedBroker
-from stream.localworker import WorkerProcess
+from stream.core import control
+from stream.harness.embedded_broker import EmbeddedBroker
+from stream.harness.worker_process import WorkerProcess
 from tests.e2e.conftest import CONTROL_KEY
 from tests.e2e.kafka_io import TopicReader
 

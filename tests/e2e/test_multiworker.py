@@ -11,9 +11,9 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from stream.broker import EmbeddedBroker, free_port
-from stream.localworker import WorkerProcess
-from stream.publisher import partition_for
+from stream.harness.embedded_broker import EmbeddedBroker, free_port
+from stream.harness.worker_process import WorkerProcess
+from stream.kafka.writer import partition_for
 from tests.e2e.http import get
 
 pytestmark = pytest.mark.broker

@@ -8,8 +8,8 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from stream.broker import EmbeddedBroker
-from stream.localworker import WorkerProcess
+from stream.harness.embedded_broker import EmbeddedBroker
+from stream.harness.worker_process import WorkerProcess
 from tests.e2e.kafka_io import TopicReader
 
 pytestmark = pytest.mark.broker

@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 import pytest
 
-from stream.broker import EmbeddedBroker
-from stream.localworker import WorkerProcess
+from stream.harness.embedded_broker import EmbeddedBroker
+from stream.harness.worker_process import WorkerProcess
 from tests.e2e.kafka_io import TopicReader
 
 pytestmark = pytest.mark.broker

@@ -1,0 +1,1 @@
+"""The worker's HTTP API: views, explanations, the dashboard."""

@@ -1,0 +1,129 @@
+"""Why an actor is (or is not) challenged or blocked, in words a non-engineer follows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from stream.core.actor_state import ActorState
+from stream.core.enforcement import active_action
+from stream.core.features import automation_signals, features
+from stream.core.policy import ACTION_WORDS, Policy
+from stream.core.records import Decision
+
+WORDS = {
+    "requests_per_minute": "requests in the last minute",
+    "requests_per_hour": "requests in the last hour",
+    "requests_per_day": "requests in the last day",
+    "profiles_per_hour": "different profiles viewed in the last hour",
+    "profiles_per_day": "different profiles viewed in the last day",
+    "errors_per_hour": "failed requests (4xx/5xx) in the last hour",
+    "ips_per_hour": "different IP addresses used in the last hour",
+}
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def explain(
+    actor: str,
+    state: ActorState | None,
+    policy: Policy,
+    history: list[Decision],
+    model: str,
+    now: float,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "actor": actor,
+        "known": state is not None,
+        "decisions": [d.as_dict() for d in history],
+    }
+    words: list[str] = []
+    if state is None:
+        words.append(
+            "This worker holds no window state for this actor: it sent no request "
+            "in the last two days (or never)."
+        )
+        if history:
+            words.append(f"Its last decision was {history[-1].action} at {_when(history[-1].ts)}.")
+        out["words"] = words
+        return out
+    ts = state.last_ts
+    age = state.account_age_days(ts)
+    young = age is not None and age < policy.new_account_max_age_days
+    limits = policy.limits + (policy.new_account_limits if young else ())
+    counters = {m: getattr(state, m) for m in WORDS}
+    checks = []
+    words.append(f"Newest request: {_when(ts)}; {state.events} requests counted in all.")
+    if age is not None:
+        words.append(
+            f"The account was {age:.1f} days old then"
+            + (
+                f", younger than {policy.new_account_max_age_days:g} days, so the "
+                "stricter new-account limits apply."
+                if young
+                else "."
+            )
+        )
+    for lim in limits:
+        value = counters[lim.metric]
+        status = (
+            "over the block limit"
+            if lim.block is not None and value > lim.block
+            else "over the challenge limit"
+            if lim.challenge is not None and value > lim.challenge
+            else "within the limits"
+        )
+        checks.append(
+            {
+                "metric": lim.metric,
+                "value": value,
+                "challenge": lim.challenge,
+                "block": lim.block,
+                "status": status,
+                "new_account": lim in policy.new_account_limits,
+            }
+        )
+        bounds = " and ".join(
+            f"{n} above {v:g}"
+            for n, v in (("challenge", lim.challenge), ("block", lim.block))
+            if v is not None
+        )
+        words.append(f"{value:g} {WORDS[lim.metric]} — the policy asks for a {bounds}: {status}.")
+    group = state.group_flag(ts)
+    if group:
+        words.append(f"It belongs to a group of accounts flagged together: {group}.")
+    signals = automation_signals(
+        state,
+        tuple(policy.score_require_one_of)
+        or ("automation_ua", "regular_timing", "enumeration", "no_sleep", "errors"),
+    )
+    eligible = policy.score_eligible(state)
+    words.append(
+        f"Anomaly score {state.score:.3f} from model {model} (challenge above "
+        f"{policy.score_challenge:g}"
+        + ("" if eligible else "; not scored now: too little activity to judge")
+        + (f"; signs of automation: {', '.join(signals)}" if signals else "; no sign of automation")
+        + ")."
+    )
+    action = active_action(state, now if now > ts else ts)
+    if action:
+        words.append(f"In force now: {ACTION_WORDS[action]} until {_when(state.action_expires)}.")
+    else:
+        words.append("Nothing is in force now: requests are allowed.")
+    out.update(
+        {
+            "counters": counters,
+            "features": features(state, ts),
+            "score": state.score,
+            "model": model,
+            "checks": checks,
+            "group": group or None,
+            "automation_signals": signals,
+            "action_in_force": ["allow", "challenge", "block"][action],
+            "expires_at": state.action_expires if action else None,
+            "words": words,
+        }
+    )
+    return out

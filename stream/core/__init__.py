@@ -1,0 +1,1 @@
+"""The pure core: plain functions and small classes, no Kafka, no asyncio."""

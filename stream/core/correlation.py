@@ -1,0 +1,241 @@
+"""Cross-actor correlation: accounts per IP and per subnet, in event time (pure).
+
+The detector reports, once per batch, which account was seen on which IP with how
+many profile views (:class:`Activity`, keyed by subnet so a subnet and its IPs meet in
+one partition). :class:`GroupCorrelator` keeps, per IP and per /24 (IPv6 /64), the
+distinct accounts and the profile views of the last hour, and when a group passes the
+policy's ``[groups]`` limits it emits a :class:`GroupSignal` for every account of the
+group. Signals are keyed by account, so they reach the detector partition that owns
+that account's state, where policy turns them into challenges.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from stream.core.policy import GroupLimit, Policy
+from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
+
+ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=512)
+MAX_RECENT = 256  # members remembered by name per group, to signal all of them
+GROUP_IDLE_S = 2 * 3600.0
+
+
+@dataclass(slots=True)
+class Activity:
+    """One account on one IP during one detector batch."""
+
+    actor: str
+    ip: str
+    ts: float
+    views: int
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"a": self.actor, "i": self.ip, "t": self.ts, "v": self.views})
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Activity:
+        d = orjson.loads(raw)
+        return cls(str(d["a"]), str(d["i"]), float(d["t"]), int(d["v"]))
+
+
+@dataclass(slots=True)
+class GroupSignal:
+    """An account belongs to a group that passed a ``[groups]`` limit."""
+
+    actor: str
+    group: str
+    metric: str
+    value: int
+    threshold: int
+    ts: float
+    expires_at: float
+
+    @property
+    def reason(self) -> str:
+        return f"{self.metric} {self.value} > {self.threshold} ({self.group.split(':', 1)[1]})"
+
+    @property
+    def trigger_id(self) -> str:
+        return f"group:{self.group}:{self.ts}"
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "actor": self.actor,
+                "group": self.group,
+                "metric": self.metric,
+                "value": self.value,
+                "threshold": self.threshold,
+                "ts": self.ts,
+                "expires_at": self.expires_at,
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> GroupSignal:
+        d = orjson.loads(raw)
+        return cls(
+            str(d["actor"]),
+            str(d["group"]),
+            str(d["metric"]),
+            int(d["value"]),
+            int(d["threshold"]),
+            float(d["ts"]),
+            float(d["expires_at"]),
+        )
+
+
+@lru_cache(maxsize=65536)
+def subnet_of(ip: str) -> str:
+    """``203.0.113.7`` → ``203.0.113.0/24``; IPv6 → its /64."""
+    addr = ipaddress.ip_address(ip)
+    prefix = 24 if addr.version == 4 else 64
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+class GroupState:
+    """Distinct accounts and profile views of one IP or subnet over the last hour."""
+
+    __slots__ = ("accounts", "flagged", "last_ts", "recent", "signalled", "views")
+
+    def __init__(self) -> None:
+        self.accounts = SlidingDistinct(ACCOUNTS)
+        self.views = SlidingCounter(60, 60.0, channels=1, typecode="I")
+        self.recent: dict[str, float] = {}
+        self.signalled: dict[str, float] = {}  # actor -> expiry of its last signal
+        self.last_ts = 0.0
+        self.flagged = False
+
+    def add(self, act: Activity) -> None:
+        self.accounts.add(stable_hash(act.actor), act.ts)
+        self.views.add(act.ts, (act.views,))
+        if act.ts > self.last_ts:
+            self.last_ts = act.ts
+        recent = self.recent
+        if act.actor in recent:
+            recent[act.actor] = max(recent[act.actor], act.ts)
+        else:
+            if len(recent) >= MAX_RECENT:
+                del recent[min(recent, key=recent.__getitem__)]
+            recent[act.actor] = act.ts
+
+    @property
+    def accounts_per_hour(self) -> int:
+        return round(self.accounts.estimate())
+
+    @property
+    def views_per_hour(self) -> int:
+        return self.views.total()
+
+    def encode(self) -> bytes:
+        head, sweep, members, stamps = self.accounts.dump()
+        return orjson.dumps(
+            {
+                "d": [head, sweep, members.hex(), stamps.hex() if stamps is not None else None],
+                "vh": self.views.head,
+                "vr": list(self.views.ring),
+                "r": self.recent,
+                "s": self.signalled,
+                "t": self.last_ts,
+                "f": self.flagged,
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> GroupState:
+        try:
+            d: dict[str, Any] = orjson.loads(raw)
+            g = cls()
+            head, sweep, members, stamps = d["d"]
+            g.accounts = SlidingDistinct.load(
+                ACCOUNTS,
+                int(head),
+                int(sweep),
+                bytes.fromhex(members),
+                bytes.fromhex(stamps) if stamps else None,
+            )
+            g.views.head = int(d["vh"])
+            for i, v in enumerate(d["vr"]):
+                g.views.ring[i] = int(v)
+            g.views.totals = [sum(g.views.ring)]
+            g.recent = {str(k): float(v) for k, v in d["r"].items()}
+            g.signalled = {str(k): float(v) for k, v in d["s"].items()}
+            g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
+            return g
+        except (KeyError, TypeError, ValueError, IndexError, orjson.JSONDecodeError) as exc:
+            raise ValueError(f"malformed group state: {exc}") from exc
+
+
+class GroupCorrelator:
+    """All groups of one activity partition."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.groups: dict[str, GroupState] = {}
+        self.watermark = 0.0
+
+    def process(self, activities: list[Activity]) -> tuple[list[GroupSignal], set[str]]:
+        signals: list[GroupSignal] = []
+        changed: set[str] = set()
+        groups = self.policy.groups
+        for act in activities:
+            if act.ts > self.watermark:
+                self.watermark = act.ts
+            try:
+                subnet = subnet_of(act.ip)
+            except ValueError:
+                continue  # the detector only forwards validated addresses
+            for key, metric, limit in (
+                ("ip:" + act.ip, "accounts_per_ip", groups.accounts_per_ip),
+                ("subnet:" + subnet, "accounts_per_subnet", groups.accounts_per_subnet),
+            ):
+                if limit is None:
+                    continue
+                g = self.groups.get(key)
+                if g is None:
+                    g = self.groups[key] = GroupState()
+                g.add(act)
+                changed.add(key)
+                self._check(g, key, metric, limit, act, signals)
+        return signals, changed
+
+    def _check(
+        self,
+        g: GroupState,
+        key: str,
+        metric: str,
+        limit: GroupLimit,
+        act: Activity,
+        out: list[GroupSignal],
+    ) -> None:
+        n = g.accounts_per_hour
+        if not (n > limit.challenge and g.views_per_hour > limit.min_profile_views_per_hour):
+            g.flagged = False
+            return
+        ttl = self.policy.groups.signal_ttl_s
+        # on the crossing: every account seen in the last hour; afterwards: the one at hand
+        members = list(g.recent.items()) if not g.flagged else [(act.actor, act.ts)]
+        g.flagged = True
+        for actor, last_seen in members:
+            if last_seen <= act.ts - 3600:
+                continue
+            if g.signalled.get(actor, 0.0) - act.ts > ttl / 2:
+                continue  # signalled recently enough
+            g.signalled[actor] = act.ts + ttl
+            out.append(GroupSignal(actor, key, metric, n, limit.challenge, act.ts, act.ts + ttl))
+        if len(g.signalled) > MAX_RECENT:
+            for actor in sorted(g.signalled, key=g.signalled.__getitem__)[:-MAX_RECENT]:
+                del g.signalled[actor]
+
+    def expire_idle(self) -> list[str]:
+        cutoff = self.watermark - GROUP_IDLE_S
+        gone = [k for k, g in self.groups.items() if g.last_ts < cutoff]
+        for key in gone:
+            del self.groups[key]
+        return gone

@@ -1,0 +1,247 @@
+"""Incidents: challenged and blocked actors that belong together, and whose data they took.
+
+The detector sends two kinds of *feed items*, keyed by an **incident key** — the
+correlation group when the actor was flagged as part of one (``ip:…``/``subnet:…`` from
+the correlator), else the /24 (IPv6 /64) of the actor's address:
+
+* ``decision`` — a challenge or block (not shadow);
+* ``access`` — a profile view by an actor that is flagged or *watched* (busy enough to
+  be on its way there), with the profile as a pseudonym (and sealed copy).
+
+:class:`IncidentBook` opens an incident on the first decision of a key, adds the
+accesses buffered before it (so views made before detection are counted too), grows it
+with every later item, and closes it after ``quiet_s`` of event time without one. It
+returns incident updates and new ledger entries; it never sees a raw profile id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from stream.core.correlation import subnet_of
+from stream.core.ledger import DistinctCount
+
+CONTACT_FIELDS = frozenset({"email", "phone", "address", "birthdate", "date_of_birth"})
+MAX_ACTORS = 1000
+MAX_DECISIONS = 200
+PENDING_MAX = 5000
+PENDING_S = 3600.0
+
+
+def incident_key(group_reason: str, ip: str | None, actor: str) -> str:
+    """The correlation group named in a group reason, else the subnet, else the actor."""
+    if group_reason and group_reason.endswith(")") and "(" in group_reason:
+        metric = group_reason.split(" ", 1)[0]
+        where = group_reason.rsplit("(", 1)[1][:-1]
+        return ("ip:" if metric == "accounts_per_ip" else "subnet:") + where
+    if ip:
+        try:
+            return "subnet:" + subnet_of(ip)
+        except ValueError:
+            pass
+    return "actor:" + actor
+
+
+@dataclass(slots=True)
+class FeedItem:
+    kind: str  # decision | access
+    key: str
+    actor: str
+    ts: float
+    ip: str | None = None
+    user_agent: str = ""
+    profile: str | None = None  # pseudonym
+    sealed: str | None = None  # encrypted profile id, when a ledger key is set
+    fields: list[str] | None = None
+    path: str = ""
+    action: str = ""
+    reasons: list[str] | None = None
+    decision_id: str = ""
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) not in (None, "")}
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> FeedItem:
+        d = orjson.loads(raw)
+        return cls(**{k: d[k] for k in cls.__slots__ if k in d})
+
+
+@dataclass
+class Incident:
+    id: str
+    key: str
+    opened_at: float
+    last_at: float
+    status: str = "open"
+    actors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: int = 0
+    profiles: DistinctCount = field(default_factory=DistinctCount)
+    fields: set[str] = field(default_factory=set)
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    first_requests: list[dict[str, Any]] = field(default_factory=list)
+    last_requests: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=5))
+    user_agents: set[str] = field(default_factory=set)
+    version: int = 0
+
+    @property
+    def severity(self) -> str:
+        n = len(self.profiles)
+        contact = bool(self.fields & CONTACT_FIELDS)
+        if n >= 10_000 or (contact and n >= 1000):
+            return "critical"
+        if n >= 1000 or (contact and n >= 100):
+            return "high"
+        if n >= 100 or contact:
+            return "medium"
+        return "low"
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "incident_id": self.id,
+            "key": self.key,
+            "status": self.status,
+            "opened_at": self.opened_at,
+            "last_activity_at": self.last_at,
+            "severity": self.severity,
+            "actors": sorted(self.actors),
+            "actor_count": len(self.actors),
+            "requests": self.requests,
+            "affected_profiles": len(self.profiles),
+            "affected_profiles_exact": self.profiles.exact_count,
+            "fields_exposed": sorted(self.fields),
+            "decisions": self.decisions,
+            "first_requests": self.first_requests,
+            "last_requests": list(self.last_requests),
+            "user_agents": sorted(self.user_agents)[:20],
+            "version": self.version,
+        }
+
+    def encode(self) -> bytes:
+        body = self.summary()
+        body["profile_set"] = (
+            sorted(self.profiles.exact) if self.profiles.exact is not None else None
+        )
+        body["actor_detail"] = self.actors
+        return orjson.dumps(body)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Incident:
+        d = orjson.loads(raw)
+        inc = cls(
+            d["incident_id"],
+            d["key"],
+            float(d["opened_at"]),
+            float(d["last_activity_at"]),
+            status=d["status"],
+            requests=int(d["requests"]),
+            fields=set(d["fields_exposed"]),
+            decisions=list(d["decisions"]),
+            first_requests=list(d["first_requests"]),
+            user_agents=set(d.get("user_agents", [])),
+            version=int(d["version"]),
+        )
+        inc.actors = d.get("actor_detail") or {a: {} for a in d["actors"]}
+        inc.last_requests.extend(d["last_requests"])
+        for p in d.get("profile_set") or []:
+            inc.profiles.add(p)
+        return inc
+
+
+def _incident_id(key: str, ts: float) -> str:
+    return "inc-" + hashlib.blake2b(f"{key}\x00{ts}".encode(), digest_size=6).hexdigest()
+
+
+class IncidentBook:
+    """Open incidents of one feed partition."""
+
+    def __init__(self, quiet_s: float = 3600.0, pseudonymize: Any = None) -> None:
+        self.quiet_s = quiet_s
+        self.pseudo = pseudonymize or (lambda actor: actor)
+        self.open: dict[str, Incident] = {}
+        self.pending: dict[str, deque[FeedItem]] = {}
+        self.watermark = 0.0
+
+    def process(self, items: list[FeedItem]) -> tuple[list[Incident], list[tuple[str, FeedItem]]]:
+        changed: dict[str, Incident] = {}
+        ledger: list[tuple[str, FeedItem]] = []
+        for it in items:
+            if it.ts > self.watermark:
+                self.watermark = it.ts
+            inc = self.open.get(it.key)
+            if inc is None:
+                if it.kind != "decision":
+                    buf = self.pending.setdefault(it.key, deque(maxlen=PENDING_MAX))
+                    buf.append(it)
+                    continue
+                first = min([it.ts] + [p.ts for p in self.pending.get(it.key, ())])
+                inc = self.open[it.key] = Incident(
+                    _incident_id(it.key, it.ts), it.key, first, it.ts
+                )
+                for earlier in self.pending.pop(it.key, ()):
+                    if earlier.ts >= it.ts - PENDING_S:
+                        self._add(inc, earlier, ledger)
+            self._add(inc, it, ledger)
+            changed[inc.id] = inc
+        for inc in changed.values():
+            inc.version += 1
+        return list(changed.values()), ledger
+
+    def _add(self, inc: Incident, it: FeedItem, ledger: list[tuple[str, FeedItem]]) -> None:
+        inc.last_at = max(inc.last_at, it.ts)
+        inc.opened_at = min(inc.opened_at, it.ts)
+        who = self.pseudo(it.actor)
+        info = inc.actors.get(who)
+        if info is None and len(inc.actors) < MAX_ACTORS:
+            info = inc.actors[who] = {"first": it.ts, "last": it.ts, "action": "allow"}
+        if info is not None:
+            info["last"] = max(info["last"], it.ts)
+        if it.user_agent:
+            inc.user_agents.add(it.user_agent[:120])
+        if it.kind == "decision":
+            if info is not None:
+                info["action"] = it.action
+            if len(inc.decisions) < MAX_DECISIONS:
+                inc.decisions.append(
+                    {
+                        "ts": it.ts,
+                        "actor": who,
+                        "action": it.action,
+                        "reasons": it.reasons or [],
+                        "decision_id": it.decision_id,
+                    }
+                )
+            return
+        inc.requests += 1
+        inc.fields.update(it.fields or ())
+        sample = {
+            "ts": it.ts,
+            "actor": who,
+            "path": it.path,
+            "profile": it.profile,
+            "fields": it.fields or [],
+        }
+        if len(inc.first_requests) < 5:
+            inc.first_requests.append(sample)
+        inc.last_requests.append(sample)
+        if it.profile and inc.profiles.add(it.profile):
+            ledger.append((inc.id, it))
+
+    def close_idle(self) -> list[Incident]:
+        """Incidents without activity for ``quiet_s`` of event time; pending buffers age out."""
+        cutoff = self.watermark - self.quiet_s
+        closed = [inc for inc in self.open.values() if inc.last_at < cutoff]
+        for inc in closed:
+            del self.open[inc.key]
+            inc.status = "closed"
+            inc.version += 1
+        for key in [k for k, buf in self.pending.items() if buf and buf[-1].ts < cutoff]:
+            del self.pending[key]
+        return closed

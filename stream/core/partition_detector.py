@@ -1,0 +1,382 @@
+"""The pure core: one partition's micro-batch in, decisions and dead letters out.
+
+validate → windowed features → model score → policy → decision, in one direction.
+No Kafka here: the detector agent hands a batch of records (anything with
+``offset``, ``key`` and ``value``) and publishes what comes back. Tests drive it
+with plain objects.
+
+Per batch, each actor's state is written once and scored once; the hard limits are
+checked after every event, so rule decisions do not depend on where batches split
+and a recorded log replays to the same rule decisions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from models import Scorer
+from stream.core.actor_state import ActorState
+from stream.core.actor_table import ActorTable
+from stream.core.correlation import Activity, GroupSignal
+from stream.core.enforcement import active_action, decision_id, step
+from stream.core.features import features
+from stream.core.incidents import FeedItem, incident_key
+from stream.core.ledger import LedgerCodec
+from stream.core.policy import ALLOW, Policy
+from stream.core.records import DeadLetter, Decision, Source
+from stream.core.validation import Invalid, validate
+
+log = structlog.get_logger(__name__)
+
+
+class Record(Protocol):
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+
+
+@dataclass
+class Outcome:
+    """What one batch produced, for the agent to publish and to count."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    deadletters: list[DeadLetter] = field(default_factory=list)
+    forwards: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) re-keyed
+    changed: dict[str, ActorState] = field(default_factory=dict)  # actor -> state to persist
+    evicted: list[str] = field(default_factory=list)  # actors whose state is dropped
+    stats: Counter[str] = field(default_factory=Counter)
+    # (actor, score, event time, slot): slot is "live" or "shadow"
+    scores: list[tuple[str, float, float, str]] = field(default_factory=list)
+    activities: list[Activity] = field(default_factory=list)  # for the correlator
+    feed: list[FeedItem] = field(default_factory=list)  # for incidents and the ledger
+    # decisions with the Kafka timestamp (ms) of the record that triggered them
+    latency_marks: list[tuple[Decision, float | None]] = field(default_factory=list)
+
+
+@dataclass
+class Limits:
+    """Processing limits taken from settings."""
+
+    max_event_bytes: int = 64 * 1024
+    max_future_skew_s: float = 86400.0
+    actor_idle_ttl_s: float = 2 * 86400.0
+    hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.core.actor_table)
+
+
+class PartitionDetector:
+    """All per-actor state and the model of one input partition."""
+
+    def __init__(
+        self,
+        topic: str,
+        partition: int,
+        policy: Policy,
+        model: Scorer,
+        model_label: str,
+        limits: Limits | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        import time
+
+        self.topic = topic
+        self.partition = partition
+        self.policy = policy
+        self.model = model
+        self.model_label = model_label
+        self.shadow: Scorer | None = None  # the challenger, when one is deployed
+        self.shadow_label = ""
+        self.shadow_flags: dict[str, float] = {}  # actor -> end of its shadow challenge
+        self.history: list[tuple[Scorer, str]] = []  # earlier live models, for rollback
+        self.ledger: LedgerCodec | None = None  # set to write accesses for the ledger
+        self.watch_profiles_per_hour = 50
+        self.record_ts: float | None = None  # Kafka timestamp of the record in hand
+        self.limits = limits or Limits()
+        self.clock = clock or time.time
+        self.actors = ActorTable(self.limits.hot_actors)
+        self.watermark = 0.0  # newest event time seen in this partition
+        self._policy_sig = id(policy)
+
+    # -- state ------------------------------------------------------------------------
+    def restore(self, actor: str, state: ActorState) -> None:
+        self.actors.put(actor, state)
+        self.actors.trim()
+        if state.last_ts > self.watermark:
+            self.watermark = state.last_ts
+
+    def set_policy(self, policy: Policy) -> None:
+        self.policy = policy
+        self._policy_sig = id(policy)
+
+    # -- the batch ------------------------------------------------------------------
+    def process(self, records: Iterable[Record]) -> Outcome:
+        out = Outcome()
+        now = self.clock()
+        policy = self.policy
+        stats = out.stats
+        touched: dict[str, tuple[ActorState, float, str, str | None, str]] = {}
+        seen_on: dict[tuple[str, str, int], list[float]] = {}  # (actor, ip, minute) -> [ts, views]
+        for rec in records:
+            self.record_ts = getattr(rec, "timestamp", None)
+            try:
+                self._record(rec, now, out, touched, seen_on)
+            except Exception as exc:  # a bug must not stop the partition: dead-letter it
+                log.exception("processing_error", partition=self.partition, offset=rec.offset)
+                self._dead(out, rec, "processing_error", f"{type(exc).__name__}: {exc}", now)
+
+        for actor, (state, ts, event_id, ip, ua) in touched.items():
+            out.changed[actor] = state
+            if state.allowlisted or not policy.score_eligible(state):
+                continue
+            if active_action(state, ts) != ALLOW:
+                continue  # flagged actors neither need a score nor teach the model
+            x = features(state, ts)
+            score = self.model.score_one(x)
+            state.score = score
+            out.scores.append((actor, score, ts, "live"))
+            stats["scored"] += 1
+            flagged = self._decide(out, state, actor, ts, event_id, ip, ua)
+            if not flagged and score <= policy.score_challenge:
+                self.model.learn_one(x)  # score first, then learn; never from what we flag
+                stats["learned"] += 1
+            if self.shadow is not None:
+                self._shadow(out, state, actor, ts, event_id, x, flagged)
+        # the correlator counts accounts that view profiles: activity without views is noise
+        out.activities = [
+            Activity(actor, ip, ts, int(views))
+            for (actor, ip, _minute), (ts, views) in seen_on.items()
+            if views
+        ]
+        self.actors.trim()  # after the batch: every state in ``touched`` is done with
+        return out
+
+    def _record(
+        self,
+        rec: Record,
+        now: float,
+        out: Outcome,
+        touched: dict[str, tuple[ActorState, float, str, str | None, str]],
+        seen_on: dict[tuple[str, str, int], list[float]],
+    ) -> None:
+        """One record: validate, count, check the limits (the per-event part of a batch)."""
+        lim = self.limits
+        stats = out.stats
+        actors = self.actors
+        res = validate(
+            rec.value,
+            now=now,
+            max_bytes=lim.max_event_bytes,
+            max_future_skew_s=lim.max_future_skew_s,
+        )
+        if isinstance(res, Invalid):
+            self._dead(out, rec, res.reason, res.detail, now)
+            return
+        actor = res.actor
+        actor_b = actor.encode()
+        if rec.key != actor_b:
+            # Not keyed by its actor: re-key through Kafka so that all of an actor's
+            # events meet in one partition (and one worker).
+            out.forwards.append((actor_b, rec.value))  # type: ignore[arg-type]
+            stats["forwarded"] += 1
+            return
+        state = actors.get(actor)
+        if state is None:
+            state = ActorState()
+            actors.put(actor, state)
+        elif rec.offset <= state.last_offset:
+            stats["redelivered"] += 1  # already counted before a restart
+            return
+        elif state.too_late(res.ts):
+            self._dead(
+                out,
+                rec,
+                "late_event",
+                f"event time {res.ts} is more than a day older than the actor's "
+                f"newest event ({state.last_ts})",
+                now,
+            )
+            return
+        state.apply(res, rec.offset)
+        stats["events"] += 1
+        if res.ts > self.watermark:
+            self.watermark = res.ts
+        touched[actor] = (state, res.ts, res.event_id, res.ip, res.user_agent)
+        if res.account_id is not None and res.ip is not None:
+            # one activity per account, IP and minute of event time: a batch can
+            # span hours of event time when a worker catches up on a backlog
+            bucket = (actor, res.ip, int(res.ts // 60.0))
+            seen = seen_on.get(bucket)
+            view = 1.0 if res.target_profile_id is not None else 0.0
+            if seen is None:
+                seen_on[bucket] = [res.ts, view]
+            else:
+                if res.ts > seen[0]:
+                    seen[0] = res.ts
+                seen[1] += view
+        if self._allowlisted(state, actor, res.ip, res.user_agent):
+            return
+        self._decide(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent)
+        target = res.target_profile_id
+        if (
+            target is not None
+            and self.ledger is not None
+            and (
+                active_action(state, res.ts) != ALLOW
+                or state.profiles_per_hour >= self.watch_profiles_per_hour
+            )
+        ):
+            pseudo, sealed = self.ledger.profile(target)
+            out.feed.append(
+                FeedItem(
+                    "access",
+                    incident_key(state.group_flag(res.ts), res.ip, actor),
+                    actor,
+                    res.ts,
+                    ip=res.ip,
+                    user_agent=res.user_agent,
+                    profile=pseudo,
+                    sealed=sealed,
+                    fields=res.fields,
+                    path=res.path,
+                )
+            )
+
+    def apply_signals(self, signals: Iterable[GroupSignal]) -> Outcome:
+        """Group signals from the correlator: remember them, and decide at once."""
+        out = Outcome()
+        self.record_ts = None
+        for sig in signals:
+            state = self.actors.get(sig.actor)
+            if state is None:
+                state = ActorState()  # signalled before its events
+                self.actors.put(sig.actor, state)
+                state.last_ts = sig.ts  # so that idle expiry measures from the signal
+            if sig.expires_at > state.group_expires:
+                state.group_reason, state.group_expires = sig.reason, sig.expires_at
+            out.changed[sig.actor] = state
+            out.stats["group_signals"] += 1
+            if not state.allowlisted:
+                self._decide(out, state, sig.actor, sig.ts, sig.trigger_id, group_key=sig.group)
+        self.actors.trim()
+        return out
+
+    def _shadow(
+        self,
+        out: Outcome,
+        state: ActorState,
+        actor: str,
+        ts: float,
+        event_id: str,
+        x: dict[str, float],
+        live_flagged: bool,
+    ) -> None:
+        """The challenger scores the same actors; its would-be decisions are shadow-only."""
+        assert self.shadow is not None
+        policy = self.policy
+        score = self.shadow.score_one(x)
+        out.scores.append((actor, score, ts, "shadow"))
+        reason = policy.score_reason(state, score)
+        if reason and self.shadow_flags.get(actor, 0.0) <= ts:
+            ttl = policy.ttl_challenge_s
+            self.shadow_flags[actor] = ts + ttl
+            out.decisions.append(
+                Decision(
+                    decision_id=decision_id(
+                        actor, "challenge", f"{event_id}:{self.shadow_label}", True
+                    ),
+                    actor=actor,
+                    action="challenge",
+                    reasons=[reason],
+                    score=round(score, 4),
+                    model=self.shadow_label,
+                    ttl_s=ttl,
+                    expires_at=ts + ttl,
+                    ts=ts,
+                    shadow=True,
+                    trigger_event_id=event_id,
+                )
+            )
+            out.stats["decision_shadow_challenge"] += 1
+        elif not reason and not live_flagged:
+            self.shadow.learn_one(x)
+
+    def _allowlisted(self, state: ActorState, actor: str, ip: str | None, ua: str) -> bool:
+        sig = hash((self._policy_sig, ip, ua)) & 0xFFFFFFFF
+        if sig != state.allow_sig:
+            state.allow_sig = sig
+            state.allowlisted = self.policy.allowlist.matches(actor, ip, ua)
+        return state.allowlisted
+
+    def _decide(
+        self,
+        out: Outcome,
+        state: ActorState,
+        actor: str,
+        ts: float,
+        event_id: str,
+        ip: str | None = None,
+        user_agent: str = "",
+        group_key: str | None = None,
+    ) -> bool:
+        policy = self.policy
+        verdict = policy.evaluate(state, ts, active_action(state, ts))
+        decision = step(
+            state,
+            verdict,
+            actor=actor,
+            ts=ts,
+            trigger_event_id=event_id,
+            policy=policy,
+            model_label=self.model_label,
+        )
+        if decision is None:
+            return False
+        out.decisions.append(decision)
+        out.latency_marks.append((decision, self.record_ts))
+        out.stats[f"decision_{decision.action}"] += 1
+        if not decision.shadow and decision.action != "allow":
+            key = group_key or incident_key(state.group_flag(ts), ip, actor)
+            out.feed.append(
+                FeedItem(
+                    "decision",
+                    key,
+                    actor,
+                    ts,
+                    ip=ip,
+                    user_agent=user_agent,
+                    action=decision.action,
+                    reasons=decision.reasons,
+                    decision_id=decision.decision_id,
+                )
+            )
+        return True
+
+    def _dead(self, out: Outcome, rec: Record, reason: str, detail: str, now: float) -> None:
+        out.deadletters.append(
+            DeadLetter(
+                reason,
+                detail,
+                Source(self.topic, self.partition, rec.offset),
+                rec.key,
+                rec.value,
+                now,
+            )
+        )
+        out.stats[f"dead_{reason}"] += 1
+
+    # -- expiry -----------------------------------------------------------------------
+    def expire_idle(self) -> list[str]:
+        """Drop actors idle for longer than ``actor_idle_ttl_s`` of event time."""
+        cutoff = self.watermark - self.limits.actor_idle_ttl_s
+        gone = [a for a, last_ts in self.actors.last_seen() if last_ts < cutoff]
+        for actor in gone:
+            self.actors.pop(actor)
+            self.shadow_flags.pop(actor, None)
+        return gone

@@ -1,0 +1,89 @@
+"""Bytes of state per active actor: ``python -m stream.harness.bench.memory N`` prints JSON.
+
+Feeds N distinct actors (1-4 events each, half of them viewing profiles, 2 % scrapers
+viewing hundreds) through the pipeline of 8 partitions and measures the growth of the
+process's resident memory, and the size of the encoded state written to the changelog.
+Each partition keeps its default ``Limits.hot_actors`` decoded and the rest compressed
+(:mod:`stream.core.actor_table`); ``hot_actors`` in the output says how many were decoded.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import sys
+import time
+
+import orjson
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * 4096
+
+
+def main(n: int) -> dict[str, float]:
+    from models import REGISTRY
+    from stream.core.partition_detector import Limits, PartitionDetector
+    from stream.core.policy import load_policy
+    from stream.kafka.writer import partition_for
+
+    policy, spec = load_policy(), REGISTRY.get("hst").spec()
+    dets = [
+        PartitionDetector(
+            "requests", p, policy, REGISTRY.build(spec), spec.label(), Limits(), clock=time.time
+        )
+        for p in range(8)
+    ]
+
+    class R:
+        __slots__ = ("key", "offset", "value")
+
+        def __init__(self, offset: int, key: bytes, value: bytes) -> None:
+            self.offset, self.key, self.value = offset, key, value
+
+    rng = random.Random(1)
+    now = time.time() - 3600
+    gc.collect()
+    before = rss_bytes()
+    offsets = [0] * 8
+    batch: list[list[R]] = [[] for _ in range(8)]
+    for a in range(n):
+        key = f"account:m{a}".encode()
+        p = partition_for(key, 8)
+        scraper = a % 500 == 0
+        for i in range(300 if scraper else rng.randint(1, 4)):
+            target = str(rng.randrange(10**7)) if scraper or rng.random() < 0.5 else None
+            doc = {
+                "event_id": f"m{a}-{i}",
+                "ts": now + i * 5,
+                "account_id": f"m{a}",
+                "ip": f"10.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}",
+                "user_agent": "Mozilla/5.0",
+                "path": "/profiles/{id}",
+                "status": 200,
+                "target_profile_id": target,
+            }
+            batch[p].append(R(offsets[p], key, orjson.dumps(doc)))
+            offsets[p] += 1
+        if a % 2000 == 1999:
+            for q in range(8):
+                dets[q].process(batch[q])
+                batch[q] = []
+    for q in range(8):
+        dets[q].process(batch[q])
+    del batch
+    gc.collect()
+    after = rss_bytes()
+    encoded = [len(s.encode()) for d in dets for _, s in d.actors.items()]
+    actors = len(encoded)
+    return {
+        "actors": actors,
+        "hot_actors": sum(d.actors.hot for d in dets),
+        "rss_bytes_per_actor": (after - before) / actors,
+        "encoded_bytes_per_actor": sum(encoded) / actors,
+    }
+
+
+if __name__ == "__main__":
+    print(orjson.dumps(main(int(sys.argv[1]))).decode())

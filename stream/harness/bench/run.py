@@ -1,0 +1,377 @@
+"""The benchmark run: throughput, latency at fixed loads, memory, CPU, baseline, scale-out."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from stream.core.policy import default_policy_text
+from stream.harness.bench import workload
+from stream.harness.embedded_broker import EmbeddedBroker, free_port
+from stream.harness.worker_process import WorkerProcess
+from stream.kafka.topics import ensure_topics
+from stream.kafka.writer import BatchPublisher, partition_for
+from stream.settings import Settings
+
+# latency runs: an actor is challenged on its 6th request of a minute, so that a good share
+# of events trigger a decision whose latency can be measured
+LATENCY_POLICY = default_policy_text().replace(
+    "requests_per_minute = { challenge = 180, block = 900 }",
+    "requests_per_minute = { challenge = 5 }",
+)
+
+
+def _json(url: str) -> dict[str, Any]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return orjson.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return orjson.loads(exc.read())
+    except OSError:
+        return {}
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Bench:
+    def __init__(
+        self,
+        out: Path,
+        log: Callable[[str], None] = print,
+        runs: int = 3,
+        events: int = 200_000,
+        actors: int = 50_000,
+        baseline_events: int = 8_000,
+        loads: tuple[int, ...] = (2000, 10000, 20000),
+        load_s: float = 6.0,
+        memory_actors: tuple[int, ...] = (100_000, 1_000_000),
+    ) -> None:
+        self.out, self.log, self.runs = out, log, runs
+        self.n, self.actors, self.n_base = events, actors, baseline_events
+        self.loads, self.load_s, self.memory_actors = loads, load_s, memory_actors
+        out.mkdir(parents=True, exist_ok=True)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _settings(self, broker: EmbeddedBroker, app_id: str) -> Settings:
+        return Settings(broker=broker.url, app_id=app_id)
+
+    def _worker(
+        self, broker: EmbeddedBroker, app_id: str, name: str, policy: str | None = None
+    ) -> WorkerProcess:
+        env = {
+            "SCRAPEGUARD_BROKER": broker.url,
+            "SCRAPEGUARD_APP_ID": app_id,
+            "SCRAPEGUARD_WEB_PORT": str(free_port()),
+            "SCRAPEGUARD_LOG_LEVEL": "warning",
+            "SCRAPEGUARD_LOG_FORMAT": "json",
+            "SCRAPEGUARD_DATA_DIR": str(self.out / "data"),
+        }
+        if policy is not None:
+            path = self.out / f"{name}-policy.toml"
+            path.write_text(policy)
+            env["SCRAPEGUARD_POLICY_FILE"] = str(path)
+        return WorkerProcess(env, self.out / f"{name}.log")
+
+    def _publish(
+        self, settings: Settings, msgs: list[tuple[bytes, bytes]], topic: str | None = None
+    ) -> None:
+        async def go() -> None:
+            async with BatchPublisher(settings, max_batch_bytes=1024 * 1024) as pub:
+                await pub.send_many(topic or settings.topic_requests, msgs)
+
+        asyncio.run(go())
+
+    # -- throughput ---------------------------------------------------------------------
+    def throughput(self, workers: int = 1) -> dict[str, float]:
+        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
+        broker.start()
+        procs: list[WorkerProcess] = []
+        try:
+            s = self._settings(broker, "bench")
+            ensure_topics(s)
+            msgs = [(k, v) for k, v, _ in workload.events(self.n, self.actors, time.time() - 7200)]
+            self._publish(s, msgs)
+            procs = [self._worker(broker, "bench", f"worker{i}") for i in range(workers)]
+            for p in procs:  # spawn all before waiting, so that they join together
+                p.spawn()
+            for p in procs:
+                p.wait_ready()
+            urls = [f"http://127.0.0.1:{p.web_port}/health" for p in procs]
+            t_first = t_last = None
+            cpu0: list[float] = []
+            deadline = time.monotonic() + 600
+            while time.monotonic() < deadline:
+                done = sum(_json(u).get("events", 0) for u in urls)
+                now = time.monotonic()
+                if done > 0 and t_first is None:
+                    t_first = now
+                    cpu0 = [_cpu_s(p.proc.pid) for p in procs if p.proc]
+                if done >= self.n:
+                    t_last = now
+                    break
+                time.sleep(0.02)
+            assert t_first is not None and t_last is not None, "workers did not finish"
+            cpu = sum(_cpu_s(p.proc.pid) for p in procs if p.proc) - sum(cpu0)
+            return {
+                "eps": self.n / (t_last - t_first),
+                "seconds": t_last - t_first,
+                "cpu_s_per_1k": cpu / self.n * 1000,
+                "peak_rss_mb": max(_hwm_mb(p.proc.pid) for p in procs if p.proc),
+            }
+        finally:
+            for p in procs:
+                p.stop()
+            broker.stop()
+
+    def baseline(self) -> dict[str, float]:
+        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
+        broker.start()
+        proc = None
+        try:
+            s = self._settings(broker, "bench")
+            ensure_topics(s)
+            msgs = [
+                (k, v) for k, v, _ in workload.events(self.n_base, self.actors, time.time() - 7200)
+            ]
+            self._publish(s, msgs)
+            port = free_port()
+            env = {
+                **os.environ,
+                "BENCH_BROKER": broker.url,
+                "BENCH_WEB_PORT": str(port),
+                "BENCH_DATADIR": str((self.out / "naive-data").resolve()),
+            }
+            log = open(self.out / "baseline.log", "wb")  # noqa: SIM115
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "stream.harness.bench.baseline", "worker", "-l", "warn"],
+                env=env,
+                stdout=log,
+                stderr=log,
+                cwd=self.out,
+            )
+            deadline = time.monotonic() + 300
+            prog: dict[str, Any] = {}
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"the naive baseline exited ({proc.returncode}); "
+                        f"see {self.out / 'baseline.log'}"
+                    )
+                prog = _json(f"http://127.0.0.1:{port}/progress")
+                if prog.get("events", 0) >= self.n_base:
+                    break
+                time.sleep(0.2)
+            if not prog.get("first"):
+                raise RuntimeError("the naive baseline processed nothing; see baseline.log")
+            span = (prog["last"] or time.time()) - prog["first"]
+            return {"eps": prog["events"] / span, "events": prog["events"], "seconds": span}
+        finally:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+            broker.stop()
+
+    # -- latency ------------------------------------------------------------------------
+    def latency(self) -> dict[int, dict[str, float]]:
+        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
+        broker.start()
+        w = None
+        try:
+            s = self._settings(broker, "lat")
+            ensure_topics(s)
+            w = self._worker(broker, "lat", "latency", LATENCY_POLICY)
+            w.start()
+            return asyncio.run(self._latency(s))
+        finally:
+            if w is not None:
+                w.stop()
+            broker.stop()
+
+    async def _latency(self, s: Settings) -> dict[int, dict[str, float]]:
+        sent: dict[str, float] = {}
+        seen: dict[str, float] = {}
+        consumer = AIOKafkaConsumer(
+            s.topic_decisions,
+            bootstrap_servers=s.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=5,  # enforcement reads decisions as soon as they are there
+        )
+        await consumer.start()
+        stop = asyncio.Event()
+
+        async def read() -> None:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=50)
+                t = time.time()
+                for recs in batch.values():
+                    for r in recs:
+                        seen.setdefault(orjson.loads(r.value)["trigger_event_id"], t)
+
+        reader = asyncio.create_task(read())
+        producer = AIOKafkaProducer(
+            bootstrap_servers=s.bootstrap, linger_ms=1, max_batch_size=256 * 1024
+        )
+        await producer.start()
+        n_parts = len(await producer.partitions_for(s.topic_requests))
+        results: dict[int, dict[str, float]] = {}
+        try:
+            for load in self.loads:
+                ids: list[str] = []
+                tick = 0.01
+                per_tick = max(1, round(load * tick))
+                total = int(load * self.load_s)
+                gen = workload.events(
+                    total,
+                    max(100, total // 8),
+                    time.time(),
+                    seed=load,
+                    span_s=self.load_s,
+                    prefix=f"l{load}-",
+                )
+                t0 = time.monotonic()
+                k = 0
+                while k < total:
+                    batches: dict[int, Any] = {}
+                    now = time.time()
+                    for _ in range(min(per_tick, total - k)):
+                        key, value, eid = next(gen)
+                        doc = orjson.loads(value)
+                        doc["ts"] = now
+                        p = partition_for(key, n_parts)
+                        b = batches.setdefault(p, producer.create_batch())
+                        b.append(key=key, value=orjson.dumps(doc), timestamp=None)
+                        sent[eid] = now
+                        ids.append(eid)
+                        k += 1
+                    for p, b in batches.items():
+                        await producer.send_batch(b, s.topic_requests, partition=p)
+                    k_time = t0 + (k / load)
+                    await asyncio.sleep(max(0.0, k_time - time.monotonic()))
+                await asyncio.sleep(3.0)  # let the last decisions arrive
+                lat = sorted((seen[e] - sent[e]) * 1000 for e in ids if e in seen)
+                q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [0.0] * 99
+                results[load] = {
+                    "p50": round(q[49], 2),
+                    "p95": round(q[94], 2),
+                    "p99": round(q[98], 2),
+                    "decisions": len(lat),
+                    "achieved_eps": round(total / (time.monotonic() - t0 - 3.0)),
+                }
+                self.log(
+                    f"bench: latency at {load}/s: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms "
+                    f"({len(lat)} decisions)"
+                )
+        finally:
+            stop.set()
+            await reader
+            await producer.stop()
+            await consumer.stop()
+        return results
+
+    # -- memory -------------------------------------------------------------------------
+    def memory(self, n: int) -> dict[str, float]:
+        out = subprocess.run(
+            [sys.executable, "-m", "stream.harness.bench.memory", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
+        )
+        return orjson.loads(out.stdout.strip().splitlines()[-1])
+
+    # -- all ----------------------------------------------------------------------------
+    def run(self) -> dict[str, Any]:
+        started = time.monotonic()
+        tp, base, lat = [], [], []
+        for i in range(self.runs):
+            tp.append(self.throughput())
+            self.log(f"bench: run {i + 1}: scrapeguard {tp[-1]['eps']:,.0f} events/s")
+            base.append(self.baseline())
+            self.log(f"bench: run {i + 1}: naive Faust baseline {base[-1]['eps']:,.0f} events/s")
+            lat.append(self.latency())
+        two = self.throughput(workers=2)
+        self.log(f"bench: 2 workers: {two['eps']:,.0f} events/s")
+        mem = {}
+        for n in self.memory_actors:
+            mem[n] = self.memory(n)
+            self.log(
+                f"bench: {n:,} actors: {mem[n]['rss_bytes_per_actor']:.0f} B/actor in "
+                f"memory, {mem[n]['encoded_bytes_per_actor']:.0f} B in the changelog"
+            )
+        eps = [r["eps"] for r in tp]
+        beps = [r["eps"] for r in base]
+        med = statistics.median(eps)
+        bmed = statistics.median(beps)
+        latency_ms = {
+            str(load): {
+                q: statistics.median(r[load][q] for r in lat) for q in ("p50", "p95", "p99")
+            }
+            for load in self.loads
+        }
+        return {
+            "throughput_eps": round(med),
+            "baseline_throughput_eps": round(bmed),
+            "ratio": round(med / bmed, 1),
+            "latency_ms": latency_ms,
+            "bytes_per_actor": {str(n): round(m["rss_bytes_per_actor"]) for n, m in mem.items()},
+            "encoded_bytes_per_actor": {
+                str(n): round(m["encoded_bytes_per_actor"]) for n, m in mem.items()
+            },
+            "peak_rss_mb": round(max(r["peak_rss_mb"] for r in tp), 1),
+            "cpu_s_per_1k_events": round(statistics.median(r["cpu_s_per_1k"] for r in tp), 3),
+            "scale_out_eps": {"1": round(med), "2": round(two["eps"])},
+            "spread": {
+                "throughput_eps": [round(min(eps)), round(max(eps))],
+                "baseline_throughput_eps": [round(min(beps)), round(max(beps))],
+                "latency_ms": {
+                    str(load): {
+                        q: [min(r[load][q] for r in lat), max(r[load][q] for r in lat)]
+                        for q in ("p50", "p99")
+                    }
+                    for load in self.loads
+                },
+            },
+            "runs": {
+                "throughput": tp,
+                "baseline": base,
+                "latency": [{str(k): v for k, v in r.items()} for r in lat],
+            },
+            "config": {
+                "runs": self.runs,
+                "events": self.n,
+                "actors": self.actors,
+                "baseline_events": self.n_base,
+                "loads_eps": list(self.loads),
+                "load_seconds": self.load_s,
+            },
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "processor": platform.machine(),
+            },
+            "seconds": round(time.monotonic() - started),
+        }

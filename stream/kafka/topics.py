@@ -1,0 +1,99 @@
+"""Topic names, shapes, and creating them when missing (kafka-python admin)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import structlog
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from stream.kafka.config import kafka_python_kwargs
+from stream.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    p = settings.partitions
+    return [
+        TopicSpec(settings.topic_requests, p),
+        TopicSpec(settings.topic_decisions, p),
+        TopicSpec(settings.topic_deadletter, p),
+        # co-partitioned with requests: partition i holds the state of requests partition i
+        TopicSpec(settings.state_topic, p, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.signals_topic, p),
+        TopicSpec(settings.activity_topic, p),
+        TopicSpec(settings.group_state_topic, p, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.scores_topic, p),
+        TopicSpec(settings.snapshot_topic, p, {"cleanup.policy": "compact"}),
+        # one partition: every worker reads all of it, in order
+        TopicSpec(settings.topic_control, 1),
+        TopicSpec(settings.topic_incidents, p),
+        TopicSpec(settings.incident_feed_topic, p),
+        TopicSpec(settings.incident_state_topic, p, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.ledger_topic, p),
+        TopicSpec(settings.members_topic, 1, {"cleanup.policy": "compact"}),
+    ]
+
+
+class BrokerUnavailable(RuntimeError):
+    """No Kafka broker answered at the configured address."""
+
+
+def admin_client(settings: Settings) -> KafkaAdminClient:
+    timeout_s = settings.connect_timeout_s
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        left_ms = max(100, int((deadline - time.monotonic()) * 1000))
+        try:
+            return KafkaAdminClient(
+                request_timeout_ms=10000,
+                bootstrap_timeout_ms=left_ms,
+                **kafka_python_kwargs(settings),
+            )
+        except KafkaError as exc:  # NoBrokersAvailable and friends
+            last = exc
+            time.sleep(0.5)
+    raise BrokerUnavailable(
+        f"no Kafka broker answered at {settings.broker} within {timeout_s:.0f}s ({last}); "
+        "start one with `scrapeguard broker` or set SCRAPEGUARD_BROKER / --broker"
+    )
+
+
+def ensure_topics(settings: Settings) -> list[str]:
+    """Create the missing topics; return the names created. Existing ones are left alone."""
+    admin = admin_client(settings)
+    try:
+        existing = set(admin.list_topics())
+        missing = [t for t in topic_specs(settings) if t.name not in existing]
+        created: list[str] = []
+        for spec in missing:
+            try:
+                admin.create_topics(
+                    [
+                        NewTopic(
+                            spec.name,
+                            spec.partitions,
+                            settings.replication_factor,
+                            topic_configs=spec.config,
+                        )
+                    ]
+                )
+                created.append(spec.name)
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+        if created:
+            log.info("topics_created", topics=created, partitions=settings.partitions)
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,149 @@
+"""What every worker knows about the whole deployment, from topics it reads entirely.
+
+* all decisions → :class:`~stream.core.decision_store.DecisionStore` (any worker answers for
+  any actor), plus per-minute counts and top reasons for the dashboard;
+* all incidents → the latest version of each;
+* the members topic → which worker (URL) owns which detector partition, so that a
+  request about an actor's live window state is routed to its owner.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections import Counter, deque
+from typing import Any
+
+import orjson
+import structlog
+from aiokafka import AIOKafkaProducer
+from mode import Service
+
+from stream.core.decision_store import DecisionStore
+from stream.core.records import Decision
+from stream.kafka.config import aiokafka_kwargs
+from stream.kafka.follower import TopicFollower
+from stream.runtime.metrics import reason_code
+from stream.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+MINUTES = 60
+MEMBER_TTL_S = 30.0
+
+
+class GlobalView(Service):
+    def __init__(self, settings: Settings, owned: Any, **kwargs: Any) -> None:
+        self.settings = settings
+        self.owned = owned  # () -> set of detector partitions this worker owns
+        self.store = DecisionStore()
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, dict[str, Any]] = {}
+        self.worker_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
+        self.url = settings.advertised_url or f"http://{settings.web_host}:{settings.web_port}"
+        self.per_minute: deque[tuple[int, Counter[str]]] = deque(maxlen=MINUTES)
+        self.reasons: Counter[str] = Counter()
+        self._producer: AIOKafkaProducer | None = None
+        s = settings
+        self.followers = [
+            TopicFollower(s, s.topic_decisions, self._on_decision),
+            TopicFollower(s, s.topic_incidents, self._on_incident),
+            TopicFollower(s, s.members_topic, self._on_member),
+        ]
+        super().__init__(**kwargs)
+
+    @property
+    def ready(self) -> bool:
+        return all(f.caught_up.is_set() for f in self.followers)
+
+    async def on_start(self) -> None:
+        self._producer = AIOKafkaProducer(**aiokafka_kwargs(self.settings))
+        await self._producer.start()
+        for f in self.followers:
+            await f.start()
+
+    async def on_stop(self) -> None:
+        for f in self.followers:
+            await f.stop()
+        if self._producer is not None:
+            await self._producer.stop()
+
+    @Service.task
+    async def _follow(self) -> None:
+        import asyncio
+
+        for f in self.followers:
+            await f.catch_up()
+        await asyncio.gather(*(f.follow() for f in self.followers))
+
+    @Service.timer(5.0)
+    async def _announce(self) -> None:
+        assert self._producer is not None
+        body = {
+            "worker": self.worker_id,
+            "url": self.url,
+            "ts": time.time(),
+            "partitions": sorted(self.owned()),
+        }
+        await self._producer.send_and_wait(
+            self.settings.members_topic, orjson.dumps(body), key=self.worker_id.encode()
+        )
+
+    # -- feeds -------------------------------------------------------------------------
+    def _on_decision(self, rec: Any) -> None:
+        d = Decision.from_dict(orjson.loads(rec.value))
+        self.store.add(d)
+        if d.shadow:
+            return
+        minute = int(time.time() // 60)
+        if not self.per_minute or self.per_minute[-1][0] != minute:
+            self.per_minute.append((minute, Counter()))
+        self.per_minute[-1][1][d.action] += 1
+        for r in d.reasons:
+            if r != "renewal":
+                self.reasons[reason_code(r)] += 1
+
+    def _on_incident(self, rec: Any) -> None:
+        inc = orjson.loads(rec.value)
+        old = self.incidents.get(inc["incident_id"])
+        if old is None or inc.get("version", 0) >= old.get("version", 0):
+            self.incidents[inc["incident_id"]] = inc
+
+    def _on_member(self, rec: Any) -> None:
+        if rec.value is None:
+            return
+        m = orjson.loads(rec.value)
+        self.members[m["worker"]] = m
+
+    # -- queries -----------------------------------------------------------------------
+    def owner_url(self, partition: int) -> str | None:
+        now = time.time()
+        best: dict[str, Any] | None = None
+        for m in self.members.values():
+            if m["worker"] == self.worker_id or now - m["ts"] > MEMBER_TTL_S:
+                continue
+            if partition in m["partitions"] and (best is None or m["ts"] > best["ts"]):
+                best = m
+        return best["url"] if best else None
+
+    def open_incidents(self) -> list[dict[str, Any]]:
+        return sorted(
+            (i for i in self.incidents.values() if i["status"] == "open"),
+            key=lambda i: i["last_activity_at"],
+            reverse=True,
+        )
+
+    def timeline(self) -> list[dict[str, Any]]:
+        now = int(time.time() // 60)
+        counts = dict(self.per_minute)
+        return [
+            {
+                "minute": (now - k) * 60,
+                **{
+                    a: counts.get(now - k, Counter()).get(a, 0)
+                    for a in ("allow", "challenge", "block")
+                },
+            }
+            for k in range(MINUTES - 1, -1, -1)
+        ]

@@ -1,0 +1,48 @@
+"""The command line: help everywhere, clear errors."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from stream.cli import main
+
+COMMANDS = ["broker", "worker", "run", "publish", "decisions", "policy"]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    result = CliRunner().invoke(main, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 4
+
+
+def test_policy_prints_the_default_policy() -> None:
+    result = CliRunner().invoke(main, ["policy"])
+    assert result.exit_code == 0 and "[limits]" in result.output
+
+
+def test_bad_broker_url_is_a_clear_error() -> None:
+    result = CliRunner().invoke(main, ["decisions", "--broker", "http://x:1"])
+    assert result.exit_code != 0
+    assert "SCRAPEGUARD_BROKER" in result.output and "kafka://" in result.output
+
+
+def test_unreachable_broker_is_a_clear_error() -> None:
+    from stream.harness.embedded_broker import free_port
+
+    port = free_port()
+    result = CliRunner().invoke(
+        main,
+        ["publish", "-", "--broker", f"kafka://127.0.0.1:{port}"],
+        input="{}\n",
+        env={"SCRAPEGUARD_CONNECT_TIMEOUT_S": "1"},
+    )
+    assert result.exit_code == 1
+    assert f"no Kafka broker answered at kafka://127.0.0.1:{port}" in result.output
+    assert "scrapeguard broker" in result.output
+
+
+def test_missing_policy_file_is_refused() -> None:
+    result = CliRunner().invoke(main, ["worker", "--policy", "/nonexistent/policy.toml"])
+    assert result.exit_code == 2 and "does not exist" in result.output

@@ -1,0 +1,127 @@
+import pytest
+
+from stream.core.correlation import Activity, GroupCorrelator, GroupSignal, GroupState, subnet_of
+from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.policy import load_policy, parse_policy
+from tests.helpers import T0
+
+POLICY = load_policy()  # accounts_per_ip > 8 (300 views), accounts_per_subnet > 20 (600 views)
+
+
+def test_subnets() -> None:
+    assert subnet_of("203.0.113.77") == "203.0.113.0/24"
+    assert subnet_of("2001:db8:1:2:3::9") == "2001:db8:1:2::/64"
+
+
+def test_distributed_accounts_in_one_subnet_are_all_signalled() -> None:
+    core = GroupCorrelator(POLICY)
+    acts = [Activity(f"account:d{i}", f"203.0.113.{i % 30}", T0 + i * 10, 40) for i in range(25)]
+    signals, changed = core.process(acts)
+    subnet = [s for s in signals if s.group == "subnet:203.0.113.0/24"]
+    assert {s.actor for s in subnet} == {f"account:d{i}" for i in range(25)}
+    first = subnet[0]
+    assert first.reason == "accounts_per_subnet 21 > 20 (203.0.113.0/24)"
+    assert first.expires_at == first.ts + 3600
+    assert "subnet:203.0.113.0/24" in changed
+
+
+def test_farm_on_one_ip() -> None:
+    core = GroupCorrelator(POLICY)
+    acts = [Activity(f"account:f{i}", "198.51.100.9", T0 + i, 50) for i in range(12)]
+    signals, _ = core.process(acts)
+    ip = [s for s in signals if s.group == "ip:198.51.100.9"]
+    assert {s.actor for s in ip} == {f"account:f{i}" for i in range(12)}
+    assert ip[0].reason == "accounts_per_ip 9 > 8 (198.51.100.9)"
+
+
+def test_office_of_people_reading_few_profiles_is_left_alone() -> None:
+    core = GroupCorrelator(POLICY)
+    acts = [Activity(f"account:o{i}", "192.0.2.10", T0 + i * 60, 3) for i in range(40)]
+    signals, _ = core.process(acts)
+    assert signals == []  # 40 accounts, but 120 profile views: below the volume gate
+
+
+def test_accounts_leave_the_window_after_an_hour() -> None:
+    core = GroupCorrelator(POLICY)
+    core.process([Activity(f"account:a{i}", "192.0.2.1", T0, 100) for i in range(8)])
+    # an hour later only the new account counts on that IP
+    signals, _ = core.process([Activity("account:late", "192.0.2.1", T0 + 3700, 400)])
+    assert signals == []
+    assert core.groups["ip:192.0.2.1"].accounts_per_hour == 1
+
+
+def test_signals_are_not_repeated_until_half_their_ttl() -> None:
+    core = GroupCorrelator(POLICY)
+    core.process([Activity(f"account:f{i}", "198.51.100.9", T0, 50) for i in range(10)])
+    again, _ = core.process([Activity("account:f1", "198.51.100.9", T0 + 60, 50)])
+    assert [s for s in again if s.group.startswith("ip:")] == []
+    later, _ = core.process([Activity("account:f1", "198.51.100.9", T0 + 1900, 50)])
+    assert [s.actor for s in later if s.group.startswith("ip:")] == ["account:f1"]
+
+
+def test_group_state_round_trip() -> None:
+    g = GroupState()
+    for i in range(70):
+        g.add(Activity(f"account:{i}", "192.0.2.1", T0 + i, 2))
+    h = GroupState.decode(g.encode())
+    assert (h.accounts_per_hour, h.views_per_hour, h.recent) == (
+        g.accounts_per_hour,
+        g.views_per_hour,
+        g.recent,
+    )
+    with pytest.raises(ValueError):
+        GroupState.decode(b"{}")
+
+
+def test_signal_wire_round_trip() -> None:
+    sig = GroupSignal("account:x", "ip:1.2.3.4", "accounts_per_ip", 9, 8, T0, T0 + 60)
+    assert GroupSignal.decode(sig.encode()) == sig
+
+
+def test_detector_turns_a_signal_into_a_challenge_then_blocks_if_it_continues() -> None:
+    from models import REGISTRY
+    from tests.helpers import event, rec
+
+    det = PartitionDetector(
+        "requests",
+        0,
+        POLICY,
+        REGISTRY.get("hst").build(),
+        "hst@1",
+        Limits(),
+        clock=lambda: T0 + 86400,
+    )
+    sig = GroupSignal(
+        "account:alice", "subnet:203.0.113.0/24", "accounts_per_subnet", 37, 20, T0, T0 + 3600
+    )
+    out = det.apply_signals([sig])
+    assert [(d.action, d.reasons) for d in out.decisions] == [
+        ("challenge", ["accounts_per_subnet 37 > 20 (203.0.113.0/24)"])
+    ]
+    records = [rec(i, event(i, T0 + 10 + i, target_profile_id=str(i))) for i in range(120)]
+    out = det.process(records)
+    assert [d.action for d in out.decisions] == ["block"]
+    assert "profile_views_after_challenge 101 > 100" in out.decisions[0].reasons
+
+
+def test_detector_reports_accounts_per_ip_activity_once_per_batch() -> None:
+    from models import REGISTRY
+    from tests.helpers import event, rec
+
+    det = PartitionDetector("requests", 0, POLICY, REGISTRY.get("hst").build(), "hst@1")
+    records = [
+        rec(i, event(i, T0 + i, ip=f"10.0.0.{i % 2}", target_profile_id="p")) for i in range(10)
+    ]
+    records.append(rec(10, event(10, T0, account=None, session_id="s1"), key="session:s1"))
+    out = det.process(records)
+    assert sorted((a.actor, a.ip, a.views) for a in out.activities) == [
+        ("account:alice", "10.0.0.0", 5),
+        ("account:alice", "10.0.0.1", 5),
+    ]
+
+
+def test_groups_policy_errors() -> None:
+    from stream.core.policy import PolicyError
+
+    with pytest.raises(PolicyError, match="groups"):
+        parse_policy("[groups]\naccounts_per_ip = { challenge = 3 }")

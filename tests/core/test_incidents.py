@@ -1,0 +1,118 @@
+import pytest
+
+from stream.core.incidents import FeedItem, Incident, IncidentBook, incident_key
+from stream.core.ledger import DistinctCount, Sealer
+from tests.helpers import T0
+
+
+def access(
+    actor: str,
+    ts: float,
+    profile: str,
+    key: str = "subnet:203.0.113.0/24",
+    fields: list[str] | None = None,
+) -> FeedItem:
+    return FeedItem(
+        "access",
+        key,
+        actor,
+        ts,
+        ip="203.0.113.5",
+        profile=profile,
+        fields=fields or ["name"],
+        path="/profiles/{id}",
+    )
+
+
+def decision(
+    actor: str, ts: float, action: str = "challenge", key: str = "subnet:203.0.113.0/24"
+) -> FeedItem:
+    return FeedItem(
+        "decision",
+        key,
+        actor,
+        ts,
+        ip="203.0.113.5",
+        action=action,
+        reasons=["profiles_per_hour 301 > 300"],
+        decision_id=f"d-{actor}-{ts}",
+    )
+
+
+def test_incident_keys() -> None:
+    assert incident_key("accounts_per_ip 9 > 8 (198.51.100.9)", "1.2.3.4", "a") == "ip:198.51.100.9"
+    assert (
+        incident_key("accounts_per_subnet 37 > 20 (203.0.113.0/24)", None, "a")
+        == "subnet:203.0.113.0/24"
+    )
+    assert incident_key("", "203.0.113.77", "a") == "subnet:203.0.113.0/24"
+    assert incident_key("", None, "account:a") == "actor:account:a"
+
+
+def test_accesses_before_the_first_decision_are_attached() -> None:
+    book = IncidentBook()
+    updates, ledger = book.process([access("account:s1", T0 + i, f"p{i}") for i in range(50)])
+    assert updates == [] and ledger == []  # watched, not yet an incident
+    updates, ledger = book.process(
+        [
+            decision("account:s1", T0 + 60),
+            access("account:s2", T0 + 61, "p0"),
+            access("account:s2", T0 + 62, "p99", fields=["email"]),
+        ]
+    )
+    (inc,) = updates
+    assert inc.opened_at == T0 and inc.requests == 52
+    assert len(inc.profiles) == 51  # p0 seen twice: one person
+    assert [e[1].profile for e in ledger][-1] == "p99" and len(ledger) == 51
+    assert inc.fields == {"name", "email"}
+    assert inc.severity == "medium"  # contact data exposed
+    assert len(inc.actors) == 2 and len(inc.first_requests) == 5
+
+
+def test_groups_make_separate_incidents_and_quiet_ones_close() -> None:
+    book = IncidentBook(quiet_s=600)
+    book.process(
+        [
+            decision("account:a", T0, key="ip:198.51.100.9"),
+            decision("account:b", T0, key="subnet:192.0.2.0/24"),
+        ]
+    )
+    assert len(book.open) == 2
+    book.process([access("account:b", T0 + 700, "p1", key="subnet:192.0.2.0/24")])
+    closed = book.close_idle()
+    assert [i.key for i in closed] == ["ip:198.51.100.9"] and closed[0].status == "closed"
+    assert list(book.open) == ["subnet:192.0.2.0/24"]
+
+
+def test_severity_scales_with_people_and_contact_fields() -> None:
+    inc = Incident("i", "k", T0, T0)
+    assert inc.severity == "low"
+    for i in range(1000):
+        inc.profiles.add(f"p{i}")
+    assert inc.severity == "high"
+    inc.fields.add("phone")
+    assert inc.severity == "critical"
+
+
+def test_incident_state_round_trip() -> None:
+    book = IncidentBook(pseudonymize=lambda a: "p_" + a)
+    (inc,), _ = book.process([decision("account:a", T0), access("account:a", T0 + 1, "x")])
+    again = Incident.decode(inc.encode())
+    assert again.summary() == inc.summary()
+    assert "p_account:a" in again.actors
+
+
+def test_distinct_count_is_bounded_and_accurate() -> None:
+    c = DistinctCount(exact_max=1000)
+    for i in range(50_000):
+        c.add(f"profile-{i % 40_000}")
+    assert not c.exact_count and c.registers is not None and len(c.registers) == 4096
+    assert abs(len(c) - 40_000) / 40_000 < 0.05
+
+
+def test_sealer_round_trip_and_wrong_key() -> None:
+    a, b = Sealer(Sealer.new_key()), Sealer(Sealer.new_key())
+    token = a.seal("profile-42")
+    assert a.open(token) == "profile-42" and b.open(token) is None
+    with pytest.raises(ValueError, match="Fernet key"):
+        Sealer(b"short")

@@ -1,0 +1,104 @@
+import gzip
+from pathlib import Path
+
+import pytest
+
+from stream.harness.access_log import LogFormatError, LogParser, compile_format, open_log
+
+REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
+
+LINE = (
+    '203.0.113.9 - alice [17/May/2015:10:05:03 +0000] "GET /profiles/4242?tab=about HTTP/1.1" '
+    '200 5120 "https://example.org/" "Mozilla/5.0 (X11; Linux x86_64)"'
+)
+
+
+def test_combined_line_becomes_a_request_event() -> None:
+    ev = LogParser(source="access.log").parse_line(LINE, 7)
+    assert ev == {
+        "event_id": "access.log:7",
+        "ts": 1431857103.0,
+        "ip": "203.0.113.9",
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+        "method": "GET",
+        "path": "/profiles/4242",
+        "status": 200,
+        "account_id": "alice",
+        "target_profile_id": "4242",
+    }
+
+
+def test_custom_log_format_with_session_and_account_variables() -> None:
+    fmt = '$remote_addr [$time_iso8601] "$request" $status sid=$session_id uid=$account_id'
+    line = '2001:db8::7 [2026-01-02T03:04:05+00:00] "POST /u/bob HTTP/2" 404 sid=s-1 uid=-'
+    ev = LogParser(fmt).parse_line(line, 1)
+    assert ev is not None
+    assert (ev["ip"], ev["session_id"], ev["method"], ev["status"]) == (
+        "2001:db8::7",
+        "s-1",
+        "POST",
+        404,
+    )
+    assert "account_id" not in ev  # "-" means none
+    assert ev["target_profile_id"] == "bob"
+
+
+def test_profile_path_regex_is_configurable() -> None:
+    p = LogParser(profile_path=r"^/presentations/(?P<id>[^/]+)/")
+    ev = p.parse_line(LINE.replace("/profiles/4242?tab=about", "/presentations/talk-1/x.png"), 1)
+    assert ev is not None and ev["target_profile_id"] == "talk-1"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "",
+        "garbage",
+        LINE.replace("[17/May/2015:10:05:03 +0000]", "[yesterday]"),
+        LINE.replace(" 200 ", " abc "),
+        LINE[:-1],  # truncated: the user agent's closing quote is missing
+        LINE.replace('"GET /profiles/4242?tab=about HTTP/1.1"', '"-"'),
+    ],
+)
+def test_malformed_lines_are_refused(line: str) -> None:
+    assert LogParser().parse_line(line, 1) is None
+
+
+def test_bad_lines_are_counted_with_line_numbers(tmp_path: Path) -> None:
+    path = tmp_path / "access.log.gz"
+    with gzip.open(path, "wt") as fh:
+        fh.write(LINE + "\nnot a log line\n\n" + LINE + "\n" + LINE[:40] + "\n")
+    parser = LogParser()
+    with open_log(path) as fh:
+        events = list(parser.events(fh))
+    assert len(events) == 2
+    assert parser.report.lines == 4 and parser.report.bad_lines == [2, 5]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "message"),
+    [
+        ("no variables", "no \\$variables"),
+        ("$remote_addr $status $request", "needs a time"),
+        ("$remote_addr [$time_local] $status", "\\$request"),
+        ("$remote_addr [$time_local] $request", "\\$status"),
+    ],
+)
+def test_unusable_formats_are_explained(fmt: str, message: str) -> None:
+    with pytest.raises(LogFormatError, match=message):
+        compile_format(fmt)
+
+
+def test_profile_regex_needs_an_id_group() -> None:
+    with pytest.raises(LogFormatError, match="named group"):
+        LogParser(profile_path=r"^/profiles/\d+")
+
+
+def test_the_real_2015_log_parses_except_its_one_truncated_line() -> None:
+    parser = LogParser()
+    with open_log(REAL_LOG) as fh:
+        events = list(parser.events(fh))
+    assert parser.report.lines == 10_000
+    assert parser.report.bad_lines == [8899]  # a Googlebot line cut off mid user agent
+    assert len(events) == 9_999
+    assert events[0]["ts"] == 1431857103.0  # 17/May/2015:10:05:03 +0000

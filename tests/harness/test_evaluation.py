@@ -1,0 +1,115 @@
+from pathlib import Path
+
+import orjson
+import pytest
+
+from stream.harness.evaluation import evaluate, percentile, precision_recall, read_labels, roc_auc
+from stream.harness.evaluation_report import table, write
+
+LABELS = {
+    "account:b1": "bulk_scraper",
+    "account:b2": "bulk_scraper",
+    "account:b3": "bulk_scraper",
+    "account:h1": "human",
+    "account:h2": "human",
+    "account:p1": "human_power_user",
+    "ip:1.2.3.4": "allowlisted_crawler",
+}
+FIRST = {a: 1000.0 for a in LABELS}
+
+
+def d(actor: str, action: str, ts: float, shadow: bool = False) -> dict[str, object]:
+    return {"actor": actor, "action": action, "ts": ts, "shadow": shadow}
+
+
+DECISIONS = [
+    d("account:b1", "challenge", 1030),
+    d("account:b1", "block", 1090),
+    d("account:b2", "challenge", 1050),
+    d("account:b3", "block", 1200),  # blocked straight away: first action is the block
+    d("account:h1", "challenge", 5000),  # a false positive
+    d("account:h2", "challenge", 1100, shadow=True),  # shadow: not counted by default
+    d("account:zz", "block", 1000),  # not labelled: ignored
+]
+
+
+def test_known_answer() -> None:
+    rep = evaluate(LABELS, DECISIONS, FIRST, {"account:b1": 0.97})
+    rows = {r.label: r for r in rep.labels}
+    bulk = rows["bulk_scraper"]
+    assert (bulk.actors, bulk.acted, bulk.challenged, bulk.blocked) == (3, 3, 3, 2)
+    assert bulk.recall == 1.0
+    assert bulk.challenge_median_s == 50.0  # 30, 50, 200
+    assert bulk.challenge_p95_s == pytest.approx(185.0)
+    assert bulk.block_median_s == pytest.approx(145.0)  # 90, 200
+    human = rows["human"]
+    assert (human.actors, human.challenged, human.blocked) == (2, 1, 0)
+    assert rows["human_power_user"].acted == 0
+    assert rows["allowlisted_crawler"].acted == 0
+    assert rep.precision == pytest.approx(3 / 4)
+    assert rep.summary["people_challenged"] == 1 and rep.summary["bot_recall"] == 1.0
+    by_actor = {a.actor: a for a in rep.actors}
+    assert (
+        by_actor["account:b1"].max_score == 0.97 and by_actor["account:b1"].final_action == "block"
+    )
+    assert by_actor["account:b3"].first_action_s == 200.0
+    assert by_actor["account:h2"].final_action == "allow"
+
+
+def test_shadow_decisions_can_be_included() -> None:
+    rep = evaluate(LABELS, DECISIONS, FIRST, {}, include_shadow=True)
+    assert {r.label: r for r in rep.labels}["human"].challenged == 2
+
+
+def test_percentile() -> None:
+    assert percentile([], 50) is None
+    assert percentile([5.0], 95) == 5.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_labels_file(tmp_path: Path) -> None:
+    f = tmp_path / "labels.txt"
+    f.write_text("# comment\naccount:a human\n\nip:1.1.1.1 bulk_scraper\n")
+    assert read_labels(f) == {"account:a": "human", "ip:1.1.1.1": "bulk_scraper"}
+    f.write_text("account:a human extra\n")
+    with pytest.raises(ValueError, match="expected 'actor label'"):
+        read_labels(f)
+
+
+def test_report_files(tmp_path: Path) -> None:
+    rep = evaluate(LABELS, DECISIONS, FIRST, {})
+    paths = write(rep, tmp_path)
+    data = orjson.loads((tmp_path / "report.json").read_bytes())
+    assert {row["actor"] for row in data["actors"]} == set(LABELS)
+    assert set(data["actors"][0]) >= {
+        "actor",
+        "label",
+        "max_score",
+        "final_action",
+        "first_action_s",
+    }
+    page = (tmp_path / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2  # self-contained plots
+    assert "| bulk_scraper | 3 | 1.000 |" in table(rep)
+    assert len(paths) == 2
+
+
+def test_roc_auc_known_answers() -> None:
+    labels = {
+        "b1": "bulk_scraper",
+        "b2": "headless",
+        "h1": "human",
+        "h2": "human_power_user",
+        "c": "allowlisted_crawler",
+    }
+    assert roc_auc(labels, {"b1": 0.9, "b2": 0.8, "h1": 0.1, "h2": 0.2, "c": 1.0}) == 1.0
+    assert roc_auc(labels, {"b1": 0.1, "b2": 0.2, "h1": 0.9, "h2": 0.8}) == 0.0
+    assert roc_auc(labels, {}) == 0.5  # all tied (missing = 0)
+    assert roc_auc(labels, {"b1": 0.9, "h1": 0.9}) == pytest.approx(0.5)  # b1=h1, b2=h2=0
+    assert roc_auc({"h": "human"}, {"h": 1.0}) is None
+
+
+def test_precision_recall_of_flagged_actors() -> None:
+    labels = {"b1": "bulk_scraper", "b2": "distributed", "h1": "human", "c": "allowlisted_x"}
+    assert precision_recall(labels, ["b1", "h1", "c"]) == (0.5, 0.5)
+    assert precision_recall(labels, []) == (None, 0.0)
