@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from stream.core.actions import Action
 from stream.core.actor_state import ActorState
-from stream.core.enforcement import active_action
-from stream.core.features import automation_signals, features
-from stream.core.policy import ACTION_WORDS, Policy
+from stream.core.automation import automation_signals
+from stream.core.features import features
+from stream.core.policy import Policy
 from stream.core.records import Decision
 
 WORDS = {
@@ -50,12 +51,13 @@ def explain(
         out["words"] = words
         return out
     ts = state.last_ts
-    age = state.account_age_days(ts)
+    c = state.counters
+    age = c.account_age_days(ts)
     young = age is not None and age < policy.new_account_max_age_days
     limits = policy.limits + (policy.new_account_limits if young else ())
-    counters = {m: getattr(state, m) for m in WORDS}
+    counters = {m: getattr(c, m) for m in WORDS}
     checks = []
-    words.append(f"Newest request: {_when(ts)}; {state.events} requests counted in all.")
+    words.append(f"Newest request: {_when(ts)}; {c.events} requests counted in all.")
     if age is not None:
         words.append(
             f"The account was {age:.1f} days old then"
@@ -95,7 +97,7 @@ def explain(
     if group:
         words.append(f"It belongs to a group of accounts flagged together: {group}.")
     signals = automation_signals(
-        state,
+        c,
         tuple(policy.score_require_one_of)
         or ("automation_ua", "regular_timing", "enumeration", "no_sleep", "errors"),
     )
@@ -107,22 +109,22 @@ def explain(
         + (f"; signs of automation: {', '.join(signals)}" if signals else "; no sign of automation")
         + ")."
     )
-    action = active_action(state, now if now > ts else ts)
+    action = state.enforcement.active(now if now > ts else ts)
     if action:
-        words.append(f"In force now: {ACTION_WORDS[action]} until {_when(state.action_expires)}.")
+        words.append(f"In force now: {action.words} until {_when(state.enforcement.expires)}.")
     else:
         words.append("Nothing is in force now: requests are allowed.")
     out.update(
         {
             "counters": counters,
-            "features": features(state, ts),
+            "features": features(c, ts),
             "score": state.score,
             "model": model,
             "checks": checks,
             "group": group or None,
             "automation_signals": signals,
-            "action_in_force": ["allow", "challenge", "block"][action],
-            "expires_at": state.action_expires if action else None,
+            "action_in_force": action.label,
+            "expires_at": state.enforcement.expires if action != Action.ALLOW else None,
             "words": words,
         }
     )

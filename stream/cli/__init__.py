@@ -14,7 +14,7 @@ from stream.cli.models_cmd import models
 from stream.cli.streams import decisions, publish
 from stream.cli.stress import stress
 from stream.cli.worker import run, worker
-from stream.core.policy import default_policy_text
+from stream.core.policy_loader import default_policy_text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,70 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
-from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import click
 import orjson
 
 from stream.cli.common import broker_option, build_settings, friendly_errors
-from stream.harness import evaluation_report as report_out
-from stream.harness.access_log import (
-    COMBINED,
-    DEFAULT_PROFILE_PATH,
-    LogFormatError,
-    LogParser,
-    open_log,
-)
-from stream.harness.evaluation import Report, evaluate, read_labels
-from stream.harness.offline import key_of
+from stream.harness import evaluation_report
+from stream.harness.access_log import COMBINED, DEFAULT_PROFILE_PATH, LogFormatError, LogParser
+from stream.harness.live_evaluation import run_evaluation
+from stream.harness.log_replay import crawler_labels, parse_log, publish_paced
 from stream.harness.personas import DEFAULT_MIX, PERSONAS, Simulation, parse_mix
-from stream.kafka.read_to_end import read_topic
+from stream.harness.traffic import publish_events, write_labels
 from stream.kafka.topics import ensure_topics
-from stream.kafka.writer import BatchPublisher
-from stream.settings import Settings
-
-
-def publish_events(settings: Settings, events: Iterable[dict[str, Any]]) -> int:
-    async def go() -> int:
-        async with BatchPublisher(settings) as pub:
-            return await pub.send_many(
-                settings.topic_requests, ((key_of(e), orjson.dumps(e)) for e in events)
-            )
-
-    return asyncio.run(go())
-
-
-# Conservative: only user agents that say they are crawlers. Feed readers, link
-# previewers and HTTP libraries are not labelled crawlers by this rule.
-DECLARED_CRAWLER = re.compile(
-    r"bot\b|bot/|crawl|spider|slurp|feedfetcher|mediapartners|ia_archiver", re.IGNORECASE
-)
-
-
-def crawler_labels(events: Iterable[dict[str, Any]]) -> dict[str, str]:
-    """``declared_crawler`` if an actor ever declared a crawler UA, else ``human_unverified``."""
-    labels: dict[str, str] = {}
-    for e in events:
-        key = key_of(e)
-        if key is None:
-            continue
-        actor = key.decode()
-        if DECLARED_CRAWLER.search(e.get("user_agent") or ""):
-            labels[actor] = "declared_crawler"
-        else:
-            labels.setdefault(actor, "human_unverified")
-    return labels
-
-
-def write_labels(path: Path, labels: dict[str, str]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{a} {lab}\n" for a, lab in sorted(labels.items())))
-
 
 SIMULATE_HELP = f"""Publish labelled scraper personas and people to `requests`, in event time.
 
@@ -198,9 +148,8 @@ def replay(
         parser = LogParser(log_format, profile_path, source=path.name)
     except LogFormatError as exc:
         raise click.UsageError(str(exc)) from None
-    with open_log(path) as fh:
-        events = sorted(parser.events(fh), key=lambda e: e["ts"])
-    rep = parser.report
+    replayed = parse_log(path, parser)
+    events, rep = replayed.events, replayed.report
     if events_out is not None:
         events_out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     if labels_out is not None:
@@ -220,65 +169,10 @@ def replay(
     if speed is None:
         sent = publish_events(settings, events)
     else:
-        sent = asyncio.run(_paced(settings, events, speed))
+        sent = publish_paced(settings, events, speed)
     click.echo(
         f"published {sent} events to {settings.topic_requests} in {time.monotonic() - started:.1f}s"
     )
-
-
-async def _paced(settings: Settings, events: list[dict[str, Any]], speed: float) -> int:
-    t0_event, t0_wall, sent = events[0]["ts"], time.monotonic(), 0
-    async with BatchPublisher(settings) as pub:
-        i = 0
-        while i < len(events):
-            due = t0_wall + (events[i]["ts"] - t0_event) / speed
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            j = i
-            horizon = t0_event + (time.monotonic() - t0_wall) * speed
-            while j < len(events) and events[j]["ts"] <= horizon:
-                j += 1
-            j = max(j, i + 1)
-            sent += await pub.send_many(
-                settings.topic_requests, ((key_of(e), orjson.dumps(e)) for e in events[i:j])
-            )
-            i = j
-    return sent
-
-
-def gather_run(
-    settings: Settings, labels: dict[str, str], idle_s: float
-) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, float]]:
-    """Decisions, each labelled actor's first event time and maximum score, from Kafka."""
-    decisions = [
-        orjson.loads(r.value) for r in read_topic(settings, settings.topic_decisions, idle_s)
-    ]
-    max_score: dict[str, float] = {}
-    for r in read_topic(settings, settings.scores_topic, idle_s):
-        d = orjson.loads(r.value)
-        if d["actor"] in labels and d["score"] > max_score.get(d["actor"], -1.0):
-            max_score[d["actor"]] = d["score"]
-    first_seen: dict[str, float] = {}
-    wanted = {a.encode() for a in labels}
-    for r in read_topic(settings, settings.topic_requests, idle_s):
-        if r.key in wanted:
-            try:
-                ts = float(orjson.loads(r.value)["ts"])
-            except (ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-                continue
-            actor = r.key.decode()
-            if ts < first_seen.get(actor, float("inf")):
-                first_seen[actor] = ts
-    return decisions, first_seen, max_score
-
-
-def run_evaluation(
-    settings: Settings, labels_path: Path, out: Path, idle_s: float, include_shadow: bool = False
-) -> Report:
-    labels = read_labels(labels_path)
-    decisions, first_seen, max_score = gather_run(settings, labels, idle_s)
-    rep = evaluate(labels, decisions, first_seen, max_score, include_shadow=include_shadow)
-    report_out.write(rep, out)
-    return rep
 
 
 @click.command(name="evaluate")
@@ -296,19 +190,10 @@ def run_evaluation(
     show_default=True,
     help="Directory for report.json and report.html.",
 )
-@click.option(
-    "--idle",
-    default=3.0,
-    show_default=True,
-    metavar="S",
-    help="A topic is read to its end once quiet for S seconds.",
-)
 @click.option("--include-shadow", is_flag=True, help="Count shadow decisions too.")
 @broker_option
 @friendly_errors
-def evaluate_cmd(
-    labels_path: Path, out: Path, idle: float, include_shadow: bool, broker: str | None
-) -> None:
+def evaluate_cmd(labels_path: Path, out: Path, include_shadow: bool, broker: str | None) -> None:
     """Score a run: recall, time to detect, precision and the cost to people, per label.
 
     Reads `decisions`, the model scores and `requests` (for each labelled actor's
@@ -316,6 +201,6 @@ def evaluate_cmd(
     (plots of score distributions and time-to-detect curves; opens offline).
     """
     settings = build_settings(broker=broker)
-    rep = run_evaluation(settings, labels_path, out, idle, include_shadow)
-    click.echo(report_out.table(rep))
+    rep = run_evaluation(settings, labels_path, out, include_shadow)
+    click.echo(evaluation_report.table(rep))
     click.echo(f"\nreport: {out / 'report.json'}, {out / 'report.html'}")

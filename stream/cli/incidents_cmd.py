@@ -16,25 +16,12 @@ import orjson
 from stream.cli.common import broker_option, build_settings, friendly_errors
 from stream.core.breach_report import build, render
 from stream.core.ledger import Sealer
-from stream.kafka.read_to_end import read_topic
+from stream.runtime.topic_readers import latest_incidents, ledger_entries
 from stream.settings import Settings
 
 
-def _latest_incidents(settings: Settings) -> dict[str, dict[str, Any]]:
-    latest: dict[str, dict[str, Any]] = {}
-    try:
-        for rec in read_topic(settings, settings.topic_incidents, idle_s=1.0):
-            inc = orjson.loads(rec.value)
-            old = latest.get(inc["incident_id"])
-            if old is None or inc["version"] >= old["version"]:
-                latest[inc["incident_id"]] = inc
-    except LookupError:
-        pass
-    return latest
-
-
 def _get(settings: Settings, incident_id: str) -> dict[str, Any]:
-    inc = _latest_incidents(settings).get(incident_id)
+    inc = latest_incidents(settings).get(incident_id)
     if inc is None:
         raise click.ClickException(f"no incident {incident_id!r} on {settings.topic_incidents}")
     return inc
@@ -56,7 +43,7 @@ def incidents() -> None:
 def list_incidents(show_all: bool, broker: str | None) -> None:
     """Open incidents (newest activity first)."""
     settings = build_settings(broker=broker)
-    rows = [i for i in _latest_incidents(settings).values() if show_all or i["status"] == "open"]
+    rows = [i for i in latest_incidents(settings).values() if show_all or i["status"] == "open"]
     rows.sort(key=lambda i: i["last_activity_at"], reverse=True)
     if not rows:
         click.echo("no incidents" if show_all else "no open incidents (--all shows closed ones)")
@@ -105,11 +92,7 @@ def report(
     """The breach-assessment report: span, actors, affected people, fields, evidence."""
     settings = build_settings(broker=broker)
     inc = _get(settings, incident_id)
-    ledger = [
-        orjson.loads(r.value)
-        for r in read_topic(settings, settings.ledger_topic, idle_s=1.0)
-        if r.key == incident_id.encode()
-    ]
+    ledger = ledger_entries(settings, incident_id)
     sealer = Sealer.from_file(keyfile) if keyfile else None
     text = render(build(inc, ledger, sealer), fmt)
     if out is None:

@@ -10,19 +10,21 @@ from typing import Any
 
 import click
 import orjson
-from kafka import KafkaProducer
 
 from models import REGISTRY, ModelSpec
 from models.registry import InvalidParams, UnknownModel
 from stream.cli.common import broker_option, build_settings, friendly_errors, policy_option
 from stream.core import control
-from stream.core.policy import load_policy
-from stream.harness import evaluation_report as report_out
-from stream.harness.evaluation import evaluate, precision_recall, read_labels, roc_auc
-from stream.harness.offline import OfflineRun
-from stream.kafka.config import kafka_python_kwargs
-from stream.kafka.read_to_end import read_topic
+from stream.core.policy_loader import load_policy
+from stream.harness import evaluation_report
+from stream.harness.evaluation import read_labels
+from stream.harness.model_comparison import compare as compare_models
+from stream.harness.offline import evaluate_model as evaluate_offline
+from stream.harness.offline import read_events_file
+from stream.kafka.read_to_end import read_all
 from stream.kafka.topics import ensure_topics
+from stream.kafka.writer import write_all
+from stream.runtime.topic_readers import control_key, model_slots
 from stream.settings import Settings
 
 
@@ -45,26 +47,6 @@ def _spec(name: str, params: dict[str, Any]) -> ModelSpec:
         raise click.ClickException(str(exc)) from None
 
 
-def _key(settings: Settings) -> bytes | None:
-    return settings.control_key.get_secret_value().encode() if settings.control_key else None
-
-
-def fold_control_log(settings: Settings) -> tuple[control.ModelSlots, list[str]]:
-    """The model slots every worker derives from the control topic, and the refusals."""
-    slots = control.ModelSlots(REGISTRY.get(settings.model).spec(settings.model_params))
-    refused: list[str] = []
-    try:
-        records = list(read_topic(settings, settings.topic_control, idle_s=0.5))
-    except LookupError:
-        return slots, refused
-    for rec in records:
-        try:
-            slots.apply(control.verify(rec.value, _key(settings)))
-        except control.ControlRefused as exc:
-            refused.append(f"offset {rec.offset}: {exc}")
-    return slots, refused
-
-
 @click.group()
 def models() -> None:
     """Model lifecycle: the registry, offline evaluation, shadow, promotion, rollback.
@@ -83,11 +65,8 @@ def models() -> None:
 def list_models(as_json: bool, offline: bool, broker: str | None) -> None:
     """Registered models, their parameters, and which one is live / shadow."""
     settings = build_settings(broker=broker)
-    slots, refused = (
-        (control.ModelSlots(REGISTRY.get(settings.model).spec(settings.model_params)), [])
-        if offline
-        else fold_control_log(settings)
-    )
+    log = model_slots(settings, offline=offline)
+    slots, refused = log.slots, log.refused
     rows = []
     for entry in REGISTRY:
         role = (
@@ -176,33 +155,29 @@ def evaluate_model(
     spec = _spec(name, _params(params))
     labels = read_labels(labels_path)
     if events_file is not None:
-        with open(events_file, "rb") as fh:
-            events = [orjson.loads(line) for line in fh if line.strip()]
+        events = read_events_file(events_file)
     else:
         settings = build_settings(broker=broker)
-        events = [
-            orjson.loads(r.value) for r in read_topic(settings, topic or "") if r.value is not None
-        ]
-    policy = load_policy(policy_file)
-    events.sort(key=lambda e: float(e.get("ts", 0) or 0))
-    run = OfflineRun(policy, spec).run(events)
-    auc = roc_auc(labels, run.max_score)
-    flagged_by_score = [a for a, s in run.max_score.items() if s > policy.score_challenge]
-    flagged_by_policy = {d.actor for d in run.decisions if d.action in ("challenge", "block")}
-    rep = evaluate(labels, [d.as_dict() for d in run.decisions], run.first_seen, run.max_score)
-    rep.summary.update({"model": spec.as_dict(), "roc_auc": auc})
-    report_out.write(rep, out, title=f"offline evaluation of {spec.label()}")
-    p_s, r_s = precision_recall(labels, flagged_by_score)
-    p_p, r_p = precision_recall(labels, flagged_by_policy)
+        events = []
+        for rec in read_all(settings, topic or ""):
+            doc = orjson.loads(rec.value) if rec.value else None
+            if isinstance(doc, dict):
+                events.append(doc)
+        events.sort(key=lambda e: e["ts"] if isinstance(e.get("ts"), int | float) else 0.0)
+    result = evaluate_offline(load_policy(policy_file), spec, events, labels)
+    evaluation_report.write(result.report, out, title=f"offline evaluation of {spec.label()}")
 
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"
 
+    policy = load_policy(policy_file)
     click.echo(f"model {spec.label()} {orjson.dumps(dict(spec.params)).decode()}")
     click.echo(
-        f"events {len(events)}, labelled actors {len(labels)}, scored actors {len(run.max_score)}"
+        f"events {result.events}, labelled actors {result.labelled}, scored actors {result.scored}"
     )
-    click.echo(f"ROC AUC of max score (bots vs people): {f(auc)}")
+    click.echo(f"ROC AUC of max score (bots vs people): {f(result.roc_auc)}")
+    p_s, r_s = result.score_only
+    p_p, r_p = result.whole_policy
     click.echo(f"score > {policy.score_challenge:g} alone: precision {f(p_s)}, recall {f(r_s)}")
     click.echo(f"whole policy (rules + score): precision {f(p_p)}, recall {f(r_p)}")
     click.echo(f"report: {out / 'report.html'}")
@@ -210,11 +185,7 @@ def evaluate_model(
 
 def _send(settings: Settings, message: bytes) -> None:
     ensure_topics(settings)
-    producer = KafkaProducer(acks="all", **kafka_python_kwargs(settings))
-    try:
-        producer.send(settings.topic_control, message, partition=0).get(timeout=30)
-    finally:
-        producer.close()
+    write_all(settings, [(settings.topic_control, None, message, 0)])
 
 
 def _issuer() -> str:
@@ -222,7 +193,7 @@ def _issuer() -> str:
 
 
 def _need_key(settings: Settings) -> bytes:
-    key = _key(settings)
+    key = control_key(settings)
     if key is None:
         raise click.ClickException(
             "SCRAPEGUARD_CONTROL_KEY is not set: control messages must "
@@ -258,7 +229,7 @@ def deploy(name: str, params: str | None, slot: str | None, broker: str | None) 
 def _lifecycle(op: str, broker: str | None) -> None:
     settings = build_settings(broker=broker)
     key = _need_key(settings)
-    slots, _ = fold_control_log(settings)
+    slots = model_slots(settings).slots
     if op in ("promote", "retire_shadow") and slots.shadow is None:
         raise click.ClickException("there is no shadow model (deploy one with --shadow)")
     if op == "rollback" and not slots.history:
@@ -309,44 +280,25 @@ def retire_shadow(broker: str | None) -> None:
 def compare(labels_path: Path | None, broker: str | None) -> None:
     """Live against shadow on the same actors: scores and would-be challenges."""
     settings = build_settings(broker=broker)
-    best: dict[str, dict[str, float]] = {"live": {}, "shadow": {}}
-    models_seen: dict[str, set[str]] = {"live": set(), "shadow": set()}
-    for rec in read_topic(settings, settings.scores_topic):
-        d = orjson.loads(rec.value)
-        slot = d.get("slot", "live")
-        models_seen[slot].add(d.get("model", ""))
-        table = best[slot]
-        if d["score"] > table.get(d["actor"], -1.0):
-            table[d["actor"]] = d["score"]
-    both = set(best["live"]) & set(best["shadow"])
-    challenged: dict[str, set[str]] = {"live": set(), "shadow": set()}
-    for rec in read_topic(settings, settings.topic_decisions):
-        d = orjson.loads(rec.value)
-        if d["action"] == "challenge" and any(r.startswith("anomaly_score") for r in d["reasons"]):
-            challenged["shadow" if d.get("shadow") else "live"].add(d["actor"])
+    cmp = compare_models(settings, read_labels(labels_path) if labels_path else None)
     click.echo(
-        f"live models: {', '.join(sorted(models_seen['live'])) or '-'}; "
-        f"shadow models: {', '.join(sorted(models_seen['shadow'])) or '-'}"
+        f"live models: {', '.join(sorted(cmp.models['live'])) or '-'}; "
+        f"shadow models: {', '.join(sorted(cmp.models['shadow'])) or '-'}"
     )
     click.echo(
-        f"actors scored by live {len(best['live'])}, by shadow {len(best['shadow'])}, "
-        f"by both {len(both)}"
+        f"actors scored by live {len(cmp.best['live'])}, by shadow {len(cmp.best['shadow'])}, "
+        f"by both {len(cmp.common)}"
     )
-    if both:
-        diff = sum(abs(best["live"][a] - best["shadow"][a]) for a in both) / len(both)
-        click.echo(f"mean |live - shadow| of max scores on common actors: {diff:.3f}")
-    lc, sc = challenged["live"], challenged["shadow"]
+    if cmp.mean_abs_diff is not None:
+        click.echo(f"mean |live - shadow| of max scores on common actors: {cmp.mean_abs_diff:.3f}")
+    lc, sc = cmp.challenged["live"], cmp.challenged["shadow"]
     click.echo(
         f"challenged by the score: live {len(lc)}, shadow would {len(sc)}, "
         f"both {len(lc & sc)}, only live {len(lc - sc)}, only shadow {len(sc - lc)}"
     )
-    if labels_path is not None:
-        labels = read_labels(labels_path)
-        common = {a: lab for a, lab in labels.items() if a in both}
-        for slot in ("live", "shadow"):
-            auc = roc_auc(common, best[slot])
-            click.echo(
-                f"ROC AUC on {len(common)} labelled common actors, {slot}: "
-                + ("-" if auc is None else f"{auc:.3f}")
-            )
+    for slot, auc in cmp.auc.items():
+        click.echo(
+            f"ROC AUC on {cmp.labelled_common} labelled common actors, {slot}: "
+            + ("-" if auc is None else f"{auc:.3f}")
+        )
     sys.stdout.flush()

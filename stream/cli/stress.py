@@ -8,11 +8,12 @@ from pathlib import Path
 import click
 
 from stream.cli.common import build_settings, friendly_errors
-from stream.cli.harness import publish_events, run_evaluation, write_labels
-from stream.core.policy import default_policy_text, load_policy
-from stream.harness import evaluation_report as report_out
+from stream.core.policy_loader import default_policy_text, load_policy
+from stream.harness import evaluation_report
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
+from stream.harness.live_evaluation import run_evaluation
 from stream.harness.personas import CRAWLER_ALLOWLIST, Simulation, parse_mix
+from stream.harness.traffic import publish_events, write_labels
 from stream.harness.worker_process import WorkerProcess
 from stream.kafka.topics import ensure_topics
 
@@ -88,12 +89,12 @@ def stress(
             f"stress: worker processed {health['events']} events "
             f"({health['events'] / took:,.0f}/s end to end incl. publishing)"
         )
-        rep = run_evaluation(settings, labels_path, out, idle_s=3.0)
+        rep = run_evaluation(settings, labels_path, out)
     finally:
         if worker is not None:
             worker.stop()
         broker.stop()
     click.echo("")
-    click.echo(report_out.table(rep))
-    click.echo(f"\n{report_out.TARGETS}")
+    click.echo(evaluation_report.table(rep))
+    click.echo(f"\n{evaluation_report.TARGETS}")
     click.echo(f"report: {out / 'report.html'} ({time.monotonic() - started:.0f}s in all)")

@@ -26,7 +26,7 @@ from stream.cli.common import (
     setup_logging,
 )
 from stream.core.ledger import Sealer
-from stream.core.policy import load_policy
+from stream.core.policy_loader import load_policy
 from stream.harness.demo import DemoPublisher
 from stream.harness.embedded_broker import EmbeddedBroker, port_open
 from stream.kafka.topics import ensure_topics

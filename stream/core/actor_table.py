@@ -9,8 +9,8 @@ after each batch, so memory grows by a few hundred bytes per additional actor in
 kilobytes. Touching a compressed actor costs a decode (~15 µs) once, after which it is
 hot again; the hot tier should hold the actors active within a few batches.
 
-The encoding is the one :mod:`stream.kafka.changelog` restores from, so an actor's behaviour
-does not depend on the tier it is in (``tests/stream/test_actor_table.py`` checks this
+The encoding is :mod:`stream.core.actor_codec` (the changelog's), so an actor's behaviour
+does not depend on the tier it is in (``tests/core/test_actor_table.py`` checks this
 by running a stream with one hot actor against one with all of them).
 """
 
@@ -21,14 +21,15 @@ import zlib
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from stream.core.actor_state import ActorState, decode
+from stream.core.actor_codec import decode, encode
+from stream.core.actor_state import ActorState
 
 _LAST_TS = struct.Struct("<d")  # a cold entry starts with the actor's newest event time
 
 
 def freeze(state: ActorState) -> bytes:
     """The compressed form of ``state``, led by its newest event time (for expiry)."""
-    return _LAST_TS.pack(state.last_ts) + zlib.compress(state.encode(), 1)
+    return _LAST_TS.pack(state.last_ts) + zlib.compress(encode(state), 1)
 
 
 def thaw(blob: bytes) -> ActorState:

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from stream.core.ledger import Sealer
+from stream.core.records import LedgerEntry
 
 
 def _t(ts: float | None) -> str:
@@ -22,22 +23,22 @@ def _t(ts: float | None) -> str:
 
 
 def build(
-    incident: dict[str, Any], ledger: list[dict[str, Any]] | None, sealer: Sealer | None = None
+    incident: dict[str, Any], ledger: list[LedgerEntry] | None, sealer: Sealer | None = None
 ) -> dict[str, Any]:
-    """The report's content; ``ledger`` rows as written by the incidents agent."""
+    """The report's content; ``ledger``: the incident's entries (None: not read)."""
     people: dict[str, dict[str, Any]] = {}
-    for row in ledger or []:
+    for entry in ledger or []:
         p = people.setdefault(
-            row["profile"],
+            entry.profile,
             {
-                "profile": row["profile"],
-                "first_seen": row["ts"],
+                "profile": entry.profile,
+                "first_seen": entry.ts,
                 "fields": set(),
-                "sealed": row.get("sealed"),
+                "sealed": entry.sealed,
             },
         )
-        p["first_seen"] = min(p["first_seen"], row["ts"])
-        p["fields"].update(row.get("fields") or [])
+        p["first_seen"] = min(p["first_seen"], entry.ts)
+        p["fields"].update(entry.fields)
     rows = []
     revealed = 0
     for p in sorted(people.values(), key=lambda p: p["first_seen"]):

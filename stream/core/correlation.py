@@ -12,83 +12,18 @@ that account's state, where policy turns them into challenges.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import orjson
 
 from stream.core.policy import GroupLimit, Policy
+from stream.core.records import Activity, GroupSignal
 from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
 
 ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=512)
 MAX_RECENT = 256  # members remembered by name per group, to signal all of them
 GROUP_IDLE_S = 2 * 3600.0
-
-
-@dataclass(slots=True)
-class Activity:
-    """One account on one IP during one detector batch."""
-
-    actor: str
-    ip: str
-    ts: float
-    views: int
-
-    def encode(self) -> bytes:
-        return orjson.dumps({"a": self.actor, "i": self.ip, "t": self.ts, "v": self.views})
-
-    @classmethod
-    def decode(cls, raw: bytes) -> Activity:
-        d = orjson.loads(raw)
-        return cls(str(d["a"]), str(d["i"]), float(d["t"]), int(d["v"]))
-
-
-@dataclass(slots=True)
-class GroupSignal:
-    """An account belongs to a group that passed a ``[groups]`` limit."""
-
-    actor: str
-    group: str
-    metric: str
-    value: int
-    threshold: int
-    ts: float
-    expires_at: float
-
-    @property
-    def reason(self) -> str:
-        return f"{self.metric} {self.value} > {self.threshold} ({self.group.split(':', 1)[1]})"
-
-    @property
-    def trigger_id(self) -> str:
-        return f"group:{self.group}:{self.ts}"
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "actor": self.actor,
-                "group": self.group,
-                "metric": self.metric,
-                "value": self.value,
-                "threshold": self.threshold,
-                "ts": self.ts,
-                "expires_at": self.expires_at,
-            }
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes) -> GroupSignal:
-        d = orjson.loads(raw)
-        return cls(
-            str(d["actor"]),
-            str(d["group"]),
-            str(d["metric"]),
-            int(d["value"]),
-            int(d["threshold"]),
-            float(d["ts"]),
-            float(d["expires_at"]),
-        )
 
 
 @lru_cache(maxsize=65536)

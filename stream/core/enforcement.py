@@ -1,4 +1,5 @@
-"""Graduated response: turn what the policy asks for into decisions worth publishing.
+"""Graduated response: the enforcement state of an actor, and turning what the policy asks
+for into decisions worth publishing.
 
 A decision is published only when the action in force changes (allow → challenge →
 block, or back to allow once a decision expired), or when a decision still in force
@@ -10,15 +11,35 @@ so a re-delivered event re-creates the same id.
 from __future__ import annotations
 
 from hashlib import blake2b
+from typing import TYPE_CHECKING
 
-from stream.core.actor_state import ACTION_NAMES, ActorState
-from stream.core.policy import ALLOW, CHALLENGE, Policy, Verdict
+from stream.core.actions import Action
 from stream.core.records import Decision
 
+if TYPE_CHECKING:
+    from stream.core.actor_state import ActorState
+    from stream.core.policy import Policy, Verdict
 
-def active_action(state: ActorState, ts: float) -> int:
-    """The action in force at event time ``ts`` (an expired decision is no longer in force)."""
-    return state.action if ts < state.action_expires else ALLOW
+
+class Enforcement:
+    """The action last decided for an actor, until when, and the views made by then."""
+
+    __slots__ = ("action", "expires", "since", "views_at_action")
+
+    def __init__(self) -> None:
+        self.action = Action.ALLOW
+        self.expires = 0.0  # event time the action stops being in force
+        self.since = 0.0  # event time it was decided
+        self.views_at_action = 0  # profile views counted when it was decided
+
+    def active(self, ts: float) -> Action:
+        """The action in force at event time ``ts`` (an expired decision is no longer)."""
+        return self.action if ts < self.expires else Action.ALLOW
+
+
+def active_action(state: ActorState, ts: float) -> Action:
+    """The action in force for ``state`` at event time ``ts``."""
+    return state.enforcement.active(ts)
 
 
 def decision_id(actor: str, action: str, trigger_event_id: str, shadow: bool) -> str:
@@ -37,39 +58,37 @@ def step(
     model_label: str,
 ) -> Decision | None:
     """Apply ``verdict`` to the actor's enforcement state; return a decision to publish."""
-    active = active_action(state, ts)
+    enf = state.enforcement
+    active = enf.active(ts)
     desired = verdict.action
     reasons: list[str]
     if desired > active:
         new = desired
         reasons = list(verdict.reasons)
-    elif (
-        desired == active and active != ALLOW and state.action_expires - ts <= policy.renew_before_s
-    ):
+    elif desired == active and active != Action.ALLOW and enf.expires - ts <= policy.renew_before_s:
         new = active
         reasons = ["renewal", *verdict.reasons]
-    elif active == ALLOW and state.action != ALLOW:
-        new = ALLOW
-        reasons = [f"{ACTION_NAMES[state.action]}_expired"]
+    elif active == Action.ALLOW and enf.action != Action.ALLOW:
+        new = Action.ALLOW
+        reasons = [f"{enf.action.label}_expired"]
     else:
         return None
 
-    if new == CHALLENGE and active != CHALLENGE:
-        state.views_at_action = state.views
-    state.action = new
-    state.action_ts = ts
-    ttl = policy.ttl_s(new) if new != ALLOW else 0.0
-    state.action_expires = ts + ttl if new != ALLOW else 0.0
-    name = ACTION_NAMES[new]
+    if new == Action.CHALLENGE and active != Action.CHALLENGE:
+        enf.views_at_action = state.counters.views
+    enf.action = new
+    enf.since = ts
+    ttl = policy.ttl_s(new) if new != Action.ALLOW else 0.0
+    enf.expires = ts + ttl if new != Action.ALLOW else 0.0
     return Decision(
-        decision_id=decision_id(actor, name, trigger_event_id, policy.shadow),
+        decision_id=decision_id(actor, new.label, trigger_event_id, policy.shadow),
         actor=actor,
-        action=name,
+        action=new.label,
         reasons=reasons,
         score=round(state.score, 4),
         model=model_label,
         ttl_s=ttl,
-        expires_at=state.action_expires,
+        expires_at=enf.expires,
         ts=ts,
         shadow=policy.shadow,
         trigger_event_id=trigger_event_id,

@@ -17,9 +17,7 @@ profiles (all measured over the actor's own event time):
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from stream.core.actor_state import ActorState
+from stream.core.counters import ActorCounters
 
 FEATURE_NAMES = (
     "requests_per_minute",
@@ -41,7 +39,7 @@ FEATURE_NAMES = (
 UNKNOWN_AGE_DAYS = 365.0  # neutral value when the platform does not send account_created_ts
 
 
-def features(state: ActorState, ts: float) -> dict[str, float]:
+def features(state: ActorCounters, ts: float) -> dict[str, float]:
     req_hour = state.requests_per_hour
     per_req = 1.0 / req_hour if req_hour else 0.0
     profiles_hour = state.profiles_per_hour
@@ -62,20 +60,3 @@ def features(state: ActorState, ts: float) -> dict[str, float]:
         "account_age_days": min(age, UNKNOWN_AGE_DAYS) if age is not None else UNKNOWN_AGE_DAYS,
         "active_hours": float(state.active_hours),
     }
-
-
-# Independent signs of automation. The policy may require one of them before the
-# anomaly score alone can challenge: busy people (recruiters, moderators) are
-# statistically unusual too, but they sleep, click irregularly and use browsers.
-AUTOMATION_SIGNALS: dict[str, Callable[[ActorState], bool]] = {
-    "automation_ua": lambda s: s.automation,
-    "regular_timing": lambda s: s.events >= 30 and 0.0 < s.gap_cv() < 0.35,
-    "enumeration": lambda s: s.seq_share > 0.5,
-    "no_sleep": lambda s: s.active_hours >= 16,
-    "errors": lambda s: s.requests_per_hour >= 20 and s.errors_per_hour > 0.2 * s.requests_per_hour,
-}
-
-
-def automation_signals(state: ActorState, names: tuple[str, ...]) -> list[str]:
-    """The signals among ``names`` that ``state`` shows."""
-    return [n for n in names if AUTOMATION_SIGNALS[n](state)]

@@ -25,6 +25,7 @@ import orjson
 
 from stream.core.correlation import subnet_of
 from stream.core.ledger import DistinctCount
+from stream.core.records import FeedItem
 
 CONTACT_FIELDS = frozenset({"email", "phone", "address", "birthdate", "date_of_birth"})
 MAX_ACTORS = 1000
@@ -45,33 +46,6 @@ def incident_key(group_reason: str, ip: str | None, actor: str) -> str:
         except ValueError:
             pass
     return "actor:" + actor
-
-
-@dataclass(slots=True)
-class FeedItem:
-    kind: str  # decision | access
-    key: str
-    actor: str
-    ts: float
-    ip: str | None = None
-    user_agent: str = ""
-    profile: str | None = None  # pseudonym
-    sealed: str | None = None  # encrypted profile id, when a ledger key is set
-    fields: list[str] | None = None
-    path: str = ""
-    action: str = ""
-    reasons: list[str] | None = None
-    decision_id: str = ""
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) not in (None, "")}
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes) -> FeedItem:
-        d = orjson.loads(raw)
-        return cls(**{k: d[k] for k in cls.__slots__ if k in d})
 
 
 @dataclass

@@ -20,15 +20,23 @@ from typing import Protocol
 import structlog
 
 from models import Scorer
+from stream.core.actions import Action
 from stream.core.actor_state import ActorState
 from stream.core.actor_table import ActorTable
-from stream.core.correlation import Activity, GroupSignal
 from stream.core.enforcement import active_action, decision_id, step
 from stream.core.features import features
-from stream.core.incidents import FeedItem, incident_key
+from stream.core.incidents import incident_key
 from stream.core.ledger import LedgerCodec
-from stream.core.policy import ALLOW, Policy
-from stream.core.records import DeadLetter, Decision, Source
+from stream.core.policy import Policy
+from stream.core.records import (
+    Activity,
+    DeadLetter,
+    Decision,
+    FeedItem,
+    GroupSignal,
+    Score,
+    Source,
+)
 from stream.core.validation import Invalid, validate
 
 log = structlog.get_logger(__name__)
@@ -53,8 +61,7 @@ class Outcome:
     changed: dict[str, ActorState] = field(default_factory=dict)  # actor -> state to persist
     evicted: list[str] = field(default_factory=list)  # actors whose state is dropped
     stats: Counter[str] = field(default_factory=Counter)
-    # (actor, score, event time, slot): slot is "live" or "shadow"
-    scores: list[tuple[str, float, float, str]] = field(default_factory=list)
+    scores: list[Score] = field(default_factory=list)  # live and shadow
     activities: list[Activity] = field(default_factory=list)  # for the correlator
     feed: list[FeedItem] = field(default_factory=list)  # for incidents and the ledger
     # decisions with the Kafka timestamp (ms) of the record that triggered them
@@ -135,12 +142,12 @@ class PartitionDetector:
             out.changed[actor] = state
             if state.allowlisted or not policy.score_eligible(state):
                 continue
-            if active_action(state, ts) != ALLOW:
+            if active_action(state, ts) != Action.ALLOW:
                 continue  # flagged actors neither need a score nor teach the model
-            x = features(state, ts)
+            x = features(state.counters, ts)
             score = self.model.score_one(x)
             state.score = score
-            out.scores.append((actor, score, ts, "live"))
+            out.scores.append(Score(actor, score, ts, self.model_label, "live"))
             stats["scored"] += 1
             flagged = self._decide(out, state, actor, ts, event_id, ip, ua)
             if not flagged and score <= policy.score_challenge:
@@ -228,8 +235,8 @@ class PartitionDetector:
             target is not None
             and self.ledger is not None
             and (
-                active_action(state, res.ts) != ALLOW
-                or state.profiles_per_hour >= self.watch_profiles_per_hour
+                active_action(state, res.ts) != Action.ALLOW
+                or state.counters.profiles_per_hour >= self.watch_profiles_per_hour
             )
         ):
             pseudo, sealed = self.ledger.profile(target)
@@ -257,7 +264,7 @@ class PartitionDetector:
             if state is None:
                 state = ActorState()  # signalled before its events
                 self.actors.put(sig.actor, state)
-                state.last_ts = sig.ts  # so that idle expiry measures from the signal
+                state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
             if sig.expires_at > state.group_expires:
                 state.group_reason, state.group_expires = sig.reason, sig.expires_at
             out.changed[sig.actor] = state
@@ -281,7 +288,7 @@ class PartitionDetector:
         assert self.shadow is not None
         policy = self.policy
         score = self.shadow.score_one(x)
-        out.scores.append((actor, score, ts, "shadow"))
+        out.scores.append(Score(actor, score, ts, self.shadow_label, "shadow"))
         reason = policy.score_reason(state, score)
         if reason and self.shadow_flags.get(actor, 0.0) <= ts:
             ttl = policy.ttl_challenge_s

@@ -102,6 +102,21 @@ def actor_key(
     return key if tenant is None else tenant + "/" + key
 
 
+def actor_key_of(doc: dict[str, Any]) -> str | None:
+    """The actor key of a request-event object, as far as its identifiers allow.
+
+    For producers (``scrapeguard publish``, the harness) that key messages by actor
+    before validation; an event whose key is wrong is re-keyed by the worker anyway.
+    """
+    ids: list[str | None] = []
+    for name in ("account_id", "session_id", "ip", "tenant"):
+        value = doc.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        ids.append(value if isinstance(value, str) and value else None)
+    return actor_key(*ids)
+
+
 def validate(
     value: bytes | None,
     *,

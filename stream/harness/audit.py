@@ -16,6 +16,7 @@ from models import REGISTRY
 from stream.core.actor_state import ActorState
 from stream.core.partition_detector import Limits, PartitionDetector
 from stream.core.policy import Policy
+from stream.core.records import DeadLetter, Decision
 
 COMPARED = (
     "events",
@@ -98,24 +99,24 @@ def audit(
     expected_decisions: set[str],
     expected_dead: set[tuple[int, int]],
     actual_states: dict[str, ActorState],
-    decisions: list[dict[str, Any]],
-    deadletters: list[dict[str, Any]],
+    decisions: list[Decision],
+    deadletters: list[DeadLetter],
     events_published: int,
     malformed_published: int,
 ) -> AuditResult:
     res = AuditResult(events_published, malformed_published)
-    expected_total = sum(s.events for s in expected_states.values())
+    expected_total = sum(s.counters.events for s in expected_states.values())
     for actor, exp in expected_states.items():
         got = actual_states.get(actor)
-        got_events = got.events if got is not None else 0
-        res.events_counted += min(got_events, exp.events)
-        res.unaccounted += max(0, exp.events - got_events)
-        res.double_counted += max(0, got_events - exp.events)
+        got_events = got.counters.events if got is not None else 0
+        res.events_counted += min(got_events, exp.counters.events)
+        res.unaccounted += max(0, exp.counters.events - got_events)
+        res.double_counted += max(0, got_events - exp.counters.events)
         if got is not None:
             diffs = [
-                f"{m} {getattr(got, m)} != {getattr(exp, m)}"
+                f"{m} {getattr(got.counters, m)} != {getattr(exp.counters, m)}"
                 for m in COMPARED
-                if getattr(got, m) != getattr(exp, m)
+                if getattr(got.counters, m) != getattr(exp.counters, m)
             ]
             if diffs:
                 res.counter_mismatches += 1
@@ -130,21 +131,19 @@ def audit(
         )
         res.unaccounted += max(0, events_published - expected_total)
         res.unaccounted += max(0, malformed_published - len(expected_dead))
-    seen_dead = Counter((d["source"]["partition"], d["source"]["offset"]) for d in deadletters)
+    seen_dead = Counter((d.source.partition, d.source.offset) for d in deadletters)
     res.deadletter_duplicates = sum(n - 1 for n in seen_dead.values())
     res.malformed_dead_lettered = len(expected_dead & set(seen_dead))
     missing_dead = len(expected_dead - set(seen_dead))
     res.unaccounted += missing_dead
-    ids = Counter(d["decision_id"] for d in decisions if not d.get("shadow"))
+    ids = Counter(d.decision_id for d in decisions if not d.shadow)
     res.decisions_expected = len(expected_decisions)
     res.decisions_missing = len(expected_decisions - set(ids))
     res.decisions_unexpected = len(set(ids) - expected_decisions)
     res.decisions_redelivered = sum(n - 1 for n in ids.values())
     by_trigger: dict[tuple[str, str, str], set[str]] = defaultdict(set)
     for d in decisions:
-        if not d.get("shadow"):
-            by_trigger[(d["actor"], d["action"], d.get("trigger_event_id", ""))].add(
-                d["decision_id"]
-            )
+        if not d.shadow:
+            by_trigger[(d.actor, d.action, d.trigger_event_id)].add(d.decision_id)
     res.decision_id_conflicts = sum(1 for s in by_trigger.values() if len(s) > 1)
     return res

@@ -13,7 +13,6 @@ Everything runs on 127.0.0.1 and ends by itself.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import signal
@@ -24,14 +23,16 @@ from typing import Any
 
 import orjson
 
-from stream.core.actor_state import ActorState, decode
-from stream.core.policy import default_policy_text, parse_policy
+from stream.core.actor_codec import decode
+from stream.core.actor_state import ActorState
+from stream.core.policy_loader import default_policy_text, parse_policy
+from stream.core.records import DeadLetter, Decision
 from stream.harness.audit import AuditResult, KRecord, audit, from_scratch
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
-from stream.kafka.read_to_end import read_topic
+from stream.kafka.read_to_end import read_all
 from stream.kafka.topics import ensure_topics
-from stream.kafka.writer import BatchPublisher
+from stream.kafka.writer import write_all
 from stream.settings import Settings
 
 CHAOS_POLICY = default_policy_text().replace("challenge = 0.995", "challenge = 1.0")
@@ -177,6 +178,11 @@ class Chaos:
             "SCRAPEGUARD_LOG_LEVEL": "warning",
             "SCRAPEGUARD_SNAPSHOT_EVERY_S": "5",
             "SCRAPEGUARD_DATA_DIR": str(workdir / "data"),
+            "SCRAPEGUARD_TOPIC_REQUESTS": settings.topic_requests,
+            "SCRAPEGUARD_TOPIC_DECISIONS": settings.topic_decisions,
+            "SCRAPEGUARD_TOPIC_DEADLETTER": settings.topic_deadletter,
+            "SCRAPEGUARD_TOPIC_CONTROL": settings.topic_control,
+            "SCRAPEGUARD_TOPIC_INCIDENTS": settings.topic_incidents,
         }
 
     def _worker(self, name: str) -> WorkerProcess:
@@ -185,11 +191,8 @@ class Chaos:
         )
 
     def _publish(self, chunk: list[tuple[bytes | None, bytes]]) -> None:
-        async def go() -> None:
-            async with BatchPublisher(self.settings, max_batch_bytes=1024 * 1024) as pub:
-                await pub.send_many(self.settings.topic_requests, chunk)
-
-        asyncio.run(go())
+        topic = self.settings.topic_requests
+        write_all(self.settings, ((topic, k, v, None) for k, v in chunk))
 
     def run(self) -> ChaosReport:
         started = time.monotonic()
@@ -270,22 +273,21 @@ class Chaos:
     def _audit(self) -> AuditResult:
         s = self.settings
         records = [
-            KRecord(r.partition, r.offset, r.key, r.value)
-            for r in read_topic(s, s.topic_requests, idle_s=1.0)
+            KRecord(r.partition, r.offset, r.key, r.value) for r in read_all(s, s.topic_requests)
         ]
         exp_states, exp_decisions, exp_dead = from_scratch(
             records, self.policy, s.topic_requests, time.time()
         )
         actual: dict[str, ActorState] = {}
-        for r in read_topic(s, s.state_topic, idle_s=1.0):
-            if r.key is None or r.key.startswith(b"\x00"):
+        for r in read_all(s, s.state_topic):
+            if r.key is None:
                 continue
             if r.value is None:
                 actual.pop(r.key.decode(), None)
             else:
                 actual[r.key.decode()] = decode(r.value)
-        decisions = [orjson.loads(r.value) for r in read_topic(s, s.topic_decisions, idle_s=1.0)]
-        dead = [orjson.loads(r.value) for r in read_topic(s, s.topic_deadletter, idle_s=1.0)]
+        decisions = [Decision.decode(r.value) for r in read_all(s, s.topic_decisions)]
+        dead = [DeadLetter.decode(r.value) for r in read_all(s, s.topic_deadletter)]
         return audit(
             expected_states=exp_states,
             expected_decisions=exp_decisions,

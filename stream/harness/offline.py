@@ -11,15 +11,18 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import orjson
 
 from models import REGISTRY, ModelSpec
-from stream.core.correlation import Activity, GroupCorrelator, GroupSignal, subnet_of
+from stream.core.correlation import GroupCorrelator, subnet_of
 from stream.core.partition_detector import Limits, PartitionDetector
 from stream.core.policy import Policy
-from stream.core.records import Decision
-from stream.core.validation import actor_key
+from stream.core.records import Activity, Decision, GroupSignal
+from stream.harness.evaluation import Report, evaluate, precision_recall, roc_auc
+from stream.harness.traffic import event_key
 from stream.kafka.writer import partition_for
 
 
@@ -36,16 +39,6 @@ class OfflineResult:
     max_score: dict[str, float] = field(default_factory=dict)
     first_seen: dict[str, float] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
-
-
-def key_of(doc: dict[str, object]) -> bytes | None:
-    ids = [doc.get(k) for k in ("account_id", "session_id", "ip", "tenant")]
-    norm = [
-        str(v) if isinstance(v, str | int) and not isinstance(v, bool) and v != "" else None
-        for v in ids
-    ]
-    key = actor_key(*norm)
-    return key.encode() if key else None
 
 
 class OfflineRun:
@@ -92,7 +85,7 @@ class OfflineRun:
         res = self.result
         by_part: dict[int, list[_Rec]] = defaultdict(list)
         for doc in docs:
-            key = key_of(doc)
+            key = event_key(doc)
             p = partition_for(key, self.partitions) if key else 0
             by_part[p].append(_Rec(self.offsets[p], key, orjson.dumps(doc)))
             self.offsets[p] += 1
@@ -105,9 +98,9 @@ class OfflineRun:
             out = self.detectors[p].process(recs)
             res.decisions.extend(out.decisions)
             res.stats.update(out.stats)
-            for actor, score, _ts, slot in out.scores:
-                if slot == "live" and score > res.max_score.get(actor, -1.0):
-                    res.max_score[actor] = score
+            for sc in out.scores:
+                if sc.slot == "live" and sc.score > res.max_score.get(sc.actor, -1.0):
+                    res.max_score[sc.actor] = sc.score
             for act in out.activities:
                 activities[partition_for(subnet_of(act.ip).encode(), self.partitions)].append(act)
         signals: dict[int, list[GroupSignal]] = defaultdict(list)
@@ -119,3 +112,57 @@ class OfflineRun:
             out = self.detectors[p].apply_signals(sigs)
             res.decisions.extend(out.decisions)
             res.stats.update(out.stats)
+
+
+def read_events_file(path: Path) -> list[dict[str, Any]]:
+    """Request events from a JSON-lines file, in time order; ValueError names file and line."""
+    events: list[dict[str, Any]] = []
+    with open(path, "rb") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                doc = orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
+            if not isinstance(doc, dict):
+                raise ValueError(f"{path}:{n}: not a JSON object")
+            events.append(doc)
+    events.sort(key=lambda e: e["ts"] if isinstance(e.get("ts"), int | float) else 0.0)
+    return events
+
+
+@dataclass
+class ModelEvaluation:
+    """What ``scrapeguard models evaluate`` reports."""
+
+    spec: ModelSpec
+    events: int
+    labelled: int
+    scored: int
+    roc_auc: float | None
+    score_only: tuple[float | None, float | None]  # precision, recall of the score alone
+    whole_policy: tuple[float | None, float | None]  # precision, recall of rules + score
+    report: Report
+
+
+def evaluate_model(
+    policy: Policy, spec: ModelSpec, events: list[dict[str, Any]], labels: dict[str, str]
+) -> ModelEvaluation:
+    """Replay ``events`` through the pipeline with model ``spec``, offline, and evaluate."""
+    run = OfflineRun(policy, spec).run(events)
+    flagged_by_score = [a for a, sc in run.max_score.items() if sc > policy.score_challenge]
+    flagged_by_policy = {d.actor for d in run.decisions if d.action in ("challenge", "block")}
+    rep = evaluate(labels, [d.as_dict() for d in run.decisions], run.first_seen, run.max_score)
+    auc = roc_auc(labels, run.max_score)
+    rep.summary.update({"model": spec.as_dict(), "roc_auc": auc})
+    return ModelEvaluation(
+        spec,
+        len(events),
+        len(labels),
+        len(run.max_score),
+        auc,
+        precision_recall(labels, flagged_by_score),
+        precision_recall(labels, flagged_by_policy),
+        rep,
+    )

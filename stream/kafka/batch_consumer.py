@@ -1,14 +1,29 @@
-"""A batched Kafka agent: the loop shared by the detector and the correlator.
+"""The batched consumer: a consumer group read in whole fetches, published then committed.
 
-Subclasses say which topics they read, what to do when partitions come and go, and
-how to turn one fetched batch into messages to publish. This class owns the
-consumer group, the two publish phases (results first, state second) and the
-offset commit, so every agent gets the same at-least-once guarantee:
+Used by the detector (the one high-volume agent: a Faust agent hands each message to
+its stream separately, which the bench measures as ``faust_agent_throughput_eps``).
+Subclasses say what to do when partitions come and go, and how to turn one fetched
+batch into messages to publish. This class owns the consumer group, the two publish
+phases and the commit, so the guarantee is the same everywhere (at least once, never
+counted twice — state remembers the offsets it counted):
 
 1. ``handle`` turns the batch into a :class:`Publish` plan (pure work, no I/O);
-2. the plan's ``results`` are published and acknowledged;
-3. its ``state`` records (changelog writes, tombstones) are published and acknowledged;
+2. the plan's ``results`` are written and acknowledged;
+3. its ``state`` records (changelog writes, tombstones) are written and acknowledged;
 4. the batch's input offsets are committed.
+
+The error policy (also in docs/architecture.md):
+
+* a fetch error is retried after a pause, forever (the broker may come back);
+* a publish error is retried :data:`ATTEMPTS` times with exponential backoff; then
+  :class:`FatalKafkaError` crashes the worker, which exits non-zero (its supervisor
+  restarts it, and the batch is re-delivered) — never a silently stalled partition;
+* a commit refused because the partitions moved to another worker is expected: the new
+  owner resumes from the last committed offset and skips what state already counted;
+  any other commit error is retried like a publish error;
+* records fetched for a partition this worker does not own (any more) are handed back
+  by seeking to them, never processed;
+* end markers (:mod:`stream.kafka.read_to_end`) are committed past, never handled.
 """
 
 from __future__ import annotations
@@ -17,24 +32,62 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import structlog
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaError,
+    RebalanceInProgressError,
+)
 from aiokafka.structs import OffsetAndMetadata
 from mode import Service
 
 from stream.kafka.config import aiokafka_kwargs
-from stream.kafka.writer import partition_for
+from stream.kafka.read_to_end import is_marker
+from stream.kafka.writer import BatchWriter, Message, new_producer
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-Message = tuple[str, bytes | None, bytes | None, int | None]  # topic, key, value, partition
+ATTEMPTS = 5
+FIRST_BACKOFF_S = 0.5
+
+T = TypeVar("T")
+
+
+class FatalKafkaError(RuntimeError):
+    """Publishing or committing kept failing: the worker must stop and exit non-zero."""
+
+
+async def with_retries(
+    what: str,
+    op: Callable[[], Awaitable[T]],
+    attempts: int = ATTEMPTS,
+    first_backoff_s: float = FIRST_BACKOFF_S,
+    stats: Counter[str] | None = None,
+) -> T:
+    """``await op()``, retried on KafkaError with exponential backoff, then fatal."""
+    delay = first_backoff_s
+    for attempt in range(1, attempts + 1):
+        try:
+            return await op()
+        except KafkaError as exc:
+            if stats is not None:
+                stats[f"{what}_errors"] += 1
+            if attempt == attempts:
+                raise FatalKafkaError(f"{what} failed {attempts} times: {exc}") from exc
+            log.warning("kafka_retry", what=what, attempt=attempt, error=str(exc), wait_s=delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass
@@ -46,14 +99,14 @@ class Publish:
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    def __init__(self, agent: BatchAgent) -> None:
+    def __init__(self, agent: BatchConsumer) -> None:
         self.agent = agent
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         async with self.agent.lock:  # the batch in flight is published and committed first
             await self.agent.release({tp.partition for tp in revoked})
             for tp in revoked:
-                self.agent._positions.pop(tp, None)
+                self.agent.positions.pop(tp, None)
         log.info(
             "partitions_revoked",
             agent=self.agent.name,
@@ -70,7 +123,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.agent.ready.set()
 
 
-class BatchAgent(Service):
+class BatchConsumer(Service):
     """Consumes ``topics`` in micro-batches in consumer group ``group_id``."""
 
     name = "agent"
@@ -87,11 +140,10 @@ class BatchAgent(Service):
         self.stats: Counter[str] = Counter()
         self.ready = asyncio.Event()
         self.lock = asyncio.Lock()
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
+        self.consumer: Any = None  # AIOKafkaConsumer, or a stand-in in tests
+        self.writer: Any = None  # BatchWriter, or a stand-in in tests
+        self.positions: dict[TopicPartition, int] = {}
         self._last_housekeeping = time.monotonic()
-        self._positions: dict[TopicPartition, int] = {}
-        self._partition_counts: dict[str, int] = {}
         super().__init__(**kwargs)
 
     # -- to be provided by subclasses ------------------------------------------------
@@ -128,10 +180,9 @@ class BatchAgent(Service):
     # -- lifecycle ---------------------------------------------------------------------
     async def on_start(self) -> None:
         s = self.settings
-        self.producer = AIOKafkaProducer(
-            acks="all", linger_ms=2, max_batch_size=512 * 1024, **aiokafka_kwargs(s)
-        )
-        await self.producer.start()
+        producer = new_producer(s)
+        await producer.start()
+        self.writer = BatchWriter(producer)
         await self.on_producer_ready()
         self.consumer = AIOKafkaConsumer(
             group_id=self.group_id,
@@ -151,14 +202,20 @@ class BatchAgent(Service):
         # the consumer starts (and joins its group) in _run, so that the agents of a
         # worker join their groups at the same time rather than one after the other
 
+    @property
+    def producer(self) -> Any:
+        return self.writer.producer if self.writer is not None else None
+
     async def on_producer_ready(self) -> None:
         """Hook for subclasses that need the producer before consuming starts."""
 
     async def on_stop(self) -> None:
         if self.consumer is not None:
-            await self.consumer.stop()
-        if self.producer is not None:
-            await self.producer.stop()
+            with contextlib.suppress(KafkaError):
+                await self.consumer.stop()
+        if self.writer is not None:
+            with contextlib.suppress(KafkaError):
+                await self.writer.producer.stop()
         log.info("agent_stopped", agent=self.name, **dict(sorted(self.stats.items())))
 
     # -- the loop --------------------------------------------------------------------
@@ -175,6 +232,7 @@ class BatchAgent(Service):
                     timeout_ms=timeout_ms, max_records=self.settings.batch_max_records
                 )
             except KafkaError as exc:
+                self.stats["fetch_errors"] += 1
                 log.warning("fetch_failed", agent=self.name, error=str(exc))
                 await asyncio.sleep(0.5)
                 continue
@@ -183,8 +241,8 @@ class BatchAgent(Service):
                     await self.between_batches()
             if batch:
                 async with self.lock:
-                    await self._process(consumer, batch)
-                    self._align(consumer)
+                    await self.process(batch)
+                    self._align()
             elif consumer.paused():
                 # the partitions we kept reading had nothing more: never wait on a pause
                 consumer.resume(*consumer.paused())
@@ -196,34 +254,54 @@ class BatchAgent(Service):
                     if plan is not None:
                         await self.publish(plan)
 
-    async def _process(
-        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Any]]
-    ) -> None:
+    async def process(self, batch: dict[TopicPartition, list[Any]]) -> None:
+        """One fetched batch: handle what this worker owns, publish, commit."""
+        consumer = self.consumer
         mine: dict[TopicPartition, list[Any]] = {}
+        commits: dict[TopicPartition, OffsetAndMetadata] = {}
         for tp, records in batch.items():
-            if self.owns(tp.partition):
-                mine[tp] = records
+            if not self.owns(tp.partition):
+                # fetched before the partition's state was loaded, or after it was revoked
+                # (then it is no longer ours: the new owner starts from the committed offset)
+                with contextlib.suppress(IllegalStateError):
+                    consumer.seek(tp, records[0].offset)
+                self.stats["handed_back"] += len(records)
                 continue
-            # fetched before the partition's state was loaded, or after it was revoked
-            # (then it is no longer ours: the new owner starts from the committed offset)
-            with contextlib.suppress(IllegalStateError):
-                consumer.seek(tp, records[0].offset)
-        if not mine:
+            commits[tp] = OffsetAndMetadata(records[-1].offset + 1, "")
+            real = [r for r in records if not is_marker(r)]
+            if real:
+                mine[tp] = real
+        if not commits:
             return
-        plan = self.handle(mine)
+        plan = self.handle(mine) if mine else Publish()
         await self.publish(plan)
-        commits = {tp: OffsetAndMetadata(recs[-1].offset + 1, "") for tp, recs in mine.items()}
         for tp, meta in commits.items():
-            self._positions[tp] = meta.offset
-        try:
-            await consumer.commit(commits)
-        except (CommitFailedError, KafkaError) as exc:
-            # the partitions moved: their new owner resumes from the last committed
-            # offset and skips what the changelog already holds
-            log.warning("commit_failed", agent=self.name, error=str(exc))
+            self.positions[tp] = meta.offset
+        await self._commit(commits)
         self.after_commit(plan)
 
-    def _align(self, consumer: AIOKafkaConsumer) -> None:
+    async def _commit(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:
+        consumer = self.consumer
+        delay = FIRST_BACKOFF_S
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                await consumer.commit(commits)
+                return
+            except (CommitFailedError, IllegalStateError, RebalanceInProgressError) as exc:
+                # the partitions moved: their new owner resumes from the last committed
+                # offset and skips what the changelog already holds
+                self.stats["commits_skipped_rebalance"] += 1
+                log.info("commit_skipped_partitions_moved", agent=self.name, error=str(exc))
+                return
+            except KafkaError as exc:
+                self.stats["commit_errors"] += 1
+                if attempt == ATTEMPTS:
+                    raise FatalKafkaError(f"commit failed {ATTEMPTS} times: {exc}") from exc
+                log.warning("commit_retry", agent=self.name, attempt=attempt, error=str(exc))
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    def _align(self) -> None:
         """Event-time alignment of partitions that have a backlog.
 
         When a worker catches up on a backlog (after downtime, a replay, a stress run),
@@ -236,11 +314,12 @@ class BatchAgent(Service):
         """
         if self.align_topic is None:
             return
+        consumer = self.consumer
         tps = [tp for tp in consumer.assignment() if tp.topic == self.align_topic]
         behind: dict[TopicPartition, float] = {}
         for tp in tps:
             highwater = consumer.highwater(tp)
-            if highwater is None or self._positions.get(tp, -1) >= highwater:
+            if highwater is None or self.positions.get(tp, -1) >= highwater:
                 continue  # no backlog known
             wm = self.watermark(tp.partition)
             # a partition not processed yet holds everyone back until it has started
@@ -258,40 +337,8 @@ class BatchAgent(Service):
                 consumer.resume(tp)
 
     async def publish(self, plan: Publish) -> None:
-        """Publish ``plan.results``, await them, then ``plan.state``, await them.
-
-        Messages are grouped per topic and partition (Kafka's default partitioner for
-        those without one) and sent as whole record batches: one ``send`` per message
-        costs more than the detector's work on the event.
-        """
-        producer = self.producer
-        assert producer is not None
-        for phase in (plan.results, plan.state):
-            if not phase:
-                continue
-            groups: dict[tuple[str, int], list[tuple[bytes | None, bytes | None]]] = {}
-            for topic, key, value, partition in phase:
-                if partition is None:
-                    partition = partition_for(key, await self._partitions(topic))
-                groups.setdefault((topic, partition), []).append((key, value))
-            futures = []
-            for (topic, partition), messages in groups.items():
-                batch = producer.create_batch()
-                for key, value in messages:
-                    if batch.append(key=key, value=value, timestamp=None) is None:
-                        futures.append(await producer.send_batch(batch, topic, partition=partition))
-                        batch = producer.create_batch()
-                        if batch.append(key=key, value=value, timestamp=None) is None:
-                            raise ValueError(
-                                f"a {len(value or b'')}-byte message to {topic} "
-                                "does not fit in a record batch"
-                            )
-                futures.append(await producer.send_batch(batch, topic, partition=partition))
-            await asyncio.gather(*futures)
-
-    async def _partitions(self, topic: str) -> int:
-        n = self._partition_counts.get(topic)
-        if n is None:
-            assert self.producer is not None
-            n = self._partition_counts[topic] = len(await self.producer.partitions_for(topic))
-        return n
+        """Write ``plan.results`` and wait for them, then ``plan.state`` (with retries)."""
+        writer = self.writer
+        for phase, name in ((plan.results, "publish_results"), (plan.state, "publish_state")):
+            if phase:
+                await with_retries(name, partial(writer.write, phase), stats=self.stats)

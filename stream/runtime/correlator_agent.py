@@ -7,16 +7,17 @@ from typing import Any
 import structlog
 from aiokafka import TopicPartition
 
-from stream.core.correlation import Activity, GroupCorrelator, GroupState
+from stream.core.correlation import GroupCorrelator, GroupState
 from stream.core.policy import Policy
-from stream.kafka.batch_consumer import BatchAgent, Publish
+from stream.core.records import Activity
+from stream.kafka.batch_consumer import BatchConsumer, Publish
 from stream.kafka.changelog import StateChangelog
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-class Correlator(BatchAgent):
+class Correlator(BatchConsumer):
     name = "correlator"
 
     def __init__(self, settings: Settings, policy: Policy, **kwargs: Any) -> None:
@@ -58,8 +59,9 @@ class Correlator(BatchAgent):
             for r in records:
                 try:
                     acts.append(Activity.decode(r.value))
-                except (ValueError, KeyError, TypeError):
+                except ValueError as exc:
                     self.stats["bad_activity"] += 1
+                    log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
             signals, changed = core.process(acts)
             self.stats["activities"] += len(acts)
             self.stats["group_signals"] += len(signals)

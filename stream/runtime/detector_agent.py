@@ -18,19 +18,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import structlog
 from aiokafka import TopicPartition
 from mode import Service
 
-from stream.core.actor_state import ActorState, decode
-from stream.core.correlation import GroupSignal, subnet_of
+from stream.core.actor_codec import decode, encode
+from stream.core.actor_state import ActorState
+from stream.core.correlation import subnet_of
 from stream.core.ledger import LedgerCodec
 from stream.core.partition_detector import Limits, Outcome, PartitionDetector
 from stream.core.policy import Policy
-from stream.kafka.batch_consumer import BatchAgent, Message, Publish
+from stream.core.records import GroupSignal
+from stream.kafka.batch_consumer import BatchConsumer, Publish
 from stream.kafka.changelog import StateChangelog
-from stream.kafka.follower import TopicFollower
+from stream.kafka.read_to_end import TopicReader
+from stream.kafka.writer import Message
 from stream.runtime.metrics import Metrics
 from stream.runtime.model_lifecycle import ModelManager
 from stream.settings import Settings
@@ -38,7 +40,7 @@ from stream.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-class Detector(BatchAgent):
+class Detector(BatchConsumer):
     name = "detector"
 
     def __init__(
@@ -53,7 +55,7 @@ class Detector(BatchAgent):
         self.metrics = metrics or Metrics()
         self.ledger = ledger
         self.models = ModelManager(settings)
-        self.control = TopicFollower(
+        self.control = TopicReader(
             settings, settings.topic_control, lambda rec: self.models.receive(rec.value)
         )
         self.housekeeping_every_s = min(30.0, settings.snapshot_every_s)
@@ -83,7 +85,7 @@ class Detector(BatchAgent):
         self._snapshots = StateChangelog(s, self.producer, s.snapshot_topic, bytes)
         # the control log decides which models are live before any partition is scored
         await self.control.start()
-        read = await self.control.catch_up()
+        read = await self.control.read_to_end()
         self.models.apply_pending({})
         log.info(
             "detector_config",
@@ -158,8 +160,9 @@ class Detector(BatchAgent):
                 for r in records:
                     try:
                         sigs.append(GroupSignal.decode(r.value))
-                    except (ValueError, KeyError, TypeError):
+                    except ValueError as exc:
                         self.stats["bad_group_signal"] += 1
+                        log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
                 outcomes.append((tp.partition, det.apply_signals(sigs)))
             else:
                 outcomes.append((tp.partition, det.process(records)))
@@ -171,8 +174,6 @@ class Detector(BatchAgent):
         results: list[Message] = plan.results
         for partition, out in outcomes:
             self._observed.append(out)
-            det = self.partitions.get(partition)
-            labels = {"live": det.model_label, "shadow": det.shadow_label} if det else {}
             for d in out.decisions:
                 results.append((s.topic_decisions, d.actor.encode(), d.encode(), None))
             for dl in out.deadletters:
@@ -183,25 +184,10 @@ class Detector(BatchAgent):
                 results.append((s.incident_feed_topic, item.key.encode(), item.encode(), None))
             for act in out.activities:
                 results.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode(), None))
-            for actor, score, ts, slot in out.scores:
-                results.append(
-                    (
-                        s.scores_topic,
-                        actor.encode(),
-                        orjson.dumps(
-                            {
-                                "actor": actor,
-                                "score": round(score, 5),
-                                "ts": ts,
-                                "model": labels.get(slot, ""),
-                                "slot": slot,
-                            }
-                        ),
-                        None,
-                    )
-                )
+            for sc in out.scores:
+                results.append((s.scores_topic, sc.actor.encode(), sc.encode(), None))
             for actor, state in out.changed.items():
-                plan.state.append((s.state_topic, actor.encode(), state.encode(), partition))
+                plan.state.append((s.state_topic, actor.encode(), encode(state), partition))
             for actor in out.evicted:
                 plan.state.append((s.state_topic, actor.encode(), None, partition))
             for d in out.decisions:
@@ -236,9 +222,9 @@ class Detector(BatchAgent):
         for out in self._observed:
             self.stats.update(out.stats)  # counted once published and committed
             self.metrics.observe(out)
-            for _actor, score, _ts, slot in out.scores:
-                if slot == "live":
-                    bins[min(19, int(score * 20))] += 1
+            for sc in out.scores:
+                if sc.slot == "live":
+                    bins[min(19, int(sc.score * 20))] += 1
         self._observed.clear()
 
     def score_histogram(self) -> list[int]:
@@ -256,7 +242,7 @@ class Detector(BatchAgent):
         if consumer is None:
             return
         for tp in consumer.assignment():
-            highwater, position = consumer.highwater(tp), self._positions.get(tp)
+            highwater, position = consumer.highwater(tp), self.positions.get(tp)
             if highwater is not None and position is not None:
                 m.lag.labels(self.group_id, tp.topic, str(tp.partition)).set(
                     max(0, highwater - position)

@@ -15,15 +15,14 @@ import uuid
 from collections import Counter, deque
 from typing import Any
 
-import orjson
 import structlog
 from aiokafka import AIOKafkaProducer
 from mode import Service
 
 from stream.core.decision_store import DecisionStore
-from stream.core.records import Decision
+from stream.core.records import Decision, Member, decode_incident
 from stream.kafka.config import aiokafka_kwargs
-from stream.kafka.follower import TopicFollower
+from stream.kafka.read_to_end import TopicReader
 from stream.runtime.metrics import reason_code
 from stream.settings import Settings
 
@@ -39,7 +38,7 @@ class GlobalView(Service):
         self.owned = owned  # () -> set of detector partitions this worker owns
         self.store = DecisionStore()
         self.incidents: dict[str, dict[str, Any]] = {}
-        self.members: dict[str, dict[str, Any]] = {}
+        self.members: dict[str, Member] = {}
         self.worker_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.url = settings.advertised_url or f"http://{settings.web_host}:{settings.web_port}"
         self.per_minute: deque[tuple[int, Counter[str]]] = deque(maxlen=MINUTES)
@@ -47,9 +46,9 @@ class GlobalView(Service):
         self._producer: AIOKafkaProducer | None = None
         s = settings
         self.followers = [
-            TopicFollower(s, s.topic_decisions, self._on_decision),
-            TopicFollower(s, s.topic_incidents, self._on_incident),
-            TopicFollower(s, s.members_topic, self._on_member),
+            TopicReader(s, s.topic_decisions, self._on_decision),
+            TopicReader(s, s.topic_incidents, self._on_incident),
+            TopicReader(s, s.members_topic, self._on_member),
         ]
         super().__init__(**kwargs)
 
@@ -74,25 +73,20 @@ class GlobalView(Service):
         import asyncio
 
         for f in self.followers:
-            await f.catch_up()
+            await f.read_to_end()
         await asyncio.gather(*(f.follow() for f in self.followers))
 
     @Service.timer(5.0)
     async def _announce(self) -> None:
         assert self._producer is not None
-        body = {
-            "worker": self.worker_id,
-            "url": self.url,
-            "ts": time.time(),
-            "partitions": sorted(self.owned()),
-        }
+        me = Member(self.worker_id, self.url, time.time(), sorted(self.owned()))
         await self._producer.send_and_wait(
-            self.settings.members_topic, orjson.dumps(body), key=self.worker_id.encode()
+            self.settings.members_topic, me.encode(), key=self.worker_id.encode()
         )
 
     # -- feeds -------------------------------------------------------------------------
     def _on_decision(self, rec: Any) -> None:
-        d = Decision.from_dict(orjson.loads(rec.value))
+        d = Decision.decode(rec.value)
         self.store.add(d)
         if d.shadow:
             return
@@ -105,7 +99,7 @@ class GlobalView(Service):
                 self.reasons[reason_code(r)] += 1
 
     def _on_incident(self, rec: Any) -> None:
-        inc = orjson.loads(rec.value)
+        inc = decode_incident(rec.value)
         old = self.incidents.get(inc["incident_id"])
         if old is None or inc.get("version", 0) >= old.get("version", 0):
             self.incidents[inc["incident_id"]] = inc
@@ -113,19 +107,19 @@ class GlobalView(Service):
     def _on_member(self, rec: Any) -> None:
         if rec.value is None:
             return
-        m = orjson.loads(rec.value)
-        self.members[m["worker"]] = m
+        m = Member.decode(rec.value)
+        self.members[m.worker] = m
 
     # -- queries -----------------------------------------------------------------------
     def owner_url(self, partition: int) -> str | None:
         now = time.time()
-        best: dict[str, Any] | None = None
+        best: Member | None = None
         for m in self.members.values():
-            if m["worker"] == self.worker_id or now - m["ts"] > MEMBER_TTL_S:
+            if m.worker == self.worker_id or now - m.ts > MEMBER_TTL_S:
                 continue
-            if partition in m["partitions"] and (best is None or m["ts"] > best["ts"]):
+            if partition in m.partitions and (best is None or m.ts > best.ts):
                 best = m
-        return best["url"] if best else None
+        return best.url if best else None
 
     def open_incidents(self) -> list[dict[str, Any]]:
         return sorted(

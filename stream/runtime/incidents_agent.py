@@ -4,20 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 import structlog
 from aiokafka import TopicPartition
 
-from stream.core.incidents import FeedItem, Incident, IncidentBook
+from stream.core.incidents import Incident, IncidentBook
 from stream.core.pseudonym import Pseudonymizer
-from stream.kafka.batch_consumer import BatchAgent, Publish
+from stream.core.records import FeedItem, LedgerEntry, encode_incident
+from stream.kafka.batch_consumer import BatchConsumer, Publish
 from stream.kafka.changelog import StateChangelog
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-class IncidentAgent(BatchAgent):
+class IncidentAgent(BatchConsumer):
     name = "incidents"
     housekeeping_every_s = 10.0
 
@@ -67,27 +67,22 @@ class IncidentAgent(BatchAgent):
             for r in records:
                 try:
                     items.append(FeedItem.decode(r.value))
-                except (ValueError, TypeError, KeyError):
+                except ValueError as exc:
                     self.stats["bad_feed_item"] += 1
+                    log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
             updates, ledger = self.books[tp.partition].process(items)
             self._emit(plan, tp.partition, updates)
             for incident_id, it in ledger:
+                entry = LedgerEntry(
+                    incident_id,
+                    it.profile or "",
+                    it.sealed,
+                    it.fields or [],
+                    it.ts,
+                    self.pseudo.actor(it.actor),
+                )
                 plan.results.append(
-                    (
-                        self.settings.ledger_topic,
-                        incident_id.encode(),
-                        orjson.dumps(
-                            {
-                                "incident_id": incident_id,
-                                "profile": it.profile,
-                                "sealed": it.sealed,
-                                "fields": it.fields or [],
-                                "ts": it.ts,
-                                "actor": self.pseudo.actor(it.actor),
-                            }
-                        ),
-                        None,
-                    )
+                    (self.settings.ledger_topic, incident_id.encode(), entry.encode(), None)
                 )
             self.stats["ledger_entries"] += len(ledger)
         return plan
@@ -96,7 +91,7 @@ class IncidentAgent(BatchAgent):
         s = self.settings
         for inc in incidents:
             plan.results.append(
-                (s.topic_incidents, inc.id.encode(), orjson.dumps(inc.summary()), None)
+                (s.topic_incidents, inc.id.encode(), encode_incident(inc.summary()), None)
             )
             value = inc.encode() if inc.status == "open" else None
             plan.state.append((s.incident_state_topic, inc.key.encode(), value, partition))

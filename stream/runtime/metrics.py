@@ -71,8 +71,8 @@ class Metrics:
             ).inc()
             if record_ts:
                 self.latency.observe(max(0.0, now - record_ts / 1000.0))
-        for _actor, score, _ts, slot in out.scores:
-            self.scores.labels(slot).observe(score)
+        for sc in out.scores:
+            self.scores.labels(sc.slot).observe(sc.score)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -19,7 +19,7 @@ from models import REGISTRY, ModelSpec, Scorer
 from models import snapshot as snap
 from stream.core.control import Command, ControlRefused, ModelSlots, verify
 from stream.core.partition_detector import PartitionDetector
-from stream.kafka.batch_consumer import Message
+from stream.kafka.writer import Message
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)

@@ -1,6 +1,9 @@
 import pytest
 
-from stream.core.actor_state import ActorState, decode, is_automation_ua
+from stream.core.actions import Action
+from stream.core.actor_codec import decode, encode
+from stream.core.actor_state import ActorState
+from stream.core.automation import is_automation_ua
 from stream.core.records import RequestEvent
 from stream.core.windows import stable_hash as profile_hash
 from tests.helpers import T0
@@ -35,12 +38,13 @@ def test_counts_per_minute_hour_day_and_errors() -> None:
     base = (T0 // 60) * 60  # minute-aligned
     for i in range(90):  # one request every 30 s for 45 minutes
         s.apply(ev(i, base + i * 30, target=str(i % 20), status=404 if i % 10 == 0 else 200), i)
-    assert s.requests_per_hour == 90
-    assert s.requests_per_day == 90
-    assert s.requests_per_minute == 3  # sliding: 2 in this minute + half of the last one's 2
-    assert s.profiles_per_hour == 20
-    assert s.errors_per_hour == 9
-    assert s.views_per_hour == 90
+    assert s.counters.requests_per_hour == 90
+    assert s.counters.requests_per_day == 90
+    # sliding: 2 in this minute + half of the last one's 2
+    assert s.counters.requests_per_minute == 3
+    assert s.counters.profiles_per_hour == 20
+    assert s.counters.errors_per_hour == 9
+    assert s.counters.views_per_hour == 90
 
 
 def test_requests_per_minute_slides_across_minute_boundaries() -> None:
@@ -49,8 +53,8 @@ def test_requests_per_minute_slides_across_minute_boundaries() -> None:
     for i in range(100):  # 100 requests in the last 10 s of a minute
         s.apply(ev(i, base + 50 + i * 0.1), i)
     s.apply(ev(100, base + 61), 100)  # one second into the next minute
-    assert s.requests_per_minute == 1 + round(100 * 59 / 60)
-    assert s.hour.current() == 1  # a tumbling count would have reset
+    assert s.counters.requests_per_minute == 1 + round(100 * 59 / 60)
+    assert s.counters.hour.current() == 1  # a tumbling count would have reset
 
 
 def test_ips_per_hour_and_group_flag() -> None:
@@ -59,19 +63,20 @@ def test_ips_per_hour_and_group_flag() -> None:
         e = ev(i, T0 + i * 60)
         e.ip = f"10.0.{i % 15}.1"
         s.apply(e, i)
-    assert s.ips_per_hour == 15
+    assert s.counters.ips_per_hour == 15
     s.group_reason, s.group_expires = "accounts_per_ip 9 > 8 (10.0.0.1)", T0 + 100
     assert s.group_flag(T0 + 99) and not s.group_flag(T0 + 100)
-    t = decode(s.encode())
-    assert (t.ips_per_hour, t.group_reason, t.group_expires) == (15, s.group_reason, T0 + 100)
+    t = decode(encode(s))
+    assert t.counters.ips_per_hour == 15
+    assert (t.group_reason, t.group_expires) == (s.group_reason, T0 + 100)
 
 
 def test_out_of_order_event_within_window_is_counted() -> None:
     s = ActorState()
     s.apply(ev(0, T0 + 1800, "1"), 0)
     s.apply(ev(1, T0 + 10, "2"), 1)  # 30 minutes late
-    assert s.requests_per_hour == 2 and s.profiles_per_hour == 2
-    assert s.last_ts == T0 + 1800 and s.first_ts == T0 + 10
+    assert s.counters.requests_per_hour == 2 and s.counters.profiles_per_hour == 2
+    assert s.last_ts == T0 + 1800 and s.counters.first_ts == T0 + 10
 
 
 def test_too_late_is_a_day_behind_the_newest_event() -> None:
@@ -86,20 +91,20 @@ def test_account_age_and_regularity_features() -> None:
     s = ActorState()
     for i in range(50):
         s.apply(ev(i, T0 + i * 2.0, created=T0 - 2 * 86400), i)
-    assert s.account_age_days(T0) == pytest.approx(2.0)
-    assert s.gap_cv() < 0.01  # a metronome
-    assert s.gap_mean == pytest.approx(2.0, rel=0.01)
+    assert s.counters.account_age_days(T0) == pytest.approx(2.0)
+    assert s.counters.gap_cv() < 0.01  # a metronome
+    assert s.counters.gap_mean == pytest.approx(2.0, rel=0.01)
 
 
 def test_enumeration_share_detects_sequential_ids() -> None:
     s = ActorState()
     for i in range(60):
         s.apply(ev(i, T0 + i, target=str(1000 + i)), i)
-    assert s.seq_share > 0.95
+    assert s.counters.seq_share > 0.95
     t = ActorState()
     for i in range(60):
         t.apply(ev(i, T0 + i, target=str(1000 + 37 * i)), i)
-    assert t.seq_share < 0.05
+    assert t.counters.seq_share < 0.05
 
 
 def test_automation_user_agents() -> None:
@@ -120,16 +125,19 @@ def test_encode_decode_round_trip_exact_and_sketch() -> None:
         s.apply(ev(0, T0, ua="curl/8"), 0)
         for i in range(n):
             s.apply(ev(i + 1, T0 + i, target=str(i), created=T0 - 86400), i + 1)
-        s.action, s.action_expires, s.views_at_action, s.score = 1, T0 + 3600, 7, 0.5
-        blob = s.encode()
+        e = s.enforcement
+        e.action, e.expires, e.views_at_action, s.score = Action.CHALLENGE, T0 + 3600, 7, 0.5
+        blob = encode(s)
         t = decode(blob)
-        assert t.encode() == blob
-        assert (t.requests_per_hour, t.profiles_per_hour, t.profiles_per_day) == (
-            s.requests_per_hour,
-            s.profiles_per_hour,
-            s.profiles_per_day,
+        assert encode(t) == blob
+        tc, sc = t.counters, s.counters
+        assert (tc.requests_per_hour, tc.profiles_per_hour, tc.profiles_per_day) == (
+            sc.requests_per_hour,
+            sc.profiles_per_hour,
+            sc.profiles_per_day,
         )
-        assert (t.action, t.action_expires, t.views_at_action, t.automation) == (
+        te = t.enforcement
+        assert (te.action, te.expires, te.views_at_action, tc.automation) == (
             1,
             T0 + 3600,
             7,
@@ -141,11 +149,11 @@ def test_state_size_budget() -> None:
     human = ActorState()
     for i in range(30):
         human.apply(ev(i, T0 + i * 60, target=str(i % 12)), i)
-    assert len(human.encode()) < 1000
+    assert len(encode(human)) < 1000
     heavy = ActorState()
     for i in range(5000):
         heavy.apply(ev(i, T0 + i, target=str(i)), i)
-    assert len(heavy.encode()) < 1500
+    assert len(encode(heavy)) < 1500
 
 
 @pytest.mark.parametrize("blob", [b"", b"\x01\x02", b"\x09" + b"\x00" * 200])

@@ -2,10 +2,11 @@ import orjson
 import pytest
 
 from models import REGISTRY
+from stream.core.actor_codec import encode
 from stream.core.actor_state import ActorState
 from stream.core.actor_table import ActorTable, freeze, thaw
 from stream.core.partition_detector import Limits, PartitionDetector
-from stream.core.policy import load_policy
+from stream.core.policy_loader import load_policy
 from stream.core.validation import RequestEvent, validate
 from stream.harness.personas import DEFAULT_MIX, Simulation
 from tests.helpers import T0, Rec, event
@@ -26,8 +27,8 @@ def state(ts: float, views: int = 3) -> ActorState:
 def test_freeze_thaw_round_trip_is_exact_and_small() -> None:
     s = state(T0)
     blob = freeze(s)
-    assert thaw(blob).encode() == s.encode()
-    assert len(blob) < len(s.encode()) / 2  # mostly-zero rings compress well
+    assert encode(thaw(blob)) == encode(s)
+    assert len(blob) < len(encode(s)) / 2  # mostly-zero rings compress well
 
 
 def test_least_recently_used_actors_are_compressed_first() -> None:
@@ -49,9 +50,9 @@ def test_peek_does_not_change_tiers_and_returns_copies_of_cold_actors() -> None:
     table.put("b", state(T0 + 10))
     table.trim()
     a = table.peek("a")
-    assert a is not None and a.events == 3 and table.hot == 1
-    a.events = 99  # a copy: the table keeps what it had
-    assert (cold := table.peek("a")) is not None and cold.events == 3
+    assert a is not None and a.counters.events == 3 and table.hot == 1
+    a.counters.events = 99  # a copy: the table keeps what it had
+    assert (cold := table.peek("a")) is not None and cold.counters.events == 3
     assert table.peek("nobody") is None and table.get("nobody") is None
 
 
@@ -104,6 +105,6 @@ def test_decisions_and_state_do_not_depend_on_the_hot_tier_size() -> None:
     assert small.actors.hot == 1 and big.actors.hot == len(big.actors) > 250
     assert {d[1] for d in big_decisions} == {"challenge", "block"}
     assert small_decisions == big_decisions
-    assert {a: s.encode() for a, s in small.actors.items()} == {
-        a: s.encode() for a, s in big.actors.items()
+    assert {a: encode(s) for a, s in small.actors.items()} == {
+        a: encode(s) for a, s in big.actors.items()
     }

@@ -2,7 +2,7 @@ import pytest
 
 from stream.core.correlation import Activity, GroupCorrelator, GroupSignal, GroupState, subnet_of
 from stream.core.partition_detector import Limits, PartitionDetector
-from stream.core.policy import load_policy, parse_policy
+from stream.core.policy_loader import load_policy, parse_policy
 from tests.helpers import T0
 
 POLICY = load_policy()  # accounts_per_ip > 8 (300 views), accounts_per_subnet > 20 (600 views)

@@ -5,9 +5,9 @@ import orjson
 import pytest
 
 from models import REGISTRY
-from stream.core.actor_state import decode
+from stream.core.actor_codec import decode, encode
 from stream.core.partition_detector import Limits, PartitionDetector
-from stream.core.policy import load_policy, parse_policy
+from stream.core.policy_loader import load_policy, parse_policy
 from tests.helpers import T0, Rec, event, rec
 
 POLICY = load_policy()
@@ -120,14 +120,14 @@ def test_redelivered_offsets_are_not_counted_twice() -> None:
     det.process(batch)
     out = det.process(batch[20:])  # a restart re-delivers the tail
     assert out.stats["redelivered"] == 30 and out.stats["events"] == 0
-    assert det.actors.peek("account:bot").requests_per_hour == 50
+    assert det.actors.peek("account:bot").counters.requests_per_hour == 50
 
 
 def test_restored_state_continues_where_it_stopped() -> None:
     uninterrupted = detector().process(scraper(350)).decisions
     det = detector()
     det.process(scraper(250))
-    blob = det.actors.peek("account:bot").encode()
+    blob = encode(det.actors.peek("account:bot"))
     fresh = detector()
     fresh.restore("account:bot", decode(blob))
     out = fresh.process(scraper(100, start=250))
@@ -155,7 +155,7 @@ def test_allowlisted_crawler_is_counted_but_never_acted_on() -> None:
     ]
     out = det.process(records)
     assert out.decisions == []
-    assert det.actors.peek("account:crawler").profiles_per_hour == 100
+    assert det.actors.peek("account:crawler").counters.profiles_per_hour == 100
 
 
 def test_one_decision_per_change_then_renewal_then_release() -> None:

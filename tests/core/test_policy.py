@@ -2,8 +2,10 @@ from pathlib import Path
 
 import pytest
 
+from stream.core.actions import Action
 from stream.core.actor_state import ActorState
-from stream.core.policy import ALLOW, BLOCK, CHALLENGE, PolicyError, load_policy, parse_policy
+from stream.core.policy import PolicyError
+from stream.core.policy_loader import load_policy, parse_policy
 from stream.core.records import RequestEvent
 from tests.helpers import T0
 
@@ -37,21 +39,21 @@ def actor(profiles: int, minutes: float = 50.0, created: float | None = None) ->
 @pytest.mark.parametrize(
     ("profiles", "created", "action", "reason"),
     [
-        (10, None, ALLOW, None),
-        (260, None, ALLOW, None),  # distinct counts above 32 are estimates (~5 % error)
-        (340, None, CHALLENGE, "profiles_per_hour"),
-        (1300, None, BLOCK, "profiles_per_hour"),
-        (40, T0 - 86400, ALLOW, None),
-        (70, T0 - 86400, CHALLENGE, "new_account_profiles_per_hour"),
-        (130, T0 - 86400, BLOCK, "new_account_profiles_per_hour"),
-        (70, T0 - 30 * 86400, ALLOW, None),  # older than max_age_days: normal limits
+        (10, None, Action.ALLOW, None),
+        (260, None, Action.ALLOW, None),  # distinct counts above 32 are estimates (~5 % error)
+        (340, None, Action.CHALLENGE, "profiles_per_hour"),
+        (1300, None, Action.BLOCK, "profiles_per_hour"),
+        (40, T0 - 86400, Action.ALLOW, None),
+        (70, T0 - 86400, Action.CHALLENGE, "new_account_profiles_per_hour"),
+        (130, T0 - 86400, Action.BLOCK, "new_account_profiles_per_hour"),
+        (70, T0 - 30 * 86400, Action.ALLOW, None),  # older than max_age_days: normal limits
     ],
 )
 def test_limits_table(
     profiles: int, created: float | None, action: int, reason: str | None
 ) -> None:
     s = actor(profiles, created=created)
-    v = POLICY.evaluate(s, s.last_ts, ALLOW)
+    v = POLICY.evaluate(s, s.last_ts, Action.ALLOW)
     assert v.action == action
     if reason:
         assert any(r.startswith(reason + " ") for r in v.reasons), v.reasons
@@ -61,13 +63,13 @@ def test_limits_table(
 
 def test_challenged_actor_that_keeps_going_is_blocked() -> None:
     s = actor(150)
-    s.views_at_action = 40
-    assert POLICY.evaluate(s, s.last_ts, CHALLENGE).action == BLOCK
+    s.enforcement.views_at_action = 40
+    assert POLICY.evaluate(s, s.last_ts, Action.CHALLENGE).action == Action.BLOCK
     assert (
         "profile_views_after_challenge 110 > 100"
-        in POLICY.evaluate(s, s.last_ts, CHALLENGE).reasons
+        in POLICY.evaluate(s, s.last_ts, Action.CHALLENGE).reasons
     )
-    assert POLICY.evaluate(s, s.last_ts, ALLOW).action == ALLOW
+    assert POLICY.evaluate(s, s.last_ts, Action.ALLOW).action == Action.ALLOW
 
 
 def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -> None:
@@ -75,19 +77,20 @@ def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -
     for s in (busy, quiet):
         s.score = 0.9999
     # busy but browser-like (no automation signal): the score alone does not act
-    assert POLICY.evaluate(busy, busy.last_ts, ALLOW).action == ALLOW
-    busy.automation = True
-    v = POLICY.evaluate(busy, busy.last_ts, ALLOW)
-    assert v.action == CHALLENGE
+    assert POLICY.evaluate(busy, busy.last_ts, Action.ALLOW).action == Action.ALLOW
+    busy.counters.automation = True
+    v = POLICY.evaluate(busy, busy.last_ts, Action.ALLOW)
+    assert v.action == Action.CHALLENGE
     assert v.reasons == ("anomaly_score 1.000 > 0.995 with automation_ua",)
-    quiet.automation = True
-    assert POLICY.evaluate(quiet, quiet.last_ts, ALLOW).action == ALLOW  # not enough evidence
+    quiet.counters.automation = True
+    # not enough evidence
+    assert POLICY.evaluate(quiet, quiet.last_ts, Action.ALLOW).action == Action.ALLOW
     lenient = parse_policy(
         "[score]\nchallenge = 0.99\nrequire_one_of = []\n"
         "min_requests_per_hour = 10\nmin_profiles_per_hour = 10"
     )
-    busy.automation = False
-    assert lenient.evaluate(busy, busy.last_ts, ALLOW).action == CHALLENGE
+    busy.counters.automation = False
+    assert lenient.evaluate(busy, busy.last_ts, Action.ALLOW).action == Action.CHALLENGE
 
 
 def test_allowlist_actors_ranges_agents_and_verified_crawlers() -> None:
@@ -137,4 +140,4 @@ def test_missing_policy_file(tmp_path: Path) -> None:
 
 def test_default_policy_documents_shadow_and_ttls() -> None:
     assert POLICY.shadow is False
-    assert POLICY.ttl_s(BLOCK) == 86400 and POLICY.ttl_s(CHALLENGE) == 3600
+    assert POLICY.ttl_s(Action.BLOCK) == 86400 and POLICY.ttl_s(Action.CHALLENGE) == 3600

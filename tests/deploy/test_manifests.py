@@ -9,7 +9,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from stream.core.policy import parse_policy
+from stream.core.policy_loader import parse_policy
 from stream.settings import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stream.core.policy import default_policy_text
+from stream.core.policy_loader import default_policy_text
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
 

@@ -18,7 +18,17 @@ pytestmark = pytest.mark.broker
 
 
 def test_no_event_is_lost_or_counted_twice(broker: EmbeddedBroker, tmp_path: Path) -> None:
-    settings = Settings(broker=broker.url, app_id=f"chaostest{int(time.time())}")
+    app = f"chaostest{int(time.time())}"
+    # its own topics: the session worker's traffic must not reach this audit
+    settings = Settings(
+        broker=broker.url,
+        app_id=app,
+        topic_requests=f"{app}-requests",
+        topic_decisions=f"{app}-decisions",
+        topic_deadletter=f"{app}-deadletter",
+        topic_control=f"{app}-control",
+        topic_incidents=f"{app}-incidents",
+    )
     report = Chaos(
         settings,
         tmp_path,

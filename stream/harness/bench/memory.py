@@ -24,8 +24,9 @@ def rss_bytes() -> int:
 
 def main(n: int) -> dict[str, float]:
     from models import REGISTRY
+    from stream.core.actor_codec import encode
     from stream.core.partition_detector import Limits, PartitionDetector
-    from stream.core.policy import load_policy
+    from stream.core.policy_loader import load_policy
     from stream.kafka.writer import partition_for
 
     policy, spec = load_policy(), REGISTRY.get("hst").spec()
@@ -75,7 +76,7 @@ def main(n: int) -> dict[str, float]:
     del batch
     gc.collect()
     after = rss_bytes()
-    encoded = [len(s.encode()) for d in dets for _, s in d.actors.items()]
+    encoded = [len(encode(s)) for d in dets for _, s in d.actors.items()]
     actors = len(encoded)
     return {
         "actors": actors,

@@ -17,12 +17,12 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from stream.core.policy import default_policy_text
+from stream.core.policy_loader import default_policy_text
 from stream.harness.bench import workload
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
 from stream.kafka.topics import ensure_topics
-from stream.kafka.writer import BatchPublisher, partition_for
+from stream.kafka.writer import partition_for, write_all
 from stream.settings import Settings
 
 # latency runs: an actor is challenged on its 6th request of a minute, so that a good share
@@ -97,11 +97,8 @@ class Bench:
     def _publish(
         self, settings: Settings, msgs: list[tuple[bytes, bytes]], topic: str | None = None
     ) -> None:
-        async def go() -> None:
-            async with BatchPublisher(settings, max_batch_bytes=1024 * 1024) as pub:
-                await pub.send_many(topic or settings.topic_requests, msgs)
-
-        asyncio.run(go())
+        target = topic or settings.topic_requests
+        write_all(settings, ((target, k, v, None) for k, v in msgs))
 
     # -- throughput ---------------------------------------------------------------------
     def throughput(self, workers: int = 1) -> dict[str, float]:

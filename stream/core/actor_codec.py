@@ -1,0 +1,155 @@
+"""The binary form of an :class:`~stream.core.actor_state.ActorState` (no pickle).
+
+Written to the actor-state changelog once per batch per changed actor and read back on
+restore; the cold tier of :mod:`stream.core.actor_table` keeps it compressed. Versioned:
+a blob of another version, truncated, or with trailing bytes is refused with ValueError.
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+
+from stream.core.actions import Action
+from stream.core.actor_state import ActorState
+from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
+from stream.core.windows import DistinctSpec, SlidingDistinct
+
+VERSION = 3
+_HEAD = struct.Struct("<BddqqqdddqdBBdddqBII")
+_DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch bytes (or 0)
+
+
+def encode(state: ActorState) -> bytes:
+    c, e = state.counters, state.enforcement
+    parts = [
+        _HEAD.pack(
+            VERSION,
+            c.first_ts,
+            c.last_ts,
+            state.last_offset,
+            c.events,
+            c.views,
+            c.created_ts,
+            c.gap_mean,
+            c.gap_var,
+            c.last_target,
+            c.seq_share,
+            c.automation,
+            int(e.action),
+            e.expires,
+            e.since,
+            state.score,
+            e.views_at_action,
+            state.allowlisted,
+            state.allow_sig,
+            c.ip0,
+        ),
+        struct.pack("<qq", c.hour.head, c.day.head),
+        c.hour.ring.tobytes(),
+        c.day.ring.tobytes(),
+    ]
+    group = state.group_reason.encode()
+    flags = (
+        (1 if c.distinct_hour is not None else 0)
+        | (2 if c.ips is not None else 0)
+        | (4 if group else 0)
+    )
+    parts.append(bytes((flags,)))
+    if c.distinct_hour is not None and c.distinct_day is not None:
+        parts.append(_pack_distinct(c.distinct_hour))
+        parts.append(_pack_distinct(c.distinct_day))
+    if c.ips is not None:
+        parts.append(_pack_distinct(c.ips))
+    if group:
+        parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
+    return b"".join(parts)
+
+
+def decode(data: bytes) -> ActorState:
+    """Inverse of :func:`encode`. Raises ValueError on a malformed blob."""
+    try:
+        return _decode(memoryview(data))
+    except (struct.error, IndexError, TypeError, ValueError, UnicodeDecodeError) as exc:
+        raise ValueError(f"malformed actor state: {exc}") from exc
+
+
+def _pack_distinct(d: SlidingDistinct) -> bytes:
+    head, last_sweep, members, stamps = d.dump()
+    if stamps is not None:
+        return _DHEAD.pack(head, last_sweep, len(members) // 4, 0) + members + stamps
+    return _DHEAD.pack(head, last_sweep, 0, len(members)) + members
+
+
+def _unpack_distinct(spec: DistinctSpec, buf: memoryview, pos: int) -> tuple[SlidingDistinct, int]:
+    head, last_sweep, n_exact, n_sketch = _DHEAD.unpack_from(buf, pos)
+    pos += _DHEAD.size
+    if n_sketch:
+        members = bytes(buf[pos : pos + n_sketch])
+        pos += n_sketch
+        return SlidingDistinct.load(spec, head, last_sweep, members, None), pos
+    members = bytes(buf[pos : pos + 4 * n_exact])
+    pos += 4 * n_exact
+    stamps = bytes(buf[pos : pos + 4 * n_exact])
+    pos += 4 * n_exact
+    if len(stamps) != 4 * n_exact:
+        raise ValueError("truncated distinct set")
+    return SlidingDistinct.load(spec, head, last_sweep, members, stamps), pos
+
+
+def _decode(buf: memoryview) -> ActorState:
+    fields = _HEAD.unpack_from(buf, 0)
+    if fields[0] != VERSION:
+        raise ValueError(f"unknown actor state version {fields[0]}")
+    s = ActorState()
+    c, e = s.counters, s.enforcement
+    (
+        _,
+        c.first_ts,
+        c.last_ts,
+        s.last_offset,
+        c.events,
+        c.views,
+        c.created_ts,
+        c.gap_mean,
+        c.gap_var,
+        c.last_target,
+        c.seq_share,
+        automation,
+        action,
+        e.expires,
+        e.since,
+        s.score,
+        e.views_at_action,
+        allowlisted,
+        s.allow_sig,
+        c.ip0,
+    ) = fields
+    c.automation, s.allowlisted = bool(automation), bool(allowlisted)
+    e.action = Action(action)
+    pos = _HEAD.size
+    c.hour.head, c.day.head = struct.unpack_from("<qq", buf, pos)
+    pos += 16
+    for counter in (c.hour, c.day):
+        n = len(counter.ring) * counter.ring.itemsize
+        if pos + n > len(buf):
+            raise ValueError("truncated window ring")
+        counter.ring = array(counter.ring.typecode, bytes(buf[pos : pos + n]))
+        pos += n
+    c.hour.totals = [sum(c.hour.ring[ch::3]) for ch in range(3)]
+    c.day.totals = [sum(c.day.ring)]
+    flags = buf[pos]
+    pos += 1
+    if flags & 1:
+        c.distinct_hour, pos = _unpack_distinct(HOUR_DISTINCT, buf, pos)
+        c.distinct_day, pos = _unpack_distinct(DAY_DISTINCT, buf, pos)
+    if flags & 2:
+        c.ips, pos = _unpack_distinct(IP_DISTINCT, buf, pos)
+    if flags & 4:
+        s.group_expires, n = struct.unpack_from("<dH", buf, pos)
+        pos += 10
+        s.group_reason = bytes(buf[pos : pos + n]).decode()
+        pos += n
+    if pos != len(buf):
+        raise ValueError("trailing bytes in actor state")
+    return s
