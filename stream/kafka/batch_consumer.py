@@ -32,10 +32,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -52,50 +49,18 @@ from mode import Service
 
 from stream.kafka.config import aiokafka_kwargs
 from stream.kafka.read_to_end import is_marker
-from stream.kafka.writer import BatchWriter, Message, new_producer
+from stream.kafka.writer import (
+    ATTEMPTS,
+    FIRST_BACKOFF_S,
+    BatchWriter,
+    FatalKafkaError,
+    Publish,
+    WriterService,
+    publish_plan,
+)
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
-
-ATTEMPTS = 5
-FIRST_BACKOFF_S = 0.5
-
-T = TypeVar("T")
-
-
-class FatalKafkaError(RuntimeError):
-    """Publishing or committing kept failing: the worker must stop and exit non-zero."""
-
-
-async def with_retries(
-    what: str,
-    op: Callable[[], Awaitable[T]],
-    attempts: int = ATTEMPTS,
-    first_backoff_s: float = FIRST_BACKOFF_S,
-    stats: Counter[str] | None = None,
-) -> T:
-    """``await op()``, retried on KafkaError with exponential backoff, then fatal."""
-    delay = first_backoff_s
-    for attempt in range(1, attempts + 1):
-        try:
-            return await op()
-        except KafkaError as exc:
-            if stats is not None:
-                stats[f"{what}_errors"] += 1
-            if attempt == attempts:
-                raise FatalKafkaError(f"{what} failed {attempts} times: {exc}") from exc
-            log.warning("kafka_retry", what=what, attempt=attempt, error=str(exc), wait_s=delay)
-            await asyncio.sleep(delay)
-            delay *= 2
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-@dataclass
-class Publish:
-    """What one batch asks to publish, in two acknowledged phases."""
-
-    results: list[Message] = field(default_factory=list)
-    state: list[Message] = field(default_factory=list)
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -133,15 +98,22 @@ class BatchConsumer(Service):
     align_topic: str | None = None
     align_slack_s = 300.0
 
-    def __init__(self, settings: Settings, topics: list[str], group_id: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        topics: list[str],
+        group_id: str,
+        writer: WriterService,
+        **kwargs: Any,
+    ) -> None:
         self.settings = settings
         self.topics = topics
         self.group_id = group_id
+        self.writer_service = writer
         self.stats: Counter[str] = Counter()
         self.ready = asyncio.Event()
         self.lock = asyncio.Lock()
         self.consumer: Any = None  # AIOKafkaConsumer, or a stand-in in tests
-        self.writer: Any = None  # BatchWriter, or a stand-in in tests
         self.positions: dict[TopicPartition, int] = {}
         self._last_housekeeping = time.monotonic()
         super().__init__(**kwargs)
@@ -178,11 +150,13 @@ class BatchConsumer(Service):
         """Called once a batch is fully published and committed."""
 
     # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def writer(self) -> BatchWriter:
+        return self.writer_service.writer
+
     async def on_start(self) -> None:
         s = self.settings
-        producer = new_producer(s)
-        await producer.start()
-        self.writer = BatchWriter(producer)
+        await self.writer_service.maybe_start()
         await self.on_producer_ready()
         self.consumer = AIOKafkaConsumer(
             group_id=self.group_id,
@@ -204,18 +178,18 @@ class BatchConsumer(Service):
 
     @property
     def producer(self) -> Any:
-        return self.writer.producer if self.writer is not None else None
+        return self.writer.producer
 
     async def on_producer_ready(self) -> None:
         """Hook for subclasses that need the producer before consuming starts."""
+
+    async def before_consuming(self) -> None:
+        """Hook: runs before the consumer joins its group (e.g. wait for the control log)."""
 
     async def on_stop(self) -> None:
         if self.consumer is not None:
             with contextlib.suppress(KafkaError):
                 await self.consumer.stop()
-        if self.writer is not None:
-            with contextlib.suppress(KafkaError):
-                await self.writer.producer.stop()
         log.info("agent_stopped", agent=self.name, **dict(sorted(self.stats.items())))
 
     # -- the loop --------------------------------------------------------------------
@@ -223,6 +197,7 @@ class BatchConsumer(Service):
     async def _run(self) -> None:
         consumer = self.consumer
         assert consumer is not None
+        await self.before_consuming()
         await consumer.start()
         log.info("agent_started", agent=self.name, group=self.group_id, topics=self.topics)
         timeout_ms = max(self.settings.batch_wait_ms, 10)
@@ -338,7 +313,4 @@ class BatchConsumer(Service):
 
     async def publish(self, plan: Publish) -> None:
         """Write ``plan.results`` and wait for them, then ``plan.state`` (with retries)."""
-        writer = self.writer
-        for phase, name in ((plan.results, "publish_results"), (plan.state, "publish_state")):
-            if phase:
-                await with_retries(name, partial(writer.write, phase), stats=self.stats)
+        await publish_plan(self.writer, plan, self.stats)

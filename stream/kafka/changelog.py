@@ -72,7 +72,7 @@ class StateChangelog(Generic[T]):
                     error=str(exc),
                 )
 
-        reader = TopicReader(self.settings, self.topic, on_record, parts, producer=self.producer)
+        reader = TopicReader(self.settings, {self.topic: on_record}, parts, producer=self.producer)
         await reader.start()
         try:
             await reader.read_to_end()

@@ -12,8 +12,9 @@ on the embedded broker and on Apache Kafka alike.
 Markers are skipped by every scrapeguard reader (:func:`is_marker`); a consumer of
 scrapeguard's topics written elsewhere skips records without a value whose key is
 :data:`MARKER_KEY` (documented in the contract). Nothing else is ever skipped: a marker
-carries no data, so an attacker who writes one hides nothing. Where the reader may not write to the topic (an ACL), it
-falls back to end offsets, which are exact on Apache Kafka, and says so in a warning.
+carries no data, so an attacker who writes one hides nothing. Where the reader may not
+write to the topic (an ACL), it falls back to end offsets, which are exact on Apache
+Kafka, and says so in a warning.
 
 One reader serves three uses: restoring a changelog (some partitions, to the end),
 catching up and then following a topic in every worker (all partitions, then onwards),
@@ -26,7 +27,7 @@ import asyncio
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import structlog
@@ -55,27 +56,25 @@ OnRecord = Callable[[Any], None]
 
 
 class TopicReader:
-    """Reads ``partitions`` of ``topic`` (all when None) from the beginning.
+    """Reads ``partitions`` (all when None) of each topic in ``handlers`` from the beginning.
 
-    ``on_record`` sees every record but the markers. What it raises is the error policy
-    of a bad record on an internal topic: the record is skipped, counted in
-    :attr:`stats` (``skipped``) and logged with a warning — a reader never stops on one
-    record.
+    ``handlers[topic]`` sees every record of its topic but the markers. What it raises is
+    the error policy of a bad record on an internal topic: the record is skipped, counted
+    in :attr:`stats` (``skipped``) and logged with a warning — a reader never stops on
+    one record.
     """
 
     def __init__(
         self,
         settings: Settings,
-        topic: str,
-        on_record: OnRecord,
+        handlers: Mapping[str, OnRecord],
         partitions: Iterable[int] | None = None,
         *,
         producer: AIOKafkaProducer | None = None,
         fetch_max_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.settings = settings
-        self.topic = topic
-        self.on_record = on_record
+        self.handlers = dict(handlers)
         self.wanted = sorted(set(partitions)) if partitions is not None else None
         self.stats: Counter[str] = Counter()
         self._producer = producer
@@ -95,22 +94,23 @@ class TopicReader:
             **aiokafka_kwargs(self.settings),
         )
         await consumer.start()
-        parts = set(self.wanted) if self.wanted is not None else await self._all_partitions()
-        self.tps = [TopicPartition(self.topic, p) for p in sorted(parts)]
+        for topic in self.handlers:
+            parts = set(self.wanted) if self.wanted is not None else await self._all(topic)
+            self.tps += [TopicPartition(topic, p) for p in sorted(parts)]
         consumer.assign(self.tps)
         if self.tps:
             await consumer.seek_to_beginning(*self.tps)
 
-    async def _all_partitions(self) -> set[int]:
+    async def _all(self, topic: str) -> set[int]:
         consumer = self.consumer
         assert consumer is not None
         for _ in range(50):
-            parts = consumer.partitions_for_topic(self.topic)
+            parts = consumer.partitions_for_topic(topic)
             if parts:
                 return set(parts)
             await consumer.topics()  # refresh metadata
             await asyncio.sleep(0.1)
-        raise LookupError(f"topic {self.topic!r} does not exist")
+        raise LookupError(f"topic {topic!r} does not exist")
 
     async def stop(self) -> None:
         if self.consumer is not None:
@@ -143,7 +143,7 @@ class TopicReader:
             assert self.consumer is not None
             log.warning(
                 "end_marker_refused",
-                topic=self.topic,
+                topics=sorted(self.handlers),
                 error=str(exc),
                 action="reading up to the end offsets the broker reports",
             )
@@ -159,10 +159,8 @@ class TopicReader:
         deadline = time.monotonic() + timeout_s
         while pending:
             if time.monotonic() > deadline:
-                raise EndNotReached(
-                    f"{self.topic}: partitions {sorted(tp.partition for tp in pending)} not "
-                    f"read to their end within {timeout_s:.0f}s"
-                )
+                late = ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in pending))
+                raise EndNotReached(f"{late} not read to their end within {timeout_s:.0f}s")
             batch = await consumer.getmany(*pending, timeout_ms=200, max_records=50_000)
             read += self._deliver(batch)
             for tp in list(pending):
@@ -181,20 +179,21 @@ class TopicReader:
             except ConsumerStoppedError:
                 return
             except KafkaError as exc:
-                log.warning("follow_failed", topic=self.topic, error=str(exc))
+                log.warning("follow_failed", topics=sorted(self.handlers), error=str(exc))
                 await asyncio.sleep(1.0)
                 continue
             self._deliver(batch)
 
     def _deliver(self, batch: dict[TopicPartition, list[Any]]) -> int:
         n = 0
-        for records in batch.values():
+        for tp, records in batch.items():
+            handler = self.handlers[tp.topic]
             for rec in records:
                 if is_marker(rec):
                     continue
                 n += 1
                 try:
-                    self.on_record(rec)
+                    handler(rec)
                 except Exception as exc:  # the error policy: skip, count, warn
                     self.stats["skipped"] += 1
                     log.warning(
@@ -215,7 +214,7 @@ async def read_records(
 ) -> list[Any]:
     """Every record of ``topic`` (aiokafka ``ConsumerRecord``, markers left out)."""
     records: list[Any] = []
-    reader = TopicReader(settings, topic, records.append, partitions)
+    reader = TopicReader(settings, {topic: records.append}, partitions)
     await reader.start()
     try:
         await reader.read_to_end(timeout_s)
@@ -253,7 +252,7 @@ def tail(settings: Settings, topic: str, on_record: OnRecord, follow: bool = Fal
     interrupted (Ctrl-C)."""
 
     async def go() -> None:
-        reader = TopicReader(settings, topic, on_record)
+        reader = TopicReader(settings, {topic: on_record})
         await reader.start()
         try:
             await reader.read_to_end()

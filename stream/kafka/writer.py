@@ -13,20 +13,72 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from functools import lru_cache
-from typing import Any
+from dataclasses import dataclass, field
+from functools import lru_cache, partial
+from typing import Any, TypeVar
 
+import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
+from mode import Service
 
 from stream.kafka.config import aiokafka_kwargs
 from stream.settings import Settings
 
 Message = tuple[str, bytes | None, bytes | None, int | None]  # topic, key, value, partition
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 MAX_BATCH_BYTES = 1024 * 1024
+
+ATTEMPTS = 5
+FIRST_BACKOFF_S = 0.5
+
+
+class FatalKafkaError(RuntimeError):
+    """Publishing or committing kept failing: the worker must stop and exit non-zero."""
+
+
+async def with_retries(
+    what: str,
+    op: Callable[[], Awaitable[T]],
+    attempts: int = ATTEMPTS,
+    first_backoff_s: float = FIRST_BACKOFF_S,
+    stats: Counter[str] | None = None,
+) -> T:
+    """``await op()``, retried on KafkaError with exponential backoff, then fatal."""
+    delay = first_backoff_s
+    for attempt in range(1, attempts + 1):
+        try:
+            return await op()
+        except KafkaError as exc:
+            if stats is not None:
+                stats[f"{what}_errors"] += 1
+            if attempt == attempts:
+                raise FatalKafkaError(f"{what} failed {attempts} times: {exc}") from exc
+            log.warning("kafka_retry", what=what, attempt=attempt, error=str(exc), wait_s=delay)
+            await asyncio.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass
+class Publish:
+    """What one batch asks to publish, in two acknowledged phases."""
+
+    results: list[Message] = field(default_factory=list)
+    state: list[Message] = field(default_factory=list)
+
+
+async def publish_plan(writer: BatchWriter, plan: Publish, stats: Counter[str]) -> None:
+    """The two acknowledged phases of a plan, each with :func:`with_retries`."""
+    for phase, name in ((plan.results, "publish_results"), (plan.state, "publish_state")):
+        if phase:
+            await with_retries(name, partial(writer.write, phase), stats=stats)
 
 
 def partition_for(key: bytes | None, partitions: int) -> int:
@@ -121,3 +173,27 @@ def write_all(settings: Settings, messages: Iterable[Message]) -> int:
             return await writer.write(messages)
 
     return asyncio.run(go())
+
+
+class WriterService(Service):
+    """The worker's one producer, shared by its agents and its global view."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        self.settings = settings
+        self._writer: BatchWriter | None = None
+        super().__init__(**kwargs)
+
+    @property
+    def writer(self) -> BatchWriter:
+        if self._writer is None:
+            raise RuntimeError("the writer is not started yet")
+        return self._writer
+
+    async def on_start(self) -> None:
+        producer = new_producer(self.settings)
+        await producer.start()
+        self._writer = BatchWriter(producer)
+
+    async def on_stop(self) -> None:
+        if self._writer is not None:
+            await self._writer.producer.stop()

@@ -1,8 +1,14 @@
-"""The Faust application that hosts a scrapeguard worker.
+"""The Faust application that hosts a scrapeguard worker, and how its parts fit together.
 
-Faust gives the worker its lifecycle (start/stop, signals), the web server and the
-service tree. In it run the batched agents — detector, correlator, incidents — and
-the global view that every worker keeps of decisions, incidents and members.
+Faust gives the worker its lifecycle (start/stop, signals), its web server (the HTTP
+API) and the consumer group of the low-volume agents. Per worker:
+
+* one producer (:class:`~stream.kafka.writer.WriterService`), shared by everything that
+  writes;
+* the global view: one reader that follows control, decisions, incidents and members;
+* the detector: a batched consumer of ``requests`` and group signals (its own group:
+  the bench shows why, ``faust_agent_throughput_eps``);
+* the correlator and incidents agents: genuine ``@app.agent`` s in Faust's group.
 """
 
 from __future__ import annotations
@@ -10,63 +16,77 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faust
-from faust.app.base import BootStrategy
 
-from stream.api.views import Backend, install
+from stream.api.views import install
 from stream.core.ledger import LedgerCodec, Sealer
 from stream.core.policy import Policy
 from stream.core.pseudonym import Pseudonymizer
 from stream.kafka.config import faust_kwargs
-from stream.runtime.correlator_agent import Correlator
+from stream.kafka.writer import WriterService
+from stream.runtime.correlator_agent import CorrelatorAgent
 from stream.runtime.detector_agent import Detector
 from stream.runtime.global_view import GlobalView
-from stream.runtime.incidents_agent import IncidentAgent
+from stream.runtime.incidents_agent import IncidentsAgent
+from stream.runtime.worker_query import WorkerQueries
 from stream.settings import Settings
-
-
-class _BootStrategy(BootStrategy):
-    # No Faust agent consumes topics: skip Faust's own consumer group, whose join would
-    # only add start-up time. The agents have their own batched consumers.
-    enable_kafka_consumer = False
-
-
-class _App(faust.App):
-    BootStrategy = _BootStrategy
 
 
 @dataclass
 class Worker:
     app: faust.App
+    writer: WriterService
     detector: Detector
-    correlator: Correlator
-    incidents: IncidentAgent
+    correlator: CorrelatorAgent
+    incidents: IncidentsAgent
     view: GlobalView
 
 
-def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymizer) -> Worker:
-    """A Faust app with every agent of a worker and its HTTP views."""
-    sealer = (
-        Sealer(settings.ledger_key.get_secret_value().encode()) if settings.ledger_key else None
-    )
-    detector = Detector(settings, policy, ledger=LedgerCodec(pseudonymizer, sealer))
-    correlator = Correlator(settings, policy)
-    incidents = IncidentAgent(settings, pseudonymizer)
-    view = GlobalView(settings, lambda: set(detector.partitions))
-    app = _App(
+def create_app(settings: Settings) -> faust.App:
+    """The worker's Faust app: its consumer group, rebalance timing and web server."""
+    return faust.App(
         settings.app_id,
         autodiscover=False,
-        store="memory://",
+        # where Faust keeps its own files (it writes a version marker there)
         datadir=str(settings.data_dir / "faust"),
-        topic_partitions=settings.partitions,
+        # Faust's internal topics (the assignor's leader topic) get this replication
         topic_replication_factor=settings.replication_factor,
+        # topics are created by scrapeguard with the right partition counts and configs
+        topic_allow_declare=False,
+        # a group join takes seconds, not Faust's default of ~30 s on the embedded broker
+        broker_rebalance_timeout=10.0,
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=1.0,
+        consumer_auto_offset_reset="earliest",
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         **faust_kwargs(settings),
     )
-    # Faust starts registered service *instances* too (App._prepare_subservice)
-    for service in (view, detector, correlator, incidents):
+
+
+def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymizer) -> Worker:
+    """A Faust app with every part of a worker and its HTTP API."""
+    sealer = (
+        Sealer(settings.ledger_key.get_secret_value().encode()) if settings.ledger_key else None
+    )
+    app = create_app(settings)
+    writer = WriterService(settings)
+    detector = Detector(settings, policy, writer, ledger=LedgerCodec(pseudonymizer, sealer))
+    view = GlobalView(
+        settings, writer, lambda: set(detector.partitions), detector.models.receive
+    )
+    correlator = CorrelatorAgent(app, settings, policy, writer)
+    incidents = IncidentsAgent(app, settings, pseudonymizer, writer)
+
+    async def control_read() -> None:
+        await view.caught_up.wait()
+        detector.control_caught_up.set()
+
+    # Faust starts registered service *instances* too (App._prepare_subservice); they
+    # stop in reverse order, so the shared writer stops last
+    for service in (writer, view, detector):
         app.service(service)  # type: ignore[arg-type]
-    install(app, Backend(settings, detector, correlator, incidents, view))
-    return Worker(app, detector, correlator, incidents, view)
+    app.task(control_read)
+    install(app, settings, WorkerQueries(settings, writer, detector, correlator, incidents, view))
+    return Worker(app, writer, detector, correlator, incidents, view)

@@ -16,11 +16,11 @@ the state already holds, which the pipeline skips by offset.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import structlog
 from aiokafka import TopicPartition
-from mode import Service
 
 from stream.core.actor_codec import decode, encode
 from stream.core.actor_state import ActorState
@@ -29,10 +29,9 @@ from stream.core.ledger import LedgerCodec
 from stream.core.partition_detector import Limits, Outcome, PartitionDetector
 from stream.core.policy import Policy
 from stream.core.records import GroupSignal
-from stream.kafka.batch_consumer import BatchConsumer, Publish
+from stream.kafka.batch_consumer import BatchConsumer
 from stream.kafka.changelog import StateChangelog
-from stream.kafka.read_to_end import TopicReader
-from stream.kafka.writer import Message
+from stream.kafka.writer import Message, Publish, WriterService
 from stream.runtime.metrics import Metrics
 from stream.runtime.model_lifecycle import ModelManager
 from stream.settings import Settings
@@ -47,6 +46,7 @@ class Detector(BatchConsumer):
         self,
         settings: Settings,
         policy: Policy,
+        writer: WriterService,
         metrics: Metrics | None = None,
         ledger: LedgerCodec | None = None,
         **kwargs: Any,
@@ -55,9 +55,8 @@ class Detector(BatchConsumer):
         self.metrics = metrics or Metrics()
         self.ledger = ledger
         self.models = ModelManager(settings)
-        self.control = TopicReader(
-            settings, settings.topic_control, lambda rec: self.models.receive(rec.value)
-        )
+        # set by the worker: the control log has been read to its end (global view)
+        self.control_caught_up = asyncio.Event()
         self.housekeeping_every_s = min(30.0, settings.snapshot_every_s)
         self.limits = Limits(
             max_event_bytes=settings.max_event_bytes,
@@ -75,6 +74,7 @@ class Detector(BatchConsumer):
             settings,
             [settings.topic_requests, settings.signals_topic],
             settings.detector_group,
+            writer,
             **kwargs,
         )
 
@@ -83,25 +83,17 @@ class Detector(BatchConsumer):
         s = self.settings
         self._changelog = StateChangelog(s, self.producer, s.state_topic, decode)
         self._snapshots = StateChangelog(s, self.producer, s.snapshot_topic, bytes)
+
+    async def before_consuming(self) -> None:
         # the control log decides which models are live before any partition is scored
-        await self.control.start()
-        read = await self.control.read_to_end()
+        await self.control_caught_up.wait()
         self.models.apply_pending({})
         log.info(
             "detector_config",
             policy=self.policy.source,
             policy_shadow=self.policy.shadow,
-            control_messages=read,
             **self.models.labels(),
         )
-
-    @Service.task
-    async def _follow_control(self) -> None:
-        await self.control.follow()
-
-    async def on_stop(self) -> None:
-        await super().on_stop()
-        await self.control.stop()
 
     # -- partitions ------------------------------------------------------------------
     async def acquire(self, partitions: set[int]) -> None:

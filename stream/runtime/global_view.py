@@ -4,25 +4,31 @@
   any actor), plus per-minute counts and top reasons for the dashboard;
 * all incidents → the latest version of each;
 * the members topic → which worker (URL) owns which detector partition, so that a
-  request about an actor's live window state is routed to its owner.
+  request about an actor's live window state is routed to its owner;
+* the control log → handed to the detector's model lifecycle (``on_control``), which
+  applies every verified message between two batches.
+
+One reader follows the four topics (:class:`~stream.kafka.read_to_end.TopicReader`);
+:attr:`GlobalView.caught_up` is set once it has read each of them to its true end.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 import uuid
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
 import structlog
-from aiokafka import AIOKafkaProducer
 from mode import Service
 
 from stream.core.decision_store import DecisionStore
 from stream.core.records import Decision, Member, decode_incident
-from stream.kafka.config import aiokafka_kwargs
 from stream.kafka.read_to_end import TopicReader
+from stream.kafka.writer import WriterService
 from stream.runtime.metrics import reason_code
 from stream.settings import Settings
 
@@ -33,8 +39,16 @@ MEMBER_TTL_S = 30.0
 
 
 class GlobalView(Service):
-    def __init__(self, settings: Settings, owned: Any, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        writer: WriterService,
+        owned: Callable[[], set[int]],
+        on_control: Callable[[bytes | None], None],
+        **kwargs: Any,
+    ) -> None:
         self.settings = settings
+        self.writer = writer
         self.owned = owned  # () -> set of detector partitions this worker owns
         self.store = DecisionStore()
         self.incidents: dict[str, dict[str, Any]] = {}
@@ -43,45 +57,44 @@ class GlobalView(Service):
         self.url = settings.advertised_url or f"http://{settings.web_host}:{settings.web_port}"
         self.per_minute: deque[tuple[int, Counter[str]]] = deque(maxlen=MINUTES)
         self.reasons: Counter[str] = Counter()
-        self._producer: AIOKafkaProducer | None = None
         s = settings
-        self.followers = [
-            TopicReader(s, s.topic_decisions, self._on_decision),
-            TopicReader(s, s.topic_incidents, self._on_incident),
-            TopicReader(s, s.members_topic, self._on_member),
-        ]
+        self.reader = TopicReader(
+            s,
+            {
+                s.topic_control: lambda rec: on_control(rec.value),
+                s.topic_decisions: self._on_decision,
+                s.topic_incidents: self._on_incident,
+                s.members_topic: self._on_member,
+            },
+        )
         super().__init__(**kwargs)
 
     @property
+    def caught_up(self) -> asyncio.Event:
+        return self.reader.caught_up
+
+    @property
     def ready(self) -> bool:
-        return all(f.caught_up.is_set() for f in self.followers)
+        return self.reader.caught_up.is_set()
 
     async def on_start(self) -> None:
-        self._producer = AIOKafkaProducer(**aiokafka_kwargs(self.settings))
-        await self._producer.start()
-        for f in self.followers:
-            await f.start()
+        await self.writer.maybe_start()
+        await self.reader.start()
 
     async def on_stop(self) -> None:
-        for f in self.followers:
-            await f.stop()
-        if self._producer is not None:
-            await self._producer.stop()
+        await self.reader.stop()
 
     @Service.task
     async def _follow(self) -> None:
-        import asyncio
-
-        for f in self.followers:
-            await f.read_to_end()
-        await asyncio.gather(*(f.follow() for f in self.followers))
+        read = await self.reader.read_to_end()
+        log.info("global_view_caught_up", records=read)
+        await self.reader.follow()
 
     @Service.timer(5.0)
     async def _announce(self) -> None:
-        assert self._producer is not None
         me = Member(self.worker_id, self.url, time.time(), sorted(self.owned()))
-        await self._producer.send_and_wait(
-            self.settings.members_topic, me.encode(), key=self.worker_id.encode()
+        await self.writer.writer.write(
+            [(self.settings.members_topic, self.worker_id.encode(), me.encode(), None)]
         )
 
     # -- feeds -------------------------------------------------------------------------

@@ -1,77 +1,81 @@
-"""The incidents agent: feed items in (keyed by incident key), incidents and ledger out."""
+"""The incidents agent: feed items in (keyed by incident key), incidents and ledger out.
+
+A Faust agent (:mod:`stream.runtime.faust_agent`) around the pure
+:class:`~stream.core.incidents.IncidentBook`; open incidents are changelogged.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+import faust
 import structlog
-from aiokafka import TopicPartition
 
 from stream.core.incidents import Incident, IncidentBook
 from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import FeedItem, LedgerEntry, encode_incident
-from stream.kafka.batch_consumer import BatchConsumer, Publish
 from stream.kafka.changelog import StateChangelog
+from stream.kafka.writer import Publish, WriterService
+from stream.runtime.faust_agent import BatchedFaustAgent
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
 
-class IncidentAgent(BatchConsumer):
+class IncidentsAgent(BatchedFaustAgent):
     name = "incidents"
     housekeeping_every_s = 10.0
 
-    def __init__(self, settings: Settings, pseudonymizer: Pseudonymizer, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        settings: Settings,
+        pseudonymizer: Pseudonymizer,
+        writer: WriterService,
+    ) -> None:
         self.pseudo = pseudonymizer
         self.books: dict[int, IncidentBook] = {}
-        self._changelog: StateChangelog[Incident] | None = None
-        super().__init__(
-            settings, [settings.incident_feed_topic], settings.incidents_group, **kwargs
-        )
-
-    async def on_producer_ready(self) -> None:
-        assert self.producer is not None
-        self._changelog = StateChangelog(
-            self.settings, self.producer, self.settings.incident_state_topic, Incident.decode
-        )
+        super().__init__(app, settings, settings.incident_feed_topic, writer)
 
     def _book(self) -> IncidentBook:
         return IncidentBook(self.settings.incident_quiet_s, self.pseudo.actor)
 
-    async def acquire(self, partitions: set[int]) -> None:
-        new = [p for p in partitions if p not in self.books]
-        assert self._changelog is not None
-        restored = await self._changelog.restore(new)
+    async def restore(self, partitions: set[int]) -> None:
+        changelog = StateChangelog(
+            self.settings,
+            self.writer.writer.producer,
+            self.settings.incident_state_topic,
+            Incident.decode,
+        )
+        restored = await changelog.restore(partitions)
         async with self.lock:
-            for p in new:
+            for p in partitions:
                 book = self._book()
                 for inc in restored[p].values():
                     book.open[inc.key] = inc
                     book.watermark = max(book.watermark, inc.last_at)
                 self.books[p] = book
 
-    async def release(self, partitions: set[int]) -> None:
+    def drop(self, partitions: set[int]) -> None:
         for p in partitions:
             self.books.pop(p, None)
-
-    def owns(self, partition: int) -> bool:
-        return partition in self.books
 
     def open_incidents(self) -> int:
         return sum(len(b.open) for b in self.books.values())
 
-    def handle(self, batch: dict[TopicPartition, list[Any]]) -> Publish:
+    def handle(self, batch: Mapping[int, list[Any]]) -> Publish:
         plan = Publish()
-        for tp, records in batch.items():
+        for partition, records in batch.items():
             items = []
             for r in records:
                 try:
                     items.append(FeedItem.decode(r.value))
                 except ValueError as exc:
                     self.stats["bad_feed_item"] += 1
-                    log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
-            updates, ledger = self.books[tp.partition].process(items)
-            self._emit(plan, tp.partition, updates)
+                    log.warning("bad_record", topic=r.topic, offset=r.offset, error=str(exc))
+            updates, ledger = self.books[partition].process(items)
+            self._emit(plan, partition, updates)
             for incident_id, it in ledger:
                 entry = LedgerEntry(
                     incident_id,

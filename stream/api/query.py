@@ -1,0 +1,64 @@
+"""The narrow interface through which the HTTP API reads a worker.
+
+The views know nothing of the detector's internals: the runtime implements
+:class:`WorkerQuery` (``stream.runtime.worker_query``) and hands it to
+:func:`stream.api.views.install`. Tests can serve the API from any object with these
+methods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from stream.core.actor_state import ActorState
+from stream.core.decision_store import Page
+from stream.core.policy import Policy
+from stream.core.records import Decision
+
+
+@dataclass
+class ActorView:
+    """What this worker holds about one actor (for ``/explain``)."""
+
+    actor: str
+    partition: int
+    owned: bool  # this worker owns the actor's partition (and so its window state)
+    state: ActorState | None
+    policy: Policy
+    history: list[Decision]
+    model: str
+
+
+class WorkerQuery(Protocol):
+    @property
+    def worker_id(self) -> str: ...
+
+    async def health(self) -> dict[str, Any]:
+        """Readiness and counters; ``ready`` says whether the worker serves traffic."""
+        ...
+
+    def actor(self, actor: str) -> ActorView: ...
+
+    def owner_url(self, partition: int) -> str | None:
+        """URL of the live worker that owns ``partition`` (None: this one, or none)."""
+        ...
+
+    def current_decision(self, actor: str, now: float) -> dict[str, Any] | None: ...
+
+    def decisions(
+        self,
+        action: str | None,
+        since: float | None,
+        include_shadow: bool,
+        limit: int,
+        cursor: str | None,
+    ) -> Page: ...
+
+    def incidents(self, status: str) -> list[dict[str, Any]]: ...
+
+    def incident(self, incident_id: str) -> dict[str, Any] | None: ...
+
+    def summary(self) -> dict[str, Any]: ...
+
+    def metrics(self) -> bytes: ...
