@@ -1,23 +1,56 @@
-"""The ``scrapeguard`` command."""
+"""The ``scrapeguard`` command.
+
+Commands are imported when they are run (click's lazy-group pattern), so ``scrapeguard
+worker`` loads the worker and nothing of the harness, and ``--help`` stays fast.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 import click
 
 from stream import __version__
-from stream.cli.bench_cmd import bench
-from stream.cli.broker import broker
-from stream.cli.chaos_cmd import chaos
-from stream.cli.harness import evaluate_cmd, replay, simulate
-from stream.cli.incidents_cmd import explain_cmd, incidents
-from stream.cli.models_cmd import models
-from stream.cli.streams import decisions, publish
-from stream.cli.stress import stress
-from stream.cli.worker import run, worker
-from stream.core.policy_loader import default_policy_text
+
+# name -> "module:attribute", in the order `scrapeguard --help` lists them
+COMMANDS = {
+    "run": "stream.cli.run:run",
+    "worker": "stream.cli.worker:worker",
+    "broker": "stream.cli.broker:broker",
+    "publish": "stream.cli.streams:publish",
+    "decisions": "stream.cli.streams:decisions",
+    "policy": "stream.cli.policy_cmd:policy",
+    "explain": "stream.cli.incidents_cmd:explain_cmd",
+    "incidents": "stream.cli.incidents_cmd:incidents",
+    "models": "stream.cli.models_cmd:models",
+    "simulate": "stream.cli.harness:simulate",
+    "replay": "stream.cli.harness:replay",
+    "evaluate": "stream.cli.harness:evaluate_cmd",
+    "stress": "stream.cli.stress:stress",
+    "chaos": "stream.cli.chaos_cmd:chaos",
+    "bench": "stream.cli.bench_cmd:bench",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        command: Any = getattr(importlib.import_module(module), attr)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scrapeguard")
 def main() -> None:
     """scrapeguard: detect mass scraping of personal data on a stream, decide what to do.
@@ -31,29 +64,4 @@ def main() -> None:
     """
 
 
-@click.command()
-def policy() -> None:
-    """Print the default policy file (copy it, edit it, pass it with --policy)."""
-    click.echo(default_policy_text(), nl=False)
-
-
-for command in (
-    broker,
-    worker,
-    run,
-    publish,
-    decisions,
-    policy,
-    simulate,
-    replay,
-    evaluate_cmd,
-    stress,
-    models,
-    incidents,
-    explain_cmd,
-    chaos,
-    bench,
-):
-    main.add_command(command)
-
-__all__ = ["main"]
+__all__ = ["COMMANDS", "main"]

@@ -11,6 +11,7 @@ import click
 from pydantic import ValidationError
 
 from stream.core.pseudonym import Pseudonymizer
+from stream.errors import UserError
 from stream.logconfig import configure_logging
 from stream.settings import Settings
 
@@ -71,22 +72,12 @@ def friendly_errors(fn: F) -> F:
     from aiokafka.errors import KafkaError as AioKafkaError
     from kafka.errors import KafkaError
 
-    from stream.core.policy import PolicyError
-    from stream.harness.embedded_broker import BrokerError
-    from stream.kafka.topics import BrokerUnavailable
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (
-            BrokerError,
-            BrokerUnavailable,
-            PolicyError,
-            ValueError,
-            LookupError,
-            TimeoutError,
-        ) as exc:
+        except (UserError, ValueError, LookupError, TimeoutError) as exc:
             raise click.ClickException(str(exc)) from None
         except (KafkaError, AioKafkaError) as exc:
             raise click.ClickException(

@@ -1,22 +1,19 @@
-"""``scrapeguard worker`` and ``scrapeguard run``."""
+"""``scrapeguard worker``: the detector and its agents in this process.
+
+Imports nothing from :mod:`stream.harness` (``tests/cli/test_cli.py`` checks it).
+"""
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import time
 from pathlib import Path
-from typing import Any
 
 import click
 import faust
 from mode import Service
-from pydantic import SecretStr
 
 from models import REGISTRY
 from models.registry import UnknownModel
-from stream.cli.board import DecisionBoard
 from stream.cli.common import (
     broker_option,
     build_settings,
@@ -25,10 +22,7 @@ from stream.cli.common import (
     pseudonymizer,
     setup_logging,
 )
-from stream.core.ledger import Sealer
 from stream.core.policy_loader import load_policy
-from stream.harness.demo import DemoPublisher
-from stream.harness.embedded_broker import EmbeddedBroker, port_open
 from stream.kafka.topics import ensure_topics
 from stream.settings import Settings
 
@@ -41,7 +35,7 @@ class _Worker(faust.Worker):
 
 
 def start_worker(settings: Settings, *extra: Service) -> int:
-    """Run a worker (and ``extra`` services) in this process until stopped."""
+    """Run a worker (and ``extra`` services: the demo's traffic and board) until stopped."""
     policy = load_policy(settings.policy_file)
     try:
         REGISTRY.get(settings.model).validate(settings.model_params)
@@ -71,19 +65,6 @@ def start_worker(settings: Settings, *extra: Service) -> int:
     return 0
 
 
-class StopAfter(Service):
-    """Ends the worker after ``seconds``, the same way Ctrl-C does."""
-
-    def __init__(self, seconds: float, **kwargs: Any) -> None:
-        self.seconds = seconds
-        super().__init__(**kwargs)
-
-    @Service.task
-    async def _countdown(self) -> None:
-        await self.sleep(self.seconds)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-
 @click.command()
 @broker_option
 @policy_option
@@ -104,81 +85,3 @@ def worker(broker: str | None, policy_file: Path | None, web_port: int | None) -
     settings = build_settings(broker=broker, policy_file=policy_file, web_port=web_port)
     setup_logging(settings)
     sys.exit(start_worker(settings))
-
-
-@click.command()
-@click.option(
-    "--duration",
-    type=float,
-    default=None,
-    metavar="S",
-    help="Stop after S seconds (default: run until Ctrl-C).",
-)
-@broker_option
-@policy_option
-@click.option(
-    "--web-port", type=int, default=None, help="HTTP port for /health [default 6066; 0 = off]."
-)
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the demo traffic.")
-@friendly_errors
-def run(
-    duration: float | None,
-    broker: str | None,
-    policy_file: Path | None,
-    web_port: int | None,
-    seed: int,
-) -> None:
-    """The whole thing on one machine: broker + worker + demo traffic + live decisions.
-
-    Starts the embedded broker when SCRAPEGUARD_BROKER is the default and nothing
-    listens there, runs a worker, publishes a demo mix in real time (six people
-    browsing, one bulk scraper, one new account that starts aggressively) and shows
-    each decision as enforcement would receive it. Logs go to .scrapeguard/run.log.
-    """
-    settings = build_settings(broker=broker, policy_file=policy_file, web_port=web_port)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.ledger_key is None:
-        # the demo seals profile ids so the incident report can be revealed: a local key
-        key_path = settings.data_dir / "ledger.key"
-        if not key_path.exists():
-            key_path.write_bytes(Sealer.new_key())
-            key_path.chmod(0o600)
-        settings = settings.model_copy(update={"ledger_key": SecretStr(key_path.read_text())})
-        click.echo(
-            f"run: ledger key for this demo in {key_path} "
-            f"(scrapeguard incidents report ID --reveal-with {key_path})"
-        )
-    log_path = settings.data_dir / "run.log"
-    log_file = open(log_path, "a")  # noqa: SIM115 - closed below
-    setup_logging(settings.model_copy(update={"log_format": "json"}), stream=log_file)
-    embedded: EmbeddedBroker | None = None
-    if settings.is_default_broker:
-        host, port = settings.bootstrap[0].rsplit(":", 1)
-        if port_open(host, int(port)):
-            click.echo(f"run: using the broker already listening on {settings.broker}")
-        else:
-            embedded = EmbeddedBroker(
-                port=int(port), host=host, log_path=settings.data_dir / "broker.log"
-            )
-            embedded.start()
-            click.echo(f"run: embedded broker started on {embedded.url} (in memory)")
-    click.echo(
-        f"run: worker starting; logs in {log_path}"
-        + (
-            f"; health on http://{settings.web_host}:{settings.web_port}/health"
-            if settings.web_port
-            else ""
-        )
-    )
-    board = DecisionBoard(settings, started_at=time.time())
-    extra: list[Service] = [DemoPublisher(settings, seed=seed), board]
-    if duration is not None:
-        extra.append(StopAfter(duration))
-    try:
-        code = start_worker(settings, *extra)
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        log_file.close()
-    board.print_summary()
-    sys.exit(code)

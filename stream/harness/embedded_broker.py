@@ -16,8 +16,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from stream.errors import UserError
 
-class BrokerError(RuntimeError):
+
+class BrokerError(UserError):
     """The embedded broker could not be started."""
 
 

@@ -47,17 +47,11 @@ from aiokafka.errors import (
 from aiokafka.structs import OffsetAndMetadata
 from mode import Service
 
+from stream.errors import FatalKafkaError
+from stream.kafka import writer as kafka_writer
 from stream.kafka.config import aiokafka_kwargs
 from stream.kafka.read_to_end import is_marker
-from stream.kafka.writer import (
-    ATTEMPTS,
-    FIRST_BACKOFF_S,
-    BatchWriter,
-    FatalKafkaError,
-    Publish,
-    WriterService,
-    publish_plan,
-)
+from stream.kafka.writer import BatchWriter, Publish, WriterService, publish_plan
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -257,8 +251,8 @@ class BatchConsumer(Service):
 
     async def _commit(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:
         consumer = self.consumer
-        delay = FIRST_BACKOFF_S
-        for attempt in range(1, ATTEMPTS + 1):
+        attempts, delay = kafka_writer.ATTEMPTS, kafka_writer.FIRST_BACKOFF_S
+        for attempt in range(1, attempts + 1):
             try:
                 await consumer.commit(commits)
                 return
@@ -270,8 +264,8 @@ class BatchConsumer(Service):
                 return
             except KafkaError as exc:
                 self.stats["commit_errors"] += 1
-                if attempt == ATTEMPTS:
-                    raise FatalKafkaError(f"commit failed {ATTEMPTS} times: {exc}") from exc
+                if attempt == attempts:
+                    raise FatalKafkaError(f"commit failed {attempts} times: {exc}") from exc
                 log.warning("commit_retry", agent=self.name, attempt=attempt, error=str(exc))
                 await asyncio.sleep(delay)
                 delay *= 2

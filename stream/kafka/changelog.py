@@ -41,6 +41,10 @@ class StateChangelog(Generic[T]):
         self.decode = decode
         self.unreadable = 0
 
+    def reader(self, handlers: dict[str, Any], partitions: list[int]) -> TopicReader:
+        """The reader of a restore (a stand-in in the Kafka layer's unit tests)."""
+        return TopicReader(self.settings, handlers, partitions, producer=self.producer)
+
     async def restore(self, partitions: Iterable[int]) -> dict[int, dict[str, T]]:
         """Latest value of every key in ``partitions``."""
         parts = sorted(set(partitions))
@@ -72,7 +76,7 @@ class StateChangelog(Generic[T]):
                     error=str(exc),
                 )
 
-        reader = TopicReader(self.settings, {self.topic: on_record}, parts, producer=self.producer)
+        reader = self.reader({self.topic: on_record}, parts)
         await reader.start()
         try:
             await reader.read_to_end()

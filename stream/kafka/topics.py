@@ -9,6 +9,7 @@ import structlog
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
+from stream.errors import UserError
 from stream.kafka.config import kafka_python_kwargs
 from stream.settings import Settings
 
@@ -45,7 +46,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerUnavailable(UserError):
     """No Kafka broker answered at the configured address."""
 
 

@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 from mode import Service
 
+from stream.errors import FatalKafkaError
 from stream.kafka.config import aiokafka_kwargs
 from stream.settings import Settings
 
@@ -39,19 +40,12 @@ ATTEMPTS = 5
 FIRST_BACKOFF_S = 0.5
 
 
-class FatalKafkaError(RuntimeError):
-    """Publishing or committing kept failing: the worker must stop and exit non-zero."""
-
-
 async def with_retries(
-    what: str,
-    op: Callable[[], Awaitable[T]],
-    attempts: int = ATTEMPTS,
-    first_backoff_s: float = FIRST_BACKOFF_S,
-    stats: Counter[str] | None = None,
+    what: str, op: Callable[[], Awaitable[T]], stats: Counter[str] | None = None
 ) -> T:
-    """``await op()``, retried on KafkaError with exponential backoff, then fatal."""
-    delay = first_backoff_s
+    """``await op()``, retried on KafkaError with exponential backoff (:data:`ATTEMPTS`
+    tries from :data:`FIRST_BACKOFF_S`), then :class:`~stream.errors.FatalKafkaError`."""
+    attempts, delay = ATTEMPTS, FIRST_BACKOFF_S
     for attempt in range(1, attempts + 1):
         try:
             return await op()

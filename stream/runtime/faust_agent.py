@@ -27,7 +27,8 @@ from typing import Any
 import faust
 import structlog
 
-from stream.kafka.writer import FatalKafkaError, Publish, WriterService, publish_plan
+from stream.errors import FatalKafkaError
+from stream.kafka.writer import Publish, WriterService, publish_plan
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)

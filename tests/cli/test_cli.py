@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from click.testing import CliRunner
 
-from stream.cli import main
-
-COMMANDS = ["broker", "worker", "run", "publish", "decisions", "policy"]
+from stream.cli import COMMANDS, main
 
 
-@pytest.mark.parametrize("command", COMMANDS)
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
     assert result.exit_code == 0
@@ -46,3 +47,27 @@ def test_unreachable_broker_is_a_clear_error() -> None:
 def test_missing_policy_file_is_refused() -> None:
     result = CliRunner().invoke(main, ["worker", "--policy", "/nonexistent/policy.toml"])
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+WORKER_IMPORTS = """
+import sys
+from click.testing import CliRunner
+from stream.cli import main
+from stream.runtime.app import create_worker  # everything the worker builds
+assert CliRunner().invoke(main, ["worker", "--help"]).exit_code == 0
+print(",".join(sorted(m for m in sys.modules if m.startswith("stream.harness"))))
+"""
+
+
+def test_the_worker_imports_nothing_from_the_harness() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", WORKER_IMPORTS], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "", f"the worker imported {out.stdout.strip()}"
+
+
+def test_the_harness_check_can_fail() -> None:
+    """The check above sees a harness import when there is one."""
+    probe = WORKER_IMPORTS.replace("import sys\n", "import sys\nimport stream.harness.demo\n", 1)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "stream.harness.demo" in out.stdout
