@@ -123,7 +123,7 @@ def test_a_publish_error_is_retried() -> None:
 
 def test_end_markers_are_committed_past_and_never_handled() -> None:
     agent, consumer = Echo({0}, FakeWriter()), FakeConsumer()
-    batch = recs(0, range(2)) + [Rec(TOPIC, 0, 2, MARKER_KEY, None)]
+    batch = [*recs(0, range(2)), Rec(TOPIC, 0, 2, MARKER_KEY, None)]
     run(agent, {tp(0): batch}, consumer)
     assert agent.handled == [(0, 0), (0, 1)] and consumer.committed == [{tp(0): 3}]
     # a record that only looks like a marker (it has a value) is handled
