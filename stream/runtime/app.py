@@ -43,6 +43,7 @@ class Worker:
 
 def create_app(settings: Settings) -> faust.App:
     """The worker's Faust app: its consumer group, rebalance timing and web server."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
         settings.app_id,
         autodiscover=False,

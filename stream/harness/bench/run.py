@@ -143,45 +143,71 @@ class Bench:
             broker.stop()
 
     def baseline(self) -> dict[str, float]:
+        """The naive Faust build (per-event tables and model) on ``baseline_events``."""
+        return self._progress_run(
+            "baseline",
+            [sys.executable, "-m", "stream.harness.bench.baseline", "worker", "-l", "warn"],
+            self.n_base,
+            lambda broker, port: {
+                "BENCH_BROKER": broker.url,
+                "BENCH_WEB_PORT": str(port),
+                "BENCH_DATADIR": str((self.out / "naive-data").resolve()),
+            },
+        )
+
+    def faust_agent(self) -> dict[str, float]:
+        """The detector's own pipeline as a genuine Faust agent, on the throughput mix."""
+        return self._progress_run(
+            "faust-agent",
+            [sys.executable, "-m", "stream.harness.bench.faust_detector", "worker", "-l", "warn"],
+            self.n,
+            lambda broker, port: {
+                "SCRAPEGUARD_BROKER": broker.url,
+                "SCRAPEGUARD_APP_ID": "bench",
+                "SCRAPEGUARD_WEB_PORT": str(port),
+                "SCRAPEGUARD_DATA_DIR": str((self.out / "faust-agent-data").resolve()),
+                "SCRAPEGUARD_LOG_LEVEL": "warning",
+            },
+        )
+
+    def _progress_run(
+        self,
+        name: str,
+        command: list[str],
+        n: int,
+        env_for: Callable[[EmbeddedBroker, int], dict[str, str]],
+    ) -> dict[str, float]:
+        """Publish ``n`` events, run ``command`` and read its ``/progress`` until done."""
         broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
         broker.start()
         proc = None
         try:
             s = self._settings(broker, "bench")
             ensure_topics(s)
-            msgs = [
-                (k, v) for k, v, _ in workload.events(self.n_base, self.actors, time.time() - 7200)
-            ]
+            msgs = [(k, v) for k, v, _ in workload.events(n, self.actors, time.time() - 7200)]
             self._publish(s, msgs)
             port = free_port()
-            env = {
-                **os.environ,
-                "BENCH_BROKER": broker.url,
-                "BENCH_WEB_PORT": str(port),
-                "BENCH_DATADIR": str((self.out / "naive-data").resolve()),
-            }
-            log = open(self.out / "baseline.log", "wb")  # noqa: SIM115
+            log = open(self.out / f"{name}.log", "wb")  # noqa: SIM115
             proc = subprocess.Popen(
-                [sys.executable, "-m", "stream.harness.bench.baseline", "worker", "-l", "warn"],
-                env=env,
+                command,
+                env={**os.environ, **env_for(broker, port)},
                 stdout=log,
                 stderr=log,
                 cwd=self.out,
             )
-            deadline = time.monotonic() + 300
+            deadline = time.monotonic() + 600
             prog: dict[str, Any] = {}
             while time.monotonic() < deadline:
                 if proc.poll() is not None:
                     raise RuntimeError(
-                        f"the naive baseline exited ({proc.returncode}); "
-                        f"see {self.out / 'baseline.log'}"
+                        f"{name} exited ({proc.returncode}); see {self.out / f'{name}.log'}"
                     )
                 prog = _json(f"http://127.0.0.1:{port}/progress")
-                if prog.get("events", 0) >= self.n_base:
+                if prog.get("events", 0) >= n:
                     break
                 time.sleep(0.2)
             if not prog.get("first"):
-                raise RuntimeError("the naive baseline processed nothing; see baseline.log")
+                raise RuntimeError(f"{name} processed nothing; see {name}.log")
             span = (prog["last"] or time.time()) - prog["first"]
             return {"eps": prog["events"] / span, "events": prog["events"], "seconds": span}
         finally:
@@ -302,12 +328,14 @@ class Bench:
     # -- all ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
-        tp, base, lat = [], [], []
+        tp, base, fa, lat = [], [], [], []
         for i in range(self.runs):
             tp.append(self.throughput())
             self.log(f"bench: run {i + 1}: scrapeguard {tp[-1]['eps']:,.0f} events/s")
             base.append(self.baseline())
             self.log(f"bench: run {i + 1}: naive Faust baseline {base[-1]['eps']:,.0f} events/s")
+            fa.append(self.faust_agent())
+            self.log(f"bench: run {i + 1}: detector as a Faust agent {fa[-1]['eps']:,.0f} events/s")
             lat.append(self.latency())
         two = self.throughput(workers=2)
         self.log(f"bench: 2 workers: {two['eps']:,.0f} events/s")
@@ -320,6 +348,7 @@ class Bench:
             )
         eps = [r["eps"] for r in tp]
         beps = [r["eps"] for r in base]
+        feps = [r["eps"] for r in fa]
         med = statistics.median(eps)
         bmed = statistics.median(beps)
         latency_ms = {
@@ -331,6 +360,7 @@ class Bench:
         return {
             "throughput_eps": round(med),
             "baseline_throughput_eps": round(bmed),
+            "faust_agent_throughput_eps": round(statistics.median(feps)),
             "ratio": round(med / bmed, 1),
             "latency_ms": latency_ms,
             "bytes_per_actor": {str(n): round(m["rss_bytes_per_actor"]) for n, m in mem.items()},
@@ -343,6 +373,7 @@ class Bench:
             "spread": {
                 "throughput_eps": [round(min(eps)), round(max(eps))],
                 "baseline_throughput_eps": [round(min(beps)), round(max(beps))],
+                "faust_agent_throughput_eps": [round(min(feps)), round(max(feps))],
                 "latency_ms": {
                     str(load): {
                         q: [min(r[load][q] for r in lat), max(r[load][q] for r in lat)]
@@ -354,6 +385,7 @@ class Bench:
             "runs": {
                 "throughput": tp,
                 "baseline": base,
+                "faust_agent": fa,
                 "latency": [{str(k): v for k, v in r.items()} for r in lat],
             },
             "config": {
