@@ -85,6 +85,7 @@ def stress(
         click.echo(f"stress: published {sent} events in {time.monotonic() - t_pub:.1f}s")
         health = worker.wait_processed(sent, timeout_s=600)
         took = time.monotonic() - t_pub
+        worker.wait_settled(settings)  # group signals and incidents follow the events
         click.echo(
             f"stress: worker processed {health['events']} events "
             f"({health['events'] / took:,.0f}/s end to end incl. publishing)"

@@ -66,6 +66,8 @@ class Outcome:
     feed: list[FeedItem] = field(default_factory=list)  # for incidents and the ledger
     # decisions with the Kafka timestamp (ms) of the record that triggered them
     latency_marks: list[tuple[Decision, float | None]] = field(default_factory=list)
+    # offset of the first record left for a later batch (event-time alignment), if any
+    stopped_at: int | None = None
 
 
 @dataclass
@@ -123,7 +125,27 @@ class PartitionDetector:
         self._policy_sig = id(policy)
 
     # -- the batch ------------------------------------------------------------------
-    def process(self, records: Iterable[Record]) -> Outcome:
+    def next_ts(self, records: Iterable[Record]) -> float | None:
+        """Event time of the first valid record of ``records`` (None: there is none)."""
+        now, lim = self.clock(), self.limits
+        for rec in records:
+            res = validate(
+                rec.value,
+                now=now,
+                max_bytes=lim.max_event_bytes,
+                max_future_skew_s=lim.max_future_skew_s,
+            )
+            if not isinstance(res, Invalid):
+                return res.ts
+        return None
+
+    def process(self, records: Iterable[Record], until_ts: float | None = None) -> Outcome:
+        """One batch of this partition's records.
+
+        With ``until_ts``, processing stops at the first valid event later than it (its
+        offset is ``Outcome.stopped_at``): the caller reads it again in a later batch, so
+        that partitions catching up on a backlog stay together in event time.
+        """
         out = Outcome()
         now = self.clock()
         policy = self.policy
@@ -133,7 +155,9 @@ class PartitionDetector:
         for rec in records:
             self.record_ts = getattr(rec, "timestamp", None)
             try:
-                self._record(rec, now, out, touched, seen_on)
+                if not self._record(rec, now, out, touched, seen_on, until_ts):
+                    out.stopped_at = rec.offset
+                    break
             except Exception as exc:  # a bug must not stop the partition: dead-letter it
                 log.exception("processing_error", partition=self.partition, offset=rec.offset)
                 self._dead(out, rec, "processing_error", f"{type(exc).__name__}: {exc}", now)
@@ -171,8 +195,11 @@ class PartitionDetector:
         out: Outcome,
         touched: dict[str, tuple[ActorState, float, str, str | None, str]],
         seen_on: dict[tuple[str, str, int], list[float]],
-    ) -> None:
-        """One record: validate, count, check the limits (the per-event part of a batch)."""
+        until_ts: float | None = None,
+    ) -> bool:
+        """One record: validate, count, check the limits (the per-event part of a batch).
+
+        False when the record is later than ``until_ts`` and was left alone."""
         lim = self.limits
         stats = out.stats
         actors = self.actors
@@ -184,7 +211,7 @@ class PartitionDetector:
         )
         if isinstance(res, Invalid):
             self._dead(out, rec, res.reason, res.detail, now)
-            return
+            return True
         actor = res.actor
         actor_b = actor.encode()
         if rec.key != actor_b:
@@ -192,14 +219,16 @@ class PartitionDetector:
             # events meet in one partition (and one worker).
             out.forwards.append((actor_b, rec.value))  # type: ignore[arg-type]
             stats["forwarded"] += 1
-            return
+            return True
+        if until_ts is not None and res.ts > until_ts:
+            return False  # later than its partition may go now: read again next batch
         state = actors.get(actor)
         if state is None:
             state = ActorState()
             actors.put(actor, state)
         elif rec.offset <= state.last_offset:
             stats["redelivered"] += 1  # already counted before a restart
-            return
+            return True
         elif state.too_late(res.ts):
             self._dead(
                 out,
@@ -209,7 +238,7 @@ class PartitionDetector:
                 f"newest event ({state.last_ts})",
                 now,
             )
-            return
+            return True
         state.apply(res, rec.offset)
         stats["events"] += 1
         if res.ts > self.watermark:
@@ -228,7 +257,7 @@ class PartitionDetector:
                     seen[0] = res.ts
                 seen[1] += view
         if self._allowlisted(state, actor, res.ip, res.user_agent):
-            return
+            return True
         self._decide(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent)
         target = res.target_profile_id
         if (
@@ -254,6 +283,7 @@ class PartitionDetector:
                     path=res.path,
                 )
             )
+        return True
 
     def apply_signals(self, signals: Iterable[GroupSignal]) -> Outcome:
         """Group signals from the correlator: remember them, and decide at once."""

@@ -14,6 +14,9 @@ from typing import Any
 
 import orjson
 
+from stream.kafka.read_to_end import read_all
+from stream.settings import Settings
+
 
 class WorkerProcess:
     """``python -m stream worker`` with extra environment; readiness from ``/health``."""
@@ -78,6 +81,33 @@ class WorkerProcess:
                 return h
             time.sleep(0.2)
         raise AssertionError(f"worker processed {self.health()} < {events} events in time")
+
+    def wait_settled(self, settings: Settings, timeout_s: float = 300.0) -> dict[str, Any]:
+        """Until every stage has consumed what the stage before it produced — activity →
+        correlator → group signals → detector, and feed → incidents — twice in a row.
+
+        What a stage produced is counted on its topic, read to its true end; what the
+        next stage consumed comes from the worker's ``/health`` (``pipeline``).
+        """
+        topics = {
+            "activities": settings.activity_topic,
+            "group_signals": settings.signals_topic,
+            "feed_items": settings.incident_feed_topic,
+        }
+        deadline = time.monotonic() + timeout_s
+        settled = 0
+        while time.monotonic() < deadline:
+            produced = {k: len(read_all(settings, t)) for k, t in topics.items()}
+            h = self.health() or {}
+            consumed = h.get("pipeline", {})
+            if all(consumed.get(k, 0) >= n for k, n in produced.items()):
+                settled += 1
+                if settled == 2:
+                    return h
+            else:
+                settled = 0
+            time.sleep(0.5)
+        raise AssertionError(f"the pipeline did not settle in time: {self.health()}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
         proc, self.proc = self.proc, None

@@ -22,7 +22,8 @@ The error policy (also in docs/architecture.md):
   owner resumes from the last committed offset and skips what state already counted;
   any other commit error is retried like a publish error;
 * records fetched for a partition this worker does not own (any more) are handed back
-  by seeking to them, never processed;
+  by seeking to them, never processed; records a subclass leaves for a later batch
+  (:meth:`BatchConsumer.left_for_later`) are committed up to and read again;
 * end markers (:mod:`stream.kafka.read_to_end`) are committed past, never handled.
 """
 
@@ -124,6 +125,11 @@ class BatchConsumer(Service):
 
     def handle(self, batch: dict[TopicPartition, list[Any]]) -> Publish:
         raise NotImplementedError
+
+    def left_for_later(self) -> dict[TopicPartition, int]:
+        """After ``handle``: partitions whose records from this offset on were left for a
+        later batch (event-time alignment); they are committed up to it and read again."""
+        return {}
 
     def housekeeping(self) -> Publish | None:
         """Called every ``housekeeping_every_s`` seconds with the lock held."""
@@ -243,10 +249,17 @@ class BatchConsumer(Service):
         if not commits:
             return
         plan = self.handle(mine) if mine else Publish()
+        later = self.left_for_later() if mine else {}
+        for tp, offset in later.items():
+            commits[tp] = OffsetAndMetadata(offset, "")
         await self.publish(plan)
         for tp, meta in commits.items():
             self.positions[tp] = meta.offset
         await self._commit(commits)
+        for tp, offset in later.items():
+            with contextlib.suppress(IllegalStateError):
+                consumer.seek(tp, offset)
+            self.stats["held_for_alignment"] += 1
         self.after_commit(plan)
 
     async def _commit(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:
@@ -285,14 +298,7 @@ class BatchConsumer(Service):
             return
         consumer = self.consumer
         tps = [tp for tp in consumer.assignment() if tp.topic == self.align_topic]
-        behind: dict[TopicPartition, float] = {}
-        for tp in tps:
-            highwater = consumer.highwater(tp)
-            if highwater is None or self.positions.get(tp, -1) >= highwater:
-                continue  # no backlog known
-            wm = self.watermark(tp.partition)
-            # a partition not processed yet holds everyone back until it has started
-            behind[tp] = wm if wm is not None else float("-inf")
+        behind = self.backlog_heads()
         hold: set[TopicPartition] = set()
         if len(behind) > 1:
             floor = min(behind.values())
@@ -304,6 +310,24 @@ class BatchConsumer(Service):
                 self.stats["partition_paused"] += 1
             elif tp not in hold and tp in paused:
                 consumer.resume(tp)
+
+    def backlog_heads(self) -> dict[TopicPartition, float]:
+        """Event time of the partitions of ``align_topic`` that still have a backlog.
+
+        A partition not processed yet counts as -inf: it holds everyone back until it
+        has started.
+        """
+        consumer = self.consumer
+        heads: dict[TopicPartition, float] = {}
+        for tp in consumer.assignment():
+            if tp.topic != self.align_topic:
+                continue
+            highwater = consumer.highwater(tp)
+            if highwater is None or self.positions.get(tp, -1) >= highwater:
+                continue  # no backlog known
+            wm = self.watermark(tp.partition)
+            heads[tp] = wm if wm is not None else float("-inf")
+        return heads
 
     async def publish(self, plan: Publish) -> None:
         """Write ``plan.results`` and wait for them, then ``plan.state`` (with retries)."""

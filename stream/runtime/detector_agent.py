@@ -98,6 +98,8 @@ class Detector(BatchConsumer):
             hot_actors=settings.hot_actors_per_partition,
         )
         self.partitions: dict[int, PartitionDetector] = {}
+        self._later: dict[TopicPartition, int] = {}
+        self._heads: dict[int, float] = {}  # next event time of partitions left behind
         self._observed: list[Outcome] = []  # outcomes published, not yet in the metrics
         self._score_bins = [0] * 20
         self._changelog: StateChangelog[ActorState] | None = None
@@ -159,11 +161,17 @@ class Detector(BatchConsumer):
             await self.publish(Publish(state=self.models.snapshots(leaving)))
         for p in partitions:
             self.partitions.pop(p, None)
+            self._heads.pop(p, None)
 
     def owns(self, partition: int) -> bool:
         return partition in self.partitions
 
     def watermark(self, partition: int) -> float | None:
+        """Where the partition is in event time: its next event when the last batch left
+        records for later, else the newest event it processed."""
+        head = self._heads.get(partition)
+        if head is not None:
+            return head
         det = self.partitions.get(partition)
         return det.watermark if det is not None and det.watermark > 0 else None
 
@@ -177,6 +185,8 @@ class Detector(BatchConsumer):
     def handle(self, batch: dict[TopicPartition, list[Any]]) -> Publish:
         signals_topic = self.settings.signals_topic
         outcomes: list[tuple[int, Outcome]] = []
+        self._later = {}
+        until_ts = self._alignment_bound(batch)
         # group signals first: a batch's requests are judged with the newest signals
         for tp, records in sorted(batch.items(), key=lambda kv: kv[0].topic != signals_topic):
             det = self.partitions[tp.partition]
@@ -190,8 +200,45 @@ class Detector(BatchConsumer):
                         log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
                 outcomes.append((tp.partition, det.apply_signals(sigs)))
             else:
-                outcomes.append((tp.partition, det.process(records)))
+                out = det.process(records, until_ts)
+                if out.stopped_at is not None:
+                    self._later[tp] = out.stopped_at
+                    left = [r for r in records if r.offset >= out.stopped_at]
+                    self._heads[tp.partition] = det.next_ts(left) or det.watermark
+                else:
+                    self._heads.pop(tp.partition, None)
+                outcomes.append((tp.partition, out))
         return self._plan(outcomes)
+
+    def _alignment_bound(self, batch: dict[TopicPartition, list[Any]]) -> float | None:
+        """How far in event time the requests partitions of this batch may go.
+
+        A fetch can hold hours of event time of one partition when a worker catches up on
+        a backlog; processed as is, accounts of one IP would reach the correlator hours
+        apart and their group windows would never see them together. So each partition
+        goes at most ``align_slack_s`` past the earliest next event of the batch; what is
+        left is read again (the partition holding the earliest event always advances).
+        """
+        if self.align_topic is None:
+            return None
+        starts = [
+            t
+            for tp, records in batch.items()
+            if tp.topic == self.align_topic
+            and (t := self.partitions[tp.partition].next_ts(records)) is not None
+        ]
+        # partitions with a backlog that this batch did not bring hold it back too
+        starts += [
+            t
+            for tp, t in self.backlog_heads().items()
+            if tp not in batch and t != float("-inf")
+        ]
+        if len(starts) < 2:
+            return None
+        return min(starts) + self.align_slack_s
+
+    def left_for_later(self) -> dict[TopicPartition, int]:
+        return self._later
 
     def _plan(self, outcomes: list[tuple[int, Outcome]]) -> Publish:
         plan = Publish()

@@ -28,6 +28,7 @@ import faust
 import structlog
 
 from stream.errors import FatalKafkaError
+from stream.kafka.read_to_end import is_marker
 from stream.kafka.writer import Publish, WriterService, publish_plan
 from stream.settings import Settings
 
@@ -127,7 +128,8 @@ class BatchedFaustAgent:
         async for events in stream.take_events(self.max_batch, within=self.within_s):
             batch: dict[int, list[Any]] = {}
             for event in events:
-                batch.setdefault(event.message.partition, []).append(event.message)
+                if not is_marker(event.message):
+                    batch.setdefault(event.message.partition, []).append(event.message)
             for p in batch:
                 restored = self._restored.get(p)
                 if restored is not None and not restored.is_set():

@@ -65,6 +65,13 @@ class WorkerQueries:
             "shadow": d.policy.shadow,
             "open_incidents": self.incidents_agent.open_incidents(),
             "worker": self.view.worker_id,
+            # records each stage has consumed, for harnesses that wait for the pipeline to
+            # settle (activity → correlator → group signals → detector; feed → incidents)
+            "pipeline": {
+                "activities": self.correlator.stats["records"],
+                "group_signals": d.stats.get("group_signals", 0),
+                "feed_items": self.incidents_agent.stats["records"],
+            },
         }
 
     def actor(self, actor: str) -> ActorView:

@@ -222,3 +222,25 @@ def test_idle_actors_expire_by_event_time() -> None:
 def test_state_is_written_once_per_actor_per_batch(n: int) -> None:
     out = detector().process(scraper(20 * n))
     assert len(out.changed) == 1
+
+
+def test_processing_stops_at_the_first_event_past_the_alignment_bound() -> None:
+    det = detector()
+    records = [rec(i, event(i, T0 + 60 * i)) for i in range(10)]
+    assert det.next_ts(records) == T0
+    out = det.process(records, until_ts=T0 + 60 * 4 + 1)
+    assert out.stopped_at == 5 and out.stats["events"] == 5
+    # what was left is read again later and counted once
+    rest = det.process(records[5:])
+    assert rest.stopped_at is None and rest.stats["events"] == 5
+    state = det.actors.peek("account:alice")
+    assert state is not None and state.counters.events == 10
+
+
+def test_invalid_records_before_the_bound_are_dead_lettered_not_held() -> None:
+    det = detector()
+    records = [rec(0, b"not json", key=b"account:alice"), rec(1, event(1, T0 + 3600))]
+    assert det.next_ts(records) == T0 + 3600
+    out = det.process(records, until_ts=T0)
+    assert [d.reason for d in out.deadletters] == ["invalid_json"]
+    assert out.stopped_at == 1
