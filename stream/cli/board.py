@@ -7,15 +7,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-from aiokafka import AIOKafkaConsumer
 from mode import Service
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 from stream.core.records import Decision
-from stream.kafka.config import aiokafka_kwargs
+from stream.kafka.read_to_end import TopicReader
 from stream.settings import Settings
 
 STYLE = {"allow": "green", "challenge": "yellow", "block": "bold red"}
@@ -52,20 +50,14 @@ class DecisionBoard(Service):
         self.console = Console()
         self.interactive = sys.stdout.isatty()
         self._live: Live | None = None
-        self._consumer: AIOKafkaConsumer | None = None
+        self._reader = TopicReader(settings, {settings.topic_decisions: self._on_decision})
         super().__init__(**kwargs)
 
     def attach(self, detector: Any) -> None:
         self.detector = detector
 
     async def on_start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            self.settings.topic_decisions,
-            group_id=None,
-            auto_offset_reset="earliest",
-            **aiokafka_kwargs(self.settings),
-        )
-        await self._consumer.start()
+        await self._reader.start()
         if self.interactive:
             self._live = Live(self._table(), console=self.console, refresh_per_second=2)
             self._live.start()
@@ -74,26 +66,26 @@ class DecisionBoard(Service):
         if self._live is not None:
             self._live.update(self._table())
             self._live.stop()
-        if self._consumer is not None:
-            await self._consumer.stop()
+        await self._reader.stop()
+
+    def _on_decision(self, rec: Any) -> None:
+        d = Decision.decode(rec.value)  # a record that does not decode is skipped
+        if d.ts < self.started_at - 5:
+            return  # an earlier run's decision on a reused broker
+        self.history.append(d)
+        self.latest[d.actor] = d
+        if not self.interactive:
+            print(describe(d), flush=True)
 
     @Service.task
     async def _follow(self) -> None:
-        consumer = self._consumer
-        assert consumer is not None
-        while not self.should_stop:
-            batch = await consumer.getmany(timeout_ms=500)
-            for records in batch.values():
-                for rec in records:
-                    d = Decision.from_dict(orjson.loads(rec.value))
-                    if d.ts < self.started_at - 5:
-                        continue  # an earlier run's decision on a reused broker
-                    self.history.append(d)
-                    self.latest[d.actor] = d
-                    if not self.interactive:
-                        print(describe(d), flush=True)
-            if self._live is not None:
-                self._live.update(self._table())
+        await self._reader.read_to_end()
+        await self._reader.follow()
+
+    @Service.timer(0.5)
+    async def _refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self._table())
 
     def _table(self) -> Table:
         stats = self.detector.stats if self.detector is not None else {}
