@@ -13,6 +13,7 @@ from stream.runtime.correlator_agent import CorrelatorAgent
 from stream.runtime.detector_agent import Detector
 from stream.runtime.global_view import GlobalView
 from stream.runtime.incidents_agent import IncidentsAgent
+from stream.runtime.lag import faust_lags
 from stream.settings import Settings
 
 
@@ -122,5 +123,7 @@ class WorkerQueries:
     def metrics(self) -> bytes:
         d = self.detector
         d.update_gauges()
-        d.metrics.open_incidents.set(len(self.view.open_incidents()))
-        return d.metrics.render()
+        m = d.metrics
+        m.open_incidents.set(len(self.view.open_incidents()))
+        m.lag_of(self.settings.app_id).update(faust_lags(self.correlator.app.consumer))
+        return m.render()
