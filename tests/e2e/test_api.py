@@ -201,3 +201,7 @@ def test_health_reports_readiness(worker: WorkerProcess) -> None:
     status, body = get(worker, "/health")
     assert status == 200 and body["ready"] and body["broker_reachable"]
     assert body["partitions"] == list(range(8))
+    assert body["serving_ready"] and body["processing_ready"]
+    assert get(worker, "/health/serving") == (200, {"ready": True, "worker": body["worker"]})
+    status, processing = get(worker, "/health/processing")
+    assert status == 200 and processing["ready"] and processing["partitions"] == list(range(8))
