@@ -37,8 +37,7 @@ def parse_lock(text: str) -> dict[str, Pin]:
         elif current is not None and line.strip().startswith("--hash=sha256:"):
             current.hashes += 1
         elif current is not None and (m := re.match(r"^\s+#\s+(?:via\s+)?(\S.*)$", line)):
-            if m[1] != "via":
-                current.via.add(m[1].strip())
+            current.via.add(m[1].strip())
     return pins
 
 
