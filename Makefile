@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test stress chaos bench lint format clean
+.PHONY: help install browser run test stress chaos bench lint lock format clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -14,10 +14,10 @@ help: ## Show the targets
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
-	$(BIN)/pip install -e '.[test]'
+	$(BIN)/pip install -e '.[broker,reports,test]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install scrapeguard with its test extras
+install: $(STAMP) ## Create .venv and install scrapeguard with the broker, reports and test extras
 
 run: $(STAMP) ## Embedded broker + worker + demo traffic, live decisions (ARGS="--duration 60")
 	$(BIN)/scrapeguard run $(ARGS)
@@ -42,6 +42,12 @@ bench: $(STAMP) ## Throughput, latency, memory vs a naive Faust build -> bench-r
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check stream models tests
 	$(BIN)/mypy
+
+lock: $(STAMP) ## Re-pin the server image's dependencies with hashes (deploy/requirements.lock)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
+	  --output-file deploy/requirements.lock
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix stream models tests

@@ -35,7 +35,15 @@ class WorkerQuery(Protocol):
     def worker_id(self) -> str: ...
 
     async def health(self) -> dict[str, Any]:
-        """Readiness and counters; ``ready`` says whether the worker serves traffic."""
+        """Readiness and counters; ``ready``: both ready to serve and ready to process."""
+        ...
+
+    def serving(self) -> dict[str, Any]:
+        """``ready``: the decision API answers (from memory; no broker needed)."""
+        ...
+
+    async def processing(self) -> dict[str, Any]:
+        """``ready``: the broker answers and every agent holds its group assignment."""
         ...
 
     def actor(self, actor: str) -> ActorView: ...

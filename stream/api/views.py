@@ -50,11 +50,23 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
             body = await query.health()
             return self.json(body, status=200 if body["ready"] else 503)
 
+    @app.page("/health/serving")
+    class Serving(View):
+        async def get(self, request: Request) -> Response:
+            body = query.serving()  # the readiness probe: answers without the broker
+            return self.json(body, status=200 if body["ready"] else 503)
+
+    @app.page("/health/processing")
+    class Processing(View):
+        async def get(self, request: Request) -> Response:
+            body = await query.processing()
+            return self.json(body, status=200 if body["ready"] else 503)
+
     @app.page("/health/live")
     class Live(View):
         async def get(self, request: Request) -> Response:
             # liveness only: the process serves requests (a broker outage is not a reason
-            # to restart workers; readiness on /health covers that)
+            # to restart workers; /health/processing reports it)
             return self.json({"live": True})
 
     @app.page("/metrics")

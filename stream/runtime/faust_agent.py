@@ -20,6 +20,7 @@ warning; a publish that keeps failing crashes the worker, which exits non-zero.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,7 @@ import structlog
 from stream.errors import FatalKafkaError
 from stream.kafka.read_to_end import is_marker
 from stream.kafka.writer import Publish, WriterService, publish_plan
+from stream.runtime.metrics import Metrics
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -57,6 +59,7 @@ class BatchedFaustAgent:
         self._restored: dict[int, asyncio.Event] = {}
         self.ready = asyncio.Event()
         self.lock = asyncio.Lock()  # a batch and housekeeping never interleave
+        self.metrics: Metrics | None = None
         source = app.topic(
             topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
@@ -67,6 +70,11 @@ class BatchedFaustAgent:
         app.timer(self.housekeeping_every_s, name=f"{settings.app_id}.{self.name}.housekeeping")(
             self._housekeeping
         )
+
+    def attach_metrics(self, metrics: Metrics) -> None:
+        """Report batch durations and this agent's error counters on ``metrics``."""
+        self.metrics = metrics
+        metrics.stats.agents[self.name] = self.stats
 
     # -- to be provided by subclasses --------------------------------------------------
     async def restore(self, partitions: set[int]) -> None:
@@ -138,8 +146,13 @@ class BatchedFaustAgent:
                 mine = {p: recs for p, recs in batch.items() if p in self.owned}
                 self.stats["records"] += sum(len(r) for r in mine.values())
                 if mine:
+                    started = time.perf_counter()
                     plan = self.handle(mine)
                     await publish_plan(self.writer.writer, plan, self.stats)
+                    if self.metrics is not None:
+                        self.metrics.batch_duration.labels(self.name).observe(
+                            time.perf_counter() - started
+                        )
             # returning to take_events acks the events: Faust commits them from now on
 
     async def _housekeeping(self) -> None:

@@ -13,6 +13,7 @@ from stream.runtime.correlator_agent import CorrelatorAgent
 from stream.runtime.detector_agent import Detector
 from stream.runtime.global_view import GlobalView
 from stream.runtime.incidents_agent import IncidentsAgent
+from stream.runtime.lag import faust_lags
 from stream.settings import Settings
 
 
@@ -36,21 +37,41 @@ class WorkerQueries:
         except Exception:
             return False
 
+    def serving(self) -> dict[str, Any]:
+        # the decision API answers from memory once the global view has caught up once;
+        # a broker outage later leaves what it holds (and so the answers) in place
+        return {"ready": self.view.ready, "worker": self.view.worker_id}
+
+    def _joined(self) -> bool:
+        """Every agent has had an assignment of its consumer group."""
+        return (
+            self.detector.ready.is_set()
+            and self.correlator.ready.is_set()
+            and self.incidents_agent.ready.is_set()
+        )
+
+    async def processing(self) -> dict[str, Any]:
+        reachable = await self.broker_reachable()
+        return {
+            "ready": reachable and self._joined(),
+            "broker_reachable": reachable,
+            "partitions": sorted(self.detector.partitions),
+            "worker": self.view.worker_id,
+        }
+
     async def health(self) -> dict[str, Any]:
         d = self.detector
         reachable = await self.broker_reachable()
-        ready = (
-            reachable
-            and d.ready.is_set()
-            and self.correlator.ready.is_set()
-            and self.incidents_agent.ready.is_set()
-            and self.view.ready
-        )
+        serving = self.view.ready
+        processing = reachable and self._joined()
+        ready = serving and processing
         labels = d.models.labels()
         return {
             "status": "ok" if ready else "not ready",
             "live": True,
             "ready": ready,
+            "serving_ready": serving,
+            "processing_ready": processing,
             "broker_reachable": reachable,
             "partitions": sorted(d.partitions),
             "correlator_partitions": sorted(self.correlator.owned),
@@ -129,5 +150,7 @@ class WorkerQueries:
     def metrics(self) -> bytes:
         d = self.detector
         d.update_gauges()
-        d.metrics.open_incidents.set(len(self.view.open_incidents()))
-        return d.metrics.render()
+        m = d.metrics
+        m.open_incidents.set(len(self.view.open_incidents()))
+        m.lag_of(self.settings.app_id).update(faust_lags(self.correlator.app.consumer))
+        return m.render()

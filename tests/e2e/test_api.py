@@ -14,6 +14,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from stream import __version__
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
 from tests.e2e import http
@@ -167,15 +168,40 @@ def test_metrics(scraped: dict[str, Any], worker: WorkerProcess) -> None:
         "scrapeguard_events_total",
         "scrapeguard_decisions_total",
         "scrapeguard_event_to_decision_seconds_bucket",
-        "scrapeguard_consumer_lag",
         "scrapeguard_active_actors",
         "scrapeguard_open_incidents",
         'scrapeguard_model_info{model="hst@1",slot="live"} 1.0',
+        f'scrapeguard_build_info{{version="{__version__}"}} 1.0',
+        "process_resident_memory_bytes",
+        "process_cpu_seconds_total",
+        "python_gc_collections_total",
+        "python_info{",
+        'scrapeguard_produce_errors_total{agent="detector"}',
+        'scrapeguard_produce_errors_total{agent="correlator"}',
+        'scrapeguard_commit_errors_total{agent="detector"}',
+        'scrapeguard_control_messages_total{outcome="refused"}',
+        'scrapeguard_model_snapshots_total{outcome="written"}',
     ):
         assert name in text, name
+    lag = lines(text, "scrapeguard_consumer_lag_records{")
+    # both consumer groups, per partition: the detector's (requests) and Faust's (correlator)
+    assert any('group="e2e-detector"' in x and 'topic="requests"' in x for x in lag), lag
+    assert any('group="e2e"' in x and 'topic="e2e-ip-activity"' in x for x in lag), lag
+    assert "scrapeguard_consumer_lag{" not in text  # the old name without a unit is gone
+    for agent in ("detector", "correlator", "incidents"):
+        counts = lines(text, f'scrapeguard_batch_duration_seconds_count{{agent="{agent}"}}')
+        assert counts and float(counts[0].split()[-1]) >= 1, agent
+
+
+def lines(text: str, prefix: str) -> list[str]:
+    return [line for line in text.splitlines() if line.startswith(prefix)]
 
 
 def test_health_reports_readiness(worker: WorkerProcess) -> None:
     status, body = get(worker, "/health")
     assert status == 200 and body["ready"] and body["broker_reachable"]
     assert body["partitions"] == list(range(8))
+    assert body["serving_ready"] and body["processing_ready"]
+    assert get(worker, "/health/serving") == (200, {"ready": True, "worker": body["worker"]})
+    status, processing = get(worker, "/health/processing")
+    assert status == 200 and processing["ready"] and processing["partitions"] == list(range(8))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from stream.extras import import_extra
+
 TARGETS = {"throughput_eps": 50_000, "ratio": 10, "p99_ms_at_10k": 100, "bytes_per_actor": 1024}
 
 
@@ -40,8 +42,7 @@ def table(r: dict[str, Any]) -> str:
 
 
 def plot(r: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
+    matplotlib = import_extra("matplotlib", "plotting a report")
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
