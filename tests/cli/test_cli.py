@@ -23,10 +23,13 @@ def test_policy_prints_the_default_policy() -> None:
     assert result.exit_code == 0 and "[limits]" in result.output
 
 
-def test_bad_broker_url_is_a_clear_error() -> None:
+def test_bad_broker_url_names_the_flag_the_user_typed() -> None:
     result = CliRunner().invoke(main, ["decisions", "--broker", "http://x:1"])
-    assert result.exit_code != 0
-    assert "SCRAPEGUARD_BROKER" in result.output and "kafka://" in result.output
+    assert result.exit_code == 1
+    assert "  --broker: broker URL scheme must be kafka://, got 'http'" in result.output
+    assert "SCRAPEGUARD_BROKER" not in result.output
+    from_env = CliRunner().invoke(main, ["decisions"], env={"SCRAPEGUARD_BROKER": "http://x:1"})
+    assert from_env.exit_code == 1 and "  SCRAPEGUARD_BROKER: broker URL" in from_env.output
 
 
 def test_unreachable_broker_is_a_clear_error() -> None:
