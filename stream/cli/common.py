@@ -45,6 +45,22 @@ def as_json_option(fn: F) -> F:
     )
 
 
+def out_option(default: str | None, what: str) -> Callable[[F], F]:
+    """``--out DIR``: the same everywhere, a directory (created) that receives ``what``."""
+
+    def deco(fn: F) -> F:
+        return click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path(default) if default else None,
+            show_default=default is not None,
+            metavar="DIR",
+            help=f"Directory (created when missing) for {what}.",
+        )(fn)
+
+    return deco
+
+
 def _settings_file() -> Path | None:
     """``scrapeguard --settings FILE <command>`` (None: SCRAPEGUARD_SETTINGS_FILE or none)."""
     ctx = click.get_current_context(silent=True)
