@@ -23,6 +23,7 @@ COMMANDS = {
     "decisions": "stream.cli.streams:decisions",
     "policy": "stream.cli.policy_cmd:policy",
     "config": "stream.cli.config_cmd:config",
+    "features": "stream.cli.features_cmd:features",
     "explain": "stream.cli.incidents_cmd:explain_cmd",
     "incidents": "stream.cli.incidents_cmd:incidents",
     "models": "stream.cli.models_cmd:models",
