@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import orjson
 
-from stream.cli.common import as_json_option, build_settings, friendly_errors
+from stream.cli.common import as_json_option, broker_option, build_settings, friendly_errors
 from stream.core.policy import PolicyError
 from stream.core.policy_loader import default_policy_text, load_policy
 
@@ -107,3 +107,34 @@ def check(
         f"{len(pro.acted_on):>14}  ({len(pro.acted_on - cur.acted_on)} only under {new}, "
         f"{len(cur.acted_on - pro.acted_on)} only under the policy in force)"
     )
+
+
+@policy.command(name="deploy")
+@click.argument("file", type=FILE)
+@broker_option
+@friendly_errors
+def deploy(file: Path, broker: str | None) -> None:
+    """Put policy FILE in force on every worker, without a restart.
+
+    The file is checked here first (exit 1 on any mistake), then sent on the control
+    topic signed with SCRAPEGUARD_CONTROL_KEY; each worker checks it again and applies
+    it between two batches, in the detector and the correlator. It stays in force over
+    the workers' own SCRAPEGUARD_POLICY_FILE (restarts too) until another is deployed.
+    """
+    import hashlib
+
+    from stream.cli.models_cmd import _issuer, _need_key, _send
+    from stream.core import control
+
+    try:
+        load_policy(file)
+    except PolicyError as exc:
+        raise click.ClickException(f"policy not valid, not sent:\n{exc}") from None
+    text = file.read_text()
+    if len(text.encode()) > control.MAX_POLICY_BYTES:
+        raise click.ClickException(f"{file}: larger than the 256 KiB a control message takes")
+    settings = build_settings(broker=broker)
+    key = _need_key(settings)
+    _send(settings, control.make("policy", key, issuer=_issuer(), policy=text))
+    sha = hashlib.sha256(text.encode()).hexdigest()[:12]
+    click.echo(f"sent: policy {sha} from {file}; workers apply it between two batches")
