@@ -7,6 +7,7 @@ worker`` loads the worker and nothing of the harness, and ``--help`` stays fast.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,6 +22,8 @@ COMMANDS = {
     "publish": "stream.cli.streams:publish",
     "decisions": "stream.cli.streams:decisions",
     "policy": "stream.cli.policy_cmd:policy",
+    "config": "stream.cli.config_cmd:config",
+    "features": "stream.cli.features_cmd:features",
     "explain": "stream.cli.incidents_cmd:explain_cmd",
     "incidents": "stream.cli.incidents_cmd:incidents",
     "models": "stream.cli.models_cmd:models",
@@ -52,13 +55,22 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scrapeguard")
-def main() -> None:
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Settings file: TOML (setting = value) or .env (SCRAPEGUARD_*=value); the "
+    "environment and each command's options override it [env SCRAPEGUARD_SETTINGS_FILE].",
+)
+def main(settings_file: Path | None) -> None:
     """scrapeguard: detect mass scraping of personal data on a stream, decide what to do.
 
     Request events come in on Kafka (`requests`); allow / challenge / block
     decisions go out on `decisions`; what cannot be understood goes to `deadletter`
-    with the reason. Settings come from SCRAPEGUARD_* environment variables
-    (see deploy/scrapeguard.env.example) and the options of each command.
+    with the reason. Settings come from each command's options, SCRAPEGUARD_*
+    environment variables (see deploy/scrapeguard.env.example) and an optional
+    settings file (--settings); `scrapeguard config` shows the result.
 
     Start with `scrapeguard run` to see it all on one machine.
     """

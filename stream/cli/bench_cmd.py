@@ -7,18 +7,13 @@ from pathlib import Path
 import click
 import orjson
 
-from stream.cli.common import friendly_errors
+from stream.cli.common import friendly_errors, out_option
 from stream.harness.bench import plot
 from stream.harness.bench.run import Bench
 
 
 @click.command()
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("bench-results"),
-    show_default=True,
-)
+@out_option("bench-results", "bench.json and the plots")
 @click.option("--runs", default=3, show_default=True, help="Runs per figure (medians).")
 @click.option("--events", default=200_000, show_default=True, help="Events per throughput run.")
 @click.option("--quick", is_flag=True, help="One run, fewer events, 100k actors only.")

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import orjson
 
-from stream.cli.common import build_settings, friendly_errors
+from stream.cli.common import build_settings, friendly_errors, out_option
 from stream.harness.chaos import Chaos
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 
@@ -19,7 +19,7 @@ from stream.harness.embedded_broker import EmbeddedBroker, free_port
 @click.option("--trials", default=20, show_default=True, help="Worker crashes (SIGKILL).")
 @click.option("--events", default=30_000, show_default=True, help="Good events (about).")
 @click.option("--malformed", default=100_000, show_default=True, help="Bad messages.")
-@click.option("--seed", default=1, show_default=True)
+@click.option("--seed", default=1, show_default=True, help="Same seed, same traffic and crashes.")
 @click.option("--no-rebalance", is_flag=True, help="Skip the 2 → 1 → 2 workers phase.")
 @click.option(
     "--outage",
@@ -29,12 +29,7 @@ from stream.harness.embedded_broker import EmbeddedBroker, free_port
     metavar="S",
     help="Freeze the broker for S seconds mid-stream (0: no outage).",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("chaos-results"),
-    show_default=True,
-)
+@out_option("chaos-results", "the audit (chaos.json) and the logs")
 @friendly_errors
 def chaos(
     trials: int,

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from stream.core.pseudonym import Pseudonymizer
 from stream.errors import UserError
 from stream.logconfig import configure_logging
-from stream.settings import Settings
+from stream.settings import Settings, SettingsFileError, Sources, settings_from, settings_sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,16 +39,74 @@ def policy_option(fn: F) -> F:
     )(fn)
 
 
+def as_json_option(fn: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON).")(
+        fn
+    )
+
+
+def out_option(default: str | None, what: str) -> Callable[[F], F]:
+    """``--out DIR``: the same everywhere, a directory (created) that receives ``what``."""
+
+    def deco(fn: F) -> F:
+        return click.option(
+            "--out",
+            type=click.Path(file_okay=False, path_type=Path),
+            default=Path(default) if default else None,
+            show_default=default is not None,
+            metavar="DIR",
+            help=f"Directory (created when missing) for {what}.",
+        )(fn)
+
+    return deco
+
+
+def _settings_file() -> Path | None:
+    """``scrapeguard --settings FILE <command>`` (None: SCRAPEGUARD_SETTINGS_FILE or none)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return None
+    value = ctx.find_root().params.get("settings_file")
+    return value if isinstance(value, Path) else None
+
+
+def _flag(name: str) -> str:
+    """The option of the running command that sets setting ``name`` (e.g. ``--broker``)."""
+    ctx = click.get_current_context(silent=True)
+    for param in ctx.command.params if ctx else []:
+        if param.name == name and isinstance(param, click.Option):
+            return max(param.opts, key=len)
+    return "--" + name.replace("_", "-")
+
+
 def build_settings(**overrides: Any) -> Settings:
-    """Environment (SCRAPEGUARD_*) plus the command line's explicit options."""
-    given = {k: v for k, v in overrides.items() if v is not None}
+    """Options of the command (None: not given) over SCRAPEGUARD_* over the settings file."""
+    return build_settings_with_sources(**overrides)[0]
+
+
+def build_settings_with_sources(**overrides: Any) -> tuple[Settings, Sources]:
+    """:func:`build_settings`, and where each value came from; an invalid value is a
+    one-line error naming what the user typed: the option, the variable or the file line."""
+    src = settings_sources(_settings_file(), overrides)
     try:
-        return Settings(**given)
+        return settings_from(src), src
+    except SettingsFileError as exc:
+        raise click.ClickException(str(exc)) from None
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]) or "settings"
-            lines.append(f"  SCRAPEGUARD_{where.upper()}: {err['msg']}")
+            name = str(err["loc"][0]) if err["loc"] else "settings"
+            origin = src.origin(name)
+            where = (
+                _flag(name)
+                if origin == "option"
+                else f"{origin}: {name}"
+                if ":" in origin
+                else origin
+                if origin != "default"
+                else name
+            )
+            lines.append(f"  {where}: {err['msg'].removeprefix('Value error, ')}")
         raise click.ClickException("invalid settings:\n" + "\n".join(lines)) from None
 
 
@@ -71,7 +129,6 @@ def friendly_errors(fn: F) -> F:
     """Turn our expected failures into one-line CLI errors (exit code 1)."""
     from aiokafka.errors import KafkaError as AioKafkaError
     from kafka.errors import KafkaError
-
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

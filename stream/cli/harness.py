@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import orjson
 
-from stream.cli.common import broker_option, build_settings, friendly_errors
+from stream.cli.common import broker_option, build_settings, friendly_errors, out_option
 from stream.harness import evaluation_report
 from stream.harness.access_log import COMBINED, DEFAULT_PROFILE_PATH, LogFormatError, LogParser
 from stream.harness.live_evaluation import run_evaluation
@@ -183,13 +183,7 @@ def replay(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="`actor label` per line (from `simulate`, or your own).",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("evaluation"),
-    show_default=True,
-    help="Directory for report.json and report.html.",
-)
+@out_option("evaluation", "report.json and report.html")
 @click.option("--include-shadow", is_flag=True, help="Count shadow decisions too.")
 @broker_option
 @friendly_errors

@@ -13,7 +13,13 @@ from urllib.parse import quote
 import click
 import orjson
 
-from stream.cli.common import broker_option, build_settings, friendly_errors
+from stream.cli.common import (
+    as_json_option,
+    broker_option,
+    build_settings,
+    friendly_errors,
+    out_option,
+)
 from stream.core.breach_report import build, render
 from stream.core.ledger import Sealer
 from stream.runtime.topic_readers import latest_incidents, ledger_entries
@@ -38,13 +44,17 @@ def incidents() -> None:
 
 @incidents.command(name="list")
 @click.option("--all", "show_all", is_flag=True, help="Closed ones too.")
+@as_json_option
 @broker_option
 @friendly_errors
-def list_incidents(show_all: bool, broker: str | None) -> None:
+def list_incidents(show_all: bool, as_json: bool, broker: str | None) -> None:
     """Open incidents (newest activity first)."""
     settings = build_settings(broker=broker)
     rows = [i for i in latest_incidents(settings).values() if show_all or i["status"] == "open"]
     rows.sort(key=lambda i: i["last_activity_at"], reverse=True)
+    if as_json:
+        click.echo(orjson.dumps({"incidents": rows}).decode())
+        return
     if not rows:
         click.echo("no incidents" if show_all else "no open incidents (--all shows closed ones)")
     for i in rows:
@@ -69,7 +79,12 @@ def show(incident_id: str, broker: str | None) -> None:
 @incidents.command()
 @click.argument("incident_id")
 @click.option(
-    "--format", "fmt", type=click.Choice(["md", "html", "json"]), default="md", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["md", "html", "json"]),
+    default="md",
+    show_default=True,
+    help="Markdown, HTML (prints to PDF from a browser) or JSON.",
 )
 @click.option(
     "--reveal-with",
@@ -78,12 +93,7 @@ def show(incident_id: str, broker: str | None) -> None:
     default=None,
     help="File with the ledger key: open the sealed profile ids.",
 )
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to a file instead of stdout.",
-)
+@out_option(None, "incident-<ID>.<format> instead of stdout")
 @broker_option
 @friendly_errors
 def report(
@@ -98,8 +108,10 @@ def report(
     if out is None:
         sys.stdout.write(text)
     else:
-        out.write_text(text)
-        click.echo(f"wrote {out}", err=True)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"incident-{incident_id}.{fmt}"
+        path.write_text(text)
+        click.echo(f"wrote {path}", err=True)
 
 
 @incidents.command(name="new-key")
@@ -116,7 +128,7 @@ def new_key() -> None:
     metavar="URL",
     help="A worker's HTTP API [default: http://SCRAPEGUARD_WEB_HOST:WEB_PORT].",
 )
-@click.option("--json", "as_json", is_flag=True)
+@as_json_option
 @friendly_errors
 def explain_cmd(actor: str, url: str | None, as_json: bool) -> None:
     """Why ACTOR is allowed, challenged or blocked, in plain words (asks a worker)."""

@@ -13,7 +13,14 @@ import orjson
 
 from models import REGISTRY, ModelSpec
 from models.registry import InvalidParams, UnknownModel
-from stream.cli.common import broker_option, build_settings, friendly_errors, policy_option
+from stream.cli.common import (
+    as_json_option,
+    broker_option,
+    build_settings,
+    friendly_errors,
+    out_option,
+    policy_option,
+)
 from stream.core import control
 from stream.core.policy_loader import load_policy
 from stream.harness import evaluation_report
@@ -124,14 +131,11 @@ def list_models(as_json: bool, offline: bool, broker: str | None) -> None:
     "labels_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="`actor label` per line (from `simulate`, or your own).",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("model-evaluation"),
-    show_default=True,
-)
+@out_option("model-evaluation", "report.json and report.html")
 @policy_option
+@as_json_option
 @broker_option
 @friendly_errors
 def evaluate_model(
@@ -142,6 +146,7 @@ def evaluate_model(
     labels_path: Path,
     out: Path,
     policy_file: Path | None,
+    as_json: bool,
     broker: str | None,
 ) -> None:
     """Replay recorded events through the feature code and model NAME, offline.
@@ -171,6 +176,19 @@ def evaluate_model(
         return "-" if v is None else f"{v:.3f}"
 
     policy = load_policy(policy_file)
+    if as_json:
+        doc = {
+            "model": spec.as_dict(),
+            "events": result.events,
+            "labelled": result.labelled,
+            "scored": result.scored,
+            "roc_auc": result.roc_auc,
+            "score_only": dict(zip(("precision", "recall"), result.score_only, strict=True)),
+            "whole_policy": dict(zip(("precision", "recall"), result.whole_policy, strict=True)),
+            "report": str(out / "report.html"),
+        }
+        click.echo(orjson.dumps(doc).decode())
+        return
     click.echo(f"model {spec.label()} {orjson.dumps(dict(spec.params)).decode()}")
     click.echo(
         f"events {result.events}, labelled actors {result.labelled}, scored actors {result.scored}"
@@ -205,14 +223,17 @@ def _need_key(settings: Settings) -> bytes:
 @models.command()
 @click.argument("name")
 @click.option("--params", default=None, metavar="JSON", help="Model parameters.")
-@click.option("--shadow", "slot", flag_value="shadow", help="Deploy as challenger (shadow).")
-@click.option("--live", "slot", flag_value="live", help="Deploy as the live model (fresh).")
+@click.option("--shadow", is_flag=True, help="Deploy as challenger (shadow).")
+@click.option("--live", is_flag=True, help="Deploy as the live model (fresh).")
 @broker_option
 @friendly_errors
-def deploy(name: str, params: str | None, slot: str | None, broker: str | None) -> None:
+def deploy(name: str, params: str | None, shadow: bool, live: bool, broker: str | None) -> None:
     """Deploy model NAME as shadow (scores beside the live one) or live."""
-    if slot is None:
-        raise click.UsageError("say --shadow or --live")
+    if shadow == live:
+        raise click.UsageError(
+            "--shadow and --live exclude each other" if shadow else "say --shadow or --live"
+        )
+    slot = "shadow" if shadow else "live"
     settings = build_settings(broker=broker)
     spec = _spec(name, _params(params))
     REGISTRY.get(name).build(spec.params)  # fail here, not on the workers
@@ -275,12 +296,26 @@ def retire_shadow(broker: str | None) -> None:
     default=None,
     help="Also compare ROC AUC on labelled actors.",
 )
+@as_json_option
 @broker_option
 @friendly_errors
-def compare(labels_path: Path | None, broker: str | None) -> None:
+def compare(labels_path: Path | None, as_json: bool, broker: str | None) -> None:
     """Live against shadow on the same actors: scores and would-be challenges."""
     settings = build_settings(broker=broker)
     cmp = compare_models(settings, read_labels(labels_path) if labels_path else None)
+    lc, sc = cmp.challenged["live"], cmp.challenged["shadow"]
+    if as_json:
+        doc = {
+            "models": {slot: sorted(labels) for slot, labels in cmp.models.items()},
+            "scored": {slot: len(best) for slot, best in cmp.best.items()},
+            "scored_by_both": len(cmp.common),
+            "mean_abs_diff": cmp.mean_abs_diff,
+            "challenged_by_score": {"live": len(lc), "shadow": len(sc), "both": len(lc & sc)},
+            "roc_auc": cmp.auc,
+            "labelled_common": cmp.labelled_common,
+        }
+        click.echo(orjson.dumps(doc).decode())
+        return
     click.echo(
         f"live models: {', '.join(sorted(cmp.models['live'])) or '-'}; "
         f"shadow models: {', '.join(sorted(cmp.models['shadow'])) or '-'}"
@@ -291,7 +326,6 @@ def compare(labels_path: Path | None, broker: str | None) -> None:
     )
     if cmp.mean_abs_diff is not None:
         click.echo(f"mean |live - shadow| of max scores on common actors: {cmp.mean_abs_diff:.3f}")
-    lc, sc = cmp.challenged["live"], cmp.challenged["shadow"]
     click.echo(
         f"challenged by the score: live {len(lc)}, shadow would {len(sc)}, "
         f"both {len(lc & sc)}, only live {len(lc - sc)}, only shadow {len(sc - lc)}"

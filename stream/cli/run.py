@@ -40,7 +40,6 @@ class StopAfter(Service):
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-
 @click.command()
 @click.option(
     "--duration",

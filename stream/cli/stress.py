@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from stream.cli.common import build_settings, friendly_errors
+from stream.cli.common import build_settings, friendly_errors, out_option
 from stream.core.policy_loader import default_policy_text, load_policy
 from stream.harness import evaluation_report
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
@@ -19,10 +19,10 @@ from stream.kafka.topics import ensure_topics
 
 
 @click.command()
-@click.option("--actors", default=600, show_default=True)
-@click.option("--hours", default=12.0, show_default=True)
+@click.option("--actors", default=600, show_default=True, help="Actors to simulate (about).")
+@click.option("--hours", default=12.0, show_default=True, help="Hours of event time, ending now.")
 @click.option("--mix", default=None, metavar="P=S,...", help="Persona shares (see simulate).")
-@click.option("--seed", default=1, show_default=True)
+@click.option("--seed", default=1, show_default=True, help="Same seed, same traffic.")
 @click.option(
     "--policy",
     "policy_file",
@@ -30,12 +30,7 @@ from stream.kafka.topics import ensure_topics
     default=None,
     help="Policy TOML [default: the packaged one].",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("stress-results"),
-    show_default=True,
-)
+@out_option("stress-results", "labels.txt, events, report.json and report.html")
 @friendly_errors
 def stress(
     actors: int, hours: float, mix: str | None, seed: int, policy_file: Path | None, out: Path

@@ -6,6 +6,11 @@ Every worker reads the whole control topic and folds it through :class:`ModelSlo
 so all workers agree on the live model, the shadow (challenger) model and the history
 used by rollback. Unsigned, badly signed, unknown-model and invalid-parameter
 messages are refused with a reason and change nothing.
+
+The ``policy`` op carries a policy file's text (TOML: data, checked by the strict loader
+before it is accepted, never executed); every worker applies the newest one between two
+batches, in the detector and the correlator, and it stays in force over the worker's own
+policy file until another is deployed (a restarted worker finds it in the control log).
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ import orjson
 
 from models import REGISTRY, ModelSpec
 from models.registry import InvalidParams, UnknownModel
+from stream.core.policy import Policy, PolicyError
+from stream.core.policy_loader import parse_policy
 
-OPS = ("deploy", "promote", "rollback", "retire_shadow")
+OPS = ("deploy", "promote", "rollback", "retire_shadow", "policy")
+MAX_POLICY_BYTES = 256 * 1024
 SLOTS = ("live", "shadow")
 
 
@@ -44,7 +52,13 @@ def sign(body: dict[str, Any], key: bytes) -> bytes:
 
 
 def make(
-    op: str, key: bytes, *, spec: ModelSpec | None = None, slot: str | None = None, issuer: str = ""
+    op: str,
+    key: bytes,
+    *,
+    spec: ModelSpec | None = None,
+    slot: str | None = None,
+    issuer: str = "",
+    policy: str | None = None,
 ) -> bytes:
     body: dict[str, Any] = {
         "v": 1,
@@ -57,6 +71,8 @@ def make(
         body["spec"] = spec.as_dict()
     if slot is not None:
         body["slot"] = slot
+    if policy is not None:
+        body["policy"] = policy
     return sign(body, key)
 
 
@@ -68,6 +84,8 @@ class Command:
     spec: ModelSpec | None
     issued_at: float
     issuer: str
+    policy: Policy | None = None  # op "policy": the checked policy
+    policy_sha: str = ""  # its text's SHA-256 (what `models list` and the logs show)
 
 
 def verify(raw: bytes | None, key: bytes | None) -> Command:
@@ -116,6 +134,10 @@ def verify(raw: bytes | None, key: bytes | None) -> Command:
             entry.build(params)  # factories may check more than types (e.g. ranges)
         except (InvalidParams, ValueError, TypeError) as exc:
             raise ControlRefused("invalid_params", str(exc)) from None
+    policy: Policy | None = None
+    sha = ""
+    if op == "policy":
+        policy, sha = _policy(msg.get("policy"), str(msg.get("id", "")))
     return Command(
         str(msg.get("id", "")),
         op,
@@ -123,7 +145,20 @@ def verify(raw: bytes | None, key: bytes | None) -> Command:
         spec,
         float(msg.get("issued_at", 0.0)),
         str(msg.get("issuer", "")),
+        policy,
+        sha,
     )
+
+
+def _policy(text: Any, msg_id: str) -> tuple[Policy, str]:
+    """The policy of a ``policy`` message, checked by the strict loader (over the defaults)."""
+    if not isinstance(text, str) or len(text.encode()) > MAX_POLICY_BYTES:
+        raise ControlRefused("invalid_policy", "policy must be TOML text of at most 256 KiB")
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    try:
+        return parse_policy(text, source=f"policy {sha[:12]} (control {msg_id[:12]})"), sha
+    except PolicyError as exc:
+        raise ControlRefused("invalid_policy", str(exc)) from None
 
 
 @dataclass
@@ -134,6 +169,8 @@ class ModelSlots:
     shadow: ModelSpec | None = None
     history: list[ModelSpec] = field(default_factory=list)
     applied: list[str] = field(default_factory=list)
+    policy: Policy | None = None  # deployed through the control log (None: the worker's file)
+    policy_sha: str = ""
 
     def apply(self, cmd: Command) -> str:
         """Apply ``cmd``; returns a sentence saying what changed. Raises ControlRefused."""
@@ -154,6 +191,10 @@ class ModelSlots:
             self.history.append(self.live)
             self.live, self.shadow = self.shadow, None
             what = f"promoted {self.live.label()} to live, keeping what it learned"
+        elif cmd.op == "policy":
+            assert cmd.policy is not None
+            self.policy, self.policy_sha = cmd.policy, cmd.policy_sha
+            what = f"policy {cmd.policy_sha[:12]} is in force"
         elif cmd.op == "rollback":
             if not self.history:
                 raise ControlRefused("no_history", "there is no earlier live model")
@@ -175,4 +216,5 @@ class ModelSlots:
             "live": self.live.as_dict(),
             "shadow": self.shadow.as_dict() if self.shadow else None,
             "history": [s.as_dict() for s in self.history],
+            "policy": self.policy_sha or None,
         }

@@ -1,13 +1,26 @@
 """Reading and checking a policy file (TOML) into a :class:`~stream.core.policy.Policy`.
 
-Every mistake is a :class:`~stream.core.policy.PolicyError` naming the file and the entry.
+The loader is driven by one table, :data:`SCHEMA`: section → key → what the value must
+be. A new policy key is one line there (and a field of :class:`Policy`). Checking is
+strict: an unknown section or key, a value of the wrong type (``shadow = "false"`` is
+not a boolean) or out of range is a mistake, and every mistake is reported at once in a
+:class:`~stream.core.policy.PolicyError`, each with its file and line.
+
+A policy file **overrides the packaged defaults key by key** (a deep merge): a file with
+only ``[limits] requests_per_minute = { challenge = 100 }`` keeps every other default.
+What is replaced whole: one limit (``metric = { challenge = N, block = M }``; ``metric =
+{}`` switches a default limit off), one group limit, and a list (the allowlist's entries,
+``require_one_of``).
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
 import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,138 +31,341 @@ from stream.core.policy import METRICS, GroupLimit, Groups, Limit, Policy, Polic
 
 DEFAULT_POLICY = "policy.default.toml"
 
+Check = Callable[[Any], Any]  # returns the checked value or raises ValueError (a sentence)
+
 
 def default_policy_text() -> str:
     return resources.files("stream.core").joinpath(DEFAULT_POLICY).read_text()
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """Read a policy file (the packaged default when ``path`` is None)."""
-    if path is None:
-        return parse_policy(default_policy_text(), source="<default>")
+# -- value checks ---------------------------------------------------------------------------
+def number(lo: float | None = None, hi: float | None = None, *, above: bool = False) -> Check:
+    """A number (not a boolean) within ``lo``..``hi`` (strictly above ``lo`` with ``above``)."""
+
+    def check(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValueError(f"must be a number, not {_show(v)}")
+        if lo is not None and (v <= lo if above else v < lo):
+            raise ValueError(f"must be {'above' if above else 'at least'} {lo:g}, not {v:g}")
+        if hi is not None and v > hi:
+            raise ValueError(f"must be at most {hi:g}, not {v:g}")
+        return float(v)
+
+    return check
+
+
+def integer(lo: int = 0) -> Check:
+    def check(v: Any) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise ValueError(f"must be a whole number, not {_show(v)}")
+        if v < lo:
+            raise ValueError(f"must be at least {lo}, not {v}")
+        return v
+
+    return check
+
+
+def boolean(v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise ValueError(f"must be true or false (no quotes), not {_show(v)}")
+    return v
+
+
+def limit(v: Any) -> tuple[float | None, float | None] | None:
+    """``{ challenge = N, block = M }`` (either may be left out); ``{}`` means off."""
+    if not isinstance(v, dict):
+        raise ValueError(f"must be {{ challenge = N, block = M }}, not {_show(v)}")
+    unknown = set(v) - {"challenge", "block"}
+    if unknown:
+        raise ValueError(f"has unknown entries {sorted(unknown)}; known: challenge, block")
+    if not v:
+        return None
+    challenge, block = (number(0)(v[k]) if k in v else None for k in ("challenge", "block"))
+    if challenge is not None and block is not None and block < challenge:
+        raise ValueError(
+            f"block ({block:g}) is below challenge ({challenge:g}); challenge must come first"
+        )
+    return challenge, block
+
+
+def group_limit(v: Any) -> GroupLimit | None:
+    """``{ challenge = N, min_profile_views_per_hour = M }``; ``{}`` means off."""
+    shape = "{ challenge = N, min_profile_views_per_hour = M }"
+    if not isinstance(v, dict) or (v and set(v) != {"challenge", "min_profile_views_per_hour"}):
+        raise ValueError(f"must be {shape} (or {{}} for off), not {_show(v)}")
+    if not v:
+        return None
+    return GroupLimit(integer(0)(v["challenge"]), integer(0)(v["min_profile_views_per_hour"]))
+
+
+def strings(v: Any) -> tuple[str, ...]:
+    if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
+        raise ValueError(f"must be a list of strings, not {_show(v)}")
+    return tuple(v)
+
+
+def signals(v: Any) -> tuple[str, ...]:
+    names = strings(v)
+    wrong = [n for n in names if n not in SIGNALS]
+    if wrong:
+        raise ValueError(f"has unknown signs {wrong}; known: {', '.join(SIGNALS)}")
+    return names
+
+
+def cidrs(v: Any) -> tuple[IPNetwork, ...]:
     try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from exc
-    return parse_policy(text, source=str(path))
+        return tuple(ipaddress.ip_network(c, strict=False) for c in strings(v))
+    except ValueError as exc:
+        raise ValueError(f"must be a list of CIDR ranges: {exc}") from None
 
 
-def parse_policy(text: str, source: str = "<string>") -> Policy:
+def regexes(v: Any) -> re.Pattern[str] | None:
+    patterns = strings(v)
     try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
-    try:
-        return _build(doc, source)
-    except PolicyError:
-        raise
-    except (TypeError, ValueError, KeyError, re.error) as exc:
-        raise PolicyError(f"{source}: {exc}") from exc
+        return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+    except re.error as exc:
+        raise ValueError(f"has a bad regular expression: {exc}") from None
 
 
-def _limits(table: dict[str, Any], where: str, skip: tuple[str, ...] = ()) -> tuple[Limit, ...]:
+def crawlers(v: Any) -> tuple[Crawler, ...]:
+    shape = "[[allowlist.crawler]] tables with user_agent = '...' and ip_ranges = [...]"
+    if not isinstance(v, list) or not all(
+        isinstance(c, dict) and set(c) == {"user_agent", "ip_ranges"} for c in v
+    ):
+        raise ValueError(f"must be {shape}")
     out = []
-    for metric, spec in table.items():
-        if metric in skip:
-            continue
-        if metric not in METRICS:
-            raise PolicyError(f"[{where}] unknown metric {metric!r}; known: {', '.join(METRICS)}")
-        if not isinstance(spec, dict) or not set(spec) <= {"challenge", "block"} or not spec:
-            raise PolicyError(f"[{where}] {metric} must be {{ challenge = N, block = M }}")
-        challenge, block = spec.get("challenge"), spec.get("block")
-        for name, val in (("challenge", challenge), ("block", block)):
-            if val is not None and (
-                isinstance(val, bool) or not isinstance(val, int | float) or val < 0
-            ):
-                raise PolicyError(f"[{where}] {metric}.{name} must be a non-negative number")
-        if challenge is not None and block is not None and block < challenge:
-            raise PolicyError(
-                f"[{where}] {metric}: block ({block}) is below challenge "
-                f"({challenge}); challenge must come first"
-            )
-        floor = min(v for v in (challenge, block) if v is not None)
-        out.append(Limit(metric, challenge, block, floor))
+    for c in v:
+        pattern = regexes([c["user_agent"]]) if isinstance(c["user_agent"], str) else None
+        if pattern is None:
+            raise ValueError("crawler user_agent must be a regular expression (a string)")
+        out.append(Crawler(pattern, cidrs(c["ip_ranges"])))
     return tuple(out)
 
 
-def _signals(names: Any) -> tuple[str, ...]:
-    if not isinstance(names, list) or not all(n in SIGNALS for n in names):
-        raise PolicyError(f"[score] require_one_of must list some of: {', '.join(SIGNALS)}")
-    return tuple(names)
+# -- the schema: section → key → check ("" is the top level) --------------------------------
+SCHEMA: dict[str, dict[str, Check]] = {
+    "": {"shadow": boolean},
+    "limits": dict.fromkeys(METRICS, limit),
+    "new_account": {"max_age_days": number(0), **dict.fromkeys(METRICS, limit)},
+    "groups": {
+        "accounts_per_ip": group_limit,
+        "accounts_per_subnet": group_limit,
+        "signal_ttl_s": number(0, above=True),
+    },
+    "score": {
+        "challenge": number(0, 1),
+        "min_requests_per_hour": integer(0),
+        "min_profiles_per_hour": integer(0),
+        "require_one_of": signals,
+    },
+    "escalation": {"block_after_challenge_views": integer(0)},
+    "ttl": {
+        "challenge_s": number(0, above=True),
+        "block_s": number(0, above=True),
+        "renew_before_s": number(0),
+    },
+    "allowlist": {
+        "actors": strings,
+        "ip_ranges": cidrs,
+        "user_agents": regexes,
+        "crawler": crawlers,
+    },
+}
 
 
-def _groups(table: dict[str, Any]) -> Groups:
-    limits: dict[str, GroupLimit | None] = {}
-    for name in ("accounts_per_ip", "accounts_per_subnet"):
-        spec = table.get(name)
-        if spec is None:
-            limits[name] = None
-            continue
-        if not isinstance(spec, dict) or set(spec) != {"challenge", "min_profile_views_per_hour"}:
-            raise PolicyError(
-                f"[groups] {name} must be {{ challenge = N, min_profile_views_per_hour = M }}"
-            )
-        limits[name] = GroupLimit(int(spec["challenge"]), int(spec["min_profile_views_per_hour"]))
-    unknown = set(table) - {"accounts_per_ip", "accounts_per_subnet", "signal_ttl_s"}
-    if unknown:
-        raise PolicyError(f"[groups] unknown entries {sorted(unknown)}")
-    return Groups(
-        limits["accounts_per_ip"],
-        limits["accounts_per_subnet"],
-        float(table.get("signal_ttl_s", 3600)),
-    )
+# -- reading ----------------------------------------------------------------------------------
+def load_policy(path: Path | None = None) -> Policy:
+    """Read a policy file over the packaged defaults (the defaults alone when ``path`` is None)."""
+    return parse_policy(read_policy_text(path), source=str(path) if path else "<default>")
 
 
-def _networks(values: Any, where: str) -> tuple[IPNetwork, ...]:
-    if not isinstance(values, list):
-        raise PolicyError(f"{where} must be a list of CIDR ranges")
+def read_policy_text(path: Path | None) -> str:
+    if path is None:
+        return default_policy_text()
     try:
-        return tuple(ipaddress.ip_network(v, strict=False) for v in values)
+        return Path(path).read_text()
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError:
+        raise PolicyError(f"{path}: not a text file (UTF-8)") from None
+
+
+def parse_policy(text: str, source: str = "<string>", *, defaults: bool = True) -> Policy:
+    """``text`` over the packaged defaults (``defaults=False``: ``text`` must be complete)."""
+    doc = _toml(text, source)
+    merged = merge(_toml(default_policy_text(), "<default>"), doc) if defaults else doc
+    values, errors = check(merged, text, source)
+    ttl = values["ttl"]
+    if not errors and ttl.get("renew_before_s", 600.0) >= min(
+        ttl.get("challenge_s", 3600.0), ttl.get("block_s", 86400.0)
+    ):
+        at = _Where(text, source).at("ttl", "renew_before_s")
+        errors.append(f"{at}: [ttl] renew_before_s must be shorter than every TTL")
+    if errors:
+        raise PolicyError("\n".join(sorted(errors, key=_line_number)))
+    return _build(values, source)
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{source}: not valid TOML: {exc}") from None
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` on ``base`` section by section, key by key (sections merge, values replace)."""
+    out = dict(base)
+    for key, value in over.items():
+        if key in SCHEMA and key and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class _Where:
+    text: str
+    source: str
+
+    def at(self, section: str, key: str | None) -> str:
+        line = line_of(self.text, section, key)
+        return f"{self.source}:{line}" if line else self.source
+
+
+def check(
+    doc: dict[str, Any], text: str, source: str
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Every value checked against :data:`SCHEMA`; the mistakes, each with the line of
+    ``text`` where it is (the packaged defaults merged into ``doc`` are valid: tested)."""
+    where = _Where(text, source)
+    errors: list[str] = []
+    values: dict[str, dict[str, Any]] = {section: {} for section in SCHEMA}
+    sections = sorted(s for s in SCHEMA if s)
+    for key, value in doc.items():
+        if key in SCHEMA and key:
+            if not isinstance(value, dict):
+                errors.append(f"{where.at('', key)}: {key} must be a [{key}] section")
+                continue
+            for sub, v in value.items():
+                _one(values, errors, where, key, sub, v)
+        elif key in SCHEMA[""]:
+            _one(values, errors, where, "", key, value)
+        else:
+            known = sections + sorted(SCHEMA[""])
+            errors.append(
+                f"{where.at('', key)}: unknown section or key {key!r}{_did_you_mean(key, known)}"
+                f"; known: {', '.join(known)}"
+            )
+    return values, errors
+
+
+def _one(
+    values: dict[str, dict[str, Any]],
+    errors: list[str],
+    where: _Where,
+    section: str,
+    key: str,
+    value: Any,
+) -> None:
+    spec = SCHEMA[section].get(key)
+    label = f"[{section}] {key}" if section else key
+    if spec is None:
+        known = sorted(SCHEMA[section])
+        errors.append(
+            f"{where.at(section, key)}: [{section}] unknown key {key!r}"
+            f"{_did_you_mean(key, known)}; known: {', '.join(known)}"
+        )
+        return
+    try:
+        values[section][key] = spec(value)
     except ValueError as exc:
-        raise PolicyError(f"{where}: {exc}") from exc
+        errors.append(f"{where.at(section, key)}: {label} {exc}")
 
 
-def _build(doc: dict[str, Any], source: str) -> Policy:
-    known = {"shadow", "limits", "new_account", "groups", "score", "escalation", "ttl", "allowlist"}
-    unknown = set(doc) - known
-    if unknown:
-        raise PolicyError(f"{source}: unknown section(s) {sorted(unknown)}; known: {sorted(known)}")
-    new = dict(doc.get("new_account", {}))
-    score = doc.get("score", {})
-    esc = doc.get("escalation", {})
-    ttl = doc.get("ttl", {})
-    allow = doc.get("allowlist", {})
-    ua = allow.get("user_agents", [])
-    crawlers = tuple(
-        Crawler(re.compile(c["user_agent"]), _networks(c["ip_ranges"], "[[allowlist.crawler]]"))
-        for c in allow.get("crawler", [])
-    )
+def _line_number(error: str) -> int:
+    """Mistakes in file order (those without a line first)."""
+    found = re.match(r"[^\n]*?:(\d+): ", error)
+    return int(found.group(1)) if found else 0
+
+
+def _did_you_mean(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _show(v: Any) -> str:
+    if isinstance(v, str):
+        return f"the string {v!r}"
+    if isinstance(v, dict):
+        return "a table"
+    if isinstance(v, list):
+        return "a list"
+    return repr(v).lower() if isinstance(v, bool) else repr(v)
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")
+
+
+def line_of(text: str, section: str, key: str | None) -> int | None:
+    """The line (1-based) of ``key`` in ``[section]`` of a TOML text (tomllib keeps no
+    positions): the header's line when ``key`` is None; None when not found there."""
+    current = ""
+    key_re = re.compile(rf"^\s*[\"']?{re.escape(key)}[\"']?\s*=") if key else None
+    for n, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header:
+            current = header.group(1).replace('"', "").replace("'", "").strip()
+            if key is None and current == section:
+                return n
+            if key is not None and current in (key, f"{section}.{key}"):
+                return n  # a table where a value was expected, or a sub-table
+            continue
+        if key_re is not None and key_re.match(line):
+            top = current.split(".")[0]
+            if top == section or (section == "" and current == ""):
+                return n
+    return None
+
+
+def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
+    def limits(section: str, skip: tuple[str, ...] = ()) -> tuple[Limit, ...]:
+        out = []
+        for metric in METRICS:  # a stable order, whatever the file's
+            spec = v[section].get(metric)
+            if metric in skip or spec is None:
+                continue
+            challenge, block = spec
+            floor = min(x for x in (challenge, block) if x is not None)
+            out.append(Limit(metric, challenge, block, floor))
+        return tuple(out)
+
+    score, ttl, allow, groups = v["score"], v["ttl"], v["allowlist"], v["groups"]
     policy = Policy(
-        groups=_groups(doc.get("groups", {})),
-        limits=_limits(doc.get("limits", {}), "limits"),
-        new_account_max_age_days=float(new.get("max_age_days", 0)),
-        new_account_limits=_limits(new, "new_account", skip=("max_age_days",)),
-        score_challenge=float(score.get("challenge", 1.0)),
-        score_min_requests_per_hour=int(score.get("min_requests_per_hour", 0)),
-        score_min_profiles_per_hour=int(score.get("min_profiles_per_hour", 0)),
-        score_require_one_of=_signals(score.get("require_one_of", [])),
-        block_after_challenge_views=int(esc.get("block_after_challenge_views", 100)),
-        ttl_challenge_s=float(ttl.get("challenge_s", 3600)),
-        ttl_block_s=float(ttl.get("block_s", 86400)),
-        renew_before_s=float(ttl.get("renew_before_s", 600)),
-        allowlist=Allowlist(
-            actors=frozenset(allow.get("actors", [])),
-            ip_ranges=_networks(allow.get("ip_ranges", []), "[allowlist] ip_ranges"),
-            user_agents=re.compile("|".join(f"(?:{p})" for p in ua)) if ua else None,
-            crawlers=crawlers,
+        groups=Groups(
+            groups.get("accounts_per_ip"),
+            groups.get("accounts_per_subnet"),
+            groups.get("signal_ttl_s", 3600.0),
         ),
-        shadow=bool(doc.get("shadow", False)),
+        limits=limits("limits"),
+        new_account_max_age_days=v["new_account"].get("max_age_days", 0.0),
+        new_account_limits=limits("new_account"),
+        score_challenge=score.get("challenge", 1.0),
+        score_min_requests_per_hour=score.get("min_requests_per_hour", 0),
+        score_min_profiles_per_hour=score.get("min_profiles_per_hour", 0),
+        score_require_one_of=score.get("require_one_of", ()),
+        block_after_challenge_views=v["escalation"].get("block_after_challenge_views", 100),
+        ttl_challenge_s=ttl.get("challenge_s", 3600.0),
+        ttl_block_s=ttl.get("block_s", 86400.0),
+        renew_before_s=ttl.get("renew_before_s", 600.0),
+        allowlist=Allowlist(
+            actors=frozenset(allow.get("actors", ())),
+            ip_ranges=allow.get("ip_ranges", ()),
+            user_agents=allow.get("user_agents"),
+            crawlers=allow.get("crawler", ()),
+        ),
+        shadow=v[""].get("shadow", False),
         source=source,
     )
-    if not 0.0 <= policy.score_challenge <= 1.0:
-        raise PolicyError(f"{source}: [score] challenge must be within 0..1")
-    if policy.ttl_challenge_s <= 0 or policy.ttl_block_s <= 0:
-        raise PolicyError(f"{source}: [ttl] values must be positive")
-    if policy.renew_before_s >= min(policy.ttl_challenge_s, policy.ttl_block_s):
-        raise PolicyError(f"{source}: [ttl] renew_before_s must be shorter than every TTL")
     return policy

@@ -197,28 +197,41 @@ class Decision:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Decision:
+        """The decision contract (``docs/schemas/decision.schema.json``), checked strictly:
+        what the schema refuses, this refuses (``tests/core/test_schemas.py``)."""
         what = "decision"
         action = _text(data, "action", what)
         if action not in ("allow", "challenge", "block"):
             raise ValueError(f"{what}: action {action!r} is not allow, challenge or block")
-        reasons = data.get("reasons") or []
+        reasons = data.get("reasons")
         if not isinstance(reasons, list) or not all(isinstance(r, str) for r in reasons):
             raise ValueError(f"{what}: reasons must be a list of strings")
         score = data.get("score")
         if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
             raise ValueError(f"{what}: score must be a number or null")
+        shadow = data.get("shadow")
+        if not isinstance(shadow, bool):
+            raise ValueError(f"{what}: shadow must be true or false")
+        ttl_s = _number(data, "ttl_s", what)
+        if ttl_s < 0:
+            raise ValueError(f"{what}: ttl_s must not be negative")
+        decision_id, actor = _text(data, "decision_id", what), _text(data, "actor", what)
+        if not decision_id or not actor:
+            raise ValueError(f"{what}: decision_id and actor must not be empty")
         return cls(
-            decision_id=_text(data, "decision_id", what),
-            actor=_text(data, "actor", what),
+            decision_id=decision_id,
+            actor=actor,
             action=action,
             reasons=list(reasons),
             score=None if score is None else float(score),
-            model=str(data.get("model", "")),
-            ttl_s=_number(data, "ttl_s", what, 0.0),
-            expires_at=_number(data, "expires_at", what, 0.0),
-            ts=_number(data, "ts", what, 0.0),
-            shadow=data.get("shadow") is True,
-            trigger_event_id=str(data.get("trigger_event_id", "")),
+            model=_text(data, "model", what) if "model" in data else "",
+            ttl_s=ttl_s,
+            expires_at=_number(data, "expires_at", what),
+            ts=_number(data, "ts", what),
+            shadow=shadow,
+            trigger_event_id=(
+                _text(data, "trigger_event_id", what) if "trigger_event_id" in data else ""
+            ),
             extra={k: v for k, v in data.items() if k not in _DECISION_KEYS},
         )
 

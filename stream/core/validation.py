@@ -1,9 +1,11 @@
 """Bytes → :class:`RequestEvent`, or a reason why not.
 
-Checks the request-event contract of DESIGN.md: size, JSON, object, identity,
-event time, and the type of every known field. Unknown fields are kept out of the
-event (ignored), never an error. Each failure has a stable reason code, used as a
-metric label and in the dead-letter record.
+Checks the request-event contract (``docs/contracts.md``, published as JSON Schema in
+``docs/schemas/request-event.schema.json``; ``tests/core/test_schemas.py`` checks that
+the two agree): size, JSON, object, version, identity, event time, and the type of
+every known field. Unknown fields are kept out of the event (ignored), never an error.
+Each failure has a stable reason code, used as a metric label and in the dead-letter
+record.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import orjson
 from stream.core.records import RequestEvent
 
 MIN_TS = 946684800.0  # 2000-01-01T00:00:00Z: older event times are absurd for this product
+SCHEMA_VERSIONS = (1,)  # request-event contract versions this worker understands
 
 REASONS = (
     "too_large",
     "invalid_json",
     "not_object",
+    "unsupported_version",
     "missing_identity",
     "missing_field",
     "invalid_field",
@@ -142,6 +146,12 @@ def validate_doc(
     doc: dict[str, Any], *, now: float, max_future_skew_s: float = 86400.0
 ) -> RequestEvent | Invalid:
     """Check a decoded JSON object against the request-event contract."""
+    version = doc.get("schema_version", 1)
+    if isinstance(version, bool) or version not in SCHEMA_VERSIONS:
+        return Invalid(
+            "unsupported_version",
+            f"schema_version {str(version)[:32]!r} is not one of {list(SCHEMA_VERSIONS)}",
+        )
     ids = []
     for name in ("account_id", "session_id", "tenant"):
         got = _opt_id(doc, name)

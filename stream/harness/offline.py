@@ -122,7 +122,7 @@ def read_events_file(path: Path) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                doc = orjson.loads(line)
+                doc = orjson.loads(line.strip())
             except orjson.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{n}: not JSON ({exc})") from None
             if not isinstance(doc, dict):

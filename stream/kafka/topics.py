@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import structlog
@@ -50,6 +53,19 @@ class BrokerUnavailable(UserError):
     """No Kafka broker answered at the configured address."""
 
 
+@contextlib.contextmanager
+def _quiet_bootstrap() -> Iterator[None]:
+    """kafka-python logs every refused connection while it bootstraps (a dozen lines a
+    second); the caller reports the outcome in one line, so those stay unsaid."""
+    logger = logging.getLogger("kafka")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def admin_client(settings: Settings) -> KafkaAdminClient:
     timeout_s = settings.connect_timeout_s
     deadline = time.monotonic() + timeout_s
@@ -57,11 +73,12 @@ def admin_client(settings: Settings) -> KafkaAdminClient:
     while time.monotonic() < deadline:
         left_ms = max(100, int((deadline - time.monotonic()) * 1000))
         try:
-            return KafkaAdminClient(
-                request_timeout_ms=10000,
-                bootstrap_timeout_ms=left_ms,
-                **kafka_python_kwargs(settings),
-            )
+            with _quiet_bootstrap():
+                return KafkaAdminClient(
+                    request_timeout_ms=10000,
+                    bootstrap_timeout_ms=left_ms,
+                    **kafka_python_kwargs(settings),
+                )
         except KafkaError as exc:  # NoBrokersAvailable and friends
             last = exc
             time.sleep(0.5)

@@ -82,6 +82,7 @@ def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymiz
         settings, writer, lambda: set(detector.partitions), detector.models.receive
     )
     correlator = CorrelatorAgent(app, settings, policy, writer)
+    detector.models.on_policy += [detector.use_policy, correlator.use_policy]
     incidents = IncidentsAgent(app, settings, pseudonymizer, writer)
     correlator.attach_metrics(metrics)
     incidents.attach_metrics(metrics)

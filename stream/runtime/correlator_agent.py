@@ -48,6 +48,14 @@ class CorrelatorAgent(BatchedFaustAgent):
                 core.watermark = max((g.last_ts for g in core.groups.values()), default=0.0)
                 self.partitions[p] = core
 
+    def use_policy(self, policy: Policy) -> None:
+        """A policy deployed through the control log. Called between the detector's
+        batches; the correlator's batches are synchronous, so it lands between two of
+        them too."""
+        self.policy = policy
+        for core in self.partitions.values():
+            core.policy = policy
+
     def drop(self, partitions: set[int]) -> None:
         for p in partitions:
             self.partitions.pop(p, None)

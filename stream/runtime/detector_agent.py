@@ -178,6 +178,12 @@ class Detector(BatchConsumer):
         det = self.partitions.get(partition)
         return det.watermark if det is not None and det.watermark > 0 else None
 
+    def use_policy(self, policy: Policy) -> None:
+        """A policy deployed through the control log: in force from the next batch on."""
+        self.policy = policy
+        for det in self.partitions.values():
+            det.set_policy(policy)
+
     def has_pending(self) -> bool:
         return bool(self.models.pending)
 

@@ -5,13 +5,15 @@ through :class:`~stream.core.control.ModelSlots` and carries each change over to
 partition's model instances at once (between batches); it snapshots the learned state
 of the live and shadow model of each partition, signed, and restores it when a
 partition is assigned — so what a model learned survives restarts and moves with its
-partition.
+partition. A ``policy`` command is handed to :attr:`ModelManager.on_policy` (the detector
+and the correlator swap their policy), at the same moment between two batches.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 
 import structlog
 
@@ -19,6 +21,7 @@ from models import REGISTRY, ModelSpec, Scorer
 from models import snapshot as snap
 from stream.core.control import Command, ControlRefused, ModelSlots, verify
 from stream.core.partition_detector import PartitionDetector
+from stream.core.policy import Policy
 from stream.kafka.writer import Message
 from stream.settings import Settings
 
@@ -36,6 +39,8 @@ class ModelManager:
         self.pending: deque[Command] = deque()
         self.stats: Counter[str] = Counter()
         self.last_snapshot = time.monotonic()
+        # called with each policy deployed through the control log, between batches
+        self.on_policy: list[Callable[[Policy], None]] = []
 
     # -- control -----------------------------------------------------------------------
     def receive(self, raw: bytes | None) -> None:
@@ -57,8 +62,13 @@ class ModelManager:
             except ControlRefused as exc:
                 self._refused(exc)
                 continue
-            for p, det in partitions.items():
-                self._carry_over(cmd, p, det)
+            if cmd.op == "policy":
+                assert cmd.policy is not None
+                for use in self.on_policy:
+                    use(cmd.policy)
+            else:
+                for p, det in partitions.items():
+                    self._carry_over(cmd, p, det)
             self.stats[f"control_applied_{cmd.op}"] += 1
             log.info(
                 "control_applied",
@@ -66,6 +76,7 @@ class ModelManager:
                 what=what,
                 issuer=cmd.issuer,
                 id=cmd.id,
+                policy=self.slots.policy_sha[:12] or "file",
                 **self.labels(),
             )
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -23,10 +26,13 @@ def test_policy_prints_the_default_policy() -> None:
     assert result.exit_code == 0 and "[limits]" in result.output
 
 
-def test_bad_broker_url_is_a_clear_error() -> None:
+def test_bad_broker_url_names_the_flag_the_user_typed() -> None:
     result = CliRunner().invoke(main, ["decisions", "--broker", "http://x:1"])
-    assert result.exit_code != 0
-    assert "SCRAPEGUARD_BROKER" in result.output and "kafka://" in result.output
+    assert result.exit_code == 1
+    assert "  --broker: broker URL scheme must be kafka://, got 'http'" in result.output
+    assert "SCRAPEGUARD_BROKER" not in result.output
+    from_env = CliRunner().invoke(main, ["decisions"], env={"SCRAPEGUARD_BROKER": "http://x:1"})
+    assert from_env.exit_code == 1 and "  SCRAPEGUARD_BROKER: broker URL" in from_env.output
 
 
 def test_unreachable_broker_is_a_clear_error() -> None:
@@ -51,6 +57,7 @@ def test_missing_policy_file_is_refused() -> None:
 
 WORKER_IMPORTS = """
 import sys
+from pathlib import Path
 from click.testing import CliRunner
 from stream.cli import main
 from stream.runtime.app import create_worker  # everything the worker builds
@@ -71,3 +78,102 @@ def test_the_harness_check_can_fail() -> None:
     probe = WORKER_IMPORTS.replace("import sys\n", "import sys\nimport stream.harness.demo\n", 1)
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert "stream.harness.demo" in out.stdout
+
+
+def test_a_worker_without_a_broker_prints_one_clean_error_line() -> None:
+    from stream.harness.embedded_broker import free_port
+
+    port = free_port()
+    out = subprocess.run(
+        [sys.executable, "-m", "stream", "worker", "--broker", f"kafka://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SCRAPEGUARD_CONNECT_TIMEOUT_S": "2", "SCRAPEGUARD_LOG_FORMAT": "json"},
+    )
+    lines = (out.stdout + out.stderr).splitlines()
+    assert out.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith(
+        f"Error: no Kafka broker answered at kafka://127.0.0.1:{port}"
+    ), lines
+
+
+def _every_command() -> list[tuple[str, click.Command]]:
+    """Every command of the lazy group, subcommands included, with its full name."""
+    ctx = click.Context(main)
+    out: list[tuple[str, click.Command]] = []
+
+    def walk(cmd: click.Command, path: str) -> None:
+        out.append((path, cmd))
+        if isinstance(cmd, click.Group):
+            for name in cmd.list_commands(ctx):
+                sub = cmd.get_command(ctx, name)
+                assert sub is not None, name
+                walk(sub, f"{path} {name}")
+
+    walk(main, "scrapeguard")
+    return out
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    commands = _every_command()
+    assert len(commands) > len(COMMANDS)  # the walk reaches the subcommands too
+    missing = [
+        f"{path} {max(p.opts, key=len)}"
+        for path, cmd in commands
+        for p in cmd.params
+        if isinstance(p, click.Option) and "--help" not in p.opts and not (p.help or "").strip()
+    ]
+    assert missing == []
+    assert all((cmd.help or "").strip() for _, cmd in commands)
+
+
+def test_out_is_a_directory_everywhere() -> None:
+    outs = [
+        (path, p)
+        for path, cmd in _every_command()
+        for p in cmd.params
+        if isinstance(p, click.Option) and "--out" in p.opts
+    ]
+    assert len(outs) >= 6
+    for path, p in outs:
+        assert isinstance(p.type, click.Path) and not p.type.file_okay, path
+        assert p.metavar == "DIR", path
+
+
+LISTINGS = [
+    "decisions",
+    "explain",
+    "config",
+    "incidents list",
+    "models list",
+    "models compare",
+    "models evaluate",
+    "policy check",
+]
+
+
+@pytest.mark.parametrize("listing", LISTINGS)
+def test_listing_commands_have_json(listing: str) -> None:
+    cmd = dict(_every_command())[f"scrapeguard {listing}"]
+    assert any("--json" in p.opts for p in cmd.params)
+
+
+def test_models_deploy_refuses_shadow_and_live_together() -> None:
+    result = CliRunner().invoke(main, ["models", "deploy", "hst", "--shadow", "--live"])
+    assert result.exit_code == 2 and "--shadow and --live exclude each other" in result.output
+    neither = CliRunner().invoke(main, ["models", "deploy", "hst"])
+    assert neither.exit_code == 2 and "say --shadow or --live" in neither.output
+
+
+def test_models_evaluate_on_a_malformed_file_names_file_and_line(tmp_path: Path) -> None:
+    events, labels = tmp_path / "ev.jsonl", tmp_path / "labels.txt"
+    events.write_text('{"event_id": "a", "ts": 1790000000, "path": "/", "status": 200}\n{"b":\n')
+    labels.write_text("account:a human\n")
+    args = ["models", "evaluate", "hst", "--events", str(events), "--labels", str(labels)]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert f"Error: {events}:2: not JSON (unexpected end of data: line 1" in result.output
+    labels.write_text("# actors\naccount:a human\naccount:b\n")
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 1 and f"{labels}:3: expected 'actor label'" in result.output

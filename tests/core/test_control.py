@@ -80,3 +80,59 @@ def test_a_replayed_message_is_applied_once() -> None:
     with pytest.raises(ControlRefused, match="duplicate"):
         slots.apply(verify(raw, KEY))
     assert slots.history == [HST]
+
+
+POLICY_TEXT = "[limits]\nrequests_per_minute = { challenge = 5 }\n"
+
+
+def test_signed_policy_round_trip_over_the_defaults() -> None:
+    cmd = verify(make("policy", KEY, policy=POLICY_TEXT, issuer="ops@x"), KEY)
+    assert cmd.op == "policy" and cmd.policy is not None and len(cmd.policy_sha) == 64
+    by_metric = {lim.metric: lim for lim in cmd.policy.limits}
+    assert by_metric["requests_per_minute"].challenge == 5
+    assert "profiles_per_hour" in by_metric  # the rest comes from the packaged defaults
+    slots = ModelSlots(HST)
+    assert slots.apply(cmd) == f"policy {cmd.policy_sha[:12]} is in force"
+    assert slots.policy is cmd.policy and slots.as_dict()["policy"] == cmd.policy_sha
+    assert slots.live == HST  # the models are untouched
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (make("policy", KEY, policy='shadow = "false"'), "invalid_policy"),
+        (make("policy", KEY, policy="[limits\n"), "invalid_policy"),
+        (make("policy", KEY), "invalid_policy"),  # no text
+        (make("policy", KEY, policy="#" * (256 * 1024 + 1)), "invalid_policy"),
+        (make("policy", b"other", policy=POLICY_TEXT), "bad_signature"),
+        (
+            orjson.dumps({**orjson.loads(make("policy", KEY, policy=POLICY_TEXT)), "policy": ""}),
+            "bad_signature",  # the text was changed after signing
+        ),
+    ],
+)
+def test_bad_policy_messages_are_refused(raw: bytes, reason: str) -> None:
+    with pytest.raises(ControlRefused) as exc:
+        verify(raw, KEY)
+    assert exc.value.reason == reason
+    if reason == "invalid_policy" and b"false" in raw:
+        assert "shadow must be true or false" in exc.value.detail
+
+
+def test_the_model_manager_hands_a_policy_to_its_users_between_batches() -> None:
+    from stream.core.partition_detector import Limits, PartitionDetector
+    from stream.core.policy_loader import load_policy
+    from stream.runtime.model_lifecycle import ModelManager
+    from stream.settings import Settings
+
+    manager = ModelManager(Settings(control_key="k1"))
+    seen = []
+    manager.on_policy.append(seen.append)
+    det = PartitionDetector("requests", 0, load_policy(), REGISTRY.build(HST), "hst@1", Limits())
+    before = det.model
+    manager.receive(make("policy", KEY, policy=POLICY_TEXT))
+    assert seen == []  # received, not applied: that waits for the end of the batch
+    manager.apply_pending({0: det})
+    assert len(seen) == 1 and seen[0].limits[0].challenge is not None
+    assert det.model is before  # the models stay as they were
+    assert manager.stats["control_applied_policy"] == 1

@@ -186,7 +186,8 @@ def test_shadow_policy_marks_decisions() -> None:
 def test_model_scores_before_learning_and_never_learns_from_flagged() -> None:
     spy = SpyScorer(score=0.1)
     policy = parse_policy(
-        "[score]\nchallenge = 0.9\nmin_requests_per_hour = 5\nmin_profiles_per_hour = 1"
+        "[score]\nchallenge = 0.9\nmin_requests_per_hour = 5\nmin_profiles_per_hour = 1\n"
+        "require_one_of = []"  # the score alone (the default asks for a sign of automation)
     )
     det = detector(policy, spy)
     det.process(scraper(10))

@@ -116,14 +116,14 @@ ip_ranges = ["66.249.64.0/19"]
     ("text", "message"),
     [
         ("[limits\n", "not valid TOML"),
-        ("[limits]\nprofiles_per_week = { challenge = 1 }", "unknown metric"),
+        ("[limits]\nprofiles_per_week = { challenge = 1 }", "unknown key 'profiles_per_week'"),
         (
             "[limits]\nprofiles_per_hour = { challenge = 10, block = 5 }",
             "challenge must come first",
         ),
         ("[limits]\nprofiles_per_hour = 5", "must be"),
-        ("[limitz]\n", "unknown section"),
-        ("[score]\nchallenge = 3", "within 0..1"),
+        ("[limitz]\n", "unknown section or key 'limitz' \\(did you mean 'limits'\\?\\)"),
+        ("[score]\nchallenge = 3", "at most 1"),
         ("[allowlist]\nip_ranges = ['999.1.1.1/8']", "ip_ranges"),
         ("[ttl]\nchallenge_s = 60\nrenew_before_s = 600", "renew_before_s"),
     ],
@@ -141,3 +141,90 @@ def test_missing_policy_file(tmp_path: Path) -> None:
 def test_default_policy_documents_shadow_and_ttls() -> None:
     assert POLICY.shadow is False
     assert POLICY.ttl_s(Action.BLOCK) == 86400 and POLICY.ttl_s(Action.CHALLENGE) == 3600
+
+
+def test_the_mistakes_of_the_issue_are_refused_with_file_and_line() -> None:
+    text = """# my policy
+shadow = "false"
+
+[allowlist]
+ips = ["192.0.2.0/24"]
+
+[score]
+chalenge = 0.5
+min_requests_per_hour = 10.5
+"""
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, source="mine.toml")
+    lines = str(err.value).splitlines()
+    assert lines == [
+        "mine.toml:2: shadow must be true or false (no quotes), not the string 'false'",
+        "mine.toml:5: [allowlist] unknown key 'ips'; known: actors, crawler, ip_ranges, "
+        "user_agents",
+        "mine.toml:8: [score] unknown key 'chalenge' (did you mean 'challenge'?); known: "
+        "challenge, min_profiles_per_hour, min_requests_per_hour, require_one_of",
+        "mine.toml:9: [score] min_requests_per_hour must be a whole number, not 10.5",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("shadow = 1", 1, "shadow must be true or false"),
+        ("[ttl]\nblock_s = -5", 2, "[ttl] block_s must be above 0"),
+        ("[groups]\n\nsignal_ttl_s = 'hour'", 3, "must be a number, not the string 'hour'"),
+        ("[limits]\nrequests_per_hour = { challenge = true }", 2, "must be a number, not true"),
+        ("[limits]\nrequests_per_hour = { challenge = 1, blok = 2 }", 2, "unknown entries"),
+        ("[score]\nrequire_one_of = ['vibes']", 2, "unknown signs ['vibes']"),
+        ("[allowlist]\nuser_agents = ['(']", 2, "bad regular expression"),
+        ("limits = 3", 1, "limits must be a [limits] section"),
+        ("[escalation.sub]\nx = 1", 1, "[escalation] unknown key 'sub'"),
+        ("[[allowlist.crawler]]\nuser_agent = 'X'", 1, "[allowlist] crawler must be"),
+    ],
+)
+def test_wrong_types_and_ranges_name_the_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text, source="p.toml")
+    assert str(err.value).startswith(f"p.toml:{line}: "), str(err.value)
+    assert message in str(err.value)
+
+
+def test_a_partial_file_overrides_the_defaults_key_by_key() -> None:
+    p = parse_policy("[limits]\nrequests_per_minute = { challenge = 100 }")
+    by_metric = {lim.metric: lim for lim in p.limits}
+    assert (by_metric["requests_per_minute"].challenge, by_metric["requests_per_minute"].block) == (
+        100,
+        None,  # one limit is replaced whole
+    )
+    default = {lim.metric: lim for lim in POLICY.limits}
+    assert by_metric["profiles_per_hour"] == default["profiles_per_hour"]  # the rest stays
+    assert p.score_challenge == POLICY.score_challenge == 0.995
+    assert p.new_account_limits == POLICY.new_account_limits
+    assert p.groups == POLICY.groups and p.score_require_one_of == POLICY.score_require_one_of
+
+
+def test_an_empty_limit_switches_a_default_off() -> None:
+    p = parse_policy("[limits]\nips_per_hour = {}\n[groups]\naccounts_per_ip = {}")
+    assert "ips_per_hour" not in {lim.metric for lim in p.limits}
+    assert p.groups.accounts_per_ip is None and p.groups.accounts_per_subnet is not None
+
+
+def test_shadow_true_is_shadow() -> None:
+    assert parse_policy("shadow = true").shadow is True
+    assert parse_policy("shadow = false").shadow is False
+
+
+def test_the_packaged_default_is_complete_on_its_own() -> None:
+    """Every key of the schema is in the default file: it documents them all."""
+    from stream.core.policy_loader import SCHEMA, default_policy_text
+
+    full = parse_policy(default_policy_text(), defaults=False)
+    assert full == POLICY.__class__(**{**POLICY.__dict__, "source": full.source})
+    text = default_policy_text()
+    for section, keys in SCHEMA.items():
+        for key in keys:
+            if section == "new_account" and key not in ("max_age_days",):
+                continue  # stricter limits: only some metrics have one
+            if section == "limits" or (section == "allowlist" and key == "crawler"):
+                continue
+            assert f"{key} =" in text, (section, key)
