@@ -4,10 +4,20 @@
 Importing this package registers the built-in models.
 """
 
-from models import hst as _hst  # noqa: F401  (registers the built-in models)
-from models.base import Features, Scorer
+from models import ensemble as _ensemble  # noqa: F401  (registers the built-in models)
+from models import hst as _hst  # noqa: F401
+from models.base import Features, LabelLearner, Scorer
 from models.registry import REGISTRY, ModelEntry, ModelSpec, register
 
-DEFAULT_MODEL = "hst"
+DEFAULT_MODEL = "ensemble"
 
-__all__ = ["DEFAULT_MODEL", "REGISTRY", "Features", "ModelEntry", "ModelSpec", "Scorer", "register"]
+__all__ = [
+    "DEFAULT_MODEL",
+    "REGISTRY",
+    "Features",
+    "LabelLearner",
+    "ModelEntry",
+    "ModelSpec",
+    "Scorer",
+    "register",
+]

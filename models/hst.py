@@ -1,8 +1,10 @@
-"""Default model: log-scaling → River ``MinMaxScaler`` → squash → ``HalfSpaceTrees``.
+"""Novelty: the shared transform → River ``MinMaxScaler`` → squash → ``HalfSpaceTrees``.
 
-Request counts span six orders of magnitude (a human's 3 views an hour, a
-scraper's 30,000), so features are log-compressed before min-max scaling; without
-that one bulk scraper sets the maximum and squashes every other actor to zero.
+Request counts span six orders of magnitude (a human's 3 views an hour, a scraper's
+30,000), so features are log-compressed (:mod:`models.transform`) before min-max scaling;
+without that one bulk scraper sets the maximum and squashes every other actor to zero.
+A half-space forest says nothing until its first window of ``window_size`` vectors has
+been learned, so it is warm only after that (:class:`models.calibration.CalibratedScorer`).
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import math
 
 from river import anomaly, compose, preprocessing
 
-from models.base import Features, Scorer
+from models.base import Features
 from models.calibration import CalibratedScorer, QuantileCalibrator
 from models.registry import ModelEntry, register
+from models.transform import transform
 
 
 def log_features(x: Features) -> Features:
@@ -37,29 +40,32 @@ def build_hst(
     height: int = 8,
     window_size: int = 250,
     seed: int = 42,
-    calibration_window: int = 2000,
-) -> Scorer:
+    calibration_window: int = 500,
+) -> CalibratedScorer:
     detector = (
-        compose.FuncTransformer(log_features)
+        compose.FuncTransformer(transform)
         | preprocessing.MinMaxScaler()
         | compose.FuncTransformer(squash)
         | anomaly.HalfSpaceTrees(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
     )
-    return CalibratedScorer(detector, QuantileCalibrator(window=calibration_window))
+    return CalibratedScorer(
+        detector, QuantileCalibrator(window=calibration_window), warm_after=window_size
+    )
 
 
 HST = register(
     ModelEntry(
         name="hst",
-        version="1",
+        version="2",
         factory=build_hst,
         defaults={
             "n_trees": 25,
             "height": 8,
             "window_size": 250,
             "seed": 42,
-            "calibration_window": 2000,
+            "calibration_window": 500,
         },
-        description="log1p → MinMaxScaler → squash → HalfSpaceTrees (River), quantile-calibrated",
+        description="transform → MinMaxScaler → squash → HalfSpaceTrees (River), "
+        "warm after its first window, quantile-calibrated against trusted traffic",
     )
 )

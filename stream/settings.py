@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     policy_file: Path | None = Field(
         None, description="Policy TOML; the packaged default policy when unset."
     )
-    model: str = Field("hst", description="Name of the live model in the model registry.")
+    model: str = Field("ensemble", description="Name of the live model in the model registry.")
     model_params: dict[str, Any] = Field(default_factory=dict)
 
     control_key: SecretStr | None = Field(

@@ -117,7 +117,7 @@ def explain(
     out.update(
         {
             "counters": counters,
-            "features": features(c, ts),
+            "features": features(state, ts),
             "score": state.score,
             "model": model,
             "checks": checks,

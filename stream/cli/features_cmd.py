@@ -6,7 +6,13 @@ from pathlib import Path
 
 import click
 
-from stream.cli.common import build_settings, friendly_errors, out_option, pseudonymizer
+from stream.cli.common import (
+    build_settings,
+    friendly_errors,
+    out_option,
+    policy_option,
+    pseudonymizer,
+)
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -27,22 +33,19 @@ def features() -> None:
     "bot column (1 bot, 0 person, empty unlabelled).",
 )
 @out_option("features", "features.csv and features.jsonl")
-@click.option(
-    "--interval-s",
-    type=click.FloatRange(min=1.0),
-    default=300.0,
-    show_default=True,
-    help="Event-time interval: one row per actor per interval it was active in.",
-)
+@policy_option
 @friendly_errors
-def export(events_file: Path, labels_path: Path | None, out: Path, interval_s: float) -> None:
+def export(
+    events_file: Path, labels_path: Path | None, out: Path, policy_file: Path | None
+) -> None:
     """Per-actor feature vectors from request events (JSON lines), with labels.
 
-    Every event goes through the worker's contract check, the actor's windows and the
-    feature function the model scores; a row holds an actor's features at its last event
-    of an interval. Actors are pseudonymised with SCRAPEGUARD_PSEUDONYM_KEY (raw with
+    The events go through the worker's pipeline, offline: a row is a vector the detector
+    scores — one per actor per scoring interval of the policy's [score] section. Actors
+    are pseudonymised with SCRAPEGUARD_PSEUDONYM_KEY (raw with
     SCRAPEGUARD_LOG_RAW_IDENTIFIERS=true). Writes OUT/features.csv and OUT/features.jsonl.
     """
+    from stream.core.policy_loader import load_policy
     from stream.harness.evaluation import read_labels
     from stream.harness.feature_export import export as export_features
     from stream.harness.offline import read_events_file
@@ -53,12 +56,12 @@ def export(events_file: Path, labels_path: Path | None, out: Path, interval_s: f
         read_events_file(events_file),
         labels,
         out,
-        interval_s=interval_s,
+        policy=load_policy(policy_file),
         name_actor=pseudonymizer(settings).actor,
     )
     labelled = len(stats.actors & set(labels))
     click.echo(
         f"{stats.rows} rows for {len(stats.actors)} actors ({labelled} labelled) from "
-        f"{stats.events} events ({stats.invalid} refused by the contract, {stats.late} late); "
+        f"{stats.events} events ({stats.invalid} dead-lettered); "
         f"{out / 'features.csv'}, {out / 'features.jsonl'}"
     )

@@ -336,3 +336,12 @@ def compare(labels_path: Path | None, as_json: bool, broker: str | None) -> None
             + ("-" if auc is None else f"{auc:.3f}")
         )
     sys.stdout.flush()
+
+
+def _fit_prior() -> click.Command:
+    from stream.cli.prior_cmd import fit_prior
+
+    return fit_prior
+
+
+models.add_command(_fit_prior())

@@ -12,10 +12,11 @@ from array import array
 
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
+from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
 from stream.core.windows import DistinctSpec, SlidingDistinct
 
-VERSION = 3
+VERSION = 4  # 4 added the behaviour; 3 is still read (with a fresh behaviour)
 _HEAD = struct.Struct("<BddqqqdddqdBBdddqBII")
 _DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch bytes (or 0)
 
@@ -63,6 +64,8 @@ def encode(state: ActorState) -> bytes:
         parts.append(_pack_distinct(c.ips))
     if group:
         parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
+    parts.append(struct.pack("<dB", state.next_score_ts, state.verdict))
+    parts.append(state.behaviour.dump())
     return b"".join(parts)
 
 
@@ -99,8 +102,9 @@ def _unpack_distinct(spec: DistinctSpec, buf: memoryview, pos: int) -> tuple[Sli
 
 def _decode(buf: memoryview) -> ActorState:
     fields = _HEAD.unpack_from(buf, 0)
-    if fields[0] != VERSION:
-        raise ValueError(f"unknown actor state version {fields[0]}")
+    version = fields[0]
+    if version not in (3, VERSION):
+        raise ValueError(f"unknown actor state version {version}")
     s = ActorState()
     c, e = s.counters, s.enforcement
     (
@@ -150,6 +154,12 @@ def _decode(buf: memoryview) -> ActorState:
         pos += 10
         s.group_reason = bytes(buf[pos : pos + n]).decode()
         pos += n
+    if version >= 4:
+        s.next_score_ts, s.verdict = struct.unpack_from("<dB", buf, pos)
+        if s.verdict > 2:
+            raise ValueError("unknown verdict")
+        pos += 9
+        s.behaviour, pos = Behaviour.load(buf, pos)
     if pos != len(buf):
         raise ValueError("trailing bytes in actor state")
     return s

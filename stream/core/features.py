@@ -1,62 +1,184 @@
-"""Feature vector of an actor, read from its windowed state.
+"""The feature vector of an actor, read from its state: what every model sees.
 
-These are the behaviours that separate automated collection from people reading
-profiles (all measured over the actor's own event time):
+Three groups, all in the actor's own event time:
 
-* volume — requests per minute / hour / day, distinct profiles per hour / day;
-* breadth — distinct profiles per request (people revisit; scrapers never do) and
-  the share of requests that return a profile (people also read feeds, messages…);
-* regularity — coefficient of variation of inter-arrival gaps (a scheduler is a
-  metronome; people read, pause and come back);
-* enumeration — share of consecutive profile ids that differ by 1 or 2;
-* errors — share of 4xx/5xx responses (probing, rate-limit hits, deleted profiles);
-* tooling — an HTTP-library or headless-browser user agent;
-* newness — account age in days, when the platform sends it;
-* rhythm — hours of the last day with activity (people sleep; schedulers do not).
+* **volume** — requests per minute / hour / day, distinct profiles per hour / day, the
+  share of requests that return a profile and distinct profiles per request;
+* **behaviour** (:mod:`stream.core.behaviour`) — assets, HEAD, API calls, errors by class,
+  night-time share, referrers (missing, link following, back navigation), revisits, path
+  depth, dwell time between pages and its spread, sessions, user-agent churn, profile
+  views not reached from the platform's pages, contact fields exposed, ``robots.txt``;
+* **signs** — inter-arrival regularity, id enumeration, hours active in the day, an
+  HTTP-library user agent, account age, IP churn.
+
+Where the evidence for a feature is not in the stream at all — a producer that sends no
+referrers, a platform that only reports requests returning personal data (no assets) —
+the feature takes its ``NEUTRAL`` value for every actor, so it cannot rank anyone.
+:class:`StreamContext` says what the partition's traffic carries.
 """
 
 from __future__ import annotations
 
-from stream.core.counters import ActorCounters
+import math
+from dataclasses import dataclass
+
+from stream.core import behaviour as bh
+from stream.core.actor_state import ActorState
 
 FEATURE_NAMES = (
+    # volume
     "requests_per_minute",
     "requests_per_hour",
     "requests_per_day",
     "profiles_per_hour",
     "profiles_per_day",
-    "distinct_ratio",
     "profile_share",
-    "error_ratio",
+    "distinct_ratio",
+    # behaviour
+    "asset_share",
+    "assets_per_page",
+    "head_share",
+    "api_share",
+    "error4_share",
+    "error5_share",
+    "night_share",
+    "noref_share",
+    "follow_share",
+    "back_share",
+    "revisit_share",
+    "offsite_view_share",
+    "contact_share",
+    "robots",
+    "dwell_s",
+    "page_gap_cv",
+    "session_pages",
+    "session_minutes",
+    "depth_mean",
+    "depth_std",
+    "ua_count",
+    # signs
     "gap_cv",
     "mean_gap_s",
     "enumeration_share",
+    "active_hours",
     "automation_ua",
     "account_age_days",
-    "active_hours",
+    "ips_per_hour",
 )
 
 UNKNOWN_AGE_DAYS = 365.0  # neutral value when the platform does not send account_created_ts
 
+# values a feature takes when the stream carries no evidence for it (see the docstring)
+NEUTRAL = {
+    "asset_share": 0.3,
+    "assets_per_page": 2.0,
+    "noref_share": 0.3,
+    "follow_share": 0.5,
+    "back_share": 0.1,
+    "offsite_view_share": 0.5,
+    "dwell_s": 20.0,
+    "page_gap_cv": 1.0,
+}
 
-def features(state: ActorCounters, ts: float) -> dict[str, float]:
-    req_hour = state.requests_per_hour
+ASSET_FEATURES = ("asset_share", "assets_per_page")
+REFERRER_FEATURES = ("noref_share", "follow_share", "back_share", "offsite_view_share")
+
+
+@dataclass
+class StreamContext:
+    """What a partition's traffic carries, over all its actors (recency-weighted)."""
+
+    requests: float = 0.0
+    assets: float = 0.0
+    with_referrer: float = 0.0
+
+    def observe(self, assets: int, requests: int, with_referrer: int) -> None:
+        """One batch's counts (batches are the unit of memory: ~100 batches)."""
+        f = 0.99
+        self.requests = self.requests * f + requests
+        self.assets = self.assets * f + assets
+        self.with_referrer = self.with_referrer * f + with_referrer
+
+    @property
+    def has_assets(self) -> bool:
+        """Static assets are at least 1 % of the traffic: the producer sends them."""
+        return self.requests > 0 and self.assets >= 0.01 * self.requests
+
+    @property
+    def has_referrers(self) -> bool:
+        return self.requests > 0 and self.with_referrer >= 0.5 * self.requests
+
+
+FULL_CONTEXT = StreamContext(1.0, 1.0, 1.0)  # every kind of evidence (offline, tests)
+
+
+def features(
+    state: ActorState, ts: float, context: StreamContext = FULL_CONTEXT
+) -> dict[str, float]:
+    c, b = state.counters, state.behaviour
+    bc = b.c
+    req_hour = c.requests_per_hour
     per_req = 1.0 / req_hour if req_hour else 0.0
-    profiles_hour = state.profiles_per_hour
-    age = state.account_age_days(ts)
-    return {
-        "requests_per_minute": float(state.requests_per_minute),
+    profiles_hour = c.profiles_per_hour
+    age = c.account_age_days(ts)
+    pages = bc[bh.C_PAGE]
+    per_page = 1.0 / pages if pages > 1e-9 else 0.0
+    gap_cv = b.page_gap_cv()
+    dwell = b.dwell_s()
+    x = {
+        "requests_per_minute": float(c.requests_per_minute),
         "requests_per_hour": float(req_hour),
-        "requests_per_day": float(state.requests_per_day),
+        "requests_per_day": float(c.requests_per_day),
         "profiles_per_hour": float(profiles_hour),
-        "profiles_per_day": float(state.profiles_per_day),
+        "profiles_per_day": float(c.profiles_per_day),
+        "profile_share": c.views_per_hour * per_req,
         "distinct_ratio": min(1.0, profiles_hour * per_req),
-        "profile_share": state.views_per_hour * per_req,
-        "error_ratio": state.errors_per_hour * per_req,
-        "gap_cv": min(state.gap_cv(), 10.0),
-        "mean_gap_s": min(state.gap_mean, 3600.0),
-        "enumeration_share": state.seq_share,
-        "automation_ua": 1.0 if state.automation else 0.0,
+        "asset_share": b.share(bh.C_ASSET),
+        "assets_per_page": min(bc[bh.C_ASSET] * per_page, 50.0),
+        "head_share": b.share(bh.C_HEAD),
+        "api_share": b.share(bh.C_API),
+        "error4_share": b.share(bh.C_E4),
+        "error5_share": b.share(bh.C_E5),
+        "night_share": b.share(bh.C_NIGHT),
+        "noref_share": b.share(bh.C_NOREF, bh.C_REF_KNOWN),
+        "follow_share": bc[bh.C_FOLLOW] * per_page,
+        "back_share": bc[bh.C_BACK] * per_page,
+        "revisit_share": bc[bh.C_REVISIT] * per_page,
+        "offsite_view_share": b.share(bh.C_VIEW_OFFSITE, bh.C_VIEW_REF),
+        "contact_share": b.share(bh.C_CONTACT, bh.C_VIEW),
+        "robots": min(1.0, bc[bh.C_ROBOTS]),
+        "dwell_s": min(dwell, 3600.0) if dwell >= 0 else NEUTRAL["dwell_s"],
+        "page_gap_cv": min(gap_cv, 5.0) if gap_cv >= 0 else NEUTRAL["page_gap_cv"],
+        "session_pages": min(b.session_pages(), 10_000.0),
+        "session_minutes": min(b.session_minutes(), 1440.0),
+        "depth_mean": b.s[bh.S_DEPTH_MEAN],
+        "depth_std": b.depth_std(),
+        "ua_count": float(max(1, len(b.uas))),
+        "gap_cv": min(c.gap_cv(), 10.0),
+        "mean_gap_s": min(c.gap_mean, 3600.0),
+        "enumeration_share": c.seq_share,
+        "active_hours": float(c.active_hours),
+        "automation_ua": 1.0 if c.automation else 0.0,
         "account_age_days": min(age, UNKNOWN_AGE_DAYS) if age is not None else UNKNOWN_AGE_DAYS,
-        "active_hours": float(state.active_hours),
+        "ips_per_hour": float(c.ips_per_hour),
     }
+    if not context.has_assets:
+        for name in ASSET_FEATURES:
+            x[name] = NEUTRAL[name]
+    if bc[bh.C_REF_KNOWN] < 0.5 * bc[bh.C_REQ] or not context.has_referrers:
+        for name in REFERRER_FEATURES:
+            x[name] = NEUTRAL[name]
+    elif bc[bh.C_VIEW_REF] < 1e-9:
+        x["offsite_view_share"] = NEUTRAL["offsite_view_share"]
+    if pages < 1e-9:
+        for name in ("follow_share", "back_share"):
+            x[name] = NEUTRAL[name]
+    for k, v in x.items():  # a model never sees NaN or infinity
+        if not math.isfinite(v):
+            x[k] = 0.0
+    return x
+
+
+def withhold(x: dict[str, float], names: tuple[str, ...]) -> dict[str, float]:
+    """``x`` without the named features (an evaluation that must not see them)."""
+    return {k: v for k, v in x.items() if k not in names}

@@ -21,13 +21,14 @@ import structlog
 
 from models import Scorer
 from stream.core.actions import Action
-from stream.core.actor_state import ActorState
+from stream.core.actor_state import VERDICT_BOT, ActorState
 from stream.core.actor_table import ActorTable
+from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action, decision_id, step
-from stream.core.features import features
+from stream.core.features import StreamContext, features
 from stream.core.incidents import incident_key
 from stream.core.ledger import LedgerCodec
-from stream.core.policy import Policy
+from stream.core.policy import Policy, Verdict
 from stream.core.records import (
     Activity,
     DeadLetter,
@@ -37,6 +38,7 @@ from stream.core.records import (
     Score,
     Source,
 )
+from stream.core.scoring import GuardedModel, sampled
 from stream.core.validation import Invalid, validate
 
 log = structlog.get_logger(__name__)
@@ -68,6 +70,8 @@ class Outcome:
     latency_marks: list[tuple[Decision, float | None]] = field(default_factory=list)
     # offset of the first record left for a later batch (event-time alignment), if any
     stopped_at: int | None = None
+    # (actor, event time, feature vector) of every score, when the detector exports them
+    vectors: list[tuple[str, float, dict[str, float]]] = field(default_factory=list)
 
 
 @dataclass
@@ -78,6 +82,10 @@ class Limits:
     max_future_skew_s: float = 86400.0
     actor_idle_ttl_s: float = 2 * 86400.0
     hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.core.actor_table)
+
+
+# (state, event time, event id, ip, user agent, record) of an actor's newest event in a batch
+Touched = tuple[ActorState, float, str, str | None, str, Record]
 
 
 class PartitionDetector:
@@ -111,6 +119,10 @@ class PartitionDetector:
         self.clock = clock or time.time
         self.actors = ActorTable(self.limits.hot_actors)
         self.watermark = 0.0  # newest event time seen in this partition
+        self.context = StreamContext()  # what this partition's traffic carries
+        self.export_vectors = False  # keep every scored vector in the outcome (training)
+        self._kinds = [0, 0, 0]  # this batch: requests, assets, requests with a referrer
+        self._guards: dict[str, GuardedModel] = {}
         self._policy_sig = id(policy)
 
     # -- state ------------------------------------------------------------------------
@@ -148,9 +160,7 @@ class PartitionDetector:
         """
         out = Outcome()
         now = self.clock()
-        policy = self.policy
-        stats = out.stats
-        touched: dict[str, tuple[ActorState, float, str, str | None, str]] = {}
+        touched: dict[str, Touched] = {}
         seen_on: dict[tuple[str, str, int], list[float]] = {}  # (actor, ip, minute) -> [ts, views]
         for rec in records:
             self.record_ts = getattr(rec, "timestamp", None)
@@ -162,23 +172,11 @@ class PartitionDetector:
                 log.exception("processing_error", partition=self.partition, offset=rec.offset)
                 self._dead(out, rec, "processing_error", f"{type(exc).__name__}: {exc}", now)
 
-        for actor, (state, ts, event_id, ip, ua) in touched.items():
-            out.changed[actor] = state
-            if state.allowlisted or not policy.score_eligible(state):
-                continue
-            if active_action(state, ts) != Action.ALLOW:
-                continue  # flagged actors neither need a score nor teach the model
-            x = features(state.counters, ts)
-            score = self.model.score_one(x)
-            state.score = score
-            out.scores.append(Score(actor, score, ts, self.model_label, "live"))
-            stats["scored"] += 1
-            flagged = self._decide(out, state, actor, ts, event_id, ip, ua)
-            if not flagged and score <= policy.score_challenge:
-                self.model.learn_one(x)  # score first, then learn; never from what we flag
-                stats["learned"] += 1
-            if self.shadow is not None:
-                self._shadow(out, state, actor, ts, event_id, x, flagged)
+        kinds = self._kinds
+        self.context.observe(assets=kinds[1], requests=kinds[0], with_referrer=kinds[2])
+        kinds[0] = kinds[1] = kinds[2] = 0
+        for actor, touch in touched.items():
+            out.changed[actor] = touch[0]
         # the correlator counts accounts that view profiles: activity without views is noise
         out.activities = [
             Activity(actor, ip, ts, int(views))
@@ -193,7 +191,7 @@ class PartitionDetector:
         rec: Record,
         now: float,
         out: Outcome,
-        touched: dict[str, tuple[ActorState, float, str, str | None, str]],
+        touched: dict[str, Touched],
         seen_on: dict[tuple[str, str, int], list[float]],
         until_ts: float | None = None,
     ) -> bool:
@@ -239,11 +237,17 @@ class PartitionDetector:
                 now,
             )
             return True
-        state.apply(res, rec.offset)
+        kind = state.apply(res, rec.offset)
+        kinds = self._kinds
+        kinds[0] += 1
+        if kind == ASSET:
+            kinds[1] += 1
+        if res.referrer is not None:
+            kinds[2] += 1
         stats["events"] += 1
         if res.ts > self.watermark:
             self.watermark = res.ts
-        touched[actor] = (state, res.ts, res.event_id, res.ip, res.user_agent)
+        touched[actor] = (state, res.ts, res.event_id, res.ip, res.user_agent, rec)
         if res.account_id is not None and res.ip is not None:
             # one activity per account, IP and minute of event time: a batch can
             # span hours of event time when a worker catches up on a backlog
@@ -256,7 +260,12 @@ class PartitionDetector:
                 if res.ts > seen[0]:
                     seen[0] = res.ts
                 seen[1] += view
-        if self._allowlisted(state, actor, res.ip, res.user_agent):
+        policy = self.policy
+        allowed = self._allowlisted(state, actor, res.ip, res.user_agent)
+        if state.counters.events >= policy.score_min_events and res.ts >= state.next_score_ts:
+            # one score per actor per interval of its event time, at the event that is due
+            self._score(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent, rec, now)
+        if allowed:
             return True
         self._decide(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent)
         target = res.target_profile_id
@@ -304,6 +313,101 @@ class PartitionDetector:
         self.actors.trim()
         return out
 
+    def guard(self, slot: str) -> GuardedModel | None:
+        """The live or shadow model, guarded against its own errors."""
+        model = self.model if slot == "live" else self.shadow
+        if model is None:
+            return None
+        g = self._guards.get(slot)
+        if g is None or g.model is not model:
+            label = self.model_label if slot == "live" else self.shadow_label
+            g = self._guards[slot] = GuardedModel(model, label)
+        return g
+
+    def _sync(self, slot: str, g: GuardedModel) -> None:
+        """After an error the guard holds the restored model: put it in its slot."""
+        if slot == "live" and self.model is not g.model:
+            self.model = g.model
+        elif slot == "shadow" and self.shadow is not g.model:
+            self.shadow = g.model
+
+    def _score(
+        self,
+        out: Outcome,
+        state: ActorState,
+        actor: str,
+        ts: float,
+        event_id: str,
+        ip: str | None,
+        ua: str,
+        rec: Record,
+        now: float,
+    ) -> None:
+        """Score an actor that is due (see :mod:`stream.core.scoring`), act, learn."""
+        policy = self.policy
+        state.next_score_ts = ts + policy.score_interval_s
+        x = features(state, ts, self.context)
+        if self.export_vectors:
+            out.vectors.append((actor, ts, x))
+        live = self.guard("live")
+        assert live is not None
+        score = live.score(x)
+        self._sync("live", live)
+        if isinstance(score, Exception):
+            self._dead(out, rec, "processing_error", f"model {live.label}: {score}", now)
+            return
+        flagged = False
+        if score is not None:
+            state.score = score
+            out.scores.append(Score(actor, score, ts, live.label, "live"))
+            out.stats["scored"] += 1
+            if not state.allowlisted:
+                flagged = self._decide(out, state, actor, ts, event_id, ip, ua)
+                if not flagged and sampled(
+                    actor, ts, policy.score_interval_s, policy.random_challenge_rate
+                ):
+                    flagged = self._audit(out, state, actor, ts, event_id)
+        if self._trusted(state, ts, score) and sampled(
+            actor, ts, policy.score_interval_s, policy.learn_sample_rate
+        ):
+            if live.learn(x) is None:
+                out.stats["learned"] += 1
+            self._sync("live", live)
+        if self.shadow is not None:
+            self._shadow(out, state, actor, ts, event_id, x, flagged)
+
+    def _trusted(self, state: ActorState, ts: float, score: float | None) -> bool:
+        """Traffic the models may learn as normal (see :mod:`stream.core.scoring`)."""
+        c = state.counters
+        return (
+            not state.allowlisted
+            and state.verdict != VERDICT_BOT
+            and state.enforcement.active(ts) == Action.ALLOW
+            and (score is None or score <= self.policy.score_challenge)
+            and not c.automation
+            and c.seq_share <= 0.5
+        )
+
+    def _audit(
+        self, out: Outcome, state: ActorState, actor: str, ts: float, event_id: str
+    ) -> bool:
+        """A random challenge (``[score] random_challenge_rate``): an unbiased label."""
+        d = step(
+            state,
+            Verdict(Action.CHALLENGE, ("random_audit",)),
+            actor=actor,
+            ts=ts,
+            trigger_event_id=event_id,
+            policy=self.policy,
+            model_label=self.model_label,
+        )
+        if d is None:
+            return False
+        out.decisions.append(d)
+        out.latency_marks.append((d, self.record_ts))
+        out.stats["decision_audit"] += 1
+        return True
+
     def _shadow(
         self,
         out: Outcome,
@@ -315,24 +419,28 @@ class PartitionDetector:
         live_flagged: bool,
     ) -> None:
         """The challenger scores the same actors; its would-be decisions are shadow-only."""
-        assert self.shadow is not None
+        g = self.guard("shadow")
+        assert g is not None
         policy = self.policy
-        score = self.shadow.score_one(x)
-        out.scores.append(Score(actor, score, ts, self.shadow_label, "shadow"))
-        reason = policy.score_reason(state, score)
+        score = g.score(x)
+        self._sync("shadow", g)
+        if isinstance(score, Exception):
+            return  # the live model decides; the challenger's error is counted
+        if score is not None:
+            out.scores.append(Score(actor, score, ts, g.label, "shadow"))
+        reason = policy.score_reason(state, score) if score is not None else ""
         if reason and self.shadow_flags.get(actor, 0.0) <= ts:
+            assert score is not None
             ttl = policy.ttl_challenge_s
             self.shadow_flags[actor] = ts + ttl
             out.decisions.append(
                 Decision(
-                    decision_id=decision_id(
-                        actor, "challenge", f"{event_id}:{self.shadow_label}", True
-                    ),
+                    decision_id=decision_id(actor, "challenge", f"{event_id}:{g.label}", True),
                     actor=actor,
                     action="challenge",
                     reasons=[reason],
                     score=round(score, 4),
-                    model=self.shadow_label,
+                    model=g.label,
                     ttl_s=ttl,
                     expires_at=ts + ttl,
                     ts=ts,
@@ -341,8 +449,9 @@ class PartitionDetector:
                 )
             )
             out.stats["decision_shadow_challenge"] += 1
-        elif not reason and not live_flagged:
-            self.shadow.learn_one(x)
+        elif not reason and not live_flagged and self._trusted(state, ts, score):
+            g.learn(x)
+            self._sync("shadow", g)
 
     def _allowlisted(self, state: ActorState, actor: str, ip: str | None, ua: str) -> bool:
         sig = hash((self._policy_sig, ip, ua)) & 0xFFFFFFFF

@@ -57,6 +57,8 @@ class Groups:
     accounts_per_ip: GroupLimit | None = None
     accounts_per_subnet: GroupLimit | None = None
     signal_ttl_s: float = 3600.0
+    # a member of a flagged group is challenged only on its own evidence: its score
+    member_min_score: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ class Policy:
     groups: Groups = field(default_factory=Groups)
     shadow: bool = False
     source: str = "<default>"
+    # scoring (stream.core.scoring): when an actor is scored, who teaches the model
+    score_min_events: int = 10
+    score_interval_s: float = 300.0
+    learn_sample_rate: float = 1.0
+    random_challenge_rate: float = 0.0
 
     def ttl_s(self, action: Action) -> float:
         return self.ttl_block_s if action == Action.BLOCK else self.ttl_challenge_s
@@ -134,9 +141,11 @@ class Policy:
                 action = max(action, Action.CHALLENGE)
                 reasons.append(_reason(limit.metric, value, limit.challenge, young, limit, self))
         group = state.group_flag(ts)
-        if group:
+        if group and state.score >= self.groups.member_min_score:
+            # a flagged group (an office NAT full of people, a carrier's /24) challenges
+            # only the members whose own behaviour looks automated
             action = max(action, Action.CHALLENGE)
-            reasons.append(group)
+            reasons.append(f"{group} with anomaly_score {state.score:.2f}")
         score_reason = self.score_reason(state, state.score)
         if score_reason:
             action = max(action, Action.CHALLENGE)

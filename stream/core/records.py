@@ -76,6 +76,8 @@ class RequestEvent:
     account_created_ts: float | None = None
     fields: list[str] | None = None
     tenant: str | None = None
+    # None: the producer does not send referrers; "": the request had none
+    referrer: str | None = None
 
 
 @dataclass(slots=True)

@@ -233,6 +233,15 @@ def validate_doc(
     ):
         return Invalid("invalid_field", "fields must be a list of at most 64 short strings")
 
+    referrer = doc.get("referrer")
+    if referrer is not None:
+        if not isinstance(referrer, str):
+            return Invalid("invalid_field", "referrer must be a string or null")
+        if referrer == "-":
+            referrer = ""  # how access logs write "no referrer"
+        elif len(referrer) > 2048:
+            referrer = referrer[:2048]
+
     return RequestEvent(
         event_id=event_id,
         ts=ts,
@@ -248,4 +257,5 @@ def validate_doc(
         account_created_ts=created_ts,
         fields=fields,
         tenant=tenant,
+        referrer=referrer,
     )

@@ -12,11 +12,14 @@ expression. Variables mapped to the request-event contract:
 ``$request_uri``/``$uri``
 ``$status``            ``status``
 ``$http_user_agent``   ``user_agent``
+``$http_referer``      ``referrer`` (``-`` becomes ``""``: the request had none)
 ``$account_id``, ``$user_id``, ``$session_id``, ``$tenant``, ``$target_profile_id``
                        the field of the same meaning
 =====================  ===========================================================
 
-Other variables (``$body_bytes_sent``, ``$http_referer``, …) are parsed and ignored.
+Other variables (``$body_bytes_sent``, …) are parsed and ignored. ``$remote_addr`` of
+``-`` (logs with the address removed) means no IP; the actor is then the session or the
+account.
 ``target_profile_id`` comes from the path with a regular expression that has a named
 group ``id`` (``--profile-path``), unless the format logs it.
 """
@@ -135,12 +138,14 @@ class LogParser:
         event: dict[str, Any] = {
             "event_id": f"{self.source}:{lineno}",
             "ts": ts,
-            "ip": g.get("remote_addr") or None,
+            "ip": g.get("remote_addr") if g.get("remote_addr") not in (None, "", "-") else None,
             "user_agent": g.get("http_user_agent", ""),
             "method": method,
             "path": path,
             "status": status,
         }
+        if "http_referer" in g:
+            event["referrer"] = "" if g["http_referer"] in ("", "-") else g["http_referer"]
         for var, name in _ID_VARS.items():
             value = g.get(var)
             if value and value != "-":

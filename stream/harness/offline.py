@@ -39,6 +39,8 @@ class OfflineResult:
     max_score: dict[str, float] = field(default_factory=dict)
     first_seen: dict[str, float] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
+    # (actor, event time, features) of every score, with ``export_vectors``
+    vectors: list[tuple[str, float, dict[str, float]]] = field(default_factory=list)
 
 
 class OfflineRun:
@@ -49,11 +51,14 @@ class OfflineRun:
         partitions: int = 8,
         batch_size: int = 2000,
         now: float | None = None,
+        export_vectors: bool = False,
     ) -> None:
         self.policy = policy
         self.partitions = partitions
         self.batch_size = batch_size
-        clock_now = now if now is not None else time.time()
+        # the wall clock of the run: "now", or the newest event time seen when that is
+        # later (a simulation may end in the future), so that no event looks future-dated
+        self._now = now if now is not None else time.time()
         self.detectors = [
             PartitionDetector(
                 "requests",
@@ -62,10 +67,12 @@ class OfflineRun:
                 REGISTRY.build(spec),
                 spec.label(),
                 Limits(),
-                clock=lambda: clock_now,
+                clock=lambda: self._now,
             )
             for p in range(partitions)
         ]
+        for det in self.detectors:
+            det.export_vectors = export_vectors
         self.correlators = [GroupCorrelator(policy) for _ in range(partitions)]
         self.offsets = [0] * partitions
         self.result = OfflineResult()
@@ -91,11 +98,14 @@ class OfflineRun:
             self.offsets[p] += 1
             actor = key.decode() if key else None
             ts = doc.get("ts")
+            if isinstance(ts, int | float) and ts > self._now:
+                self._now = float(ts)
             if actor and isinstance(ts, int | float) and actor not in res.first_seen:
                 res.first_seen[actor] = float(ts)
         activities: dict[int, list[Activity]] = defaultdict(list)
         for p, recs in by_part.items():
             out = self.detectors[p].process(recs)
+            res.vectors.extend(out.vectors)
             res.decisions.extend(out.decisions)
             res.stats.update(out.stats)
             for sc in out.scores:

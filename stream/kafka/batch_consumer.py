@@ -75,6 +75,7 @@ class _Rebalance(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self.agent.acquire({tp.partition for tp in assigned})
+        await self.agent.start_positions(assigned)
         log.info(
             "partitions_assigned",
             agent=self.agent.name,
@@ -182,6 +183,17 @@ class BatchConsumer(Service):
     @property
     def producer(self) -> Any:
         return self.writer.producer
+
+    async def start_positions(self, assigned: list[TopicPartition]) -> None:
+        """Where each assigned partition starts (its committed offset), so that a partition
+        that brings no new record is not mistaken for one with a backlog."""
+        for tp in assigned:
+            try:
+                committed = await self.consumer.committed(tp)
+            except KafkaError as exc:
+                log.warning("committed_offset_unknown", partition=tp.partition, error=str(exc))
+                continue
+            self.positions[tp] = committed if committed is not None else 0
 
     async def on_producer_ready(self) -> None:
         """Hook for subclasses that need the producer before consuming starts."""

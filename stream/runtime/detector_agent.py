@@ -41,6 +41,8 @@ from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+HELD_BATCHES_MAX = 50  # batches that may pass without any request processed (alignment)
+
 
 def add_outcome(plan: Publish, s: Settings, partition: int, out: Outcome) -> None:
     """What one partition's outcome publishes: results first, then its state."""
@@ -101,6 +103,7 @@ class Detector(BatchConsumer):
         self.partitions: dict[int, PartitionDetector] = {}
         self._later: dict[TopicPartition, int] = {}
         self._heads: dict[int, float] = {}  # next event time of partitions left behind
+        self._held_batches = 0  # consecutive batches in which alignment held everything
         self._observed: list[Outcome] = []  # outcomes published, not yet in the metrics
         self._score_bins = [0] * 20
         self._changelog: StateChangelog[ActorState] | None = None
@@ -196,6 +199,7 @@ class Detector(BatchConsumer):
         outcomes: list[tuple[int, Outcome]] = []
         self._later = {}
         until_ts = self._alignment_bound(batch)
+        held, moved = 0, False
         # group signals first: a batch's requests are judged with the newest signals
         for tp, records in sorted(batch.items(), key=lambda kv: kv[0].topic != signals_topic):
             det = self.partitions[tp.partition]
@@ -210,6 +214,10 @@ class Detector(BatchConsumer):
                 outcomes.append((tp.partition, det.apply_signals(sigs)))
             else:
                 out = det.process(records, until_ts)
+                if out.stopped_at is not None and out.stopped_at == records[0].offset:
+                    held += 1
+                else:
+                    moved = True
                 if out.stopped_at is not None:
                     self._later[tp] = out.stopped_at
                     left = [r for r in records if r.offset >= out.stopped_at]
@@ -217,6 +225,7 @@ class Detector(BatchConsumer):
                 else:
                     self._heads.pop(tp.partition, None)
                 outcomes.append((tp.partition, out))
+        self._held_batches = 0 if moved or not held else self._held_batches + 1
         return self._plan(outcomes)
 
     def _alignment_bound(self, batch: dict[TopicPartition, list[Any]]) -> float | None:
@@ -243,6 +252,12 @@ class Detector(BatchConsumer):
             if tp not in batch and t != float("-inf")
         ]
         if len(starts) < 2:
+            return None
+        if self._held_batches >= HELD_BATCHES_MAX:
+            # nothing moved for many batches (a partition that seemed behind never came):
+            # liveness first — this batch goes unbounded
+            self._held_batches = 0
+            self.stats["alignment_given_up"] += 1
             return None
         return min(starts) + self.align_slack_s
 

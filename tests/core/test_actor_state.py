@@ -149,11 +149,11 @@ def test_state_size_budget() -> None:
     human = ActorState()
     for i in range(30):
         human.apply(ev(i, T0 + i * 60, target=str(i % 12)), i)
-    assert len(encode(human)) < 1000
+    assert len(encode(human)) < 1300  # windows ~0.7 KB + behaviour ~0.3 KB
     heavy = ActorState()
     for i in range(5000):
         heavy.apply(ev(i, T0 + i, target=str(i)), i)
-    assert len(encode(heavy)) < 1500
+    assert len(encode(heavy)) < 1800
 
 
 @pytest.mark.parametrize("blob", [b"", b"\x01\x02", b"\x09" + b"\x00" * 200])

@@ -30,12 +30,12 @@ def test_signed_deploy_round_trip() -> None:
             "unknown_model",
         ),
         (
-            make("deploy", KEY, slot="live", spec=ModelSpec("hst", "1", {"height": "tall"})),
+            make("deploy", KEY, slot="live", spec=ModelSpec("hst", "2", {"height": "tall"})),
             KEY,
             "invalid_params",
         ),
         (
-            make("deploy", KEY, slot="live", spec=ModelSpec("hst", "1", {"code": "import os"})),
+            make("deploy", KEY, slot="live", spec=ModelSpec("hst", "2", {"code": "import os"})),
             KEY,
             "invalid_params",
         ),

@@ -94,9 +94,14 @@ def test_detector_turns_a_signal_into_a_challenge_then_blocks_if_it_continues() 
     sig = GroupSignal(
         "account:alice", "subnet:203.0.113.0/24", "accounts_per_subnet", 37, 20, T0, T0 + 3600
     )
+    # a member without evidence of its own (no score yet) is not challenged for its group
+    assert det.apply_signals([sig]).decisions == []
+    alice = det.actors.get("account:alice")
+    assert alice is not None and alice.group_flag(T0)
+    alice.score = 0.8  # its own behaviour looks automated
     out = det.apply_signals([sig])
     assert [(d.action, d.reasons) for d in out.decisions] == [
-        ("challenge", ["accounts_per_subnet 37 > 20 (203.0.113.0/24)"])
+        ("challenge", ["accounts_per_subnet 37 > 20 (203.0.113.0/24) with anomaly_score 0.80"])
     ]
     records = [rec(i, event(i, T0 + 10 + i, target_profile_id=str(i))) for i in range(120)]
     out = det.process(records)

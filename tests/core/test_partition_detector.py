@@ -20,7 +20,7 @@ class SpyScorer:
         self.score = score
         self.calls: list[tuple[str, float]] = []
 
-    def score_one(self, x: dict[str, float]) -> float:
+    def score_one(self, x: dict[str, float]) -> float | None:
         self.calls.append(("score", x["requests_per_hour"]))
         return self.score
 
@@ -52,6 +52,14 @@ def scraper(n: int, step_s: float = 3.0, account: str = "bot", start: int = 0) -
             ),
         )
         for i in range(n)
+    ]
+
+
+def browser(n: int, step_s: float = 3.0, start: int = 0) -> list[Rec]:
+    """Profile views in no order (the model may learn from them: no enumeration)."""
+    return [
+        rec(i, event(i, T0 + i * step_s, "bot", target_profile_id=str(7919 * i % 100_003)))
+        for i in range(start, start + n)
     ]
 
 
@@ -187,27 +195,63 @@ def test_model_scores_before_learning_and_never_learns_from_flagged() -> None:
     spy = SpyScorer(score=0.1)
     policy = parse_policy(
         "[score]\nchallenge = 0.9\nmin_requests_per_hour = 5\nmin_profiles_per_hour = 1\n"
-        "require_one_of = []"  # the score alone (the default asks for a sign of automation)
+        "require_one_of = []\n"  # the score alone (the default asks for a sign of automation)
+        "min_events = 10\ninterval_s = 300"
     )
     det = detector(policy, spy)
-    det.process(scraper(10))
-    assert spy.calls == [("score", 10.0), ("learn", 10.0)]  # once per actor per batch
+    det.process(browser(15))  # an event every 3 s
+    assert spy.calls == [("score", 10.0), ("learn", 10.0)]  # at the 10th event, then learns
     spy.calls.clear()
-    spy.score = 0.95  # now the model finds the actor anomalous: challenge, do not learn
-    out = det.process(scraper(5, start=10))
-    assert spy.calls == [("score", 15.0)]
+    spy.score = 0.95  # the next interval: the model finds the actor anomalous
+    out = det.process(browser(100, start=15))
+    assert spy.calls == [("score", 110.0)]  # scored (300 s later), not learned from
     assert [d.action for d in out.decisions] == ["challenge"]
     assert out.decisions[0].reasons == ["anomaly_score 0.950 > 0.9"]
     spy.calls.clear()
-    det.process(scraper(5, start=15))  # challenged: neither scored nor learned from
-    assert spy.calls == []
+    det.process(browser(100, start=115))  # challenged: still scored, never learned from
+    assert spy.calls == [("score", 210.0)]
 
 
-def test_quiet_actors_are_not_scored() -> None:
+def test_every_actor_is_scored_from_its_min_events_th_event_once_per_interval() -> None:
     spy = SpyScorer()
-    det = detector(model=spy)
-    det.process([rec(i, event(i, T0 + i * 60, target_profile_id=str(i))) for i in range(20)])
-    assert spy.calls == []
+    det = detector(model=spy)  # the default policy: 10 events, then every 300 s
+    out = det.process(browser(20, step_s=60))
+    assert [c[0] for c in spy.calls] == ["score", "learn", "score", "learn", "score", "learn"]
+    assert [sc.ts - T0 for sc in out.scores] == [540.0, 840.0, 1140.0]
+    assert all(sc.slot == "live" and sc.actor == "account:bot" for sc in out.scores)
+
+
+def test_a_model_that_is_not_warm_scores_nothing_but_learns() -> None:
+    class Cold(SpyScorer):
+        def score_one(self, x: dict[str, float]) -> float | None:
+            super().score_one(x)
+            return None
+
+    cold = Cold()
+    out = detector(model=cold).process(browser(10, step_s=60))
+    assert [c[0] for c in cold.calls] == ["score", "learn"] and out.scores == []
+
+
+def test_a_model_error_is_isolated_and_the_model_restored() -> None:
+    class Flaky(SpyScorer):
+        fail = False
+
+        def score_one(self, x: dict[str, float]) -> float | None:
+            if self.fail:
+                raise ZeroDivisionError("broken leaf")
+            return super().score_one(x)
+
+    flaky = Flaky()
+    det = detector(model=flaky)
+    det.process(browser(10, step_s=60))
+    det.model.fail = True  # type: ignore[attr-defined]
+    out = det.process(browser(10, step_s=60, start=10))
+    assert [d.reason for d in out.deadletters] == ["processing_error"]
+    assert "broken leaf" in out.deadletters[0].detail
+    assert out.stats["events"] == 10  # the events were counted; only the score failed
+    assert det.model is not flaky and det.model.fail is False  # type: ignore[attr-defined]
+    # the restored copy scores the next interval again
+    assert det.process(browser(10, step_s=60, start=20)).scores
 
 
 def test_idle_actors_expire_by_event_time() -> None:

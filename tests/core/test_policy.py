@@ -81,7 +81,7 @@ def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -
     busy.counters.automation = True
     v = POLICY.evaluate(busy, busy.last_ts, Action.ALLOW)
     assert v.action == Action.CHALLENGE
-    assert v.reasons == ("anomaly_score 1.000 > 0.995 with automation_ua",)
+    assert v.reasons == ("anomaly_score 1.000 > 0.9 with automation_ua",)
     quiet.counters.automation = True
     # not enough evidence
     assert POLICY.evaluate(quiet, quiet.last_ts, Action.ALLOW).action == Action.ALLOW
@@ -162,7 +162,8 @@ min_requests_per_hour = 10.5
         "mine.toml:5: [allowlist] unknown key 'ips'; known: actors, crawler, ip_ranges, "
         "user_agents",
         "mine.toml:8: [score] unknown key 'chalenge' (did you mean 'challenge'?); known: "
-        "challenge, min_profiles_per_hour, min_requests_per_hour, require_one_of",
+        "challenge, interval_s, learn_sample_rate, min_events, min_profiles_per_hour, "
+        "min_requests_per_hour, random_challenge_rate, require_one_of",
         "mine.toml:9: [score] min_requests_per_hour must be a whole number, not 10.5",
     ]
 
@@ -198,7 +199,7 @@ def test_a_partial_file_overrides_the_defaults_key_by_key() -> None:
     )
     default = {lim.metric: lim for lim in POLICY.limits}
     assert by_metric["profiles_per_hour"] == default["profiles_per_hour"]  # the rest stays
-    assert p.score_challenge == POLICY.score_challenge == 0.995
+    assert p.score_challenge == POLICY.score_challenge == 0.9
     assert p.new_account_limits == POLICY.new_account_limits
     assert p.groups == POLICY.groups and p.score_require_one_of == POLICY.score_require_one_of
 

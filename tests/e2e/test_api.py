@@ -170,7 +170,7 @@ def test_metrics(scraped: dict[str, Any], worker: WorkerProcess) -> None:
         "scrapeguard_event_to_decision_seconds_bucket",
         "scrapeguard_active_actors",
         "scrapeguard_open_incidents",
-        'scrapeguard_model_info{model="hst@1",slot="live"} 1.0',
+        'scrapeguard_model_info{model="ensemble@1",slot="live"} 1.0',
         f'scrapeguard_build_info{{version="{__version__}"}} 1.0',
         "process_resident_memory_bytes",
         "process_cpu_seconds_total",

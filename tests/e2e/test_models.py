@@ -84,14 +84,15 @@ def raw_control(broker: EmbeddedBroker, message: bytes) -> None:
 
 
 def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
-    assert worker.health()["model"] == "hst@1"  # type: ignore[index]
-    out = cli(broker, "models", "deploy", "ocsvm", "--params", '{"nu": 0.2}', "--shadow")
-    assert "sent: deploy ocsvm@1" in out.stdout
-    until(worker, lambda h: h["shadow_model"] == "ocsvm@1")
+    assert worker.health()["model"] == "ensemble@1"  # type: ignore[index]
+    params = '{"learning_rate": 0.05}'
+    out = cli(broker, "models", "deploy", "supervised", "--params", params, "--shadow")
+    assert "sent: deploy supervised@1" in out.stdout
+    until(worker, lambda h: h["shadow_model"] == "supervised@1")
     listed = orjson.loads(cli(broker, "models", "list", "--json").stdout)
-    roles = {m["name"]: m["role"] for m in listed["models"]}
-    assert roles == {"hst": "live", "ocsvm": "shadow"}
-    assert listed["slots"]["shadow"]["params"]["nu"] == 0.2
+    roles = {m["name"]: m["role"] for m in listed["models"] if m["role"]}
+    assert roles == {"ensemble": "live", "supervised": "shadow"}
+    assert listed["slots"]["shadow"]["params"]["learning_rate"] == 0.05
 
     before = worker.health()["events"]  # type: ignore[index]
     worker.wait_processed(before + busy_traffic(broker, "shadowed"))
@@ -101,16 +102,16 @@ def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: Worke
     shadow_actors = {r["actor"] for r in scores if r["slot"] == "shadow"}
     live_actors = {r["actor"] for r in scores if r["slot"] == "live"}
     assert shadow_actors and shadow_actors <= live_actors  # same actors, scored by both
-    assert {r["model"] for r in scores if r["slot"] == "shadow"} == {"ocsvm@1"}
+    assert {r["model"] for r in scores if r["slot"] == "shadow"} == {"supervised@1"}
     compared = cli(broker, "models", "compare").stdout
-    assert "shadow models: ocsvm@1" in compared and "by both" in compared
+    assert "shadow models: supervised@1" in compared and "by both" in compared
 
     events_before = worker.health()["events"]  # type: ignore[index]
     cli(broker, "models", "promote")
-    h = until(worker, lambda h: h["model"] == "ocsvm@1" and h["shadow_model"] is None)
+    h = until(worker, lambda h: h["model"] == "supervised@1" and h["shadow_model"] is None)
     assert h["events"] == events_before  # no restart: the same process, same counters
     cli(broker, "models", "rollback")
-    until(worker, lambda h: h["model"] == "hst@1")
+    until(worker, lambda h: h["model"] == "ensemble@1")
     assert "rollback" not in cli(broker, "models", "list").stdout  # nothing left to roll back
 
 
@@ -137,7 +138,7 @@ def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: Worke
                 "deploy",
                 CONTROL_KEY.encode(),
                 slot="live",
-                spec=ModelSpec("hst", "1", {"n_trees": "many"}),
+                spec=ModelSpec("hst", "2", {"n_trees": "many"}),
             ),
             "invalid_params",
         ),
@@ -146,7 +147,7 @@ def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: Worke
                 "deploy",
                 CONTROL_KEY.encode(),
                 slot="shadow",
-                spec=ModelSpec("ocsvm", "1", {"nu": 7.0}),
+                spec=ModelSpec("ocsvm", "2", {"nu": 7.0}),
             ),
             "invalid_params",
         ),
@@ -162,7 +163,7 @@ def test_bad_control_messages_are_refused_and_change_nothing(
     seen = h["model_control"].get(key, 0)
     raw_control(broker, make())
     h = until(worker, lambda h: h["model_control"].get(key, 0) == seen + 1)
-    assert h["model"] == "hst@1" and h["shadow_model"] is None
+    assert h["model"] == "ensemble@1" and h["shadow_model"] is None
 
 
 def test_cli_refuses_what_workers_would_refuse(broker: EmbeddedBroker) -> None:

@@ -25,7 +25,24 @@ def test_combined_line_becomes_a_request_event() -> None:
         "status": 200,
         "account_id": "alice",
         "target_profile_id": "4242",
+        "referrer": "https://example.org/",
     }
+
+
+def test_no_referrer_and_no_address_are_said_so() -> None:
+    """``-`` as referrer is "the request had none"; ``-`` as address (logs that removed
+    it) is no IP at all, and the session keys the actor."""
+    fmt = (
+        '$remote_addr $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" $session_id "$http_user_agent"'
+    )
+    line = (
+        '- - [30/Oct/2019:11:50:36 +0000] "GET /content/a.php HTTP/1.1" 200 764 "-" '
+        'abc123 "Mozilla/5.0 (X11; Linux x86_64)"'
+    )
+    ev = LogParser(fmt).parse_line(line, 3)
+    assert ev is not None
+    assert ev["ip"] is None and ev["session_id"] == "abc123" and ev["referrer"] == ""
 
 
 def test_custom_log_format_with_session_and_account_variables() -> None:

@@ -25,9 +25,9 @@ class Recorder:
     def __init__(self) -> None:
         self.seen: list[dict[str, float]] = []
 
-    def score_one(self, x: dict[str, float]) -> float:
+    def score_one(self, x: dict[str, float]) -> float | None:
         self.seen.append(dict(x))
-        return 0.0
+        return None
 
     def learn_one(self, x: dict[str, float]) -> None:
         pass
@@ -44,28 +44,29 @@ def traffic() -> list[dict[str, Any]]:
     return sorted(docs, key=lambda d: d["ts"])
 
 
-def test_one_row_per_actor_per_interval_as_the_worker_scores_it() -> None:
+LENIENT = (
+    "[score]\nmin_requests_per_hour = 0\nmin_profiles_per_hour = 0\nmin_events = 3\n"
+    "interval_s = 300\n"
+    "[limits]\nprofiles_per_hour = {}\nprofiles_per_day = {}\nrequests_per_minute = {}"
+)
+
+
+def test_one_row_per_actor_per_scoring_interval_as_the_worker_scores_it() -> None:
     docs = traffic()
     stats = ExportStats()
-    rows = list(feature_rows(docs, 300.0, stats))
+    policy = parse_policy(LENIENT)
+    rows = list(feature_rows(docs, stats, policy))
     assert stats.invalid == 1 and stats.events == len(docs)
-    assert [(a, start - START, n) for a, start, _, n, _ in rows] == [
-        ("account:bot", 0.0, 34),
-        ("account:person", 0.0, 2),
-        ("account:bot", 300.0, 33),
-        ("account:person", 300.0, 1),
-        ("account:bot", 600.0, 23),
-    ]
-    # the worker, fed one batch per interval, scores exactly these vectors
+    # the bot (an event every 9 s) at its 3rd event, then at the first event 300 s or more
+    # of its event time later; the person (3 events) at its third
+    bot = [ts - START for a, ts, _ in rows if a == "account:bot"]
+    assert bot == [18.0, 324.0, 630.0]
+    assert [ts - START for a, ts, _ in rows if a == "account:person"] == [405.0]
+    # the worker, fed the same events, scores exactly these vectors
     recorder = Recorder()
-    lenient = parse_policy(
-        "[score]\nmin_requests_per_hour = 0\nmin_profiles_per_hour = 0\n"
-        "[limits]\nprofiles_per_hour = {}\nprofiles_per_day = {}\nrequests_per_minute = {}"
-    )
-    det = PartitionDetector("requests", 0, lenient, recorder, "rec", Limits(), clock=lambda: T0)
-    for k in range(3):
-        batch = [d for d in docs if k * 300 <= d["ts"] - START < (k + 1) * 300 and "path" in d]
-        det.process([rec(i, d) for i, d in enumerate(batch, k * 1000)])
+    det = PartitionDetector("requests", 0, policy, recorder, "rec", Limits(), clock=lambda: T0)
+    batch = [d for d in docs if "path" in d]
+    det.process([rec(i, d) for i, d in enumerate(batch)])
 
     def key(x: dict[str, float]) -> list[tuple[str, float]]:
         return sorted(x.items())
@@ -78,33 +79,45 @@ def test_files_have_the_code_s_feature_names_labels_and_pseudonyms(tmp_path: Pat
         traffic(),
         {"account:bot": "bulk_scraper", "account:person": "human"},
         tmp_path,
+        policy=parse_policy(LENIENT),
         name_actor=lambda a: a.upper(),
     )
-    assert stats.rows == 5 and stats.actors == {"account:bot", "account:person"}
+    assert stats.rows == 4 and stats.actors == {"account:bot", "account:person"}
     with open(tmp_path / "features.csv", newline="") as fh:
         table = list(csv.DictReader(fh))
     assert list(table[0]) == [*FIXED_COLUMNS, *FEATURE_NAMES]
-    assert [(r["actor"], r["label"], r["bot"]) for r in table[:2]] == [
+    assert {(r["actor"], r["label"], r["bot"]) for r in table} == {
         ("ACCOUNT:BOT", "bulk_scraper", "1"),
         ("ACCOUNT:PERSON", "human", "0"),
-    ]
+    }
     assert table[0]["automation_ua"] == "1.0"
     lines = [orjson.loads(x) for x in (tmp_path / "features.jsonl").read_bytes().splitlines()]
-    assert len(lines) == 5 and lines[0]["requests_per_hour"] == float(table[0]["requests_per_hour"])
+    assert len(lines) == 4 and lines[0]["requests_per_hour"] == float(table[0]["requests_per_hour"])
 
 
 def test_cli_export_with_labels(tmp_path: Path) -> None:
     events, labels = tmp_path / "ev.jsonl", tmp_path / "labels.txt"
     events.write_bytes(b"".join(orjson.dumps(d) + b"\n" for d in traffic()))
     labels.write_text("account:bot bulk_scraper\n")
+    policy = tmp_path / "policy.toml"
+    policy.write_text(LENIENT)
+    out = str(tmp_path / "f")
     result = CliRunner().invoke(
         main,
-        ["features", "export", str(events), "--labels", str(labels), "--out", str(tmp_path / "f")],
+        [
+            "features",
+            "export",
+            str(events),
+            "--labels",
+            str(labels),
+            "--out",
+            out,
+            "--policy",
+            str(policy),
+        ],
         env={"SCRAPEGUARD_PSEUDONYM_KEY": "k"},
     )
     assert result.exit_code == 0, result.output
-    assert "5 rows for 2 actors (1 labelled) from 94 events (1 refused by the contract" in (
-        result.output
-    )
+    assert "4 rows for 2 actors (1 labelled) from 94 events (1 dead-lettered)" in result.output
     text = (tmp_path / "f" / "features.csv").read_text()
     assert "account:bot" not in text and "account:p_" in text  # pseudonymised

@@ -53,10 +53,33 @@ def test_calibrated_scorer_clamps_and_learns_through() -> None:
     for v in range(20):
         s.learn_one({"v": float(v)})
     assert inner.learned == 20
-    assert (
-        0.0
-        <= s.score_one({"v": -5.0})
-        <= s.score_one({"v": 10.0})
-        <= s.score_one({"v": 99.0})
-        <= 1.0
-    )
+    low, mid, high = (s.score_one({"v": v}) for v in (-5.0, 10.0, 99.0))
+    assert low is not None and mid is not None and high is not None
+    assert 0.0 <= low <= mid <= high <= 1.0
+
+
+def test_no_score_until_warm() -> None:
+    """A detector that needs a window before it knows anything says nothing until then,
+    and the calibration is built only from scores taken once it is warm."""
+    inner = Linear()
+    s = CalibratedScorer(inner, QuantileCalibrator(window=50, min_samples=10), warm_after=30)
+    for v in range(39):
+        s.learn_one({"v": 0.0 if v < 30 else float(v)})
+        assert s.score_one({"v": 1.0}) is None
+    s.learn_one({"v": 39.0})
+    assert s.warm and len(s.calibrator) == 10  # the 30 warm-up zeros were not kept
+    assert s.score_one({"v": 0.0}) == 0.0
+
+
+def test_a_drifting_detector_is_compared_with_itself() -> None:
+    class Drifting(Linear):
+        def score_one(self, x: dict[str, float]) -> float:
+            return x["v"] + self.learned  # every learn shifts every score
+
+    cal = QuantileCalibrator(window=50, min_samples=10)
+    s = CalibratedScorer(Drifting(), cal, rescore_every=10)
+    for v in range(100):
+        s.learn_one({"v": float(v % 50)})
+    # same-distribution input lands mid-range, not above everything the past scored
+    mid = s.score_one({"v": 25.0})
+    assert mid is not None and 0.3 <= mid <= 0.7

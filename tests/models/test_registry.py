@@ -7,7 +7,7 @@ from models.registry import InvalidParams, ModelEntry, Registry, UnknownModel
 def test_spec_merges_defaults_and_checks_types() -> None:
     spec = REGISTRY.get("hst").spec({"n_trees": 10})
     assert spec.params["n_trees"] == 10 and spec.params["height"] == 8
-    assert spec.label() == "hst@1"
+    assert spec.label() == "hst@2"
     assert ModelSpec.from_dict(spec.as_dict()) == spec
 
 

@@ -1,0 +1,255 @@
+"""Bots: scrapers of profiles of every kind, a declared crawler, browser automation.
+
+Every label that does not start with ``human`` or ``allowlisted`` is a kind of bot. A
+script's referrers follow one of three styles (none, a fixed page, the page it was on),
+drawn per bot, so that no single feature gives them away.
+"""
+
+from __future__ import annotations
+
+import math
+
+from stream.harness.personas.gen import (
+    BROWSERS,
+    CONTACT_FIELDS,
+    CRAWLER_NET,
+    CRAWLER_UA,
+    HEADLESS_UAS,
+    SCRAPER_UAS,
+    Actors,
+    Browser,
+    Events,
+    Gen,
+    bot_referrer,
+)
+
+REFERRER_STYLES = ("none", "none", "fixed", "last")
+
+
+def bulk_scraper(g: Gen, i: int) -> Actors:
+    """A logged-in scraper in a hurry: 4-8 requests/s, sequential ids, for 20-40 minutes."""
+    r = g.rng
+    account, created = f"bs{i}", g.old_account()
+    ua, ip = r.choice(SCRAPER_UAS + BROWSERS[:1]), g.ip()
+    style = r.choice(REFERRER_STYLES)
+    rate = r.uniform(4, 8)
+    t = r.uniform(g.start, max(g.start, g.end - 3000))
+    stop = min(g.end, t + r.uniform(1200, 2400))
+    base = r.randint(1_000_000, 40_000_000)
+    events: Events = []
+    n, last = 0, ""
+    while t < stop:
+        last = g.view(
+            events,
+            account,
+            t,
+            ip,
+            ua,
+            created,
+            target=str(base + n),
+            referrer=bot_referrer(r, style, last),
+            fields=CONTACT_FIELDS,
+        )
+        n += 1
+        t += r.uniform(0.5, 1.5) / rate
+    return [(f"account:{account}", "bulk_scraper", events)]
+
+
+def low_and_slow(g: Gen, i: int) -> Actors:
+    """Steady, just under the hourly limit (200-280 profiles/hour), around the clock."""
+    r = g.rng
+    account, created, ua, ip = f"ls{i}", g.old_account(), r.choice(BROWSERS), g.ip()
+    style = r.choice(REFERRER_STYLES)
+    rate = r.uniform(200, 280)
+    events: Events = []
+    t, last = g.start + r.uniform(0, 600), ""
+    while t < g.end:
+        last = g.view(
+            events,
+            account,
+            t,
+            ip,
+            ua,
+            created,
+            target=g.profile(),
+            referrer=bot_referrer(r, style, last),
+        )
+        t += 3600.0 / rate * r.uniform(0.7, 1.3)
+    return [(f"account:{account}", "low_and_slow", events)]
+
+
+def distributed(g: Gen, i: int, size: int = 30) -> Actors:
+    """Many accounts, each under every per-account limit, rotating through one /24."""
+    r = g.rng
+    net = f"{r.randint(100, 199)}.{r.randint(0, 255)}.{r.randint(0, 255)}"
+    pool = [f"{net}.{h}" for h in r.sample(range(2, 254), 24)]
+    style = r.choice(REFERRER_STYLES)
+    ua = r.choice(BROWSERS)
+    out: Actors = []
+    for k in range(size):
+        account, created = f"ds{i}-{k}", g.old_account()
+        rate = r.uniform(25, 50)
+        events: Events = []
+        last = ""
+        for t in g.arrivals(g.start + r.uniform(0, 1800), rate):
+            last = g.view(
+                events,
+                account,
+                t,
+                r.choice(pool),
+                ua,
+                created,
+                target=g.profile(),
+                referrer=bot_referrer(r, style, last),
+            )
+        out.append((f"account:{account}", "distributed", events))
+    return out
+
+
+def new_aggressive(g: Gen, i: int) -> Actors:
+    """A new account that starts viewing profiles fast (60-200 an hour) right away."""
+    r = g.rng
+    account, ua, ip = f"na{i}", r.choice(BROWSERS), g.ip()
+    style = r.choice(REFERRER_STYLES)
+    first = r.uniform(g.start, max(g.start, g.end - 7200))
+    created = first - r.uniform(60, 3600)
+    rate, stop = r.uniform(60, 200), min(g.end, first + r.uniform(3600, 3 * 3600))
+    events: Events = []
+    last = ""
+    for t in g.arrivals(first, rate, stop):
+        last = g.view(
+            events,
+            account,
+            t,
+            ip,
+            ua,
+            created,
+            target=g.profile(),
+            referrer=bot_referrer(r, style, last),
+        )
+    return [(f"account:{account}", "new_aggressive", events)]
+
+
+def account_farm(g: Gen, i: int, size: int = 12) -> Actors:
+    """Many accounts on one IP (credential sharing / account farm), each moderate."""
+    r = g.rng
+    ip, ua = g.ip(), r.choice(BROWSERS)
+    style = r.choice(REFERRER_STYLES)
+    out: Actors = []
+    for k in range(size):
+        account, created = f"af{i}-{k}", g.old_account()
+        rate = r.uniform(30, 60)
+        events: Events = []
+        last = ""
+        for t in g.arrivals(g.start + r.uniform(0, 1800), rate):
+            last = g.view(
+                events,
+                account,
+                t,
+                ip,
+                ua,
+                created,
+                target=g.profile(),
+                referrer=bot_referrer(r, style, last),
+            )
+        out.append((f"account:{account}", "account_farm", events))
+    return out
+
+
+def crawler(g: Gen, i: int) -> Actors:
+    """A declared search crawler from its published range (on the allowlist)."""
+    r = g.rng
+    ip = f"{CRAWLER_NET}.{10 + i % 200}"
+    rate = r.uniform(300, 600)
+    events: Events = []
+    next_robots = g.start
+    for t in g.arrivals(g.start + r.uniform(0, 60), rate):
+        if t >= next_robots:
+            events.append(
+                g.event(None, t, ip, CRAWLER_UA, None, None, path="/robots.txt", referrer="")
+            )
+            next_robots = t + 3600
+            continue
+        method = "HEAD" if r.random() < 0.1 else "GET"
+        doc = g.event(None, t, ip, CRAWLER_UA, g.profile(), None, referrer="", method=method)
+        if g.web:
+            doc["path"] = f"/profiles/{doc['target_profile_id']}"
+        events.append(doc)
+    return [(f"ip:{ip}", "allowlisted_crawler", events)]
+
+
+def headless(g: Gen, i: int) -> Actors:
+    """A headless browser with human-like jitter: 120-220 profiles/hour, around the clock."""
+    r = g.rng
+    account, created = f"hl{i}", g.old_account()
+    ua, ip = r.choice(HEADLESS_UAS), g.ip()
+    style = r.choice(REFERRER_STYLES)
+    browser = Browser()
+    rate = r.uniform(120, 220)
+    events: Events = []
+    t, last = g.start + r.uniform(0, 600), ""
+    while t < g.end:
+        if r.random() < 0.9:
+            last = g.view(
+                events,
+                account,
+                t,
+                ip,
+                ua,
+                created,
+                target=g.profile(),
+                referrer=bot_referrer(r, style, last),
+                browser=browser,
+            )
+        else:
+            last = g.view(
+                events,
+                account,
+                t,
+                ip,
+                ua,
+                created,
+                path="/search",
+                referrer=bot_referrer(r, style, last),
+                browser=browser,
+            )
+        t += r.lognormvariate(math.log(3600.0 / rate) - 0.3, 0.8)  # jittery, like a reader
+    return [(f"account:{account}", "headless", events)]
+
+
+def browser_bot(g: Gen, i: int) -> Actors:
+    """Browser automation at human pace: a real browser (assets, cache, referrers) follows
+    links page after page, pausing ``uniform(a, b)`` seconds on each — from one second
+    (a hurried script) to half a minute — never revisits, never goes back; sessions of
+    16-350 requests, a few a day."""
+    r = g.rng
+    account, created, ua, ip = f"bb{i}", g.old_account(), r.choice(BROWSERS), g.ip()
+    low = r.uniform(1.0, 15.0)
+    high = low + r.uniform(2.0, 20.0)
+    events: Events = []
+    t = g.start + r.uniform(0, 3600)
+    while t < g.end:
+        browser = Browser()  # a fresh profile per run of the script
+        last = g.view(
+            events, account, t, ip, ua, created, path="/feed", referrer="", browser=browser
+        )
+        for _ in range(r.randint(10, 120)):
+            t += r.uniform(low, high)
+            if t >= g.end:
+                break
+            if r.random() < 0.7:
+                last = g.view(
+                    events,
+                    account,
+                    t,
+                    ip,
+                    ua,
+                    created,
+                    target=g.profile(),
+                    referrer=last,
+                    browser=browser,
+                )
+            else:
+                last = g.view(events, account, t, ip, ua, created, referrer=last, browser=browser)
+        t += r.uniform(1800, 4 * 3600)
+    return [(f"account:{account}", "browser_bot", events)]
