@@ -12,8 +12,8 @@ def test_models_list_offline_shows_entry_point_models() -> None:
     result = CliRunner().invoke(main, ["models", "list", "--offline", "--json"])
     assert result.exit_code == 0, result.output
     rows = {m["name"]: m for m in orjson.loads(result.output)["models"]}
-    assert set(rows) >= {"hst", "ocsvm"}  # ocsvm comes through the entry point group
-    assert rows["hst"]["role"] == "live" and rows["ocsvm"]["params"]["nu"] == 0.1
+    assert set(rows) >= {"ensemble", "hst", "ocsvm"}  # ocsvm comes through the entry point
+    assert rows["ensemble"]["role"] == "live" and rows["ocsvm"]["params"]["nu"] == 0.1
 
 
 def test_offline_evaluation_known_answer(tmp_path: Path) -> None:
