@@ -3,6 +3,10 @@
 Written to the actor-state changelog once per batch per changed actor and read back on
 restore; the cold tier of :mod:`stream.core.actor_table` keeps it compressed. Versioned:
 a blob of another version, truncated, or with trailing bytes is refused with ValueError.
+
+Version 4 adds the enforcement's origin, the end of a manual allow and the incident key
+of the last decision; version 3 blobs (written before) still decode, with a rules origin,
+no manual allow and no incident key.
 """
 
 from __future__ import annotations
@@ -13,10 +17,12 @@ from array import array
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
+from stream.core.enforcement import Origin
 from stream.core.windows import DistinctSpec, SlidingDistinct
 
-VERSION = 3
-_HEAD = struct.Struct("<BddqqqdddqdBBdddqBII")
+VERSION = 4
+_HEAD3 = struct.Struct("<BddqqqdddqdBBdddqBII")
+_HEAD = struct.Struct(_HEAD3.format + "Bd")  # + origin, allow_until
 _DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch bytes (or 0)
 
 
@@ -44,16 +50,20 @@ def encode(state: ActorState) -> bytes:
             state.allowlisted,
             state.allow_sig,
             c.ip0,
+            int(e.origin),
+            e.allow_until,
         ),
         struct.pack("<qq", c.hour.head, c.day.head),
         c.hour.ring.tobytes(),
         c.day.ring.tobytes(),
     ]
     group = state.group_reason.encode()
+    incident = e.incident.encode()
     flags = (
         (1 if c.distinct_hour is not None else 0)
         | (2 if c.ips is not None else 0)
         | (4 if group else 0)
+        | (8 if incident else 0)
     )
     parts.append(bytes((flags,)))
     if c.distinct_hour is not None and c.distinct_day is not None:
@@ -63,6 +73,8 @@ def encode(state: ActorState) -> bytes:
         parts.append(_pack_distinct(c.ips))
     if group:
         parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
+    if incident:
+        parts.append(struct.pack("<H", len(incident)) + incident)
     return b"".join(parts)
 
 
@@ -98,11 +110,16 @@ def _unpack_distinct(spec: DistinctSpec, buf: memoryview, pos: int) -> tuple[Sli
 
 
 def _decode(buf: memoryview) -> ActorState:
-    fields = _HEAD.unpack_from(buf, 0)
-    if fields[0] != VERSION:
-        raise ValueError(f"unknown actor state version {fields[0]}")
+    version = buf[0]
+    if version not in (3, VERSION):
+        raise ValueError(f"unknown actor state version {version}")
+    head = _HEAD if version == VERSION else _HEAD3
+    fields = head.unpack_from(buf, 0)
     s = ActorState()
     c, e = s.counters, s.enforcement
+    if version == VERSION:
+        e.origin, e.allow_until = Origin(fields[-2]), fields[-1]
+        fields = fields[:-2]
     (
         _,
         c.first_ts,
@@ -127,7 +144,7 @@ def _decode(buf: memoryview) -> ActorState:
     ) = fields
     c.automation, s.allowlisted = bool(automation), bool(allowlisted)
     e.action = Action(action)
-    pos = _HEAD.size
+    pos = head.size
     c.hour.head, c.day.head = struct.unpack_from("<qq", buf, pos)
     pos += 16
     for counter in (c.hour, c.day):
@@ -150,6 +167,13 @@ def _decode(buf: memoryview) -> ActorState:
         pos += 10
         s.group_reason = bytes(buf[pos : pos + n]).decode()
         pos += n
+    if flags & 8:
+        (n,) = struct.unpack_from("<H", buf, pos)
+        pos += 2
+        e.incident = bytes(buf[pos : pos + n]).decode()
+        pos += n
+        if pos > len(buf):
+            raise ValueError("truncated incident key")
     if pos != len(buf):
         raise ValueError("trailing bytes in actor state")
     return s
