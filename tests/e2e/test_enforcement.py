@@ -154,3 +154,17 @@ def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
     assert status == 200
     manual = orjson.loads(body)["manual"]
     assert any(m["actor"] == actor and m["action"] == "allow" for m in manual)
+    # and on the dashboard, in a real browser
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.test_dashboard import CHROMIUM, FLAGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{worker.web_port}/")
+            expect(page.locator("#manual")).to_contain_text("appeal 17 upheld", timeout=15_000)
+            expect(page.locator("#manual")).to_contain_text(actor)
+        finally:
+            browser.close()
