@@ -69,14 +69,14 @@ def test_startup_then_deltas_then_long_poll(
     t = threading.Thread(target=poll)
     t.start()
     time.sleep(1.0)  # the poll is waiting
-    acked = manual(broker, "ip:192.0.2.77", "add", "block", 3600)
+    acked = manual(broker, "ip:100.64.7.77", "add", "block", 3600)
     t.join(30)
     status, delta = got["answer"]
     (new,) = delta["new"]
     assert status == 200 and delta["deleted"] == []
     assert (new["scope"], new["value"], new["type"], new["origin"]) == (
         "Ip",
-        "192.0.2.77",
+        "100.64.7.77",
         "ban",
         "manual",
     )
@@ -86,20 +86,25 @@ def test_startup_then_deltas_then_long_poll(
     assert latency_s < 1.0, f"the block reached the long poll in {latency_s:.2f}s"
 
     # lifted: one delete; an account scope only when asked for
-    manual(broker, "ip:192.0.2.77", "delete", "allow", 0)
+    manual(broker, "ip:100.64.7.77", "delete", "allow", 0)
     manual(broker, "account:stream-acct", "add", "challenge", 600)
-    status, delta = stream(worker, key, "wait=10")
-    if not delta["deleted"]:
+    deleted: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20
+    while not any(d["value"] == "100.64.7.77" for d in deleted) and time.monotonic() < deadline:
         status, delta = stream(worker, key, "wait=10")
-    assert [d["value"] for d in delta["deleted"]] == ["192.0.2.77"] and delta["new"] == []
+        assert status == 200 and all(d["value"] != "100.64.7.77" for d in delta["new"])
+        deleted += delta["deleted"]
+    (gone,) = [d for d in deleted if d["value"] == "100.64.7.77"]
+    assert (gone["scope"], gone["type"], gone["id"]) == ("Ip", "ban", new["id"])
     accounts = wait_until(
         lambda: [
             (d["value"], d["type"])
             for d in stream(worker, key, "startup=true&scopes=ip,range,account")[1]["new"]
-            if d["scope"] == "Account"
+            if d["scope"] == "Account" and d["value"] == "stream-acct"
         ]
     )
     assert accounts == [("stream-acct", "captcha")]
+    assert all(d["scope"] != "Account" for d in stream(worker, key, "startup=true")[1]["new"])
 
 
 def test_keys(broker: EmbeddedBroker, worker: WorkerProcess, key: str) -> None:
@@ -140,19 +145,19 @@ def test_stock_crowdsec_bouncer_works_unchanged(
         [binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        manual(broker, "ip:192.0.2.99", "add", "block", 7200)
+        manual(broker, "ip:100.64.7.99", "add", "block", 7200)
         line = wait_until(
             lambda: (
                 seen.exists()
-                and next((x for x in seen.read_text().splitlines() if "192.0.2.99" in x), None)
+                and next((x for x in seen.read_text().splitlines() if "100.64.7.99" in x), None)
             ),
             30,
         )
-        assert line.startswith("add 192.0.2.99 ")
+        assert line.startswith("add 100.64.7.99 ")
         seconds = int(line.split()[2])
         assert 7000 < seconds <= 7200  # it parsed our Go duration
-        manual(broker, "ip:192.0.2.99", "delete", "allow", 0)
-        wait_until(lambda: "del 192.0.2.99" in seen.read_text(), 30)
+        manual(broker, "ip:100.64.7.99", "delete", "allow", 0)
+        wait_until(lambda: "del 100.64.7.99" in seen.read_text(), 30)
         assert proc.poll() is None, "the bouncer exited"
     finally:
         proc.terminate()
