@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 ARGS   ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test stress chaos bench lint lock format clean
+.PHONY: help install browser gateways run test stress chaos bench lint lock format clean
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -27,7 +27,12 @@ browser: ## Debian's chromium for the dashboard test (apt; sudo when not root)
 	  SUDO=; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
-test: $(STAMP) browser ## All tests: unit, model contract, end to end (embedded broker, Chromium)
+gateways: ## Debian's nginx and crowdsec-custom-bouncer for the gateway tests (apt; no service is started)
+	@{ command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } && command -v crowdsec-custom-bouncer >/dev/null 2>&1 || { \
+	  SUDO=; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -qq && $$SUDO env RUNLEVEL=1 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx crowdsec-custom-bouncer; }
+
+test: $(STAMP) browser gateways ## All tests: unit, model contract, end to end (embedded broker, Chromium, nginx)
 	$(BIN)/pytest $(ARGS)
 
 stress: $(STAMP) ## Persona mix end to end on a private embedded broker; prints the evaluation

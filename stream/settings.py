@@ -9,15 +9,16 @@ defaults — and passes it down. An empty value means unset, wherever it comes f
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_BROKER = "kafka://127.0.0.1:9092"
 
@@ -136,6 +137,38 @@ class Settings(BaseSettings):
         description="When set, the HTTP API requires 'Authorization: Bearer <token>' "
         "(/health and /metrics stay open for probes and scrapers).",
     )
+
+    # --- enforcement (GET /check, the bouncer stream) ------------------------------------
+    check_account_header: str = Field(
+        "X-Account-Id", description="Request header /check reads the account id from."
+    )
+    check_session_header: str = Field(
+        "X-Session-Id", description="Request header /check reads the session id from."
+    )
+    check_tenant_header: str = Field(
+        "X-Tenant-Id", description="Request header /check reads the tenant from."
+    )
+    check_ip_headers: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["X-Forwarded-For", "X-Real-IP"],
+        description="Headers with the client address, first present wins (comma-separated); "
+        "believed only when the request comes from a trusted proxy.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1/32", "::1/128"],
+        description="Addresses (CIDR, comma-separated) of the gateways whose address "
+        "headers /check believes; X-Forwarded-For is read right to left past them.",
+    )
+    check_when_not_ready: Literal["open", "closed"] = Field(
+        "open",
+        description="What /check answers before the worker has read the decisions to their "
+        "end: open = 200 allow, closed = 503 (every gateway then denies).",
+    )
+    decisions_retention_s: float = Field(
+        7 * 86400.0,
+        gt=3600,
+        description="retention.ms of a decisions topic scrapeguard creates; the longest "
+        "manual decision TTL (enforcement bootstraps its cache from this topic).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     data_dir: Path = Path(".scrapeguard")
@@ -144,6 +177,20 @@ class Settings(BaseSettings):
     @classmethod
     def _check_broker(cls, value: str) -> str:
         bootstrap_servers(value)  # raises ValueError with a readable message
+        return value
+
+    @field_validator("check_ip_headers", "trusted_proxies", mode="before")
+    @classmethod
+    def _comma_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # ValueError names the bad one
         return value
 
     @property
@@ -207,6 +254,17 @@ class Settings(BaseSettings):
     @property
     def group_state_topic(self) -> str:
         return f"{self.app_id}-group-state-changelog"
+
+    @property
+    def manual_topic(self) -> str:
+        """Operators' decisions (CLI → detector), keyed by actor (co-partitioned); the
+        audit trail of manual decisions."""
+        return f"{self.app_id}-manual-decisions"
+
+    @property
+    def bouncers_topic(self) -> str:
+        """Bouncer API keys, hashed; compacted, key = bouncer name."""
+        return f"{self.app_id}-bouncers"
 
     @property
     def scores_topic(self) -> str:

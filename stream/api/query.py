@@ -8,10 +8,12 @@ methods.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from stream.core.actor_state import ActorState
+from stream.core.decision_index import Entry
 from stream.core.decision_store import Page
 from stream.core.policy import Policy
 from stream.core.records import Decision
@@ -70,3 +72,39 @@ class WorkerQuery(Protocol):
     def summary(self) -> dict[str, Any]: ...
 
     def metrics(self) -> bytes: ...
+
+    # -- enforcement (/check, the bouncer stream) ----------------------------------------
+    @property
+    def enforcement_ready(self) -> bool:
+        """The decisions (and bouncer keys) have been read to their end."""
+        ...
+
+    def check(
+        self,
+        now: float,
+        tenant: str | None,
+        account: str | None,
+        session: str | None,
+        ip: str | None,
+    ) -> Entry | None:
+        """The strictest decision in force for these identities (None: none)."""
+        ...
+
+    def in_force(self, now: float) -> Iterable[Entry]:
+        """Every challenge and block in force."""
+        ...
+
+    @property
+    def decisions_version(self) -> int:
+        """Changes with every change of the decisions in force."""
+        ...
+
+    async def wait_for_decisions(self, version: int, timeout_s: float) -> None:
+        """Until :attr:`decisions_version` differs from ``version``, or ``timeout_s``."""
+        ...
+
+    def bouncer(self, key: str) -> str | None:
+        """The name of the bouncer whose API key is ``key``."""
+        ...
+
+    def has_bouncers(self) -> bool: ...

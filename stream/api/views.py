@@ -15,8 +15,10 @@ import aiohttp
 import faust
 from faust.web import Request, Response, View
 
+from stream.api import bouncer_stream, check
 from stream.api.explain import explain
 from stream.api.query import WorkerQuery
+from stream.core.actor_ref import parse_actor
 from stream.core.breach_report import build, render
 from stream.settings import Settings
 
@@ -93,11 +95,16 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
             page = query.decisions(action, since, q.get("shadow") == "true", limit, q.get("cursor"))
             return self.json({"items": page.items, "next_cursor": page.next_cursor})
 
-    @app.page("/decisions/{actor}")
+    # the actor may contain "/" (tenant/account:42), encoded or not
+    @app.page("/decisions/{actor:.+}")
     class ActorDecision(View):
         async def get(self, request: Request, actor: str) -> Response:
             if (denied := guard(self, request)) is not None:
                 return denied
+            try:
+                parse_actor(actor)
+            except ValueError as exc:  # 404 means "no decision", never "bad path"
+                return self.json({"actor": actor[:200], "error": str(exc)}, status=400)
             current = query.current_decision(actor, time.time())
             if current is None:
                 return self.json(
@@ -173,6 +180,9 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
             if (denied := guard(self, request)) is not None:
                 return denied
             return self.json(query.summary())
+
+    check.install(app, settings, query)  # GET /check (gateways)
+    bouncer_stream.install(app, settings, query)  # GET /v1/decisions/stream (bouncers)
 
     @app.page("/")
     class Dashboard(View):

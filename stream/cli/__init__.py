@@ -21,6 +21,7 @@ COMMANDS = {
     "broker": "stream.cli.broker:broker",
     "publish": "stream.cli.streams:publish",
     "decisions": "stream.cli.streams:decisions",
+    "bouncers": "stream.cli.enforcement_cmd:bouncers",
     "policy": "stream.cli.policy_cmd:policy",
     "config": "stream.cli.config_cmd:config",
     "features": "stream.cli.features_cmd:features",

@@ -17,14 +17,28 @@ from stream.harness.bench.run import Bench
 @click.option("--runs", default=3, show_default=True, help="Runs per figure (medians).")
 @click.option("--events", default=200_000, show_default=True, help="Events per throughput run.")
 @click.option("--quick", is_flag=True, help="One run, fewer events, 100k actors only.")
+@click.option(
+    "--only",
+    type=click.Choice(["check"]),
+    default=None,
+    help="Run one part: check = /check latency at 1k and 10k requests/s (merged into "
+    "OUT/bench.json).",
+)
 @friendly_errors
-def bench(out: Path, runs: int, events: int, quick: bool) -> None:
+def bench(out: Path, runs: int, events: int, quick: bool, only: str | None) -> None:
     """Measure throughput, latency, memory and CPU; compare with a naive Faust build.
 
     Each run starts its own embedded broker on 127.0.0.1 and a worker; a naive Faust
     agent (per-event windowed Table updates and River scoring) processes the same event
     mix. Writes OUT/bench.json and OUT/bench.png and prints a Markdown table.
     """
+    if only == "check":
+        path = out / "bench.json"
+        result = orjson.loads(path.read_bytes()) if path.exists() else {}
+        result["check_latency_ms"] = Bench(out, log=click.echo).check_latency()
+        path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+        click.echo(f"{path}: check_latency_ms updated")
+        return
     b = (
         Bench(
             out,

@@ -11,6 +11,8 @@ import orjson
 
 from stream.cli.board import describe
 from stream.cli.common import broker_option, build_settings, friendly_errors
+from stream.cli.enforcement_cmd import add as manual_add
+from stream.cli.enforcement_cmd import delete as manual_delete
 from stream.core.records import Decision
 from stream.core.validation import actor_key_of
 from stream.kafka.read_to_end import tail
@@ -61,17 +63,21 @@ def publish(source: IO[bytes], broker: str | None, topic: str | None) -> None:
     )
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @broker_option
 @click.option("--follow", "-f", is_flag=True, help="Keep printing new decisions until Ctrl-C.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON decision per line.")
+@click.pass_context
 @friendly_errors
-def decisions(broker: str | None, follow: bool, as_json: bool) -> None:
-    """Print the decisions on the `decisions` topic, oldest first.
+def decisions(ctx: click.Context, broker: str | None, follow: bool, as_json: bool) -> None:
+    """Print the decisions on the `decisions` topic, oldest first; `add` and `delete`
+    make manual ones.
 
     Reads from the beginning to the true end of the topic (an end marker, see
     docs/architecture.md); with --follow it then prints new decisions until Ctrl-C.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     settings = build_settings(broker=broker)
     admin_client(settings).close()  # a clear error when no broker answers
     count = 0
@@ -89,3 +95,7 @@ def decisions(broker: str | None, follow: bool, as_json: bool) -> None:
     tail(settings, settings.topic_decisions, show, follow=follow)
     if not as_json:
         click.echo(f"({count} decisions)", err=True)
+
+
+decisions.add_command(manual_add)
+decisions.add_command(manual_delete)

@@ -3,6 +3,11 @@
 Written to the actor-state changelog once per batch per changed actor and read back on
 restore; the cold tier of :mod:`stream.core.actor_table` keeps it compressed. Versioned:
 a blob of another version, truncated, or with trailing bytes is refused with ValueError.
+
+Version 4 adds the enforcement's origin, the end of a manual allow, the incident key of
+the last decision, when the actor is next due for a score, what outcomes said of it, and
+its browsing behaviour; version 3 blobs (written before) still decode, with a rules
+origin, no manual allow, no incident key and a fresh behaviour.
 """
 
 from __future__ import annotations
@@ -14,10 +19,12 @@ from stream.core.actions import Action
 from stream.core.actor_state import ActorState
 from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
+from stream.core.enforcement import Origin
 from stream.core.windows import DistinctSpec, SlidingDistinct
 
-VERSION = 4  # 4 added the behaviour; 3 is still read (with a fresh behaviour)
-_HEAD = struct.Struct("<BddqqqdddqdBBdddqBII")
+VERSION = 4
+_HEAD3 = struct.Struct("<BddqqqdddqdBBdddqBII")
+_HEAD = struct.Struct(_HEAD3.format + "Bd")  # + origin, allow_until
 _DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch bytes (or 0)
 
 
@@ -45,16 +52,20 @@ def encode(state: ActorState) -> bytes:
             state.allowlisted,
             state.allow_sig,
             c.ip0,
+            int(e.origin),
+            e.allow_until,
         ),
         struct.pack("<qq", c.hour.head, c.day.head),
         c.hour.ring.tobytes(),
         c.day.ring.tobytes(),
     ]
     group = state.group_reason.encode()
+    incident = e.incident.encode()
     flags = (
         (1 if c.distinct_hour is not None else 0)
         | (2 if c.ips is not None else 0)
         | (4 if group else 0)
+        | (8 if incident else 0)
     )
     parts.append(bytes((flags,)))
     if c.distinct_hour is not None and c.distinct_day is not None:
@@ -64,6 +75,8 @@ def encode(state: ActorState) -> bytes:
         parts.append(_pack_distinct(c.ips))
     if group:
         parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
+    if incident:
+        parts.append(struct.pack("<H", len(incident)) + incident)
     parts.append(struct.pack("<dB", state.next_score_ts, state.verdict))
     parts.append(state.behaviour.dump())
     return b"".join(parts)
@@ -101,12 +114,16 @@ def _unpack_distinct(spec: DistinctSpec, buf: memoryview, pos: int) -> tuple[Sli
 
 
 def _decode(buf: memoryview) -> ActorState:
-    fields = _HEAD.unpack_from(buf, 0)
-    version = fields[0]
+    version = buf[0]
     if version not in (3, VERSION):
         raise ValueError(f"unknown actor state version {version}")
+    head = _HEAD if version == VERSION else _HEAD3
+    fields = head.unpack_from(buf, 0)
     s = ActorState()
     c, e = s.counters, s.enforcement
+    if version == VERSION:
+        e.origin, e.allow_until = Origin(fields[-2]), fields[-1]
+        fields = fields[:-2]
     (
         _,
         c.first_ts,
@@ -131,7 +148,7 @@ def _decode(buf: memoryview) -> ActorState:
     ) = fields
     c.automation, s.allowlisted = bool(automation), bool(allowlisted)
     e.action = Action(action)
-    pos = _HEAD.size
+    pos = head.size
     c.hour.head, c.day.head = struct.unpack_from("<qq", buf, pos)
     pos += 16
     for counter in (c.hour, c.day):
@@ -154,7 +171,14 @@ def _decode(buf: memoryview) -> ActorState:
         pos += 10
         s.group_reason = bytes(buf[pos : pos + n]).decode()
         pos += n
-    if version >= 4:
+    if flags & 8:
+        (n,) = struct.unpack_from("<H", buf, pos)
+        pos += 2
+        e.incident = bytes(buf[pos : pos + n]).decode()
+        pos += n
+        if pos > len(buf):
+            raise ValueError("truncated incident key")
+    if version == VERSION:
         s.next_score_ts, s.verdict = struct.unpack_from("<dB", buf, pos)
         if s.verdict > 2:
             raise ValueError("unknown verdict")

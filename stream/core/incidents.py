@@ -151,6 +151,8 @@ class IncidentBook:
                 self.watermark = it.ts
             inc = self.open.get(it.key)
             if inc is None:
+                if it.kind == "decision" and it.action == "allow":
+                    continue  # a lifted decision (appeal) is recorded where one is open
                 if it.kind != "decision":
                     buf = self.pending.setdefault(it.key, deque(maxlen=PENDING_MAX))
                     buf.append(it)

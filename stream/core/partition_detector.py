@@ -21,10 +21,11 @@ import structlog
 
 from models import Scorer
 from stream.core.actions import Action
+from stream.core.actor_ref import parse_actor
 from stream.core.actor_state import VERDICT_BOT, ActorState
 from stream.core.actor_table import ActorTable
 from stream.core.behaviour import ASSET
-from stream.core.enforcement import active_action, decision_id, step
+from stream.core.enforcement import active_action, apply_manual, decision_id, step
 from stream.core.features import StreamContext, features
 from stream.core.incidents import incident_key
 from stream.core.ledger import LedgerCodec
@@ -35,6 +36,7 @@ from stream.core.records import (
     Decision,
     FeedItem,
     GroupSignal,
+    ManualDecision,
     Score,
     Source,
 )
@@ -408,6 +410,42 @@ class PartitionDetector:
         out.stats["decision_audit"] += 1
         return True
 
+    def apply_manual(self, manuals: Iterable[ManualDecision]) -> Outcome:
+        """Operators' decisions (``scrapeguard decisions add|delete``): in force at once,
+        published, and fed to the actor's incident (an appeal lands where the block did)."""
+        out = Outcome()
+        self.record_ts = None
+        for m in manuals:
+            state = self.actors.get(m.actor)
+            if state is None:
+                state = ActorState()  # decided before (or without) any event of its own
+                self.actors.put(m.actor, state)
+                state.counters.last_ts = m.ts  # so that idle expiry measures from it
+            decision = apply_manual(state, m, self.model_label)
+            out.changed[m.actor] = state
+            out.decisions.append(decision)
+            out.latency_marks.append((decision, None))  # counted in the metrics
+            out.stats[f"decision_manual_{decision.action}"] += 1
+            ref = parse_actor(m.actor)  # the record's decoder checked it
+            key = state.enforcement.incident or incident_key(
+                state.group_flag(m.ts), ref.value if ref.scope == "ip" else None, m.actor
+            )
+            if decision.action != "allow":
+                state.enforcement.incident = key
+            out.feed.append(
+                FeedItem(
+                    "decision",
+                    key,
+                    m.actor,
+                    m.ts,
+                    action=decision.action,
+                    reasons=decision.reasons,
+                    decision_id=decision.decision_id,
+                )
+            )
+        self.actors.trim()
+        return out
+
     def _shadow(
         self,
         out: Outcome,
@@ -489,6 +527,7 @@ class PartitionDetector:
         out.stats[f"decision_{decision.action}"] += 1
         if not decision.shadow and decision.action != "allow":
             key = group_key or incident_key(state.group_flag(ts), ip, actor)
+            state.enforcement.incident = key
             out.feed.append(
                 FeedItem(
                     "decision",
@@ -519,9 +558,15 @@ class PartitionDetector:
 
     # -- expiry -----------------------------------------------------------------------
     def expire_idle(self) -> list[str]:
-        """Drop actors idle for longer than ``actor_idle_ttl_s`` of event time."""
+        """Drop actors idle for longer than ``actor_idle_ttl_s`` of event time, but not
+        while a decision about them is in force (a long manual block, a manual allow)."""
         cutoff = self.watermark - self.limits.actor_idle_ttl_s
-        gone = [a for a, last_ts in self.actors.last_seen() if last_ts < cutoff]
+        idle = [a for a, last_ts in self.actors.last_seen() if last_ts < cutoff]
+        gone = []
+        for actor in idle:
+            state = self.actors.peek(actor)
+            if state is None or state.enforcement.holds_until() <= self.watermark:
+                gone.append(actor)
         for actor in gone:
             self.actors.pop(actor)
             self.shadow_flags.pop(actor, None)

@@ -12,6 +12,8 @@ Plain slotted dataclasses, encoded and decoded with orjson, each in exactly one 
 * :class:`Activity` (detector → correlator), :class:`GroupSignal` (correlator →
   detector), :class:`FeedItem` (detector → incidents) and :class:`Member` (worker →
   every worker) are internal.
+* :class:`ManualDecision` (``<app>-manual-decisions``: CLI → detector) and
+  :class:`BouncerKey` (``<app>-bouncers``: CLI → every worker) come from operators.
 * Control messages are signed: their codec is :mod:`stream.core.control`.
 """
 
@@ -22,6 +24,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import orjson
+
+from stream.core.actor_ref import parse_actor
 
 
 def json_object(raw: bytes | None, what: str) -> dict[str, Any]:
@@ -153,7 +157,14 @@ _DECISION_KEYS = (
     "ts",
     "shadow",
     "trigger_event_id",
+    "origin",
+    "by",
+    "tenant",
+    "scope",
+    "value",
 )
+
+ORIGINS = ("rules", "model", "group", "manual")
 
 
 @dataclass(slots=True)
@@ -171,6 +182,8 @@ class Decision:
     ts: float
     shadow: bool = False
     trigger_event_id: str = ""
+    origin: str = "rules"  # rules | model | group | manual
+    by: str = ""  # who made a manual decision
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -186,7 +199,18 @@ class Decision:
             "ts": self.ts,
             "shadow": self.shadow,
             "trigger_event_id": self.trigger_event_id,
+            "origin": self.origin,
         }
+        if self.by:
+            out["by"] = self.by
+        try:  # what an enforcement cache keys on: scope and value (an IP for ip decisions)
+            ref = parse_actor(self.actor)
+        except ValueError:
+            pass
+        else:
+            if ref.tenant is not None:
+                out["tenant"] = ref.tenant
+            out["scope"], out["value"] = ref.scope, ref.value
         out.update(self.extra)
         return out
 
@@ -220,6 +244,9 @@ class Decision:
         decision_id, actor = _text(data, "decision_id", what), _text(data, "actor", what)
         if not decision_id or not actor:
             raise ValueError(f"{what}: decision_id and actor must not be empty")
+        origin = data.get("origin", "rules")
+        if origin not in ORIGINS:
+            raise ValueError(f"{what}: origin must be one of {', '.join(ORIGINS)}")
         return cls(
             decision_id=decision_id,
             actor=actor,
@@ -234,6 +261,8 @@ class Decision:
             trigger_event_id=(
                 _text(data, "trigger_event_id", what) if "trigger_event_id" in data else ""
             ),
+            origin=origin,
+            by=_text(data, "by", what) if "by" in data else "",
             extra={k: v for k, v in data.items() if k not in _DECISION_KEYS},
         )
 
@@ -472,3 +501,80 @@ class Member:
         ):
             raise ValueError(f"{what}: partitions must be a list of integers")
         return cls(_text(d, "worker", what), _text(d, "url", what), _number(d, "ts", what), parts)
+
+
+@dataclass(slots=True)
+class ManualDecision:
+    """An operator's decision (``scrapeguard decisions add|delete``), keyed by actor.
+
+    ``op`` ``add`` puts ``action`` in force for ``ttl_s``; ``delete`` lifts what is in
+    force (an appeal upheld) and, with ``ttl_s`` > 0, keeps the rules from acting again
+    for that long. The detector that owns the actor applies it and publishes the decision.
+    """
+
+    manual_id: str
+    actor: str
+    op: str  # add | delete
+    action: str  # block | challenge | allow (allow for a delete)
+    ttl_s: float
+    reason: str
+    by: str
+    ts: float  # wall-clock time it was made
+
+    def encode(self) -> bytes:
+        return orjson.dumps({k: getattr(self, k) for k in self.__slots__})
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> ManualDecision:
+        what = "manual decision"
+        d = json_object(raw, what)
+        op = d.get("op")
+        if op not in ("add", "delete"):
+            raise ValueError(f"{what}: op must be add or delete")
+        action = d.get("action")
+        if action not in ("allow", "challenge", "block") or (op == "delete" and action != "allow"):
+            raise ValueError(f"{what}: action must be allow, challenge or block (allow to delete)")
+        actor = _text(d, "actor", what)
+        parse_actor(actor)  # raises ValueError for a malformed actor
+        ttl = _number(d, "ttl_s", what)
+        if not 0 <= ttl <= 10 * 365 * 86400:
+            raise ValueError(f"{what}: ttl_s must be between 0 and ten years")
+        if op == "add" and ttl <= 0:
+            raise ValueError(f"{what}: a decision needs a ttl_s above 0")
+        return cls(
+            _text(d, "manual_id", what),
+            actor,
+            op,
+            action,
+            ttl,
+            _text(d, "reason", what)[:500],
+            str(d.get("by", ""))[:100],
+            _number(d, "ts", what),
+        )
+
+
+@dataclass(slots=True)
+class BouncerKey:
+    """A bouncer's API key, hashed (``<app>-bouncers``, compacted, key = name)."""
+
+    name: str
+    key_sha256: str  # hex SHA-256 of the key; the key itself is shown once and never stored
+    created_at: float
+    created_by: str = ""
+
+    def encode(self) -> bytes:
+        return orjson.dumps({k: getattr(self, k) for k in self.__slots__})
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> BouncerKey:
+        what = "bouncer key"
+        d = json_object(raw, what)
+        digest = _text(d, "key_sha256", what)
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"{what}: key_sha256 must be 64 lowercase hex digits")
+        return cls(
+            _text(d, "name", what),
+            digest,
+            _number(d, "created_at", what),
+            str(d.get("created_by", "")),
+        )

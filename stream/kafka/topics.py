@@ -30,7 +30,16 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     p = settings.partitions
     return [
         TopicSpec(settings.topic_requests, p),
-        TopicSpec(settings.topic_decisions, p),
+        # kept longer than any decision can be in force (rule decisions in force are
+        # renewed before they expire; manual ones are capped at this): a cache that
+        # reads it from the beginning sees every decision in force (docs/enforcement.md)
+        TopicSpec(
+            settings.topic_decisions,
+            p,
+            {"retention.ms": str(int(settings.decisions_retention_s * 1000))},
+        ),
+        # co-partitioned with requests: the detector that owns an actor applies it
+        TopicSpec(settings.manual_topic, p),
         TopicSpec(settings.topic_deadletter, p),
         # co-partitioned with requests: partition i holds the state of requests partition i
         TopicSpec(settings.state_topic, p, {"cleanup.policy": "compact"}),
@@ -46,6 +55,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.incident_state_topic, p, {"cleanup.policy": "compact"}),
         TopicSpec(settings.ledger_topic, p),
         TopicSpec(settings.members_topic, 1, {"cleanup.policy": "compact"}),
+        TopicSpec(settings.bouncers_topic, 1, {"cleanup.policy": "compact"}),
     ]
 
 

@@ -8,12 +8,13 @@ message), and ``make bench`` measures the same pipeline as a genuine Faust agent
 half the batched consumer's rate on this machine. The detector is the one agent whose
 volume is the request rate, so it keeps whole fetches.
 
-It reads ``requests`` and the correlator's ``group-signals`` (both keyed by actor,
-co-partitioned), and per batch publishes decisions, dead letters, re-keyed events,
-model scores and account-per-IP activity for the correlator, then each changed actor's
-state to the changelog. A crash between publishing results and state re-creates the
-same decisions (same ``decision_id``); a crash before the commit re-delivers events
-the state already holds, which the pipeline skips by offset.
+It reads ``requests``, the correlator's ``group-signals`` and operators'
+``manual-decisions`` (all keyed by actor, co-partitioned), and per batch publishes
+decisions, dead letters, re-keyed events, model scores and account-per-IP activity for
+the correlator, then each changed actor's state to the changelog. A crash between
+publishing results and state re-creates the same decisions (same ``decision_id``); a
+crash before the commit re-delivers events the state already holds, which the pipeline
+skips by offset.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from stream.core.correlation import subnet_of
 from stream.core.ledger import LedgerCodec
 from stream.core.partition_detector import Limits, Outcome, PartitionDetector
 from stream.core.policy import Policy
-from stream.core.records import GroupSignal
+from stream.core.records import GroupSignal, ManualDecision
 from stream.kafka.batch_consumer import BatchConsumer
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Message, Publish, WriterService
@@ -72,6 +73,8 @@ def add_outcome(plan: Publish, s: Settings, partition: int, out: Outcome) -> Non
             score=d.score,
             shadow=d.shadow,
             decision_id=d.decision_id,
+            origin=d.origin,
+            **({"by": d.by} if d.by else {}),
         )
 
 
@@ -111,7 +114,7 @@ class Detector(BatchConsumer):
         self.align_topic = settings.topic_requests
         super().__init__(
             settings,
-            [settings.topic_requests, settings.signals_topic],
+            [settings.topic_requests, settings.signals_topic, settings.manual_topic],
             settings.detector_group,
             writer,
             **kwargs,
@@ -196,14 +199,26 @@ class Detector(BatchConsumer):
     # -- batches ---------------------------------------------------------------------
     def handle(self, batch: dict[TopicPartition, list[Any]]) -> Publish:
         signals_topic = self.settings.signals_topic
+        manual_topic = self.settings.manual_topic
         outcomes: list[tuple[int, Outcome]] = []
         self._later = {}
         until_ts = self._alignment_bound(batch)
         held, moved = 0, False
-        # group signals first: a batch's requests are judged with the newest signals
-        for tp, records in sorted(batch.items(), key=lambda kv: kv[0].topic != signals_topic):
+        # signals and manual decisions first: a batch's requests are judged with them
+        for tp, records in sorted(
+            batch.items(), key=lambda kv: kv[0].topic not in (signals_topic, manual_topic)
+        ):
             det = self.partitions[tp.partition]
-            if tp.topic == signals_topic:
+            if tp.topic == manual_topic:
+                manuals = []
+                for r in records:
+                    try:
+                        manuals.append(ManualDecision.decode(r.value))
+                    except ValueError as exc:
+                        self.stats["bad_manual_decision"] += 1
+                        log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
+                outcomes.append((tp.partition, det.apply_manual(manuals)))
+            elif tp.topic == signals_topic:
                 sigs = []
                 for r in records:
                     try:

@@ -1,20 +1,24 @@
 """What every worker knows about the whole deployment, from topics it reads entirely.
 
 * all decisions → :class:`~stream.core.decision_store.DecisionStore` (any worker answers for
-  any actor), plus per-minute counts and top reasons for the dashboard;
+  any actor), plus per-minute counts and top reasons for the dashboard, and the decisions
+  in force indexed for enforcement (:class:`~stream.core.decision_index.DecisionIndex`:
+  ``/check`` and the bouncer stream);
+* bouncer keys (hashed) → :class:`~stream.core.bouncer_keys.BouncerRegistry`;
 * all incidents → the latest version of each;
 * the members topic → which worker (URL) owns which detector partition, so that a
   request about an actor's live window state is routed to its owner;
 * the control log → handed to the detector's model lifecycle (``on_control``), which
   applies every verified message between two batches.
 
-One reader follows the four topics (:class:`~stream.kafka.read_to_end.TopicReader`);
+One reader follows the five topics (:class:`~stream.kafka.read_to_end.TopicReader`);
 :attr:`GlobalView.caught_up` is set once it has read each of them to its true end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 import uuid
@@ -25,8 +29,10 @@ from typing import Any
 import structlog
 from mode import Service
 
+from stream.core.bouncer_keys import BouncerRegistry
+from stream.core.decision_index import DecisionIndex
 from stream.core.decision_store import DecisionStore
-from stream.core.records import Decision, Member, decode_incident
+from stream.core.records import BouncerKey, Decision, Member, decode_incident
 from stream.kafka.read_to_end import TopicReader
 from stream.kafka.writer import WriterService
 from stream.runtime.metrics import reason_code
@@ -36,6 +42,7 @@ log = structlog.get_logger(__name__)
 
 MINUTES = 60
 MEMBER_TTL_S = 30.0
+PURGE_EVERY_S = 60.0
 
 
 class GlobalView(Service):
@@ -51,6 +58,10 @@ class GlobalView(Service):
         self.writer = writer
         self.owned = owned  # () -> set of detector partitions this worker owns
         self.store = DecisionStore()
+        self.index = DecisionIndex()
+        self.bouncers = BouncerRegistry()
+        self.manual_recent: deque[Decision] = deque(maxlen=50)  # for the dashboard
+        self._changed = asyncio.Event()  # set (and replaced) when the index changes
         self.incidents: dict[str, dict[str, Any]] = {}
         self.members: dict[str, Member] = {}
         self.worker_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
@@ -65,6 +76,7 @@ class GlobalView(Service):
                 s.topic_decisions: self._on_decision,
                 s.topic_incidents: self._on_incident,
                 s.members_topic: self._on_member,
+                s.bouncers_topic: self._on_bouncer,
             },
         )
         super().__init__(**kwargs)
@@ -97,12 +109,32 @@ class GlobalView(Service):
             [(self.settings.members_topic, self.worker_id.encode(), me.encode(), None)]
         )
 
+    @Service.timer(PURGE_EVERY_S)
+    async def _purge(self) -> None:
+        if self.index.purge(time.time()):
+            self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_for_change(self, version: int, timeout_s: float) -> None:
+        """Until the decisions in force change from ``version``, or ``timeout_s``."""
+        if self.index.version != version or timeout_s <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
+
     # -- feeds -------------------------------------------------------------------------
     def _on_decision(self, rec: Any) -> None:
         d = Decision.decode(rec.value)
         self.store.add(d)
+        if self.index.add(d):
+            self._notify()
         if d.shadow:
             return
+        if d.origin == "manual":
+            self.manual_recent.appendleft(d)
         minute = int(time.time() // 60)
         if not self.per_minute or self.per_minute[-1][0] != minute:
             self.per_minute.append((minute, Counter()))
@@ -116,6 +148,10 @@ class GlobalView(Service):
         old = self.incidents.get(inc["incident_id"])
         if old is None or inc.get("version", 0) >= old.get("version", 0):
             self.incidents[inc["incident_id"]] = inc
+
+    def _on_bouncer(self, rec: Any) -> None:
+        name = rec.key.decode() if rec.key else ""
+        self.bouncers.put(name, BouncerKey.decode(rec.value) if rec.value is not None else None)
 
     def _on_member(self, rec: Any) -> None:
         if rec.value is None:

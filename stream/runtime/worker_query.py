@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from stream.api.query import ActorView
+from stream.core.decision_index import Entry
 from stream.core.decision_store import Page
 from stream.kafka.writer import WriterService, partition_for
 from stream.runtime.correlator_agent import CorrelatorAgent
@@ -145,6 +147,7 @@ class WorkerQueries:
             "current": self.view.store.counts(),
             "events": d.stats.get("events", 0),
             "model": d.models.labels(),
+            "manual": [m.as_dict() for m in list(self.view.manual_recent)[:20]],
         }
 
     def metrics(self) -> bytes:
@@ -154,3 +157,34 @@ class WorkerQueries:
         m.open_incidents.set(len(self.view.open_incidents()))
         m.lag_of(self.settings.app_id).update(faust_lags(self.correlator.app.consumer))
         return m.render()
+
+    # -- enforcement -------------------------------------------------------------------
+    @property
+    def enforcement_ready(self) -> bool:
+        return self.view.ready
+
+    def check(
+        self,
+        now: float,
+        tenant: str | None,
+        account: str | None,
+        session: str | None,
+        ip: str | None,
+    ) -> Entry | None:
+        return self.view.index.lookup(now, tenant, account, session, ip)
+
+    def in_force(self, now: float) -> Iterable[Entry]:
+        return self.view.index.active(now)
+
+    @property
+    def decisions_version(self) -> int:
+        return self.view.index.version
+
+    async def wait_for_decisions(self, version: int, timeout_s: float) -> None:
+        await self.view.wait_for_change(version, timeout_s)
+
+    def bouncer(self, key: str) -> str | None:
+        return self.view.bouncers.name_for(key)
+
+    def has_bouncers(self) -> bool:
+        return len(self.view.bouncers) > 0

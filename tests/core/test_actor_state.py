@@ -160,3 +160,31 @@ def test_state_size_budget() -> None:
 def test_decode_refuses_malformed(blob: bytes) -> None:
     with pytest.raises(ValueError):
         decode(blob)
+
+
+def test_manual_enforcement_round_trips_and_version_3_still_decodes() -> None:
+    from stream.core.actor_codec import _HEAD, _HEAD3
+    from stream.core.enforcement import Origin
+
+    s = ActorState()
+    s.apply(ev(0, T0, target="1"), 0)
+    e = s.enforcement
+    e.action, e.expires, e.origin, e.allow_until = Action.BLOCK, T0 + 86400, Origin.MANUAL, 0.0
+    e.incident = "subnet:203.0.113.0/24"
+    t = decode(encode(s))
+    assert (t.enforcement.origin, t.enforcement.incident) == (Origin.MANUAL, e.incident)
+    e.incident, e.allow_until = "", T0 + 60
+    assert decode(encode(s)).enforcement.allow_until == T0 + 60
+    # a blob written by version 3: the same head without origin and allow_until, no tail
+    v4 = encode(s)
+    head = list(_HEAD.unpack_from(v4, 0))
+    tail = 9 + len(s.behaviour.dump())  # next_score_ts, verdict, behaviour: v4 only
+    v3 = _HEAD3.pack(3, *head[1:-2]) + v4[_HEAD.size : -tail]
+    old = decode(v3)
+    assert old.enforcement.action == Action.BLOCK and old.enforcement.expires == T0 + 86400
+    assert (old.enforcement.origin, old.enforcement.allow_until, old.enforcement.incident) == (
+        Origin.RULES,
+        0.0,
+        "",
+    )
+    assert old.counters.requests_per_hour == s.counters.requests_per_hour

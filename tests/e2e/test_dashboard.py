@@ -73,7 +73,8 @@ def test_dashboard_shows_decisions_incidents_and_explains(
             expect(page.locator("#explain-out")).to_contain_text(
                 "In force now: blocked", timeout=10_000
             )
-            expect(page.locator("#explain-out")).to_contain_text("requests_per_minute ")
+            # the decision history names what fired (the model, ahead of the rate rule)
+            expect(page.locator("#explain-out")).to_contain_text("Decision history: challenge")
             expect(page.locator("#explain-out")).to_contain_text("requests in the last minute")
             shot = Path(os.environ.get("SCRAPEGUARD_SCREENSHOT", session_dir / "dashboard.png"))
             page.screenshot(path=str(shot), full_page=True)

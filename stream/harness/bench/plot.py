@@ -29,6 +29,12 @@ def table(r: dict[str, Any]) -> str:
             f"| latency at {int(load):,} events/s offered | p50 {q['p50']:.1f} ms, "
             f"p95 {q['p95']:.1f} ms, p99 {q['p99']:.1f} ms | {target} |"
         )
+    for rate, q in r.get("check_latency_ms", {}).items():
+        rows.append(
+            f"| GET /check at {int(rate):,} requests/s offered | p50 {q['p50']:.2f} ms, "
+            f"p99 {q['p99']:.2f} ms ({q['achieved_rps']:,}/s achieved) | "
+            f"{'p99 ≤ 2 ms' if rate == '1000' else ''} |"
+        )
     for n, b in r["bytes_per_actor"].items():
         rows.append(
             f"| state per active actor, {int(n):,} actors | {b:,} B in memory, "

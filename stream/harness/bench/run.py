@@ -17,7 +17,9 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from stream.core.bouncer_keys import hash_key, new_key
 from stream.core.policy_loader import default_policy_text
+from stream.core.records import BouncerKey, Decision
 from stream.harness.bench import workload
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
@@ -314,6 +316,64 @@ class Bench:
             await consumer.stop()
         return results
 
+    # -- /check ------------------------------------------------------------------------
+    def check_latency(
+        self, rates: tuple[int, ...] = (1000, 10000), seconds: float = 5.0
+    ) -> dict[str, dict[str, Any]]:
+        """``/check`` answered by a worker holding 10,000 decisions (accounts, ranges),
+        under an open-loop load from a second process (:mod:`.check_load`)."""
+        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
+        broker.start()
+        w = None
+        try:
+            s = self._settings(broker, "chk")
+            ensure_topics(s)
+            key = new_key()
+            now = time.time()
+            msgs: list[tuple[str, bytes | None, bytes | None, int | None]] = [
+                (s.bouncers_topic, b"bench", BouncerKey("bench", hash_key(key), now).encode(), None)
+            ]
+            actors = [f"account:chk-blocked-{i}" for i in range(5000)]
+            actors += [f"account:chk-challenged-{i}" for i in range(5000)]
+            actors += [f"range:10.77.{i}.0/24" for i in range(0, 256, 2)]
+            for i, actor in enumerate(actors):
+                action = "challenge" if "challenged" in actor else "block"
+                d = Decision(
+                    f"{i:032x}", actor, action, ["bench"], 0.0, "hst@1", 3600, now + 3600, now
+                )
+                msgs.append((s.topic_decisions, actor.encode(), d.encode(), None))
+            write_all(s, msgs)
+            w = self._worker(broker, "chk", "check")
+            w.start()
+            results: dict[str, dict[str, Any]] = {}
+            for rate in rates:
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "stream.harness.bench.check_load",
+                        str(w.web_port),
+                        key,
+                        str(rate),
+                        str(seconds),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                    timeout=seconds * 25 + 60,
+                )
+                r = orjson.loads(out.stdout.strip().splitlines()[-1])
+                results[str(rate)] = r
+                self.log(
+                    f"bench: /check at {rate:,}/s offered: p50 {r['p50']:.2f} ms, "
+                    f"p99 {r['p99']:.2f} ms ({r['achieved_rps']:,}/s achieved, {r['statuses']})"
+                )
+            return results
+        finally:
+            if w is not None:
+                w.stop()
+            broker.stop()
+
     # -- memory -------------------------------------------------------------------------
     def memory(self, n: int) -> dict[str, float]:
         out = subprocess.run(
@@ -337,6 +397,7 @@ class Bench:
             fa.append(self.faust_agent())
             self.log(f"bench: run {i + 1}: detector as a Faust agent {fa[-1]['eps']:,.0f} events/s")
             lat.append(self.latency())
+        check = self.check_latency()
         two = self.throughput(workers=2)
         self.log(f"bench: 2 workers: {two['eps']:,.0f} events/s")
         mem = {}
@@ -363,6 +424,7 @@ class Bench:
             "faust_agent_throughput_eps": round(statistics.median(feps)),
             "ratio": round(med / bmed, 1),
             "latency_ms": latency_ms,
+            "check_latency_ms": check,
             "bytes_per_actor": {str(n): round(m["rss_bytes_per_actor"]) for n, m in mem.items()},
             "encoded_bytes_per_actor": {
                 str(n): round(m["encoded_bytes_per_actor"]) for n, m in mem.items()

@@ -1,0 +1,155 @@
+"""Operators' decisions in the detector: in force at once, honoured by the rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from models import REGISTRY
+from stream.core.actor_codec import decode, encode
+from stream.core.enforcement import Origin, origin_of
+from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.policy_loader import load_policy
+from stream.core.records import Decision, ManualDecision
+from tests.helpers import T0, Rec, event, rec
+
+POLICY = load_policy()
+
+
+def detector(**limits: float) -> PartitionDetector:
+    return PartitionDetector(
+        "requests",
+        0,
+        POLICY,
+        REGISTRY.get("hst").build(),
+        "hst@1",
+        Limits(**limits),  # type: ignore[arg-type]
+        clock=lambda: T0 + 86400,
+    )
+
+
+def views(n: int, start: int = 0, step_s: float = 3.0, account: str = "bot") -> list[Rec]:
+    return [
+        rec(i, event(i, T0 + i * step_s, account, target_profile_id=str(10_000 + i)))
+        for i in range(start, start + n)
+    ]
+
+
+def manual(
+    op: str, action: str, ttl_s: float, ts: float, actor: str = "account:bot", mid: str = "m1"
+) -> ManualDecision:
+    return ManualDecision(mid, actor, op, action, ttl_s, "appeal 42", "alice", ts)
+
+
+def test_manual_block_is_published_at_once_and_recorded_for_the_incident() -> None:
+    det = detector()
+    det.process(views(10))
+    out = det.apply_manual([manual("add", "block", 86400, T0 + 40)])
+    (d,) = out.decisions
+    assert (d.action, d.origin, d.by, d.ttl_s, d.expires_at) == (
+        "block",
+        "manual",
+        "alice",
+        86400,
+        T0 + 40 + 86400,
+    )
+    assert d.reasons == ["manual: appeal 42"] and d.trigger_event_id == "manual:m1"
+    (item,) = out.feed
+    assert (item.kind, item.action, item.decision_id) == ("decision", "block", d.decision_id)
+    assert list(out.changed) == ["account:bot"]
+    # the block holds against the rules: later events of a quiet actor do not lift it
+    later = det.process(views(5, start=10))
+    assert later.decisions == []
+    assert det.actors.peek("account:bot").enforcement.active(T0 + 100) == 2  # type: ignore[union-attr]
+
+
+def test_manual_allow_keeps_the_rules_from_blocking_for_its_ttl() -> None:
+    det = detector()
+    first = det.process(views(600))
+    assert [d.action for d in first.decisions] == ["challenge", "block"]
+    lift_ts = T0 + 600 * 3.0
+    out = det.apply_manual([manual("add", "allow", 3600, lift_ts)])
+    (d,) = out.decisions
+    assert (d.action, d.origin, d.expires_at) == ("allow", "manual", lift_ts + 3600)
+    # the actor keeps going, far over every limit: nothing during the allow ...
+    during = det.process(views(600, start=600, step_s=1.0))
+    assert during.decisions == []
+    # ... and the rules act again once it is over
+    after = det.process(
+        [
+            rec(5000 + i, event(5000 + i, lift_ts + 3700 + i, "bot", target_profile_id=str(i)))
+            for i in range(5)
+        ]
+    )
+    assert [d.action for d in after.decisions][:1] in (["challenge"], ["block"])
+    assert all(d.origin == "rules" for d in after.decisions)
+
+
+def test_delete_lifts_the_block_and_lands_in_the_blocks_incident() -> None:
+    det = detector()
+    blocked = det.process(views(600))
+    block_keys = {i.key for i in blocked.feed if i.kind == "decision"}
+    out = det.apply_manual([manual("delete", "allow", 0, T0 + 1801, mid="m2")])
+    (d,) = out.decisions
+    assert d.action == "allow" and d.reasons == ["manual_delete: appeal 42"]
+    state = det.actors.peek("account:bot")
+    assert state is not None and state.enforcement.active(T0 + 1802) == 0
+    assert state.enforcement.allow_until == 0.0  # a plain delete: the rules may act again
+    assert block_keys == {"subnet:198.51.100.0/24"} and out.feed[0].key in block_keys
+
+
+def test_manual_decision_for_an_unknown_actor_creates_its_state() -> None:
+    det = detector()
+    out = det.apply_manual([manual("add", "challenge", 600, T0, actor="range:203.0.113.0/24")])
+    (d,) = out.decisions
+    assert d.action == "challenge" and d.as_dict()["scope"] == "range"
+    assert d.as_dict()["value"] == "203.0.113.0/24"
+    state = det.actors.peek("range:203.0.113.0/24")
+    assert state is not None and decode(encode(state)).enforcement.origin == Origin.MANUAL
+
+
+def test_an_actor_under_a_long_manual_decision_is_not_expired_when_idle() -> None:
+    det = detector(actor_idle_ttl_s=3600)
+    det.apply_manual([manual("add", "block", 30 * 86400, T0, actor="account:long")])
+    det.process([rec(0, event(0, T0 + 10_000, "other"))])
+    assert det.expire_idle() == []
+    det.clock = lambda: T0 + 40 * 86400
+    det.process([rec(1, event(1, T0 + 31 * 86400, "other"))])
+    assert det.expire_idle() == ["account:long"]
+
+
+@pytest.mark.parametrize(
+    ("reasons", "origin"),
+    [
+        (["profiles_per_hour 400 > 300"], Origin.RULES),
+        (["accounts_per_subnet 37 > 20 (203.0.113.0/24)"], Origin.GROUP),
+        (["anomaly_score 0.999 > 0.995 with automation_ua"], Origin.MODEL),
+        (["renewal", "anomaly_score 0.999 > 0.995", "ips_per_hour 13 > 12"], Origin.RULES),
+    ],
+)
+def test_origin_of_reasons(reasons: list[str], origin: Origin) -> None:
+    assert origin_of(reasons) == origin
+
+
+def test_rule_decisions_say_their_origin() -> None:
+    out = detector().process(views(600))
+    assert {d.origin for d in out.decisions} == {"rules"}
+    assert all(Decision.decode(d.encode()).origin == "rules" for d in out.decisions)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        b"{}",
+        b'{"manual_id":"m","actor":"account:x","op":"add","action":"block","ttl_s":0,'
+        b'"reason":"r","ts":1}',
+        b'{"manual_id":"m","actor":"nobody","op":"add","action":"block","ttl_s":5,'
+        b'"reason":"r","ts":1}',
+        b'{"manual_id":"m","actor":"account:x","op":"delete","action":"block","ttl_s":5,'
+        b'"reason":"r","ts":1}',
+        b"[1]",
+        None,
+    ],
+)
+def test_malformed_manual_records_are_refused(doc: bytes | None) -> None:
+    with pytest.raises(ValueError):
+        ManualDecision.decode(doc)

@@ -1,0 +1,170 @@
+"""GET /check, manual decisions and appeals, and unambiguous decision routes, on the
+session's worker (real broker, real detector)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+import pytest
+
+from stream.harness.embedded_broker import EmbeddedBroker
+from stream.harness.worker_process import WorkerProcess
+from tests.e2e.enforcement import cli, new_bouncer, request, scrape, wait_until
+
+pytestmark = pytest.mark.broker
+
+TS0 = float(int(time.time() // 3600) * 3600 - 2 * 3600)
+
+
+@pytest.fixture(scope="module")
+def key(broker: EmbeddedBroker, worker: WorkerProcess) -> str:
+    k = new_bouncer(broker, "check-e2e")
+    # usable within seconds: the worker's view reads the bouncers topic
+    base = f"http://127.0.0.1:{worker.web_port}"
+    wait_until(lambda: request(f"{base}/check", {"X-Api-Key": k})[0] == 200, 30)
+    return k
+
+
+def check(worker: WorkerProcess, key: str, **headers: str) -> tuple[int, dict[str, str], bytes]:
+    h = {"X-Api-Key": key, **{k.replace("_", "-"): v for k, v in headers.items()}}
+    return request(f"http://127.0.0.1:{worker.web_port}/check", h)
+
+
+def test_check_answers_allow_challenge_block(
+    broker: EmbeddedBroker, worker: WorkerProcess, key: str
+) -> None:
+    cli(
+        broker,
+        "decisions",
+        "add",
+        "account:chk-blocked",
+        "--action",
+        "block",
+        "--ttl",
+        "2h",
+        "--reason",
+        "scraped the directory",
+    )
+    cli(
+        broker,
+        "decisions",
+        "add",
+        "session:chk-sess",
+        "--action",
+        "challenge",
+        "--ttl",
+        "30m",
+        "--reason",
+        "odd session",
+    )
+    cli(
+        broker,
+        "decisions",
+        "add",
+        "range:198.51.100.0/24",
+        "--action",
+        "block",
+        "--ttl",
+        "1h",
+        "--reason",
+        "hosting range",
+    )
+    status, headers, _ = wait_until(
+        lambda: (r := check(worker, key, X_Account_Id="chk-blocked"))[0] == 403 and r
+    )
+    assert headers["X-Scrapeguard-Action"] == "block"
+    assert headers["X-Scrapeguard-Reason"] == "manual: scraped the directory"
+    assert 7000 < int(headers["Retry-After"]) <= 7200
+    assert len(headers["X-Scrapeguard-Decision-Id"]) == 32
+    status, headers, _ = wait_until(
+        lambda: (r := check(worker, key, X_Session_Id="chk-sess"))[0] == 401 and r
+    )
+    assert headers["X-Scrapeguard-Action"] == "challenge" and int(headers["Retry-After"]) <= 1800
+    # a person: no decision, 200
+    status, headers, body = check(worker, key, X_Account_Id="chk-person", X_Session_Id="s1")
+    assert (status, headers["X-Scrapeguard-Action"], body) == (200, "allow", b"")
+    # the strictest of account, session and address: the range block wins over the
+    # session's challenge; X-Forwarded-For is believed from 127.0.0.1 (a trusted proxy)
+    status, headers, _ = wait_until(
+        lambda: (
+            (r := check(worker, key, X_Session_Id="chk-sess", X_Forwarded_For="198.51.100.23"))[0]
+            == 403
+            and r
+        )
+    )
+    assert "hosting range" in headers["X-Scrapeguard-Reason"]
+    # any method and any path below /check (Envoy appends the original path)
+    base = f"http://127.0.0.1:{worker.web_port}"
+    h = {"X-Api-Key": key, "X-Account-Id": "chk-blocked"}
+    assert request(f"{base}/check/profiles/42?x=1", h, method="POST")[0] == 403
+    # a wrong key is refused; so is none, once bouncer keys exist
+    assert request(f"{base}/check", {"X-Api-Key": "sg_wrong"})[0] == 403
+    assert request(f"{base}/check", {"X-Account-Id": "chk-person"})[0] == 403
+
+
+def test_decision_routes_are_unambiguous(worker: WorkerProcess) -> None:
+    base = f"http://127.0.0.1:{worker.web_port}"
+    status, _, body = request(f"{base}/decisions/t1/account:nobody")  # "/" not encoded
+    assert status == 404 and b"no decision" in body
+    assert request(f"{base}/decisions/{quote('t1/account:nobody', safe='')}")[0] == 404
+    status, _, body = request(f"{base}/decisions/not-an-actor")
+    assert status == 400 and b"not an actor" in body
+    assert request(f"{base}/decisions/ip:999.1.1.1")[0] == 400
+
+
+def current(worker: WorkerProcess, actor: str) -> dict[str, Any] | None:
+    status, _, body = request(f"http://127.0.0.1:{worker.web_port}/decisions/{actor}")
+    return orjson.loads(body) if status == 200 else None
+
+
+def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
+    broker: EmbeddedBroker, worker: WorkerProcess, key: str
+) -> None:
+    actor = "account:appellant"
+    scrape(broker, "appellant", 450, "203.0.113.77", TS0)
+    wait_until(lambda: (c := current(worker, actor)) and c["action"] == "block", 60)
+    assert check(worker, key, X_Account_Id="appellant")[0] == 403
+    cli(broker, "decisions", "delete", actor, "--reason", "appeal 17 upheld", "--ttl", "6h")
+    lifted = wait_until(
+        lambda: (c := current(worker, actor)) and c["decision"]["origin"] == "manual" and c
+    )
+    assert lifted["action"] == "allow"
+    assert lifted["decision"]["reasons"] == ["manual_delete: appeal 17 upheld"]
+    assert lifted["decision"]["by"]
+    assert check(worker, key, X_Account_Id="appellant")[0] == 200
+    # the actor keeps going at the same pace: the rules may not block it during the allow
+    before = worker.health()["events"]  # type: ignore[index]
+    scrape(broker, "appellant", 200, "203.0.113.77", TS0 + 900 + 0.5)
+    worker.wait_processed(before + 200)
+    time.sleep(1.0)
+    assert current(worker, actor)["action"] == "allow"  # type: ignore[index]
+    assert check(worker, key, X_Account_Id="appellant")[0] == 200
+    # the appeal is in the incident, next to the block it lifted
+    status, _, body = request(f"http://127.0.0.1:{worker.web_port}/incidents")
+    assert status == 200
+    incidents = [i for i in orjson.loads(body)["items"] if i["key"] == "subnet:203.0.113.0/24"]
+    assert incidents, "no incident for the appellant's subnet"
+    reasons = [r for d in incidents[0]["decisions"] for r in d["reasons"]]
+    assert "manual_delete: appeal 17 upheld" in reasons
+    # and on the dashboard's summary
+    status, _, body = request(f"http://127.0.0.1:{worker.web_port}/api/summary")
+    assert status == 200
+    manual = orjson.loads(body)["manual"]
+    assert any(m["actor"] == actor and m["action"] == "allow" for m in manual)
+    # and on the dashboard, in a real browser
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.e2e.test_dashboard import CHROMIUM, FLAGS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{worker.web_port}/")
+            expect(page.locator("#manual")).to_contain_text("appeal 17 upheld", timeout=15_000)
+            expect(page.locator("#manual")).to_contain_text(actor)
+        finally:
+            browser.close()

@@ -1,0 +1,140 @@
+"""deploy/gateways/nginx.conf with Debian's nginx in front of a tiny upstream: a person
+gets the page, a challenged scraper 401, a blocked scraper 403."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from stream.harness.embedded_broker import EmbeddedBroker, free_port, port_open
+from stream.harness.worker_process import WorkerProcess
+from tests.e2e.enforcement import new_bouncer, request, scrape, wait_until
+
+pytestmark = pytest.mark.broker
+
+CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gateways" / "nginx.conf"
+PAGE = b"<h1>profile of a person</h1>"
+
+
+class Upstream(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("X-Seen-Action", self.headers.get("X-Scrapeguard-Action", ""))
+        self.end_headers()
+        self.wfile.write(PAGE)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Upstream)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def nginx(
+    broker: EmbeddedBroker,
+    worker: WorkerProcess,
+    upstream: int,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    assert Path(binary).exists(), "nginx is missing: `make test` installs Debian's nginx"
+    key = new_bouncer(broker, "nginx-e2e")
+    wait_until(
+        lambda: request(f"http://127.0.0.1:{worker.web_port}/check", {"X-Api-Key": key})[0] == 200,
+        30,
+    )
+    d = tmp_path_factory.mktemp("nginx")
+    port = free_port()
+    site = (
+        CONFIG.read_text()
+        .replace("127.0.0.1:6066", f"127.0.0.1:{worker.web_port}")
+        .replace("127.0.0.1:8080", f"127.0.0.1:{upstream}")
+        .replace("listen 80;", f"listen 127.0.0.1:{port};")
+        .replace("SCRAPEGUARD_BOUNCER_KEY", key)
+    )
+    (d / "scrapeguard.conf").write_text(site)
+    temp = "\n".join(
+        f"  {kind}_temp_path {d / kind};"
+        for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (d / "nginx.conf").write_text(
+        f"worker_processes 1;\ndaemon off;\npid {d / 'nginx.pid'};\n"
+        f"error_log {d / 'error.log'} info;\n"
+        "events { worker_connections 64; }\n"
+        f"http {{\n  access_log {d / 'access.log'};\n{temp}\n"
+        f"  include {d / 'scrapeguard.conf'};\n}}\n"
+    )
+    test = subprocess.run(
+        [binary, "-t", "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")],
+        capture_output=True,
+        text=True,
+    )
+    assert test.returncode == 0, test.stderr
+    proc = subprocess.Popen(
+        [binary, "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: port_open("127.0.0.1", port), 15, 0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGQUIT)  # graceful stop
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
+    broker: EmbeddedBroker, worker: WorkerProcess, nginx: str
+) -> None:
+    # an HTTP library walking profiles: the model's score counts from 100 requests an
+    # hour ([score] min_requests_per_hour), so it is challenged at the 100th and 20
+    # profiles later still only challenged; one that kept going past the challenge is
+    # blocked. Event time ends now, so the challenge is in force.
+    ts0 = time.time() - 2 * 460
+    scrape(broker, "ngx-challenged", 120, "203.0.114.10", ts0 + 2 * 340)
+    scrape(broker, "ngx-blocked", 450, "203.0.114.11", ts0)
+
+    status, headers, body = request(f"{nginx}/profiles/1", {"X-Account-Id": "ngx-person"})
+    assert (status, body, headers.get("X-Seen-Action")) == (200, PAGE, "allow"), (status, body)
+
+    status, headers, body = wait_until(
+        lambda: (
+            (r := request(f"{nginx}/profiles/2", {"X-Account-Id": "ngx-blocked"}))[0] == 403 and r
+        ),
+        60,
+    )
+    assert b"Access blocked" in body and int(headers["Retry-After"]) > 3600
+
+    status, headers, body = wait_until(
+        lambda: (
+            (r := request(f"{nginx}/profiles/3", {"X-Account-Id": "ngx-challenged"}))[0] == 401
+            and r
+        ),
+        60,
+    )
+    assert b"confirm you are a person" in body
+    assert headers["X-Scrapeguard-Reason"].startswith("anomaly_score")
+    assert 0 < int(headers["Retry-After"]) <= 3600
+
+    # the person is still served, and the scraper's address is not blocked for others
+    status, _, body = request(f"{nginx}/profiles/4", {"X-Account-Id": "ngx-person"})
+    assert (status, body) == (200, PAGE)
