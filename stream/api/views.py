@@ -122,9 +122,7 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
                 url = query.owner_url(view.partition)
                 if url is not None:
                     return await self._route(request, url, actor)
-            body = explain(
-                actor, view.state, view.policy, view.history, view.model, time.time()
-            )
+            body = explain(actor, view.state, view.policy, view.history, view.model, time.time())
             body["answered_by"] = query.worker_id
             body["partition"] = view.partition
             if not view.owned:

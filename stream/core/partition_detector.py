@@ -390,9 +390,7 @@ class PartitionDetector:
             and c.seq_share <= 0.5
         )
 
-    def _audit(
-        self, out: Outcome, state: ActorState, actor: str, ts: float, event_id: str
-    ) -> bool:
+    def _audit(self, out: Outcome, state: ActorState, actor: str, ts: float, event_id: str) -> bool:
         """A random challenge (``[score] random_challenge_rate``): an unbiased label."""
         d = step(
             state,

@@ -125,6 +125,9 @@ class BatchConsumer(Service):
         return True
 
     def handle(self, batch: dict[TopicPartition, list[Any]]) -> Publish:
+        """The pure work of one batch. Runs in a thread (see :meth:`process`) while the
+        agent's lock is held: it may change only the state that the lock guards, and
+        counts into its outcomes rather than into :attr:`stats`."""
         raise NotImplementedError
 
     def left_for_later(self) -> dict[TopicPartition, int]:
@@ -264,7 +267,10 @@ class BatchConsumer(Service):
                 mine[tp] = real
         if not commits:
             return
-        plan = self.handle(mine) if mine else Publish()
+        # the batch is worked off the event loop, so that the HTTP API (a gateway's
+        # /check above all) and the other agents keep answering while it runs; the lock
+        # keeps rebalances, model swaps and housekeeping out until it is published
+        plan = await asyncio.to_thread(self.handle, mine) if mine else Publish()
         later = self.left_for_later() if mine else {}
         for tp, offset in later.items():
             commits[tp] = OffsetAndMetadata(offset, "")

@@ -78,9 +78,7 @@ def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymiz
     detector = Detector(
         settings, policy, writer, metrics=metrics, ledger=LedgerCodec(pseudonymizer, sealer)
     )
-    view = GlobalView(
-        settings, writer, lambda: set(detector.partitions), detector.models.receive
-    )
+    view = GlobalView(settings, writer, lambda: set(detector.partitions), detector.models.receive)
     correlator = CorrelatorAgent(app, settings, policy, writer)
     detector.models.on_policy += [detector.use_policy, correlator.use_policy]
     incidents = IncidentsAgent(app, settings, pseudonymizer, writer)

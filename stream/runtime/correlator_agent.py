@@ -79,9 +79,7 @@ class CorrelatorAgent(BatchedFaustAgent):
                 plan.results.append((s.signals_topic, sig.actor.encode(), sig.encode(), None))
                 log.info("group_signal", actor=sig.actor, group=sig.group, reason=sig.reason)
             for key in changed:
-                plan.state.append(
-                    (s.group_state_topic, key.encode(), core.groups[key].encode(), p)
-                )
+                plan.state.append((s.group_state_topic, key.encode(), core.groups[key].encode(), p))
         return plan
 
     def housekeeping(self) -> Publish | None:

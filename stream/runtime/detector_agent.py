@@ -20,6 +20,7 @@ skips by offset.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import Any
 
 import structlog
@@ -108,6 +109,7 @@ class Detector(BatchConsumer):
         self._heads: dict[int, float] = {}  # next event time of partitions left behind
         self._held_batches = 0  # consecutive batches in which alignment held everything
         self._observed: list[Outcome] = []  # outcomes published, not yet in the metrics
+        self._handled: Counter[str] = Counter()  # counted by handle(), not yet in stats
         self._score_bins = [0] * 20
         self._changelog: StateChangelog[ActorState] | None = None
         self._snapshots: StateChangelog[bytes] | None = None
@@ -215,7 +217,7 @@ class Detector(BatchConsumer):
                     try:
                         manuals.append(ManualDecision.decode(r.value))
                     except ValueError as exc:
-                        self.stats["bad_manual_decision"] += 1
+                        self._handled["bad_manual_decision"] += 1
                         log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
                 outcomes.append((tp.partition, det.apply_manual(manuals)))
             elif tp.topic == signals_topic:
@@ -224,7 +226,7 @@ class Detector(BatchConsumer):
                     try:
                         sigs.append(GroupSignal.decode(r.value))
                     except ValueError as exc:
-                        self.stats["bad_group_signal"] += 1
+                        self._handled["bad_group_signal"] += 1
                         log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
                 outcomes.append((tp.partition, det.apply_signals(sigs)))
             else:
@@ -262,9 +264,7 @@ class Detector(BatchConsumer):
         ]
         # partitions with a backlog that this batch did not bring hold it back too
         starts += [
-            t
-            for tp, t in self.backlog_heads().items()
-            if tp not in batch and t != float("-inf")
+            t for tp, t in self.backlog_heads().items() if tp not in batch and t != float("-inf")
         ]
         if len(starts) < 2:
             return None
@@ -272,7 +272,7 @@ class Detector(BatchConsumer):
             # nothing moved for many batches (a partition that seemed behind never came):
             # liveness first — this batch goes unbounded
             self._held_batches = 0
-            self.stats["alignment_given_up"] += 1
+            self._handled["alignment_given_up"] += 1
             return None
         return min(starts) + self.align_slack_s
 
@@ -303,6 +303,8 @@ class Detector(BatchConsumer):
 
     def after_commit(self, plan: Publish) -> None:
         bins = self._score_bins
+        self.stats.update(self._handled)
+        self._handled.clear()
         for out in self._observed:
             self.stats.update(out.stats)  # counted once published and committed
             self.metrics.observe(out)

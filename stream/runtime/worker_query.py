@@ -128,9 +128,7 @@ class WorkerQueries:
         return self.view.store.query(action, since, include_shadow, limit, cursor)
 
     def incidents(self, status: str) -> list[dict[str, Any]]:
-        rows = [
-            i for i in self.view.incidents.values() if status == "all" or i["status"] == status
-        ]
+        rows = [i for i in self.view.incidents.values() if status == "all" or i["status"] == status]
         rows.sort(key=lambda i: i["last_activity_at"], reverse=True)
         return rows
 

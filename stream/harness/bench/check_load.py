@@ -39,9 +39,7 @@ def requests(key: str, n: int = 2000, seed: int = 7) -> list[bytes]:
                 f"X-Forwarded-For: 198.18.{rng.randrange(256)}.{rng.randrange(1, 255)}\r\n"
             )
         out.append(
-            (
-                f"GET /check HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {key}\r\n{who}\r\n"
-            ).encode()
+            (f"GET /check HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Api-Key: {key}\r\n{who}\r\n").encode()
         )
     return out
 
