@@ -51,8 +51,26 @@ SPEC: dict[str, tuple[str, float]] = {
     "automation_ua": ("flag", 0.0),
     "account_age_days": ("count", 365.0),
     "ips_per_hour": ("small", 1.0),
+    # derived from the above (see DERIVED)
+    "bare_pages": ("share", 0.0),
+    "page_only": ("share", 0.0),
 }
 NAMES = tuple(SPEC)
+
+
+def _no_assets(x: Features) -> float:
+    """1 for an actor whose pages come without assets, 0 from two assets a page on (and
+    when the stream carries no assets: ``assets_per_page`` is then neutral, 2)."""
+    return max(0.0, 1.0 - x.get("assets_per_page", 2.0) / 2.0)
+
+
+# features computed from others: pages fetched bare (no assets) and without a referrer
+# — a crawler's or an HTTP library's signature in an access log; and pages without
+# assets or the page scripts' beacons
+DERIVED = {
+    "bare_pages": lambda x: x.get("noref_share", 0.3) * _no_assets(x),
+    "page_only": lambda x: _no_assets(x) * (1.0 - x.get("api_share", 0.0)),
+}
 
 
 def _one(kind: str, v: float) -> float:
@@ -72,5 +90,6 @@ def transform(x: Features, names: tuple[str, ...] = NAMES) -> Features:
     out: Features = {}
     for name in names:
         kind, neutral = SPEC[name]
-        out[name] = _one(kind, x.get(name, neutral))
+        derive = DERIVED.get(name)
+        out[name] = _one(kind, derive(x) if derive is not None else x.get(name, neutral))
     return out

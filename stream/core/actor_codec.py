@@ -5,9 +5,9 @@ restore; the cold tier of :mod:`stream.core.actor_table` keeps it compressed. Ve
 a blob of another version, truncated, or with trailing bytes is refused with ValueError.
 
 Version 4 adds the enforcement's origin, the end of a manual allow, the incident key of
-the last decision, when the actor is next due for a score, what outcomes said of it, and
-its browsing behaviour; version 3 blobs (written before) still decode, with a rules
-origin, no manual allow, no incident key and a fresh behaviour.
+the last decision, its newest navigation, when the actor is next due for a score, what
+outcomes said of it, and its browsing behaviour; version 3 blobs (written before) still
+decode, with a rules origin, no manual allow, no incident key and a fresh behaviour.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def encode(state: ActorState) -> bytes:
         parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
     if incident:
         parts.append(struct.pack("<H", len(incident)) + incident)
-    parts.append(struct.pack("<dB", state.next_score_ts, state.verdict))
+    parts.append(struct.pack("<ddB", c.nav_ts, state.next_score_ts, state.verdict))
     parts.append(state.behaviour.dump())
     return b"".join(parts)
 
@@ -179,10 +179,10 @@ def _decode(buf: memoryview) -> ActorState:
         if pos > len(buf):
             raise ValueError("truncated incident key")
     if version == VERSION:
-        s.next_score_ts, s.verdict = struct.unpack_from("<dB", buf, pos)
+        c.nav_ts, s.next_score_ts, s.verdict = struct.unpack_from("<ddB", buf, pos)
         if s.verdict > 2:
             raise ValueError("unknown verdict")
-        pos += 9
+        pos += 17
         s.behaviour, pos = Behaviour.load(buf, pos)
     if pos != len(buf):
         raise ValueError("trailing bytes in actor state")

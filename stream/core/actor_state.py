@@ -9,7 +9,7 @@ is :mod:`stream.core.actor_codec`.
 
 from __future__ import annotations
 
-from stream.core.behaviour import Behaviour
+from stream.core.behaviour import PAGE, PROFILE, Behaviour
 from stream.core.counters import ActorCounters
 from stream.core.enforcement import Enforcement
 from stream.core.records import RequestEvent
@@ -57,8 +57,8 @@ class ActorState:
     def apply(self, ev: RequestEvent, offset: int) -> int:
         """Count one event (the caller has checked :meth:`too_late` first); returns the
         request's kind (:func:`stream.core.behaviour.request_kind`)."""
-        self.counters.apply(ev)
         kind = self.behaviour.apply(ev)
+        self.counters.apply(ev, navigation=kind in (PAGE, PROFILE))
         if offset > self.last_offset:
             self.last_offset = offset
         return kind

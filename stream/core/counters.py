@@ -60,6 +60,7 @@ class ActorCounters:
         "ips",
         "last_target",
         "last_ts",
+        "nav_ts",
         "seq_share",
         "views",
     )
@@ -76,6 +77,7 @@ class ActorCounters:
         self.created_ts: float = -1.0
         self.gap_mean: float = 0.0
         self.gap_var: float = 0.0
+        self.nav_ts: float = 0.0  # newest navigation (page or profile view)
         self.last_target: int = -1
         self.seq_share: float = 0.0
         self.automation: bool = False
@@ -87,8 +89,12 @@ class ActorCounters:
         """True when ``ts`` is older than every window this state keeps (the day)."""
         return self.events > 0 and ts <= self.last_ts - DAY_S
 
-    def apply(self, ev: RequestEvent) -> None:
-        """Count one event. The caller has checked :meth:`too_late` first."""
+    def apply(self, ev: RequestEvent, navigation: bool = True) -> None:
+        """Count one event. The caller has checked :meth:`too_late` first.
+
+        The inter-arrival statistics follow navigations only (pages and profile views,
+        ``navigation``): a page's assets come in bursts and its script's beacons on a
+        timer, whoever sits at the browser."""
         ts = ev.ts
         is_view = ev.target_profile_id is not None
         self.hour.add(ts, (1, 1 if is_view else 0, 1 if ev.status >= 400 else 0))
@@ -96,13 +102,18 @@ class ActorCounters:
         if self.events == 0:
             self.first_ts = self.last_ts = ts
         elif ts > self.last_ts:
-            gap = ts - self.last_ts
-            if self.events == 1:
-                self.gap_mean = gap  # first gap: start the average there, not at 0
-            delta = gap - self.gap_mean
-            self.gap_mean += GAP_ALPHA * delta
-            self.gap_var = (1.0 - GAP_ALPHA) * (self.gap_var + GAP_ALPHA * delta * delta)
             self.last_ts = ts
+        elif ts < self.first_ts:
+            self.first_ts = ts
+        if navigation and ts > self.nav_ts:
+            if self.nav_ts > 0.0:
+                gap = ts - self.nav_ts
+                if self.gap_mean == 0.0 and self.gap_var == 0.0:
+                    self.gap_mean = gap  # first gap: start the average there, not at 0
+                delta = gap - self.gap_mean
+                self.gap_mean += GAP_ALPHA * delta
+                self.gap_var = (1.0 - GAP_ALPHA) * (self.gap_var + GAP_ALPHA * delta * delta)
+            self.nav_ts = ts
         elif ts < self.first_ts:
             self.first_ts = ts
         self.events += 1

@@ -40,7 +40,7 @@ from stream.core.records import (
     Score,
     Source,
 )
-from stream.core.scoring import GuardedModel, sampled
+from stream.core.scoring import INTERVAL, GuardedModel, sampled, score_due
 from stream.core.validation import Invalid, validate
 
 log = structlog.get_logger(__name__)
@@ -123,6 +123,7 @@ class PartitionDetector:
         self.watermark = 0.0  # newest event time seen in this partition
         self.context = StreamContext()  # what this partition's traffic carries
         self.export_vectors = False  # keep every scored vector in the outcome (training)
+        self.export_grown = False  # and those scored as events doubled, not only per interval
         self._kinds = [0, 0, 0]  # this batch: requests, assets, requests with a referrer
         self._guards: dict[str, GuardedModel] = {}
         self._policy_sig = id(policy)
@@ -264,9 +265,13 @@ class PartitionDetector:
                 seen[1] += view
         policy = self.policy
         allowed = self._allowlisted(state, actor, res.ip, res.user_agent)
-        if state.counters.events >= policy.score_min_events and res.ts >= state.next_score_ts:
-            # one score per actor per interval of its event time, at the event that is due
-            self._score(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent, rec, now)
+        due = score_due(
+            state.counters.events, policy.score_min_events, res.ts, state.next_score_ts
+        )
+        if due:  # see stream.core.scoring: per interval of event time, and as events double
+            self._score(
+                out, state, actor, res.ts, res.event_id, res.ip, res.user_agent, rec, now, due
+            )
         if allowed:
             return True
         self._decide(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent)
@@ -344,13 +349,15 @@ class PartitionDetector:
         ua: str,
         rec: Record,
         now: float,
+        due: int = INTERVAL,
     ) -> None:
         """Score an actor that is due (see :mod:`stream.core.scoring`), act, learn."""
         policy = self.policy
-        state.next_score_ts = ts + policy.score_interval_s
+        if due == INTERVAL:
+            state.next_score_ts = ts + policy.score_interval_s
         x = features(state, ts, self.context)
-        if self.export_vectors:
-            out.vectors.append((actor, ts, x))
+        if self.export_vectors and (due == INTERVAL or self.export_grown):
+            out.vectors.append((actor, ts, x))  # what the model would learn from
         live = self.guard("live")
         assert live is not None
         score = live.score(x)
@@ -369,7 +376,7 @@ class PartitionDetector:
                     actor, ts, policy.score_interval_s, policy.random_challenge_rate
                 ):
                     flagged = self._audit(out, state, actor, ts, event_id)
-        if self._trusted(state, ts, score) and sampled(
+        if due == INTERVAL and self._trusted(state, ts, score) and sampled(
             actor, ts, policy.score_interval_s, policy.learn_sample_rate
         ):
             if live.learn(x) is None:

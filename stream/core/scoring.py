@@ -1,9 +1,11 @@
 """Scoring an actor and teaching the model: when, what, and from whom.
 
-* **When** — an actor is scored once it has ``[score] min_events`` events, then at most
-  once per ``interval_s`` of its event time: one vector per actor per interval, whatever
-  the batch sizes. Every score is published; the policy's volume gates decide whether a
-  score may *act*, not whether it is computed.
+* **When** — an actor is scored once it has ``[score] min_events`` events, then once per
+  ``interval_s`` of its event time, and in between each time its events double (20, 40,
+  80, … with ``min_events`` 10), so that a short visit is judged again as its evidence
+  grows. Every score is published; the policy's volume gates decide whether a score may
+  *act*, not whether it is computed. The model learns one vector per actor per interval
+  (the interval's score), whatever the batch sizes.
 * **Score first, then learn** — the vector is scored before the model learns it.
 * **From whom** — the model learns only from trusted traffic: actors not flagged (no
   decision in force, score under the challenge threshold), not known to be bots (an
@@ -98,6 +100,24 @@ class GuardedModel:
             self._good = copy.deepcopy(self.model)
         except Exception as exc:  # a model that cannot be copied is restored fresh
             log.warning("model_checkpoint_failed", model=self.label, error=str(exc))
+
+
+def score_due(events: int, min_events: int, ts: float, next_score_ts: float) -> int:
+    """Whether an actor with ``events`` events is due for a score at ``ts``: ``INTERVAL``
+    (its interval is over: score and learn), ``GROWN`` (its events doubled: score only),
+    or 0."""
+    if events < min_events:
+        return 0
+    if ts >= next_score_ts:
+        return INTERVAL
+    m = max(min_events, 1)
+    k = events // m
+    if events % m == 0 and k & (k - 1) == 0:
+        return GROWN
+    return 0
+
+
+INTERVAL, GROWN = 1, 2
 
 
 def sampled(actor: str, ts: float, interval_s: float, rate: float) -> bool:

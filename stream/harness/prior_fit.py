@@ -3,9 +3,10 @@
 The features of every scored actor-interval are collected by replaying labelled events
 through the same pipeline as the stream (:class:`~stream.harness.offline.OfflineRun`, which
 keeps the vectors), then a logistic regression with an L2 penalty is fitted by Newton's
-method (NumPy). Each actor weighs the same whatever its number of intervals, and both
-classes weigh the same. People (``human*``) are the negative class; every bot and the
-declared crawlers (automated, even when welcome) the positive one.
+method (NumPy). Each kind of actor (persona) weighs the same, each actor within it the
+same whatever its number of vectors, and both classes weigh the same. People
+(``human*``) are the negative class; every bot and the declared crawlers (automated,
+even when welcome) the positive one.
 
 What the prior was fitted on, and how it did on traffic it did not see, goes into the file.
 """
@@ -28,9 +29,19 @@ from stream.core.policy import Policy
 from stream.harness.evaluation import is_person
 from stream.harness.offline import OfflineRun
 
-# features the prior does not use: they describe the platform's deployment more than
-# the actor (and night-time depends on where people live)
-EXCLUDED: tuple[str, ...] = ("night_share", "account_age_days")
+# features the prior does not use. It judges how an actor browses, not how much: rates
+# and volumes are the rules' business, and they differ by orders of magnitude between a
+# blog and a social network (a prior that learnt "bots are fast" misses slow crawlers).
+# Night-time depends on where people live, account age on the platform's history.
+RATES: tuple[str, ...] = (
+    "requests_per_minute",
+    "requests_per_hour",
+    "requests_per_day",
+    "profiles_per_hour",
+    "profiles_per_day",
+    "mean_gap_s",
+)
+EXCLUDED: tuple[str, ...] = ("night_share", "account_age_days", *RATES)
 PRIOR_FEATURES = tuple(n for n in NAMES if n not in EXCLUDED)
 
 
@@ -41,11 +52,13 @@ class Vectors:
     rows: list[dict[str, float]] = field(default_factory=list)
     actors: list[str] = field(default_factory=list)
     labels: list[bool] = field(default_factory=list)  # True: automated
+    kinds: list[str] = field(default_factory=list)  # the label itself (persona)
 
     def extend(self, other: Vectors) -> None:
         self.rows += other.rows
         self.actors += other.actors
         self.labels += other.labels
+        self.kinds += other.kinds
 
 
 def collect(
@@ -56,7 +69,10 @@ def collect(
     prefix: str = "",
 ) -> Vectors:
     """The vectors of every labelled actor, as the stream would score them."""
-    run = OfflineRun(policy, spec, export_vectors=True).run(events)
+    offline = OfflineRun(policy, spec, export_vectors=True)
+    for det in offline.detectors:
+        det.export_grown = True  # every vector the stream scores, as its evidence grows
+    run = offline.run(events)
     out = Vectors()
     for actor, _ts, x in run.vectors:
         label = labels.get(actor)
@@ -65,6 +81,7 @@ def collect(
         out.rows.append(x)
         out.actors.append(prefix + actor)
         out.labels.append(not is_person(label))
+        out.kinds.append(label)
     return out
 
 
@@ -72,25 +89,29 @@ def _matrix(rows: list[dict[str, float]], names: tuple[str, ...]) -> np.ndarray:
     return np.array([[transform(r, names)[n] for n in names] for r in rows], dtype=float)
 
 
-def fit(vectors: Vectors, l2: float = 1.0, names: tuple[str, ...] = PRIOR_FEATURES) -> Prior:
-    """Weighted, L2-penalised logistic regression on standardised features."""
-    x = _matrix(vectors.rows, names)
+def _weights(vectors: Vectors) -> np.ndarray:
+    """Each kind of actor (persona) weighs the same, and within it each actor the same
+    whatever its number of vectors — rare kinds of bot matter as much as common ones —
+    and both classes weigh the same (0.5 each)."""
     y = np.array(vectors.labels, dtype=float)
     per_actor = Counter(vectors.actors)
-    w = np.array([1.0 / per_actor[a] for a in vectors.actors])
-    for cls in (0.0, 1.0):  # both classes weigh the same
+    kinds = vectors.kinds or ["all"] * len(vectors.actors)
+    actors_of = dict.fromkeys(zip(kinds, vectors.actors, strict=True))
+    per_kind = Counter(k for k, _ in actors_of)
+    w = np.array(
+        [1.0 / (per_actor[a] * per_kind[k]) for k, a in zip(kinds, vectors.actors, strict=True)]
+    )
+    for cls in (0.0, 1.0):
         mask = y == cls
         if mask.any():
             w[mask] *= 0.5 / w[mask].sum()
-    mean = (w[:, None] * x).sum(axis=0) / w.sum()
-    std = np.sqrt((w[:, None] * (x - mean) ** 2).sum(axis=0) / w.sum())
-    std[std < 1e-6] = 1.0
-    z = (x - mean) / std
-    z1 = np.hstack([z, np.ones((len(z), 1))])
+    return w
+
+
+def _newton(z1: np.ndarray, y: np.ndarray, w: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """Weighted, penalised logistic regression by Newton's method (last column: 1s)."""
     beta = np.zeros(z1.shape[1])
-    penalty = np.full(z1.shape[1], l2)
-    penalty[-1] = 0.0  # the intercept is not penalised
-    for _ in range(50):  # Newton's method
+    for _ in range(50):
         p = 1.0 / (1.0 + np.exp(-np.clip(z1 @ beta, -30, 30)))
         grad = z1.T @ (w * (p - y)) + penalty * beta
         hess = (z1 * (w * p * (1 - p))[:, None]).T @ z1 + np.diag(penalty)
@@ -98,6 +119,22 @@ def fit(vectors: Vectors, l2: float = 1.0, names: tuple[str, ...] = PRIOR_FEATUR
         beta -= step
         if np.abs(step).max() < 1e-8:
             break
+    return beta
+
+
+def fit(vectors: Vectors, l2: float = 1.0, names: tuple[str, ...] = PRIOR_FEATURES) -> Prior:
+    """Weighted, L2-penalised logistic regression on standardised features."""
+    x = _matrix(vectors.rows, names)
+    y = np.array(vectors.labels, dtype=float)
+    w = _weights(vectors)
+    mean = (w[:, None] * x).sum(axis=0) / w.sum()
+    std = np.sqrt((w[:, None] * (x - mean) ** 2).sum(axis=0) / w.sum())
+    std[std < 1e-6] = 1.0
+    z = (x - mean) / std
+    z1 = np.hstack([z, np.ones((len(z), 1))])
+    penalty = np.full(z1.shape[1], l2)
+    penalty[-1] = 0.0  # the intercept is not penalised
+    beta = _newton(z1, y, w, penalty)
     return Prior(
         features=names,
         mean={n: float(m) for n, m in zip(names, mean, strict=True)},
@@ -108,12 +145,32 @@ def fit(vectors: Vectors, l2: float = 1.0, names: tuple[str, ...] = PRIOR_FEATUR
             "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "l2": l2,
             "vectors": len(vectors.rows),
-            "actors": len(per_actor),
+            "actors": len(set(vectors.actors)),
             "automated_actors": len(
                 {a for a, lab in zip(vectors.actors, vectors.labels, strict=True) if lab}
             ),
         },
     )
+
+
+def calibrate(prior: Prior, vectors: Vectors) -> tuple[float, float]:
+    """Platt scaling on traffic the fit did not see: the penalty shrinks the weights, so
+    the scores crowd around 0.5; ``sigmoid(a * logit + b)``, folded into the weights and
+    the intercept, makes a score a probability again (on class-balanced traffic). The
+    order of actors — every AUC — is unchanged. Returns ``(a, b)``."""
+    logits = np.array([_logit(prior, x) for x in vectors.rows])
+    z1 = np.stack([logits, np.ones(len(logits))], axis=1)
+    y = np.array(vectors.labels, dtype=float)
+    a, b = (float(v) for v in _newton(z1, y, _weights(vectors), np.zeros(2)))
+    prior.weights = {k: round(float(v) * a, 6) for k, v in prior.weights.items()}
+    prior.intercept = float(prior.intercept * a + b)
+    prior.meta["calibration"] = {"a": round(a, 4), "b": round(b, 4)}
+    return a, b
+
+
+def _logit(prior: Prior, x: dict[str, float]) -> float:
+    z = prior.standardise(x)
+    return prior.intercept + sum(prior.weights[k] * z[k] for k in prior.features)
 
 
 def auc(scores: list[float], positive: list[bool]) -> float | None:
@@ -134,9 +191,7 @@ def auc(scores: list[float], positive: list[bool]) -> float | None:
 
 
 def prior_score(prior: Prior, x: dict[str, float]) -> float:
-    z = prior.standardise(x)
-    logit = prior.intercept + sum(prior.weights[k] * z[k] for k in prior.features)
-    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, logit))))
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, _logit(prior, x)))))
 
 
 def simulated(

@@ -178,7 +178,7 @@ def test_manual_enforcement_round_trips_and_version_3_still_decodes() -> None:
     # a blob written by version 3: the same head without origin and allow_until, no tail
     v4 = encode(s)
     head = list(_HEAD.unpack_from(v4, 0))
-    tail = 9 + len(s.behaviour.dump())  # next_score_ts, verdict, behaviour: v4 only
+    tail = 17 + len(s.behaviour.dump())  # nav_ts, next_score_ts, verdict, behaviour: v4 only
     v3 = _HEAD3.pack(3, *head[1:-2]) + v4[_HEAD.size : -tail]
     old = decode(v3)
     assert old.enforcement.action == Action.BLOCK and old.enforcement.expires == T0 + 86400

@@ -204,12 +204,13 @@ def test_model_scores_before_learning_and_never_learns_from_flagged() -> None:
     spy.calls.clear()
     spy.score = 0.95  # the next interval: the model finds the actor anomalous
     out = det.process(browser(100, start=15))
-    assert spy.calls == [("score", 110.0)]  # scored (300 s later), not learned from
+    # scored as its events double (20, 40, 80) and 300 s later; never learned from
+    assert spy.calls == [("score", 20.0), ("score", 40.0), ("score", 80.0), ("score", 110.0)]
     assert [d.action for d in out.decisions] == ["challenge"]
     assert out.decisions[0].reasons == ["anomaly_score 0.950 > 0.9"]
     spy.calls.clear()
     det.process(browser(100, start=115))  # challenged: still scored, never learned from
-    assert spy.calls == [("score", 210.0)]
+    assert spy.calls == [("score", 160.0), ("score", 210.0)]
 
 
 def test_every_actor_is_scored_from_its_min_events_th_event_once_per_interval() -> None:
@@ -217,7 +218,7 @@ def test_every_actor_is_scored_from_its_min_events_th_event_once_per_interval() 
     det = detector(model=spy)  # the default policy: 10 events, then every 300 s
     out = det.process(browser(20, step_s=60))
     assert [c[0] for c in spy.calls] == ["score", "learn", "score", "learn", "score", "learn"]
-    assert [sc.ts - T0 for sc in out.scores] == [540.0, 840.0, 1140.0]
+    assert [sc.ts - T0 for sc in out.scores] == [540.0, 840.0, 1140.0]  # (20th: 1140 s)
     assert all(sc.slot == "live" and sc.actor == "account:bot" for sc in out.scores)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from stream.harness.personas.gen import CRAWLER_NET, Actors, Gen
-from stream.harness.personas.people import heavy_recruiter, human, office, power_user
+from stream.harness.personas.people import heavy_recruiter, human, office, power_user, visitor
 from stream.harness.personas.scrapers import (
     account_farm,
     browser_bot,
@@ -28,6 +28,9 @@ from stream.harness.personas.scrapers import (
     headless,
     low_and_slow,
     new_aggressive,
+    slow_crawler,
+    visitor_bot,
+    visitor_bot_paced,
 )
 
 # how the crawler is declared on the allowlist in the stress policy
@@ -51,10 +54,15 @@ PERSONAS: dict[str, tuple[Callable[[Gen, int], Actors], int]] = {
     "allowlisted_crawler": (crawler, 1),
     "headless": (headless, 1),
     "browser_bot": (browser_bot, 1),
+    "human_visitor": (visitor, 1),
+    "visitor_bot": (visitor_bot, 1),
+    "visitor_bot_paced": (visitor_bot_paced, 1),
+    "slow_crawler": (slow_crawler, 1),
 }
 
 DEFAULT_MIX = {
-    "human": 0.62,
+    "human": 0.52,
+    "human_visitor": 0.08,
     "human_power_user": 0.04,
     "human_heavy_recruiter": 0.02,
     "human_office": 0.07,
@@ -66,6 +74,9 @@ DEFAULT_MIX = {
     "allowlisted_crawler": 0.01,
     "headless": 0.02,
     "browser_bot": 0.03,
+    "visitor_bot": 0.01,
+    "visitor_bot_paced": 0.01,
+    "slow_crawler": 0.02,
 }
 
 

@@ -7,7 +7,12 @@ Two kinds of traffic (``web``):
   them (feed, search, messages), with referrers as route paths;
 * **web** — an access log of the whole site: a browser's page view also fetches the
   page's static assets (style sheets, scripts, images, the favicon) unless they are in
-  its cache; HTTP clients fetch pages only; crawlers read ``robots.txt`` first.
+  its cache, and, while the page is open, the page's script may post beacons (analytics,
+  real-user monitoring, mouse telemetry) every few seconds — people's browsers and
+  automated browsers alike; HTTP clients fetch pages only; crawlers read ``robots.txt``.
+
+Logged-out visitors browse the public part of the site (:class:`Site`): topic pages,
+articles and public profiles, linked to each other.
 """
 
 from __future__ import annotations
@@ -51,13 +56,60 @@ Events = list[dict[str, Any]]
 Actors = list[tuple[str, str, Events]]
 
 
+BEACON_PATHS = ("/beacon", "/api/collect", "/rum", "/storage/store_events.php")
+
+
 @dataclass
 class Browser:
     """A browser's cache: core assets are fetched once a session, unless the person
-    reloads (some people's browsers revalidate every time)."""
+    reloads (some people's browsers revalidate every time); and the site's beacon script,
+    when it has one."""
 
     revalidate: float = 0.0  # chance a cached core asset is fetched again (304)
     cached: set[str] = field(default_factory=set)
+    beacon_s: float = 0.0  # a beacon every ~beacon_s while a page is open (0: none)
+    beacon_path: str = BEACON_PATHS[0]
+
+
+@dataclass
+class Site:
+    """The public part of the site: topic pages listing articles and public profiles.
+
+    Every page links to its topic, its neighbours in the topic and the home page; the
+    home page links to every topic."""
+
+    topics: int = 12
+    per_topic: int = 15
+    profile_share: float = 0.5  # items that are public profiles (the rest articles)
+
+    def item(self, topic: int, k: int) -> tuple[str, str | None]:
+        """Path and profile id of item ``k`` of ``topic``."""
+        n = topic * self.per_topic + k
+        if (n * 2654435761) % 1000 < self.profile_share * 1000:
+            pid = str(90_000_000 + n)
+            return f"/profiles/{pid}", pid
+        return f"/topics/{topic}/articles/{k}", None
+
+    def links(self, page: str) -> list[str]:
+        if page == "/":
+            return [f"/topics/{t}" for t in range(self.topics)]
+        topic = self.topic_of(page)
+        items = [self.item(topic, k)[0] for k in range(self.per_topic)]
+        if page.startswith("/topics/") and page.count("/") == 2:
+            return [*items, "/"]
+        i = items.index(page) if page in items else 0
+        near = [items[(i + d) % len(items)] for d in (-2, -1, 1, 2, 3)]
+        return [*near, f"/topics/{topic}", "/"]
+
+    def topic_of(self, page: str) -> int:
+        if page.startswith("/topics/"):
+            return int(page.split("/")[2])
+        if page.startswith("/profiles/"):
+            return ((int(page.rsplit("/", 1)[1]) - 90_000_000) // self.per_topic) % self.topics
+        return 0
+
+    def target(self, page: str) -> str | None:
+        return page.rsplit("/", 1)[1] if page.startswith("/profiles/") else None
 
 
 @dataclass
@@ -72,7 +124,7 @@ class Gen:
         self,
         account: str | None,
         ts: float,
-        ip: str,
+        ip: str | None,
         ua: str,
         target: str | None,
         created: float | None,
@@ -108,7 +160,7 @@ class Gen:
         out: Events,
         account: str | None,
         ts: float,
-        ip: str,
+        ip: str | None,
         ua: str,
         created: float | None,
         *,
@@ -179,6 +231,55 @@ class Gen:
                 )
                 t += r.uniform(0.01, 0.2)
         return page
+
+    def read(
+        self,
+        out: Events,
+        account: str | None,
+        t: float,
+        dur_s: float,
+        ip: str | None,
+        ua: str,
+        page: str,
+        browser: Browser | None,
+        session: str | None = None,
+    ) -> None:
+        """The beacons a page's script posts while it is open for ``dur_s`` (web only)."""
+        if not self.web or browser is None or browser.beacon_s <= 0:
+            return
+        r = self.rng
+        end = t + dur_s
+        t += r.uniform(0.3, 1.0) * browser.beacon_s
+        while t < end - 0.5:
+            out.append(
+                self.event(
+                    account,
+                    t,
+                    ip,
+                    ua,
+                    None,
+                    None,
+                    path=browser.beacon_path,
+                    referrer=page,
+                    method="POST",
+                    session=session,
+                )
+            )
+            t += browser.beacon_s * r.uniform(0.8, 1.25)
+        out.append(  # the last one as the page is left
+            self.event(
+                account,
+                end - r.uniform(0.05, 0.4),
+                ip,
+                ua,
+                None,
+                None,
+                path=browser.beacon_path,
+                referrer=page,
+                method="POST",
+                session=session,
+            )
+        )
 
     def ip(self, a: int | None = None) -> str:
         r = self.rng

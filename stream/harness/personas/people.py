@@ -4,6 +4,7 @@ and an office of people behind one address. Their labels start with ``human``.""
 from __future__ import annotations
 
 from stream.harness.personas.gen import (
+    BEACON_PATHS,
     BROWSERS,
     DAY,
     SEARCH_ENGINES,
@@ -11,6 +12,7 @@ from stream.harness.personas.gen import (
     Browser,
     Events,
     Gen,
+    Site,
     activity,
     dwell,
 )
@@ -64,7 +66,9 @@ def session(
             else:
                 page = g.view(out, account, t, ip, ua, created, referrer=ref, browser=browser)
         history.append(page)
-        t += dwell(r)
+        pause = dwell(r)
+        g.read(out, account, t, pause, ip, ua, page, browser)
+        t += pause
     return t
 
 
@@ -74,7 +78,7 @@ def human(g: Gen, i: int) -> Actors:
     account, created, ua = f"h{i}", g.old_account(), r.choice(BROWSERS)
     ip = g.ip()
     friends = [g.profile() for _ in range(r.randint(10, 60))]
-    browser = Browser(revalidate=r.choice((0.0, 0.0, 0.3, 1.0)))
+    browser = visitor_browser(g)
     events: Events = []
     t = g.start + r.uniform(0, 3600)
     while t < g.end:
@@ -178,7 +182,7 @@ def office(g: Gen, i: int, size: int = 40) -> Actors:
             recruiting(g, account, ip, ua, created, r.uniform(40, 120), events)
         else:
             friends = [g.profile() for _ in range(r.randint(10, 60))]
-            browser = Browser(revalidate=r.choice((0.0, 0.3)))
+            browser = visitor_browser(g)
             for day in range(int((g.end - day0) // DAY) + 1):
                 t = day0 + day * DAY + 8.5 * 3600 + r.uniform(0, 3600)
                 stop = day0 + day * DAY + 17.5 * 3600
@@ -189,3 +193,72 @@ def office(g: Gen, i: int, size: int = 40) -> Actors:
                     t += r.expovariate(1 / 2400.0) + 300
         out.append((f"account:{account}", "human_office", events))
     return out
+
+
+def visit_start(g: Gen) -> float:
+    """When a one-off visit starts: at daily-rhythm times within the run."""
+    r = g.rng
+    while True:
+        t = r.uniform(g.start, max(g.start, g.end - 300))
+        if r.random() < activity(t):
+            return t
+
+
+def visitor_browser(g: Gen) -> Browser:
+    """A visitor's browser on a site whose script may post beacons."""
+    r = g.rng
+    return Browser(
+        revalidate=r.choice((0.0, 0.0, 0.3, 1.0)),
+        beacon_s=r.choice((0.0, 2.0, 5.0, 15.0)),
+        beacon_path=r.choice(BEACON_PATHS),
+    )
+
+
+def visitor(g: Gen, i: int) -> Actors:
+    """A logged-out person (a session cookie, no account) on the public site: lands on
+    the home page or an article from a search engine, clicks links, reads (log-normal
+    pauses), goes back, now and then types an address; one visit of 1-60 pages."""
+    r = g.rng
+    site, ua = Site(profile_share=r.choice((0.0, 0.5, 0.8))), r.choice(BROWSERS)
+    ip = g.ip() if r.random() < 0.7 else None  # some logs carry no address
+    sid = f"vs{i}x{r.getrandbits(48):012x}"
+    browser = visitor_browser(g)
+    events: Events = []
+    t = visit_start(g)
+    page = "/" if r.random() < 0.5 else site.item(r.randrange(site.topics), 0)[0]
+    ref = "" if page == "/" else r.choice(SEARCH_ENGINES)
+    history: list[str] = []
+    reading = r.uniform(2.3, 3.2)  # log of the median pause: 10-25 s
+    for n in range(max(1, min(60, int(r.lognormvariate(2.0, 1.0))))):
+        if t >= g.end:
+            break
+        # the first request has no cookie yet on some sites: it is the address's
+        session = None if n == 0 and ip is not None and r.random() < 0.5 else sid
+        g.view(
+            events,
+            None,
+            t,
+            ip,
+            ua,
+            None,
+            path=page,
+            target=site.target(page),
+            referrer=ref,
+            browser=browser,
+            session=session,
+        )
+        history.append(page)
+        pause = r.lognormvariate(reading, 1.0)
+        g.read(events, None, t, pause, ip, ua, page, browser, sid)
+        t += pause
+        roll = r.random()
+        if roll < 0.2 and len(history) >= 2:  # back, then a link of that page
+            history.pop()
+            ref = history[-1]
+        elif roll < 0.27:  # typed or bookmarked
+            ref = ""
+        else:
+            ref = page
+        page = r.choice(site.links(ref)) if ref else r.choice(site.links("/"))
+    # (a cookie-less first request goes to its address: an actor without a label)
+    return [(f"session:{sid}", "human_visitor", events)]

@@ -20,8 +20,10 @@ from stream.harness.personas.gen import (
     Browser,
     Events,
     Gen,
+    Site,
     bot_referrer,
 )
+from stream.harness.personas.people import visitor_browser
 
 REFERRER_STYLES = ("none", "none", "fixed", "last")
 
@@ -229,12 +231,14 @@ def browser_bot(g: Gen, i: int) -> Actors:
     events: Events = []
     t = g.start + r.uniform(0, 3600)
     while t < g.end:
-        browser = Browser()  # a fresh profile per run of the script
+        browser = visitor_browser(g)  # a fresh profile per run of the script
         last = g.view(
             events, account, t, ip, ua, created, path="/feed", referrer="", browser=browser
         )
         for _ in range(r.randint(10, 120)):
-            t += r.uniform(low, high)
+            pause = r.uniform(low, high)
+            g.read(events, account, t, pause, ip, ua, last, browser)
+            t += pause
             if t >= g.end:
                 break
             if r.random() < 0.7:
@@ -253,3 +257,107 @@ def browser_bot(g: Gen, i: int) -> Actors:
                 last = g.view(events, account, t, ip, ua, created, referrer=last, browser=browser)
         t += r.uniform(1800, 4 * 3600)
     return [(f"account:{account}", "browser_bot", events)]
+
+
+def visitor_bot(g: Gen, i: int, paced: bool = False) -> Actors:
+    """Browser automation on the public site without an account (a session cookie): a
+    real browser (assets, cache, referrers, the site's beacons) clicks links one after
+    the other and never goes back. In a hurry (``paced=False``) it stays 0.5-4 s on a
+    page; ``paced`` it waits like a reader — uniformly between bounds drawn per bot, or
+    log-normally around a fixed pause — and may move the mouse (more beacons)."""
+    r = g.rng
+    site, ua = Site(profile_share=r.choice((0.0, 0.5, 0.8, 1.0))), r.choice(BROWSERS)
+    ip = g.ip() if r.random() < 0.7 else None
+    sid = f"vb{i}{'p' if paced else 'f'}{r.getrandbits(48):012x}"
+    browser = visitor_browser(g)
+    if paced:
+        low = r.uniform(3.0, 15.0)
+        high = low + r.uniform(3.0, 25.0)
+        median, spread = r.uniform(6.0, 25.0), r.uniform(0.15, 0.5)
+        uniform = r.random() < 0.6
+    else:
+        low = r.uniform(0.5, 1.5)
+        high = low + r.uniform(0.5, 2.5)
+    events: Events = []
+    t = r.uniform(g.start, max(g.start, g.end - 600))
+    page, ref = "/", ""
+    for n in range(r.randint(4, 120)):
+        if t >= g.end:
+            break
+        session = None if n == 0 and ip is not None and r.random() < 0.5 else sid
+        g.view(
+            events,
+            None,
+            t,
+            ip,
+            ua,
+            None,
+            path=page,
+            target=site.target(page),
+            referrer=ref,
+            browser=browser,
+            session=session,
+        )
+        if paced and not uniform:
+            pause = r.lognormvariate(math.log(median), spread)
+        else:
+            pause = r.uniform(low, high)
+        g.read(events, None, t, pause, ip, ua, page, browser, sid)
+        t += pause
+        ref, page = page, r.choice(site.links(page))
+    label = "visitor_bot_paced" if paced else "visitor_bot"
+    return [(f"session:{sid}", label, events)]
+
+
+def visitor_bot_paced(g: Gen, i: int) -> Actors:
+    return visitor_bot(g, i, paced=True)
+
+
+SLOW_CRAWLER_UAS = (
+    "Mozilla/5.0 (compatible; SiteAuditBot/3.1; +https://audit.example/bot)",
+    "Mozilla/5.0 (compatible; PeopleIndex/1.0)",
+    "python-requests/2.31.0",
+    "Go-http-client/2.0",
+)
+
+
+def slow_crawler(g: Gen, i: int) -> Actors:
+    """A crawler of the public site from one address, without an account or a cookie: it
+    reads ``robots.txt`` (most do, again every few hours), then fetches pages — public
+    profiles and articles, hardly ever the same twice — one every two hours to one a
+    minute, at irregular times, no assets, no referrer, a HEAD request now and then. Its user agent
+    declares it, claims a browser or names an HTTP library."""
+    r = g.rng
+    ip = g.ip()
+    ua = r.choice((*SLOW_CRAWLER_UAS, *BROWSERS))
+    site = Site(profile_share=r.choice((0.5, 0.8, 1.0)))
+    rate = math.exp(r.uniform(math.log(0.5), math.log(60.0)))  # pages an hour
+    robots_every = r.uniform(3600.0, 6 * 3600.0) if r.random() < 0.7 else None
+    events: Events = []
+    next_robots = g.start if robots_every else float("inf")
+    for t in g.arrivals(g.start + r.uniform(0, 3600), rate):
+        if t >= next_robots and robots_every is not None:
+            events.append(g.event(None, t, ip, ua, None, None, path="/robots.txt", referrer=""))
+            next_robots = t + robots_every
+            t += r.uniform(1.0, 30.0)
+        topic = r.randrange(site.topics)
+        if r.random() < 0.15:
+            page = f"/topics/{topic}"
+        else:
+            page = site.item(topic, r.randrange(site.per_topic))[0]
+        target = site.target(page)
+        events.append(
+            g.event(
+                None,
+                t,
+                ip,
+                ua,
+                target,
+                None,
+                path=page,
+                referrer="",
+                method="HEAD" if r.random() < 0.05 else "GET",
+                status=404 if r.random() < 0.03 else 200,
+            )
+        )
+    return [(f"ip:{ip}", "slow_crawler", events)]
