@@ -27,6 +27,9 @@ from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+#: a snapshot larger than this is not written (Kafka's default message limit is 1 MiB)
+MAX_SNAPSHOT_BYTES = 1_000_000
+
 
 class ModelManager:
     def __init__(self, settings: Settings) -> None:
@@ -126,7 +129,7 @@ class ModelManager:
             return self.fresh(spec), spec.label()
         try:
             model = snap.load(blob, self.snapshot_key, spec, partition)
-        except snap.SnapshotRefused as exc:
+        except Exception as exc:  # SnapshotRefused, or any bug: never stop a partition here
             self.stats["snapshot_refused"] += 1
             log.warning(
                 "snapshot_refused",
@@ -146,25 +149,28 @@ class ModelManager:
         out: list[Message] = []
         topic, now = self.settings.snapshot_topic, time.time()
         for p, det in partitions.items():
-            out.append(
-                (
-                    topic,
-                    f"live:{p}".encode(),
-                    snap.dump(det.model, self.slots.live, p, self.snapshot_key, "live", now),
-                    p,
-                )
-            )
+            wanted: list[tuple[str, Scorer, ModelSpec]] = [("live", det.model, self.slots.live)]
             if det.shadow is not None and self.slots.shadow is not None:
-                out.append(
-                    (
-                        topic,
-                        f"shadow:{p}".encode(),
-                        snap.dump(
-                            det.shadow, self.slots.shadow, p, self.snapshot_key, "shadow", now
-                        ),
-                        p,
+                wanted.append(("shadow", det.shadow, self.slots.shadow))
+            for slot, model, spec in wanted:
+                try:
+                    blob = snap.dump(model, spec, p, self.snapshot_key, slot, now)
+                except Exception as exc:  # a model that cannot say what it learned
+                    self.stats["snapshot_failed"] += 1
+                    log.warning("snapshot_failed", slot=slot, partition=p, error=repr(exc))
+                    continue
+                if len(blob) > MAX_SNAPSHOT_BYTES:
+                    self.stats["snapshot_too_large"] += 1
+                    log.warning(
+                        "snapshot_too_large",
+                        slot=slot,
+                        partition=p,
+                        bytes=len(blob),
+                        limit=MAX_SNAPSHOT_BYTES,
+                        action="not written: the model starts fresh after a restart",
                     )
-                )
+                    continue
+                out.append((topic, f"{slot}:{p}".encode(), blob, p))
         self.last_snapshot = time.monotonic()
         self.stats["snapshots_written"] += len(out)
         return out
