@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from stream import keys
 from stream.core.actor_codec import decode
 from stream.core.actor_state import ActorState
 from stream.core.policy_loader import parse_policy
@@ -186,6 +187,7 @@ class Chaos:
             "SCRAPEGUARD_TOPIC_DEADLETTER": settings.topic_deadletter,
             "SCRAPEGUARD_TOPIC_CONTROL": settings.topic_control,
             "SCRAPEGUARD_TOPIC_INCIDENTS": settings.topic_incidents,
+            **keys.generate(),  # every worker of the run holds the same random keys
         }
 
     def _worker(self, name: str) -> WorkerProcess:

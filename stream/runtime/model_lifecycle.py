@@ -38,6 +38,8 @@ class ModelManager:
         self.control_key = (
             settings.control_key.get_secret_value().encode() if settings.control_key else None
         )
+        if settings.snapshot_key is None:
+            raise ValueError("SCRAPEGUARD_SNAPSHOT_KEY is required to run a detector")
         self.snapshot_key = settings.snapshot_key.get_secret_value().encode()
         self.pending: deque[Command] = deque()
         self.stats: Counter[str] = Counter()
