@@ -30,6 +30,7 @@ import structlog
 from mode import Service
 
 from stream.core.bouncer_keys import BouncerRegistry
+from stream.core.control import appended_at
 from stream.core.decision_index import DecisionIndex
 from stream.core.decision_store import DecisionStore
 from stream.core.records import BouncerKey, Decision, Member, decode_incident
@@ -51,7 +52,7 @@ class GlobalView(Service):
         settings: Settings,
         writer: WriterService,
         owned: Callable[[], set[int]],
-        on_control: Callable[[bytes | None], None],
+        on_control: Callable[[bytes | None, float | None], None],
         **kwargs: Any,
     ) -> None:
         self.settings = settings
@@ -72,7 +73,7 @@ class GlobalView(Service):
         self.reader = TopicReader(
             s,
             {
-                s.topic_control: lambda rec: on_control(rec.value),
+                s.topic_control: lambda rec: on_control(rec.value, appended_at(rec)),
                 s.topic_decisions: self._on_decision,
                 s.topic_incidents: self._on_incident,
                 s.members_topic: self._on_member,

@@ -41,27 +41,47 @@ class ModelManager:
         if settings.snapshot_key is None:
             raise ValueError("SCRAPEGUARD_SNAPSHOT_KEY is required to run a detector")
         self.snapshot_key = settings.snapshot_key.get_secret_value().encode()
-        self.pending: deque[Command] = deque()
+        self.pending: deque[Command | ControlRefused] = deque()
         self.stats: Counter[str] = Counter()
         self.last_snapshot = time.monotonic()
         # called with each policy deployed through the control log, between batches
         self.on_policy: list[Callable[[Policy], None]] = []
 
     # -- control -----------------------------------------------------------------------
-    def receive(self, raw: bytes | None) -> None:
-        """A control message arrived: verify now, apply between batches."""
+    def receive(self, raw: bytes | None, appended_at: float | None = None) -> None:
+        """A control message arrived: verify now, apply (or record its refusal) between
+        batches, in the order of the log — so that every worker folds it alike."""
         try:
-            self.pending.append(verify(raw, self.control_key))
+            self.pending.append(
+                verify(
+                    raw,
+                    self.control_key,
+                    appended_at=appended_at,
+                    window_s=self.settings.control_window_s,
+                )
+            )
         except ControlRefused as exc:
-            self._refused(exc)
+            self.pending.append(exc)
 
     def _refused(self, exc: ControlRefused) -> None:
         self.stats[f"control_refused_{exc.reason}"] += 1
-        log.warning("control_refused", reason=exc.reason, detail=exc.detail)
+        a = exc.authentic
+        log.warning(
+            "control_refused",
+            reason=exc.reason,
+            detail=exc.detail,
+            id=a.id if a else None,
+            issuer=a.issuer if a else None,
+            seq=a.seq if a else None,
+        )
 
     def apply_pending(self, partitions: dict[int, PartitionDetector]) -> None:
         while self.pending:
             cmd = self.pending.popleft()
+            if isinstance(cmd, ControlRefused):
+                self.slots.record_refused(cmd)  # remembered: a later copy is refused too
+                self._refused(cmd)
+                continue
             try:
                 what = self.slots.apply(cmd)
             except ControlRefused as exc:
@@ -73,7 +93,13 @@ class ModelManager:
                     use(cmd.policy)
             else:
                 for p, det in partitions.items():
-                    self._carry_over(cmd, p, det)
+                    try:
+                        self._carry_over(cmd, p, det)
+                    except Exception as exc:  # never a crash loop on a message the log replays
+                        self.stats["control_carry_over_failed"] += 1
+                        log.error(
+                            "control_carry_over_failed", op=cmd.op, partition=p, error=repr(exc)
+                        )
             self.stats[f"control_applied_{cmd.op}"] += 1
             log.info(
                 "control_applied",
