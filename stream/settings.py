@@ -65,7 +65,11 @@ class Settings(BaseSettings):
     )
     max_event_bytes: int = Field(64 * 1024, ge=256)
     max_future_skew_s: float = Field(
-        86400.0, description="Events stamped further than this past the wall clock are refused."
+        300.0,
+        ge=0,
+        description="Events stamped further than this past the wall clock are dead-lettered "
+        "(ts_in_future): one event dated hours ahead would move its actor's windows past "
+        "the actor's real traffic.",
     )
     actor_idle_ttl_s: float = Field(
         2 * 86400.0,

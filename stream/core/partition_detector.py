@@ -41,7 +41,7 @@ from stream.core.records import (
     Source,
 )
 from stream.core.scoring import GuardedModel, sampled
-from stream.core.validation import Invalid, validate
+from stream.core.validation import MAX_FUTURE_SKEW_S, Invalid, validate
 
 log = structlog.get_logger(__name__)
 
@@ -81,7 +81,7 @@ class Limits:
     """Processing limits taken from settings."""
 
     max_event_bytes: int = 64 * 1024
-    max_future_skew_s: float = 86400.0
+    max_future_skew_s: float = MAX_FUTURE_SKEW_S
     actor_idle_ttl_s: float = 2 * 86400.0
     hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.core.actor_table)
 
