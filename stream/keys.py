@@ -20,8 +20,6 @@ than 32 bytes, or is the same as another key — with one line naming the settin
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import ipaddress
 import os
 import secrets
@@ -176,12 +174,3 @@ def load_or_create(path: Path) -> dict[str, str]:
             name, _, value = line.partition("=")
             out[name.strip()] = value.strip()
     return out
-
-
-# -- derived keys -------------------------------------------------------------------------
-def derive(key: bytes, label: str) -> bytes:
-    """A sub-key for one purpose: HMAC-SHA256(key, "scrapeguard/" + label).
-
-    Knowing a derived key reveals nothing of ``key`` or of keys with other labels.
-    """
-    return hmac.new(key, b"scrapeguard/" + label.encode(), hashlib.sha256).digest()

@@ -479,16 +479,24 @@ def decode_incident(raw: bytes | None) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Member:
-    """A worker's announcement: its URL and the detector partitions it owns."""
+    """A worker's announcement: its URL and the detector partitions it owns, signed
+    (``sig``, :mod:`stream.core.peers`)."""
 
     worker: str
     url: str
     ts: float
     partitions: list[int]
+    sig: str = ""
 
     def encode(self) -> bytes:
         return orjson.dumps(
-            {"worker": self.worker, "url": self.url, "ts": self.ts, "partitions": self.partitions}
+            {
+                "worker": self.worker,
+                "url": self.url,
+                "ts": self.ts,
+                "partitions": self.partitions,
+                "sig": self.sig,
+            }
         )
 
     @classmethod
@@ -500,7 +508,14 @@ class Member:
             isinstance(p, int) and not isinstance(p, bool) for p in parts
         ):
             raise ValueError(f"{what}: partitions must be a list of integers")
-        return cls(_text(d, "worker", what), _text(d, "url", what), _number(d, "ts", what), parts)
+        sig = d.get("sig", "")
+        return cls(
+            _text(d, "worker", what),
+            _text(d, "url", what),
+            _number(d, "ts", what),
+            parts,
+            sig if isinstance(sig, str) else "",
+        )
 
 
 @dataclass(slots=True)

@@ -7,7 +7,8 @@
 * bouncer keys (hashed) → :class:`~stream.core.bouncer_keys.BouncerRegistry`;
 * all incidents → the latest version of each;
 * the members topic → which worker (URL) owns which detector partition, so that a
-  request about an actor's live window state is routed to its owner;
+  request about an actor's live window state is routed to its owner (member records
+  are signed with a key derived from the control key; others are dropped and counted);
 * the control log → handed to the detector's model lifecycle (``on_control``), which
   applies every verified message between two batches.
 
@@ -33,6 +34,7 @@ from stream.core.bouncer_keys import BouncerRegistry
 from stream.core.control import appended_at
 from stream.core.decision_index import DecisionIndex
 from stream.core.decision_store import DecisionStore
+from stream.core.peers import member_key, member_ok, sign_member
 from stream.core.records import BouncerKey, Decision, Member, decode_incident
 from stream.kafka.read_to_end import TopicReader
 from stream.kafka.writer import WriterService
@@ -65,6 +67,9 @@ class GlobalView(Service):
         self._changed = asyncio.Event()  # set (and replaced) when the index changes
         self.incidents: dict[str, dict[str, Any]] = {}
         self.members: dict[str, Member] = {}
+        self.stats: Counter[str] = Counter()
+        key = settings.control_key
+        self.member_key = member_key(key.get_secret_value().encode()) if key else None
         self.worker_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.url = settings.advertised_url or f"http://{settings.web_host}:{settings.web_port}"
         self.per_minute: deque[tuple[int, Counter[str]]] = deque(maxlen=MINUTES)
@@ -105,7 +110,11 @@ class GlobalView(Service):
 
     @Service.timer(5.0)
     async def _announce(self) -> None:
-        me = Member(self.worker_id, self.url, time.time(), sorted(self.owned()))
+        if self.member_key is None:
+            return  # without the control key no other worker would believe us
+        me = sign_member(
+            Member(self.worker_id, self.url, time.time(), sorted(self.owned())), self.member_key
+        )
         await self.writer.writer.write(
             [(self.settings.members_topic, self.worker_id.encode(), me.encode(), None)]
         )
@@ -158,6 +167,10 @@ class GlobalView(Service):
         if rec.value is None:
             return
         m = Member.decode(rec.value)
+        if self.member_key is None or not member_ok(m, self.member_key):
+            self.stats["members_refused"] += 1
+            log.warning("member_refused", worker=m.worker[:80], reason="not signed by a worker")
+            return
         self.members[m.worker] = m
 
     # -- queries -----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from stream.harness.worker_process import WorkerProcess
 KEYS = keys.generate()
 CONTROL_KEY = KEYS["SCRAPEGUARD_CONTROL_KEY"]
 LEDGER_KEY = KEYS["SCRAPEGUARD_LEDGER_KEY"]
+API_TOKEN = keys.new_secret()  # the session worker's API requires it (tests/e2e/http.py)
 
 # The e2e policy is the default one plus a verified crawler on the allowlist.
 E2E_ALLOWLIST = """
@@ -51,6 +52,7 @@ def worker_env(broker: EmbeddedBroker, session_dir: Path) -> dict[str, str]:
         "SCRAPEGUARD_LOG_FORMAT": "json",
         "SCRAPEGUARD_SNAPSHOT_EVERY_S": "2",
         "SCRAPEGUARD_INCIDENT_QUIET_S": "3600",
+        "SCRAPEGUARD_API_TOKEN": API_TOKEN,
         **KEYS,
     }
 
