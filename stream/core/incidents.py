@@ -17,6 +17,7 @@ returns incident updates and new ledger entries; it never sees a raw profile id.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ import orjson
 
 from stream.core.correlation import subnet_of
 from stream.core.ledger import DistinctCount
+from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import FeedItem
 
 CONTACT_FIELDS = frozenset({"email", "phone", "address", "birthdate", "date_of_birth"})
@@ -34,18 +36,37 @@ PENDING_MAX = 5000
 PENDING_S = 3600.0
 
 
-def incident_key(group_reason: str, ip: str | None, actor: str) -> str:
-    """The correlation group named in a group reason, else the subnet, else the actor."""
+def incident_key(group_reason: str, ip: str | None, actor: str, pseudo: Pseudonymizer) -> str:
+    """The correlation group named in a group reason, else the subnet, else the actor —
+    never a raw identifier: an IPv4 /24 as it is, anything narrower as a pseudonym."""
     if group_reason and group_reason.endswith(")") and "(" in group_reason:
         metric = group_reason.split(" ", 1)[0]
-        where = group_reason.rsplit("(", 1)[1][:-1]
+        where = group_reason.rsplit("(", 1)[1][:-1]  # already a pseudonym or a range
         return ("ip:" if metric == "accounts_per_ip" else "subnet:") + where
     if ip:
         try:
-            return "subnet:" + subnet_of(ip)
+            return "subnet:" + pseudo.subnet(subnet_of(ip))
         except ValueError:
             pass
-    return "actor:" + actor
+    return "actor:" + pseudo.actor(actor)
+
+
+_ID_LIKE = re.compile(r"^(?=.*\d)[\w.~%+=:-]{3,}$|^[\w.~%+=:-]{24,}$")
+
+
+def sample_path(path: str, target: str | None) -> str:
+    """The path of an access as evidence, without whose profile it was: the query is
+    dropped, the profile id and segments that look like ids become placeholders."""
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    parts = []
+    for seg in path.split("/"):
+        if target and seg == target:
+            parts.append("{profile}")
+        elif seg and not seg.startswith("{") and _ID_LIKE.match(seg):
+            parts.append("{id}")
+        else:
+            parts.append(seg)
+    return "/".join(parts)[:200]
 
 
 @dataclass

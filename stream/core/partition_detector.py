@@ -27,9 +27,10 @@ from stream.core.actor_table import ActorTable
 from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action, apply_manual, decision_id, step
 from stream.core.features import StreamContext, features
-from stream.core.incidents import incident_key
+from stream.core.incidents import incident_key, sample_path
 from stream.core.ledger import LedgerCodec
 from stream.core.policy import Policy, Verdict
+from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import (
     Activity,
     DeadLetter,
@@ -103,6 +104,7 @@ class PartitionDetector:
         limits: Limits | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        import os
         import time
 
         self.topic = topic
@@ -115,6 +117,8 @@ class PartitionDetector:
         self.shadow_flags: dict[str, float] = {}  # actor -> end of its shadow challenge
         self.history: list[tuple[Scorer, str]] = []  # earlier live models, for rollback
         self.ledger: LedgerCodec | None = None  # set to write accesses for the ledger
+        # names in reasons and incident keys; the worker sets the one of its pseudonym key
+        self.pseudo = Pseudonymizer(os.urandom(32))
         self.watch_profiles_per_hour = 50
         self.record_ts: float | None = None  # Kafka timestamp of the record in hand
         self.limits = limits or Limits()
@@ -283,7 +287,7 @@ class PartitionDetector:
             out.feed.append(
                 FeedItem(
                     "access",
-                    incident_key(state.group_flag(res.ts), res.ip, actor),
+                    incident_key(state.group_flag(res.ts), res.ip, actor, self.pseudo),
                     actor,
                     res.ts,
                     ip=res.ip,
@@ -291,7 +295,7 @@ class PartitionDetector:
                     profile=pseudo,
                     sealed=sealed,
                     fields=res.fields,
-                    path=res.path,
+                    path=sample_path(res.path, target),
                 )
             )
         return True
@@ -306,12 +310,16 @@ class PartitionDetector:
                 state = ActorState()  # signalled before its events
                 self.actors.put(sig.actor, state)
                 state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
+            # reasons, triggers and incident keys name the group by pseudonym or range
+            label = self.pseudo.group(sig.group)
             if sig.expires_at > state.group_expires:
-                state.group_reason, state.group_expires = sig.reason, sig.expires_at
+                state.group_reason = sig.reason_naming(label.partition(":")[2])
+                state.group_expires = sig.expires_at
             out.changed[sig.actor] = state
             out.stats["group_signals"] += 1
             if not state.allowlisted:
-                self._decide(out, state, sig.actor, sig.ts, sig.trigger_id, group_key=sig.group)
+                trigger = f"group:{label}:{sig.ts}"
+                self._decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
         self.actors.trim()
         return out
 
@@ -426,7 +434,10 @@ class PartitionDetector:
             out.stats[f"decision_manual_{decision.action}"] += 1
             ref = parse_actor(m.actor)  # the record's decoder checked it
             key = state.enforcement.incident or incident_key(
-                state.group_flag(m.ts), ref.value if ref.scope == "ip" else None, m.actor
+                state.group_flag(m.ts),
+                ref.value if ref.scope == "ip" else None,
+                m.actor,
+                self.pseudo,
             )
             if decision.action != "allow":
                 state.enforcement.incident = key
@@ -524,7 +535,7 @@ class PartitionDetector:
         out.latency_marks.append((decision, self.record_ts))
         out.stats[f"decision_{decision.action}"] += 1
         if not decision.shadow and decision.action != "allow":
-            key = group_key or incident_key(state.group_flag(ts), ip, actor)
+            key = group_key or incident_key(state.group_flag(ts), ip, actor, self.pseudo)
             state.enforcement.incident = key
             out.feed.append(
                 FeedItem(

@@ -337,13 +337,10 @@ class GroupSignal:
     ts: float
     expires_at: float
 
-    @property
-    def reason(self) -> str:
-        return f"{self.metric} {self.value} > {self.threshold} ({self.group.split(':', 1)[-1]})"
-
-    @property
-    def trigger_id(self) -> str:
-        return f"group:{self.group}:{self.ts}"
+    def reason_naming(self, where: str) -> str:
+        """The decision reason; ``where`` names the group — a pseudonym or a range, never
+        a raw address (:meth:`stream.core.pseudonym.Pseudonymizer.where`)."""
+        return f"{self.metric} {self.value} > {self.threshold} ({where})"
 
     def encode(self) -> bytes:
         return orjson.dumps(

@@ -77,7 +77,14 @@ class CorrelatorAgent(BatchedFaustAgent):
             self.stats["group_signals"] += len(signals)
             for sig in signals:
                 plan.results.append((s.signals_topic, sig.actor.encode(), sig.encode(), None))
-                log.info("group_signal", actor=sig.actor, group=sig.group, reason=sig.reason)
+                log.info(  # the log processor pseudonymises actor and group
+                    "group_signal",
+                    actor=sig.actor,
+                    group=sig.group,
+                    metric=sig.metric,
+                    value=sig.value,
+                    threshold=sig.threshold,
+                )
             for key in changed:
                 plan.state.append((s.group_state_topic, key.encode(), core.groups[key].encode(), p))
         return plan

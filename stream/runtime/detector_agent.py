@@ -160,6 +160,8 @@ class Detector(BatchConsumer):
                 )
                 self.models.restore(p, snapshots[p], det)
                 det.ledger = self.ledger
+                if self.ledger is not None:
+                    det.pseudo = self.ledger.pseudonymizer
                 det.watch_profiles_per_hour = self.settings.ledger_watch_profiles_per_hour
                 for actor, state in restored[p].items():
                     det.restore(actor, state)
