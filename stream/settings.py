@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         description="Actors per partition kept decoded (~3 KB each); the least recently "
         "active beyond this are kept compressed (~0.3 KB each) until their next event.",
     )
+    max_actors_per_partition: int = Field(
+        250_000,
+        ge=1,
+        description="Actors per partition in all: beyond it the least recently active are "
+        "evicted (counted in scrapeguard_state_evictions_total{kind=\"actor\"}); bounds memory "
+        "against made-up identities (~0.3 KB each when compressed).",
+    )
     policy_file: Path | None = Field(
         None, description="Policy TOML; the packaged default policy when unset."
     )

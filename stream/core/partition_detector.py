@@ -85,6 +85,7 @@ class Limits:
     max_future_skew_s: float = MAX_FUTURE_SKEW_S
     actor_idle_ttl_s: float = 2 * 86400.0
     hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.core.actor_table)
+    max_actors: int = 250_000  # per partition in all; the least recently active beyond it go
 
 
 # (state, event time, event id, ip, user agent, record) of an actor's newest event in a batch
@@ -123,7 +124,7 @@ class PartitionDetector:
         self.record_ts: float | None = None  # Kafka timestamp of the record in hand
         self.limits = limits or Limits()
         self.clock = clock or time.time
-        self.actors = ActorTable(self.limits.hot_actors)
+        self.actors = ActorTable(self.limits.hot_actors, self.limits.max_actors)
         self.watermark = 0.0  # newest event time seen in this partition
         self.context = StreamContext()  # what this partition's traffic carries
         self.export_vectors = False  # keep every scored vector in the outcome (training)
@@ -190,6 +191,7 @@ class PartitionDetector:
             if views
         ]
         self.actors.trim()  # after the batch: every state in ``touched`` is done with
+        self._evicted(out)
         return out
 
     def _record(
@@ -321,7 +323,18 @@ class PartitionDetector:
                 trigger = f"group:{label}:{sig.ts}"
                 self._decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
         self.actors.trim()
+        self._evicted(out)
         return out
+
+    def _evicted(self, out: Outcome) -> None:
+        """Actors the table's bound evicted: tombstoned in the changelog, and counted."""
+        gone = self.actors.take_evicted()
+        if gone:
+            for actor in gone:
+                out.changed.pop(actor, None)
+                self.shadow_flags.pop(actor, None)
+            out.evicted.extend(gone)
+            out.stats["evicted_actors"] += len(gone)
 
     def guard(self, slot: str) -> GuardedModel | None:
         """The live or shadow model, guarded against its own errors."""

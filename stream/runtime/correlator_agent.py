@@ -44,7 +44,9 @@ class CorrelatorAgent(BatchedFaustAgent):
         async with self.lock:
             for p in partitions:
                 core = GroupCorrelator(self.policy)
-                core.groups.update(restored[p])
+                for key, g in sorted(restored[p].items(), key=lambda kv: kv[1].last_ts):
+                    core.groups[key] = g  # least recently active first
+                core.bound()
                 core.watermark = max((g.last_ts for g in core.groups.values()), default=0.0)
                 self.partitions[p] = core
 
@@ -87,7 +89,14 @@ class CorrelatorAgent(BatchedFaustAgent):
                 )
             for key in changed:
                 plan.state.append((s.group_state_topic, key.encode(), core.groups[key].encode(), p))
+            self._tombstone_evicted(plan, p, core)
         return plan
+
+    def _tombstone_evicted(self, plan: Publish, p: int, core: GroupCorrelator) -> None:
+        gone = core.take_evicted()
+        self.stats["evicted_groups"] += len(gone)
+        for key in gone:
+            plan.state.append((self.settings.group_state_topic, key.encode(), None, p))
 
     def housekeeping(self) -> Publish | None:
         plan = Publish()

@@ -46,6 +46,9 @@ log = structlog.get_logger(__name__)
 MINUTES = 60
 MEMBER_TTL_S = 30.0
 PURGE_EVERY_S = 60.0
+MAX_MEMBERS = 1000  # workers remembered; those silent longest go first
+MAX_INCIDENTS = 20_000  # incidents remembered; closed ones, then the least recent, go first
+MAX_REASON_CODES = 500  # distinct reason codes counted for the dashboard
 
 
 class GlobalView(Service):
@@ -151,13 +154,31 @@ class GlobalView(Service):
         self.per_minute[-1][1][d.action] += 1
         for r in d.reasons:
             if r != "renewal":
-                self.reasons[reason_code(r)] += 1
+                code = reason_code(r)
+                if code in self.reasons or len(self.reasons) < MAX_REASON_CODES:
+                    self.reasons[code] += 1
+                else:
+                    self.stats["evicted_reason_code"] += 1
 
     def _on_incident(self, rec: Any) -> None:
         inc = decode_incident(rec.value)
         old = self.incidents.get(inc["incident_id"])
         if old is None or inc.get("version", 0) >= old.get("version", 0):
             self.incidents[inc["incident_id"]] = inc
+        if len(self.incidents) > MAX_INCIDENTS:
+            self._forget_incidents()
+
+    def _forget_incidents(self) -> None:
+        """Keep the newest :data:`MAX_INCIDENTS`, dropping closed ones before open ones
+        (the topic keeps them all; ``scrapeguard incidents`` reads it)."""
+        excess = len(self.incidents) - MAX_INCIDENTS + MAX_INCIDENTS // 10  # room to grow
+        order = sorted(
+            self.incidents.values(),
+            key=lambda i: (i.get("status") == "open", i.get("last_activity_at", 0.0)),
+        )
+        for inc in order[:excess]:
+            del self.incidents[inc["incident_id"]]
+        self.stats["evicted_incident"] += excess
 
     def _on_bouncer(self, rec: Any) -> None:
         name = rec.key.decode() if rec.key else ""
@@ -171,7 +192,11 @@ class GlobalView(Service):
             self.stats["members_refused"] += 1
             log.warning("member_refused", worker=m.worker[:80], reason="not signed by a worker")
             return
-        self.members[m.worker] = m
+        self.members.pop(m.worker, None)
+        self.members[m.worker] = m  # most recently heard from last
+        while len(self.members) > MAX_MEMBERS:
+            del self.members[next(iter(self.members))]
+            self.stats["evicted_member"] += 1
 
     # -- queries -----------------------------------------------------------------------
     def owner_url(self, partition: int) -> str | None:
