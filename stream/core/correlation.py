@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+import structlog
 
 from stream.core.policy import GroupLimit, Policy
 from stream.core.records import Activity, GroupSignal
@@ -26,6 +27,8 @@ ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=
 MAX_RECENT = 256  # members remembered by name per group, to signal all of them
 GROUP_IDLE_S = 2 * 3600.0
 MAX_GROUPS = 50_000  # per partition: IPs and subnets; the least recently active go first
+
+log = structlog.get_logger(__name__)
 
 
 @lru_cache(maxsize=65536)
@@ -127,35 +130,43 @@ class GroupCorrelator:
         self.groups: OrderedDict[str, GroupState] = OrderedDict()
         self.watermark = 0.0
         self._evicted: list[str] = []
+        self.skipped = 0  # activities that tripped an error: skipped, never a stop
 
     def process(self, activities: list[Activity]) -> tuple[list[GroupSignal], set[str]]:
         signals: list[GroupSignal] = []
         changed: set[str] = set()
-        groups = self.policy.groups
         for act in activities:
-            if act.ts > self.watermark:
-                self.watermark = act.ts
             try:
-                subnet = subnet_of(act.ip)
-            except ValueError:
-                continue  # the detector only forwards validated addresses
-            for key, metric, limit in (
-                ("ip:" + act.ip, "accounts_per_ip", groups.accounts_per_ip),
-                ("subnet:" + subnet, "accounts_per_subnet", groups.accounts_per_subnet),
-            ):
-                if limit is None:
-                    continue
-                g = self.groups.get(key)
-                if g is None:
-                    g = self.groups[key] = GroupState()
-                else:
-                    self.groups.move_to_end(key)
-                g.add(act)
-                changed.add(key)
-                self._check(g, key, metric, limit, act, signals)
+                self._one(act, signals, changed)
+            except Exception as exc:  # one bad record must never stop the partition
+                self.skipped += 1
+                log.warning("activity_skipped", error=f"{type(exc).__name__}: {exc}")
         for key in self.bound():
             changed.discard(key)
         return signals, changed
+
+    def _one(self, act: Activity, signals: list[GroupSignal], changed: set[str]) -> None:
+        groups = self.policy.groups
+        if act.ts > self.watermark:
+            self.watermark = act.ts
+        try:
+            subnet = subnet_of(act.ip)
+        except ValueError:
+            return  # the detector only forwards validated addresses
+        for key, metric, limit in (
+            ("ip:" + act.ip, "accounts_per_ip", groups.accounts_per_ip),
+            ("subnet:" + subnet, "accounts_per_subnet", groups.accounts_per_subnet),
+        ):
+            if limit is None:
+                continue
+            g = self.groups.get(key)
+            if g is None:
+                g = self.groups[key] = GroupState()
+            else:
+                self.groups.move_to_end(key)
+            g.add(act)
+            changed.add(key)
+            self._check(g, key, metric, limit, act, signals)
 
     def bound(self) -> list[str]:
         """Evict the least recently active groups beyond ``max_groups``; their keys."""

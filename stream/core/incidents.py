@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import structlog
 
 from stream.core.correlation import subnet_of
 from stream.core.ledger import DistinctCount
@@ -38,6 +39,8 @@ PENDING_MAX = 5000  # items buffered per key before an incident opens
 PENDING_KEYS_MAX = 10_000  # keys with buffered items; the least recently active go first
 MAX_OPEN = 10_000  # open incidents per partition; beyond it the least recently active close
 PENDING_S = 3600.0
+
+log = structlog.get_logger(__name__)
 
 
 def incident_key(group_reason: str, ip: str | None, actor: str, pseudo: Pseudonymizer) -> str:
@@ -200,36 +203,46 @@ class IncidentBook:
         self.pending: OrderedDict[str, deque[FeedItem]] = OrderedDict()
         self.watermark = 0.0
         self.evictions: Counter[str] = Counter()  # what the bounds dropped, by kind
+        self.skipped = 0  # items that tripped an error: skipped, never a stop
 
     def process(self, items: list[FeedItem]) -> tuple[list[Incident], list[tuple[str, FeedItem]]]:
         changed: dict[str, Incident] = {}
         ledger: list[tuple[str, FeedItem]] = []
         for it in items:
-            if it.ts > self.watermark:
-                self.watermark = it.ts
-            inc = self.open.get(it.key)
-            if inc is None:
-                if it.kind == "decision" and it.action == "allow":
-                    continue  # a lifted decision (appeal) is recorded where one is open
-                if it.kind != "decision":
-                    self._buffer(it)
-                    continue
-                first = min([it.ts] + [p.ts for p in self.pending.get(it.key, ())])
-                inc = self.open[it.key] = Incident(
-                    _incident_id(it.key, it.ts), it.key, first, it.ts
-                )
-                for earlier in self.pending.pop(it.key, ()):
-                    if earlier.ts >= it.ts - PENDING_S:
-                        self._add(inc, earlier, ledger)
-            else:
-                self.open.move_to_end(it.key)
-            self._add(inc, it, ledger)
-            changed[inc.id] = inc
+            try:
+                self._one(it, changed, ledger)
+            except Exception as exc:  # one bad record must never stop the partition
+                self.skipped += 1
+                log.warning("feed_item_skipped", error=f"{type(exc).__name__}: {exc}")
         for inc in self._close_over_bound():
             changed[inc.id] = inc
         for inc in changed.values():
             inc.version += 1
         return list(changed.values()), ledger
+
+    def _one(
+        self, it: FeedItem, changed: dict[str, Incident], ledger: list[tuple[str, FeedItem]]
+    ) -> None:
+        if it.ts > self.watermark:
+            self.watermark = it.ts
+        inc = self.open.get(it.key)
+        if inc is None:
+            if it.kind == "decision" and it.action == "allow":
+                return  # a lifted decision (appeal) is recorded where one is open
+            if it.kind != "decision":
+                self._buffer(it)
+                return
+            first = min([it.ts] + [p.ts for p in self.pending.get(it.key, ())])
+            inc = self.open[it.key] = Incident(
+                _incident_id(it.key, it.ts), it.key, first, it.ts
+            )
+            for earlier in self.pending.pop(it.key, ()):
+                if earlier.ts >= it.ts - PENDING_S:
+                    self._add(inc, earlier, ledger)
+        else:
+            self.open.move_to_end(it.key)
+        self._add(inc, it, ledger)
+        changed[inc.id] = inc
 
     def _buffer(self, it: FeedItem) -> None:
         buf = self.pending.get(it.key)

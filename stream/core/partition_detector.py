@@ -307,24 +307,31 @@ class PartitionDetector:
         out = Outcome()
         self.record_ts = None
         for sig in signals:
-            state = self.actors.get(sig.actor)
-            if state is None:
-                state = ActorState()  # signalled before its events
-                self.actors.put(sig.actor, state)
-                state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
-            # reasons, triggers and incident keys name the group by pseudonym or range
-            label = self.pseudo.group(sig.group)
-            if sig.expires_at > state.group_expires:
-                state.group_reason = sig.reason_naming(label.partition(":")[2])
-                state.group_expires = sig.expires_at
-            out.changed[sig.actor] = state
-            out.stats["group_signals"] += 1
-            if not state.allowlisted:
-                trigger = f"group:{label}:{sig.ts}"
-                self._decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
+            try:
+                self._signal(out, sig)
+            except Exception as exc:  # one bad record must never stop the partition
+                out.stats["skipped_group_signal"] += 1
+                log.warning("group_signal_skipped", error=f"{type(exc).__name__}: {exc}")
         self.actors.trim()
         self._evicted(out)
         return out
+
+    def _signal(self, out: Outcome, sig: GroupSignal) -> None:
+        state = self.actors.get(sig.actor)
+        if state is None:
+            state = ActorState()  # signalled before its events
+            self.actors.put(sig.actor, state)
+            state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
+        # reasons, triggers and incident keys name the group by pseudonym or range
+        label = self.pseudo.group(sig.group)
+        if sig.expires_at > state.group_expires:
+            state.group_reason = sig.reason_naming(label.partition(":")[2])
+            state.group_expires = sig.expires_at
+        out.changed[sig.actor] = state
+        out.stats["group_signals"] += 1
+        if not state.allowlisted:
+            trigger = f"group:{label}:{sig.ts}"
+            self._decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
 
     def _evicted(self, out: Outcome) -> None:
         """Actors the table's bound evicted: tombstoned in the changelog, and counted."""

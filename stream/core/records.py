@@ -320,9 +320,12 @@ class Activity:
     def decode(cls, raw: bytes | None) -> Activity:
         what = "activity"
         d = json_object(raw, what)
-        return cls(
+        act = cls(
             _text(d, "a", what), _text(d, "i", what), _number(d, "t", what), _int(d, "v", what)
         )
+        if not 0 <= act.views < 2**31:
+            raise ValueError(f"{what}: v must be a count of profile views")
+        return act
 
 
 @dataclass(slots=True)

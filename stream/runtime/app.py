@@ -65,6 +65,24 @@ class Worker:
         out.update(self.incidents.evictions())
         return out
 
+    def skipped(self) -> dict[str, int]:
+        """Records of internal topics refused or skipped, by kind (each also logged)."""
+        d, models = self.detector, self.detector.models
+        return {
+            "group_signal": d.stats.get("bad_group_signal", 0)
+            + d.stats.get("skipped_group_signal", 0),
+            "activity": self.correlator.stats.get("bad_activity", 0)
+            + self.correlator.stats.get("skipped_activity", 0),
+            "feed_item": self.incidents.stats.get("bad_feed_item", 0)
+            + self.incidents.stats.get("skipped_feed_item", 0),
+            "member": self.view.stats.get("members_refused", 0),
+            "global_view_record": self.view.reader.stats.get("skipped", 0),
+            "control_message": sum(
+                n for k, n in models.stats.items() if k.startswith("control_refused_")
+            ),
+            "model_snapshot": models.stats.get("snapshot_refused", 0),
+        }
+
 
 def create_app(settings: Settings) -> faust.App:
     """The worker's Faust app: its consumer group, rebalance timing and web server."""
@@ -121,4 +139,5 @@ def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymiz
     install(app, settings, WorkerQueries(settings, writer, detector, correlator, incidents, view))
     parts = Worker(app, writer, detector, correlator, incidents, view)
     detector.metrics.watch_evictions(parts.evictions)
+    detector.metrics.watch_skipped(parts.skipped)
     return parts

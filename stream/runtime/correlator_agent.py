@@ -74,7 +74,9 @@ class CorrelatorAgent(BatchedFaustAgent):
                 except ValueError as exc:
                     self.stats["bad_activity"] += 1
                     log.warning("bad_record", topic=r.topic, offset=r.offset, error=str(exc))
+            skipped = core.skipped
             signals, changed = core.process(acts)
+            self.stats["skipped_activity"] += core.skipped - skipped
             self.stats["activities"] += len(acts)
             self.stats["group_signals"] += len(signals)
             for sig in signals:

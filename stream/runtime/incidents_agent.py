@@ -85,7 +85,10 @@ class IncidentsAgent(BatchedFaustAgent):
                 except ValueError as exc:
                     self.stats["bad_feed_item"] += 1
                     log.warning("bad_record", topic=r.topic, offset=r.offset, error=str(exc))
-            updates, ledger = self.books[partition].process(items)
+            book = self.books[partition]
+            skipped = book.skipped
+            updates, ledger = book.process(items)
+            self.stats["skipped_feed_item"] += book.skipped - skipped
             self._emit(plan, partition, updates)
             for incident_id, it in ledger:
                 entry = LedgerEntry(

@@ -197,6 +197,18 @@ class Metrics:
             _Counts("scrapeguard_state_evictions", "State dropped by a bound, by kind", source)
         )
 
+    def watch_skipped(self, source: Callable[[], Mapping[str, int]]) -> None:
+        """Export ``scrapeguard_records_skipped_total{kind}``: records of internal topics
+        (group signals, activities, feed items, members, control messages, snapshots …)
+        that could not be used and were skipped — never a stopped partition."""
+        self.registry.register(
+            _Counts(
+                "scrapeguard_records_skipped",
+                "Records of internal topics refused or skipped, by kind",
+                source,
+            )
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 

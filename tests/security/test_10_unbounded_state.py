@@ -131,6 +131,8 @@ def test_the_global_views_incidents_and_members_are_capped(
 def test_evictions_are_exported_as_a_metric() -> None:
     m = Metrics()
     m.watch_evictions(lambda: {"actor": 19_000, "correlation_group": 3})
+    m.watch_skipped(lambda: {"activity": 2})  # and records skipped on internal topics
     text = m.render().decode()
+    assert 'scrapeguard_records_skipped_total{kind="activity"} 2.0' in text
     assert 'scrapeguard_state_evictions_total{kind="actor"} 19000.0' in text
     assert 'scrapeguard_state_evictions_total{kind="correlation_group"} 3.0' in text

@@ -161,3 +161,38 @@ def test_every_decoder_of_a_kafka_record_is_total(name: str, data: st.DataObject
     # ValueError is the one exception a caller has to expect (ControlRefused, SnapshotRefused…)
     with contextlib.suppress(ValueError):
         DECODERS[name](raw)
+
+
+def test_one_bad_activity_does_not_stop_the_correlator() -> None:
+    from stream.core.correlation import GroupCorrelator
+    from stream.core.policy_loader import load_policy
+    from stream.core.records import Activity
+
+    bad = orjson.dumps({"a": "account:x", "i": "192.0.2.1", "t": 1e9, "v": -5})
+    with pytest.raises(ValueError):  # refused where it is decoded
+        Activity.decode(bad)
+    core = GroupCorrelator(load_policy())
+    sneaked = Activity("account:x", "192.0.2.1", 1e9, -5)  # and if one got through anyway
+    good = Activity("account:y", "192.0.2.1", 1e9 + 1, 1)
+    _, changed = core.process([sneaked, good])
+    assert core.skipped == 1 and changed == {"ip:192.0.2.1", "subnet:192.0.2.0/24"}
+
+
+def test_one_bad_group_signal_or_feed_item_does_not_stop_its_partition() -> None:
+    from stream.core.incidents import IncidentBook
+    from stream.core.partition_detector import PartitionDetector
+    from stream.core.policy_loader import load_policy
+    from stream.core.records import FeedItem, GroupSignal
+
+    det = PartitionDetector("requests", 0, load_policy(), REGISTRY.build(SPEC), "hst@1")
+    weird = GroupSignal("account:a", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1e9, 1e9 + 60)
+    weird.expires_at = "soon"  # type: ignore[assignment]  # what a bug upstream could send
+    fine = GroupSignal("account:b", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1e9, 1e9 + 60)
+    out = det.apply_signals([weird, fine])
+    assert out.stats["skipped_group_signal"] == 1
+    assert [d.actor for d in out.decisions] == ["account:b"]
+    book = IncidentBook()
+    broken = FeedItem("decision", "k", "account:a", 1e9)
+    broken.ts = None  # type: ignore[assignment]
+    updates, _ = book.process([broken, FeedItem("decision", "k2", "account:b", 1e9)])
+    assert book.skipped == 1 and [u.key for u in updates] == ["k2"]
