@@ -10,18 +10,31 @@ shorter than 32 bytes or with one key used twice, naming the setting to fix.
 from __future__ import annotations
 
 import os
+import secrets
 import stat
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from cryptography.fernet import Fernet
 
-from stream import keys
 from stream.cli import main
 from stream.harness.embedded_broker import free_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
-NAMES = [keys.env_name(k) for k in keys.REQUIRED]
+NAMES = [
+    "SCRAPEGUARD_SNAPSHOT_KEY",
+    "SCRAPEGUARD_CONTROL_KEY",
+    "SCRAPEGUARD_PSEUDONYM_KEY",
+    "SCRAPEGUARD_LEDGER_KEY",
+]
+
+
+def good_keys() -> dict[str, str | None]:
+    """Four random keys, made here (not by the code under test)."""
+    out: dict[str, str | None] = {n: secrets.token_urlsafe(48) for n in NAMES}
+    out["SCRAPEGUARD_LEDGER_KEY"] = Fernet.generate_key().decode()
+    return out
 
 
 def start_worker(env: dict[str, str | None]) -> tuple[int, str]:
@@ -58,7 +71,7 @@ OLD_DEFAULTS = {
 
 @pytest.mark.parametrize("name", NAMES)
 def test_worker_refuses_a_placeholder_key(name: str) -> None:
-    env: dict[str, str | None] = dict(keys.generate())
+    env: dict[str, str | None] = good_keys()
     env[name] = OLD_DEFAULTS[name]
     code, output = start_worker(env)
     assert code == 1 and f"{name} is a published placeholder" in output
@@ -66,7 +79,7 @@ def test_worker_refuses_a_placeholder_key(name: str) -> None:
 
 @pytest.mark.parametrize("name", [n for n in NAMES if n != "SCRAPEGUARD_LEDGER_KEY"])
 def test_worker_refuses_a_short_or_reused_key(name: str) -> None:
-    env: dict[str, str | None] = dict(keys.generate())
+    env: dict[str, str | None] = good_keys()
     env[name] = "x" * 31
     code, output = start_worker(env)
     assert code == 1 and f"{name} is shorter than 32 bytes" in output
@@ -77,18 +90,20 @@ def test_worker_refuses_a_short_or_reused_key(name: str) -> None:
 
 
 def test_a_ledger_key_must_be_a_fernet_key() -> None:
-    env: dict[str, str | None] = dict(keys.generate())
+    env: dict[str, str | None] = good_keys()
     env["SCRAPEGUARD_LEDGER_KEY"] = "y" * 64
     code, output = start_worker(env)
     assert code == 1 and "SCRAPEGUARD_LEDGER_KEY must be a Fernet key" in output
 
 
 def test_good_keys_pass_the_check_and_the_worker_goes_on_to_the_broker() -> None:
-    code, output = start_worker(dict(keys.generate()))
+    code, output = start_worker(good_keys())
     assert code == 1 and "no Kafka broker answered" in output  # past the key check
 
 
 def test_deploy_examples_hold_no_usable_key() -> None:
+    from stream import keys
+
     for path in [DEPLOY / "scrapeguard.env.example", *sorted(DEPLOY.rglob("*.yaml"))]:
         for line in path.read_text().splitlines():
             for name in NAMES:
@@ -103,6 +118,7 @@ def test_the_deploy_generator_makes_keys_a_worker_accepts() -> None:
 
     from pydantic import SecretStr
 
+    from stream import keys
     from stream.settings import Settings
 
     out = subprocess.run(
@@ -114,6 +130,8 @@ def test_the_deploy_generator_makes_keys_a_worker_accepts() -> None:
 
 
 def test_run_generates_random_keys_once_with_mode_0600(tmp_path: Path) -> None:
+    from stream import keys
+
     path = tmp_path / "keys.env"
     first = keys.load_or_create(path)
     assert set(first) == set(NAMES)

@@ -17,9 +17,8 @@ from pydantic import SecretStr
 from models import REGISTRY
 from stream.core import incidents as incidents_mod
 from stream.core.correlation import GroupCorrelator
-from stream.core.incidents import MAX_USER_AGENTS, PENDING_KEYS_MAX, IncidentBook
+from stream.core.incidents import IncidentBook
 from stream.core.partition_detector import Limits, PartitionDetector
-from stream.core.peers import member_key, sign_member
 from stream.core.policy_loader import load_policy
 from stream.core.records import Activity, FeedItem, Member
 from stream.runtime import global_view
@@ -74,16 +73,18 @@ def access(key: str, i: int, ua: str = "UA") -> FeedItem:
 def test_pending_incident_items_are_capped_by_key() -> None:
     book = IncidentBook()
     book.process([access(f"subnet:10.{i // 256}.{i % 256}.0/24", i) for i in range(30_000)])
-    assert len(book.pending) == PENDING_KEYS_MAX
-    assert book.evictions["incident_pending_key"] == 30_000 - PENDING_KEYS_MAX
+    bound = incidents_mod.PENDING_KEYS_MAX
+    assert len(book.pending) == bound
+    assert book.evictions["incident_pending_key"] == 30_000 - bound
 
 
 def test_incident_user_agents_are_capped() -> None:
     book = IncidentBook()
     opening = FeedItem("decision", "subnet:k", "account:x", NOW, action="challenge")
     incs, _ = book.process([opening] + [access("subnet:k", i, f"UA-{i}") for i in range(5000)])
-    assert len(incs[0].user_agents) == MAX_USER_AGENTS
-    assert book.evictions["incident_user_agent"] == 5000 - MAX_USER_AGENTS
+    bound = incidents_mod.MAX_USER_AGENTS
+    assert len(incs[0].user_agents) == bound
+    assert book.evictions["incident_user_agent"] == 5000 - bound
 
 
 def test_open_incidents_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,6 +122,8 @@ def test_the_global_views_incidents_and_members_are_capped(
         v._on_incident(_Rec(orjson.dumps(inc)))
     assert len(v.incidents) <= 100
     assert v.stats["evicted_incident"] == 1000 - len(v.incidents)
+    from stream.core.peers import member_key, sign_member
+
     mk = member_key(key.encode())
     for i in range(50):
         m = sign_member(Member(f"w{i}", f"http://10.0.0.{i}:6066", time.time(), [0]), mk)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -96,7 +97,8 @@ FIELDS = [
 DOCS = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=12)
 
 
-def _valid() -> dict[str, dict[str, Any]]:
+@functools.cache
+def valid() -> dict[str, dict[str, Any]]:
     """A well-formed record for each JSON decoder, to mutate one field at a time."""
     from stream.core.records import (
         Activity,
@@ -127,17 +129,16 @@ def _valid() -> dict[str, dict[str, Any]]:
         "ledger entry": LedgerEntry("inc-1", "p", None, ["n"], 1.0, "a").encode(),
         "member": Member("w", "http://h:1", 1.0, [0], "00").encode(),
         "model snapshot": snap.dump(REGISTRY.build(SPEC), SPEC, 0, KEY),
-        "control message": control.make("promote", KEY, seq=1),
+        "control message": control.sign(
+            {"v": 2, "id": "m", "issuer": "", "seq": 1, "issued_at": 1e9, "op": "promote"}, KEY
+        ),
     }
     return {name: orjson.loads(raw) for name, raw in encoded.items()}
 
 
-VALID = _valid()
-
-
 def mutants(name: str) -> st.SearchStrategy[bytes]:
     """The valid record of ``name`` with one field replaced by any JSON, or dropped."""
-    doc = VALID.get(name)
+    doc = valid().get(name)
     if doc is None:
         return st.nothing()
     return st.builds(

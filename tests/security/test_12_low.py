@@ -9,19 +9,18 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from models import REGISTRY
-from stream import keys
 from stream.core.counters import numeric_id
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.core.validation import Invalid, validate
 from stream.settings import Settings
 from tests.helpers import T0, event, rec
-from tests.security.test_02_default_secrets import start_worker
+from tests.security.test_02_default_secrets import good_keys, start_worker
 from tests.security.webapp import FakeQuery, run_api
 
 TOKEN = "an-api-token-for-these-tests-0123"
@@ -66,6 +65,8 @@ IDS = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, 
 
 
 @given(t1=st.none() | IDS, a1=IDS, t2=st.none() | IDS, a2=IDS)
+@example(t1="account:acme", a1="bob", t2=None, a2="acme/account:bob")  # the finding's collision
+@example(t1="acme", a1="x/account:y", t2="acme/account:x", a2="y")
 def test_two_tenants_never_share_an_actor(
     t1: str | None, a1: str, t2: str | None, a2: str
 ) -> None:
@@ -125,12 +126,14 @@ def test_form_sign_in_sets_an_httponly_cookie_that_is_not_the_token() -> None:
 # -- the API open to the network by default -----------------------------------------------
 def test_a_worker_bound_beyond_loopback_needs_a_token() -> None:
     env: dict[str, str | None] = {
-        **keys.generate(),
+        **good_keys(),
         "SCRAPEGUARD_WEB_HOST": "0.0.0.0",
         "SCRAPEGUARD_WEB_PORT": "6066",
     }
     code, output = start_worker(env)
     assert code == 1 and "SCRAPEGUARD_API_TOKEN is not set" in output
+    from stream import keys
+
     assert keys.http_problems(Settings(web_host="127.0.0.1")) == []  # the default is fine
     assert keys.http_problems(Settings(web_host="0.0.0.0", api_token=SecretStr(TOKEN))) == []
 
