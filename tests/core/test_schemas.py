@@ -65,8 +65,16 @@ def iso_times(draw: st.DrawFn, earliest: datetime) -> str:
 
 
 noise = st.text(alphabet="abcxyz:-. ", max_size=12)  # never a date, never an address
+# identifiers: mostly printable; sometimes with '/' or a control character (both refused)
+printable = st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/")
 identifiers = st.one_of(
-    st.none(), st.text(max_size=8), st.text(min_size=510, max_size=514), ints, fractional, junk
+    st.none(),
+    st.text(printable, max_size=8),
+    st.text(max_size=8),
+    st.text(printable, min_size=510, max_size=514),
+    ints,
+    fractional,
+    junk,
 )
 event_ids = st.one_of(
     st.none(),

@@ -64,7 +64,10 @@ def test_one_row_per_actor_per_scoring_interval_as_the_worker_scores_it() -> Non
     assert [ts - START for a, ts, _ in rows if a == "account:person"] == [405.0]
     # the worker, fed the same events, scores exactly these vectors
     recorder = Recorder()
-    det = PartitionDetector("requests", 0, policy, recorder, "rec", Limits(), clock=lambda: T0)
+    # the worker's clock is past every event (events beyond its clock are ts_in_future)
+    det = PartitionDetector(
+        "requests", 0, policy, recorder, "rec", Limits(), clock=lambda: START + 3600
+    )
     batch = [d for d in docs if "path" in d]
     det.process([rec(i, d) for i, d in enumerate(batch)])
 
