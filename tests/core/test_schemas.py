@@ -78,6 +78,7 @@ identifiers = st.one_of(
 )
 event_ids = st.one_of(
     st.none(),
+    st.text(printable, max_size=8),
     st.text(max_size=8),
     st.text(min_size=255, max_size=258),
     ints,
@@ -140,14 +141,14 @@ FIELD_VALUES = {
 event_docs = st.fixed_dictionaries({}, optional=FIELD_VALUES)  # mostly invalid
 valid_base = st.fixed_dictionaries(
     {
-        "event_id": st.text(min_size=1, max_size=8),
+        "event_id": st.text(printable, min_size=1, max_size=8),
         "ts": st.floats(min_value=MIN_TS, max_value=NOW - 86400),
         "path": text,
         "status": st.integers(100, 599),
     },
     optional={
-        "account_id": st.one_of(st.text(min_size=1, max_size=8), ints),
-        "session_id": st.text(min_size=1, max_size=8),
+        "account_id": st.one_of(st.text(printable, min_size=1, max_size=8), ints),
+        "session_id": st.text(printable, min_size=1, max_size=8),
         "ip": st.ip_addresses().map(str),
     },
 ).filter(lambda d: any(k in d for k in ("account_id", "session_id", "ip")))
