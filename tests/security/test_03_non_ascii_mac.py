@@ -37,7 +37,7 @@ def test_a_snapshot_with_a_strange_mac_is_refused_not_raised(mac: object) -> Non
 
 
 def test_partition_setup_survives_it_and_starts_the_model_fresh() -> None:
-    settings = Settings(snapshot_key=SecretStr(KEY.decode()))
+    settings = Settings(snapshot_key=SecretStr(KEY.decode()), model="hst")
     manager = ModelManager(settings)
     det = PartitionDetector(
         "requests", 0, load_policy(None), manager.fresh(SPEC), SPEC.label()

@@ -40,7 +40,9 @@ BAD = [
 def test_out_of_range_parameters_are_refused_before_anything_is_built(
     name: str, params: dict[str, int | float]
 ) -> None:
-    m = ModelManager(Settings(control_key=SecretStr(KEY), snapshot_key=SecretStr("s" * 40)))
+    m = ModelManager(
+        Settings(control_key=SecretStr(KEY), snapshot_key=SecretStr("s" * 40), model="hst")
+    )
     entry = REGISTRY.get(name)
     body = {
         "v": 2,

@@ -13,6 +13,7 @@ import orjson
 import structlog
 
 from models import REGISTRY
+from stream.core.actor_state import ActorState
 from stream.core.incidents import IncidentBook
 from stream.core.ledger import LedgerCodec
 from stream.core.partition_detector import PartitionDetector
@@ -37,6 +38,9 @@ def detector() -> PartitionDetector:
 
 def test_group_reasons_and_triggers_name_no_raw_address() -> None:
     det = detector()
+    member = ActorState()
+    member.score = 0.9  # a group challenges only members with evidence of their own
+    det.actors.put("account:alice", member)
     sig = GroupSignal("account:alice", "ip:203.0.113.7", "accounts_per_ip", 9, 8, T0, T0 + 3600)
     out = det.apply_signals([sig])
     assert out.decisions, "the signal should challenge"
