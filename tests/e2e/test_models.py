@@ -165,7 +165,7 @@ def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: Worke
                 seq=4,
                 issuer="e2e-test",
                 slot="live",
-                spec=ModelSpec("hst", "1", {"height": -5}),  # a RecursionError once
+                spec=ModelSpec("hst", "2", {"height": -5}),  # a RecursionError once
             ),
             "invalid_params",
         ),
