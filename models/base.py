@@ -11,11 +11,16 @@ automated collection as surely as the model can tell. Scores are calibrated insi
   first, then learn, and never learn from actors they flagged or know to be bots.
 * Models that learn from labels (challenge outcomes, analysts' verdicts) also implement
   :class:`LabelLearner`.
+* What a model learned travels as *data*, never as pickled code: ``to_state()`` (a model
+  may define it; by default :func:`models.state.dump` walks the object graph) and the
+  registry entry's ``from_state(state)``, which rebuilds only the classes and functions
+  the entry declares (``ModelEntry.state``, :mod:`models.state`). See
+  :class:`HasState`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 Features = dict[str, float]
 
@@ -40,3 +45,21 @@ class LabelLearner(Protocol):
     def learn_label(self, x: Features, is_bot: bool) -> None:
         """Update the model with ``x`` of an actor known to be a bot or a person."""
         ...
+
+
+@runtime_checkable
+class HasState(Protocol):
+    """A model with a state format of its own (most use the generic one instead)."""
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything the model learned, as JSON-able data."""
+        ...
+
+
+def state_of(model: object) -> dict[str, Any]:
+    """``model.to_state()`` when it has one, else the generic :func:`models.state.dump`."""
+    if isinstance(model, HasState):
+        return model.to_state()
+    from models.state import dump
+
+    return dump(model)

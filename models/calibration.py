@@ -27,6 +27,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from models.base import Features
+from models.state import Allowlist
 
 
 class QuantileCalibrator:
@@ -131,3 +132,7 @@ class CalibratedScorer:
             self.reference.append(x)
             if self.learned >= self.warm_after and self.learned % every == 0:
                 self.calibrator.reset(self.raw_score(v) for v in self.reference)
+
+
+#: the classes a calibrated model's snapshot holds besides its detector's
+CALIBRATED_STATE = Allowlist.of(CalibratedScorer, QuantileCalibrator)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from models.base import Features
 from models.calibration import CalibratedScorer
-from models.hst import build_hst
+from models.hst import HST_RANGES, HST_STATE, build_hst
 from models.registry import ModelEntry, register
-from models.supervised import SupervisedScorer, packaged_prior
+from models.state import Allowlist
+from models.supervised import SUPERVISED_STATE, SupervisedScorer, packaged_prior
 
 
 class EnsembleScorer:
@@ -80,6 +81,12 @@ ENSEMBLE = register(
         },
         description="supervised logistic (prior + labels, River) and calibrated "
         "half-space-tree novelty on trusted traffic, combined",
+        ranges={
+            "novelty_weight": (0.0, 1.0),
+            "learning_rate": (1e-6, 1.0),
+            **{k: v for k, v in HST_RANGES.items() if k != "calibration_window"},
+        },
+        state=HST_STATE | SUPERVISED_STATE | Allowlist.of(EnsembleScorer),
     )
 )
 
@@ -90,5 +97,7 @@ SUPERVISED = register(
         factory=build_supervised,
         defaults={"learning_rate": 0.02},
         description="River LogisticRegression from the packaged prior, learning from labels",
+        ranges={"learning_rate": (1e-6, 1.0)},
+        state=SUPERVISED_STATE,
     )
 )

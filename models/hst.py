@@ -10,13 +10,20 @@ been learned, so it is warm only after that (:class:`models.calibration.Calibrat
 from __future__ import annotations
 
 import math
+import random
 
-from river import anomaly, compose, preprocessing
+from river import anomaly, compose, preprocessing, stats
+from river.tree import padded
 
 from models.base import Features
-from models.calibration import CalibratedScorer, QuantileCalibrator
+from models.calibration import CALIBRATED_STATE, CalibratedScorer, QuantileCalibrator
 from models.registry import ModelEntry, register
+from models.state import Allowlist
 from models.transform import transform
+
+#: leaves of the whole forest (n_trees × 2^height): 4× the default (25 × 2^8). A snapshot
+#: of the default forest is ~0.25 MB; this keeps the largest under Kafka's 1 MB message.
+MAX_LEAVES = 25_600
 
 
 def log_features(x: Features) -> Features:
@@ -42,6 +49,11 @@ def build_hst(
     seed: int = 42,
     calibration_window: int = 500,
 ) -> CalibratedScorer:
+    if n_trees * 2**height > MAX_LEAVES:
+        raise ValueError(
+            f"n_trees × 2^height is {n_trees * 2**height}, more than {MAX_LEAVES}: the "
+            "forest would not fit a snapshot (lower the height or the number of trees)"
+        )
     detector = (
         compose.FuncTransformer(transform)
         | preprocessing.MinMaxScaler()
@@ -52,6 +64,36 @@ def build_hst(
         detector, QuantileCalibrator(window=calibration_window), warm_after=window_size
     )
 
+
+#: River's pieces of the pipeline, for this model's snapshots and for models built alike
+RIVER_PIPELINE_STATE = Allowlist.of(
+    compose.Pipeline, compose.FuncTransformer, preprocessing.MinMaxScaler, stats.Min, stats.Max
+)
+#: everything a snapshot of :func:`build_hst` holds
+HST_STATE = (
+    CALIBRATED_STATE
+    | RIVER_PIPELINE_STATE
+    | Allowlist.of(
+        anomaly.HalfSpaceTrees,
+        padded.PaddedBranch,
+        padded.PaddedLeaf,
+        random.Random,
+        transform,
+        log_features,
+        squash,
+    )
+)
+
+#: ranges of the numeric parameters: a model outside them could take minutes and
+#: gigabytes per partition (height 20: 628 MiB on the first learn) or never calibrate;
+#: ``build_hst`` also bounds the forest as a whole (:data:`MAX_LEAVES`)
+HST_RANGES: dict[str, tuple[float, float]] = {
+    "n_trees": (1, 100),
+    "height": (1, 10),
+    "window_size": (10, 10_000),
+    "seed": (0, 2**31 - 1),
+    "calibration_window": (50, 20_000),
+}
 
 HST = register(
     ModelEntry(
@@ -67,5 +109,7 @@ HST = register(
         },
         description="transform → MinMaxScaler → squash → HalfSpaceTrees (River), "
         "warm after its first window, quantile-calibrated against trusted traffic",
+        ranges=HST_RANGES,
+        state=HST_STATE,
     )
 )

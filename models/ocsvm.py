@@ -15,11 +15,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from river import anomaly, compose, preprocessing
+from river import anomaly, compose, optim, preprocessing
+from river.utils import VectorDict
 
 from models.base import Features
-from models.calibration import CalibratedScorer, QuantileCalibrator
+from models.calibration import CALIBRATED_STATE, CalibratedScorer, QuantileCalibrator
 from models.registry import ModelEntry
+from models.state import Allowlist
 from models.transform import transform
 
 
@@ -67,4 +69,20 @@ OCSVM = ModelEntry(
     defaults={"nu": 0.1, "calibration_window": 500},
     description="transform → StandardScaler → OneClassSVM (River), quantile-calibrated "
     "against re-scored trusted traffic",
+    ranges={"nu": (0.001, 0.999), "calibration_window": (50, 20_000)},
+    state=CALIBRATED_STATE
+    | Allowlist.of(
+        _Outlyingness,
+        compose.Pipeline,
+        compose.FuncTransformer,
+        preprocessing.StandardScaler,
+        anomaly.OneClassSVM,
+        optim.SGD,
+        optim.schedulers.Constant,
+        optim.losses.Hinge,
+        optim.initializers.Zeros,
+        VectorDict,
+        transform,
+        closeness,
+    ),
 )

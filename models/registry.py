@@ -1,10 +1,14 @@
 """Registry of named anomaly models.
 
 A model is a *spec*: a registered name, the version of its factory, and
-JSON-serialisable parameters. Only names and parameters ever travel (control
-messages, snapshots); code never does. Models come from this package or from any
-installed distribution that declares an entry point in the ``scrapeguard.models``
+JSON-serialisable parameters. Only names, parameters and learned *data* ever travel
+(control messages, snapshots); code never does. Models come from this package or from
+any installed distribution that declares an entry point in the ``scrapeguard.models``
 group pointing at a :class:`ModelEntry`.
+
+An entry declares, besides its defaults, the range of every numeric parameter (a
+signed control message with a value outside it is refused before anything is built)
+and the exact classes its learned state may contain (:class:`models.state.Allowlist`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from models.base import Scorer
+from models.state import Allowlist, StateRefused, load
 
 ENTRY_POINT_GROUP = "scrapeguard.models"
 
@@ -55,6 +60,9 @@ class ModelEntry:
 
     ``defaults`` declares every parameter the factory accepts; a parameter that is
     not declared, or whose JSON type differs from its default's, is refused.
+    ``ranges`` bounds each numeric parameter (inclusive); a numeric parameter without
+    a declared range only ever takes its default. ``state`` lists the classes and
+    functions a snapshot of this model may contain (see :mod:`models.state`).
     """
 
     name: str
@@ -62,6 +70,18 @@ class ModelEntry:
     factory: Callable[..., Scorer]
     defaults: Mapping[str, JsonScalar]
     description: str = ""
+    ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    state: Allowlist = field(default_factory=Allowlist)
+
+    def __post_init__(self) -> None:
+        for key, (low, high) in self.ranges.items():
+            default = self.defaults.get(key)
+            if key not in self.defaults or isinstance(default, bool):
+                raise ValueError(f"model {self.name!r}: range for unknown parameter {key!r}")
+            if not isinstance(default, int | float) or not low <= default <= high:
+                raise ValueError(
+                    f"model {self.name!r}: default {key}={default!r} is outside [{low}, {high}]"
+                )
 
     def validate(self, params: Mapping[str, Any] | None) -> dict[str, JsonScalar]:
         merged: dict[str, JsonScalar] = dict(self.defaults)
@@ -72,7 +92,39 @@ class ModelEntry:
                     f"it takes: {', '.join(sorted(self.defaults)) or 'none'}"
                 )
             merged[key] = _coerce(self.name, key, value, self.defaults[key])
+            self._check_range(key, merged[key])
         return merged
+
+    def _check_range(self, key: str, value: JsonScalar) -> None:
+        default = self.defaults[key]
+        if isinstance(default, bool) or not isinstance(default, int | float):
+            return
+        assert isinstance(value, int | float)
+        bounds = self.ranges.get(key)
+        if bounds is None:
+            if value != default:
+                raise InvalidParams(
+                    f"parameter {key!r} of model {self.name!r} has no declared range: "
+                    f"only its default {default!r} is accepted"
+                )
+            return
+        low, high = bounds
+        if not low <= value <= high:
+            raise InvalidParams(
+                f"parameter {key!r} of model {self.name!r} must be within "
+                f"[{low:g}, {high:g}], got {value!r}"
+            )
+
+    def from_state(self, state: Any) -> Scorer:
+        """Rebuild a scorer from its state (:func:`models.base.state_of`), only from the
+        declared classes.
+
+        Raises :class:`models.state.StateRefused` for anything else.
+        """
+        scorer = load(state, self.state)
+        if not isinstance(scorer, Scorer):
+            raise StateRefused(f"state of model {self.name!r} does not hold a scorer")
+        return scorer
 
     def spec(self, params: Mapping[str, Any] | None = None) -> ModelSpec:
         return ModelSpec(self.name, self.version, self.validate(params))

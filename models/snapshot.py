@@ -1,17 +1,20 @@
-"""Snapshots of a model's learned state: signed, and loaded only through an allowlist.
+"""Snapshots of a model's learned state: signed data, never code.
 
-A snapshot carries the model spec, the partition it belongs to and the learned
-state. River models are plain Python objects, so the state is pickled — and a pickle
-is code. Two locks keep it from becoming a way in:
+A snapshot carries the model spec, the partition it belongs to and the learned state
+as plain data (:func:`models.base.state_of`, :mod:`models.state`), compressed. Whoever can
+write the snapshot topic chooses these bytes, so:
 
-1. an HMAC-SHA256 over spec, partition and payload, with a key only workers hold, is
-   checked (constant time) *before* anything is unpickled: a snapshot written by
-   anyone else is refused;
-2. the unpickler resolves only classes from an allowlist (River, this package, a few
-   standard containers and NumPy's array reconstruction), never ``os``, ``eval`` & co,
-   so even a leaked key does not give arbitrary code execution through ``__reduce__``.
+1. an HMAC-SHA256 over header and payload, with a key only workers hold, is checked
+   (constant time, and total: a ``mac`` of any type or alphabet is refused, never an
+   exception) *before* the payload is even decompressed;
+2. the payload is data, not a pickle: it is rebuilt by the model's registry entry
+   (``ModelEntry.from_state``), which resolves only the exact ``(module, name)``
+   classes and functions the model declares and never calls ``__reduce__``,
+   ``__setstate__`` or a constructor with what it read — so even a holder of a leaked
+   key cannot make a worker run code, only feed it a model state (bounded in size).
 
 A refused snapshot raises :class:`SnapshotRefused`; the caller starts the model fresh.
+Snapshots of the earlier pickle format (1) are refused the same way.
 """
 
 from __future__ import annotations
@@ -19,75 +22,33 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
-import pickle
 import zlib
 from typing import Any
 
 import orjson
 
-from models.base import Scorer
-from models.registry import ModelSpec
+from models.base import Scorer, state_of
+from models.registry import REGISTRY, ModelSpec, Registry, UnknownModel
+from models.state import StateRefused
 
-FORMAT = 1
-
-_ALLOWED_MODULE_PREFIXES = ("river.", "models.")
-_ALLOWED = {
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "dict"),
-    ("builtins", "list"),
-    ("builtins", "tuple"),
-    ("builtins", "float"),
-    ("builtins", "int"),
-    ("builtins", "complex"),
-    ("builtins", "bytearray"),
-    ("builtins", "slice"),
-    ("builtins", "range"),
-    ("collections", "defaultdict"),
-    ("collections", "deque"),
-    ("collections", "OrderedDict"),
-    ("collections", "Counter"),
-    ("functools", "partial"),
-    ("random", "Random"),
-    ("copyreg", "_reconstructor"),
-    ("builtins", "object"),
-    ("numpy", "dtype"),
-    ("numpy", "ndarray"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-}
-_DENIED_NAMES = {
-    "eval",
-    "exec",
-    "compile",
-    "open",
-    "__import__",
-    "getattr",
-    "setattr",
-    "system",
-    "popen",
-    "input",
-}
+FORMAT = 2
+MAX_STATE_BYTES = 64 * 1024 * 1024  # decompressed; a bigger payload is refused unread
 
 
 class SnapshotRefused(ValueError):
     """The snapshot is not signed with our key, is for another model, or is unreadable."""
 
 
-class _AllowlistUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        if name in _DENIED_NAMES:
-            raise SnapshotRefused(f"snapshot refers to forbidden {module}.{name}")
-        if (module, name) in _ALLOWED or module.startswith(_ALLOWED_MODULE_PREFIXES):
-            return super().find_class(module, name)
-        raise SnapshotRefused(f"snapshot refers to {module}.{name}, which is not allowed")
-
-
 def _mac(key: bytes, header: bytes, payload: bytes) -> str:
     return hmac.new(key, header + b"\x00" + payload, hashlib.sha256).hexdigest()
+
+
+def mac_matches(given: object, expected: str) -> bool:
+    """Constant-time comparison that is total: any ``given`` that is not the same
+    ASCII hex string is False (``hmac.compare_digest`` raises on non-ASCII ``str``)."""
+    if not isinstance(given, str) or not given.isascii():
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def dump(
@@ -100,7 +61,8 @@ def dump(
 ) -> bytes:
     if not key:
         raise ValueError("a snapshot key is required")
-    payload = zlib.compress(pickle.dumps(scorer, protocol=pickle.HIGHEST_PROTOCOL), 6)
+    state = orjson.dumps(state_of(scorer))
+    payload = zlib.compress(state, 6)
     header = orjson.dumps(
         {
             "format": FORMAT,
@@ -123,12 +85,34 @@ def dump(
 def peek(blob: bytes) -> dict[str, Any]:
     """The (unverified) header: spec, partition, slot, time. For display only."""
     try:
-        return orjson.loads(orjson.loads(blob)["header"])
-    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        header = orjson.loads(orjson.loads(blob)["header"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise SnapshotRefused(f"not a snapshot: {exc}") from exc
+    if not isinstance(header, dict):
+        raise SnapshotRefused("not a snapshot: the header is not an object")
+    return header
 
 
-def load(blob: bytes, key: bytes, expect: ModelSpec, partition: int) -> Scorer:
+def _inflate(payload: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(payload, MAX_STATE_BYTES)
+    except zlib.error as exc:
+        raise SnapshotRefused(f"unreadable snapshot: {exc}") from None
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise SnapshotRefused(
+            f"snapshot state is larger than {MAX_STATE_BYTES} bytes, or truncated"
+        )
+    return data
+
+
+def load(
+    blob: bytes,
+    key: bytes,
+    expect: ModelSpec,
+    partition: int,
+    registry: Registry = REGISTRY,
+) -> Scorer:
     """Verify, then restore. Raises :class:`SnapshotRefused` for anything unexpected."""
     try:
         outer = orjson.loads(blob)
@@ -137,25 +121,27 @@ def load(blob: bytes, key: bytes, expect: ModelSpec, partition: int) -> Scorer:
         payload = base64.b64decode(outer["payload"], validate=True)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
         raise SnapshotRefused(f"not a snapshot: {exc}") from exc
-    if (
-        not key
-        or not isinstance(mac, str)
-        or not hmac.compare_digest(mac, _mac(key, header, payload))
-    ):
+    if not key or not mac_matches(mac, _mac(key, header, payload)):
         raise SnapshotRefused("bad signature: not written with this worker's snapshot key")
-    meta = orjson.loads(header)
+    try:
+        meta = orjson.loads(header)
+        if not isinstance(meta, dict):
+            raise TypeError("header is not an object")
+        spec = ModelSpec.from_dict(meta["spec"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise SnapshotRefused(f"not a snapshot header: {exc}") from None
     if meta.get("format") != FORMAT:
-        raise SnapshotRefused(f"unknown snapshot format {meta.get('format')}")
-    if ModelSpec.from_dict(meta["spec"]) != expect:
+        raise SnapshotRefused(f"unknown snapshot format {meta.get('format')!r}")
+    if spec != expect:
         raise SnapshotRefused(f"snapshot is of {meta['spec']}, not {expect.as_dict()}")
     if meta.get("partition") != partition:
         raise SnapshotRefused(f"snapshot is of partition {meta.get('partition')}")
     try:
-        scorer = _AllowlistUnpickler(io.BytesIO(zlib.decompress(payload))).load()
+        state = orjson.loads(_inflate(payload))
+        return registry.get(spec.name).from_state(state)
     except SnapshotRefused:
         raise
-    except Exception as exc:  # unpickling arbitrary bytes can raise almost anything
-        raise SnapshotRefused(f"unreadable snapshot: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(scorer, Scorer):
-        raise SnapshotRefused("snapshot does not hold a scorer")
-    return scorer
+    except (StateRefused, UnknownModel, orjson.JSONDecodeError) as exc:
+        raise SnapshotRefused(f"unreadable snapshot: {exc}") from None
+    except Exception as exc:  # anything else in rebuilding data is still a bad snapshot
+        raise SnapshotRefused(f"unreadable snapshot: {type(exc).__name__}: {exc}") from None

@@ -19,8 +19,10 @@ from importlib import resources
 from typing import Any
 
 from river import linear_model, optim
+from river.utils import VectorDict
 
 from models.base import Features
+from models.state import Allowlist
 from models.transform import NAMES, transform
 
 PRIOR_FILE = "prior.json"
@@ -104,3 +106,16 @@ class SupervisedScorer:
     def learn_label(self, x: Features, is_bot: bool) -> None:
         self.model.learn_one(self.prior.standardise(x), is_bot)
         self.labels[is_bot] += 1
+
+
+#: the classes a snapshot of a :class:`SupervisedScorer` holds
+SUPERVISED_STATE = Allowlist.of(
+    SupervisedScorer,
+    Prior,
+    linear_model.LogisticRegression,
+    optim.SGD,
+    optim.schedulers.Constant,
+    optim.losses.Log,
+    optim.initializers.Zeros,
+    VectorDict,
+)

@@ -3,7 +3,8 @@
 JSON lines when stderr is not a terminal (or ``log_format=json``), coloured console
 output otherwise. Identifiers of people are replaced by keyed-HMAC pseudonyms by a
 processor, so a raw account id, IP or profile id never reaches the log unless
-``SCRAPEGUARD_LOG_RAW_IDENTIFIERS=true``.
+``SCRAPEGUARD_LOG_RAW_IDENTIFIERS=true``. Tracebacks carry no local variables (they
+would hold the events, and so the identifiers, being processed).
 """
 
 from __future__ import annotations
@@ -18,13 +19,24 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 from stream.core.pseudonym import Pseudonymizer
 
 ACTOR_KEYS = frozenset({"actor", "actors"})
-ID_KEYS = frozenset(
-    {"account_id", "session_id", "ip", "target_profile_id", "profile_id", "profile", "profiles"}
-)
+GROUP_KEYS = frozenset({"group"})
+#: field name → kind of identifier (each kind has a pseudonym key of its own)
+ID_KEYS = {
+    "account_id": "account",
+    "session_id": "session",
+    "ip": "ip",
+    "target_profile_id": "profile",
+    "profile_id": "profile",
+    "profile": "profile",
+    "profiles": "profile",
+}
 
 
 class PseudonymizeIdentifiers:
-    """structlog processor: pseudonymise known identifier fields of every log event."""
+    """structlog processor: pseudonymise known identifier fields of every log event.
+
+    Every value of those fields is pseudonymised: nothing is taken for a pseudonym
+    because of how it looks (an account may be called ``p_…``)."""
 
     def __init__(self, pseudonymizer: Pseudonymizer) -> None:
         self.p = pseudonymizer
@@ -32,11 +44,15 @@ class PseudonymizeIdentifiers:
     def __call__(self, logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
         if not self.p.enabled:
             return event
+        p = self.p
         for key, value in event.items():
             if key in ACTOR_KEYS:
-                event[key] = self._map(value, self.p.actor)
+                event[key] = self._map(value, p.actor)
+            elif key in GROUP_KEYS:
+                event[key] = self._map(value, p.group)
             elif key in ID_KEYS:
-                event[key] = self._map(value, self.p.token)
+                kind = ID_KEYS[key]
+                event[key] = self._map(value, lambda v, kind=kind: p.token(v, kind))
         return event
 
     @staticmethod
@@ -68,7 +84,9 @@ def configure_logging(
     renderer: Processor = (
         structlog.processors.JSONRenderer()
         if as_json
-        else structlog.dev.ConsoleRenderer(colors=stream.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=stream.isatty(), exception_formatter=_traceback_without_locals()
+        )
     )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -97,3 +115,12 @@ def configure_logging(
 
 def _identity(logger: WrappedLogger, method: str, event: EventDict) -> EventDict:
     return event
+
+
+def _traceback_without_locals() -> structlog.typing.ExceptionRenderer:
+    """rich's tracebacks, but ``show_locals=False`` (structlog's default shows them)."""
+    try:
+        import rich  # noqa: F401
+    except ImportError:  # pragma: no cover - rich is a dependency
+        return structlog.dev.plain_traceback
+    return structlog.dev.RichTracebackFormatter(show_locals=False)

@@ -65,7 +65,11 @@ class Settings(BaseSettings):
     )
     max_event_bytes: int = Field(64 * 1024, ge=256)
     max_future_skew_s: float = Field(
-        86400.0, description="Events stamped further than this past the wall clock are refused."
+        300.0,
+        ge=0,
+        description="Events stamped further than this past the wall clock are dead-lettered "
+        "(ts_in_future): one event dated hours ahead would move its actor's windows past "
+        "the actor's real traffic.",
     )
     actor_idle_ttl_s: float = Field(
         2 * 86400.0,
@@ -77,6 +81,13 @@ class Settings(BaseSettings):
         description="Actors per partition kept decoded (~3 KB each); the least recently "
         "active beyond this are kept compressed (~0.3 KB each) until their next event.",
     )
+    max_actors_per_partition: int = Field(
+        250_000,
+        ge=1,
+        description="Actors per partition in all: beyond it the least recently active are "
+        "evicted (counted in scrapeguard_state_evictions_total{kind=\"actor\"}); bounds memory "
+        "against made-up identities (~0.3 KB each when compressed).",
+    )
     policy_file: Path | None = Field(
         None, description="Policy TOML; the packaged default policy when unset."
     )
@@ -85,13 +96,20 @@ class Settings(BaseSettings):
 
     control_key: SecretStr | None = Field(
         None,
-        description="HMAC key that signs control messages (model deploy/promote/rollback). "
-        "Unset: workers refuse every control message and the CLI cannot send one.",
+        description="HMAC key that signs control messages (model deploy/promote/rollback); "
+        "keys derived from it sign member records and worker-to-worker requests. Required "
+        "by workers (at least 32 bytes); the CLI needs it to send control messages.",
     )
-    snapshot_key: SecretStr = Field(
-        SecretStr("scrapeguard-dev-snapshot-key-change-me"),
+    control_window_s: float = Field(
+        600.0,
+        gt=0,
+        description="A control message is applied only if it was appended to the control "
+        "topic within this many seconds of its issued_at.",
+    )
+    snapshot_key: SecretStr | None = Field(
+        None,
         description="HMAC key that signs model snapshots; a snapshot signed otherwise is "
-        "refused and the model starts fresh.",
+        "refused and the model starts fresh. Required by workers (at least 32 bytes).",
     )
     snapshot_every_s: float = Field(60.0, gt=0, description="How often models are snapshotted.")
 
@@ -100,7 +118,7 @@ class Settings(BaseSettings):
         None,
         description="Fernet key that seals profile ids in the affected-people ledger, so that "
         "its holder can map pseudonyms back (`scrapeguard incidents new-key` makes one). "
-        "Unset: the ledger holds pseudonyms only.",
+        "Required by workers.",
     )
     ledger_watch_profiles_per_hour: int = Field(
         50,
@@ -116,9 +134,11 @@ class Settings(BaseSettings):
     )
 
     # --- privacy -----------------------------------------------------------------------
-    pseudonym_key: SecretStr = Field(
-        SecretStr("scrapeguard-dev-key-change-me"),
-        description="HMAC key for pseudonyms of people's identifiers in logs and reports.",
+    pseudonym_key: SecretStr | None = Field(
+        None,
+        description="HMAC key for pseudonyms of people's identifiers in logs and reports "
+        "(one key per kind of identifier is derived from it). Required by workers "
+        "(at least 32 bytes).",
     )
     log_raw_identifiers: bool = Field(
         False, description="Log raw account ids/IPs/profile ids (debugging only)."
@@ -134,8 +154,9 @@ class Settings(BaseSettings):
     )
     api_token: SecretStr | None = Field(
         None,
-        description="When set, the HTTP API requires 'Authorization: Bearer <token>' "
-        "(/health and /metrics stay open for probes and scrapers).",
+        description="When set, the HTTP API requires 'Authorization: Bearer <token>' (the "
+        "dashboard signs in with a form and a cookie); /health and /metrics stay open for "
+        "probes and scrapers. Required when web_host is not the loopback interface.",
     )
 
     # --- enforcement (GET /check, the bouncer stream) ------------------------------------

@@ -13,7 +13,10 @@ RAW = {"account": "alice-raw-4242", "ip": "203.0.113.77", "profile": "profile-ra
 def logged(enabled: bool) -> str:
     buf = io.StringIO()
     configure_logging(
-        level="info", fmt="json", stream=buf, pseudonymizer=Pseudonymizer(b"k", enabled=enabled)
+        level="info",
+        fmt="json",
+        stream=buf,
+        pseudonymizer=Pseudonymizer(b"k" * 32, enabled=enabled),
     )
     log = structlog.get_logger("test")
     log.info(
@@ -46,5 +49,5 @@ def test_pseudonyms_are_stable_keyed_and_keep_the_actor_kind() -> None:
     a, b = Pseudonymizer(b"key-a"), Pseudonymizer(b"key-b")
     assert a.actor("acme/account:42") == a.actor("acme/account:42")
     assert a.actor("acme/account:42").startswith("acme/account:p_")
-    assert a.token("42") != b.token("42")
-    assert a.token(a.token("42")) == a.token("42")
+    assert a.token("42", "account") != b.token("42", "account")
+    assert a.token("42", "account") != a.token("42", "profile")  # a key per kind

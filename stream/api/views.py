@@ -1,18 +1,24 @@
 """The worker's HTTP API (Faust web views): decisions, explain, incidents, health, metrics,
 and the dashboard page. ``SCRAPEGUARD_API_TOKEN`` makes every route except ``/health``
-and ``/metrics`` require ``Authorization: Bearer <token>`` (or ``?token=``).
+and ``/metrics`` require ``Authorization: Bearer <token>``, or the session cookie the
+dashboard's sign-in form sets (``POST /login``); a token is never taken from a URL.
+A worker answers an ``/explain`` routed by another worker on that worker's own
+credential (:mod:`stream.core.peers`), never on the caller's.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import math
 import time
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import aiohttp
 import faust
+from aiohttp import web
 from faust.web import Request, Response, View
 
 from stream.api import bouncer_stream, check
@@ -20,22 +26,74 @@ from stream.api.explain import explain
 from stream.api.query import WorkerQuery
 from stream.core.actor_ref import parse_actor
 from stream.core.breach_report import build, render
+from stream.core.peers import PEER_HEADER, peer_credential, peer_key, peer_ok, plain_origin
 from stream.settings import Settings
 
 ROUTED = "X-Scrapeguard-Routed"
+SESSION_COOKIE = "scrapeguard_session"
+SESSION_MAX_AGE_S = 12 * 3600
+
+
+def _same(a: str, b: str) -> bool:
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode())
+
+
+def session_value(token: str) -> str:
+    """The dashboard's cookie: derived from the token, so the token itself is never stored
+    in the browser, and changing the token signs every browser out."""
+    return hmac.new(token.encode(), b"scrapeguard/dashboard-session", hashlib.sha256).hexdigest()
 
 
 def _authorised(settings: Settings, request: Request) -> bool:
     token = settings.api_token
     if token is None:
         return True
+    secret = token.get_secret_value()
     given = request.headers.get("Authorization", "")
-    given = given[7:] if given.startswith("Bearer ") else request.query.get("token", "")
-    return hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+    if given.startswith("Bearer ") and _same(given[7:], secret):
+        return True
+    cookie = request.cookies.get(SESSION_COOKIE)
+    return isinstance(cookie, str) and _same(cookie, session_value(secret))
+
+
+def _bad_query(q: Any) -> tuple[dict[str, Any], str | None]:
+    """``limit``, ``since``, ``cursor`` of /decisions, or the sentence saying what is wrong."""
+    try:
+        limit = int(q.get("limit", "100"))
+    except ValueError:
+        return {}, "limit must be an integer"
+    if not 1 <= limit <= 1000:
+        return {}, "limit must be within 1-1000"
+    since = None
+    if "since" in q:
+        try:
+            since = float(q["since"])
+        except ValueError:
+            return {}, "since must be epoch seconds"
+        if not math.isfinite(since):
+            return {}, "since must be epoch seconds"
+    cursor = q.get("cursor")
+    if cursor is not None:
+        ts_text, sep, did = cursor.partition(":")
+        try:
+            ok = bool(sep) and math.isfinite(float(ts_text)) and 0 < len(did) <= 128
+        except ValueError:
+            ok = False
+        if not ok:
+            return {}, "cursor is not one this API gave (next_cursor)"
+    return {"limit": limit, "since": since, "cursor": cursor}, None
 
 
 def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
     """Route the API's views on ``app``'s web server, answering from ``query``."""
+    control_key = settings.control_key
+    peers = peer_key(control_key.get_secret_value().encode()) if control_key else None
+
+    def from_peer(request: Request) -> bool:
+        """A request routed here by another worker, on that worker's own credential."""
+        return peers is not None and peer_ok(
+            peers, request.headers.get(PEER_HEADER), request.rel_url.path
+        )
 
     def guard(view: Any, request: Request) -> Response | None:
         if _authorised(settings, request):
@@ -82,17 +140,15 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
             if (denied := guard(self, request)) is not None:
                 return denied
             q = request.query
-            try:
-                limit = min(1000, max(1, int(q.get("limit", "100"))))
-                since = float(q["since"]) if "since" in q else None
-            except ValueError:
-                return self.json(
-                    {"error": "limit must be an integer, since epoch seconds"}, status=400
-                )
+            args, error = _bad_query(q)
+            if error is not None:
+                return self.json({"error": error}, status=400)
             action = q.get("action")
             if action not in (None, "allow", "challenge", "block"):
                 return self.json({"error": "action is allow, challenge or block"}, status=400)
-            page = query.decisions(action, since, q.get("shadow") == "true", limit, q.get("cursor"))
+            page = query.decisions(
+                action, args["since"], q.get("shadow") == "true", args["limit"], args["cursor"]
+            )
             return self.json({"items": page.items, "next_cursor": page.next_cursor})
 
     # the actor may contain "/" (tenant/account:42), encoded or not
@@ -115,13 +171,14 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
     @app.page("/explain/{actor}")
     class Explain(View):
         async def get(self, request: Request, actor: str) -> Response:
-            if (denied := guard(self, request)) is not None:
+            routed = from_peer(request)
+            if not routed and (denied := guard(self, request)) is not None:
                 return denied
             view = query.actor(actor)
-            if not view.owned and not request.headers.get(ROUTED):
+            if not view.owned and not routed and not request.headers.get(ROUTED):
                 url = query.owner_url(view.partition)
-                if url is not None:
-                    return await self._route(request, url, actor)
+                if url is not None and peers is not None and plain_origin(url):
+                    return await self._route(url, actor)
             body = explain(actor, view.state, view.policy, view.history, view.model, time.time())
             body["answered_by"] = query.worker_id
             body["partition"] = view.partition
@@ -131,17 +188,15 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
                 )
             return self.json(body)
 
-        async def _route(self, request: Request, url: str, actor: str) -> Response:
-            headers = {ROUTED: "1"}
-            if "Authorization" in request.headers:
-                headers["Authorization"] = request.headers["Authorization"]
+        async def _route(self, url: str, actor: str) -> Response:
+            # the owner's URL comes from a signed member record; the request carries this
+            # worker's credential for exactly this path — never the caller's token
+            assert peers is not None
+            path = f"/explain/{quote(actor, safe='')}"
+            headers = {ROUTED: "1", PEER_HEADER: peer_credential(peers, path)}
             async with (
                 aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s,
-                s.get(
-                    f"{url}/explain/{quote(actor, safe='')}",
-                    headers=headers,
-                    params=dict(request.query),
-                ) as resp,
+                s.get(f"{url.rstrip('/')}{path}", headers=headers, allow_redirects=False) as resp,
             ):
                 return self.bytes(
                     await resp.read(), status=resp.status, content_type="application/json"
@@ -185,5 +240,40 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
     @app.page("/")
     class Dashboard(View):
         async def get(self, request: Request) -> Response:
+            # the page holds no data; what it shows comes from the guarded routes
             page = resources.files("stream.api").joinpath("static/dashboard.html").read_text()
             return self.html(page)
+
+    @app.page("/login")
+    class Login(View):
+        async def post(self, request: Request) -> Response:
+            """The dashboard's sign-in form: the token in, an HttpOnly session cookie out."""
+            token = settings.api_token
+            form = await request.post()
+            given = form.get("token", "")
+            if token is None or not isinstance(given, str):
+                return self.json({"error": "sign-in is not needed here"}, status=400)
+            secret = token.get_secret_value()
+            if not _same(given, secret):
+                return self.html(
+                    '<!doctype html><title>scrapeguard</title><p>Wrong token. '
+                    '<a href="/">Try again</a></p>',
+                    status=401,
+                )
+            resp = cast(web.Response, self.html("", status=303, headers={"Location": "/"}))
+            resp.set_cookie(
+                SESSION_COOKIE,
+                session_value(secret),
+                max_age=SESSION_MAX_AGE_S,
+                httponly=True,
+                samesite="Strict",
+                path="/",
+            )
+            return cast(Response, resp)
+
+    @app.page("/logout")
+    class Logout(View):
+        async def post(self, request: Request) -> Response:
+            resp = cast(web.Response, self.html("", status=303, headers={"Location": "/"}))
+            resp.del_cookie(SESSION_COOKIE, path="/")
+            return cast(Response, resp)

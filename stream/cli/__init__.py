@@ -28,6 +28,7 @@ COMMANDS = {
     "explain": "stream.cli.incidents_cmd:explain_cmd",
     "incidents": "stream.cli.incidents_cmd:incidents",
     "models": "stream.cli.models_cmd:models",
+    "keys": "stream.cli.keys_cmd:keys",
     "simulate": "stream.cli.harness:simulate",
     "replay": "stream.cli.harness:replay",
     "evaluate": "stream.cli.harness:evaluate_cmd",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,8 +112,12 @@ def build_settings_with_sources(**overrides: Any) -> tuple[Settings, Sources]:
 
 
 def pseudonymizer(settings: Settings) -> Pseudonymizer:
+    """Pseudonyms under SCRAPEGUARD_PSEUDONYM_KEY (a worker refuses to start without one;
+    other commands without one use a random key of their own: stable within the run)."""
+    key = settings.pseudonym_key
     return Pseudonymizer(
-        settings.pseudonym_key.get_secret_value().encode(), enabled=not settings.log_raw_identifiers
+        key.get_secret_value().encode() if key is not None else os.urandom(32),
+        enabled=not settings.log_raw_identifiers,
     )
 
 

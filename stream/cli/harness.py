@@ -122,6 +122,12 @@ def simulate(
     help="Write `actor label` lines for `evaluate`: declared_crawler when a request of the "
     "actor declares a crawler user agent, else human_unverified.",
 )
+@click.option(
+    "--trust-remote-user",
+    is_flag=True,
+    help="Take $remote_user as the account. Only for logs whose authentication is verified: "
+    "nginx logs the name a client sends even when the login fails.",
+)
 @click.option("--no-publish", is_flag=True, help="Parse and report only.")
 @broker_option
 @friendly_errors
@@ -135,17 +141,21 @@ def replay(
     labels_out: Path | None,
     no_publish: bool,
     broker: str | None,
+    trust_remote_user: bool = False,
 ) -> None:
     """Replay an access log (.gz too) as request events, keeping event time.
 
     Apache/nginx combined logs by default, or any nginx log_format. The actor is the
-    account ($remote_user, $account_id, $user_id), else the session ($session_id),
-    else the IP. Lines that do not parse are counted and reported by line number.
+    account ($account_id, $user_id; $remote_user only with --trust-remote-user), else
+    the session ($session_id), else the IP. Lines that do not parse are counted and
+    reported by line number.
     """
     if speed is not None and (max_speed or speed <= 0):
         raise click.UsageError("use either --speed X (X > 0) or --max-speed")
     try:
-        parser = LogParser(log_format, profile_path, source=path.name)
+        parser = LogParser(
+            log_format, profile_path, source=path.name, trust_remote_user=trust_remote_user
+        )
     except LogFormatError as exc:
         raise click.UsageError(str(exc)) from None
     replayed = parse_log(path, parser)

@@ -237,10 +237,10 @@ def deploy(name: str, params: str | None, shadow: bool, live: bool, broker: str 
     settings = build_settings(broker=broker)
     spec = _spec(name, _params(params))
     REGISTRY.get(name).build(spec.params)  # fail here, not on the workers
-    _send(
-        settings,
-        control.make("deploy", _need_key(settings), spec=spec, slot=slot, issuer=_issuer()),
-    )
+    key = _need_key(settings)
+    issuer = _issuer()
+    seq = model_slots(settings).slots.next_seq(issuer)
+    _send(settings, control.make("deploy", key, spec=spec, slot=slot, issuer=issuer, seq=seq))
     click.echo(
         f"sent: deploy {spec.label()} {orjson.dumps(dict(spec.params)).decode()} as "
         f"{slot}; workers apply it between two batches"
@@ -255,7 +255,8 @@ def _lifecycle(op: str, broker: str | None) -> None:
         raise click.ClickException("there is no shadow model (deploy one with --shadow)")
     if op == "rollback" and not slots.history:
         raise click.ClickException("there is no earlier live model to roll back to")
-    _send(settings, control.make(op, key, issuer=_issuer()))
+    issuer = _issuer()
+    _send(settings, control.make(op, key, issuer=issuer, seq=slots.next_seq(issuer)))
     target = {
         "promote": f"{slots.shadow.label() if slots.shadow else ''} becomes live",
         "rollback": f"{slots.history[-1].label() if slots.history else ''} becomes live again",

@@ -125,6 +125,7 @@ def deploy(file: Path, broker: str | None) -> None:
 
     from stream.cli.models_cmd import _issuer, _need_key, _send
     from stream.core import control
+    from stream.runtime.topic_readers import model_slots
 
     try:
         load_policy(file)
@@ -135,6 +136,8 @@ def deploy(file: Path, broker: str | None) -> None:
         raise click.ClickException(f"{file}: larger than the 256 KiB a control message takes")
     settings = build_settings(broker=broker)
     key = _need_key(settings)
-    _send(settings, control.make("policy", key, issuer=_issuer(), policy=text))
+    issuer = _issuer()
+    seq = model_slots(settings).slots.next_seq(issuer)
+    _send(settings, control.make("policy", key, issuer=issuer, seq=seq, policy=text))
     sha = hashlib.sha256(text.encode()).hexdigest()[:12]
     click.echo(f"sent: policy {sha} from {file}; workers apply it between two batches")

@@ -22,9 +22,10 @@ from stream.cli.common import (
     setup_logging,
 )
 from stream.cli.worker import start_worker
-from stream.core.ledger import Sealer
 from stream.harness.demo import DemoPublisher
 from stream.harness.embedded_broker import EmbeddedBroker, port_open
+from stream.keys import REQUIRED, env_name, load_or_create
+from stream.settings import Settings
 
 
 class StopAfter(Service):
@@ -38,6 +39,36 @@ class StopAfter(Service):
     async def _countdown(self) -> None:
         await self.sleep(self.seconds)
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def with_demo_keys(settings: Settings) -> Settings:
+    """Keys the environment does not set, from ``<data_dir>/keys.env``: random, written
+    once with mode 0600, so the demo stays one command and no key is ever a default."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    keys_path = settings.data_dir / "keys.env"
+    fresh = not keys_path.exists()
+    stored = load_or_create(keys_path)
+    update: dict[str, Any] = {}
+    for name in REQUIRED:
+        if getattr(settings, name) is None and stored.get(env_name(name)):
+            update[name] = SecretStr(stored[env_name(name)])
+    if "ledger_key" in update:
+        # the incident report's --reveal-with takes the ledger key as a file of its own
+        ledger_path = settings.data_dir / "ledger.key"
+        if not ledger_path.exists():
+            fd = os.open(ledger_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(update["ledger_key"].get_secret_value())
+        update["ledger_key"] = SecretStr(ledger_path.read_text().strip())
+        click.echo(
+            f"run: ledger key for this demo in {ledger_path} "
+            f"(scrapeguard incidents report ID --reveal-with {ledger_path})"
+        )
+    if update:
+        click.echo(
+            f"run: {'generated' if fresh else 'using'} this machine's demo keys in {keys_path}"
+        )
+    return settings.model_copy(update=update)
 
 
 @click.command()
@@ -70,18 +101,7 @@ def run(
     each decision as enforcement would receive it. Logs go to .scrapeguard/run.log.
     """
     settings = build_settings(broker=broker, policy_file=policy_file, web_port=web_port)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    if settings.ledger_key is None:
-        # the demo seals profile ids so the incident report can be revealed: a local key
-        key_path = settings.data_dir / "ledger.key"
-        if not key_path.exists():
-            key_path.write_bytes(Sealer.new_key())
-            key_path.chmod(0o600)
-        settings = settings.model_copy(update={"ledger_key": SecretStr(key_path.read_text())})
-        click.echo(
-            f"run: ledger key for this demo in {key_path} "
-            f"(scrapeguard incidents report ID --reveal-with {key_path})"
-        )
+    settings = with_demo_keys(settings)
     log_path = settings.data_dir / "run.log"
     log_file = open(log_path, "a")  # noqa: SIM115 - closed below
     setup_logging(settings.model_copy(update={"log_format": "json"}), stream=log_file)

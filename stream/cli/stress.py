@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from stream import keys
 from stream.cli.common import build_settings, friendly_errors, out_option
 from stream.core.policy_loader import default_policy_text, load_policy
 from stream.harness import evaluation_report
@@ -71,6 +72,7 @@ def stress(
             "SCRAPEGUARD_DATA_DIR": str(out / "data"),
             "SCRAPEGUARD_LOG_FORMAT": "json",
             "SCRAPEGUARD_LOG_LEVEL": "info",
+            **keys.generate(),
         }
         (out / "worker.log").write_text("")
         worker = WorkerProcess(env, out / "worker.log")

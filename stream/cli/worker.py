@@ -24,6 +24,7 @@ from stream.cli.common import (
 )
 from stream.core.policy_loader import load_policy
 from stream.kafka.topics import ensure_topics
+from stream.keys import check_worker_settings
 from stream.settings import Settings
 
 
@@ -36,6 +37,7 @@ class _Worker(faust.Worker):
 
 def start_worker(settings: Settings, *extra: Service) -> int:
     """Run a worker (and ``extra`` services: the demo's traffic and board) until stopped."""
+    check_worker_settings(settings)  # no default secrets, no open API: before anything else
     policy = load_policy(settings.policy_file)
     try:
         REGISTRY.get(settings.model).validate(settings.model_params)

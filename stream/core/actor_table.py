@@ -9,6 +9,11 @@ after each batch, so memory grows by a few hundred bytes per additional actor in
 kilobytes. Touching a compressed actor costs a decode (~15 µs) once, after which it is
 hot again; the hot tier should hold the actors active within a few batches.
 
+The table is bounded as a whole too: beyond ``max_actors`` the least recently active
+actors are evicted (an attacker can make up actors — IPv6 addresses, sessions — far
+faster than the idle expiry drops them); :meth:`ActorTable.take_evicted` hands their
+keys to the caller, which tombstones them in the changelog and counts them.
+
 The encoding is :mod:`stream.core.actor_codec` (the changelog's), so an actor's behaviour
 does not depend on the tier it is in (``tests/core/test_actor_table.py`` checks this
 by running a stream with one hot actor against one with all of them).
@@ -37,16 +42,21 @@ def thaw(blob: bytes) -> ActorState:
 
 
 class ActorTable:
-    """Actor → state, at most ``hot_max`` of them decoded."""
+    """Actor → state, at most ``hot_max`` of them decoded and ``max_actors`` in all."""
 
-    __slots__ = ("_cold", "_hot", "hot_max")
+    __slots__ = ("_cold", "_evicted", "_hot", "hot_max", "max_actors")
 
-    def __init__(self, hot_max: int) -> None:
+    def __init__(self, hot_max: int, max_actors: int | None = None) -> None:
         if hot_max < 1:
             raise ValueError("hot_max must be at least 1")
+        if max_actors is not None and max_actors < 1:
+            raise ValueError("max_actors must be at least 1")
         self.hot_max = hot_max
+        self.max_actors = max_actors
         self._hot: OrderedDict[str, ActorState] = OrderedDict()
+        # insertion order is the order actors left the hot tier: least recently used first
         self._cold: dict[str, bytes] = {}
+        self._evicted: list[str] = []
 
     def __len__(self) -> int:
         return len(self._hot) + len(self._cold)
@@ -97,13 +107,28 @@ class ActorTable:
             self._cold.pop(actor, None)
 
     def trim(self) -> int:
-        """Compress the least recently used actors beyond ``hot_max``; how many were."""
+        """Compress the least recently used actors beyond ``hot_max`` (how many were),
+        then evict the least recently used beyond ``max_actors``."""
         hot, cold = self._hot, self._cold
         n = len(hot) - self.hot_max
         for _ in range(n):
             actor, state = hot.popitem(last=False)
             cold[actor] = freeze(state)
+        cap = self.max_actors
+        if cap is not None:
+            for _ in range(len(hot) + len(cold) - cap):
+                if cold:
+                    actor = next(iter(cold))
+                    del cold[actor]
+                else:
+                    actor, _state = hot.popitem(last=False)
+                self._evicted.append(actor)
         return max(n, 0)
+
+    def take_evicted(self) -> list[str]:
+        """Actors evicted by the bound since the last call."""
+        out, self._evicted = self._evicted, []
+        return out
 
     def last_seen(self) -> Iterator[tuple[str, float]]:
         """``(actor, newest event time)`` of every actor, without decoding any."""

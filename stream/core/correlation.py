@@ -12,10 +12,12 @@ that account's state, where policy turns them into challenges.
 from __future__ import annotations
 
 import ipaddress
+from collections import OrderedDict
 from functools import lru_cache
 from typing import Any
 
 import orjson
+import structlog
 
 from stream.core.policy import GroupLimit, Policy
 from stream.core.records import Activity, GroupSignal
@@ -24,6 +26,9 @@ from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, s
 ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=512)
 MAX_RECENT = 256  # members remembered by name per group, to signal all of them
 GROUP_IDLE_S = 2 * 3600.0
+MAX_GROUPS = 50_000  # per partition: IPs and subnets; the least recently active go first
+
+log = structlog.get_logger(__name__)
 
 
 @lru_cache(maxsize=65536)
@@ -103,42 +108,79 @@ class GroupState:
             g.signalled = {str(k): float(v) for k, v in d["s"].items()}
             g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
             return g
-        except (KeyError, TypeError, ValueError, IndexError, orjson.JSONDecodeError) as exc:
-            raise ValueError(f"malformed group state: {exc}") from exc
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            IndexError,
+            AttributeError,
+            OverflowError,
+            orjson.JSONDecodeError,
+        ) as exc:
+            raise ValueError(f"malformed group state: {type(exc).__name__}: {exc}") from None
 
 
 class GroupCorrelator:
-    """All groups of one activity partition."""
+    """All groups of one activity partition, at most ``max_groups`` of them."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, max_groups: int = MAX_GROUPS) -> None:
         self.policy = policy
-        self.groups: dict[str, GroupState] = {}
+        self.max_groups = max_groups
+        # least recently active first: a group moves to the end when it is touched
+        self.groups: OrderedDict[str, GroupState] = OrderedDict()
         self.watermark = 0.0
+        self._evicted: list[str] = []
+        self.skipped = 0  # activities that tripped an error: skipped, never a stop
 
     def process(self, activities: list[Activity]) -> tuple[list[GroupSignal], set[str]]:
         signals: list[GroupSignal] = []
         changed: set[str] = set()
-        groups = self.policy.groups
         for act in activities:
-            if act.ts > self.watermark:
-                self.watermark = act.ts
             try:
-                subnet = subnet_of(act.ip)
-            except ValueError:
-                continue  # the detector only forwards validated addresses
-            for key, metric, limit in (
-                ("ip:" + act.ip, "accounts_per_ip", groups.accounts_per_ip),
-                ("subnet:" + subnet, "accounts_per_subnet", groups.accounts_per_subnet),
-            ):
-                if limit is None:
-                    continue
-                g = self.groups.get(key)
-                if g is None:
-                    g = self.groups[key] = GroupState()
-                g.add(act)
-                changed.add(key)
-                self._check(g, key, metric, limit, act, signals)
+                self._one(act, signals, changed)
+            except Exception as exc:  # one bad record must never stop the partition
+                self.skipped += 1
+                log.warning("activity_skipped", error=f"{type(exc).__name__}: {exc}")
+        for key in self.bound():
+            changed.discard(key)
         return signals, changed
+
+    def _one(self, act: Activity, signals: list[GroupSignal], changed: set[str]) -> None:
+        groups = self.policy.groups
+        if act.ts > self.watermark:
+            self.watermark = act.ts
+        try:
+            subnet = subnet_of(act.ip)
+        except ValueError:
+            return  # the detector only forwards validated addresses
+        for key, metric, limit in (
+            ("ip:" + act.ip, "accounts_per_ip", groups.accounts_per_ip),
+            ("subnet:" + subnet, "accounts_per_subnet", groups.accounts_per_subnet),
+        ):
+            if limit is None:
+                continue
+            g = self.groups.get(key)
+            if g is None:
+                g = self.groups[key] = GroupState()
+            else:
+                self.groups.move_to_end(key)
+            g.add(act)
+            changed.add(key)
+            self._check(g, key, metric, limit, act, signals)
+
+    def bound(self) -> list[str]:
+        """Evict the least recently active groups beyond ``max_groups``; their keys."""
+        gone = []
+        while len(self.groups) > self.max_groups:
+            key, _ = self.groups.popitem(last=False)
+            gone.append(key)
+        self._evicted.extend(gone)
+        return gone
+
+    def take_evicted(self) -> list[str]:
+        """Groups evicted by the bound since the last call (to tombstone and count)."""
+        out, self._evicted = self._evicted, []
+        return out
 
     def _check(
         self,

@@ -28,6 +28,7 @@ class DecisionStore:
         # actor -> recent decisions, oldest first; ordered by the newest decision's arrival
         self._by_actor: OrderedDict[str, deque[Decision]] = OrderedDict()
         self.total = 0
+        self.evicted = 0  # actors forgotten by the bound
 
     def add(self, d: Decision) -> None:
         self.total += 1
@@ -41,6 +42,7 @@ class DecisionStore:
         self._by_actor[d.actor] = hist
         while len(self._by_actor) > self.max_actors:
             self._by_actor.popitem(last=False)
+            self.evicted += 1
 
     def __len__(self) -> int:
         return len(self._by_actor)

@@ -17,35 +17,63 @@ returns incident updates and new ledger entries; it never sees a raw profile id.
 from __future__ import annotations
 
 import hashlib
-from collections import deque
+import re
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+import structlog
 
 from stream.core.correlation import subnet_of
 from stream.core.ledger import DistinctCount
+from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import FeedItem
 
 CONTACT_FIELDS = frozenset({"email", "phone", "address", "birthdate", "date_of_birth"})
 MAX_ACTORS = 1000
 MAX_DECISIONS = 200
-PENDING_MAX = 5000
+MAX_USER_AGENTS = 100
+MAX_FIELDS = 256
+PENDING_MAX = 5000  # items buffered per key before an incident opens
+PENDING_KEYS_MAX = 10_000  # keys with buffered items; the least recently active go first
+MAX_OPEN = 10_000  # open incidents per partition; beyond it the least recently active close
 PENDING_S = 3600.0
 
+log = structlog.get_logger(__name__)
 
-def incident_key(group_reason: str, ip: str | None, actor: str) -> str:
-    """The correlation group named in a group reason, else the subnet, else the actor."""
+
+def incident_key(group_reason: str, ip: str | None, actor: str, pseudo: Pseudonymizer) -> str:
+    """The correlation group named in a group reason, else the subnet, else the actor —
+    never a raw identifier: an IPv4 /24 as it is, anything narrower as a pseudonym."""
     if group_reason and group_reason.endswith(")") and "(" in group_reason:
         metric = group_reason.split(" ", 1)[0]
-        where = group_reason.rsplit("(", 1)[1][:-1]
+        where = group_reason.rsplit("(", 1)[1][:-1]  # already a pseudonym or a range
         return ("ip:" if metric == "accounts_per_ip" else "subnet:") + where
     if ip:
         try:
-            return "subnet:" + subnet_of(ip)
+            return "subnet:" + pseudo.subnet(subnet_of(ip))
         except ValueError:
             pass
-    return "actor:" + actor
+    return "actor:" + pseudo.actor(actor)
+
+
+_ID_LIKE = re.compile(r"^(?=.*\d)[\w.~%+=:-]{3,}$|^[\w.~%+=:-]{24,}$")
+
+
+def sample_path(path: str, target: str | None) -> str:
+    """The path of an access as evidence, without whose profile it was: the query is
+    dropped, the profile id and segments that look like ids become placeholders."""
+    path = path.split("?", 1)[0].split("#", 1)[0]
+    parts = []
+    for seg in path.split("/"):
+        if target and seg == target:
+            parts.append("{profile}")
+        elif seg and not seg.startswith("{") and _ID_LIKE.match(seg):
+            parts.append("{id}")
+        else:
+            parts.append(seg)
+    return "/".join(parts)[:200]
 
 
 @dataclass
@@ -108,7 +136,21 @@ class Incident:
 
     @classmethod
     def decode(cls, raw: bytes) -> Incident:
+        """Inverse of :meth:`encode`; total: ValueError for anything else (a compacted
+        changelog can hold any bytes someone wrote)."""
+        try:
+            inc = cls._decode(raw)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ValueError(f"malformed incident state: {type(exc).__name__}: {exc}") from None
+        return inc
+
+    @classmethod
+    def _decode(cls, raw: bytes) -> Incident:
         d = orjson.loads(raw)
+        if not isinstance(d, dict):
+            raise TypeError("not a JSON object")
+        if d["status"] not in ("open", "closed") or not isinstance(d["key"], str):
+            raise ValueError("bad status or key")
         inc = cls(
             d["incident_id"],
             d["key"],
@@ -117,16 +159,34 @@ class Incident:
             status=d["status"],
             requests=int(d["requests"]),
             fields=set(d["fields_exposed"]),
-            decisions=list(d["decisions"]),
-            first_requests=list(d["first_requests"]),
+            decisions=_dicts(d["decisions"]),
+            first_requests=_dicts(d["first_requests"]),
             user_agents=set(d.get("user_agents", [])),
             version=int(d["version"]),
         )
-        inc.actors = d.get("actor_detail") or {a: {} for a in d["actors"]}
-        inc.last_requests.extend(d["last_requests"])
+        actors = d.get("actor_detail") or {a: {} for a in d["actors"]}
+        if not isinstance(actors, dict) or not all(
+            isinstance(k, str) and isinstance(v, dict) for k, v in actors.items()
+        ):
+            raise TypeError("actors must map names to objects")
+        inc.actors = dict(list(actors.items())[:MAX_ACTORS])
+        inc.last_requests.extend(_dicts(d["last_requests"]))
         for p in d.get("profile_set") or []:
+            if not isinstance(p, str):
+                raise TypeError("profiles must be strings")
             inc.profiles.add(p)
+        if not all(isinstance(f, str) for f in inc.fields):
+            raise TypeError("fields must be strings")
+        inc.user_agents = {u for u in inc.user_agents if isinstance(u, str)}
+        inc.decisions = inc.decisions[:MAX_DECISIONS]
+        inc.first_requests = inc.first_requests[:5]
         return inc
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise TypeError("expected a list of objects")
+    return list(value)
 
 
 def _incident_id(key: str, ts: float) -> str:
@@ -139,36 +199,73 @@ class IncidentBook:
     def __init__(self, quiet_s: float = 3600.0, pseudonymize: Any = None) -> None:
         self.quiet_s = quiet_s
         self.pseudo = pseudonymize or (lambda actor: actor)
-        self.open: dict[str, Incident] = {}
-        self.pending: dict[str, deque[FeedItem]] = {}
+        self.open: OrderedDict[str, Incident] = OrderedDict()  # least recently active first
+        self.pending: OrderedDict[str, deque[FeedItem]] = OrderedDict()
         self.watermark = 0.0
+        self.evictions: Counter[str] = Counter()  # what the bounds dropped, by kind
+        self.skipped = 0  # items that tripped an error: skipped, never a stop
 
     def process(self, items: list[FeedItem]) -> tuple[list[Incident], list[tuple[str, FeedItem]]]:
         changed: dict[str, Incident] = {}
         ledger: list[tuple[str, FeedItem]] = []
         for it in items:
-            if it.ts > self.watermark:
-                self.watermark = it.ts
-            inc = self.open.get(it.key)
-            if inc is None:
-                if it.kind == "decision" and it.action == "allow":
-                    continue  # a lifted decision (appeal) is recorded where one is open
-                if it.kind != "decision":
-                    buf = self.pending.setdefault(it.key, deque(maxlen=PENDING_MAX))
-                    buf.append(it)
-                    continue
-                first = min([it.ts] + [p.ts for p in self.pending.get(it.key, ())])
-                inc = self.open[it.key] = Incident(
-                    _incident_id(it.key, it.ts), it.key, first, it.ts
-                )
-                for earlier in self.pending.pop(it.key, ()):
-                    if earlier.ts >= it.ts - PENDING_S:
-                        self._add(inc, earlier, ledger)
-            self._add(inc, it, ledger)
+            try:
+                self._one(it, changed, ledger)
+            except Exception as exc:  # one bad record must never stop the partition
+                self.skipped += 1
+                log.warning("feed_item_skipped", error=f"{type(exc).__name__}: {exc}")
+        for inc in self._close_over_bound():
             changed[inc.id] = inc
         for inc in changed.values():
             inc.version += 1
         return list(changed.values()), ledger
+
+    def _one(
+        self, it: FeedItem, changed: dict[str, Incident], ledger: list[tuple[str, FeedItem]]
+    ) -> None:
+        if it.ts > self.watermark:
+            self.watermark = it.ts
+        inc = self.open.get(it.key)
+        if inc is None:
+            if it.kind == "decision" and it.action == "allow":
+                return  # a lifted decision (appeal) is recorded where one is open
+            if it.kind != "decision":
+                self._buffer(it)
+                return
+            first = min([it.ts] + [p.ts for p in self.pending.get(it.key, ())])
+            inc = self.open[it.key] = Incident(
+                _incident_id(it.key, it.ts), it.key, first, it.ts
+            )
+            for earlier in self.pending.pop(it.key, ()):
+                if earlier.ts >= it.ts - PENDING_S:
+                    self._add(inc, earlier, ledger)
+        else:
+            self.open.move_to_end(it.key)
+        self._add(inc, it, ledger)
+        changed[inc.id] = inc
+
+    def _buffer(self, it: FeedItem) -> None:
+        buf = self.pending.get(it.key)
+        if buf is None:
+            buf = self.pending[it.key] = deque(maxlen=PENDING_MAX)
+            while len(self.pending) > PENDING_KEYS_MAX:
+                self.pending.popitem(last=False)
+                self.evictions["incident_pending_key"] += 1
+        else:
+            self.pending.move_to_end(it.key)
+            if len(buf) == PENDING_MAX:
+                self.evictions["incident_pending_item"] += 1
+        buf.append(it)
+
+    def _close_over_bound(self) -> list[Incident]:
+        """Beyond ``MAX_OPEN``, the least recently active incidents close early."""
+        closed = []
+        while len(self.open) > MAX_OPEN:
+            _key, inc = self.open.popitem(last=False)
+            inc.status = "closed"
+            closed.append(inc)
+            self.evictions["open_incident"] += 1
+        return closed
 
     def _add(self, inc: Incident, it: FeedItem, ledger: list[tuple[str, FeedItem]]) -> None:
         inc.last_at = max(inc.last_at, it.ts)
@@ -180,7 +277,12 @@ class IncidentBook:
         if info is not None:
             info["last"] = max(info["last"], it.ts)
         if it.user_agent:
-            inc.user_agents.add(it.user_agent[:120])
+            ua = it.user_agent[:120]
+            if ua not in inc.user_agents:
+                if len(inc.user_agents) < MAX_USER_AGENTS:
+                    inc.user_agents.add(ua)
+                else:
+                    self.evictions["incident_user_agent"] += 1
         if it.kind == "decision":
             if info is not None:
                 info["action"] = it.action
@@ -196,7 +298,12 @@ class IncidentBook:
                 )
             return
         inc.requests += 1
-        inc.fields.update(it.fields or ())
+        for f in it.fields or ():
+            if f not in inc.fields:
+                if len(inc.fields) < MAX_FIELDS:
+                    inc.fields.add(f)
+                else:
+                    self.evictions["incident_field"] += 1
         sample = {
             "ts": it.ts,
             "actor": who,

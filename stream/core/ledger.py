@@ -56,7 +56,7 @@ class LedgerCodec:
         self.sealer = sealer
 
     def profile(self, profile_id: str) -> tuple[str, str | None]:
-        pseudo = self.pseudonymizer.token_always(profile_id)
+        pseudo = self.pseudonymizer.token(profile_id, "profile")
         return pseudo, self.sealer.seal(profile_id) if self.sealer else None
 
 

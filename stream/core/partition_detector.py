@@ -27,9 +27,10 @@ from stream.core.actor_table import ActorTable
 from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action, apply_manual, decision_id, step
 from stream.core.features import StreamContext, features
-from stream.core.incidents import incident_key
+from stream.core.incidents import incident_key, sample_path
 from stream.core.ledger import LedgerCodec
 from stream.core.policy import Policy, Verdict
+from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import (
     Activity,
     DeadLetter,
@@ -41,7 +42,7 @@ from stream.core.records import (
     Source,
 )
 from stream.core.scoring import INTERVAL, GuardedModel, sampled, score_due
-from stream.core.validation import Invalid, validate
+from stream.core.validation import MAX_FUTURE_SKEW_S, Invalid, validate
 
 log = structlog.get_logger(__name__)
 
@@ -81,9 +82,10 @@ class Limits:
     """Processing limits taken from settings."""
 
     max_event_bytes: int = 64 * 1024
-    max_future_skew_s: float = 86400.0
+    max_future_skew_s: float = MAX_FUTURE_SKEW_S
     actor_idle_ttl_s: float = 2 * 86400.0
     hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.core.actor_table)
+    max_actors: int = 250_000  # per partition in all; the least recently active beyond it go
 
 
 # (state, event time, event id, ip, user agent, record) of an actor's newest event in a batch
@@ -103,6 +105,7 @@ class PartitionDetector:
         limits: Limits | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
+        import os
         import time
 
         self.topic = topic
@@ -115,11 +118,13 @@ class PartitionDetector:
         self.shadow_flags: dict[str, float] = {}  # actor -> end of its shadow challenge
         self.history: list[tuple[Scorer, str]] = []  # earlier live models, for rollback
         self.ledger: LedgerCodec | None = None  # set to write accesses for the ledger
+        # names in reasons and incident keys; the worker sets the one of its pseudonym key
+        self.pseudo = Pseudonymizer(os.urandom(32))
         self.watch_profiles_per_hour = 50
         self.record_ts: float | None = None  # Kafka timestamp of the record in hand
         self.limits = limits or Limits()
         self.clock = clock or time.time
-        self.actors = ActorTable(self.limits.hot_actors)
+        self.actors = ActorTable(self.limits.hot_actors, self.limits.max_actors)
         self.watermark = 0.0  # newest event time seen in this partition
         self.context = StreamContext()  # what this partition's traffic carries
         self.export_vectors = False  # keep every scored vector in the outcome (training)
@@ -187,6 +192,7 @@ class PartitionDetector:
             if views
         ]
         self.actors.trim()  # after the batch: every state in ``touched`` is done with
+        self._evicted(out)
         return out
 
     def _record(
@@ -288,7 +294,7 @@ class PartitionDetector:
             out.feed.append(
                 FeedItem(
                     "access",
-                    incident_key(state.group_flag(res.ts), res.ip, actor),
+                    incident_key(state.group_flag(res.ts), res.ip, actor, self.pseudo),
                     actor,
                     res.ts,
                     ip=res.ip,
@@ -296,7 +302,7 @@ class PartitionDetector:
                     profile=pseudo,
                     sealed=sealed,
                     fields=res.fields,
-                    path=res.path,
+                    path=sample_path(res.path, target),
                 )
             )
         return True
@@ -306,19 +312,41 @@ class PartitionDetector:
         out = Outcome()
         self.record_ts = None
         for sig in signals:
-            state = self.actors.get(sig.actor)
-            if state is None:
-                state = ActorState()  # signalled before its events
-                self.actors.put(sig.actor, state)
-                state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
-            if sig.expires_at > state.group_expires:
-                state.group_reason, state.group_expires = sig.reason, sig.expires_at
-            out.changed[sig.actor] = state
-            out.stats["group_signals"] += 1
-            if not state.allowlisted:
-                self._decide(out, state, sig.actor, sig.ts, sig.trigger_id, group_key=sig.group)
+            try:
+                self._signal(out, sig)
+            except Exception as exc:  # one bad record must never stop the partition
+                out.stats["skipped_group_signal"] += 1
+                log.warning("group_signal_skipped", error=f"{type(exc).__name__}: {exc}")
         self.actors.trim()
+        self._evicted(out)
         return out
+
+    def _signal(self, out: Outcome, sig: GroupSignal) -> None:
+        state = self.actors.get(sig.actor)
+        if state is None:
+            state = ActorState()  # signalled before its events
+            self.actors.put(sig.actor, state)
+            state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
+        # reasons, triggers and incident keys name the group by pseudonym or range
+        label = self.pseudo.group(sig.group)
+        if sig.expires_at > state.group_expires:
+            state.group_reason = sig.reason_naming(label.partition(":")[2])
+            state.group_expires = sig.expires_at
+        out.changed[sig.actor] = state
+        out.stats["group_signals"] += 1
+        if not state.allowlisted:
+            trigger = f"group:{label}:{sig.ts}"
+            self._decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
+
+    def _evicted(self, out: Outcome) -> None:
+        """Actors the table's bound evicted: tombstoned in the changelog, and counted."""
+        gone = self.actors.take_evicted()
+        if gone:
+            for actor in gone:
+                out.changed.pop(actor, None)
+                self.shadow_flags.pop(actor, None)
+            out.evicted.extend(gone)
+            out.stats["evicted_actors"] += len(gone)
 
     def guard(self, slot: str) -> GuardedModel | None:
         """The live or shadow model, guarded against its own errors."""
@@ -433,7 +461,10 @@ class PartitionDetector:
             out.stats[f"decision_manual_{decision.action}"] += 1
             ref = parse_actor(m.actor)  # the record's decoder checked it
             key = state.enforcement.incident or incident_key(
-                state.group_flag(m.ts), ref.value if ref.scope == "ip" else None, m.actor
+                state.group_flag(m.ts),
+                ref.value if ref.scope == "ip" else None,
+                m.actor,
+                self.pseudo,
             )
             if decision.action != "allow":
                 state.enforcement.incident = key
@@ -531,7 +562,7 @@ class PartitionDetector:
         out.latency_marks.append((decision, self.record_ts))
         out.stats[f"decision_{decision.action}"] += 1
         if not decision.shadow and decision.action != "allow":
-            key = group_key or incident_key(state.group_flag(ts), ip, actor)
+            key = group_key or incident_key(state.group_flag(ts), ip, actor, self.pseudo)
             state.enforcement.incident = key
             out.feed.append(
                 FeedItem(

@@ -320,9 +320,12 @@ class Activity:
     def decode(cls, raw: bytes | None) -> Activity:
         what = "activity"
         d = json_object(raw, what)
-        return cls(
+        act = cls(
             _text(d, "a", what), _text(d, "i", what), _number(d, "t", what), _int(d, "v", what)
         )
+        if not 0 <= act.views < 2**31:
+            raise ValueError(f"{what}: v must be a count of profile views")
+        return act
 
 
 @dataclass(slots=True)
@@ -337,13 +340,10 @@ class GroupSignal:
     ts: float
     expires_at: float
 
-    @property
-    def reason(self) -> str:
-        return f"{self.metric} {self.value} > {self.threshold} ({self.group.split(':', 1)[-1]})"
-
-    @property
-    def trigger_id(self) -> str:
-        return f"group:{self.group}:{self.ts}"
+    def reason_naming(self, where: str) -> str:
+        """The decision reason; ``where`` names the group — a pseudonym or a range, never
+        a raw address (:meth:`stream.core.pseudonym.Pseudonymizer.where`)."""
+        return f"{self.metric} {self.value} > {self.threshold} ({where})"
 
     def encode(self) -> bytes:
         return orjson.dumps(
@@ -479,16 +479,24 @@ def decode_incident(raw: bytes | None) -> dict[str, Any]:
 
 @dataclass(slots=True)
 class Member:
-    """A worker's announcement: its URL and the detector partitions it owns."""
+    """A worker's announcement: its URL and the detector partitions it owns, signed
+    (``sig``, :mod:`stream.core.peers`)."""
 
     worker: str
     url: str
     ts: float
     partitions: list[int]
+    sig: str = ""
 
     def encode(self) -> bytes:
         return orjson.dumps(
-            {"worker": self.worker, "url": self.url, "ts": self.ts, "partitions": self.partitions}
+            {
+                "worker": self.worker,
+                "url": self.url,
+                "ts": self.ts,
+                "partitions": self.partitions,
+                "sig": self.sig,
+            }
         )
 
     @classmethod
@@ -500,7 +508,14 @@ class Member:
             isinstance(p, int) and not isinstance(p, bool) for p in parts
         ):
             raise ValueError(f"{what}: partitions must be a list of integers")
-        return cls(_text(d, "worker", what), _text(d, "url", what), _number(d, "ts", what), parts)
+        sig = d.get("sig", "")
+        return cls(
+            _text(d, "worker", what),
+            _text(d, "url", what),
+            _number(d, "ts", what),
+            parts,
+            sig if isinstance(sig, str) else "",
+        )
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ record.
 
 from __future__ import annotations
 
+import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +23,13 @@ from stream.core.records import RequestEvent
 
 MIN_TS = 946684800.0  # 2000-01-01T00:00:00Z: older event times are absurd for this product
 SCHEMA_VERSIONS = (1,)  # request-event contract versions this worker understands
+#: default allowance for producers' clocks: an event dated further ahead would move its
+#: actor's windows past the actor's real traffic (one event at now + 23 h blinded an actor)
+MAX_FUTURE_SKEW_S = 300.0
+# "/" separates the tenant in an actor key and control characters forge log lines:
+# neither may appear in an identifier that makes up an actor
+_NOT_IN_ACTOR_ID = re.compile(r"[\x00-\x1f\x7f-\x9f/]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 REASONS = (
     "too_large",
@@ -33,6 +41,7 @@ REASONS = (
     "invalid_field",
     "invalid_ts",
     "ts_out_of_range",
+    "ts_in_future",
     "late_event",
 )
 
@@ -77,7 +86,9 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
-def _opt_id(doc: dict[str, Any], name: str) -> str | Invalid | None:
+def _opt_id(
+    doc: dict[str, Any], name: str, forbidden: re.Pattern[str] = _CONTROL
+) -> str | Invalid | None:
     """Identifiers may be JSON strings or integers (normalised to strings) or null."""
     value = doc.get(name)
     if value is None:
@@ -85,6 +96,9 @@ def _opt_id(doc: dict[str, Any], name: str) -> str | Invalid | None:
     if isinstance(value, str):
         if len(value) > 512:
             return Invalid("invalid_field", f"{name} is longer than 512 characters")
+        if forbidden.search(value):
+            what = "'/' or control" if forbidden is _NOT_IN_ACTOR_ID else "control"
+            return Invalid("invalid_field", f"{name} must not contain {what} characters")
         return value or None
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
@@ -94,7 +108,11 @@ def _opt_id(doc: dict[str, Any], name: str) -> str | Invalid | None:
 def actor_key(
     account_id: str | None, session_id: str | None, ip: str | None, tenant: str | None = None
 ) -> str | None:
-    """The actor: the account where there is one, else the session, else the IP."""
+    """The actor: the account where there is one, else the session, else the IP.
+
+    ``tenant/kind:id``: validation refuses ``/`` in tenants and ids, so the first ``/``
+    ends the tenant and two (tenant, identity) pairs never share an actor key.
+    """
     if account_id is not None:
         key = "account:" + account_id
     elif session_id is not None:
@@ -126,7 +144,7 @@ def validate(
     *,
     now: float,
     max_bytes: int = 64 * 1024,
-    max_future_skew_s: float = 86400.0,
+    max_future_skew_s: float = MAX_FUTURE_SKEW_S,
 ) -> RequestEvent | Invalid:
     """Decode and check one message. Never raises for any input bytes."""
     if value is None:
@@ -143,7 +161,7 @@ def validate(
 
 
 def validate_doc(
-    doc: dict[str, Any], *, now: float, max_future_skew_s: float = 86400.0
+    doc: dict[str, Any], *, now: float, max_future_skew_s: float = MAX_FUTURE_SKEW_S
 ) -> RequestEvent | Invalid:
     """Check a decoded JSON object against the request-event contract."""
     version = doc.get("schema_version", 1)
@@ -154,7 +172,7 @@ def validate_doc(
         )
     ids = []
     for name in ("account_id", "session_id", "tenant"):
-        got = _opt_id(doc, name)
+        got = _opt_id(doc, name, _NOT_IN_ACTOR_ID)
         if isinstance(got, Invalid):
             return got
         ids.append(got)
@@ -175,6 +193,8 @@ def validate_doc(
         event_id = str(event_id)
     if not isinstance(event_id, str) or not event_id or len(event_id) > 256:
         return Invalid("invalid_field", "event_id must be a non-empty string (max 256)")
+    if _CONTROL.search(event_id):
+        return Invalid("invalid_field", "event_id must not contain control characters")
 
     if "ts" not in doc:
         return Invalid("missing_field", "ts is missing")
@@ -183,8 +203,14 @@ def validate_doc(
         return Invalid(
             "invalid_ts", f"ts {str(doc['ts'])[:64]!r} is neither epoch seconds nor ISO-8601"
         )
-    if ts < MIN_TS or ts > now + max_future_skew_s:
-        return Invalid("ts_out_of_range", f"ts {ts} is before 2000 or too far in the future")
+    if ts < MIN_TS:
+        return Invalid("ts_out_of_range", f"ts {ts} is before 2000")
+    if ts > now + max_future_skew_s:
+        return Invalid(
+            "ts_in_future",
+            f"ts {ts} is {ts - now:.0f}s ahead of this worker's clock "
+            f"(at most {max_future_skew_s:g}s allowed)",
+        )
 
     path = doc.get("path")
     if path is None:

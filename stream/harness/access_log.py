@@ -5,7 +5,7 @@ expression. Variables mapped to the request-event contract:
 
 =====================  ===========================================================
 ``$remote_addr``       ``ip``
-``$remote_user``       ``account_id`` (unless ``-``)
+``$remote_user``       ``account_id`` only with ``trust_remote_user`` (``--trust-remote-user``)
 ``$time_local``        ``ts`` (``17/May/2015:10:05:03 +0000``); also ``$time_iso8601``, ``$msec``
 ``$request``           ``method`` and ``path`` (the query string is dropped)
 ``$request_method``,   ``method`` / ``path`` when the format logs them separately
@@ -20,6 +20,12 @@ expression. Variables mapped to the request-event contract:
 Other variables (``$body_bytes_sent``, …) are parsed and ignored. ``$remote_addr`` of
 ``-`` (logs with the address removed) means no IP; the actor is then the session or the
 account.
+
+``$remote_user`` is the name the *client* sent in its Basic-auth header, logged by
+nginx even when the login failed (401): taken as the account, it would let a scraper
+put its traffic on a victim's account. It becomes the account only when the caller
+says the log's authentication is verified (``trust_remote_user``), and never on a 401
+or 407 response.
 ``target_profile_id`` comes from the path with a regular expression that has a named
 group ``id`` (``--profile-path``), unless the format logs it.
 """
@@ -42,7 +48,6 @@ DEFAULT_PROFILE_PATH = r"^/(?:profiles?|users?|people|members|u|in)/(?P<id>[^/?#
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _ID_VARS = {
-    "remote_user": "account_id",
     "account_id": "account_id",
     "user_id": "account_id",
     "session_id": "session_id",
@@ -105,9 +110,14 @@ class ParseReport:
 
 class LogParser:
     def __init__(
-        self, fmt: str = COMBINED, profile_path: str = DEFAULT_PROFILE_PATH, source: str = "log"
+        self,
+        fmt: str = COMBINED,
+        profile_path: str = DEFAULT_PROFILE_PATH,
+        source: str = "log",
+        trust_remote_user: bool = False,
     ) -> None:
         self.pattern = compile_format(fmt)
+        self.trust_remote_user = trust_remote_user
         try:
             self.profile = re.compile(profile_path)
         except re.error as exc:
@@ -150,6 +160,15 @@ class LogParser:
             value = g.get(var)
             if value and value != "-":
                 event[name] = value
+        user = g.get("remote_user")
+        if (
+            self.trust_remote_user
+            and user
+            and user != "-"
+            and "account_id" not in event
+            and status not in (401, 407)
+        ):
+            event["account_id"] = user
         if "target_profile_id" not in event:
             pm = self.profile.search(path)
             if pm:

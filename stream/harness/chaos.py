@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from stream import keys
 from stream.core.actor_codec import decode
 from stream.core.actor_state import ActorState
 from stream.core.policy_loader import parse_policy
@@ -46,7 +47,10 @@ def good_events(n: int, rng: random.Random, now: float) -> list[tuple[bytes, byt
     out: list[tuple[float, bytes, bytes]] = []
     scrapers = max(1, n // 1500)
     people = max(1, (n - scrapers * 600) // 40)
-    start = now - 2 * 3600
+    # a person's events span up to 60 × 225 s (3.75 h) from up to 30 min after the start:
+    # starting 5 h ago, every event is in the past (one in the future would be dead-lettered
+    # as ts_in_future, as a producer with a clock hours ahead should be)
+    start = now - 5 * 3600
     for a in range(people + scrapers):
         account, ip = f"chaos-{a}", f"10.{a // 250}.{a % 250}.1"
         scraper = a >= people
@@ -186,6 +190,7 @@ class Chaos:
             "SCRAPEGUARD_TOPIC_DEADLETTER": settings.topic_deadletter,
             "SCRAPEGUARD_TOPIC_CONTROL": settings.topic_control,
             "SCRAPEGUARD_TOPIC_INCIDENTS": settings.topic_incidents,
+            **keys.generate(),  # every worker of the run holds the same random keys
         }
 
     def _worker(self, name: str) -> WorkerProcess:

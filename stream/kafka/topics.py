@@ -48,8 +48,16 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         TopicSpec(settings.group_state_topic, p, {"cleanup.policy": "compact"}),
         TopicSpec(settings.scores_topic, p),
         TopicSpec(settings.snapshot_topic, p, {"cleanup.policy": "compact"}),
-        # one partition: every worker reads all of it, in order
-        TopicSpec(settings.topic_control, 1),
+        # one partition: every worker reads all of it, in order. Never deleted: the whole
+        # history is what lets every worker refuse a replayed message (stream.core.control);
+        # not compacted, because a tombstone would let a writer erase that history. The
+        # broker stamps append times (the issued_at window is checked against them).
+        TopicSpec(
+            settings.topic_control,
+            1,
+            {"retention.ms": "-1", "retention.bytes": "-1",
+             "message.timestamp.type": "LogAppendTime"},
+        ),
         TopicSpec(settings.topic_incidents, p),
         TopicSpec(settings.incident_feed_topic, p),
         TopicSpec(settings.incident_state_topic, p, {"cleanup.policy": "compact"}),

@@ -31,6 +31,14 @@ from stream.runtime.metrics import Metrics
 from stream.runtime.worker_query import WorkerQueries
 from stream.settings import Settings
 
+INCIDENT_EVICTIONS = (
+    "incident_pending_key",
+    "incident_pending_item",
+    "open_incident",
+    "incident_user_agent",
+    "incident_field",
+)
+
 
 @dataclass
 class Worker:
@@ -40,6 +48,40 @@ class Worker:
     correlator: CorrelatorAgent
     incidents: IncidentsAgent
     view: GlobalView
+
+    def evictions(self) -> dict[str, int]:
+        """Every bound's evictions by kind (``scrapeguard_state_evictions_total``)."""
+        out = {
+            "actor": self.detector.stats.get("evicted_actors", 0),
+            "correlation_group": self.correlator.stats.get("evicted_groups", 0),
+            "control_id": self.detector.models.slots.forgotten_ids,
+            "view_decision_actor": self.view.store.evicted,
+            "view_incident": self.view.stats.get("evicted_incident", 0),
+            "view_member": self.view.stats.get("evicted_member", 0),
+            "reason_code": self.view.stats.get("evicted_reason_code", 0),
+        }
+        for kind in INCIDENT_EVICTIONS:
+            out[kind] = 0
+        out.update(self.incidents.evictions())
+        return out
+
+    def skipped(self) -> dict[str, int]:
+        """Records of internal topics refused or skipped, by kind (each also logged)."""
+        d, models = self.detector, self.detector.models
+        return {
+            "group_signal": d.stats.get("bad_group_signal", 0)
+            + d.stats.get("skipped_group_signal", 0),
+            "activity": self.correlator.stats.get("bad_activity", 0)
+            + self.correlator.stats.get("skipped_activity", 0),
+            "feed_item": self.incidents.stats.get("bad_feed_item", 0)
+            + self.incidents.stats.get("skipped_feed_item", 0),
+            "member": self.view.stats.get("members_refused", 0),
+            "global_view_record": self.view.reader.stats.get("skipped", 0),
+            "control_message": sum(
+                n for k, n in models.stats.items() if k.startswith("control_refused_")
+            ),
+            "model_snapshot": models.stats.get("snapshot_refused", 0),
+        }
 
 
 def create_app(settings: Settings) -> faust.App:
@@ -95,4 +137,7 @@ def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymiz
         app.service(service)  # type: ignore[arg-type]
     app.task(control_read)
     install(app, settings, WorkerQueries(settings, writer, detector, correlator, incidents, view))
-    return Worker(app, writer, detector, correlator, incidents, view)
+    parts = Worker(app, writer, detector, correlator, incidents, view)
+    detector.metrics.watch_evictions(parts.evictions)
+    detector.metrics.watch_skipped(parts.skipped)
+    return parts

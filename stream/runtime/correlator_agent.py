@@ -44,7 +44,9 @@ class CorrelatorAgent(BatchedFaustAgent):
         async with self.lock:
             for p in partitions:
                 core = GroupCorrelator(self.policy)
-                core.groups.update(restored[p])
+                for key, g in sorted(restored[p].items(), key=lambda kv: kv[1].last_ts):
+                    core.groups[key] = g  # least recently active first
+                core.bound()
                 core.watermark = max((g.last_ts for g in core.groups.values()), default=0.0)
                 self.partitions[p] = core
 
@@ -72,15 +74,31 @@ class CorrelatorAgent(BatchedFaustAgent):
                 except ValueError as exc:
                     self.stats["bad_activity"] += 1
                     log.warning("bad_record", topic=r.topic, offset=r.offset, error=str(exc))
+            skipped = core.skipped
             signals, changed = core.process(acts)
+            self.stats["skipped_activity"] += core.skipped - skipped
             self.stats["activities"] += len(acts)
             self.stats["group_signals"] += len(signals)
             for sig in signals:
                 plan.results.append((s.signals_topic, sig.actor.encode(), sig.encode(), None))
-                log.info("group_signal", actor=sig.actor, group=sig.group, reason=sig.reason)
+                log.info(  # the log processor pseudonymises actor and group
+                    "group_signal",
+                    actor=sig.actor,
+                    group=sig.group,
+                    metric=sig.metric,
+                    value=sig.value,
+                    threshold=sig.threshold,
+                )
             for key in changed:
                 plan.state.append((s.group_state_topic, key.encode(), core.groups[key].encode(), p))
+            self._tombstone_evicted(plan, p, core)
         return plan
+
+    def _tombstone_evicted(self, plan: Publish, p: int, core: GroupCorrelator) -> None:
+        gone = core.take_evicted()
+        self.stats["evicted_groups"] += len(gone)
+        for key in gone:
+            plan.state.append((self.settings.group_state_topic, key.encode(), None, p))
 
     def housekeeping(self) -> Publish | None:
         plan = Publish()

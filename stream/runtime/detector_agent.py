@@ -103,6 +103,7 @@ class Detector(BatchConsumer):
             max_future_skew_s=settings.max_future_skew_s,
             actor_idle_ttl_s=settings.actor_idle_ttl_s,
             hot_actors=settings.hot_actors_per_partition,
+            max_actors=settings.max_actors_per_partition,
         )
         self.partitions: dict[int, PartitionDetector] = {}
         self._later: dict[TopicPartition, int] = {}
@@ -160,6 +161,8 @@ class Detector(BatchConsumer):
                 )
                 self.models.restore(p, snapshots[p], det)
                 det.ledger = self.ledger
+                if self.ledger is not None:
+                    det.pseudo = self.ledger.pseudonymizer
                 det.watch_profiles_per_hour = self.settings.ledger_watch_profiles_per_hour
                 for actor, state in restored[p].items():
                     det.restore(actor, state)

@@ -7,7 +7,8 @@
 * bouncer keys (hashed) → :class:`~stream.core.bouncer_keys.BouncerRegistry`;
 * all incidents → the latest version of each;
 * the members topic → which worker (URL) owns which detector partition, so that a
-  request about an actor's live window state is routed to its owner;
+  request about an actor's live window state is routed to its owner (member records
+  are signed with a key derived from the control key; others are dropped and counted);
 * the control log → handed to the detector's model lifecycle (``on_control``), which
   applies every verified message between two batches.
 
@@ -30,8 +31,10 @@ import structlog
 from mode import Service
 
 from stream.core.bouncer_keys import BouncerRegistry
+from stream.core.control import appended_at
 from stream.core.decision_index import DecisionIndex
 from stream.core.decision_store import DecisionStore
+from stream.core.peers import member_key, member_ok, sign_member
 from stream.core.records import BouncerKey, Decision, Member, decode_incident
 from stream.kafka.read_to_end import TopicReader
 from stream.kafka.writer import WriterService
@@ -43,6 +46,9 @@ log = structlog.get_logger(__name__)
 MINUTES = 60
 MEMBER_TTL_S = 30.0
 PURGE_EVERY_S = 60.0
+MAX_MEMBERS = 1000  # workers remembered; those silent longest go first
+MAX_INCIDENTS = 20_000  # incidents remembered; closed ones, then the least recent, go first
+MAX_REASON_CODES = 500  # distinct reason codes counted for the dashboard
 
 
 class GlobalView(Service):
@@ -51,7 +57,7 @@ class GlobalView(Service):
         settings: Settings,
         writer: WriterService,
         owned: Callable[[], set[int]],
-        on_control: Callable[[bytes | None], None],
+        on_control: Callable[[bytes | None, float | None], None],
         **kwargs: Any,
     ) -> None:
         self.settings = settings
@@ -64,6 +70,9 @@ class GlobalView(Service):
         self._changed = asyncio.Event()  # set (and replaced) when the index changes
         self.incidents: dict[str, dict[str, Any]] = {}
         self.members: dict[str, Member] = {}
+        self.stats: Counter[str] = Counter()
+        key = settings.control_key
+        self.member_key = member_key(key.get_secret_value().encode()) if key else None
         self.worker_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self.url = settings.advertised_url or f"http://{settings.web_host}:{settings.web_port}"
         self.per_minute: deque[tuple[int, Counter[str]]] = deque(maxlen=MINUTES)
@@ -72,7 +81,7 @@ class GlobalView(Service):
         self.reader = TopicReader(
             s,
             {
-                s.topic_control: lambda rec: on_control(rec.value),
+                s.topic_control: lambda rec: on_control(rec.value, appended_at(rec)),
                 s.topic_decisions: self._on_decision,
                 s.topic_incidents: self._on_incident,
                 s.members_topic: self._on_member,
@@ -104,7 +113,11 @@ class GlobalView(Service):
 
     @Service.timer(5.0)
     async def _announce(self) -> None:
-        me = Member(self.worker_id, self.url, time.time(), sorted(self.owned()))
+        if self.member_key is None:
+            return  # without the control key no other worker would believe us
+        me = sign_member(
+            Member(self.worker_id, self.url, time.time(), sorted(self.owned())), self.member_key
+        )
         await self.writer.writer.write(
             [(self.settings.members_topic, self.worker_id.encode(), me.encode(), None)]
         )
@@ -141,13 +154,31 @@ class GlobalView(Service):
         self.per_minute[-1][1][d.action] += 1
         for r in d.reasons:
             if r != "renewal":
-                self.reasons[reason_code(r)] += 1
+                code = reason_code(r)
+                if code in self.reasons or len(self.reasons) < MAX_REASON_CODES:
+                    self.reasons[code] += 1
+                else:
+                    self.stats["evicted_reason_code"] += 1
 
     def _on_incident(self, rec: Any) -> None:
         inc = decode_incident(rec.value)
         old = self.incidents.get(inc["incident_id"])
         if old is None or inc.get("version", 0) >= old.get("version", 0):
             self.incidents[inc["incident_id"]] = inc
+        if len(self.incidents) > MAX_INCIDENTS:
+            self._forget_incidents()
+
+    def _forget_incidents(self) -> None:
+        """Keep the newest :data:`MAX_INCIDENTS`, dropping closed ones before open ones
+        (the topic keeps them all; ``scrapeguard incidents`` reads it)."""
+        excess = len(self.incidents) - MAX_INCIDENTS + MAX_INCIDENTS // 10  # room to grow
+        order = sorted(
+            self.incidents.values(),
+            key=lambda i: (i.get("status") == "open", i.get("last_activity_at", 0.0)),
+        )
+        for inc in order[:excess]:
+            del self.incidents[inc["incident_id"]]
+        self.stats["evicted_incident"] += excess
 
     def _on_bouncer(self, rec: Any) -> None:
         name = rec.key.decode() if rec.key else ""
@@ -157,7 +188,15 @@ class GlobalView(Service):
         if rec.value is None:
             return
         m = Member.decode(rec.value)
-        self.members[m.worker] = m
+        if self.member_key is None or not member_ok(m, self.member_key):
+            self.stats["members_refused"] += 1
+            log.warning("member_refused", worker=m.worker[:80], reason="not signed by a worker")
+            return
+        self.members.pop(m.worker, None)
+        self.members[m.worker] = m  # most recently heard from last
+        while len(self.members) > MAX_MEMBERS:
+            del self.members[next(iter(self.members))]
+            self.stats["evicted_member"] += 1
 
     # -- queries -----------------------------------------------------------------------
     def owner_url(self, partition: int) -> str | None:

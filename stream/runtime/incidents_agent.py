@@ -6,6 +6,7 @@ A Faust agent (:mod:`stream.runtime.faust_agent`) around the pure
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,6 +37,7 @@ class IncidentsAgent(BatchedFaustAgent):
     ) -> None:
         self.pseudo = pseudonymizer
         self.books: dict[int, IncidentBook] = {}
+        self._evictions_of_dropped: Counter[str] = Counter()
         super().__init__(app, settings, settings.incident_feed_topic, writer)
 
     def _book(self) -> IncidentBook:
@@ -52,14 +54,23 @@ class IncidentsAgent(BatchedFaustAgent):
         async with self.lock:
             for p in partitions:
                 book = self._book()
-                for inc in restored[p].values():
-                    book.open[inc.key] = inc
+                for inc in sorted(restored[p].values(), key=lambda i: i.last_at):
+                    book.open[inc.key] = inc  # least recently active first
                     book.watermark = max(book.watermark, inc.last_at)
                 self.books[p] = book
 
     def drop(self, partitions: set[int]) -> None:
         for p in partitions:
-            self.books.pop(p, None)
+            book = self.books.pop(p, None)
+            if book is not None:
+                self._evictions_of_dropped.update(book.evictions)
+
+    def evictions(self) -> Counter[str]:
+        """What the incident books' bounds dropped, by kind, since the worker started."""
+        total = Counter(self._evictions_of_dropped)
+        for book in self.books.values():
+            total.update(book.evictions)
+        return total
 
     def open_incidents(self) -> int:
         return sum(len(b.open) for b in self.books.values())
@@ -74,7 +85,10 @@ class IncidentsAgent(BatchedFaustAgent):
                 except ValueError as exc:
                     self.stats["bad_feed_item"] += 1
                     log.warning("bad_record", topic=r.topic, offset=r.offset, error=str(exc))
-            updates, ledger = self.books[partition].process(items)
+            book = self.books[partition]
+            skipped = book.skipped
+            updates, ledger = book.process(items)
+            self.stats["skipped_feed_item"] += book.skipped - skipped
             self._emit(plan, partition, updates)
             for incident_id, it in ledger:
                 entry = LedgerEntry(

@@ -10,7 +10,7 @@ and platform collectors (``process_*``, ``python_gc_*``, ``python_info``) and
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from prometheus_client import (
@@ -190,5 +190,39 @@ class Metrics:
         for sc in out.scores:
             self.scores.labels(sc.slot).observe(sc.score)
 
+    def watch_evictions(self, source: Callable[[], Mapping[str, int]]) -> None:
+        """Export ``scrapeguard_state_evictions_total{kind}``: what each bound on state
+        (actors, correlation groups, incident buffers, the global view …) dropped."""
+        self.registry.register(
+            _Counts("scrapeguard_state_evictions", "State dropped by a bound, by kind", source)
+        )
+
+    def watch_skipped(self, source: Callable[[], Mapping[str, int]]) -> None:
+        """Export ``scrapeguard_records_skipped_total{kind}``: records of internal topics
+        (group signals, activities, feed items, members, control messages, snapshots …)
+        that could not be used and were skipped — never a stopped partition."""
+        self.registry.register(
+            _Counts(
+                "scrapeguard_records_skipped",
+                "Records of internal topics refused or skipped, by kind",
+                source,
+            )
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _Counts(Collector):
+    """A labelled counter whose values some component keeps (read at scrape time)."""
+
+    def __init__(
+        self, name: str, documentation: str, source: Callable[[], Mapping[str, int]]
+    ) -> None:
+        self.name, self.documentation, self.source = name, documentation, source
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=["kind"])
+        for kind, n in sorted(self.source().items()):
+            family.add_metric([kind], float(n))
+        yield family

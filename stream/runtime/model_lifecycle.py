@@ -27,6 +27,9 @@ from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+#: a snapshot larger than this is not written (Kafka's default message limit is 1 MiB)
+MAX_SNAPSHOT_BYTES = 1_000_000
+
 
 class ModelManager:
     def __init__(self, settings: Settings) -> None:
@@ -35,28 +38,50 @@ class ModelManager:
         self.control_key = (
             settings.control_key.get_secret_value().encode() if settings.control_key else None
         )
+        if settings.snapshot_key is None:
+            raise ValueError("SCRAPEGUARD_SNAPSHOT_KEY is required to run a detector")
         self.snapshot_key = settings.snapshot_key.get_secret_value().encode()
-        self.pending: deque[Command] = deque()
+        self.pending: deque[Command | ControlRefused] = deque()
         self.stats: Counter[str] = Counter()
         self.last_snapshot = time.monotonic()
         # called with each policy deployed through the control log, between batches
         self.on_policy: list[Callable[[Policy], None]] = []
 
     # -- control -----------------------------------------------------------------------
-    def receive(self, raw: bytes | None) -> None:
-        """A control message arrived: verify now, apply between batches."""
+    def receive(self, raw: bytes | None, appended_at: float | None = None) -> None:
+        """A control message arrived: verify now, apply (or record its refusal) between
+        batches, in the order of the log — so that every worker folds it alike."""
         try:
-            self.pending.append(verify(raw, self.control_key))
+            self.pending.append(
+                verify(
+                    raw,
+                    self.control_key,
+                    appended_at=appended_at,
+                    window_s=self.settings.control_window_s,
+                )
+            )
         except ControlRefused as exc:
-            self._refused(exc)
+            self.pending.append(exc)
 
     def _refused(self, exc: ControlRefused) -> None:
         self.stats[f"control_refused_{exc.reason}"] += 1
-        log.warning("control_refused", reason=exc.reason, detail=exc.detail)
+        a = exc.authentic
+        log.warning(
+            "control_refused",
+            reason=exc.reason,
+            detail=exc.detail,
+            id=a.id if a else None,
+            issuer=a.issuer if a else None,
+            seq=a.seq if a else None,
+        )
 
     def apply_pending(self, partitions: dict[int, PartitionDetector]) -> None:
         while self.pending:
             cmd = self.pending.popleft()
+            if isinstance(cmd, ControlRefused):
+                self.slots.record_refused(cmd)  # remembered: a later copy is refused too
+                self._refused(cmd)
+                continue
             try:
                 what = self.slots.apply(cmd)
             except ControlRefused as exc:
@@ -68,7 +93,13 @@ class ModelManager:
                     use(cmd.policy)
             else:
                 for p, det in partitions.items():
-                    self._carry_over(cmd, p, det)
+                    try:
+                        self._carry_over(cmd, p, det)
+                    except Exception as exc:  # never a crash loop on a message the log replays
+                        self.stats["control_carry_over_failed"] += 1
+                        log.error(
+                            "control_carry_over_failed", op=cmd.op, partition=p, error=repr(exc)
+                        )
             self.stats[f"control_applied_{cmd.op}"] += 1
             log.info(
                 "control_applied",
@@ -126,7 +157,7 @@ class ModelManager:
             return self.fresh(spec), spec.label()
         try:
             model = snap.load(blob, self.snapshot_key, spec, partition)
-        except snap.SnapshotRefused as exc:
+        except Exception as exc:  # SnapshotRefused, or any bug: never stop a partition here
             self.stats["snapshot_refused"] += 1
             log.warning(
                 "snapshot_refused",
@@ -146,25 +177,28 @@ class ModelManager:
         out: list[Message] = []
         topic, now = self.settings.snapshot_topic, time.time()
         for p, det in partitions.items():
-            out.append(
-                (
-                    topic,
-                    f"live:{p}".encode(),
-                    snap.dump(det.model, self.slots.live, p, self.snapshot_key, "live", now),
-                    p,
-                )
-            )
+            wanted: list[tuple[str, Scorer, ModelSpec]] = [("live", det.model, self.slots.live)]
             if det.shadow is not None and self.slots.shadow is not None:
-                out.append(
-                    (
-                        topic,
-                        f"shadow:{p}".encode(),
-                        snap.dump(
-                            det.shadow, self.slots.shadow, p, self.snapshot_key, "shadow", now
-                        ),
-                        p,
+                wanted.append(("shadow", det.shadow, self.slots.shadow))
+            for slot, model, spec in wanted:
+                try:
+                    blob = snap.dump(model, spec, p, self.snapshot_key, slot, now)
+                except Exception as exc:  # a model that cannot say what it learned
+                    self.stats["snapshot_failed"] += 1
+                    log.warning("snapshot_failed", slot=slot, partition=p, error=repr(exc))
+                    continue
+                if len(blob) > MAX_SNAPSHOT_BYTES:
+                    self.stats["snapshot_too_large"] += 1
+                    log.warning(
+                        "snapshot_too_large",
+                        slot=slot,
+                        partition=p,
+                        bytes=len(blob),
+                        limit=MAX_SNAPSHOT_BYTES,
+                        action="not written: the model starts fresh after a restart",
                     )
-                )
+                    continue
+                out.append((topic, f"{slot}:{p}".encode(), blob, p))
         self.last_snapshot = time.monotonic()
         self.stats["snapshots_written"] += len(out)
         return out

@@ -74,7 +74,14 @@ def model_slots(settings: Settings, offline: bool = False) -> ControlLog:
     key = control_key(settings)
     for rec in records:
         try:
-            log.slots.apply(control.verify(rec.value, key))
+            cmd = control.verify(
+                rec.value,
+                key,
+                appended_at=control.appended_at(rec),
+                window_s=settings.control_window_s,
+            )
+            log.slots.apply(cmd)
         except control.ControlRefused as exc:
+            log.slots.record_refused(exc)
             log.refused.append(f"offset {rec.offset}: {exc}")
     return log

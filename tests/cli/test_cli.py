@@ -81,6 +81,7 @@ def test_the_harness_check_can_fail() -> None:
 
 
 def test_a_worker_without_a_broker_prints_one_clean_error_line() -> None:
+    from stream import keys
     from stream.harness.embedded_broker import free_port
 
     port = free_port()
@@ -89,7 +90,12 @@ def test_a_worker_without_a_broker_prints_one_clean_error_line() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "SCRAPEGUARD_CONNECT_TIMEOUT_S": "2", "SCRAPEGUARD_LOG_FORMAT": "json"},
+        env={
+            **os.environ,
+            **keys.generate(),  # past the key check (tests/security/test_02_default_secrets.py)
+            "SCRAPEGUARD_CONNECT_TIMEOUT_S": "2",
+            "SCRAPEGUARD_LOG_FORMAT": "json",
+        },
     )
     lines = (out.stdout + out.stderr).splitlines()
     assert out.returncode == 1

@@ -7,6 +7,7 @@ from stream.core.actor_state import ActorState
 from stream.core.actor_table import ActorTable, freeze, thaw
 from stream.core.partition_detector import Limits, PartitionDetector
 from stream.core.policy_loader import load_policy
+from stream.core.pseudonym import Pseudonymizer
 from stream.core.validation import RequestEvent, validate
 from stream.harness.personas import DEFAULT_MIX, Simulation
 from tests.helpers import T0, Rec, event
@@ -82,6 +83,7 @@ def test_decisions_and_state_do_not_depend_on_the_hot_tier_size() -> None:
         records.append(Rec(i, ev.actor.encode(), value))
 
     policy = load_policy()  # one object: the allowlist cache is keyed by its identity
+    pseudo = Pseudonymizer(bytes(range(32)))
 
     def run(hot_max: int) -> tuple[PartitionDetector, list[tuple[str, str, str]]]:
         spec = REGISTRY.get("hst").spec()
@@ -94,6 +96,7 @@ def test_decisions_and_state_do_not_depend_on_the_hot_tier_size() -> None:
             Limits(hot_actors=hot_max),
             clock=lambda: END,
         )
+        det.pseudo = pseudo  # one key for both runs: incident keys name the actor by pseudonym
         decisions = []
         for start in range(0, len(records), 500):
             out = det.process(records[start : start + 500])

@@ -20,7 +20,7 @@ def test_distributed_accounts_in_one_subnet_are_all_signalled() -> None:
     subnet = [s for s in signals if s.group == "subnet:203.0.113.0/24"]
     assert {s.actor for s in subnet} == {f"account:d{i}" for i in range(25)}
     first = subnet[0]
-    assert first.reason == "accounts_per_subnet 21 > 20 (203.0.113.0/24)"
+    assert first.reason_naming("203.0.113.0/24") == "accounts_per_subnet 21 > 20 (203.0.113.0/24)"
     assert first.expires_at == first.ts + 3600
     assert "subnet:203.0.113.0/24" in changed
 
@@ -31,7 +31,7 @@ def test_farm_on_one_ip() -> None:
     signals, _ = core.process(acts)
     ip = [s for s in signals if s.group == "ip:198.51.100.9"]
     assert {s.actor for s in ip} == {f"account:f{i}" for i in range(12)}
-    assert ip[0].reason == "accounts_per_ip 9 > 8 (198.51.100.9)"
+    assert (ip[0].group, ip[0].metric, ip[0].value) == ("ip:198.51.100.9", "accounts_per_ip", 9)
 
 
 def test_office_of_people_reading_few_profiles_is_left_alone() -> None:

@@ -1,7 +1,8 @@
 import pytest
 
-from stream.core.incidents import FeedItem, Incident, IncidentBook, incident_key
+from stream.core.incidents import FeedItem, Incident, IncidentBook, incident_key, sample_path
 from stream.core.ledger import DistinctCount, Sealer
+from stream.core.pseudonym import Pseudonymizer
 from tests.helpers import T0
 
 
@@ -40,13 +41,22 @@ def decision(
 
 
 def test_incident_keys() -> None:
-    assert incident_key("accounts_per_ip 9 > 8 (198.51.100.9)", "1.2.3.4", "a") == "ip:198.51.100.9"
+    p = Pseudonymizer(b"k" * 32)
+    assert incident_key("accounts_per_ip 9 > 8 (p_0a1b)", "1.2.3.4", "a", p) == "ip:p_0a1b"
     assert (
-        incident_key("accounts_per_subnet 37 > 20 (203.0.113.0/24)", None, "a")
+        incident_key("accounts_per_subnet 37 > 20 (203.0.113.0/24)", None, "a", p)
         == "subnet:203.0.113.0/24"
     )
-    assert incident_key("", "203.0.113.77", "a") == "subnet:203.0.113.0/24"
-    assert incident_key("", None, "account:a") == "actor:account:a"
+    assert incident_key("", "203.0.113.77", "a", p) == "subnet:203.0.113.0/24"
+    assert incident_key("", "2001:db8::7", "a", p) == "subnet:" + p.token("2001:db8::/64", "subnet")
+    assert incident_key("", None, "account:a", p) == "actor:" + p.actor("account:a")
+
+
+def test_sample_paths_hold_no_profile_id() -> None:
+    assert sample_path("/profiles/4242?tab=about", "4242") == "/profiles/{profile}"
+    assert sample_path("/u/alice/friends", "alice") == "/u/{profile}/friends"
+    assert sample_path("/users/8d3c9e0f-77aa/photos/12345", None) == "/users/{id}/photos/{id}"
+    assert sample_path("/profiles/{id}", "7") == "/profiles/{id}"
 
 
 def test_accesses_before_the_first_decision_are_attached() -> None:

@@ -65,11 +65,20 @@ def iso_times(draw: st.DrawFn, earliest: datetime) -> str:
 
 
 noise = st.text(alphabet="abcxyz:-. ", max_size=12)  # never a date, never an address
+# identifiers: mostly printable; sometimes with '/' or a control character (both refused)
+printable = st.characters(blacklist_categories=("Cc", "Cs"), blacklist_characters="/")
 identifiers = st.one_of(
-    st.none(), st.text(max_size=8), st.text(min_size=510, max_size=514), ints, fractional, junk
+    st.none(),
+    st.text(printable, max_size=8),
+    st.text(max_size=8),
+    st.text(printable, min_size=510, max_size=514),
+    ints,
+    fractional,
+    junk,
 )
 event_ids = st.one_of(
     st.none(),
+    st.text(printable, max_size=8),
     st.text(max_size=8),
     st.text(min_size=255, max_size=258),
     ints,
@@ -132,14 +141,14 @@ FIELD_VALUES = {
 event_docs = st.fixed_dictionaries({}, optional=FIELD_VALUES)  # mostly invalid
 valid_base = st.fixed_dictionaries(
     {
-        "event_id": st.text(min_size=1, max_size=8),
+        "event_id": st.text(printable, min_size=1, max_size=8),
         "ts": st.floats(min_value=MIN_TS, max_value=NOW - 86400),
         "path": text,
         "status": st.integers(100, 599),
     },
     optional={
-        "account_id": st.one_of(st.text(min_size=1, max_size=8), ints),
-        "session_id": st.text(min_size=1, max_size=8),
+        "account_id": st.one_of(st.text(printable, min_size=1, max_size=8), ints),
+        "session_id": st.text(printable, min_size=1, max_size=8),
         "ip": st.ip_addresses().map(str),
     },
 ).filter(lambda d: any(k in d for k in ("account_id", "session_id", "ip")))

@@ -7,12 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from stream import keys
 from stream.core.policy_loader import default_policy_text
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
 
-CONTROL_KEY = "e2e-control-key"
-LEDGER_KEY = "m7q2x0TfSL3yJmVq9n8gKd1w6rZcH4pE5uYbA3sN0vI="  # a Fernet key for the tests
+# random keys for this test session: a worker refuses to start without them
+KEYS = keys.generate()
+CONTROL_KEY = KEYS["SCRAPEGUARD_CONTROL_KEY"]
+LEDGER_KEY = KEYS["SCRAPEGUARD_LEDGER_KEY"]
+API_TOKEN = keys.new_secret()  # the session worker's API requires it (tests/e2e/http.py)
 
 # The e2e policy is the default one plus a verified crawler on the allowlist.
 E2E_ALLOWLIST = """
@@ -46,11 +50,10 @@ def worker_env(broker: EmbeddedBroker, session_dir: Path) -> dict[str, str]:
         "SCRAPEGUARD_POLICY_FILE": str(policy),
         "SCRAPEGUARD_DATA_DIR": str(session_dir / "data"),
         "SCRAPEGUARD_LOG_FORMAT": "json",
-        "SCRAPEGUARD_PSEUDONYM_KEY": "e2e-test-key",
-        "SCRAPEGUARD_CONTROL_KEY": CONTROL_KEY,
         "SCRAPEGUARD_SNAPSHOT_EVERY_S": "2",
-        "SCRAPEGUARD_LEDGER_KEY": LEDGER_KEY,
         "SCRAPEGUARD_INCIDENT_QUIET_S": "3600",
+        "SCRAPEGUARD_API_TOKEN": API_TOKEN,
+        **KEYS,
     }
 
 

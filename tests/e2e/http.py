@@ -8,8 +8,11 @@ from typing import Any
 
 import orjson
 
+from tests.e2e.conftest import API_TOKEN
 
-def get(port: int, path: str, token: str | None = None) -> tuple[int, Any]:
+
+def get(port: int, path: str, token: str | None = API_TOKEN) -> tuple[int, Any]:
+    """``token`` defaults to the session worker's API token; None sends none."""
     req = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
     if token:
         req.add_header("Authorization", f"Bearer {token}")

@@ -18,7 +18,7 @@ from stream import __version__
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
 from tests.e2e import http
-from tests.e2e.conftest import LEDGER_KEY
+from tests.e2e.conftest import API_TOKEN, LEDGER_KEY
 
 pytestmark = pytest.mark.broker
 
@@ -26,7 +26,7 @@ BASE = float(int(time.time() // 3600) * 3600 - 3 * 3600)
 SCRAPER = "account:api-scraper"
 
 
-def get(worker: WorkerProcess, path: str, token: str | None = None) -> tuple[int, Any]:
+def get(worker: WorkerProcess, path: str, token: str | None = API_TOKEN) -> tuple[int, Any]:
     return http.get(worker.web_port, path, token)
 
 
@@ -108,8 +108,10 @@ def test_explain_in_words(scraped: dict[str, Any], worker: WorkerProcess) -> Non
         text=True,
         timeout=30,
         check=True,
+        env={**os.environ, "SCRAPEGUARD_API_TOKEN": API_TOKEN},
     )
     assert f"{SCRAPER}: block" in out.stdout and "history:" in out.stdout
+    assert get(worker, f"/explain/{quote(SCRAPER)}", token=None)[0] == 401
 
 
 def test_incident_and_breach_report(

@@ -14,6 +14,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
+from tests.e2e.conftest import API_TOKEN
 
 pytestmark = pytest.mark.broker
 
@@ -60,6 +61,17 @@ def test_dashboard_shows_decisions_incidents_and_explains(
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(f"http://127.0.0.1:{worker.web_port}/")
             expect(page).to_have_title("scrapeguard")
+            # the worker's API needs its token: the dashboard asks for it in a form
+            expect(page.locator("#signin")).to_be_visible(timeout=10_000)
+            page.fill("#token", "not-the-token")
+            page.click("#signin button")
+            page.goto(f"http://127.0.0.1:{worker.web_port}/")
+            expect(page.locator("#signin")).to_be_visible(timeout=10_000)
+            page.fill("#token", API_TOKEN)
+            page.click("#signin button")
+            expect(page.locator("#signin")).to_be_hidden(timeout=10_000)
+            cookies = page.context.cookies()
+            assert cookies and all(c["httpOnly"] and API_TOKEN not in c["value"] for c in cookies)
             expect(page.locator("#timeline rect[data-action='challenge']").first).to_be_visible(
                 timeout=15_000
             )

@@ -12,6 +12,7 @@ import pytest
 
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
+from tests.e2e.conftest import API_TOKEN
 from tests.e2e.enforcement import cli, new_bouncer, request, scrape, wait_until
 
 pytestmark = pytest.mark.broker
@@ -107,16 +108,21 @@ def test_check_answers_allow_challenge_block(
 
 def test_decision_routes_are_unambiguous(worker: WorkerProcess) -> None:
     base = f"http://127.0.0.1:{worker.web_port}"
-    status, _, body = request(f"{base}/decisions/t1/account:nobody")  # "/" not encoded
+    status, _, body = api(f"{base}/decisions/t1/account:nobody")  # "/" not encoded
     assert status == 404 and b"no decision" in body
-    assert request(f"{base}/decisions/{quote('t1/account:nobody', safe='')}")[0] == 404
-    status, _, body = request(f"{base}/decisions/not-an-actor")
+    assert api(f"{base}/decisions/{quote('t1/account:nobody', safe='')}")[0] == 404
+    status, _, body = api(f"{base}/decisions/not-an-actor")
     assert status == 400 and b"not an actor" in body
-    assert request(f"{base}/decisions/ip:999.1.1.1")[0] == 400
+    assert api(f"{base}/decisions/ip:999.1.1.1")[0] == 400
+
+
+def api(url: str) -> tuple[int, dict[str, str], bytes]:
+    """A request of the decision API with the session worker's token."""
+    return request(url, {"Authorization": f"Bearer {API_TOKEN}"})
 
 
 def current(worker: WorkerProcess, actor: str) -> dict[str, Any] | None:
-    status, _, body = request(f"http://127.0.0.1:{worker.web_port}/decisions/{actor}")
+    status, _, body = api(f"http://127.0.0.1:{worker.web_port}/decisions/{actor}")
     return orjson.loads(body) if status == 200 else None
 
 
@@ -143,14 +149,14 @@ def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
     assert current(worker, actor)["action"] == "allow"  # type: ignore[index]
     assert check(worker, key, X_Account_Id="appellant")[0] == 200
     # the appeal is in the incident, next to the block it lifted
-    status, _, body = request(f"http://127.0.0.1:{worker.web_port}/incidents")
+    status, _, body = api(f"http://127.0.0.1:{worker.web_port}/incidents")
     assert status == 200
     incidents = [i for i in orjson.loads(body)["items"] if i["key"] == "subnet:203.0.113.0/24"]
     assert incidents, "no incident for the appellant's subnet"
     reasons = [r for d in incidents[0]["decisions"] for r in d["reasons"]]
     assert "manual_delete: appeal 17 upheld" in reasons
     # and on the dashboard's summary
-    status, _, body = request(f"http://127.0.0.1:{worker.web_port}/api/summary")
+    status, _, body = api(f"http://127.0.0.1:{worker.web_port}/api/summary")
     assert status == 200
     manual = orjson.loads(body)["manual"]
     assert any(m["actor"] == actor and m["action"] == "allow" for m in manual)
@@ -164,6 +170,8 @@ def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
         try:
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{worker.web_port}/")
+            page.fill("#token", API_TOKEN)  # the dashboard's sign-in form
+            page.click("#signin button")
             expect(page.locator("#manual")).to_contain_text("appeal 17 upheld", timeout=15_000)
             expect(page.locator("#manual")).to_contain_text(actor)
         finally:

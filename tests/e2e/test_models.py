@@ -119,12 +119,15 @@ def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: Worke
     ("make", "reason"),
     [
         (lambda: orjson.dumps({"op": "promote", "id": "x"}), "unsigned"),
-        (lambda: control.make("promote", b"not-the-key"), "bad_signature"),
+        (lambda: control.make("promote", b"not-the-key", seq=1), "bad_signature"),
         (
             lambda: control.sign(
                 {
-                    "v": 1,
+                    "v": 2,
                     "id": "u1",
+                    "issuer": "e2e-test",
+                    "seq": 1,
+                    "issued_at": time.time(),
                     "op": "deploy",
                     "slot": "live",
                     "spec": {"name": "forest-of-pickles", "version": "1"},
@@ -137,6 +140,8 @@ def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: Worke
             lambda: control.make(
                 "deploy",
                 CONTROL_KEY.encode(),
+                seq=2,
+                issuer="e2e-test",
                 slot="live",
                 spec=ModelSpec("hst", "2", {"n_trees": "many"}),
             ),
@@ -146,10 +151,30 @@ def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: Worke
             lambda: control.make(
                 "deploy",
                 CONTROL_KEY.encode(),
+                seq=3,
+                issuer="e2e-test",
                 slot="shadow",
                 spec=ModelSpec("ocsvm", "2", {"nu": 7.0}),
             ),
             "invalid_params",
+        ),
+        (
+            lambda: control.make(
+                "deploy",
+                CONTROL_KEY.encode(),
+                seq=4,
+                issuer="e2e-test",
+                slot="live",
+                spec=ModelSpec("hst", "2", {"height": -5}),  # a RecursionError once
+            ),
+            "invalid_params",
+        ),
+        (
+            lambda: control.make(
+                "promote", CONTROL_KEY.encode(), seq=99, issuer="e2e-test",
+                issued_at=time.time() - 7200,
+            ),
+            "stale",
         ),
         (lambda: b"\x80\x04pickle-looking bytes", "malformed"),
     ],

@@ -1,4 +1,5 @@
-"""Two workers: partitions split, explain is routed to the owner, the API token is enforced."""
+"""Two workers: partitions split, explain is routed to the owner on the workers' own
+credential, each worker's API token is enforced."""
 
 from __future__ import annotations
 
@@ -65,11 +66,13 @@ def test_second_worker_shares_partitions_routes_explain_and_requires_its_token(
         producer.close()
         worker.wait_processed(before + 20)
 
-        # B requires its token (A does not); /health stays open for probes
+        # B requires its own token (A's is not B's); /health stays open for probes
         assert get(b.web_port, f"/decisions/{quote(actor)}")[0] == 401
+        assert get(b.web_port, f"/decisions/{quote(actor)}", token=None)[0] == 401
         assert get(b.web_port, f"/explain/{quote(actor)}", token="wrong")[0] == 401
         assert get(b.web_port, "/health")[0] == 200
-        # B does not own the actor's partition: it routes the question to A
+        # B does not own the actor's partition: it routes the question to A, which has
+        # another token — B's caller's token is not forwarded, B's peer credential is
         until(lambda: get(b.web_port, f"/explain/{quote(actor)}", TOKEN)[1].get("known"), 30)
         status, body = get(b.web_port, f"/explain/{quote(actor)}", TOKEN)
         assert status == 200 and body["answered_by"] == worker.health()["worker"]  # type: ignore[index]

@@ -117,7 +117,9 @@ def scenario() -> tuple[list[dict[str, Any]], list[tuple[bytes, str]]]:
         (orjson.dumps(ev("e2e-x", 0, BASE, None, account_id=None, ip=None)), "missing_identity"),
         (orjson.dumps(ev("e2e-x", 1, "not a time", None)), "invalid_ts"),
         (orjson.dumps(ev("e2e-x", 2, BASE, None, status="200")), "invalid_field"),
-        (orjson.dumps(ev("e2e-x", 3, 1e15, None)), "ts_out_of_range"),
+        (orjson.dumps(ev("e2e-x", 3, 1e15, None)), "ts_in_future"),
+        (orjson.dumps(ev("e2e-x", 4, 12.0, None)), "ts_out_of_range"),
+        (orjson.dumps(ev("e2e-x", 5, BASE, None, tenant="acme/account:bob")), "invalid_field"),
     ]
     return events, malformed
 

@@ -23,10 +23,9 @@ def test_combined_line_becomes_a_request_event() -> None:
         "method": "GET",
         "path": "/profiles/4242",
         "status": 200,
-        "account_id": "alice",
         "target_profile_id": "4242",
         "referrer": "https://example.org/",
-    }
+    }  # $remote_user ("alice") is the client's claim, not an account: see tests/security
 
 
 def test_no_referrer_and_no_address_are_said_so() -> None:

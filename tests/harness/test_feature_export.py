@@ -66,7 +66,10 @@ def test_one_row_per_actor_per_scoring_interval_as_the_worker_scores_it() -> Non
     # again at its 6th, 12th, 24th and 48th event: scores as events double are not
     # training rows)
     recorder = Recorder()
-    det = PartitionDetector("requests", 0, policy, recorder, "rec", Limits(), clock=lambda: T0)
+    # the worker's clock is past every event (events beyond its clock are ts_in_future)
+    det = PartitionDetector(
+        "requests", 0, policy, recorder, "rec", Limits(), clock=lambda: START + 3600
+    )
     batch = [d for d in docs if "path" in d]
     det.process([rec(i, d) for i, d in enumerate(batch)])
 

@@ -2,10 +2,13 @@
 
 import random
 import statistics
+from typing import Any
 
+import orjson
 import pytest
 
 from models import REGISTRY, LabelLearner, Scorer
+from models.base import state_of
 from stream.core.features import FEATURE_NAMES
 
 
@@ -179,3 +182,42 @@ def test_labels_move_the_score_of_what_they_label(entry) -> None:
         model.learn_label(odd, True)
         model.learn_label(people[rng.randrange(200)], False)
     assert score(model, odd) > before
+
+
+def _learned(entry: Any, n: int = 600) -> Any:
+    model = entry.build()
+    rng = random.Random(5)
+    for i in range(n):
+        x = normal(rng)
+        model.score_one(x)
+        model.learn_one(x)
+        if isinstance(model, LabelLearner) and i % 10 == 0:
+            model.learn_label(x, i % 20 == 0)
+    return model
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_round_trips_through_data_only_state(entry) -> None:
+    """Snapshots are data: state → JSON → the entry's from_state gives the same model,
+    and both go on learning alike (tests/security/test_01_* for what is refused)."""
+    model = _learned(entry)
+    again = entry.from_state(orjson.loads(orjson.dumps(state_of(model))))
+    assert type(again) is type(model)
+    rng = random.Random(8)
+    probes = [normal(rng) for _ in range(50)] + [OUTLIER]
+    assert [again.score_one(x) for x in probes] == [model.score_one(x) for x in probes]
+    for x in probes[:20]:
+        model.learn_one(x)
+        again.learn_one(x)
+    assert [again.score_one(x) for x in probes] == [model.score_one(x) for x in probes]
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
+def test_every_numeric_parameter_has_a_declared_range(entry) -> None:
+    numeric = {
+        k
+        for k, v in entry.defaults.items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    assert numeric <= set(entry.ranges), f"no range for {sorted(numeric - set(entry.ranges))}"
+

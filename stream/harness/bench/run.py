@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from stream import keys
 from stream.core.bouncer_keys import hash_key, new_key
 from stream.core.policy_loader import default_policy_text
 from stream.core.records import BouncerKey, Decision
@@ -74,6 +75,7 @@ class Bench:
         self.n, self.actors, self.n_base = events, actors, baseline_events
         self.loads, self.load_s, self.memory_actors = loads, load_s, memory_actors
         out.mkdir(parents=True, exist_ok=True)
+        self.keys = keys.generate()  # shared by every worker of the bench
 
     # -- helpers -------------------------------------------------------------------------
     def _settings(self, broker: EmbeddedBroker, app_id: str) -> Settings:
@@ -89,6 +91,7 @@ class Bench:
             "SCRAPEGUARD_LOG_LEVEL": "warning",
             "SCRAPEGUARD_LOG_FORMAT": "json",
             "SCRAPEGUARD_DATA_DIR": str(self.out / "data"),
+            **self.keys,
         }
         if policy is not None:
             path = self.out / f"{name}-policy.toml"

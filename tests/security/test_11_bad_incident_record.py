@@ -1,0 +1,203 @@
+"""Finding 11: a bad compacted incident record (``{}``) raised ``KeyError`` in restore
+(only ``ValueError`` was caught) and stopped that partition.
+
+Every decoder of a Kafka record is total now — whatever the bytes, a record or
+``ValueError`` — and a restore skips (and counts) what does not decode. The fuzz test
+below runs every decoder scrapeguard applies to a record on bytes and JSON of every shape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models import REGISTRY
+from models import snapshot as snap
+from stream.core import actor_codec, control, records
+from stream.core.correlation import GroupState
+from stream.core.incidents import Incident
+from stream.kafka.read_to_end import MARKER_KEY
+from tests.kafka.test_read_to_end import FakeChangelog, rec
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"{}", b"[]", b"null", b'{"incident_id": 1}', b"\xff", b'{"key": "k", "status": "open"}'],
+)
+def test_a_bad_incident_record_is_a_value_error(raw: bytes) -> None:
+    with pytest.raises(ValueError):
+        Incident.decode(raw)
+
+
+def test_restoring_incidents_skips_the_bad_record_and_keeps_the_rest() -> None:
+    good = Incident("inc-1", "subnet:203.0.113.0/24", 1.0, 2.0).encode()
+
+    class IncidentChangelog(FakeChangelog):
+        def __init__(self, log: Any) -> None:
+            super().__init__(log)
+            self.decode = Incident.decode  # type: ignore[assignment]
+
+    log = {0: [rec(0, 0, b"a", b"{}"), rec(0, 1, b"b", good), rec(0, 2, MARKER_KEY, None)]}
+    changelog = IncidentChangelog(log)
+    states = asyncio.run(changelog.restore([0]))
+    assert list(states[0]) == ["b"] and changelog.unreadable == 1
+
+
+KEY = b"k" * 32
+SPEC = REGISTRY.get("hst").spec()
+
+DECODERS: dict[str, Callable[[bytes], Any]] = {
+    "dead letter": records.DeadLetter.decode,
+    "decision": records.Decision.decode,
+    "score": records.Score.decode,
+    "activity": records.Activity.decode,
+    "group signal": records.GroupSignal.decode,
+    "feed item": records.FeedItem.decode,
+    "ledger entry": records.LedgerEntry.decode,
+    "incident summary": records.decode_incident,
+    "member": records.Member.decode,
+    "incident state": Incident.decode,
+    "group state": GroupState.decode,
+    "actor state": actor_codec.decode,
+    "control message": lambda raw: control.verify(raw, KEY),
+    "model snapshot": lambda raw: snap.load(raw, KEY, SPEC, 0),
+    "model state": lambda raw: REGISTRY.get("hst").from_state(orjson.loads(raw)),
+}
+
+SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8)
+)
+JSON = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+FIELDS = [
+    "incident_id", "key", "status", "opened_at", "last_activity_at", "requests",
+    "fields_exposed", "decisions", "first_requests", "last_requests", "actors",
+    "actor_detail", "profile_set", "user_agents", "version", "d", "vh", "vr", "r", "s", "t",
+    "f", "kind", "actor", "ts", "a", "i", "v", "worker", "url", "partitions", "sig",
+    "header", "mac", "payload", "format", "names", "root", "action", "reasons",
+    "decision_id", "score", "source", "reason", "group", "metric", "value", "threshold",
+    "expires_at", "profile", "slot", "model", "op", "seq", "id", "issued_at",
+]
+DOCS = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=12)
+
+
+@functools.cache
+def valid() -> dict[str, dict[str, Any]]:
+    """A well-formed record for each JSON decoder, to mutate one field at a time."""
+    from stream.core.records import (
+        Activity,
+        Decision,
+        FeedItem,
+        GroupSignal,
+        LedgerEntry,
+        Member,
+        Score,
+    )
+
+    g = GroupState()
+    g.add(Activity("account:a", "192.0.2.1", 1e9, 1))
+    inc = Incident("inc-1", "subnet:192.0.2.0/24", 1e9, 1e9 + 5)
+    inc.actors["account:p_1"] = {"first": 1e9, "last": 1e9, "action": "allow"}
+    inc.profiles.add("p_2")
+    encoded = {
+        "group state": g.encode(),
+        "incident state": inc.encode(),
+        "incident summary": orjson.dumps(inc.summary()),
+        "decision": Decision("d", "account:a", "block", ["r"], 0.5, "m", 1, 2, 3).encode(),
+        "score": Score("account:a", 0.5, 1.0, "m", "live").encode(),
+        "activity": Activity("account:a", "192.0.2.1", 1.0, 1).encode(),
+        "feed item": FeedItem("access", "k", "account:a", 1e9, profile="p", fields=["n"]).encode(),
+        "group signal": GroupSignal(
+            "account:a", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1.0, 2.0
+        ).encode(),
+        "ledger entry": LedgerEntry("inc-1", "p", None, ["n"], 1.0, "a").encode(),
+        "member": Member("w", "http://h:1", 1.0, [0], "00").encode(),
+        "model snapshot": snap.dump(REGISTRY.build(SPEC), SPEC, 0, KEY),
+        "control message": control.sign(
+            {"v": 2, "id": "m", "issuer": "", "seq": 1, "issued_at": 1e9, "op": "promote"}, KEY
+        ),
+    }
+    return {name: orjson.loads(raw) for name, raw in encoded.items()}
+
+
+def mutants(name: str) -> st.SearchStrategy[bytes]:
+    """The valid record of ``name`` with one field replaced by any JSON, or dropped."""
+    doc = valid().get(name)
+    if doc is None:
+        return st.nothing()
+    return st.builds(
+        lambda key, value, drop: orjson.dumps(
+            {k: v for k, v in doc.items() if k != key} if drop else {**doc, key: value}
+        ),
+        st.sampled_from(sorted(doc)),
+        JSON,
+        st.booleans(),
+    )
+
+
+RAW = st.binary(max_size=64) | DOCS.map(orjson.dumps) | JSON.map(orjson.dumps)
+
+
+@pytest.mark.parametrize("name", sorted(DECODERS))
+@settings(max_examples=400, deadline=None)
+@given(data=st.data())
+def test_every_decoder_of_a_kafka_record_is_total(name: str, data: st.DataObject) -> None:
+    raw = data.draw(RAW | mutants(name))
+    # ValueError is the one exception a caller has to expect (ControlRefused, SnapshotRefused…)
+    with contextlib.suppress(ValueError):
+        DECODERS[name](raw)
+
+
+def test_one_bad_activity_does_not_stop_the_correlator() -> None:
+    from stream.core.correlation import GroupCorrelator
+    from stream.core.policy_loader import load_policy
+    from stream.core.records import Activity
+
+    bad = orjson.dumps({"a": "account:x", "i": "192.0.2.1", "t": 1e9, "v": -5})
+    with pytest.raises(ValueError):  # refused where it is decoded
+        Activity.decode(bad)
+    core = GroupCorrelator(load_policy())
+    sneaked = Activity("account:x", "192.0.2.1", 1e9, -5)  # and if one got through anyway
+    good = Activity("account:y", "192.0.2.1", 1e9 + 1, 1)
+    _, changed = core.process([sneaked, good])
+    assert core.skipped == 1 and changed == {"ip:192.0.2.1", "subnet:192.0.2.0/24"}
+
+
+def test_one_bad_group_signal_or_feed_item_does_not_stop_its_partition() -> None:
+    from stream.core.actor_state import ActorState
+    from stream.core.incidents import IncidentBook
+    from stream.core.partition_detector import PartitionDetector
+    from stream.core.policy_loader import load_policy
+    from stream.core.records import FeedItem, GroupSignal
+
+    det = PartitionDetector("requests", 0, load_policy(), REGISTRY.build(SPEC), "hst@1")
+    member = ActorState()
+    member.score = 0.9  # a group challenges only members with evidence of their own
+    det.actors.put("account:b", member)
+    weird = GroupSignal("account:a", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1e9, 1e9 + 60)
+    weird.expires_at = "soon"  # type: ignore[assignment]  # what a bug upstream could send
+    fine = GroupSignal("account:b", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1e9, 1e9 + 60)
+    out = det.apply_signals([weird, fine])
+    assert out.stats["skipped_group_signal"] == 1
+    assert [d.actor for d in out.decisions] == ["account:b"]
+    book = IncidentBook()
+    broken = FeedItem("decision", "k", "account:a", 1e9)
+    broken.ts = None  # type: ignore[assignment]
+    updates, _ = book.process([broken, FeedItem("decision", "k2", "account:b", 1e9)])
+    assert book.skipped == 1 and [u.key for u in updates] == ["k2"]
