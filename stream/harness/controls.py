@@ -194,13 +194,16 @@ class Arm:
         return {**doc, "people_acted_share": self.people_acted_share}
 
 
-def paired_time_diff(model: Arm, other: Arm) -> tuple[float | None, int]:
-    """Median of (model − control) time to first action over the bots both acted on,
-    and how many those are (medians over different sets of bots would compare apples
-    with pears: a model that also catches the slow ones looks slower)."""
+def paired_time_diff(model: Arm, other: Arm) -> tuple[float | None, float | None, int]:
+    """Median and mean of (model − control) time to first action over the bots both
+    acted on, and how many those are (medians over different sets of bots would compare
+    apples with pears: a model that also catches the slow ones looks slower). The median
+    shows the typical bot (often 0: the same rule acts first in both), the mean the bots
+    the model reaches much sooner."""
     both = sorted(set(model.first_action_s) & set(other.first_action_s))
     diffs = [model.first_action_s[a] - other.first_action_s[a] for a in both]
-    return percentile(diffs, 50), len(both)
+    mean = sum(diffs) / len(diffs) if diffs else None
+    return percentile(diffs, 50), mean, len(both)
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
@@ -243,7 +246,8 @@ class Controls:
             ),
             "precision": _diff(model.precision, other.precision),
             "first_action_paired_median_s": paired[0],
-            "first_action_pairs": paired[1],
+            "first_action_paired_mean_s": paired[1],
+            "first_action_pairs": paired[2],
             "auc_all": _diff(model.auc_all, other.auc_all),
             "auc_scored": _diff(model.auc_scored, other.auc_scored),
         }

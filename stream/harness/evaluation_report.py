@@ -138,9 +138,10 @@ def controls_table(report: Report) -> str:
         lines.append(
             f"lift over {arm.name}: bot recall {_signed(lift['bot_recall'])}, people acted on "
             f"{'-' if people is None else f'{people:+d}'}, "
-            f"precision {_signed(lift['precision'])}, first action "
-            f"{_signed_s(lift['first_action_paired_median_s'])} (median difference over the "
-            f"{lift['first_action_pairs']} bots both acted on; - is sooner)"
+            f"precision {_signed(lift['precision'])}; first action, over the "
+            f"{lift['first_action_pairs']} bots both acted on (- is sooner): median "
+            f"{_signed_s(lift['first_action_paired_median_s'])}, mean "
+            f"{_signed_s(lift['first_action_paired_mean_s'])}"
         )
     return "\n".join(lines)
 

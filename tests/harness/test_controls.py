@@ -104,6 +104,7 @@ def test_live_controls_and_lift() -> None:
     # b1 at 60 s both; b2 at 30 s by the model, 500 s by the rules
     assert lift["first_action_pairs"] == 2
     assert lift["first_action_paired_median_s"] == pytest.approx((0 - 470) / 2)
+    assert lift["first_action_paired_mean_s"] == pytest.approx((0 - 470) / 2)
     const_lift = c.lift(CONSTANT)
     assert const_lift is not None and set(const_lift) == {"auc_all", "auc_scored"}
     assert const_lift["auc_scored"] == pytest.approx(model.auc_scored - 0.5)  # type: ignore[operator]
@@ -115,7 +116,9 @@ def test_live_controls_and_lift() -> None:
 def test_paired_time_difference_ignores_bots_only_one_arm_caught() -> None:
     a = Arm(MODEL, "x", True, first_action_s={"b1": 10.0, "b2": 20.0, "b3": 5000.0})
     b = Arm(RULES_ONLY, "y", True, first_action_s={"b1": 100.0, "b2": 20.0})
-    median, pairs = paired_time_diff(a, b)
-    assert pairs == 2 and median == pytest.approx(-45.0)
-    assert paired_time_diff(a, Arm(CONSTANT, "z", True)) == (None, 0)
+    median, mean, pairs = paired_time_diff(a, b)
+    assert pairs == 2 and median == pytest.approx(-45.0) and mean == pytest.approx(-45.0)
+    c = Arm(CONSTANT, "z", True, first_action_s={"b1": 10.0, "b2": 20.0, "b3": 8600.0})
+    assert paired_time_diff(a, c) == (0.0, pytest.approx(-3600.0 / 3), 3)
+    assert paired_time_diff(a, Arm(CONSTANT, "z", True)) == (None, None, 0)
     assert Controls([a]).lift(RULES_ONLY) is None
