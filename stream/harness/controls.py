@@ -296,7 +296,7 @@ def controls_of_live(
             Arm.of(MODEL, "live run", model),
             Arm.of(
                 RULES_ONLY,
-                "derived from the live decisions' reasons (a lower bound)",
+                "derived from the live decisions' reasons, a lower bound",
                 derived,
                 with_auc=False,
             ),

@@ -90,7 +90,7 @@ def _assert_honest_figures(report: dict[str, Any], stdout: str) -> None:
     arms = {a["name"]: a for a in report["controls"]["arms"]}
     assert arms["model"]["how"] == "live run"
     assert arms["rules_only"]["how"].startswith("derived from the live decisions' reasons")
-    assert arms["rules_only"]["bot_recall"] <= arms["model"]["bot_recall"]  # a lower bound
+    assert arms["rules_only"]["bot_recall"] <= arms["model"]["bot_recall"]  # a subset of it
     assert arms["constant"]["measured"] is False and arms["constant"]["auc_scored"] == 0.5
     assert "constant control AUC among scored: 0.500 (by definition)" in stdout
     assert "lift over rules_only: bot recall " in stdout

@@ -130,7 +130,7 @@ def test_report_with_controls_resolution_and_split(tmp_path: Path) -> None:
     assert "1 matched no actor with events in the run: nobody" in text
     assert "split time: figures on 7 labelled test actors" in text
     assert "| bulk_scraper | 3 | 2 | 1.000 | 0.000 | +1.000 | - | - |" in text
-    assert "rules_only (derived from the live decisions' reasons (a lower bound))" in text
+    assert "rules_only (derived from the live decisions' reasons, a lower bound)" in text
     assert "constant control AUC among scored: 0.500 (by definition)" in text
     assert "ROC AUC among the 3 scored (2 bots, 1 people): 1.000" in text
     write(rep, tmp_path)
