@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stream.harness.labels import (
     Resolution,
@@ -27,6 +27,9 @@ from stream.harness.labels import (
     read_labels,
 )
 from stream.harness.ranking import Ranking, ranking, roc_auc
+
+if TYPE_CHECKING:
+    from stream.harness.controls import Controls
 
 __all__ = [
     "ActorRow",
@@ -105,7 +108,7 @@ class Report:
     summary: dict[str, Any] = field(default_factory=dict)
     ranking: Ranking | None = None
     # filled by the callers that have them (see stream.harness.controls / splits)
-    controls: Any = None  # stream.harness.controls.Controls
+    controls: Controls | None = None
     resolution: Resolution | None = None
     split: dict[str, Any] | None = None
 
