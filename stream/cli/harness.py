@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 import orjson
 
 from stream.cli.common import broker_option, build_settings, friendly_errors, out_option
+from stream.core.validation import parse_ts
 from stream.harness import evaluation_report
 from stream.harness.access_log import COMBINED, DEFAULT_PROFILE_PATH, LogFormatError, LogParser
 from stream.harness.live_evaluation import run_evaluation
@@ -17,18 +19,57 @@ from stream.harness.personas import DEFAULT_MIX, PERSONAS, Simulation, parse_mix
 from stream.harness.traffic import publish_events, write_labels
 from stream.kafka.topics import ensure_topics
 
+F = TypeVar("F", bound=Any)
+
 SIMULATE_HELP = f"""Publish labelled scraper personas and people to `requests`, in event time.
 
 Personas: {", ".join(PERSONAS)}. Labels go to --labels as `actor label` lines:
 `human` and `human_*` are people, `allowlisted_*` must never be acted on, every other
 label is a kind of bot. The simulated crawler is only allowlisted if your policy
-says so (`scrapeguard stress` adds it; see stream/personas.py).
+says so (`scrapeguard stress` adds it; see stream/harness/personas).
+
+The traffic covers --hours of event time ending at --end-ts, by default now (the
+wall clock): then two runs with one seed differ (people follow the hour of the day).
+With the same seed and the same --end-ts, the events and labels are byte-identical.
 """
+
+
+class EventTime(click.ParamType):
+    """Epoch seconds (``1700000000.5``) or ISO-8601 (``2024-05-01T12:00:00Z``; naive = UTC)."""
+
+    name = "TS"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: object) -> float:
+        if isinstance(value, int | float):
+            return float(value)
+        text = str(value).strip()
+        try:
+            ts = float(text)
+        except ValueError:
+            parsed = parse_ts(text.replace("Z", "+00:00") if text.endswith("Z") else text)
+            if parsed is None:
+                self.fail(f"{text!r} is neither epoch seconds nor ISO-8601", param, None)
+            return parsed
+        if ts != ts or ts in (float("inf"), float("-inf")):
+            self.fail(f"{text!r} is not a finite number of seconds", param, None)
+        return ts
+
+
+def end_ts_option(fn: F) -> F:
+    return click.option(
+        "--end-ts",
+        type=EventTime(),
+        default=None,
+        help="End of the simulated event time: epoch seconds or ISO-8601 (naive = UTC) "
+        "[default: now, so runs differ; give it for identical events from one seed].",
+    )(fn)
 
 
 @click.command(help=SIMULATE_HELP)
 @click.option("--actors", default=600, show_default=True, help="Actors to simulate (about).")
-@click.option("--hours", default=12.0, show_default=True, help="Hours of event time, ending now.")
+@click.option(
+    "--hours", default=12.0, show_default=True, help="Hours of event time, up to --end-ts."
+)
 @click.option(
     "--mix",
     default=None,
@@ -52,6 +93,7 @@ says so (`scrapeguard stress` adds it; see stream/personas.py).
     default=None,
     help="Also write the events as JSON lines (for `models evaluate --events`).",
 )
+@end_ts_option
 @click.option("--no-publish", is_flag=True, help="Only write files; do not publish.")
 @broker_option
 @friendly_errors
@@ -62,17 +104,19 @@ def simulate(
     seed: int,
     labels_path: Path,
     events_out: Path | None,
+    end_ts: float | None,
     no_publish: bool,
     broker: str | None,
 ) -> None:
-    sim = Simulation(actors, hours, time.time(), parse_mix(mix), seed)
+    end = time.time() if end_ts is None else end_ts
+    sim = Simulation(actors, hours, end, parse_mix(mix), seed)
     events = sim.events()
     write_labels(labels_path, sim.labels())
     if events_out is not None:
         events_out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     click.echo(
         f"simulated {len(sim.labels())} actors, {len(events)} events over {hours:g}h "
-        f"(seed {seed}); labels in {labels_path}"
+        f"ending at {end:.3f} (seed {seed}); labels in {labels_path}"
     )
     if no_publish:
         return
@@ -191,20 +235,34 @@ def replay(
     "labels_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="`actor label` per line (from `simulate`, or your own).",
+    help="`id label` or `id,label` per line: actor keys (from `simulate`, `replay "
+    "--labels-out`) or bare ids of a dataset (matched as session/account/IP).",
 )
 @out_option("evaluation", "report.json and report.html")
 @click.option("--include-shadow", is_flag=True, help="Count shadow decisions too.")
+@click.option(
+    "--fpr",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.01,
+    show_default=True,
+    help="The false-positive rate for 'recall at a fixed FPR'.",
+)
 @broker_option
 @friendly_errors
-def evaluate_cmd(labels_path: Path, out: Path, include_shadow: bool, broker: str | None) -> None:
-    """Score a run: recall, time to detect, precision and the cost to people, per label.
+def evaluate_cmd(
+    labels_path: Path, out: Path, include_shadow: bool, fpr: float, broker: str | None
+) -> None:
+    """Score a run: AUC, recall, time to detect, precision and the cost to people.
 
-    Reads `decisions`, the model scores and `requests` (for each labelled actor's
-    first event) from Kafka, prints a table and writes report.json and report.html
-    (plots of score distributions and time-to-detect curves; opens offline).
+    Reads `decisions`, the model scores and `requests` (every actor's first event) from
+    Kafka and matches the labels to the run's actors (it reports ids that matched
+    nothing). Prints, per label: recall (people: acted on), time to first action, the
+    model against rules-only — derived from the decisions' reasons, as a live run
+    happens once — with the lift; ROC AUC over all labelled actors (an unscored actor
+    ranks lowest) and among the scored, per bot label, and recall at a fixed
+    false-positive rate. Writes report.json and report.html (opens offline).
     """
     settings = build_settings(broker=broker)
-    rep = run_evaluation(settings, labels_path, out, include_shadow)
-    click.echo(evaluation_report.table(rep))
+    rep = run_evaluation(settings, labels_path, out, include_shadow, fpr)
+    click.echo(evaluation_report.full_text(rep))
     click.echo(f"\nreport: {out / 'report.json'}, {out / 'report.html'}")

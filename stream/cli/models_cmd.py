@@ -131,7 +131,37 @@ def list_models(as_json: bool, offline: bool, broker: str | None) -> None:
     "labels_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="`actor label` per line (from `simulate`, or your own).",
+    help="`id label` or `id,label` per line: actor keys (from `simulate`) or bare ids "
+    "(session/account/IP, matched to the run's actors).",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["none", "time", "actor"]),
+    default="none",
+    show_default=True,
+    help="time: learn over the whole stream, report on actors first seen in the last "
+    "--test-share of event time; actor: replay the train actors, then the test actors "
+    "(a hash of the actor decides), report on the test actors.",
+)
+@click.option(
+    "--test-share",
+    type=click.FloatRange(0.0, 1.0, min_open=True, max_open=True),
+    default=0.3,
+    show_default=True,
+    help="Share of event time (time split) or of actors (actor split) that is test.",
+)
+@click.option(
+    "--fpr",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    default=0.01,
+    show_default=True,
+    help="The false-positive rate for 'recall at a fixed FPR'.",
+)
+@click.option(
+    "--controls/--no-controls",
+    default=True,
+    show_default=True,
+    help="Also replay rules-only and with a constant score, for the model's lift.",
 )
 @out_option("model-evaluation", "report.json and report.html")
 @policy_option
@@ -144,6 +174,10 @@ def evaluate_model(
     events_file: Path | None,
     topic: str | None,
     labels_path: Path,
+    split: str,
+    test_share: float,
+    fpr: float,
+    controls: bool,
     out: Path,
     policy_file: Path | None,
     as_json: bool,
@@ -151,9 +185,13 @@ def evaluate_model(
 ) -> None:
     """Replay recorded events through the feature code and model NAME, offline.
 
-    Prints the ROC AUC of each actor's maximum score (people against bots),
-    precision/recall of the score threshold alone and of the whole policy, and
-    writes score-distribution plots to OUT/report.html. No broker is needed for a file.
+    Reports ROC AUC of each actor's maximum score (bots against people) over all labelled
+    actors (an unscored actor ranks lowest) and among the scored, per bot label, recall at
+    a fixed false-positive rate, recall and time to first action per label, precision and
+    the people acted on — and, unless --no-controls, the same for two control runs on the
+    same events (rules-only: no score may act; a constant score) and the model's lift over
+    them. Writes OUT/report.json and OUT/report.html. No broker is needed for a file.
+    See docs/evaluation.md for what is learnt from what.
     """
     if (events_file is None) == (topic is None):
         raise click.UsageError("give exactly one of --events FILE and --topic T")
@@ -169,13 +207,23 @@ def evaluate_model(
             if isinstance(doc, dict):
                 events.append(doc)
         events.sort(key=lambda e: e["ts"] if isinstance(e.get("ts"), int | float) else 0.0)
-    result = evaluate_offline(load_policy(policy_file), spec, events, labels)
-    evaluation_report.write(result.report, out, title=f"offline evaluation of {spec.label()}")
+    policy = load_policy(policy_file)
+    result = evaluate_offline(
+        policy,
+        spec,
+        events,
+        labels,
+        split=split,
+        test_share=test_share,
+        fpr=fpr,
+        controls=controls,
+    )
+    rep = result.report
+    evaluation_report.write(rep, out, title=f"offline evaluation of {spec.label()}")
 
     def f(v: float | None) -> str:
         return "-" if v is None else f"{v:.3f}"
 
-    policy = load_policy(policy_file)
     if as_json:
         doc = {
             "model": spec.as_dict(),
@@ -183,8 +231,13 @@ def evaluate_model(
             "labelled": result.labelled,
             "scored": result.scored,
             "roc_auc": result.roc_auc,
+            "roc_auc_scored": result.roc_auc_scored,
             "score_only": dict(zip(("precision", "recall"), result.score_only, strict=True)),
             "whole_policy": dict(zip(("precision", "recall"), result.whole_policy, strict=True)),
+            "ranking": rep.ranking.as_dict() if rep.ranking else None,
+            "controls": rep.controls.as_dict() if rep.controls else None,
+            "labels_resolution": rep.resolution.as_dict() if rep.resolution else None,
+            "split": rep.split,
             "report": str(out / "report.html"),
         }
         click.echo(orjson.dumps(doc).decode())
@@ -193,10 +246,13 @@ def evaluate_model(
     click.echo(
         f"events {result.events}, labelled actors {result.labelled}, scored actors {result.scored}"
     )
-    click.echo(f"ROC AUC of max score (bots vs people): {f(result.roc_auc)}")
+    click.echo(evaluation_report.full_text(rep))
     p_s, r_s = result.score_only
     p_p, r_p = result.whole_policy
-    click.echo(f"score > {policy.score_challenge:g} alone: precision {f(p_s)}, recall {f(r_s)}")
+    click.echo(
+        f"\nscore > {policy.score_challenge:g} alone (no gates): precision {f(p_s)}, "
+        f"recall {f(r_s)}"
+    )
     click.echo(f"whole policy (rules + score): precision {f(p_p)}, recall {f(r_p)}")
     click.echo(f"report: {out / 'report.html'}")
 
@@ -295,7 +351,8 @@ def retire_shadow(broker: str | None) -> None:
     "labels_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Also compare ROC AUC on labelled actors.",
+    help="Also compare ROC AUC on labelled actors (`id label` lines, ids matched to the "
+    "run's actors).",
 )
 @as_json_option
 @broker_option
@@ -314,6 +371,10 @@ def compare(labels_path: Path | None, as_json: bool, broker: str | None) -> None
             "challenged_by_score": {"live": len(lc), "shadow": len(sc), "both": len(lc & sc)},
             "roc_auc": cmp.auc,
             "labelled_common": cmp.labelled_common,
+            "roc_auc_all": cmp.auc_all,
+            "roc_auc_scored": cmp.auc_scored,
+            "labelled": cmp.labelled,
+            "labels_resolution": cmp.resolution.as_dict() if cmp.resolution else None,
         }
         click.echo(orjson.dumps(doc).decode())
         return
@@ -331,10 +392,17 @@ def compare(labels_path: Path | None, as_json: bool, broker: str | None) -> None
         f"challenged by the score: live {len(lc)}, shadow would {len(sc)}, "
         f"both {len(lc & sc)}, only live {len(lc - sc)}, only shadow {len(sc - lc)}"
     )
+    if cmp.resolution is not None:
+        click.echo(cmp.resolution.summary())
+
+    def f(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3f}"
+
     for slot, auc in cmp.auc.items():
         click.echo(
-            f"ROC AUC on {cmp.labelled_common} labelled common actors, {slot}: "
-            + ("-" if auc is None else f"{auc:.3f}")
+            f"ROC AUC {slot}: on the {cmp.labelled_common} labelled actors both scored "
+            f"{f(auc)}; over all {cmp.labelled} labelled (unscored lowest) "
+            f"{f(cmp.auc_all[slot])}; among those it scored {f(cmp.auc_scored[slot])}"
         )
     sys.stdout.flush()
 

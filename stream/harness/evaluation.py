@@ -1,9 +1,14 @@
 """Detection quality of a run: recall, time to detect, precision, cost to people (pure).
 
-Inputs are plain data: labels (``actor -> label``), decisions (dicts as on the
-``decisions`` topic), each actor's first event time and maximum model score. The
+Inputs are plain data: labels (``actor -> label``, already matched to the run's actors by
+:mod:`stream.harness.labels`), decisions (dicts as on the ``decisions`` topic), each
+actor's first event time and maximum live model score (absent: never scored). The
 negative class is ``human`` and every ``human_*`` label (people); ``allowlisted_*``
 actors must never be acted on; every other label is a kind of bot.
+
+Nothing skipped counts as a pass: an actor never scored has no score (the ranking
+figures of :mod:`stream.harness.ranking` say how they treat it), an actor never acted on
+is a miss, and an actor without a first event has no time to detect.
 """
 
 from __future__ import annotations
@@ -11,36 +16,34 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from stream.harness.labels import (
+    Resolution,
+    is_allowlisted,
+    is_bot,
+    is_person,
+    kind_of,
+    read_labels,
+)
+from stream.harness.ranking import Ranking, ranking, roc_auc
 
-def is_person(label: str) -> bool:
-    return label == "human" or label.startswith("human_")
+if TYPE_CHECKING:
+    from stream.harness.controls import Controls
 
-
-def is_allowlisted(label: str) -> bool:
-    return label.startswith("allowlisted")
-
-
-def is_bot(label: str) -> bool:
-    return not (is_person(label) or is_allowlisted(label))
-
-
-def read_labels(path: Path) -> dict[str, str]:
-    """``actor label`` per line; blank lines and ``#`` comments skipped."""
-    labels: dict[str, str] = {}
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise ValueError(f"{path}:{n}: expected 'actor label', got {line[:80]!r}")
-        labels[parts[0]] = parts[1]
-    if not labels:
-        raise ValueError(f"{path}: no labels")
-    return labels
+__all__ = [
+    "ActorRow",
+    "LabelRow",
+    "Report",
+    "evaluate",
+    "is_allowlisted",
+    "is_bot",
+    "is_person",
+    "percentile",
+    "precision_recall",
+    "read_labels",
+    "roc_auc",
+]
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -57,11 +60,15 @@ def percentile(values: list[float], q: float) -> float | None:
 class ActorRow:
     actor: str
     label: str
-    max_score: float
+    max_score: float | None  # None: the model never scored this actor
     final_action: str
     first_event_ts: float | None
     challenge_s: float | None  # first challenge (or block) after the first event
     block_s: float | None
+
+    @property
+    def scored(self) -> bool:
+        return self.max_score is not None
 
     @property
     def acted(self) -> bool:
@@ -81,13 +88,15 @@ class LabelRow:
     acted: int
     challenged: int
     blocked: int
-    challenge_median_s: float | None
+    challenge_median_s: float | None  # first action (challenge, or a block straight away)
     challenge_p95_s: float | None
     block_median_s: float | None
     block_p95_s: float | None
+    scored: int = 0
 
     @property
     def recall(self) -> float:
+        """Share of the label's actors acted on (for people: the share wrongly acted on)."""
         return self.acted / self.actors if self.actors else 0.0
 
 
@@ -97,20 +106,31 @@ class Report:
     actors: list[ActorRow]
     precision: float | None
     summary: dict[str, Any] = field(default_factory=dict)
+    ranking: Ranking | None = None
+    # filled by the callers that have them (see stream.harness.controls / splits)
+    controls: Controls | None = None
+    resolution: Resolution | None = None
+    split: dict[str, Any] | None = None
+
+    def row(self, label: str) -> LabelRow | None:
+        return next((r for r in self.labels if r.label == label), None)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "summary": self.summary,
             "precision": self.precision,
+            "ranking": self.ranking.as_dict() if self.ranking is not None else None,
+            "controls": self.controls.as_dict() if self.controls is not None else None,
+            "labels_resolution": (
+                self.resolution.as_dict() if self.resolution is not None else None
+            ),
+            "split": self.split,
             "labels": [{**vars(r), "recall": r.recall} for r in self.labels],
-            "actors": [{**vars(a), "first_action_s": a.first_action_s} for a in self.actors],
+            "actors": [
+                {**vars(a), "scored": a.scored, "first_action_s": a.first_action_s}
+                for a in self.actors
+            ],
         }
-
-
-def _since(firsts: Mapping[str, float], action: str, start: float | None) -> float | None:
-    if action not in firsts or start is None:
-        return None
-    return max(0.0, firsts[action] - start)
 
 
 def evaluate(
@@ -119,7 +139,9 @@ def evaluate(
     first_seen: Mapping[str, float],
     max_score: Mapping[str, float],
     include_shadow: bool = False,
+    fpr: float = 0.01,
 ) -> Report:
+    """Per-label and overall figures of a run (see the module docstring)."""
     firsts: dict[str, dict[str, float]] = {}
     final: dict[str, tuple[float, str]] = {}
     for d in decisions:
@@ -149,11 +171,12 @@ def evaluate(
         block = since("block")
         if challenge is None and block is not None:
             challenge = block  # blocked straight away: the first action is the block
+        score = max_score.get(actor)
         rows.append(
             ActorRow(
                 actor,
                 label,
-                round(max_score.get(actor, 0.0), 4),
+                None if score is None else round(score, 4),
                 final.get(actor, (0.0, "allow"))[1],
                 start,
                 challenge,
@@ -168,11 +191,10 @@ def evaluate(
         rs = by_label[label]
         ch = [r.challenge_s for r in rs if r.challenge_s is not None]
         bl = [r.block_s for r in rs if r.block_s is not None]
-        kind = "person" if is_person(label) else "allowlisted" if is_allowlisted(label) else "bot"
         label_rows.append(
             LabelRow(
                 label,
-                kind,
+                kind_of(label),
                 len(rs),
                 sum(r.acted for r in rs),
                 sum(r.challenge_s is not None for r in rs),
@@ -181,47 +203,35 @@ def evaluate(
                 percentile(ch, 95),
                 percentile(bl, 50),
                 percentile(bl, 95),
+                scored=sum(r.scored for r in rs),
             )
         )
-    acted = [r for r in rows if r.acted]
+    acted = [r for r in rows if r.acted]  # an allowlisted actor acted on is no true positive
     true_pos = sum(is_bot(r.label) for r in acted)
     precision = true_pos / len(acted) if acted else None
     people = [r for r in rows if is_person(r.label)]
     bots = [r for r in rows if is_bot(r.label)]
+    people_acted = sum(r.acted for r in people)
+    bot_times = [t for r in bots if (t := r.first_action_s) is not None]
     summary = {
         "actors": len(rows),
         "bots": len(bots),
         "people": len(people),
+        "scored": sum(r.scored for r in rows),
         "bot_recall": (sum(r.acted for r in bots) / len(bots)) if bots else None,
+        "people_acted": people_acted,
+        "people_acted_share": people_acted / len(people) if people else None,
         "people_challenged": sum(r.challenge_s is not None for r in people),
         "people_blocked": sum(r.block_s is not None for r in people),
         "allowlisted_acted_on": sum(r.acted for r in rows if is_allowlisted(r.label)),
         "precision": precision,
+        "bot_first_action_median_s": percentile(bot_times, 50),
     }
-    return Report(label_rows, rows, precision, summary)
-
-
-def roc_auc(labels: Mapping[str, str], scores: Mapping[str, float]) -> float | None:
-    """ROC AUC of ``scores`` (missing = 0) for bots against people; None without both.
-
-    Mann-Whitney form: the probability that a random bot scores above a random person,
-    ties counting half. Allowlisted actors are left out.
-    """
-    pos = [scores.get(a, 0.0) for a, lab in labels.items() if is_bot(lab)]
-    neg = [scores.get(a, 0.0) for a, lab in labels.items() if is_person(lab)]
-    if not pos or not neg:
-        return None
-    ranked = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg])
-    rank_sum, i = 0.0, 0
-    while i < len(ranked):
-        j = i
-        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
-            j += 1
-        avg_rank = (i + 1 + j) / 2.0  # 1-based average rank of the tie group
-        rank_sum += avg_rank * sum(flag for _, flag in ranked[i:j])
-        i = j
-    n_pos, n_neg = len(pos), len(neg)
-    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    rank = ranking(labels, max_score, fpr)
+    summary.update(
+        {"roc_auc": rank.auc_all, "roc_auc_scored": rank.auc_scored, "unscored": rank.unscored}
+    )
+    return Report(label_rows, rows, precision, summary, rank)
 
 
 def precision_recall(

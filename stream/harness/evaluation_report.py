@@ -10,11 +10,13 @@ from pathlib import Path
 import orjson
 
 from stream.extras import import_extra
-from stream.harness.evaluation import Report, is_bot
+from stream.harness.controls import CONSTANT, MODEL, RULES_ONLY, Arm
+from stream.harness.evaluation import LabelRow, Report, is_bot
 
 TARGETS = (
-    "Targets: bulk_scraper recall ≥ 0.99 and first challenge ≤ 60 s; other bots recall ≥ 0.90; "
-    "people ≤ 0.1 % challenged, none blocked; allowlisted never acted on."
+    "Targets (issue 13): ROC AUC ≥ 0.95 for every bot persona; recall ≥ 0.99 for bulk_scraper, "
+    "≥ 0.9 for low_and_slow and distributed; people acted on ≤ 0.1 %; median first challenge "
+    "≤ 30 minutes of event time for every persona; allowlisted never acted on."
 )
 
 
@@ -28,11 +30,25 @@ def _s(value: float | None) -> str:
     return f"{value / 3600:.1f}h"
 
 
+def _f(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _signed(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:+.{digits}f}"
+
+
+def _signed_s(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return ("-" if value < 0 else "+") + _s(abs(value))
+
+
 def table(report: Report) -> str:
     """The evaluation table, as Markdown (reads well in a terminal too)."""
     head = (
         "| label | actors | recall / acted on | challenged | blocked | "
-        "challenge p50 | challenge p95 | block p50 | block p95 |"
+        "first action p50 | first action p95 | block p50 | block p95 |"
     )
     lines = [head, "|" + "---|" * 9]
     for r in report.labels:
@@ -45,13 +61,144 @@ def table(report: Report) -> str:
     s = report.summary
     precision = "-" if report.precision is None else f"{report.precision:.4f}"
     recall = "-" if s["bot_recall"] is None else f"{s['bot_recall']:.4f}"
+    people_share = s.get("people_acted_share")
     lines.append("")
     lines.append(
-        f"precision {precision}; bot recall {recall}; "
-        f"people challenged {s['people_challenged']}/{s['people']}, blocked "
-        f"{s['people_blocked']}; allowlisted acted on {s['allowlisted_acted_on']}"
+        f"precision {precision}; bot recall {recall}; people acted on "
+        f"{s.get('people_acted', 0)}/{s['people']}"
+        + ("" if people_share is None else f" ({people_share:.2%})")
+        + f" (challenged {s['people_challenged']}, blocked {s['people_blocked']}); "
+        f"allowlisted acted on {s['allowlisted_acted_on']}"
     )
     return "\n".join(lines)
+
+
+def _acted(arm: Arm, row: LabelRow) -> str:
+    if not arm.measured:
+        return "-"
+    share = arm.recall.get(row.label, 0.0)
+    if row.kind == "bot":
+        return f"{share:.3f}"
+    return f"{round(share * row.actors)}/{row.actors}"
+
+
+def _lift(model: Arm, other: Arm | None, row: LabelRow) -> str:
+    if other is None or not other.measured:
+        return "-"
+    d = model.recall.get(row.label, 0.0) - other.recall.get(row.label, 0.0)
+    if row.kind == "bot":
+        return _signed(d)
+    return f"{round(d * row.actors):+d}"  # people (or allowlisted) acted on: fewer is better
+
+
+def controls_table(report: Report) -> str:
+    """Per label: the model against rules-only and the constant control, with the lift,
+    first-action medians and the label's AUC against people."""
+    c = report.controls
+    if c is None:
+        return ""
+    model, rules, const = c.arm(MODEL), c.arm(RULES_ONLY), c.arm(CONSTANT)
+    assert model is not None
+    per_label = {lr.label: lr for lr in report.ranking.per_label} if report.ranking else {}
+    head = (
+        "| label | actors | scored | model | rules-only | lift | constant | lift | "
+        "first action p50 model / rules-only / constant | AUC all | AUC scored |"
+    )
+    lines = [head, "|" + "---|" * 11]
+    for r in report.labels:
+        lr = per_label.get(r.label)
+        times = " / ".join(
+            _s(a.first_action_median_s.get(r.label)) if a is not None and a.measured else "-"
+            for a in (model, rules, const)
+        )
+        lines.append(
+            f"| {r.label} | {r.actors} | {r.scored} | {_acted(model, r)} | "
+            f"{_acted(rules, r) if rules else '-'} | {_lift(model, rules, r)} | "
+            f"{_acted(const, r) if const else '-'} | {_lift(model, const, r)} | {times} | "
+            f"{_f(lr.auc_all if lr else None)} | {_f(lr.auc_scored if lr else None)} |"
+        )
+    lines.append("")
+    for arm in c.arms:
+        if not arm.measured:
+            lines.append(f"{arm.name}: {arm.how}")
+            continue
+        share = arm.people_acted_share
+        lines.append(
+            f"{arm.name} ({arm.how}): bot recall {_f(arm.bot_recall)}, precision "
+            f"{_f(arm.precision)}, people acted on {arm.people_acted}/{arm.people}"
+            + ("" if share is None else f" ({share:.2%})")
+            + f", median first action {_s(arm.bot_first_action_median_s)} (of the bots "
+            "acted on)"
+        )
+    for arm in c.arms:
+        lift = c.lift(arm.name) if arm.name != MODEL else None
+        if not lift or not arm.measured:
+            continue
+        people = lift["people_acted"]
+        lines.append(
+            f"lift over {arm.name}: bot recall {_signed(lift['bot_recall'])}, people acted on "
+            f"{'-' if people is None else f'{people:+d}'}, "
+            f"precision {_signed(lift['precision'])}; first action, over the "
+            f"{lift['first_action_pairs']} bots both acted on (- is sooner): median "
+            f"{_signed_s(lift['first_action_paired_median_s'])}, mean "
+            f"{_signed_s(lift['first_action_paired_mean_s'])}"
+        )
+    return "\n".join(lines)
+
+
+def ranking_lines(report: Report) -> str:
+    """AUC over all labelled actors and among the scored, recall at the fixed FPR."""
+    rank = report.ranking
+    if rank is None:
+        return ""
+    n = rank.bots + rank.people
+    scored = rank.scored_bots + rank.scored_people
+    lines = [
+        f"ROC AUC bots vs people, all {n} labelled actors ({rank.unscored} unscored, "
+        f"ranked lowest): {_f(rank.auc_all)}",
+        f"ROC AUC among the {scored} scored ({rank.scored_bots} bots, "
+        f"{rank.scored_people} people): {_f(rank.auc_scored)}",
+    ]
+    at = rank.at_fpr
+    if at.recall is not None:
+        where = "any score" if at.threshold is None else f"score > {at.threshold:.4f}"
+        lines.append(
+            f"recall at {at.target_fpr:.0%} FPR ({where}; people above it {_f(at.fpr, 4)}): "
+            f"{_f(at.recall)}"
+            + (
+                " — " + ", ".join(f"{lab} {v:.3f}" for lab, v in at.per_label.items())
+                if len(at.per_label) > 1
+                else ""
+            )
+        )
+    c = report.controls
+    const = c.arm(CONSTANT) if c is not None else None
+    if const is not None:
+        lines.append(
+            f"constant control AUC among scored: {_f(const.auc_scored)}"
+            + (f" ({const.auc_note})" if const.auc_note else "")
+            + ("" if not const.measured else f"; over all labelled: {_f(const.auc_all)}")
+        )
+    return "\n".join(lines)
+
+
+def full_text(report: Report) -> str:
+    """Everything a terminal shows: labels matched, the tables, the AUC lines."""
+    parts = []
+    if report.resolution is not None:
+        parts.append(report.resolution.summary())
+    if report.split:
+        sp = report.split
+        parts.append(
+            f"split {sp['kind']}: figures on {sp['labelled_test_actors']} labelled test actors "
+            f"({sp['labelled_train_actors']} labelled train actors left out); "
+            f"test share {sp['test_share']:g}"
+        )
+    parts.append(table(report))
+    if report.controls is not None:
+        parts.append(controls_table(report))
+    parts.append(ranking_lines(report))
+    return "\n\n".join(p for p in parts if p)
 
 
 def _png(fig: object) -> str:
@@ -69,9 +216,13 @@ def plots(report: Report) -> dict[str, str]:
     out: dict[str, str] = {}
     labels = [r.label for r in report.labels]
     fig, ax = plt.subplots(figsize=(9, 4))
-    data = [[a.max_score for a in report.actors if a.label == lab] for lab in labels]
-    ax.boxplot(data, vert=False, tick_labels=labels)
-    ax.set_xlabel("maximum calibrated anomaly score per actor (0 = never scored)")
+    data = [
+        [a.max_score for a in report.actors if a.label == lab and a.max_score is not None]
+        for lab in labels
+    ]
+    ticks = [f"{r.label} ({r.scored}/{r.actors} scored)" for r in report.labels]
+    ax.boxplot(data, vert=False, tick_labels=ticks)
+    ax.set_xlabel("maximum calibrated anomaly score per scored actor (the unscored are left out)")
     ax.set_xlim(-0.02, 1.02)
     ax.set_title("Score distribution per label")
     out["scores"] = _png(fig)
@@ -92,7 +243,8 @@ def plots(report: Report) -> dict[str, str]:
     ax.set_xlabel("event time from an actor's first request to its first challenge or block (s)")
     ax.set_ylabel("share of actors acted on")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
     ax.set_title("Time to detect")
     out["ttd"] = _png(fig)
     plt.close(fig)
@@ -104,10 +256,11 @@ def write(report: Report, out_dir: Path, title: str = "scrapeguard evaluation") 
     json_path = out_dir / "report.json"
     json_path.write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2))
     images = plots(report)
-    md = table(report)
+    md = full_text(report)
     rows = "".join(
         f"<tr><td>{html.escape(a.actor)}</td><td>{html.escape(a.label)}</td>"
-        f"<td>{a.max_score:.3f}</td><td>{a.final_action}</td><td>{_s(a.first_action_s)}</td></tr>"
+        f"<td>{'unscored' if a.max_score is None else f'{a.max_score:.3f}'}</td>"
+        f"<td>{a.final_action}</td><td>{_s(a.first_action_s)}</td></tr>"
         for a in report.actors
         if a.acted or is_bot(a.label)
     )
@@ -117,6 +270,9 @@ table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:2px 8px;fo
 pre{{background:#f6f6f6;padding:1em;overflow:auto}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(TARGETS)}</p>
+<p>How each figure is computed: docs/evaluation.md. AUC "all" ranks an actor the model never
+scored below every scored one; "scored" leaves the unscored out. Lift is the model minus a
+control run on the same events: rules-only (no score may act) and a constant score.</p>
 <pre>{html.escape(md)}</pre>
 <h2>Score distribution per label</h2>
 <img alt="scores" src="data:image/png;base64,{images["scores"]}">

@@ -1,57 +1,108 @@
 """Evaluating a live run: read decisions, scores and first events back from Kafka.
 
-The pure part (recall, precision, time to detect, AUC) is :mod:`stream.harness.evaluation`.
+The pure parts are :mod:`stream.harness.evaluation` (recall, precision, time to detect),
+:mod:`stream.harness.ranking` (AUC), :mod:`stream.harness.labels` (matching labelled ids to
+the run's actors) and :mod:`stream.harness.controls` (rules-only derived from the
+decisions' reasons: a live run happens once).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
 from stream.core.records import Decision, Score
-from stream.core.validation import parse_ts
+from stream.core.validation import actor_key_of, parse_ts
 from stream.harness import evaluation_report
-from stream.harness.evaluation import Report, evaluate, read_labels
+from stream.harness.controls import controls_of_live
+from stream.harness.evaluation import Report, evaluate
+from stream.harness.labels import read_labels, resolve
 from stream.kafka.read_to_end import read_all
 from stream.settings import Settings
 
 
-def gather_run(
-    settings: Settings, labels: dict[str, str]
-) -> tuple[list[Decision], dict[str, float], dict[str, float]]:
-    """Decisions, each labelled actor's first event time and maximum score, from Kafka."""
-    decisions = [Decision.decode(r.value) for r in read_all(settings, settings.topic_decisions)]
-    max_score: dict[str, float] = {}
-    for r in read_all(settings, settings.scores_topic):
-        sc = Score.decode(r.value)
-        if sc.slot == "live" and sc.actor in labels and sc.score > max_score.get(sc.actor, -1.0):
-            max_score[sc.actor] = sc.score
+@dataclass
+class LiveRun:
+    decisions: list[Decision]
+    first_seen: dict[str, float]  # every actor of the run -> its first event time
+    max_score: dict[str, float]  # actor -> its maximum live score (absent: never scored)
+    undecodable: int = 0  # decision and score records that did not decode
+
+
+def first_events(settings: Settings) -> dict[str, float]:
+    """Every actor with a valid-looking event on ``requests`` → its first event time."""
     first_seen: dict[str, float] = {}
-    wanted = {a.encode() for a in labels}
     for r in read_all(settings, settings.topic_requests):
-        if r.key not in wanted:
-            continue
         try:
-            doc = orjson.loads(r.value)
-            ts = parse_ts(doc.get("ts")) if isinstance(doc, dict) else None
+            doc = orjson.loads(r.value) if r.value else None
         except orjson.JSONDecodeError:
             continue
-        if ts is None:
+        if not isinstance(doc, dict):
             continue
-        actor = r.key.decode()
+        ts, actor = parse_ts(doc.get("ts")), actor_key_of(doc)
+        if ts is None or actor is None:
+            continue  # the worker dead-letters it: not an actor of the run
         if ts < first_seen.get(actor, float("inf")):
             first_seen[actor] = ts
-    return decisions, first_seen, max_score
+    return first_seen
+
+
+def gather_run(settings: Settings) -> LiveRun:
+    """Decisions, every actor's first event time and maximum live score, from Kafka."""
+    decisions = []
+    bad = 0
+    for r in read_all(settings, settings.topic_decisions):
+        try:
+            decisions.append(Decision.decode(r.value))
+        except ValueError:
+            bad += 1  # counted in the report, not silently dropped
+    max_score: dict[str, float] = {}
+    for r in read_all(settings, settings.scores_topic):
+        try:
+            sc = Score.decode(r.value)
+        except ValueError:
+            bad += 1
+            continue
+        if sc.slot == "live" and sc.score > max_score.get(sc.actor, -1.0):
+            max_score[sc.actor] = sc.score
+    first_seen = first_events(settings)
+    return LiveRun(decisions, first_seen, max_score, bad)
+
+
+def live_report(
+    settings: Settings,
+    labels_path: Path,
+    include_shadow: bool = False,
+    fpr: float = 0.01,
+) -> tuple[Report, LiveRun]:
+    """The report of what is on the topics against ``labels_path`` (not written).
+
+    Labels are matched to the actors that have events on ``requests``; the model arm is
+    the live run, rules-only is derived from the decisions' reasons (see
+    :mod:`stream.harness.controls`)."""
+    given = read_labels(labels_path)
+    run = gather_run(settings)
+    resolution = resolve(given, run.first_seen.keys())
+    labels = resolution.labels
+    rows = [d.as_dict() for d in run.decisions]
+    scores = {a: s for a, s in run.max_score.items() if a in labels}
+    rep = evaluate(labels, rows, run.first_seen, scores, include_shadow=include_shadow, fpr=fpr)
+    rep.resolution = resolution
+    rep.summary["undecodable_records"] = run.undecodable
+    rep.controls = controls_of_live(labels, rep, rows, run.first_seen)
+    return rep, run
 
 
 def run_evaluation(
-    settings: Settings, labels_path: Path, out: Path, include_shadow: bool = False
+    settings: Settings,
+    labels_path: Path,
+    out: Path,
+    include_shadow: bool = False,
+    fpr: float = 0.01,
 ) -> Report:
-    """Evaluate what is on the topics against ``labels_path``; write OUT/report.{json,html}."""
-    labels = read_labels(labels_path)
-    decisions, first_seen, max_score = gather_run(settings, labels)
-    rows = [d.as_dict() for d in decisions]
-    rep = evaluate(labels, rows, first_seen, max_score, include_shadow=include_shadow)
+    """:func:`live_report`, written to OUT/report.{json,html}."""
+    rep, _ = live_report(settings, labels_path, include_shadow, fpr)
     evaluation_report.write(rep, out)
     return rep

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from stream.core.records import Decision, Score
-from stream.harness.evaluation import roc_auc
+from stream.harness.labels import Resolution, resolve
+from stream.harness.live_evaluation import first_events
+from stream.harness.ranking import roc_auc
 from stream.kafka.read_to_end import read_all
 from stream.settings import Settings
 
@@ -15,8 +18,15 @@ class Comparison:
     models: dict[str, set[str]]  # slot -> model labels seen
     best: dict[str, dict[str, float]]  # slot -> actor -> max score
     challenged: dict[str, set[str]]  # slot -> actors challenged by the score
-    auc: dict[str, float | None] = field(default_factory=dict)  # on labelled common actors
+    # ROC AUC per slot on the labelled actors scored by both slots
+    auc: dict[str, float | None] = field(default_factory=dict)
     labelled_common: int = 0
+    # per slot, over every labelled actor of the run (an actor the slot never scored ranks
+    # lowest) and among the labelled actors the slot scored
+    auc_all: dict[str, float | None] = field(default_factory=dict)
+    auc_scored: dict[str, float | None] = field(default_factory=dict)
+    labelled: int = 0
+    resolution: Resolution | None = None
 
     @property
     def common(self) -> set[str]:
@@ -30,7 +40,9 @@ class Comparison:
         return sum(abs(self.best["live"][a] - self.best["shadow"][a]) for a in both) / len(both)
 
 
-def compare(settings: Settings, labels: dict[str, str] | None = None) -> Comparison:
+def compare(settings: Settings, labels: Mapping[str, str] | None = None) -> Comparison:
+    """Both slots' scores and would-be challenges; with ``labels`` (ids matched to the
+    actors with events on ``requests``) the AUC of each slot, three ways."""
     best: dict[str, dict[str, float]] = {"live": {}, "shadow": {}}
     models: dict[str, set[str]] = {"live": set(), "shadow": set()}
     for rec in read_all(settings, settings.scores_topic):
@@ -51,7 +63,13 @@ def compare(settings: Settings, labels: dict[str, str] | None = None) -> Compari
             challenged["shadow" if d.shadow else "live"].add(d.actor)
     out = Comparison(models, best, challenged)
     if labels is not None:
-        common = {a: lab for a, lab in labels.items() if a in out.common}
+        out.resolution = resolve(labels, first_events(settings).keys())
+        resolved = out.resolution.labels
+        out.labelled = len(resolved)
+        common = {a: lab for a, lab in resolved.items() if a in out.common}
         out.labelled_common = len(common)
-        out.auc = {slot: roc_auc(common, best[slot]) for slot in ("live", "shadow")}
+        for slot in ("live", "shadow"):
+            out.auc[slot] = roc_auc(common, best[slot])
+            out.auc_all[slot] = roc_auc(resolved, best[slot])
+            out.auc_scored[slot] = roc_auc(resolved, best[slot], among_scored=True)
     return out

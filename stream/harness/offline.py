@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from models import REGISTRY, ModelSpec
+from models import REGISTRY, ModelSpec, Scorer
 from stream.core.correlation import GroupCorrelator, subnet_of
 from stream.core.partition_detector import Limits, PartitionDetector
 from stream.core.policy import Policy
 from stream.core.records import Activity, Decision, GroupSignal
-from stream.harness.evaluation import Report, evaluate, precision_recall, roc_auc
+from stream.harness.evaluation import Report, evaluate, precision_recall
 from stream.harness.traffic import event_key
 from stream.kafka.writer import partition_for
 
@@ -52,8 +52,12 @@ class OfflineRun:
         batch_size: int = 2000,
         now: float | None = None,
         export_vectors: bool = False,
+        scorer: Callable[[], Scorer] | None = None,
     ) -> None:
+        """``scorer`` builds each partition's model in place of ``spec``'s registered one
+        (a control of :mod:`stream.harness.controls`); ``spec`` still labels it."""
         self.policy = policy
+        build = scorer or (lambda: REGISTRY.build(spec))
         self.partitions = partitions
         self.batch_size = batch_size
         # the wall clock of the run: "now", or the newest event time seen when that is
@@ -64,7 +68,7 @@ class OfflineRun:
                 "requests",
                 p,
                 policy,
-                REGISTRY.build(spec),
+                build(),
                 spec.label(),
                 Limits(),
                 clock=lambda: self._now,
@@ -144,35 +148,71 @@ def read_events_file(path: Path) -> list[dict[str, Any]]:
 
 @dataclass
 class ModelEvaluation:
-    """What ``scrapeguard models evaluate`` reports."""
+    """What ``scrapeguard models evaluate`` reports (the figures are on ``report``)."""
 
     spec: ModelSpec
     events: int
-    labelled: int
-    scored: int
-    roc_auc: float | None
+    labelled: int  # labelled actors the figures are computed on (the test actors of a split)
+    scored: int  # of them, scored by the model at least once
+    roc_auc: float | None  # over all of them, an unscored actor ranking lowest
     score_only: tuple[float | None, float | None]  # precision, recall of the score alone
     whole_policy: tuple[float | None, float | None]  # precision, recall of rules + score
     report: Report
 
+    @property
+    def roc_auc_scored(self) -> float | None:
+        """Among the scored actors only."""
+        return self.report.ranking.auc_scored if self.report.ranking else None
+
 
 def evaluate_model(
-    policy: Policy, spec: ModelSpec, events: list[dict[str, Any]], labels: dict[str, str]
+    policy: Policy,
+    spec: ModelSpec,
+    events: list[dict[str, Any]],
+    labels: dict[str, str],
+    *,
+    split: str = "none",
+    test_share: float = 0.3,
+    fpr: float = 0.01,
+    controls: bool = True,
+    constant: float = 1.0,
 ) -> ModelEvaluation:
-    """Replay ``events`` through the pipeline with model ``spec``, offline, and evaluate."""
-    run = OfflineRun(policy, spec).run(events)
-    flagged_by_score = [a for a, sc in run.max_score.items() if sc > policy.score_challenge]
+    """Replay ``events`` through the pipeline with model ``spec``, offline, and evaluate.
+
+    ``labels`` may use bare ids (see :mod:`stream.harness.labels`); they are matched to
+    the actors of the run. ``split`` (``time`` or ``actor``, :mod:`stream.harness.splits`)
+    orders the replay and restricts every figure to the test actors. With ``controls``
+    the same events are also replayed rules-only and with a constant score
+    (:mod:`stream.harness.controls`), for the model's lift over them.
+    """
+    from stream.harness.controls import controls_of_runs, run_offline
+    from stream.harness.labels import resolve
+    from stream.harness.splits import split as make_split
+
+    sp = make_split(events, split, test_share)
+    now = time.time()  # one wall clock for every arm: the same events are accepted
+    run = OfflineRun(policy, spec, now=now).run(sp.events)
+    resolution = resolve(labels, run.first_seen.keys())
+    test_labels = sp.labels(resolution.labels)
+    rep = evaluate(
+        test_labels, [d.as_dict() for d in run.decisions], run.first_seen, run.max_score, fpr=fpr
+    )
+    rep.resolution = resolution
+    rep.split = sp.as_dict(resolution.labels) if sp.kind != "none" else None
+    rep.summary["model"] = spec.as_dict()
+    if controls:
+        arms = run_offline(policy, sp.events, spec, now=now, constant=constant)
+        rep.controls = controls_of_runs(test_labels, ("offline run", rep), arms, run.first_seen)
+    scores = {a: s for a, s in run.max_score.items() if a in test_labels}
+    flagged_by_score = [a for a, sc in scores.items() if sc > policy.score_challenge]
     flagged_by_policy = {d.actor for d in run.decisions if d.action in ("challenge", "block")}
-    rep = evaluate(labels, [d.as_dict() for d in run.decisions], run.first_seen, run.max_score)
-    auc = roc_auc(labels, run.max_score)
-    rep.summary.update({"model": spec.as_dict(), "roc_auc": auc})
     return ModelEvaluation(
         spec,
         len(events),
-        len(labels),
-        len(run.max_score),
-        auc,
-        precision_recall(labels, flagged_by_score),
-        precision_recall(labels, flagged_by_policy),
+        len(test_labels),
+        len(scores),
+        rep.summary["roc_auc"],
+        precision_recall(test_labels, flagged_by_score),
+        precision_recall(test_labels, flagged_by_policy),
         rep,
     )

@@ -182,4 +182,4 @@ def test_models_evaluate_on_a_malformed_file_names_file_and_line(tmp_path: Path)
     assert f"Error: {events}:2: not JSON (unexpected end of data: line 1" in result.output
     labels.write_text("# actors\naccount:a human\naccount:b\n")
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "r")])
-    assert result.exit_code == 1 and f"{labels}:3: expected 'actor label'" in result.output
+    assert result.exit_code == 1 and f"{labels}:3: expected 'id label'" in result.output

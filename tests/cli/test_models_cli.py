@@ -56,7 +56,9 @@ def test_offline_evaluation_known_answer(tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     # every bulk scraper is caught by the policy and no person is: a known answer
     assert "whole policy (rules + score): precision 1.000, recall 1.000" in out.output
-    assert "ROC AUC of max score (bots vs people):" in out.output
+    assert "ROC AUC bots vs people, all " in out.output
+    assert "ROC AUC among the " in out.output
+    assert "lift over rules_only: bot recall " in out.output
     assert (tmp_path / "rep" / "report.html").exists()
     report = orjson.loads((tmp_path / "rep" / "report.json").read_bytes())
     assert report["summary"]["model"]["name"] == "hst"

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -59,6 +60,7 @@ def test_group_personas_are_caught_through_the_correlator(
     assert "| distributed | 30 | 1.000 |" in ev.stdout
     assert re.search(r"\| human \| \d+ \| 0/\d+ acted on \|", ev.stdout)
     report = orjson.loads((report_dir / "report.json").read_bytes())
+    _assert_honest_figures(report, ev.stdout)
     farm = [a for a in report["actors"] if a["label"] == "account_farm"]
     assert all(a["first_action_s"] is not None for a in farm)
     assert (report_dir / "report.html").stat().st_size > 10_000
@@ -71,18 +73,65 @@ def test_group_personas_are_caught_through_the_correlator(
     assert any(r.startswith("accounts_per_ip ") for r in reasons)
 
 
+def _assert_honest_figures(report: dict[str, Any], stdout: str) -> None:
+    """The AUC both ways, the unscored counted, rules-only derived, the constant's AUC."""
+    rank = report["ranking"]
+    actors = report["actors"]
+    people_or_bots = [a for a in actors if not a["label"].startswith("allowlisted")]
+    unscored = sum(a["max_score"] is None for a in people_or_bots)
+    assert rank["unscored"] == unscored
+    assert rank["bots"] + rank["people"] == len(people_or_bots)
+    assert 0.0 <= rank["auc_all"] <= 1.0
+    assert rank["auc_scored"] is None or 0.0 <= rank["auc_scored"] <= 1.0
+    assert all(0.0 <= lr["auc_all"] <= 1.0 for lr in rank["per_label"])
+    assert report["summary"]["roc_auc"] == rank["auc_all"]
+    n = rank["bots"] + rank["people"]
+    assert f"ROC AUC bots vs people, all {n} labelled actors ({unscored} unscored" in stdout
+    arms = {a["name"]: a for a in report["controls"]["arms"]}
+    assert arms["model"]["how"] == "live run"
+    assert arms["rules_only"]["how"].startswith("derived from the live decisions' reasons")
+    assert arms["rules_only"]["bot_recall"] <= arms["model"]["bot_recall"]  # a subset of it
+    assert arms["constant"]["measured"] is False and arms["constant"]["auc_scored"] == 0.5
+    assert "constant control AUC among scored: 0.500 (by definition)" in stdout
+    assert "lift over rules_only: bot recall " in stdout
+    res = report["labels_resolution"]
+    assert res["actors"] == len(actors) and res["exact"] == res["resolved"]
+
+
 def _decisions(broker: EmbeddedBroker) -> list[dict[str, object]]:
     out = cli("decisions", "--json", "--broker", broker.url)
     return [orjson.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
-def test_replay_of_a_real_combined_log(
+def test_replay_of_a_real_combined_log_and_evaluate_it_with_bare_ids(
     broker: EmbeddedBroker, worker: WorkerProcess, tmp_path: Path
 ) -> None:
+    """Replay a real log, then evaluate with labels as a dataset gives them (`id,label`, a
+    header, bare IPs): matched to the run's actors, the unmatched reported, AUC over every
+    labelled actor."""
     before = worker.health()
     assert before is not None
-    out = cli("replay", str(REAL_LOG), "--broker", broker.url)
+    labels_out = tmp_path / "crawlers.txt"
+    out = cli("replay", str(REAL_LOG), "--labels-out", str(labels_out), "--broker", broker.url)
     assert "10000 lines, 9999 events, 1 unparsable" in out.stdout
     assert "unparsable lines: 8899" in out.stderr
     assert "published 9999 events" in out.stdout
     worker.wait_processed(before["events"] + 9999, timeout_s=120)
+    rows = [line.split() for line in labels_out.read_text().splitlines()]
+    assert rows and all(actor.startswith("ip:") for actor, _ in rows)
+    dataset = tmp_path / "dataset.csv"
+    dataset.write_text(
+        "id,label\n198.51.100.250,human\n"
+        + "".join(f"{actor[3:]},{label}\n" for actor, label in rows)
+    )
+    report_dir = tmp_path / "report"
+    ev = cli("evaluate", "--labels", str(dataset), "--out", str(report_dir), "--broker", broker.url)
+    report = orjson.loads((report_dir / "report.json").read_bytes())
+    res = report["labels_resolution"]
+    assert res["prefixed"] == len(rows) and res["unmatched_ids"] == ["198.51.100.250"]
+    assert "1 matched no actor with events in the run: 198.51.100.250" in ev.stdout
+    rank = report["ranking"]
+    assert rank["bots"] + rank["people"] == len(rows)  # every labelled actor counts
+    assert f"ROC AUC bots vs people, all {len(rows)} labelled actors" in ev.stdout
+    assert 0.0 <= rank["auc_all"] <= 1.0
+    assert rank["unscored"] == sum(a["max_score"] is None for a in report["actors"])

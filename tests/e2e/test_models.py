@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -83,7 +84,9 @@ def raw_control(broker: EmbeddedBroker, message: bytes) -> None:
     producer.close()
 
 
-def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
+def test_shadow_then_promote_then_rollback(
+    broker: EmbeddedBroker, worker: WorkerProcess, tmp_path: Path
+) -> None:
     assert worker.health()["model"] == "ensemble@1"  # type: ignore[index]
     params = '{"learning_rate": 0.05}'
     out = cli(broker, "models", "deploy", "supervised", "--params", params, "--shadow")
@@ -105,6 +108,17 @@ def test_shadow_then_promote_then_rollback(broker: EmbeddedBroker, worker: Worke
     assert {r["model"] for r in scores if r["slot"] == "shadow"} == {"supervised@1"}
     compared = cli(broker, "models", "compare").stdout
     assert "shadow models: supervised@1" in compared and "by both" in compared
+    labels = tmp_path / "labels.txt"  # bare ids, as a dataset gives them
+    labels.write_text(
+        "".join(f"shadowed-{a} {'human' if a % 2 else 'bulk_scraper'}\n" for a in range(15))
+        + "nobody-here human\n"
+    )
+    doc = orjson.loads(cli(broker, "models", "compare", "--labels", str(labels), "--json").stdout)
+    assert doc["labelled"] == 15 and doc["labels_resolution"]["prefixed"] == 15
+    assert doc["labels_resolution"]["unmatched_ids"] == ["nobody-here"]
+    for slot in ("live", "shadow"):
+        assert 0.0 <= doc["roc_auc_all"][slot] <= 1.0
+        assert 0.0 <= doc["roc_auc_scored"][slot] <= 1.0
 
     events_before = worker.health()["events"]  # type: ignore[index]
     cli(broker, "models", "promote")

@@ -54,6 +54,17 @@ def test_known_answer() -> None:
     )
     assert by_actor["account:b3"].first_action_s == 200.0
     assert by_actor["account:h2"].final_action == "allow"
+    # never scored is not a score of 0
+    assert by_actor["account:b2"].max_score is None and not by_actor["account:b2"].scored
+    assert rows["bulk_scraper"].scored == 1
+    s = rep.summary
+    assert (s["people_acted"], s["people"]) == (1, 3)
+    assert s["people_acted_share"] == pytest.approx(1 / 3)
+    assert s["bot_first_action_median_s"] == 50.0
+    assert s["unscored"] == 5  # b1 is the only scored bot or person
+    assert rep.ranking is not None and rep.ranking.auc_all == pytest.approx(
+        6 / 9
+    )  # b1 beats 3, b2 and b3 tie 3 each
 
 
 def test_shadow_decisions_can_be_included() -> None:
@@ -72,7 +83,7 @@ def test_labels_file(tmp_path: Path) -> None:
     f.write_text("# comment\naccount:a human\n\nip:1.1.1.1 bulk_scraper\n")
     assert read_labels(f) == {"account:a": "human", "ip:1.1.1.1": "bulk_scraper"}
     f.write_text("account:a human extra\n")
-    with pytest.raises(ValueError, match="expected 'actor label'"):
+    with pytest.raises(ValueError, match="expected 'id label'"):
         read_labels(f)
 
 
@@ -88,10 +99,46 @@ def test_report_files(tmp_path: Path) -> None:
         "final_action",
         "first_action_s",
     }
+    assert data["ranking"]["unscored"] == 6 and data["ranking"]["auc_all"] == 0.5
+    assert data["actors"][0]["max_score"] is None and data["actors"][0]["scored"] is False
     page = (tmp_path / "report.html").read_text()
     assert page.count("data:image/png;base64,") == 2  # self-contained plots
+    assert "http://" not in page and "https://" not in page  # nothing fetched: offline
+    assert "ROC AUC bots vs people, all 6 labelled actors (6 unscored" in page
     assert "| bulk_scraper | 3 | 1.000 |" in table(rep)
     assert len(paths) == 2
+
+
+def test_report_with_controls_resolution_and_split(tmp_path: Path) -> None:
+    from stream.harness.controls import controls_of_live
+    from stream.harness.evaluation_report import full_text
+    from stream.harness.labels import resolve
+
+    scores = {"account:b1": 0.97, "account:b2": 0.95, "account:h1": 0.2}
+    rep = evaluate(LABELS, DECISIONS, FIRST, scores)
+    rep.resolution = resolve({**LABELS, "nobody": "human"}, set(LABELS))
+    rep.controls = controls_of_live(LABELS, rep, DECISIONS, FIRST)
+    rep.split = {
+        "kind": "time",
+        "test_share": 0.3,
+        "cut_ts": 1.0,
+        "shift_s": 0.0,
+        "labelled_test_actors": 7,
+        "labelled_train_actors": 0,
+    }
+    text = full_text(rep)
+    assert "1 matched no actor with events in the run: nobody" in text
+    assert "split time: figures on 7 labelled test actors" in text
+    assert "| bulk_scraper | 3 | 2 | 1.000 | 0.000 | +1.000 | - | - |" in text
+    assert "rules_only (derived from the live decisions' reasons, a lower bound)" in text
+    assert "constant control AUC among scored: 0.500 (by definition)" in text
+    assert "ROC AUC among the 3 scored (2 bots, 1 people): 1.000" in text
+    write(rep, tmp_path)
+    data = orjson.loads((tmp_path / "report.json").read_bytes())
+    assert data["controls"]["lift"]["rules_only"]["bot_recall"] == 1.0
+    assert data["labels_resolution"]["unmatched_ids"] == ["nobody"]
+    assert data["split"]["kind"] == "time"
+    assert "lift over rules_only" in (tmp_path / "report.html").read_text()
 
 
 def test_roc_auc_known_answers() -> None:

@@ -1,0 +1,184 @@
+"""Ground-truth labels: reading a labels file and matching its ids to the run's actors.
+
+A labels file has one ``id label`` per line (whitespace or one comma between them), with
+blank lines, ``#`` comments and an optional header line (``id,label``, ``session_id
+class``, …). ``human`` and every ``human_*`` label are people, every ``allowlisted_*``
+label must never be acted on, every other label is a kind of bot.
+
+An id is an actor key as the worker writes it (``account:42``, ``session:abc``,
+``ip:198.51.100.7``) or, as in public datasets, a bare identifier. :func:`resolve`
+matches each id to an actor that exists in the run:
+
+1. the exact actor key;
+2. else ``session:ID``, ``account:ID`` or ``ip:ID`` — when exactly one of them exists
+   (two existing is *ambiguous*: reported, not used);
+3. else, for an id with a numeric sub-session suffix (``abc_0``, ``abc_1``: a dataset that
+   splits one visitor's traffic into sessions), its base id by the same two steps. Several
+   ids meeting on one actor must agree on the label, or the actor is *conflicting*:
+   reported, not used.
+
+Ids that match nothing are listed, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCOPES = ("session", "account", "ip")
+HEADER_IDS = frozenset({"id", "actor", "key", "session", "session_id", "sessionid", "ip"})
+HEADER_LABELS = frozenset({"label", "labels", "class", "category", "type", "kind"})
+_SUFFIX = re.compile(r"^(?P<base>.+)_(?P<n>\d{1,3})$")
+
+
+def is_person(label: str) -> bool:
+    return label == "human" or label.startswith("human_")
+
+
+def is_allowlisted(label: str) -> bool:
+    return label.startswith("allowlisted")
+
+
+def is_bot(label: str) -> bool:
+    return not (is_person(label) or is_allowlisted(label))
+
+
+def kind_of(label: str) -> str:
+    return "person" if is_person(label) else "allowlisted" if is_allowlisted(label) else "bot"
+
+
+def _split(line: str) -> list[str]:
+    if "," in line:
+        return [p.strip() for p in line.split(",")]
+    return line.split()
+
+
+def read_labels(path: Path) -> dict[str, str]:
+    """``id label`` (or ``id,label``) per line → ``{id: label}``; ValueError names the line.
+
+    Blank lines and ``#`` comments are skipped, and so is a header as the first line
+    (its id column one of ``id``, ``actor``, ``session_id``, … or its label column one of
+    ``label``, ``class``, …). An id given twice with different labels is an error.
+    """
+    labels: dict[str, str] = {}
+    first = True
+    for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parts = _split(line)
+        if first:
+            first = False
+            if len(parts) == 2 and (
+                parts[0].lower() in HEADER_IDS or parts[1].lower() in HEADER_LABELS
+            ):
+                continue
+        if len(parts) != 2 or not parts[0] or not parts[1]:
+            raise ValueError(f"{path}:{n}: expected 'id label' or 'id,label', got {line[:80]!r}")
+        ident, label = parts
+        if labels.get(ident, label) != label:
+            raise ValueError(
+                f"{path}:{n}: {ident!r} is labelled {labels[ident]!r} earlier and {label!r} here"
+            )
+        labels[ident] = label
+    if not labels:
+        raise ValueError(f"{path}: no labels")
+    return labels
+
+
+@dataclass
+class Resolution:
+    """Labels matched to the run's actors, and what did not match."""
+
+    labels: dict[str, str]  # actor key -> label, the ones every figure uses
+    given: int  # ids in the file
+    exact: int = 0  # ids that were actor keys already
+    prefixed: int = 0  # bare ids matched as session:/account:/ip:
+    suffixed: int = 0  # sub-session ids matched by their base id
+    unmatched: list[str] = field(default_factory=list)
+    ambiguous: list[str] = field(default_factory=list)  # more than one scope exists
+    conflicting: list[str] = field(default_factory=list)  # actors given two labels
+
+    @property
+    def resolved(self) -> int:
+        """Ids that found an actor (several may find the same one)."""
+        return self.exact + self.prefixed + self.suffixed
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "given": self.given,
+            "resolved": self.resolved,
+            "exact": self.exact,
+            "prefixed": self.prefixed,
+            "suffixed": self.suffixed,
+            "actors": len(self.labels),
+            "unmatched": len(self.unmatched),
+            "unmatched_ids": self.unmatched[:100],
+            "ambiguous_ids": self.ambiguous[:100],
+            "conflicting_actors": self.conflicting[:100],
+        }
+
+    def summary(self) -> str:
+        parts = [
+            f"labels: {self.given} ids, {self.resolved} matched an actor of the run "
+            f"({self.exact} exact, {self.prefixed} as session/account/ip, "
+            f"{self.suffixed} by their base id) -> {len(self.labels)} labelled actors"
+        ]
+        counts: dict[str, int] = {}
+        for lab in self.labels.values():
+            counts[lab] = counts.get(lab, 0) + 1
+        if counts:
+            parts.append(
+                "  by label: "
+                + ", ".join(f"{lab} {n} ({kind_of(lab)})" for lab, n in sorted(counts.items()))
+            )
+        for name, ids in (
+            ("matched no actor with events in the run", self.unmatched),
+            ("ambiguous (more than one scope exists)", self.ambiguous),
+            ("conflicting labels, left out", self.conflicting),
+        ):
+            if ids:
+                more = f" (and {len(ids) - 10} more)" if len(ids) > 10 else ""
+                shown = ", ".join(ids[:10]) + more
+                parts.append(f"  {len(ids)} {name}: {shown}")
+        return "\n".join(parts)
+
+
+def _match(ident: str, actors: Collection[str]) -> tuple[str | None, str]:
+    """(actor, how) with how in exact|prefixed|ambiguous|none."""
+    if ident in actors:
+        return ident, "exact"
+    found = [f"{s}:{ident}" for s in SCOPES if f"{s}:{ident}" in actors]
+    if len(found) == 1:
+        return found[0], "prefixed"
+    if found:
+        return None, "ambiguous"
+    return None, "none"
+
+
+def resolve(given: Mapping[str, str], actors: Collection[str]) -> Resolution:
+    """Match every labelled id to an actor of the run (see the module docstring)."""
+    res = Resolution({}, len(given))
+    found: dict[str, set[str]] = {}
+    for ident, label in given.items():
+        actor, how = _match(ident, actors)
+        if how == "none":
+            m = _SUFFIX.match(ident)
+            if m:
+                actor, how = _match(m.group("base"), actors)
+                if actor is not None:
+                    how = "suffixed"
+        if actor is None:
+            (res.ambiguous if how == "ambiguous" else res.unmatched).append(ident)
+            continue
+        setattr(res, how, getattr(res, how) + 1)
+        found.setdefault(actor, set()).add(label)
+    for actor, labs in sorted(found.items()):
+        if len(labs) == 1:
+            res.labels[actor] = next(iter(labs))
+        else:
+            res.conflicting.append(actor)
+    return res

@@ -1,0 +1,98 @@
+"""Labels files (actor keys, bare dataset ids, CSV, a header) and matching them to actors."""
+
+from pathlib import Path
+
+import pytest
+
+from stream.harness.labels import kind_of, read_labels, resolve
+
+ACTORS = {
+    "session:s1",
+    "session:s2",
+    "account:42",
+    "ip:198.51.100.7",
+    "session:dup",
+    "account:dup",
+    "session:v9",
+}
+
+
+def test_whitespace_and_csv_lines_with_a_header(tmp_path: Path) -> None:
+    f = tmp_path / "labels.csv"
+    f.write_text("session_id,label\ns1,human\ns2 , moderate_bot\n# a comment\n\n42\tadvanced_bot\n")
+    assert read_labels(f) == {"s1": "human", "s2": "moderate_bot", "42": "advanced_bot"}
+    f.write_text("id label\naccount:a human\n")
+    assert read_labels(f) == {"account:a": "human"}
+
+
+def test_a_header_only_on_the_first_line(tmp_path: Path) -> None:
+    f = tmp_path / "labels.txt"
+    f.write_text("account:a human\nid label\n")
+    assert read_labels(f) == {"account:a": "human", "id": "label"}
+
+
+def test_bad_lines_are_errors_naming_the_line(tmp_path: Path) -> None:
+    f = tmp_path / "labels.txt"
+    f.write_text("account:a human\naccount:b human extra\n")
+    with pytest.raises(ValueError, match=r"labels.txt:2: expected 'id label'"):
+        read_labels(f)
+    f.write_text("a,human,x\n")
+    with pytest.raises(ValueError, match=r":1: expected"):
+        read_labels(f)
+    f.write_text("a human\na bulk_scraper\n")
+    with pytest.raises(ValueError, match="labelled 'human' earlier and 'bulk_scraper' here"):
+        read_labels(f)
+    f.write_text("# nothing\n")
+    with pytest.raises(ValueError, match="no labels"):
+        read_labels(f)
+
+
+def test_resolution_exact_prefixed_suffixed_and_unmatched() -> None:
+    given = {
+        "account:42": "human",  # exact
+        "s1": "human",  # bare -> session:s1
+        "198.51.100.7": "bulk_scraper",  # bare -> ip:
+        "v9_0": "advanced_bot",  # sub-session -> session:v9
+        "v9_1": "advanced_bot",  # the same visitor, same label
+        "gone": "human",  # nothing
+        "gone_1": "human",  # base matches nothing either
+        "dup": "human",  # session:dup and account:dup both exist
+    }
+    res = resolve(given, ACTORS)
+    assert res.labels == {
+        "account:42": "human",
+        "session:s1": "human",
+        "ip:198.51.100.7": "bulk_scraper",
+        "session:v9": "advanced_bot",
+    }
+    assert (res.exact, res.prefixed, res.suffixed, res.resolved) == (1, 2, 2, 5)
+    assert sorted(res.unmatched) == ["gone", "gone_1"]
+    assert res.ambiguous == ["dup"]
+    assert res.conflicting == []
+    d = res.as_dict()
+    assert d["given"] == 8 and d["unmatched"] == 2 and d["actors"] == 4
+    text = res.summary()
+    assert "2 matched no actor with events in the run: gone, gone_1" in text
+    assert "1 ambiguous" in text
+    assert "by label: advanced_bot 1 (bot), bulk_scraper 1 (bot), human 2 (person)" in text
+
+
+def test_an_exact_sub_session_actor_wins_over_its_base() -> None:
+    res = resolve({"v9_0": "human"}, {"v9_0", "session:v9"})
+    assert res.labels == {"v9_0": "human"} and res.exact == 1
+
+
+def test_sub_sessions_with_different_labels_conflict_and_are_left_out() -> None:
+    res = resolve({"v9_0": "human", "v9_1": "bulk_scraper", "s1": "human"}, ACTORS)
+    assert res.conflicting == ["session:v9"]
+    assert res.labels == {"session:s1": "human"}
+    assert "conflicting labels, left out" in res.summary()
+
+
+def test_kinds() -> None:
+    assert [kind_of(x) for x in ("human", "human_office", "allowlisted_x", "humans")] == [
+        "person",
+        "person",
+        "allowlisted",
+        "bot",  # only `human` and `human_*` are people: a dataset's `humans` is not
+    ]
