@@ -7,6 +7,8 @@ a request event that breaks the contract   dead-lettered with a reason code and 
 (any bytes at all)                         (``stream.core.validation``); never a crash
 an unexpected error on one request event   dead-lettered as ``processing_error``, logged
                                            with its traceback; the partition goes on
+a bad outcome or manual decision record    dead-lettered as ``invalid_outcome`` or
+(written by enforcement or operators)      ``invalid_manual_decision``, with its bytes
 a bad record on an internal topic          skipped, counted (``skipped``/``bad_*``) and
 (group signal, activity, feed item,        logged with a warning
 control message, member, changelog)

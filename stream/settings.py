@@ -283,6 +283,13 @@ class Settings(BaseSettings):
         return f"{self.app_id}-manual-decisions"
 
     @property
+    def outcomes_topic(self) -> str:
+        """What became of actors (challenge results, verdicts, appeals): the labels the
+        models learn from (enforcement and ``scrapeguard label`` → detector), keyed by
+        actor (co-partitioned); see :mod:`stream.core.outcomes`."""
+        return f"{self.app_id}-outcomes"
+
+    @property
     def bouncers_topic(self) -> str:
         """Bouncer API keys, hashed; compacted, key = bouncer name."""
         return f"{self.app_id}-bouncers"

@@ -22,6 +22,7 @@ COMMANDS = {
     "publish": "stream.cli.streams:publish",
     "decisions": "stream.cli.streams:decisions",
     "bouncers": "stream.cli.enforcement_cmd:bouncers",
+    "label": "stream.cli.label_cmd:label",
     "policy": "stream.cli.policy_cmd:policy",
     "config": "stream.cli.config_cmd:config",
     "features": "stream.cli.features_cmd:features",

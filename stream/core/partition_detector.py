@@ -12,23 +12,22 @@ and a recorded log replays to the same rule decisions.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Protocol
 
 import structlog
 
 from models import Scorer
 from stream.core.actions import Action
 from stream.core.actor_ref import parse_actor
-from stream.core.actor_state import VERDICT_BOT, ActorState
+from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, ActorState
 from stream.core.actor_table import ActorTable
+from stream.core.batch import BatchResult, Limits, Record
 from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action, apply_manual, decision_id, step
 from stream.core.features import StreamContext, features
 from stream.core.incidents import incident_key, sample_path
 from stream.core.ledger import LedgerCodec
+from stream.core.outcomes import ActorOutcome
 from stream.core.policy import Policy, Verdict
 from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import (
@@ -42,50 +41,9 @@ from stream.core.records import (
     Source,
 )
 from stream.core.scoring import INTERVAL, GuardedModel, sampled, score_due
-from stream.core.validation import MAX_FUTURE_SKEW_S, Invalid, validate
+from stream.core.validation import Invalid, validate
 
 log = structlog.get_logger(__name__)
-
-
-class Record(Protocol):
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-
-
-@dataclass
-class Outcome:
-    """What one batch produced, for the agent to publish and to count."""
-
-    decisions: list[Decision] = field(default_factory=list)
-    deadletters: list[DeadLetter] = field(default_factory=list)
-    forwards: list[tuple[bytes, bytes]] = field(default_factory=list)  # (key, value) re-keyed
-    changed: dict[str, ActorState] = field(default_factory=dict)  # actor -> state to persist
-    evicted: list[str] = field(default_factory=list)  # actors whose state is dropped
-    stats: Counter[str] = field(default_factory=Counter)
-    scores: list[Score] = field(default_factory=list)  # live and shadow
-    activities: list[Activity] = field(default_factory=list)  # for the correlator
-    feed: list[FeedItem] = field(default_factory=list)  # for incidents and the ledger
-    # decisions with the Kafka timestamp (ms) of the record that triggered them
-    latency_marks: list[tuple[Decision, float | None]] = field(default_factory=list)
-    # offset of the first record left for a later batch (event-time alignment), if any
-    stopped_at: int | None = None
-    # (actor, event time, feature vector) of every score, when the detector exports them
-    vectors: list[tuple[str, float, dict[str, float]]] = field(default_factory=list)
-
-
-@dataclass
-class Limits:
-    """Processing limits taken from settings."""
-
-    max_event_bytes: int = 64 * 1024
-    max_future_skew_s: float = MAX_FUTURE_SKEW_S
-    actor_idle_ttl_s: float = 2 * 86400.0
-    hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.core.actor_table)
-    max_actors: int = 250_000  # per partition in all; the least recently active beyond it go
 
 
 # (state, event time, event id, ip, user agent, record) of an actor's newest event in a batch
@@ -127,8 +85,9 @@ class PartitionDetector:
         self.actors = ActorTable(self.limits.hot_actors, self.limits.max_actors)
         self.watermark = 0.0  # newest event time seen in this partition
         self.context = StreamContext()  # what this partition's traffic carries
-        self.export_vectors = False  # keep every scored vector in the outcome (training)
+        self.export_vectors = False  # keep every scored vector in the result (training)
         self.export_grown = False  # and those scored as events doubled, not only per interval
+        self.withheld: frozenset[str] = frozenset()  # features the models see as 0
         self._kinds = [0, 0, 0]  # this batch: requests, assets, requests with a referrer
         self._guards: dict[str, GuardedModel] = {}
         self._policy_sig = id(policy)
@@ -159,14 +118,14 @@ class PartitionDetector:
                 return res.ts
         return None
 
-    def process(self, records: Iterable[Record], until_ts: float | None = None) -> Outcome:
+    def process(self, records: Iterable[Record], until_ts: float | None = None) -> BatchResult:
         """One batch of this partition's records.
 
         With ``until_ts``, processing stops at the first valid event later than it (its
-        offset is ``Outcome.stopped_at``): the caller reads it again in a later batch, so
+        offset is ``BatchResult.stopped_at``): the caller reads it again in a later batch, so
         that partitions catching up on a backlog stay together in event time.
         """
-        out = Outcome()
+        out = BatchResult()
         now = self.clock()
         touched: dict[str, Touched] = {}
         seen_on: dict[tuple[str, str, int], list[float]] = {}  # (actor, ip, minute) -> [ts, views]
@@ -199,7 +158,7 @@ class PartitionDetector:
         self,
         rec: Record,
         now: float,
-        out: Outcome,
+        out: BatchResult,
         touched: dict[str, Touched],
         seen_on: dict[tuple[str, str, int], list[float]],
         until_ts: float | None = None,
@@ -307,9 +266,9 @@ class PartitionDetector:
             )
         return True
 
-    def apply_signals(self, signals: Iterable[GroupSignal]) -> Outcome:
+    def apply_signals(self, signals: Iterable[GroupSignal]) -> BatchResult:
         """Group signals from the correlator: remember them, and decide at once."""
-        out = Outcome()
+        out = BatchResult()
         self.record_ts = None
         for sig in signals:
             try:
@@ -321,7 +280,7 @@ class PartitionDetector:
         self._evicted(out)
         return out
 
-    def _signal(self, out: Outcome, sig: GroupSignal) -> None:
+    def _signal(self, out: BatchResult, sig: GroupSignal) -> None:
         state = self.actors.get(sig.actor)
         if state is None:
             state = ActorState()  # signalled before its events
@@ -338,7 +297,7 @@ class PartitionDetector:
             trigger = f"group:{label}:{sig.ts}"
             self._decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
 
-    def _evicted(self, out: Outcome) -> None:
+    def _evicted(self, out: BatchResult) -> None:
         """Actors the table's bound evicted: tombstoned in the changelog, and counted."""
         gone = self.actors.take_evicted()
         if gone:
@@ -368,7 +327,7 @@ class PartitionDetector:
 
     def _score(
         self,
-        out: Outcome,
+        out: BatchResult,
         state: ActorState,
         actor: str,
         ts: float,
@@ -383,7 +342,7 @@ class PartitionDetector:
         policy = self.policy
         if due == INTERVAL:
             state.next_score_ts = ts + policy.score_interval_s
-        x = features(state, ts, self.context)
+        x = self._vector(state, ts)
         if self.export_vectors and (due == INTERVAL or self.export_grown):
             out.vectors.append((actor, ts, x))  # what the model would learn from
         live = self.guard("live")
@@ -425,7 +384,9 @@ class PartitionDetector:
             and c.seq_share <= 0.5
         )
 
-    def _audit(self, out: Outcome, state: ActorState, actor: str, ts: float, event_id: str) -> bool:
+    def _audit(
+        self, out: BatchResult, state: ActorState, actor: str, ts: float, event_id: str
+    ) -> bool:
         """A random challenge (``[score] random_challenge_rate``): an unbiased label."""
         d = step(
             state,
@@ -443,10 +404,10 @@ class PartitionDetector:
         out.stats["decision_audit"] += 1
         return True
 
-    def apply_manual(self, manuals: Iterable[ManualDecision]) -> Outcome:
+    def apply_manual(self, manuals: Iterable[ManualDecision]) -> BatchResult:
         """Operators' decisions (``scrapeguard decisions add|delete``): in force at once,
         published, and fed to the actor's incident (an appeal lands where the block did)."""
-        out = Outcome()
+        out = BatchResult()
         self.record_ts = None
         for m in manuals:
             state = self.actors.get(m.actor)
@@ -482,9 +443,43 @@ class PartitionDetector:
         self.actors.trim()
         return out
 
+    def apply_outcomes(self, outcomes: Iterable[ActorOutcome]) -> BatchResult:
+        """Labels (:mod:`stream.core.outcomes`): the models that learn from labels learn
+        the actor's feature vector as it stands, and the actor keeps the verdict. Labels
+        teach; they put no decision in force and lift none."""
+        out = BatchResult()
+        self.record_ts = None
+        for o in outcomes:
+            out.stats[f"outcome_{o.kind}"] += 1
+            label = o.is_bot
+            if label is None:
+                continue  # an abandoned challenge: a person who left or a bot that gave up
+            state = self.actors.get(o.actor)
+            if state is None:
+                out.stats["outcome_unknown_actor"] += 1  # no evidence here to learn from
+                continue
+            state.verdict = VERDICT_BOT if label else VERDICT_HUMAN
+            out.changed[o.actor] = state
+            x = self._vector(state, state.counters.last_ts)
+            for slot in ("live", "shadow"):
+                g = self.guard(slot)
+                if g is not None and g.learn_label(x, label):
+                    out.stats[f"outcome_learned_{slot}"] += 1
+                    self._sync(slot, g)
+        self.actors.trim()
+        return out
+
+    def _vector(self, state: ActorState, ts: float) -> dict[str, float]:
+        """The features the models see; withheld ones (an evaluation without them) as 0."""
+        x = features(state, ts, self.context)
+        for name in self.withheld:
+            if name in x:
+                x[name] = 0.0
+        return x
+
     def _shadow(
         self,
-        out: Outcome,
+        out: BatchResult,
         state: ActorState,
         actor: str,
         ts: float,
@@ -536,7 +531,7 @@ class PartitionDetector:
 
     def _decide(
         self,
-        out: Outcome,
+        out: BatchResult,
         state: ActorState,
         actor: str,
         ts: float,
@@ -579,7 +574,7 @@ class PartitionDetector:
             )
         return True
 
-    def _dead(self, out: Outcome, rec: Record, reason: str, detail: str, now: float) -> None:
+    def _dead(self, out: BatchResult, rec: Record, reason: str, detail: str, now: float) -> None:
         out.deadletters.append(
             DeadLetter(
                 reason,

@@ -14,7 +14,8 @@ from typing import Any
 
 from models import REGISTRY
 from stream.core.actor_state import ActorState
-from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.batch import Limits
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
 from stream.core.records import DeadLetter, Decision
 

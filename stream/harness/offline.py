@@ -17,8 +17,9 @@ from typing import Any
 import orjson
 
 from models import REGISTRY, ModelSpec, Scorer
+from stream.core.batch import Limits
 from stream.core.correlation import GroupCorrelator, subnet_of
-from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
 from stream.core.records import Activity, Decision, GroupSignal
 from stream.harness.evaluation import Report, evaluate, precision_recall

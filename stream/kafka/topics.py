@@ -40,6 +40,7 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
         ),
         # co-partitioned with requests: the detector that owns an actor applies it
         TopicSpec(settings.manual_topic, p),
+        TopicSpec(settings.outcomes_topic, p),  # co-partitioned too: labels for the owner
         TopicSpec(settings.topic_deadletter, p),
         # co-partitioned with requests: partition i holds the state of requests partition i
         TopicSpec(settings.state_topic, p, {"cleanup.policy": "compact"}),

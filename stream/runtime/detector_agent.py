@@ -8,8 +8,10 @@ message), and ``make bench`` measures the same pipeline as a genuine Faust agent
 half the batched consumer's rate on this machine. The detector is the one agent whose
 volume is the request rate, so it keeps whole fetches.
 
-It reads ``requests``, the correlator's ``group-signals`` and operators'
-``manual-decisions`` (all keyed by actor, co-partitioned), and per batch publishes
+It reads ``requests``, the correlator's ``group-signals``, operators'
+``manual-decisions`` and the ``outcomes`` labels (all keyed by actor, co-partitioned; a
+record of the last two that does not decode is dead-lettered as ``invalid_manual_decision``
+or ``invalid_outcome``), and per batch publishes
 decisions, dead letters, re-keyed events, model scores and account-per-IP activity for
 the correlator, then each changed actor's state to the changelog. A crash between
 publishing results and state re-creates the same decisions (same ``decision_id``); a
@@ -20,6 +22,7 @@ skips by offset.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 from typing import Any
 
@@ -28,11 +31,13 @@ from aiokafka import TopicPartition
 
 from stream.core.actor_codec import decode, encode
 from stream.core.actor_state import ActorState
+from stream.core.batch import BatchResult, Limits
 from stream.core.correlation import subnet_of
 from stream.core.ledger import LedgerCodec
-from stream.core.partition_detector import Limits, Outcome, PartitionDetector
+from stream.core.outcomes import ActorOutcome
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
-from stream.core.records import GroupSignal, ManualDecision
+from stream.core.records import DeadLetter, GroupSignal, ManualDecision, Source
 from stream.kafka.batch_consumer import BatchConsumer
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Message, Publish, WriterService
@@ -46,7 +51,7 @@ log = structlog.get_logger(__name__)
 HELD_BATCHES_MAX = 50  # batches that may pass without any request processed (alignment)
 
 
-def add_outcome(plan: Publish, s: Settings, partition: int, out: Outcome) -> None:
+def add_outcome(plan: Publish, s: Settings, partition: int, out: BatchResult) -> None:
     """What one partition's outcome publishes: results first, then its state."""
     results: list[Message] = plan.results
     for d in out.decisions:
@@ -109,15 +114,32 @@ class Detector(BatchConsumer):
         self._later: dict[TopicPartition, int] = {}
         self._heads: dict[int, float] = {}  # next event time of partitions left behind
         self._held_batches = 0  # consecutive batches in which alignment held everything
-        self._observed: list[Outcome] = []  # outcomes published, not yet in the metrics
+        self._observed: list[BatchResult] = []  # outcomes published, not yet in the metrics
         self._handled: Counter[str] = Counter()  # counted by handle(), not yet in stats
         self._score_bins = [0] * 20
         self._changelog: StateChangelog[ActorState] | None = None
         self._snapshots: StateChangelog[bytes] | None = None
         self.align_topic = settings.topic_requests
+        # the topics besides requests: (what, decoder, how a partition's detector applies it)
+        self._inputs: dict[str, tuple[str, Any, Any]] = {
+            settings.signals_topic: (
+                "group_signal", GroupSignal.decode, PartitionDetector.apply_signals
+            ),
+            settings.manual_topic: (
+                "manual_decision", ManualDecision.decode, PartitionDetector.apply_manual
+            ),
+            settings.outcomes_topic: (
+                "outcome", ActorOutcome.decode, PartitionDetector.apply_outcomes
+            ),
+        }
         super().__init__(
             settings,
-            [settings.topic_requests, settings.signals_topic, settings.manual_topic],
+            [
+                settings.topic_requests,
+                settings.signals_topic,
+                settings.manual_topic,
+                settings.outcomes_topic,
+            ],
             settings.detector_group,
             writer,
             **kwargs,
@@ -203,35 +225,26 @@ class Detector(BatchConsumer):
 
     # -- batches ---------------------------------------------------------------------
     def handle(self, batch: dict[TopicPartition, list[Any]]) -> Publish:
-        signals_topic = self.settings.signals_topic
-        manual_topic = self.settings.manual_topic
-        outcomes: list[tuple[int, Outcome]] = []
+        inputs = self._inputs
+        outcomes: list[tuple[int, BatchResult]] = []
         self._later = {}
         until_ts = self._alignment_bound(batch)
         held, moved = 0, False
-        # signals and manual decisions first: a batch's requests are judged with them
-        for tp, records in sorted(
-            batch.items(), key=lambda kv: kv[0].topic not in (signals_topic, manual_topic)
-        ):
+        # signals, manual decisions and labels first: a batch's requests are judged with them
+        for tp, records in sorted(batch.items(), key=lambda kv: kv[0].topic not in inputs):
             det = self.partitions[tp.partition]
-            if tp.topic == manual_topic:
-                manuals = []
+            if tp.topic in inputs:
+                what, decode, apply = inputs[tp.topic]
+                items = []
+                refused = BatchResult()
                 for r in records:
                     try:
-                        manuals.append(ManualDecision.decode(r.value))
+                        items.append(decode(r.value))
                     except ValueError as exc:
-                        self._handled["bad_manual_decision"] += 1
-                        log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
-                outcomes.append((tp.partition, det.apply_manual(manuals)))
-            elif tp.topic == signals_topic:
-                sigs = []
-                for r in records:
-                    try:
-                        sigs.append(GroupSignal.decode(r.value))
-                    except ValueError as exc:
-                        self._handled["bad_group_signal"] += 1
-                        log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
-                outcomes.append((tp.partition, det.apply_signals(sigs)))
+                        self._refused(refused, what, tp, r, exc)
+                outcomes.append((tp.partition, apply(det, items)))
+                if refused.deadletters:
+                    outcomes.append((tp.partition, refused))
             else:
                 out = det.process(records, until_ts)
                 if out.stopped_at is not None and out.stopped_at == records[0].offset:
@@ -247,6 +260,22 @@ class Detector(BatchConsumer):
                 outcomes.append((tp.partition, out))
         self._held_batches = 0 if moved or not held else self._held_batches + 1
         return self._plan(outcomes)
+
+    def _refused(
+        self, out: BatchResult, what: str, tp: TopicPartition, r: Any, exc: ValueError
+    ) -> None:
+        """A record of an input topic that does not decode: operators' and enforcement's
+        records (manual decisions, outcomes) go to the dead-letter topic with the reason;
+        the correlator's group signals (internal) are counted and logged."""
+        log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
+        if what == "group_signal":
+            self._handled[f"bad_{what}"] += 1
+            return
+        source = Source(tp.topic, tp.partition, r.offset)
+        out.deadletters.append(
+            DeadLetter(f"invalid_{what}", str(exc), source, r.key, r.value, time.time())
+        )
+        out.stats[f"dead_invalid_{what}"] += 1
 
     def _alignment_bound(self, batch: dict[TopicPartition, list[Any]]) -> float | None:
         """How far in event time the requests partitions of this batch may go.
@@ -282,7 +311,7 @@ class Detector(BatchConsumer):
     def left_for_later(self) -> dict[TopicPartition, int]:
         return self._later
 
-    def _plan(self, outcomes: list[tuple[int, Outcome]]) -> Publish:
+    def _plan(self, outcomes: list[tuple[int, BatchResult]]) -> Publish:
         plan = Publish()
         for partition, out in outcomes:
             self._observed.append(out)
@@ -294,7 +323,7 @@ class Detector(BatchConsumer):
         for p, det in self.partitions.items():
             gone = det.expire_idle()
             if gone:
-                outcomes.append((p, Outcome(evicted=gone)))
+                outcomes.append((p, BatchResult(evicted=gone)))
                 self.stats["actors_expired"] += len(gone)
         plan = self._plan(outcomes)
         if self.models.snapshot_due() and self.partitions:

@@ -30,7 +30,7 @@ from prometheus_client.registry import Collector
 from stream import __version__
 
 if TYPE_CHECKING:
-    from stream.core.partition_detector import Outcome
+    from stream.core.batch import BatchResult
 
 BATCH_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -129,6 +129,13 @@ class Metrics:
         self.deadletter = Counter(
             "scrapeguard_deadletter", "Messages dead-lettered", ["reason"], registry=r
         )
+        self.outcomes = Counter(
+            "scrapeguard_outcomes",
+            "Outcomes (labels) applied, by kind; learned_live / learned_shadow: taught to a "
+            "model; unknown_actor: no state to learn from",
+            ["kind"],
+            registry=r,
+        )
         self.decisions = Counter(
             "scrapeguard_decisions",
             "Decisions published",
@@ -173,7 +180,7 @@ class Metrics:
             self._lag_groups[group] = LagSeries(self.lag, group)
         return self._lag_groups[group]
 
-    def observe(self, out: Outcome, now: float | None = None) -> None:
+    def observe(self, out: BatchResult, now: float | None = None) -> None:
         now = time.time() if now is None else now
         stats = out.stats
         if stats.get("events"):
@@ -181,6 +188,8 @@ class Metrics:
         for key, n in stats.items():
             if key.startswith("dead_"):
                 self.deadletter.labels(key[5:]).inc(n)
+            elif key.startswith("outcome_"):
+                self.outcomes.labels(key[8:]).inc(n)
         for d, record_ts in out.latency_marks:
             self.decisions.labels(
                 d.action, reason_code(d.reasons[0] if d.reasons else ""), str(d.shadow).lower()

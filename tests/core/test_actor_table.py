@@ -5,7 +5,8 @@ from models import REGISTRY
 from stream.core.actor_codec import encode
 from stream.core.actor_state import ActorState
 from stream.core.actor_table import ActorTable, freeze, thaw
-from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.batch import Limits
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.core.pseudonym import Pseudonymizer
 from stream.core.validation import RequestEvent, validate

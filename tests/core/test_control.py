@@ -153,7 +153,8 @@ def test_bad_policy_messages_are_refused(raw: bytes, reason: str) -> None:
 def test_the_model_manager_hands_a_policy_to_its_users_between_batches() -> None:
     from pydantic import SecretStr
 
-    from stream.core.partition_detector import Limits, PartitionDetector
+    from stream.core.batch import Limits
+    from stream.core.partition_detector import PartitionDetector
     from stream.core.policy_loader import load_policy
     from stream.runtime.model_lifecycle import ModelManager
     from stream.settings import Settings

@@ -1,7 +1,8 @@
 import pytest
 
+from stream.core.batch import Limits
 from stream.core.correlation import Activity, GroupCorrelator, GroupSignal, GroupState, subnet_of
-from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy, parse_policy
 from tests.helpers import T0
 

@@ -6,7 +6,8 @@ import pytest
 
 from models import REGISTRY
 from stream.core.actor_codec import decode, encode
-from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.batch import Limits
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy, parse_policy
 from tests.helpers import T0, Rec, event, rec
 

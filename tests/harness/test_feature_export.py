@@ -10,8 +10,9 @@ import orjson
 from click.testing import CliRunner
 
 from stream.cli import main
+from stream.core.batch import Limits
 from stream.core.features import FEATURE_NAMES
-from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import parse_policy
 from stream.harness.feature_export import FIXED_COLUMNS, ExportStats, export, feature_rows
 from tests.helpers import T0, event, rec

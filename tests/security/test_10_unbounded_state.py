@@ -16,9 +16,10 @@ from pydantic import SecretStr
 
 from models import REGISTRY
 from stream.core import incidents as incidents_mod
+from stream.core.batch import Limits
 from stream.core.correlation import GroupCorrelator
 from stream.core.incidents import IncidentBook
-from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.core.records import Activity, FeedItem, Member
 from stream.runtime import global_view

@@ -24,6 +24,7 @@ from models import snapshot as snap
 from stream.core import actor_codec, control, records
 from stream.core.correlation import GroupState
 from stream.core.incidents import Incident
+from stream.core.outcomes import ActorOutcome
 from stream.kafka.read_to_end import MARKER_KEY
 from tests.kafka.test_read_to_end import FakeChangelog, rec
 
@@ -64,6 +65,9 @@ DECODERS: dict[str, Callable[[bytes], Any]] = {
     "ledger entry": records.LedgerEntry.decode,
     "incident summary": records.decode_incident,
     "member": records.Member.decode,
+    "manual decision": records.ManualDecision.decode,
+    "bouncer key": records.BouncerKey.decode,
+    "outcome": ActorOutcome.decode,
     "incident state": Incident.decode,
     "group state": GroupState.decode,
     "actor state": actor_codec.decode,
@@ -93,6 +97,7 @@ FIELDS = [
     "header", "mac", "payload", "format", "names", "root", "action", "reasons",
     "decision_id", "score", "source", "reason", "group", "metric", "value", "threshold",
     "expires_at", "profile", "slot", "model", "op", "seq", "id", "issued_at",
+    "outcome_id", "by", "manual_id", "ttl_s", "name", "key_sha256", "created_at",
 ]
 DOCS = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=12)
 
@@ -102,10 +107,12 @@ def valid() -> dict[str, dict[str, Any]]:
     """A well-formed record for each JSON decoder, to mutate one field at a time."""
     from stream.core.records import (
         Activity,
+        BouncerKey,
         Decision,
         FeedItem,
         GroupSignal,
         LedgerEntry,
+        ManualDecision,
         Member,
         Score,
     )
@@ -128,6 +135,11 @@ def valid() -> dict[str, dict[str, Any]]:
         ).encode(),
         "ledger entry": LedgerEntry("inc-1", "p", None, ["n"], 1.0, "a").encode(),
         "member": Member("w", "http://h:1", 1.0, [0], "00").encode(),
+        "manual decision": ManualDecision(
+            "m", "account:a", "add", "block", 60.0, "r", "alice", 1e9
+        ).encode(),
+        "bouncer key": BouncerKey("edge", "0" * 64, 1e9, "alice").encode(),
+        "outcome": ActorOutcome("o", "account:a", "verdict_bot", "r", "alice", 1e9).encode(),
         "model snapshot": snap.dump(REGISTRY.build(SPEC), SPEC, 0, KEY),
         "control message": control.sign(
             {"v": 2, "id": "m", "issuer": "", "seq": 1, "issued_at": 1e9, "op": "promote"}, KEY

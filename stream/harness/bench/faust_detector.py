@@ -25,7 +25,8 @@ import faust
 
 from models import REGISTRY
 from stream.core.actor_codec import decode
-from stream.core.partition_detector import Limits, PartitionDetector
+from stream.core.batch import Limits
+from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService

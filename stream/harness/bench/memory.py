@@ -25,7 +25,8 @@ def rss_bytes() -> int:
 def main(n: int) -> dict[str, float]:
     from models import REGISTRY
     from stream.core.actor_codec import encode
-    from stream.core.partition_detector import Limits, PartitionDetector
+    from stream.core.batch import Limits
+    from stream.core.partition_detector import PartitionDetector
     from stream.core.policy_loader import load_policy
     from stream.kafka.writer import partition_for
 

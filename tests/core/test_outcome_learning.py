@@ -1,0 +1,94 @@
+"""Outcomes (labels) in the detector: they teach the models that learn from labels and set
+the actor's verdict; they never put a decision in force."""
+
+from __future__ import annotations
+
+from models import REGISTRY
+from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, VERDICT_NONE
+from stream.core.batch import Limits
+from stream.core.outcomes import ActorOutcome
+from stream.core.partition_detector import PartitionDetector
+from stream.core.policy_loader import load_policy
+from tests.helpers import T0, Rec, event, rec
+
+POLICY = load_policy()
+
+
+def detector(model: str) -> PartitionDetector:
+    spec = REGISTRY.get(model).spec()
+    return PartitionDetector(
+        "requests", 0, POLICY, REGISTRY.build(spec), spec.label(), Limits(), clock=lambda: T0 + 1e5
+    )
+
+
+def browsing(account: str, n: int = 12) -> list[Rec]:
+    """A person's few page views: scored (10 events), nothing to act on."""
+    return [
+        rec(i, event(i, T0 + i * 40.0, account, path=f"/articles/{i}", referrer="/"))
+        for i in range(n)
+    ]
+
+
+def outcome(actor: str, kind: str) -> ActorOutcome:
+    return ActorOutcome(f"o-{actor}-{kind}", actor, kind, "case 17", "analyst", T0 + 1e5)
+
+
+def test_a_bot_verdict_teaches_the_supervised_model_and_is_kept() -> None:
+    det = detector("supervised")
+    out = det.process(browsing("carol"))
+    assert not out.decisions and out.scores
+    state = det.actors.get("account:carol")
+    assert state is not None and state.verdict == VERDICT_NONE
+    x = det._vector(state, state.counters.last_ts)
+    before = det.model.score_one(x)
+    assert before is not None
+
+    res = det.apply_outcomes([outcome("account:carol", "verdict_bot")])
+
+    assert res.stats["outcome_verdict_bot"] == 1 and res.stats["outcome_learned_live"] == 1
+    assert state.verdict == VERDICT_BOT and res.changed == {"account:carol": state}
+    after = det.model.score_one(x)
+    assert after is not None and after > before  # one step towards "bot"
+    assert not res.decisions  # labels teach; they do not enforce
+
+
+def test_a_human_label_moves_the_score_down() -> None:
+    det = detector("supervised")
+    det.process(browsing("dave"))
+    state = det.actors.get("account:dave")
+    assert state is not None
+    x = det._vector(state, state.counters.last_ts)
+    before = det.model.score_one(x)
+    res = det.apply_outcomes([outcome("account:dave", "appeal_upheld")])
+    after = det.model.score_one(x)
+    assert before is not None and after is not None and after < before
+    assert state.verdict == VERDICT_HUMAN and res.stats["outcome_learned_live"] == 1
+
+
+def test_an_actor_labelled_a_bot_is_no_longer_learned_as_normal_traffic() -> None:
+    det = detector("hst")
+    det.process(browsing("erin", 10))
+    state = det.actors.get("account:erin")
+    assert state is not None
+    res = det.apply_outcomes([outcome("account:erin", "challenge_failed")])
+    assert state.verdict == VERDICT_BOT
+    assert res.stats["outcome_learned_live"] == 0  # HST learns no labels: verdict only
+    assert not det._trusted(state, state.counters.last_ts, None)
+    other = detector("hst")
+    other.process(browsing("erin", 10))
+    kept = other.actors.get("account:erin")
+    assert kept is not None and other._trusted(kept, kept.counters.last_ts, None)
+
+
+def test_abandoned_challenges_and_unknown_actors_teach_nothing_and_are_counted() -> None:
+    det = detector("supervised")
+    det.process(browsing("frank"))
+    state = det.actors.get("account:frank")
+    assert state is not None
+    res = det.apply_outcomes(
+        [outcome("account:frank", "challenge_abandoned"), outcome("account:nobody", "verdict_bot")]
+    )
+    assert res.stats["outcome_challenge_abandoned"] == 1
+    assert res.stats["outcome_unknown_actor"] == 1
+    assert res.stats["outcome_learned_live"] == 0 and not res.changed
+    assert state.verdict == VERDICT_NONE and det.actors.get("account:nobody") is None

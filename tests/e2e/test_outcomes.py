@@ -1,0 +1,62 @@
+"""Labels on the outcomes topic, end to end: `scrapeguard label` → the worker that owns the
+actor teaches its model; a record that does not decode is dead-lettered with the reason."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from kafka import KafkaProducer
+
+from stream.harness.embedded_broker import EmbeddedBroker
+from stream.harness.worker_process import WorkerProcess
+from tests.e2e import http
+from tests.e2e.enforcement import cli, scrape, wait_until
+from tests.e2e.kafka_io import TopicReader
+
+pytestmark = pytest.mark.broker
+
+
+def outcome_count(worker: WorkerProcess, kind: str) -> float:
+    status, text = http.get(worker.web_port, "/metrics")
+    assert status == 200
+    m = re.search(rf'^scrapeguard_outcomes_total\{{kind="{kind}"\}} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_a_label_from_the_cli_teaches_the_owner_of_the_actor(
+    broker: EmbeddedBroker, worker: WorkerProcess
+) -> None:
+    before = worker.health()
+    assert before is not None
+    learned = outcome_count(worker, "learned_live")
+    scrape(broker, "lbl-mallory", 15, "203.0.113.77", time.time() - 600)
+    worker.wait_processed(before["events"] + 15, timeout_s=60)
+
+    out = cli(broker, "label", "account:lbl-mallory", "bot", "--reason", "case 17")
+    assert "account:lbl-mallory: verdict_bot (" in out and "published 1 outcome(s)" in out
+
+    # the session's live model (the ensemble) learns labels through its supervised part
+    wait_until(lambda: outcome_count(worker, "verdict_bot") >= 1, 30)
+    wait_until(lambda: outcome_count(worker, "learned_live") >= learned + 1, 30)
+
+
+def test_an_unknown_actor_is_counted_and_a_bad_record_is_dead_lettered(
+    broker: EmbeddedBroker, worker: WorkerProcess
+) -> None:
+    unknown = outcome_count(worker, "unknown_actor")
+    cli(broker, "label", "account:lbl-never-seen", "human", "--as", "appeal", "--reason", "r")
+    wait_until(lambda: outcome_count(worker, "unknown_actor") >= unknown + 1, 30)
+
+    dead = TopicReader(broker.address, "deadletter")
+    producer = KafkaProducer(bootstrap_servers=broker.address)
+    producer.send("e2e-outcomes", b'{"kind": "verdict_bot"}', key=b"account:lbl-bad")
+    producer.flush()
+    producer.close()
+    got = dead.wait_for(
+        lambda rs: any(r["source"]["topic"] == "e2e-outcomes" for r in rs), settle_s=0
+    )
+    dead.close()
+    (rec,) = [r for r in got if r["source"]["topic"] == "e2e-outcomes"]
+    assert rec["reason"] == "invalid_outcome" and "outcome:" in rec["detail"]
