@@ -22,6 +22,7 @@ from stream.cli.common import (
     policy_option,
 )
 from stream.core import control
+from stream.core.features import FEATURE_NAMES
 from stream.core.policy_loader import load_policy
 from stream.harness import evaluation_report
 from stream.harness.evaluation import read_labels
@@ -163,6 +164,14 @@ def list_models(as_json: bool, offline: bool, broker: str | None) -> None:
     show_default=True,
     help="Also replay rules-only and with a constant score, for the model's lift.",
 )
+@click.option(
+    "--withhold",
+    "withhold",
+    multiple=True,
+    metavar="FEATURE",
+    help="A feature the model sees as 0, e.g. automation_ua when the labels come from "
+    "user agents (repeatable; names: `scrapeguard features`).",
+)
 @out_option("model-evaluation", "report.json and report.html")
 @policy_option
 @as_json_option
@@ -178,6 +187,7 @@ def evaluate_model(
     test_share: float,
     fpr: float,
     controls: bool,
+    withhold: tuple[str, ...],
     out: Path,
     policy_file: Path | None,
     as_json: bool,
@@ -196,6 +206,12 @@ def evaluate_model(
     if (events_file is None) == (topic is None):
         raise click.UsageError("give exactly one of --events FILE and --topic T")
     spec = _spec(name, _params(params))
+    unknown = sorted(set(withhold) - set(FEATURE_NAMES))
+    if unknown:
+        raise click.BadParameter(
+            f"no feature named {', '.join(unknown)} (see `scrapeguard features`)",
+            param_hint="--withhold",
+        )
     labels = read_labels(labels_path)
     if events_file is not None:
         events = read_events_file(events_file)
@@ -217,6 +233,7 @@ def evaluate_model(
         test_share=test_share,
         fpr=fpr,
         controls=controls,
+        withhold=frozenset(withhold),
     )
     rep = result.report
     evaluation_report.write(rep, out, title=f"offline evaluation of {spec.label()}")

@@ -119,14 +119,18 @@ def run_offline(
     now: float | None = None,
     constant: float = 1.0,
     arms: Iterable[str] = (RULES_ONLY, CONSTANT),
+    withhold: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """The control runs (``OfflineResult`` per arm) on ``events`` (replayed in order)."""
+    """The control runs (``OfflineResult`` per arm) on ``events`` (replayed in order);
+    ``withhold``: features the models see as 0."""
     from stream.harness.offline import OfflineRun
 
     out: dict[str, Any] = {}
     for arm in arms:
         if arm == RULES_ONLY:
-            out[arm] = OfflineRun(rules_only_policy(policy), spec, now=now).run(events)
+            out[arm] = OfflineRun(
+                rules_only_policy(policy), spec, now=now, withhold=withhold
+            ).run(events)
         elif arm == CONSTANT:
             factory: Callable[[], Scorer] = lambda: ConstantScorer(constant)  # noqa: E731
             out[arm] = OfflineRun(policy, constant_spec(constant), now=now, scorer=factory).run(

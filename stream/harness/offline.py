@@ -38,6 +38,7 @@ class _Rec:
 class OfflineResult:
     decisions: list[Decision] = field(default_factory=list)
     max_score: dict[str, float] = field(default_factory=dict)
+    last_score: dict[str, float] = field(default_factory=dict)  # the latest: most evidence
     first_seen: dict[str, float] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
     # (actor, event time, features) of every score, with ``export_vectors``
@@ -54,9 +55,12 @@ class OfflineRun:
         now: float | None = None,
         export_vectors: bool = False,
         scorer: Callable[[], Scorer] | None = None,
+        withhold: frozenset[str] = frozenset(),
     ) -> None:
         """``scorer`` builds each partition's model in place of ``spec``'s registered one
-        (a control of :mod:`stream.harness.controls`); ``spec`` still labels it."""
+        (a control of :mod:`stream.harness.controls`); ``spec`` still labels it.
+        ``withhold``: features the models see as 0 (an evaluation without them, e.g.
+        ``automation_ua`` when user agents are the labels)."""
         self.policy = policy
         build = scorer or (lambda: REGISTRY.build(spec))
         self.partitions = partitions
@@ -78,6 +82,7 @@ class OfflineRun:
         ]
         for det in self.detectors:
             det.export_vectors = export_vectors
+            det.withheld = withhold
         self.correlators = [GroupCorrelator(policy) for _ in range(partitions)]
         self.offsets = [0] * partitions
         self.result = OfflineResult()
@@ -114,7 +119,10 @@ class OfflineRun:
             res.decisions.extend(out.decisions)
             res.stats.update(out.stats)
             for sc in out.scores:
-                if sc.slot == "live" and sc.score > res.max_score.get(sc.actor, -1.0):
+                if sc.slot != "live":
+                    continue
+                res.last_score[sc.actor] = sc.score
+                if sc.score > res.max_score.get(sc.actor, -1.0):
                     res.max_score[sc.actor] = sc.score
             for act in out.activities:
                 activities[partition_for(subnet_of(act.ip).encode(), self.partitions)].append(act)
@@ -177,6 +185,7 @@ def evaluate_model(
     fpr: float = 0.01,
     controls: bool = True,
     constant: float = 1.0,
+    withhold: frozenset[str] = frozenset(),
 ) -> ModelEvaluation:
     """Replay ``events`` through the pipeline with model ``spec``, offline, and evaluate.
 
@@ -184,7 +193,8 @@ def evaluate_model(
     the actors of the run. ``split`` (``time`` or ``actor``, :mod:`stream.harness.splits`)
     orders the replay and restricts every figure to the test actors. With ``controls``
     the same events are also replayed rules-only and with a constant score
-    (:mod:`stream.harness.controls`), for the model's lift over them.
+    (:mod:`stream.harness.controls`), for the model's lift over them. ``withhold``:
+    features every arm's model sees as 0.
     """
     from stream.harness.controls import controls_of_runs, run_offline
     from stream.harness.labels import resolve
@@ -192,7 +202,7 @@ def evaluate_model(
 
     sp = make_split(events, split, test_share)
     now = time.time()  # one wall clock for every arm: the same events are accepted
-    run = OfflineRun(policy, spec, now=now).run(sp.events)
+    run = OfflineRun(policy, spec, now=now, withhold=withhold).run(sp.events)
     resolution = resolve(labels, run.first_seen.keys())
     test_labels = sp.labels(resolution.labels)
     rep = evaluate(
@@ -202,7 +212,9 @@ def evaluate_model(
     rep.split = sp.as_dict(resolution.labels) if sp.kind != "none" else None
     rep.summary["model"] = spec.as_dict()
     if controls:
-        arms = run_offline(policy, sp.events, spec, now=now, constant=constant)
+        arms = run_offline(
+            policy, sp.events, spec, now=now, constant=constant, withhold=withhold
+        )
         rep.controls = controls_of_runs(test_labels, ("offline run", rep), arms, run.first_seen)
     scores = {a: s for a, s in run.max_score.items() if a in test_labels}
     flagged_by_score = [a for a, sc in scores.items() if sc > policy.score_challenge]

@@ -83,3 +83,16 @@ def test_bad_params_are_a_clear_error(tmp_path: Path) -> None:
         ],
     )
     assert out.exit_code == 1 and "must be int" in out.output
+
+
+def test_an_unknown_withheld_feature_is_a_clear_error(tmp_path: Path) -> None:
+    f = tmp_path / "x.jsonl"
+    f.write_text("")
+    (tmp_path / "l.txt").write_text("a human\n")
+    out = CliRunner().invoke(
+        main,
+        ["models", "evaluate", "ensemble", "--events", str(f), "--labels",
+         str(tmp_path / "l.txt"), "--withhold", "automation_ua", "--withhold", "user_agent"],
+    )  # fmt: skip
+    assert out.exit_code == 2
+    assert "--withhold" in out.output and "no feature named user_agent" in out.output
