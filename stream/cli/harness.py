@@ -12,7 +12,12 @@ import orjson
 from stream.cli.common import broker_option, build_settings, friendly_errors, out_option
 from stream.core.validation import parse_ts
 from stream.harness import evaluation_report
-from stream.harness.access_log import COMBINED, DEFAULT_PROFILE_PATH, LogFormatError, LogParser
+from stream.harness.access_log import (
+    DEFAULT_PROFILE_PATH,
+    LogFormatError,
+    LogParser,
+    detect_format,
+)
 from stream.harness.live_evaluation import run_evaluation
 from stream.harness.log_replay import crawler_labels, parse_log, publish_paced
 from stream.harness.personas import DEFAULT_MIX, PERSONAS, Simulation, parse_mix
@@ -135,9 +140,11 @@ def simulate(
 )
 @click.option(
     "--log-format",
-    default=COMBINED,
+    default="auto",
     show_default=True,
-    help="nginx log_format string of $variables (the default is combined).",
+    help="nginx log_format string of $variables, or auto: the known format (combined, "
+    "combined with a session id after the referrer, with an ident, with more fields, "
+    "common) that parses most of the first 500 lines.",
 )
 @click.option(
     "--profile-path",
@@ -197,6 +204,13 @@ def replay(
     if speed is not None and (max_speed or speed <= 0):
         raise click.UsageError("use either --speed X (X > 0) or --max-speed")
     try:
+        if log_format == "auto":
+            found = detect_format(path)
+            log_format = found.fmt
+            click.echo(
+                f"log format: {found.name} (auto: parses {found.matched} of the first "
+                f"{found.sampled} lines; --log-format to choose)"
+            )
         parser = LogParser(
             log_format, profile_path, source=path.name, trust_remote_user=trust_remote_user
         )

@@ -44,6 +44,25 @@ COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
     '"$http_referer" "$http_user_agent"'
 )
+# what ``--log-format auto`` tries, in this order (the most lines of a sample win; a tie
+# goes to the earlier): the variants seen in public web-log datasets
+KNOWN_FORMATS: dict[str, str] = {
+    "combined": COMBINED,
+    "combined with a session id": (
+        '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" $session_id "$http_user_agent"'
+    ),
+    "combined with an ident": (
+        '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent"'
+    ),
+    "combined with more fields": (
+        '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" $extra'
+    ),
+    "common": '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent',
+}
+DETECT_SAMPLE_LINES = 500
 DEFAULT_PROFILE_PATH = r"^/(?:profiles?|users?|people|members|u|in)/(?P<id>[^/?#]+)"
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -190,6 +209,40 @@ class LogParser:
                 continue
             report.events += 1
             yield event
+
+
+@dataclass(frozen=True)
+class Detected:
+    name: str
+    fmt: str
+    matched: int  # lines of the sample the format parses
+    sampled: int
+
+
+def detect_format(path: Path, sample_lines: int = DETECT_SAMPLE_LINES) -> Detected:
+    """The known format (:data:`KNOWN_FORMATS`) that parses most of the first
+    ``sample_lines`` lines of ``path``; LogFormatError when none parses any."""
+    sample: list[str] = []
+    with open_log(path) as fh:
+        for raw in fh:
+            line = raw.rstrip("\r\n")
+            if line:
+                sample.append(line)
+                if len(sample) >= sample_lines:
+                    break
+    best: Detected | None = None
+    for name, fmt in KNOWN_FORMATS.items():
+        parser = LogParser(fmt)
+        n = sum(parser.parse_line(line, i) is not None for i, line in enumerate(sample, 1))
+        if n and (best is None or n > best.matched):
+            best = Detected(name, fmt, n, len(sample))
+    if best is None:
+        shown = sample[0][:120] if sample else "(the file is empty)"
+        raise LogFormatError(
+            f"{path}: no known log format parses its lines (tried {', '.join(KNOWN_FORMATS)}); "
+            f"give --log-format with the nginx log_format of the file. First line: {shown}"
+        )
+    return best
 
 
 def open_log(path: Path) -> IO[str]:

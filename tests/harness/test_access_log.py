@@ -3,7 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from stream.harness.access_log import LogFormatError, LogParser, compile_format, open_log
+from stream.harness.access_log import (
+    LogFormatError,
+    LogParser,
+    compile_format,
+    detect_format,
+    open_log,
+)
 
 REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
 
@@ -118,3 +124,55 @@ def test_the_real_2015_log_parses_except_its_one_truncated_line() -> None:
     assert parser.report.bad_lines == [8899]  # a Googlebot line cut off mid user agent
     assert len(events) == 9_999
     assert events[0]["ts"] == 1431857103.0  # 17/May/2015:10:05:03 +0000
+
+
+SESSION_LINE = (
+    '198.51.100.4 - - [02/Mar/2019:11:22:33 +0200] "GET /articles/7 HTTP/1.1" 200 812 '
+    '"https://example.org/" 5c9e2a17f0b3 "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"'
+)
+
+
+def _write(tmp_path: Path, lines: list[str], gz: bool = False) -> Path:
+    text = "".join(line + "\n" for line in lines)
+    if gz:
+        f = tmp_path / "log.gz"
+        f.write_bytes(gzip.compress(text.encode()))
+    else:
+        f = tmp_path / "access.log"
+        f.write_text(text)
+    return f
+
+
+def test_auto_detects_combined_on_the_real_log() -> None:
+    found = detect_format(REAL_LOG)
+    assert (found.name, found.matched, found.sampled) == ("combined", 500, 500)
+
+
+def test_auto_detects_a_session_id_after_the_referrer(tmp_path: Path) -> None:
+    found = detect_format(_write(tmp_path, [SESSION_LINE] * 3 + ["garbage"], gz=True))
+    assert (found.name, found.matched, found.sampled) == ("combined with a session id", 3, 4)
+    ev = LogParser(found.fmt).parse_line(SESSION_LINE, 1)
+    assert ev is not None
+    assert (ev["session_id"], ev["referrer"], ev["path"]) == (
+        "5c9e2a17f0b3",
+        "https://example.org/",
+        "/articles/7",
+    )
+    assert ev["user_agent"].startswith("Mozilla/5.0 (Windows")
+
+
+@pytest.mark.parametrize(
+    ("line", "name"),
+    [
+        (LINE.replace(" - alice ", " ident alice "), "combined with an ident"),
+        (LINE + ' 0.042 "upstream"', "combined with more fields"),
+        ('203.0.113.9 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 51', "common"),
+    ],
+)
+def test_auto_detects_the_other_known_formats(tmp_path: Path, line: str, name: str) -> None:
+    assert detect_format(_write(tmp_path, [line, line])).name == name
+
+
+def test_auto_says_when_no_known_format_fits(tmp_path: Path) -> None:
+    with pytest.raises(LogFormatError, match="no known log format parses its lines"):
+        detect_format(_write(tmp_path, ["2019-03-02 GET /x 200", "not a log"]))
