@@ -20,6 +20,7 @@ the feature takes its ``NEUTRAL`` value for every actor, so it cannot rank anyon
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from stream.core import behaviour as bh
@@ -179,6 +180,10 @@ def features(
     return x
 
 
-def withhold(x: dict[str, float], names: tuple[str, ...]) -> dict[str, float]:
-    """``x`` without the named features (an evaluation that must not see them)."""
-    return {k: v for k, v in x.items() if k not in names}
+def withhold(x: dict[str, float], names: Iterable[str]) -> dict[str, float]:
+    """``x`` with the named features as 0, i.e. absent (an evaluation that must not see
+    them, e.g. ``automation_ua`` when user agents made the labels). In place; returns x."""
+    for name in names:
+        if name in x:
+            x[name] = 0.0
+    return x

@@ -24,7 +24,7 @@ from stream.core.actor_table import ActorTable
 from stream.core.batch import BatchResult, Limits, Record
 from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action, apply_manual, decision_id, step
-from stream.core.features import StreamContext, features
+from stream.core.features import StreamContext, features, withhold
 from stream.core.incidents import incident_key, sample_path
 from stream.core.ledger import LedgerCodec
 from stream.core.outcomes import ActorOutcome
@@ -471,11 +471,7 @@ class PartitionDetector:
 
     def _vector(self, state: ActorState, ts: float) -> dict[str, float]:
         """The features the models see; withheld ones (an evaluation without them) as 0."""
-        x = features(state, ts, self.context)
-        for name in self.withheld:
-            if name in x:
-                x[name] = 0.0
-        return x
+        return withhold(features(state, ts, self.context), self.withheld)
 
     def _shadow(
         self,
