@@ -14,7 +14,7 @@ import click
 from stream.cli.common import broker_option, build_settings, friendly_errors
 from stream.core.actor_ref import parse_actor
 from stream.core.bouncer_keys import check_name, hash_key, new_key
-from stream.core.records import BouncerKey, ManualDecision
+from stream.core.operator_records import BouncerKey, ManualDecision
 from stream.kafka.read_to_end import read_all
 from stream.kafka.topics import ensure_topics
 from stream.kafka.writer import write_all

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from stream.core.actor_state import ActorState
-from stream.core.records import Activity, DeadLetter, Decision, FeedItem, Score
+from stream.core.internal_records import Activity, FeedItem
+from stream.core.records import DeadLetter, Decision, Score
 from stream.core.validation import MAX_FUTURE_SKEW_S
 
 

@@ -12,7 +12,7 @@ import hashlib
 import re
 import secrets
 
-from stream.core.records import BouncerKey
+from stream.core.operator_records import BouncerKey
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
+from stream.core.internal_records import LedgerEntry
 from stream.core.ledger import Sealer
-from stream.core.records import LedgerEntry
 
 
 def _t(ts: float | None) -> str:

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 import structlog
 
+from stream.core.internal_records import Activity, GroupSignal
 from stream.core.policy import GroupLimit, Policy
-from stream.core.records import Activity, GroupSignal
 from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
 
 ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=512)

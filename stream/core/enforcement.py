@@ -21,7 +21,8 @@ from hashlib import blake2b
 from typing import TYPE_CHECKING
 
 from stream.core.actions import Action
-from stream.core.records import Decision, ManualDecision
+from stream.core.operator_records import ManualDecision
+from stream.core.records import Decision
 
 if TYPE_CHECKING:
     from stream.core.actor_state import ActorState

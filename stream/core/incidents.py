@@ -26,9 +26,9 @@ import orjson
 import structlog
 
 from stream.core.correlation import subnet_of
+from stream.core.internal_records import FeedItem
 from stream.core.ledger import DistinctCount
 from stream.core.pseudonym import Pseudonymizer
-from stream.core.records import FeedItem
 
 CONTACT_FIELDS = frozenset({"email", "phone", "address", "birthdate", "date_of_birth"})
 MAX_ACTORS = 1000

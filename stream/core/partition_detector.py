@@ -26,20 +26,13 @@ from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action, apply_manual, decision_id, step
 from stream.core.features import StreamContext, features, withhold
 from stream.core.incidents import incident_key, sample_path
+from stream.core.internal_records import Activity, FeedItem, GroupSignal
 from stream.core.ledger import LedgerCodec
+from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
 from stream.core.policy import Policy, Verdict
 from stream.core.pseudonym import Pseudonymizer
-from stream.core.records import (
-    Activity,
-    DeadLetter,
-    Decision,
-    FeedItem,
-    GroupSignal,
-    ManualDecision,
-    Score,
-    Source,
-)
+from stream.core.records import DeadLetter, Decision, Score, Source
 from stream.core.scoring import INTERVAL, GuardedModel, sampled, score_due
 from stream.core.validation import Invalid, validate
 

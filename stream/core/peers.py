@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 
-from stream.core.records import Member
+from stream.core.internal_records import Member
 from stream.core.subkeys import derive
 
 PEER_HEADER = "X-Scrapeguard-Peer"

@@ -6,21 +6,22 @@ Plain slotted dataclasses, encoded and decoded with orjson, each in exactly one 
 
 * :class:`RequestEvent` comes in on ``requests``; it is decoded by
   :func:`stream.core.validation.validate` (the contract has reasons for each refusal).
-* :class:`Decision` (``decisions``), :class:`DeadLetter` (``deadletter``),
-  :class:`Score` (``<app>-scores``), :class:`LedgerEntry` (``<app>-ledger``) and the
-  incident summary (``incidents``) go out.
-* :class:`Activity` (detector → correlator), :class:`GroupSignal` (correlator →
-  detector), :class:`FeedItem` (detector → incidents) and :class:`Member` (worker →
-  every worker) are internal.
-* :class:`ManualDecision` (``<app>-manual-decisions``: CLI → detector) and
-  :class:`BouncerKey` (``<app>-bouncers``: CLI → every worker) come from operators.
-* Control messages are signed: their codec is :mod:`stream.core.control`.
+* :class:`Decision` (``decisions``), :class:`DeadLetter` (``deadletter``) and
+  :class:`Score` (``<app>-scores``) go out.
+* the records between scrapeguard's own agents (activities, group signals, incident feed
+  items, ledger entries, the incident summary, members): :mod:`stream.core.internal_records`;
+* what operators and enforcement write (manual decisions, bouncer keys):
+  :mod:`stream.core.operator_records`; labels (outcomes): :mod:`stream.core.outcomes`;
+* control messages are signed: their codec is :mod:`stream.core.control`.
+
+The field readers below (:func:`json_object`, :func:`text_of`, :func:`number_of`,
+:func:`int_of`) are shared by every decoder.
 """
 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -41,21 +42,21 @@ def json_object(raw: bytes | None, what: str) -> dict[str, Any]:
     return doc
 
 
-def _text(doc: dict[str, Any], key: str, what: str) -> str:
+def text_of(doc: dict[str, Any], key: str, what: str) -> str:
     value = doc.get(key)
     if not isinstance(value, str):
         raise ValueError(f"{what}: {key} must be a string")
     return value
 
 
-def _number(doc: dict[str, Any], key: str, what: str, default: float | None = None) -> float:
+def number_of(doc: dict[str, Any], key: str, what: str, default: float | None = None) -> float:
     value = doc.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"{what}: {key} must be a number")
     return float(value)
 
 
-def _int(doc: dict[str, Any], key: str, what: str) -> int:
+def int_of(doc: dict[str, Any], key: str, what: str) -> int:
     value = doc.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{what}: {key} must be an integer")
@@ -134,14 +135,16 @@ class DeadLetter:
         except (ValueError, TypeError) as exc:
             raise ValueError(f"{what}: bad base64 ({exc})") from None
         return cls(
-            _text(d, "reason", what),
+            text_of(d, "reason", what),
             str(d.get("detail", "")),
             Source(
-                _text(src, "topic", what), _int(src, "partition", what), _int(src, "offset", what)
+                text_of(src, "topic", what),
+                int_of(src, "partition", what),
+                int_of(src, "offset", what),
             ),
             key,
             value,
-            _number(d, "received_at", what, 0.0),
+            number_of(d, "received_at", what, 0.0),
         )
 
 
@@ -226,7 +229,7 @@ class Decision:
         """The decision contract (``docs/schemas/decision.schema.json``), checked strictly:
         what the schema refuses, this refuses (``tests/core/test_schemas.py``)."""
         what = "decision"
-        action = _text(data, "action", what)
+        action = text_of(data, "action", what)
         if action not in ("allow", "challenge", "block"):
             raise ValueError(f"{what}: action {action!r} is not allow, challenge or block")
         reasons = data.get("reasons")
@@ -238,10 +241,10 @@ class Decision:
         shadow = data.get("shadow")
         if not isinstance(shadow, bool):
             raise ValueError(f"{what}: shadow must be true or false")
-        ttl_s = _number(data, "ttl_s", what)
+        ttl_s = number_of(data, "ttl_s", what)
         if ttl_s < 0:
             raise ValueError(f"{what}: ttl_s must not be negative")
-        decision_id, actor = _text(data, "decision_id", what), _text(data, "actor", what)
+        decision_id, actor = text_of(data, "decision_id", what), text_of(data, "actor", what)
         if not decision_id or not actor:
             raise ValueError(f"{what}: decision_id and actor must not be empty")
         origin = data.get("origin", "rules")
@@ -253,16 +256,16 @@ class Decision:
             action=action,
             reasons=list(reasons),
             score=None if score is None else float(score),
-            model=_text(data, "model", what) if "model" in data else "",
+            model=text_of(data, "model", what) if "model" in data else "",
             ttl_s=ttl_s,
-            expires_at=_number(data, "expires_at", what),
-            ts=_number(data, "ts", what),
+            expires_at=number_of(data, "expires_at", what),
+            ts=number_of(data, "ts", what),
             shadow=shadow,
             trigger_event_id=(
-                _text(data, "trigger_event_id", what) if "trigger_event_id" in data else ""
+                text_of(data, "trigger_event_id", what) if "trigger_event_id" in data else ""
             ),
             origin=origin,
-            by=_text(data, "by", what) if "by" in data else "",
+            by=text_of(data, "by", what) if "by" in data else "",
             extra={k: v for k, v in data.items() if k not in _DECISION_KEYS},
         )
 
@@ -296,300 +299,9 @@ class Score:
         if slot not in ("live", "shadow"):
             raise ValueError(f"{what}: slot must be live or shadow")
         return cls(
-            _text(d, "actor", what),
-            _number(d, "score", what),
-            _number(d, "ts", what),
+            text_of(d, "actor", what),
+            number_of(d, "score", what),
+            number_of(d, "ts", what),
             str(d.get("model", "")),
             slot,
-        )
-
-
-@dataclass(slots=True)
-class Activity:
-    """One account on one IP during one detector batch (detector → correlator)."""
-
-    actor: str
-    ip: str
-    ts: float
-    views: int
-
-    def encode(self) -> bytes:
-        return orjson.dumps({"a": self.actor, "i": self.ip, "t": self.ts, "v": self.views})
-
-    @classmethod
-    def decode(cls, raw: bytes | None) -> Activity:
-        what = "activity"
-        d = json_object(raw, what)
-        act = cls(
-            _text(d, "a", what), _text(d, "i", what), _number(d, "t", what), _int(d, "v", what)
-        )
-        if not 0 <= act.views < 2**31:
-            raise ValueError(f"{what}: v must be a count of profile views")
-        return act
-
-
-@dataclass(slots=True)
-class GroupSignal:
-    """An account belongs to a group that passed a ``[groups]`` limit (correlator → detector)."""
-
-    actor: str
-    group: str
-    metric: str
-    value: int
-    threshold: int
-    ts: float
-    expires_at: float
-
-    def reason_naming(self, where: str) -> str:
-        """The decision reason; ``where`` names the group — a pseudonym or a range, never
-        a raw address (:meth:`stream.core.pseudonym.Pseudonymizer.where`)."""
-        return f"{self.metric} {self.value} > {self.threshold} ({where})"
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "actor": self.actor,
-                "group": self.group,
-                "metric": self.metric,
-                "value": self.value,
-                "threshold": self.threshold,
-                "ts": self.ts,
-                "expires_at": self.expires_at,
-            }
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes | None) -> GroupSignal:
-        what = "group signal"
-        d = json_object(raw, what)
-        return cls(
-            _text(d, "actor", what),
-            _text(d, "group", what),
-            _text(d, "metric", what),
-            _int(d, "value", what),
-            _int(d, "threshold", what),
-            _number(d, "ts", what),
-            _number(d, "expires_at", what),
-        )
-
-
-@dataclass(slots=True)
-class FeedItem:
-    """Detector → incidents: a decision, or an access by a flagged or watched actor."""
-
-    kind: str  # decision | access
-    key: str  # the incident key
-    actor: str
-    ts: float
-    ip: str | None = None
-    user_agent: str = ""
-    profile: str | None = None  # pseudonym
-    sealed: str | None = None  # encrypted profile id, when a ledger key is set
-    fields: list[str] | None = None
-    path: str = ""
-    action: str = ""
-    reasons: list[str] | None = None
-    decision_id: str = ""
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) not in (None, "")}
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes | None) -> FeedItem:
-        what = "feed item"
-        d = json_object(raw, what)
-        kind = d.get("kind")
-        if kind not in ("decision", "access"):
-            raise ValueError(f"{what}: kind must be decision or access")
-        item = cls(kind, _text(d, "key", what), _text(d, "actor", what), _number(d, "ts", what))
-        for f in fields(cls):
-            if f.name in ("kind", "key", "actor", "ts") or f.name not in d:
-                continue
-            value = d[f.name]
-            if f.name in ("fields", "reasons"):
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise ValueError(f"{what}: {f.name} must be a list of strings")
-            elif not isinstance(value, str):
-                raise ValueError(f"{what}: {f.name} must be a string")
-            setattr(item, f.name, value)
-        return item
-
-
-@dataclass(slots=True)
-class LedgerEntry:
-    """One affected person of an incident (``<app>-ledger``, key = incident id)."""
-
-    incident_id: str
-    profile: str  # pseudonym
-    sealed: str | None  # the profile id sealed with the ledger key
-    fields: list[str]
-    ts: float
-    actor: str  # pseudonym of the actor that took it
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "incident_id": self.incident_id,
-                "profile": self.profile,
-                "sealed": self.sealed,
-                "fields": self.fields,
-                "ts": self.ts,
-                "actor": self.actor,
-            }
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes | None) -> LedgerEntry:
-        what = "ledger entry"
-        d = json_object(raw, what)
-        sealed = d.get("sealed")
-        flds = d.get("fields") or []
-        if not isinstance(flds, list) or not all(isinstance(f, str) for f in flds):
-            raise ValueError(f"{what}: fields must be a list of strings")
-        return cls(
-            _text(d, "incident_id", what),
-            _text(d, "profile", what),
-            sealed if isinstance(sealed, str) else None,
-            list(flds),
-            _number(d, "ts", what),
-            str(d.get("actor", "")),
-        )
-
-
-def encode_incident(summary: dict[str, Any]) -> bytes:
-    """An incident summary as published on ``incidents`` (see :meth:`Incident.summary`)."""
-    return orjson.dumps(summary)
-
-
-def decode_incident(raw: bytes | None) -> dict[str, Any]:
-    """An incident summary from ``incidents``: a JSON object with at least its id, status,
-    version and times."""
-    what = "incident"
-    d = json_object(raw, what)
-    _text(d, "incident_id", what)
-    if d.get("status") not in ("open", "closed"):
-        raise ValueError(f"{what}: status must be open or closed")
-    _int(d, "version", what)
-    _number(d, "opened_at", what)
-    _number(d, "last_activity_at", what)
-    return d
-
-
-@dataclass(slots=True)
-class Member:
-    """A worker's announcement: its URL and the detector partitions it owns, signed
-    (``sig``, :mod:`stream.core.peers`)."""
-
-    worker: str
-    url: str
-    ts: float
-    partitions: list[int]
-    sig: str = ""
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "worker": self.worker,
-                "url": self.url,
-                "ts": self.ts,
-                "partitions": self.partitions,
-                "sig": self.sig,
-            }
-        )
-
-    @classmethod
-    def decode(cls, raw: bytes | None) -> Member:
-        what = "member"
-        d = json_object(raw, what)
-        parts = d.get("partitions")
-        if not isinstance(parts, list) or not all(
-            isinstance(p, int) and not isinstance(p, bool) for p in parts
-        ):
-            raise ValueError(f"{what}: partitions must be a list of integers")
-        sig = d.get("sig", "")
-        return cls(
-            _text(d, "worker", what),
-            _text(d, "url", what),
-            _number(d, "ts", what),
-            parts,
-            sig if isinstance(sig, str) else "",
-        )
-
-
-@dataclass(slots=True)
-class ManualDecision:
-    """An operator's decision (``scrapeguard decisions add|delete``), keyed by actor.
-
-    ``op`` ``add`` puts ``action`` in force for ``ttl_s``; ``delete`` lifts what is in
-    force (an appeal upheld) and, with ``ttl_s`` > 0, keeps the rules from acting again
-    for that long. The detector that owns the actor applies it and publishes the decision.
-    """
-
-    manual_id: str
-    actor: str
-    op: str  # add | delete
-    action: str  # block | challenge | allow (allow for a delete)
-    ttl_s: float
-    reason: str
-    by: str
-    ts: float  # wall-clock time it was made
-
-    def encode(self) -> bytes:
-        return orjson.dumps({k: getattr(self, k) for k in self.__slots__})
-
-    @classmethod
-    def decode(cls, raw: bytes | None) -> ManualDecision:
-        what = "manual decision"
-        d = json_object(raw, what)
-        op = d.get("op")
-        if op not in ("add", "delete"):
-            raise ValueError(f"{what}: op must be add or delete")
-        action = d.get("action")
-        if action not in ("allow", "challenge", "block") or (op == "delete" and action != "allow"):
-            raise ValueError(f"{what}: action must be allow, challenge or block (allow to delete)")
-        actor = _text(d, "actor", what)
-        parse_actor(actor)  # raises ValueError for a malformed actor
-        ttl = _number(d, "ttl_s", what)
-        if not 0 <= ttl <= 10 * 365 * 86400:
-            raise ValueError(f"{what}: ttl_s must be between 0 and ten years")
-        if op == "add" and ttl <= 0:
-            raise ValueError(f"{what}: a decision needs a ttl_s above 0")
-        return cls(
-            _text(d, "manual_id", what),
-            actor,
-            op,
-            action,
-            ttl,
-            _text(d, "reason", what)[:500],
-            str(d.get("by", ""))[:100],
-            _number(d, "ts", what),
-        )
-
-
-@dataclass(slots=True)
-class BouncerKey:
-    """A bouncer's API key, hashed (``<app>-bouncers``, compacted, key = name)."""
-
-    name: str
-    key_sha256: str  # hex SHA-256 of the key; the key itself is shown once and never stored
-    created_at: float
-    created_by: str = ""
-
-    def encode(self) -> bytes:
-        return orjson.dumps({k: getattr(self, k) for k in self.__slots__})
-
-    @classmethod
-    def decode(cls, raw: bytes | None) -> BouncerKey:
-        what = "bouncer key"
-        d = json_object(raw, what)
-        digest = _text(d, "key_sha256", what)
-        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
-            raise ValueError(f"{what}: key_sha256 must be 64 lowercase hex digits")
-        return cls(
-            _text(d, "name", what),
-            digest,
-            _number(d, "created_at", what),
-            str(d.get("created_by", "")),
         )

@@ -19,9 +19,10 @@ import orjson
 from models import REGISTRY, ModelSpec, Scorer
 from stream.core.batch import Limits
 from stream.core.correlation import GroupCorrelator, subnet_of
+from stream.core.internal_records import Activity, GroupSignal
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
-from stream.core.records import Activity, Decision, GroupSignal
+from stream.core.records import Decision
 from stream.harness.evaluation import Report, evaluate, precision_recall
 from stream.harness.traffic import event_key
 from stream.kafka.writer import partition_for

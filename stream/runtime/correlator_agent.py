@@ -13,8 +13,8 @@ import faust
 import structlog
 
 from stream.core.correlation import GroupCorrelator, GroupState
+from stream.core.internal_records import Activity
 from stream.core.policy import Policy
-from stream.core.records import Activity
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService
 from stream.runtime.faust_agent import BatchedFaustAgent

@@ -33,11 +33,13 @@ from stream.core.actor_codec import decode, encode
 from stream.core.actor_state import ActorState
 from stream.core.batch import BatchResult, Limits
 from stream.core.correlation import subnet_of
+from stream.core.internal_records import GroupSignal
 from stream.core.ledger import LedgerCodec
+from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
-from stream.core.records import DeadLetter, GroupSignal, ManualDecision, Source
+from stream.core.records import DeadLetter, Source
 from stream.kafka.batch_consumer import BatchConsumer
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Message, Publish, WriterService

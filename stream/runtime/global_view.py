@@ -34,8 +34,10 @@ from stream.core.bouncer_keys import BouncerRegistry
 from stream.core.control import appended_at
 from stream.core.decision_index import DecisionIndex
 from stream.core.decision_store import DecisionStore
+from stream.core.internal_records import Member, decode_incident
+from stream.core.operator_records import BouncerKey
 from stream.core.peers import member_key, member_ok, sign_member
-from stream.core.records import BouncerKey, Decision, Member, decode_incident
+from stream.core.records import Decision
 from stream.kafka.read_to_end import TopicReader
 from stream.kafka.writer import WriterService
 from stream.runtime.metrics import reason_code

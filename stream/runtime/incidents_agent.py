@@ -14,8 +14,8 @@ import faust
 import structlog
 
 from stream.core.incidents import Incident, IncidentBook
+from stream.core.internal_records import FeedItem, LedgerEntry, encode_incident
 from stream.core.pseudonym import Pseudonymizer
-from stream.core.records import FeedItem, LedgerEntry, encode_incident
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService
 from stream.runtime.faust_agent import BatchedFaustAgent

@@ -13,7 +13,7 @@ from typing import Any
 
 from models import REGISTRY
 from stream.core import control
-from stream.core.records import LedgerEntry, decode_incident
+from stream.core.internal_records import LedgerEntry, decode_incident
 from stream.kafka.read_to_end import read_all
 from stream.settings import Settings
 

@@ -8,9 +8,10 @@ from models import REGISTRY
 from stream.core.actor_codec import decode, encode
 from stream.core.batch import Limits
 from stream.core.enforcement import Origin, origin_of
+from stream.core.operator_records import ManualDecision
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
-from stream.core.records import Decision, ManualDecision
+from stream.core.records import Decision
 from tests.helpers import T0, Rec, event, rec
 
 POLICY = load_policy()

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from stream.core.records import ManualDecision
+from stream.core.operator_records import ManualDecision
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
 from tests.e2e.enforcement import cli, new_bouncer, request, wait_until

@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from stream.core.records import Member
+from stream.core.internal_records import Member
 from stream.runtime.global_view import GlobalView
 from stream.settings import Settings
 from tests.security.webapp import FakeQuery, run_api, serve

@@ -15,11 +15,11 @@ import structlog
 from models import REGISTRY
 from stream.core.actor_state import ActorState
 from stream.core.incidents import IncidentBook
+from stream.core.internal_records import GroupSignal
 from stream.core.ledger import LedgerCodec
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.core.pseudonym import Pseudonymizer
-from stream.core.records import GroupSignal
 from stream.logconfig import configure_logging
 from tests.helpers import T0, event, rec
 

@@ -19,9 +19,9 @@ from stream.core import incidents as incidents_mod
 from stream.core.batch import Limits
 from stream.core.correlation import GroupCorrelator
 from stream.core.incidents import IncidentBook
+from stream.core.internal_records import Activity, FeedItem, Member
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
-from stream.core.records import Activity, FeedItem, Member
 from stream.runtime import global_view
 from stream.runtime.global_view import GlobalView
 from stream.runtime.metrics import Metrics

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from models import REGISTRY
 from models import snapshot as snap
-from stream.core import actor_codec, control, records
+from stream.core import actor_codec, control, internal_records, operator_records, records
 from stream.core.correlation import GroupState
 from stream.core.incidents import Incident
 from stream.core.outcomes import ActorOutcome
@@ -59,14 +59,14 @@ DECODERS: dict[str, Callable[[bytes], Any]] = {
     "dead letter": records.DeadLetter.decode,
     "decision": records.Decision.decode,
     "score": records.Score.decode,
-    "activity": records.Activity.decode,
-    "group signal": records.GroupSignal.decode,
-    "feed item": records.FeedItem.decode,
-    "ledger entry": records.LedgerEntry.decode,
-    "incident summary": records.decode_incident,
-    "member": records.Member.decode,
-    "manual decision": records.ManualDecision.decode,
-    "bouncer key": records.BouncerKey.decode,
+    "activity": internal_records.Activity.decode,
+    "group signal": internal_records.GroupSignal.decode,
+    "feed item": internal_records.FeedItem.decode,
+    "ledger entry": internal_records.LedgerEntry.decode,
+    "incident summary": internal_records.decode_incident,
+    "member": internal_records.Member.decode,
+    "manual decision": operator_records.ManualDecision.decode,
+    "bouncer key": operator_records.BouncerKey.decode,
     "outcome": ActorOutcome.decode,
     "incident state": Incident.decode,
     "group state": GroupState.decode,
@@ -105,17 +105,9 @@ DOCS = st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=12)
 @functools.cache
 def valid() -> dict[str, dict[str, Any]]:
     """A well-formed record for each JSON decoder, to mutate one field at a time."""
-    from stream.core.records import (
-        Activity,
-        BouncerKey,
-        Decision,
-        FeedItem,
-        GroupSignal,
-        LedgerEntry,
-        ManualDecision,
-        Member,
-        Score,
-    )
+    from stream.core.internal_records import Activity, FeedItem, GroupSignal, LedgerEntry, Member
+    from stream.core.operator_records import BouncerKey, ManualDecision
+    from stream.core.records import Decision, Score
 
     g = GroupState()
     g.add(Activity("account:a", "192.0.2.1", 1e9, 1))
@@ -178,8 +170,8 @@ def test_every_decoder_of_a_kafka_record_is_total(name: str, data: st.DataObject
 
 def test_one_bad_activity_does_not_stop_the_correlator() -> None:
     from stream.core.correlation import GroupCorrelator
+    from stream.core.internal_records import Activity
     from stream.core.policy_loader import load_policy
-    from stream.core.records import Activity
 
     bad = orjson.dumps({"a": "account:x", "i": "192.0.2.1", "t": 1e9, "v": -5})
     with pytest.raises(ValueError):  # refused where it is decoded
@@ -194,9 +186,9 @@ def test_one_bad_activity_does_not_stop_the_correlator() -> None:
 def test_one_bad_group_signal_or_feed_item_does_not_stop_its_partition() -> None:
     from stream.core.actor_state import ActorState
     from stream.core.incidents import IncidentBook
+    from stream.core.internal_records import FeedItem, GroupSignal
     from stream.core.partition_detector import PartitionDetector
     from stream.core.policy_loader import load_policy
-    from stream.core.records import FeedItem, GroupSignal
 
     det = PartitionDetector("requests", 0, load_policy(), REGISTRY.build(SPEC), "hst@1")
     member = ActorState()

@@ -19,8 +19,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stream import keys
 from stream.core.bouncer_keys import hash_key, new_key
+from stream.core.operator_records import BouncerKey
 from stream.core.policy_loader import default_policy_text
-from stream.core.records import BouncerKey, Decision
+from stream.core.records import Decision
 from stream.harness.bench import workload
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess

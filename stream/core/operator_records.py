@@ -1,0 +1,93 @@
+"""What operators write, and its codec (total decoders, like every decoder of
+:mod:`stream.core.records`):
+
+* :class:`ManualDecision` (``<app>-manual-decisions``: ``scrapeguard decisions`` →
+  the detector that owns the actor),
+* :class:`BouncerKey` (``<app>-bouncers``: ``scrapeguard bouncers`` → every worker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from stream.core.actor_ref import parse_actor
+from stream.core.records import json_object, number_of, text_of
+
+
+@dataclass(slots=True)
+class ManualDecision:
+    """An operator's decision (``scrapeguard decisions add|delete``), keyed by actor.
+
+    ``op`` ``add`` puts ``action`` in force for ``ttl_s``; ``delete`` lifts what is in
+    force (an appeal upheld) and, with ``ttl_s`` > 0, keeps the rules from acting again
+    for that long. The detector that owns the actor applies it and publishes the decision.
+    """
+
+    manual_id: str
+    actor: str
+    op: str  # add | delete
+    action: str  # block | challenge | allow (allow for a delete)
+    ttl_s: float
+    reason: str
+    by: str
+    ts: float  # wall-clock time it was made
+
+    def encode(self) -> bytes:
+        return orjson.dumps({k: getattr(self, k) for k in self.__slots__})
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> ManualDecision:
+        what = "manual decision"
+        d = json_object(raw, what)
+        op = d.get("op")
+        if op not in ("add", "delete"):
+            raise ValueError(f"{what}: op must be add or delete")
+        action = d.get("action")
+        if action not in ("allow", "challenge", "block") or (op == "delete" and action != "allow"):
+            raise ValueError(f"{what}: action must be allow, challenge or block (allow to delete)")
+        actor = text_of(d, "actor", what)
+        parse_actor(actor)  # raises ValueError for a malformed actor
+        ttl = number_of(d, "ttl_s", what)
+        if not 0 <= ttl <= 10 * 365 * 86400:
+            raise ValueError(f"{what}: ttl_s must be between 0 and ten years")
+        if op == "add" and ttl <= 0:
+            raise ValueError(f"{what}: a decision needs a ttl_s above 0")
+        return cls(
+            text_of(d, "manual_id", what),
+            actor,
+            op,
+            action,
+            ttl,
+            text_of(d, "reason", what)[:500],
+            str(d.get("by", ""))[:100],
+            number_of(d, "ts", what),
+        )
+
+
+@dataclass(slots=True)
+class BouncerKey:
+    """A bouncer's API key, hashed (``<app>-bouncers``, compacted, key = name)."""
+
+    name: str
+    key_sha256: str  # hex SHA-256 of the key; the key itself is shown once and never stored
+    created_at: float
+    created_by: str = ""
+
+    def encode(self) -> bytes:
+        return orjson.dumps({k: getattr(self, k) for k in self.__slots__})
+
+    @classmethod
+    def decode(cls, raw: bytes | None) -> BouncerKey:
+        what = "bouncer key"
+        d = json_object(raw, what)
+        digest = text_of(d, "key_sha256", what)
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"{what}: key_sha256 must be 64 lowercase hex digits")
+        return cls(
+            text_of(d, "name", what),
+            digest,
+            number_of(d, "created_at", what),
+            str(d.get("created_by", "")),
+        )
