@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from models import Scorer
+from stream.core import side_inputs
 from stream.core.actions import Action
-from stream.core.actor_ref import parse_actor
-from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, ActorState
+from stream.core.actor_state import VERDICT_BOT, ActorState
 from stream.core.actor_table import ActorTable
 from stream.core.batch import BatchResult, Limits, Record
 from stream.core.behaviour import ASSET
-from stream.core.enforcement import active_action, apply_manual, decision_id, step
+from stream.core.enforcement import active_action, decision_id, step
 from stream.core.features import StreamContext, features, withhold
 from stream.core.incidents import incident_key, sample_path
 from stream.core.internal_records import Activity, FeedItem, GroupSignal
@@ -144,7 +144,7 @@ class PartitionDetector:
             if views
         ]
         self.actors.trim()  # after the batch: every state in ``touched`` is done with
-        self._evicted(out)
+        self.collect_evicted(out)
         return out
 
     def _record(
@@ -223,16 +223,14 @@ class PartitionDetector:
                 seen[1] += view
         policy = self.policy
         allowed = self._allowlisted(state, actor, res.ip, res.user_agent)
-        due = score_due(
-            state.counters.events, policy.score_min_events, res.ts, state.next_score_ts
-        )
+        due = score_due(state.counters.events, policy.score_min_events, res.ts, state.next_score_ts)
         if due:  # see stream.core.scoring: per interval of event time, and as events double
             self._score(
                 out, state, actor, res.ts, res.event_id, res.ip, res.user_agent, rec, now, due
             )
         if allowed:
             return True
-        self._decide(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent)
+        self.decide(out, state, actor, res.ts, res.event_id, res.ip, res.user_agent)
         target = res.target_profile_id
         if (
             target is not None
@@ -259,38 +257,17 @@ class PartitionDetector:
             )
         return True
 
+    # -- what comes besides requests (stream.core.side_inputs) ----------------------
     def apply_signals(self, signals: Iterable[GroupSignal]) -> BatchResult:
-        """Group signals from the correlator: remember them, and decide at once."""
-        out = BatchResult()
-        self.record_ts = None
-        for sig in signals:
-            try:
-                self._signal(out, sig)
-            except Exception as exc:  # one bad record must never stop the partition
-                out.stats["skipped_group_signal"] += 1
-                log.warning("group_signal_skipped", error=f"{type(exc).__name__}: {exc}")
-        self.actors.trim()
-        self._evicted(out)
-        return out
+        return side_inputs.apply_group_signals(self, signals)
 
-    def _signal(self, out: BatchResult, sig: GroupSignal) -> None:
-        state = self.actors.get(sig.actor)
-        if state is None:
-            state = ActorState()  # signalled before its events
-            self.actors.put(sig.actor, state)
-            state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
-        # reasons, triggers and incident keys name the group by pseudonym or range
-        label = self.pseudo.group(sig.group)
-        if sig.expires_at > state.group_expires:
-            state.group_reason = sig.reason_naming(label.partition(":")[2])
-            state.group_expires = sig.expires_at
-        out.changed[sig.actor] = state
-        out.stats["group_signals"] += 1
-        if not state.allowlisted:
-            trigger = f"group:{label}:{sig.ts}"
-            self._decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
+    def apply_manual(self, manuals: Iterable[ManualDecision]) -> BatchResult:
+        return side_inputs.apply_manual_decisions(self, manuals)
 
-    def _evicted(self, out: BatchResult) -> None:
+    def apply_outcomes(self, outcomes: Iterable[ActorOutcome]) -> BatchResult:
+        return side_inputs.apply_outcomes(self, outcomes)
+
+    def collect_evicted(self, out: BatchResult) -> None:
         """Actors the table's bound evicted: tombstoned in the changelog, and counted."""
         gone = self.actors.take_evicted()
         if gone:
@@ -311,7 +288,7 @@ class PartitionDetector:
             g = self._guards[slot] = GuardedModel(model, label)
         return g
 
-    def _sync(self, slot: str, g: GuardedModel) -> None:
+    def sync_model(self, slot: str, g: GuardedModel) -> None:
         """After an error the guard holds the restored model: put it in its slot."""
         if slot == "live" and self.model is not g.model:
             self.model = g.model
@@ -335,13 +312,13 @@ class PartitionDetector:
         policy = self.policy
         if due == INTERVAL:
             state.next_score_ts = ts + policy.score_interval_s
-        x = self._vector(state, ts)
+        x = self.vector(state, ts)
         if self.export_vectors and (due == INTERVAL or self.export_grown):
             out.vectors.append((actor, ts, x))  # what the model would learn from
         live = self.guard("live")
         assert live is not None
         score = live.score(x)
-        self._sync("live", live)
+        self.sync_model("live", live)
         if isinstance(score, Exception):
             self._dead(out, rec, "processing_error", f"model {live.label}: {score}", now)
             return
@@ -351,17 +328,19 @@ class PartitionDetector:
             out.scores.append(Score(actor, score, ts, live.label, "live"))
             out.stats["scored"] += 1
             if not state.allowlisted:
-                flagged = self._decide(out, state, actor, ts, event_id, ip, ua)
+                flagged = self.decide(out, state, actor, ts, event_id, ip, ua)
                 if not flagged and sampled(
                     actor, ts, policy.score_interval_s, policy.random_challenge_rate
                 ):
                     flagged = self._audit(out, state, actor, ts, event_id)
-        if due == INTERVAL and self._trusted(state, ts, score) and sampled(
-            actor, ts, policy.score_interval_s, policy.learn_sample_rate
+        if (
+            due == INTERVAL
+            and self._trusted(state, ts, score)
+            and sampled(actor, ts, policy.score_interval_s, policy.learn_sample_rate)
         ):
             if live.learn(x) is None:
                 out.stats["learned"] += 1
-            self._sync("live", live)
+            self.sync_model("live", live)
         if self.shadow is not None:
             self._shadow(out, state, actor, ts, event_id, x, flagged)
 
@@ -397,72 +376,7 @@ class PartitionDetector:
         out.stats["decision_audit"] += 1
         return True
 
-    def apply_manual(self, manuals: Iterable[ManualDecision]) -> BatchResult:
-        """Operators' decisions (``scrapeguard decisions add|delete``): in force at once,
-        published, and fed to the actor's incident (an appeal lands where the block did)."""
-        out = BatchResult()
-        self.record_ts = None
-        for m in manuals:
-            state = self.actors.get(m.actor)
-            if state is None:
-                state = ActorState()  # decided before (or without) any event of its own
-                self.actors.put(m.actor, state)
-                state.counters.last_ts = m.ts  # so that idle expiry measures from it
-            decision = apply_manual(state, m, self.model_label)
-            out.changed[m.actor] = state
-            out.decisions.append(decision)
-            out.latency_marks.append((decision, None))  # counted in the metrics
-            out.stats[f"decision_manual_{decision.action}"] += 1
-            ref = parse_actor(m.actor)  # the record's decoder checked it
-            key = state.enforcement.incident or incident_key(
-                state.group_flag(m.ts),
-                ref.value if ref.scope == "ip" else None,
-                m.actor,
-                self.pseudo,
-            )
-            if decision.action != "allow":
-                state.enforcement.incident = key
-            out.feed.append(
-                FeedItem(
-                    "decision",
-                    key,
-                    m.actor,
-                    m.ts,
-                    action=decision.action,
-                    reasons=decision.reasons,
-                    decision_id=decision.decision_id,
-                )
-            )
-        self.actors.trim()
-        return out
-
-    def apply_outcomes(self, outcomes: Iterable[ActorOutcome]) -> BatchResult:
-        """Labels (:mod:`stream.core.outcomes`): the models that learn from labels learn
-        the actor's feature vector as it stands, and the actor keeps the verdict. Labels
-        teach; they put no decision in force and lift none."""
-        out = BatchResult()
-        self.record_ts = None
-        for o in outcomes:
-            out.stats[f"outcome_{o.kind}"] += 1
-            label = o.is_bot
-            if label is None:
-                continue  # an abandoned challenge: a person who left or a bot that gave up
-            state = self.actors.get(o.actor)
-            if state is None:
-                out.stats["outcome_unknown_actor"] += 1  # no evidence here to learn from
-                continue
-            state.verdict = VERDICT_BOT if label else VERDICT_HUMAN
-            out.changed[o.actor] = state
-            x = self._vector(state, state.counters.last_ts)
-            for slot in ("live", "shadow"):
-                g = self.guard(slot)
-                if g is not None and g.learn_label(x, label):
-                    out.stats[f"outcome_learned_{slot}"] += 1
-                    self._sync(slot, g)
-        self.actors.trim()
-        return out
-
-    def _vector(self, state: ActorState, ts: float) -> dict[str, float]:
+    def vector(self, state: ActorState, ts: float) -> dict[str, float]:
         """The features the models see; withheld ones (an evaluation without them) as 0."""
         return withhold(features(state, ts, self.context), self.withheld)
 
@@ -481,7 +395,7 @@ class PartitionDetector:
         assert g is not None
         policy = self.policy
         score = g.score(x)
-        self._sync("shadow", g)
+        self.sync_model("shadow", g)
         if isinstance(score, Exception):
             return  # the live model decides; the challenger's error is counted
         if score is not None:
@@ -509,7 +423,7 @@ class PartitionDetector:
             out.stats["decision_shadow_challenge"] += 1
         elif not reason and not live_flagged and self._trusted(state, ts, score):
             g.learn(x)
-            self._sync("shadow", g)
+            self.sync_model("shadow", g)
 
     def _allowlisted(self, state: ActorState, actor: str, ip: str | None, ua: str) -> bool:
         sig = hash((self._policy_sig, ip, ua)) & 0xFFFFFFFF
@@ -518,7 +432,7 @@ class PartitionDetector:
             state.allowlisted = self.policy.allowlist.matches(actor, ip, ua)
         return state.allowlisted
 
-    def _decide(
+    def decide(
         self,
         out: BatchResult,
         state: ActorState,

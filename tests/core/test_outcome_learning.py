@@ -39,7 +39,7 @@ def test_a_bot_verdict_teaches_the_supervised_model_and_is_kept() -> None:
     assert not out.decisions and out.scores
     state = det.actors.get("account:carol")
     assert state is not None and state.verdict == VERDICT_NONE
-    x = det._vector(state, state.counters.last_ts)
+    x = det.vector(state, state.counters.last_ts)
     before = det.model.score_one(x)
     assert before is not None
 
@@ -57,7 +57,7 @@ def test_a_human_label_moves_the_score_down() -> None:
     det.process(browsing("dave"))
     state = det.actors.get("account:dave")
     assert state is not None
-    x = det._vector(state, state.counters.last_ts)
+    x = det.vector(state, state.counters.last_ts)
     before = det.model.score_one(x)
     res = det.apply_outcomes([outcome("account:dave", "appeal_upheld")])
     after = det.model.score_one(x)

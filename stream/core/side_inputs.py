@@ -1,0 +1,130 @@
+"""What reaches a partition besides requests: the correlator's group signals, operators'
+manual decisions, and labels (outcomes). Each is applied by the detector that owns the
+actor (the topics are keyed by actor and co-partitioned with ``requests``), between two
+batches of requests, so a batch's requests are judged with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import structlog
+
+from stream.core.actor_ref import parse_actor
+from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, ActorState
+from stream.core.batch import BatchResult
+from stream.core.enforcement import apply_manual as manual_decision
+from stream.core.incidents import incident_key
+from stream.core.internal_records import FeedItem, GroupSignal
+from stream.core.operator_records import ManualDecision
+from stream.core.outcomes import ActorOutcome
+
+if TYPE_CHECKING:
+    from stream.core.partition_detector import PartitionDetector
+
+log = structlog.get_logger(__name__)
+
+
+def apply_group_signals(det: PartitionDetector, signals: Iterable[GroupSignal]) -> BatchResult:
+    """Group signals from the correlator: remember them, and decide at once."""
+    out = BatchResult()
+    det.record_ts = None
+    for sig in signals:
+        try:
+            _signal(det, out, sig)
+        except Exception as exc:  # one bad record must never stop the partition
+            out.stats["skipped_group_signal"] += 1
+            log.warning("group_signal_skipped", error=f"{type(exc).__name__}: {exc}")
+    det.actors.trim()
+    det.collect_evicted(out)
+    return out
+
+
+def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
+    state = det.actors.get(sig.actor)
+    if state is None:
+        state = ActorState()  # signalled before its events
+        det.actors.put(sig.actor, state)
+        state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
+    # reasons, triggers and incident keys name the group by pseudonym or range
+    label = det.pseudo.group(sig.group)
+    if sig.expires_at > state.group_expires:
+        state.group_reason = sig.reason_naming(label.partition(":")[2])
+        state.group_expires = sig.expires_at
+    out.changed[sig.actor] = state
+    out.stats["group_signals"] += 1
+    if not state.allowlisted:
+        trigger = f"group:{label}:{sig.ts}"
+        det.decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
+
+
+def apply_manual_decisions(
+    det: PartitionDetector, manuals: Iterable[ManualDecision]
+) -> BatchResult:
+    """Operators' decisions (``scrapeguard decisions add|delete``): in force at once,
+    published, and fed to the actor's incident (an appeal lands where the block did)."""
+    out = BatchResult()
+    det.record_ts = None
+    for m in manuals:
+        state = det.actors.get(m.actor)
+        if state is None:
+            state = ActorState()  # decided before (or without) any event of its own
+            det.actors.put(m.actor, state)
+            state.counters.last_ts = m.ts  # so that idle expiry measures from it
+        decision = manual_decision(state, m, det.model_label)
+        out.changed[m.actor] = state
+        out.decisions.append(decision)
+        out.latency_marks.append((decision, None))  # counted in the metrics
+        out.stats[f"decision_manual_{decision.action}"] += 1
+        ref = parse_actor(m.actor)  # the record's decoder checked it
+        key = state.enforcement.incident or incident_key(
+            state.group_flag(m.ts),
+            ref.value if ref.scope == "ip" else None,
+            m.actor,
+            det.pseudo,
+        )
+        if decision.action != "allow":
+            state.enforcement.incident = key
+        out.feed.append(
+            FeedItem(
+                "decision",
+                key,
+                m.actor,
+                m.ts,
+                action=decision.action,
+                reasons=decision.reasons,
+                decision_id=decision.decision_id,
+            )
+        )
+    det.actors.trim()
+    det.collect_evicted(out)
+    return out
+
+
+def apply_outcomes(det: PartitionDetector, outcomes: Iterable[ActorOutcome]) -> BatchResult:
+    """Labels (:mod:`stream.core.outcomes`): the models that learn from labels learn
+    the actor's feature vector as it stands, and the actor keeps the verdict. Labels
+    teach; they put no decision in force and lift none."""
+    out = BatchResult()
+    det.record_ts = None
+    for o in outcomes:
+        out.stats[f"outcome_{o.kind}"] += 1
+        label = o.is_bot
+        if label is None:
+            continue  # an abandoned challenge: a person who left or a bot that gave up
+        state = det.actors.get(o.actor)
+        if state is None:
+            out.stats["outcome_unknown_actor"] += 1  # no evidence here to learn from
+            continue
+        state.verdict = VERDICT_BOT if label else VERDICT_HUMAN
+        out.changed[o.actor] = state
+        x = det.vector(state, state.counters.last_ts)
+        for slot in ("live", "shadow"):
+            g = det.guard(slot)
+            if g is not None and g.learn_label(x, label):
+                out.stats[f"outcome_learned_{slot}"] += 1
+                det.sync_model(slot, g)
+    det.actors.trim()
+    det.collect_evicted(out)
+    return out
