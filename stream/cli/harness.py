@@ -10,6 +10,7 @@ import click
 import orjson
 
 from stream.cli.common import broker_option, build_settings, friendly_errors, out_option
+from stream.core.policy_loader import default_policy_text
 from stream.core.validation import parse_ts
 from stream.harness import evaluation_report
 from stream.harness.access_log import (
@@ -20,7 +21,13 @@ from stream.harness.access_log import (
 )
 from stream.harness.live_evaluation import run_evaluation
 from stream.harness.log_replay import crawler_labels, parse_log, publish_paced
-from stream.harness.personas import DEFAULT_MIX, PERSONAS, Simulation, parse_mix
+from stream.harness.personas import (
+    CRAWLER_ALLOWLIST,
+    DEFAULT_MIX,
+    PERSONAS,
+    Simulation,
+    parse_mix,
+)
 from stream.harness.traffic import publish_events, write_labels
 from stream.kafka.topics import ensure_topics
 
@@ -98,6 +105,13 @@ def end_ts_option(fn: F) -> F:
     default=None,
     help="Also write the events as JSON lines (for `models evaluate --events`).",
 )
+@click.option(
+    "--policy-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the default policy with the simulated verified crawler's allowlist "
+    "(for `models evaluate --policy`; without it that crawler is judged like any actor).",
+)
 @end_ts_option
 @click.option("--no-publish", is_flag=True, help="Only write files; do not publish.")
 @broker_option
@@ -109,11 +123,16 @@ def simulate(
     seed: int,
     labels_path: Path,
     events_out: Path | None,
+    policy_out: Path | None,
     end_ts: float | None,
     no_publish: bool,
     broker: str | None,
 ) -> None:
+    """Simulate a labelled persona mix (people, scrapers, a verified crawler), publish it to
+    `requests` and write the labels (`actor label` per line)."""
     end = time.time() if end_ts is None else end_ts
+    if policy_out is not None:
+        policy_out.write_text(default_policy_text() + CRAWLER_ALLOWLIST)
     sim = Simulation(actors, hours, end, parse_mix(mix), seed)
     events = sim.events()
     write_labels(labels_path, sim.labels())

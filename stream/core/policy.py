@@ -58,7 +58,7 @@ class Groups:
     accounts_per_subnet: GroupLimit | None = None
     signal_ttl_s: float = 3600.0
     # a member of a flagged group is challenged only on its own evidence: its score
-    member_min_score: float = 0.8
+    member_min_score: float = 0.85
 
 
 @dataclass(frozen=True)

@@ -352,7 +352,7 @@ def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
             groups.get("accounts_per_ip"),
             groups.get("accounts_per_subnet"),
             groups.get("signal_ttl_s", 3600.0),
-            groups.get("member_min_score", 0.8),
+            groups.get("member_min_score", 0.85),
         ),
         limits=limits("limits"),
         new_account_max_age_days=v["new_account"].get("max_age_days", 0.0),

@@ -183,3 +183,21 @@ def test_models_evaluate_on_a_malformed_file_names_file_and_line(tmp_path: Path)
     labels.write_text("# actors\naccount:a human\naccount:b\n")
     result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and f"{labels}:3: expected 'id label'" in result.output
+
+
+def test_simulate_writes_a_policy_that_allowlists_its_crawler(tmp_path: Path) -> None:
+    from stream.core.policy_loader import load_policy
+
+    policy = tmp_path / "policy.toml"
+    result = CliRunner().invoke(
+        main,
+        ["simulate", "--actors", "20", "--hours", "1", "--no-publish", "--mix",
+         "allowlisted_crawler=1", "--labels", str(tmp_path / "l.txt"), "--policy-out", str(policy),
+         "--end-ts", "2026-11-26T18:00:00Z"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from stream.harness.personas.gen import CRAWLER_NET
+
+    ua, ip = "Mozilla/5.0 (compatible; ExampleSearchBot/2.1)", f"{CRAWLER_NET}.9"
+    assert load_policy(policy).allowlist.matches("ip:" + ip, ip, ua)
+    assert not load_policy(None).allowlist.matches("ip:" + ip, ip, ua)  # not by default
