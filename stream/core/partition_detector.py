@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from models import Scorer
-from stream.core import side_inputs
 from stream.core.actions import Action
 from stream.core.actor_state import VERDICT_BOT, ActorState
 from stream.core.actor_table import ActorTable
@@ -26,10 +25,8 @@ from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action, decision_id, step
 from stream.core.features import StreamContext, features, withhold
 from stream.core.incidents import incident_key, sample_path
-from stream.core.internal_records import Activity, FeedItem, GroupSignal
+from stream.core.internal_records import Activity, FeedItem
 from stream.core.ledger import LedgerCodec
-from stream.core.operator_records import ManualDecision
-from stream.core.outcomes import ActorOutcome
 from stream.core.policy import Policy, Verdict
 from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import DeadLetter, Decision, Score, Source
@@ -256,16 +253,6 @@ class PartitionDetector:
                 )
             )
         return True
-
-    # -- what comes besides requests (stream.core.side_inputs) ----------------------
-    def apply_signals(self, signals: Iterable[GroupSignal]) -> BatchResult:
-        return side_inputs.apply_group_signals(self, signals)
-
-    def apply_manual(self, manuals: Iterable[ManualDecision]) -> BatchResult:
-        return side_inputs.apply_manual_decisions(self, manuals)
-
-    def apply_outcomes(self, outcomes: Iterable[ActorOutcome]) -> BatchResult:
-        return side_inputs.apply_outcomes(self, outcomes)
 
     def collect_evicted(self, out: BatchResult) -> None:
         """Actors the table's bound evicted: tombstoned in the changelog, and counted."""

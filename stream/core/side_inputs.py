@@ -7,7 +7,6 @@ batches of requests, so a batch's requests are judged with them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -19,9 +18,7 @@ from stream.core.incidents import incident_key
 from stream.core.internal_records import FeedItem, GroupSignal
 from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
-
-if TYPE_CHECKING:
-    from stream.core.partition_detector import PartitionDetector
+from stream.core.partition_detector import PartitionDetector
 
 log = structlog.get_logger(__name__)
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from models import REGISTRY, ModelSpec, Scorer
+from stream.core import side_inputs
 from stream.core.batch import Limits
 from stream.core.correlation import GroupCorrelator, subnet_of
 from stream.core.internal_records import Activity, GroupSignal
@@ -133,7 +134,7 @@ class OfflineRun:
             for sig in sigs:
                 signals[partition_for(sig.actor.encode(), self.partitions)].append(sig)
         for p, sigs in signals.items():
-            out = self.detectors[p].apply_signals(sigs)
+            out = side_inputs.apply_group_signals(self.detectors[p], sigs)
             res.decisions.extend(out.decisions)
             res.stats.update(out.stats)
 

@@ -29,6 +29,7 @@ from typing import Any
 import structlog
 from aiokafka import TopicPartition
 
+from stream.core import side_inputs
 from stream.core.actor_codec import decode, encode
 from stream.core.actor_state import ActorState
 from stream.core.batch import BatchResult, Limits
@@ -125,13 +126,13 @@ class Detector(BatchConsumer):
         # the topics besides requests: (what, decoder, how a partition's detector applies it)
         self._inputs: dict[str, tuple[str, Any, Any]] = {
             settings.signals_topic: (
-                "group_signal", GroupSignal.decode, PartitionDetector.apply_signals
+                "group_signal", GroupSignal.decode, side_inputs.apply_group_signals
             ),
             settings.manual_topic: (
-                "manual_decision", ManualDecision.decode, PartitionDetector.apply_manual
+                "manual_decision", ManualDecision.decode, side_inputs.apply_manual_decisions
             ),
             settings.outcomes_topic: (
-                "outcome", ActorOutcome.decode, PartitionDetector.apply_outcomes
+                "outcome", ActorOutcome.decode, side_inputs.apply_outcomes
             ),
         }
         super().__init__(

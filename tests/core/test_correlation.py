@@ -1,5 +1,6 @@
 import pytest
 
+from stream.core import side_inputs
 from stream.core.batch import Limits
 from stream.core.correlation import Activity, GroupCorrelator, GroupSignal, GroupState, subnet_of
 from stream.core.partition_detector import PartitionDetector
@@ -96,13 +97,15 @@ def test_detector_turns_a_signal_into_a_challenge_then_blocks_if_it_continues() 
         "account:alice", "subnet:203.0.113.0/24", "accounts_per_subnet", 37, 20, T0, T0 + 3600
     )
     # a member without evidence of its own (no score yet) is not challenged for its group
-    assert det.apply_signals([sig]).decisions == []
+    assert side_inputs.apply_group_signals(det, [sig]).decisions == []
     alice = det.actors.get("account:alice")
     assert alice is not None and alice.group_flag(T0)
-    alice.score = 0.8  # its own behaviour looks automated
-    out = det.apply_signals([sig])
+    alice.score = 0.84  # under [groups] member_min_score (0.85): still a person
+    assert side_inputs.apply_group_signals(det, [sig]).decisions == []
+    alice.score = 0.9  # its own behaviour looks automated
+    out = side_inputs.apply_group_signals(det, [sig])
     assert [(d.action, d.reasons) for d in out.decisions] == [
-        ("challenge", ["accounts_per_subnet 37 > 20 (203.0.113.0/24) with anomaly_score 0.80"])
+        ("challenge", ["accounts_per_subnet 37 > 20 (203.0.113.0/24) with anomaly_score 0.90"])
     ]
     records = [rec(i, event(i, T0 + 10 + i, target_profile_id=str(i))) for i in range(120)]
     out = det.process(records)

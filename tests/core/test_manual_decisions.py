@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from models import REGISTRY
+from stream.core import side_inputs
 from stream.core.actor_codec import decode, encode
 from stream.core.batch import Limits
 from stream.core.enforcement import Origin, origin_of
@@ -45,7 +46,7 @@ def manual(
 def test_manual_block_is_published_at_once_and_recorded_for_the_incident() -> None:
     det = detector()
     det.process(views(10))
-    out = det.apply_manual([manual("add", "block", 86400, T0 + 40)])
+    out = side_inputs.apply_manual_decisions(det, [manual("add", "block", 86400, T0 + 40)])
     (d,) = out.decisions
     assert (d.action, d.origin, d.by, d.ttl_s, d.expires_at) == (
         "block",
@@ -69,7 +70,7 @@ def test_manual_allow_keeps_the_rules_from_blocking_for_its_ttl() -> None:
     first = det.process(views(600))
     assert [d.action for d in first.decisions] == ["challenge", "block"]
     lift_ts = T0 + 600 * 3.0
-    out = det.apply_manual([manual("add", "allow", 3600, lift_ts)])
+    out = side_inputs.apply_manual_decisions(det, [manual("add", "allow", 3600, lift_ts)])
     (d,) = out.decisions
     assert (d.action, d.origin, d.expires_at) == ("allow", "manual", lift_ts + 3600)
     # the actor keeps going, far over every limit: nothing during the allow ...
@@ -90,7 +91,9 @@ def test_delete_lifts_the_block_and_lands_in_the_blocks_incident() -> None:
     det = detector()
     blocked = det.process(views(600))
     block_keys = {i.key for i in blocked.feed if i.kind == "decision"}
-    out = det.apply_manual([manual("delete", "allow", 0, T0 + 1801, mid="m2")])
+    out = side_inputs.apply_manual_decisions(
+        det, [manual("delete", "allow", 0, T0 + 1801, mid="m2")]
+    )
     (d,) = out.decisions
     assert d.action == "allow" and d.reasons == ["manual_delete: appeal 42"]
     state = det.actors.peek("account:bot")
@@ -101,7 +104,9 @@ def test_delete_lifts_the_block_and_lands_in_the_blocks_incident() -> None:
 
 def test_manual_decision_for_an_unknown_actor_creates_its_state() -> None:
     det = detector()
-    out = det.apply_manual([manual("add", "challenge", 600, T0, actor="range:203.0.113.0/24")])
+    out = side_inputs.apply_manual_decisions(
+        det, [manual("add", "challenge", 600, T0, actor="range:203.0.113.0/24")]
+    )
     (d,) = out.decisions
     assert d.action == "challenge" and d.as_dict()["scope"] == "range"
     assert d.as_dict()["value"] == "203.0.113.0/24"
@@ -111,7 +116,9 @@ def test_manual_decision_for_an_unknown_actor_creates_its_state() -> None:
 
 def test_an_actor_under_a_long_manual_decision_is_not_expired_when_idle() -> None:
     det = detector(actor_idle_ttl_s=3600)
-    det.apply_manual([manual("add", "block", 30 * 86400, T0, actor="account:long")])
+    side_inputs.apply_manual_decisions(
+        det, [manual("add", "block", 30 * 86400, T0, actor="account:long")]
+    )
     det.process([rec(0, event(0, T0 + 10_000, "other"))])
     assert det.expire_idle() == []
     det.clock = lambda: T0 + 40 * 86400

@@ -4,6 +4,7 @@ the actor's verdict; they never put a decision in force."""
 from __future__ import annotations
 
 from models import REGISTRY
+from stream.core import side_inputs
 from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, VERDICT_NONE
 from stream.core.batch import Limits
 from stream.core.outcomes import ActorOutcome
@@ -43,7 +44,7 @@ def test_a_bot_verdict_teaches_the_supervised_model_and_is_kept() -> None:
     before = det.model.score_one(x)
     assert before is not None
 
-    res = det.apply_outcomes([outcome("account:carol", "verdict_bot")])
+    res = side_inputs.apply_outcomes(det, [outcome("account:carol", "verdict_bot")])
 
     assert res.stats["outcome_verdict_bot"] == 1 and res.stats["outcome_learned_live"] == 1
     assert state.verdict == VERDICT_BOT and res.changed == {"account:carol": state}
@@ -59,7 +60,7 @@ def test_a_human_label_moves_the_score_down() -> None:
     assert state is not None
     x = det.vector(state, state.counters.last_ts)
     before = det.model.score_one(x)
-    res = det.apply_outcomes([outcome("account:dave", "appeal_upheld")])
+    res = side_inputs.apply_outcomes(det, [outcome("account:dave", "appeal_upheld")])
     after = det.model.score_one(x)
     assert before is not None and after is not None and after < before
     assert state.verdict == VERDICT_HUMAN and res.stats["outcome_learned_live"] == 1
@@ -70,7 +71,7 @@ def test_an_actor_labelled_a_bot_is_no_longer_learned_as_normal_traffic() -> Non
     det.process(browsing("erin", 10))
     state = det.actors.get("account:erin")
     assert state is not None
-    res = det.apply_outcomes([outcome("account:erin", "challenge_failed")])
+    res = side_inputs.apply_outcomes(det, [outcome("account:erin", "challenge_failed")])
     assert state.verdict == VERDICT_BOT
     assert res.stats["outcome_learned_live"] == 0  # HST learns no labels: verdict only
     assert not det._trusted(state, state.counters.last_ts, None)
@@ -85,8 +86,9 @@ def test_abandoned_challenges_and_unknown_actors_teach_nothing_and_are_counted()
     det.process(browsing("frank"))
     state = det.actors.get("account:frank")
     assert state is not None
-    res = det.apply_outcomes(
-        [outcome("account:frank", "challenge_abandoned"), outcome("account:nobody", "verdict_bot")]
+    res = side_inputs.apply_outcomes(
+        det,
+        [outcome("account:frank", "challenge_abandoned"), outcome("account:nobody", "verdict_bot")],
     )
     assert res.stats["outcome_challenge_abandoned"] == 1
     assert res.stats["outcome_unknown_actor"] == 1

@@ -13,6 +13,7 @@ import orjson
 import structlog
 
 from models import REGISTRY
+from stream.core import side_inputs
 from stream.core.actor_state import ActorState
 from stream.core.incidents import IncidentBook
 from stream.core.internal_records import GroupSignal
@@ -42,11 +43,9 @@ def test_group_reasons_and_triggers_name_no_raw_address() -> None:
     member.score = 0.9  # a group challenges only members with evidence of their own
     det.actors.put("account:alice", member)
     sig = GroupSignal("account:alice", "ip:203.0.113.7", "accounts_per_ip", 9, 8, T0, T0 + 3600)
-    out = det.apply_signals([sig])
+    out = side_inputs.apply_group_signals(det, [sig])
     assert out.decisions, "the signal should challenge"
-    published = b"".join(d.encode() for d in out.decisions) + b"".join(
-        f.encode() for f in out.feed
-    )
+    published = b"".join(d.encode() for d in out.decisions) + b"".join(f.encode() for f in out.feed)
     assert b"203.0.113.7" not in published
     assert out.decisions[0].reasons[0].startswith("accounts_per_ip 9 > 8 (p_")
 

@@ -21,7 +21,14 @@ from hypothesis import strategies as st
 
 from models import REGISTRY
 from models import snapshot as snap
-from stream.core import actor_codec, control, internal_records, operator_records, records
+from stream.core import (
+    actor_codec,
+    control,
+    internal_records,
+    operator_records,
+    records,
+    side_inputs,
+)
 from stream.core.correlation import GroupState
 from stream.core.incidents import Incident
 from stream.core.outcomes import ActorOutcome
@@ -197,7 +204,7 @@ def test_one_bad_group_signal_or_feed_item_does_not_stop_its_partition() -> None
     weird = GroupSignal("account:a", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1e9, 1e9 + 60)
     weird.expires_at = "soon"  # type: ignore[assignment]  # what a bug upstream could send
     fine = GroupSignal("account:b", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1e9, 1e9 + 60)
-    out = det.apply_signals([weird, fine])
+    out = side_inputs.apply_group_signals(det, [weird, fine])
     assert out.stats["skipped_group_signal"] == 1
     assert [d.actor for d in out.decisions] == ["account:b"]
     book = IncidentBook()
