@@ -161,9 +161,9 @@ def simulate(
     "--log-format",
     default="auto",
     show_default=True,
-    help="nginx log_format string of $variables, or auto: the known format (combined, "
-    "combined with a session id after the referrer, with an ident, with more fields, "
-    "common) that parses most of the first 500 lines.",
+    help="nginx log_format string of $variables, or auto: the richest known format "
+    "(combined, combined with a session id after the referrer, with an ident, with more "
+    "fields, common) that parses (within 2 %) as many of the first 500 lines as any.",
 )
 @click.option(
     "--profile-path",
@@ -226,9 +226,10 @@ def replay(
         if log_format == "auto":
             found = detect_format(path)
             log_format = found.fmt
+            lacks = f"; without {' and '.join(found.lacks)}" if found.lacks else ""
             click.echo(
                 f"log format: {found.name} (auto: parses {found.matched} of the first "
-                f"{found.sampled} lines; --log-format to choose)"
+                f"{found.sampled} lines{lacks}; --log-format to choose)"
             )
         parser = LogParser(
             log_format, profile_path, source=path.name, trust_remote_user=trust_remote_user

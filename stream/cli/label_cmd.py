@@ -52,6 +52,7 @@ def read_label_file(path: Path, source: str) -> list[tuple[str, str]]:
     """``ACTOR LABEL`` per line (whitespace or a comma between; ``#`` comments; an
     ``actor,label`` header allowed) → (actor, outcome kind); errors name file and line."""
     rows: list[tuple[str, str]] = []
+    seen: dict[str, int] = {}
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -66,7 +67,11 @@ def read_label_file(path: Path, source: str) -> list[tuple[str, str]]:
             raise click.BadParameter(f"{where}: expected ACTOR LABEL, got {line!r}")
         if n == 1 and parts[1].lower() == "label":
             continue  # a header
-        rows.append((_actor(parts[0], where), _kind(source, parts[1].lower(), where)))
+        actor = _actor(parts[0], where)
+        if actor in seen:  # a label teaches once: a second one would only be counted
+            raise click.BadParameter(f"{where}: {actor} is labelled on line {seen[actor]} too")
+        seen[actor] = n
+        rows.append((actor, _kind(source, parts[1].lower(), where)))
     if not rows:
         raise click.BadParameter(f"{path}: no labels in the file", param_hint="--file")
     return rows
@@ -109,9 +114,10 @@ def label(
     """Tell the models what ACTOR was: LABEL is bot or human (abandoned with --as challenge).
 
     Labels teach, decisions enforce: a label goes to the outcomes topic, where the worker
-    that owns the actor teaches it to the models that learn from labels and keeps it as
-    the actor's verdict (an actor labelled a bot is never learned as normal traffic). It
-    does not put a decision in force or lift one: use `scrapeguard decisions add|delete`.
+    that owns the actor keeps it as the actor's verdict and, when the verdict changes and
+    the actor has enough events, teaches it once to the models that learn from labels (an
+    actor with a bot verdict is not learned as normal traffic). It does not put a decision
+    in force or lift one: use `scrapeguard decisions add|delete`.
 
     ACTOR is account:ID, session:ID or ip:ADDRESS (tenant/ in front for a tenant's), as in
     decisions and reports. Example: scrapeguard label account:42 bot --reason "case 17".
@@ -133,6 +139,10 @@ def label(
         ActorOutcome(uuid.uuid4().hex, a, kind, reason.strip(), who, now, decision_id)
         for a, kind in rows
     ]
+    try:  # what the worker would refuse is refused here, before anything is sent
+        ActorOutcome.decode(outcomes[0].encode())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc).removeprefix("outcome: ")) from None
     ensure_topics(settings)
     write_all(
         settings, [(settings.outcomes_topic, o.actor.encode(), o.encode(), None) for o in outcomes]

@@ -169,8 +169,8 @@ def list_models(as_json: bool, offline: bool, broker: str | None) -> None:
     "withhold",
     multiple=True,
     metavar="FEATURE",
-    help="A feature the model sees as 0, e.g. automation_ua when the labels come from "
-    "user agents (repeatable; names: `scrapeguard features`).",
+    help="A feature the model sees at its neutral value, e.g. automation_ua and ua_count "
+    "when the labels come from user agents (repeatable; names: `scrapeguard features`).",
 )
 @out_option("model-evaluation", "report.json and report.html")
 @policy_option

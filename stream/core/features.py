@@ -79,6 +79,7 @@ NEUTRAL = {
     "offsite_view_share": 0.5,
     "dwell_s": 20.0,
     "page_gap_cv": 1.0,
+    "ua_count": 1.0,  # one user agent: what an actor without evidence of churn has
 }
 
 ASSET_FEATURES = ("asset_share", "assets_per_page")
@@ -181,9 +182,10 @@ def features(
 
 
 def withhold(x: dict[str, float], names: Iterable[str]) -> dict[str, float]:
-    """``x`` with the named features as 0, i.e. absent (an evaluation that must not see
-    them, e.g. ``automation_ua`` when user agents made the labels). In place; returns x."""
+    """``x`` with the named features at their neutral value (:data:`NEUTRAL`, else 0: no
+    evidence), for an evaluation that must not see them — e.g. ``automation_ua`` and
+    ``ua_count`` when user agents made the labels. In place; returns x."""
     for name in names:
         if name in x:
-            x[name] = 0.0
+            x[name] = NEUTRAL.get(name, 0.0)
     return x

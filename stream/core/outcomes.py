@@ -11,10 +11,13 @@ challenge page reports ``challenge_solved``, ``challenge_failed`` or
 one (that is ``scrapeguard decisions add|delete``). It does two things, in the detector
 that owns the actor:
 
-* the models that learn from labels (``supervised``, and the ensemble's supervised part)
-  learn the actor's current feature vector with the label;
-* the actor's verdict is kept in its state: an actor labelled a bot is never again
-  learned as normal traffic by the novelty models.
+* the actor's verdict is kept in its state: while it says bot, the novelty models do
+  not learn the actor as normal traffic; only ``verdict_human`` and ``appeal_upheld``
+  clear it (a solved challenge does not: CAPTCHA-solving services exist);
+* when the verdict changes and the actor has the evidence to be scored, the models that
+  learn from labels (``supervised``, the ensemble's supervised part) learn the actor's
+  current feature vector with the label — once per change, so a repeated label teaches
+  nothing more (:func:`stream.core.side_inputs.apply_outcomes`).
 
 An abandoned challenge teaches nothing (a person who leaves and a bot that gives up look
 the same); it is counted.

@@ -77,7 +77,7 @@ class PartitionDetector:
         self.context = StreamContext()  # what this partition's traffic carries
         self.export_vectors = False  # keep every scored vector in the result (training)
         self.export_grown = False  # and those scored as events doubled, not only per interval
-        self.withheld: frozenset[str] = frozenset()  # features the models see as 0
+        self.withheld: frozenset[str] = frozenset()  # features seen at their neutral value
         self._kinds = [0, 0, 0]  # this batch: requests, assets, requests with a referrer
         self._guards: dict[str, GuardedModel] = {}
         self._policy_sig = id(policy)
@@ -364,7 +364,7 @@ class PartitionDetector:
         return True
 
     def vector(self, state: ActorState, ts: float) -> dict[str, float]:
-        """The features the models see; withheld ones (an evaluation without them) as 0."""
+        """The features the models see; withheld ones (an evaluation without them) neutral."""
         return withhold(features(state, ts, self.context), self.withheld)
 
     def _shadow(

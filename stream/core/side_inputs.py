@@ -64,64 +64,97 @@ def apply_manual_decisions(
     out = BatchResult()
     det.record_ts = None
     for m in manuals:
-        state = det.actors.get(m.actor)
-        if state is None:
-            state = ActorState()  # decided before (or without) any event of its own
-            det.actors.put(m.actor, state)
-            state.counters.last_ts = m.ts  # so that idle expiry measures from it
-        decision = manual_decision(state, m, det.model_label)
-        out.changed[m.actor] = state
-        out.decisions.append(decision)
-        out.latency_marks.append((decision, None))  # counted in the metrics
-        out.stats[f"decision_manual_{decision.action}"] += 1
-        ref = parse_actor(m.actor)  # the record's decoder checked it
-        key = state.enforcement.incident or incident_key(
-            state.group_flag(m.ts),
-            ref.value if ref.scope == "ip" else None,
-            m.actor,
-            det.pseudo,
-        )
-        if decision.action != "allow":
-            state.enforcement.incident = key
-        out.feed.append(
-            FeedItem(
-                "decision",
-                key,
-                m.actor,
-                m.ts,
-                action=decision.action,
-                reasons=decision.reasons,
-                decision_id=decision.decision_id,
-            )
-        )
+        try:
+            _manual(det, out, m)
+        except Exception as exc:  # one bad record must never stop the partition
+            out.stats["skipped_manual_decision"] += 1
+            log.warning("manual_decision_skipped", error=f"{type(exc).__name__}: {exc}")
     det.actors.trim()
     det.collect_evicted(out)
     return out
+
+
+def _manual(det: PartitionDetector, out: BatchResult, m: ManualDecision) -> None:
+    state = det.actors.get(m.actor)
+    if state is None:
+        state = ActorState()  # decided before (or without) any event of its own
+        det.actors.put(m.actor, state)
+        state.counters.last_ts = m.ts  # so that idle expiry measures from it
+    decision = manual_decision(state, m, det.model_label)
+    out.changed[m.actor] = state
+    out.decisions.append(decision)
+    out.latency_marks.append((decision, None))  # counted in the metrics
+    out.stats[f"decision_manual_{decision.action}"] += 1
+    ref = parse_actor(m.actor)  # the record's decoder checked it
+    key = state.enforcement.incident or incident_key(
+        state.group_flag(m.ts),
+        ref.value if ref.scope == "ip" else None,
+        m.actor,
+        det.pseudo,
+    )
+    if decision.action != "allow":
+        state.enforcement.incident = key
+    out.feed.append(
+        FeedItem(
+            "decision",
+            key,
+            m.actor,
+            m.ts,
+            action=decision.action,
+            reasons=decision.reasons,
+            decision_id=decision.decision_id,
+        )
+    )
+
+
+# labels that may clear a bot verdict: an analyst's or an upheld appeal — never a solved
+# challenge (CAPTCHA-solving services exist)
+CLEARS_BOT_VERDICT = frozenset({"verdict_human", "appeal_upheld"})
 
 
 def apply_outcomes(det: PartitionDetector, outcomes: Iterable[ActorOutcome]) -> BatchResult:
-    """Labels (:mod:`stream.core.outcomes`): the models that learn from labels learn
-    the actor's feature vector as it stands, and the actor keeps the verdict. Labels
-    teach; they put no decision in force and lift none."""
+    """Labels (:mod:`stream.core.outcomes`): they set the actor's verdict, and when the
+    verdict changes and the actor has the evidence to be scored, the models that learn
+    from labels learn its feature vector as it stands — once per change of verdict, so
+    repeating a label teaches nothing more. Labels teach; they put no decision in force
+    and lift none."""
     out = BatchResult()
     det.record_ts = None
     for o in outcomes:
-        out.stats[f"outcome_{o.kind}"] += 1
-        label = o.is_bot
-        if label is None:
-            continue  # an abandoned challenge: a person who left or a bot that gave up
-        state = det.actors.get(o.actor)
-        if state is None:
-            out.stats["outcome_unknown_actor"] += 1  # no evidence here to learn from
-            continue
-        state.verdict = VERDICT_BOT if label else VERDICT_HUMAN
-        out.changed[o.actor] = state
-        x = det.vector(state, state.counters.last_ts)
-        for slot in ("live", "shadow"):
-            g = det.guard(slot)
-            if g is not None and g.learn_label(x, label):
-                out.stats[f"outcome_learned_{slot}"] += 1
-                det.sync_model(slot, g)
+        try:
+            _outcome(det, out, o)
+        except Exception as exc:  # one bad record must never stop the partition
+            out.stats["skipped_outcome"] += 1
+            log.warning("outcome_skipped", error=f"{type(exc).__name__}: {exc}")
     det.actors.trim()
     det.collect_evicted(out)
     return out
+
+
+def _outcome(det: PartitionDetector, out: BatchResult, o: ActorOutcome) -> None:
+    out.stats[f"outcome_{o.kind}"] += 1
+    label = o.is_bot
+    if label is None:
+        return  # an abandoned challenge: a person who left or a bot that gave up
+    state = det.actors.get(o.actor)
+    if state is None:
+        out.stats["outcome_unknown_actor"] += 1  # no evidence here to learn from
+        return
+    verdict = VERDICT_BOT if label else VERDICT_HUMAN
+    if state.verdict == VERDICT_BOT and not label and o.kind not in CLEARS_BOT_VERDICT:
+        out.stats["outcome_bot_verdict_kept"] += 1
+        return
+    if state.verdict == verdict:
+        out.stats["outcome_repeated"] += 1  # taught when the verdict was set
+        return
+    state.verdict = verdict
+    out.changed[o.actor] = state
+    if state.counters.events < det.policy.score_min_events:
+        out.stats["outcome_no_evidence"] += 1  # the verdict is kept; nothing to learn from
+        return
+    x = det.vector(state, state.counters.last_ts)
+    for slot in ("live", "shadow"):
+        g = det.guard(slot)
+        if g is not None and g.learn_label(x, label):
+            out.stats[f"outcome_learned_{slot}"] += 1
+            det.sync_model(slot, g)

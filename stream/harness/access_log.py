@@ -218,10 +218,20 @@ class Detected:
     matched: int  # lines of the sample the format parses
     sampled: int
 
+    @property
+    def lacks(self) -> list[str]:
+        """What request events from this format go without."""
+        return [
+            what
+            for var, what in (("http_user_agent", "user agent"), ("http_referer", "referrer"))
+            if f"${var}" not in self.fmt
+        ]
+
 
 def detect_format(path: Path, sample_lines: int = DETECT_SAMPLE_LINES) -> Detected:
-    """The known format (:data:`KNOWN_FORMATS`) that parses most of the first
-    ``sample_lines`` lines of ``path``; LogFormatError when none parses any."""
+    """The richest known format (:data:`KNOWN_FORMATS`) that parses (within 2 %) as many
+    of the first ``sample_lines`` lines of ``path`` as any; LogFormatError when none
+    parses any."""
     sample: list[str] = []
     with open_log(path) as fh:
         for raw in fh:
@@ -230,12 +240,16 @@ def detect_format(path: Path, sample_lines: int = DETECT_SAMPLE_LINES) -> Detect
                 sample.append(line)
                 if len(sample) >= sample_lines:
                     break
-    best: Detected | None = None
+    counts: list[Detected] = []
     for name, fmt in KNOWN_FORMATS.items():
         parser = LogParser(fmt)
         n = sum(parser.parse_line(line, i) is not None for i, line in enumerate(sample, 1))
-        if n and (best is None or n > best.matched):
-            best = Detected(name, fmt, n, len(sample))
+        counts.append(Detected(name, fmt, n, len(sample)))
+    most = max(d.matched for d in counts)
+    # the formats run from the richest to the poorest, and a poorer one (common) also
+    # parses the lines of the richer ones: the first within 2 % of the best wins, so one
+    # odd line does not cost a whole file its user agents and referrers
+    best = next((d for d in counts if d.matched and d.matched >= 0.98 * most), None)
     if best is None:
         shown = sample[0][:120] if sample else "(the file is empty)"
         raise LogFormatError(

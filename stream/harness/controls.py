@@ -122,7 +122,7 @@ def run_offline(
     withhold: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The control runs (``OfflineResult`` per arm) on ``events`` (replayed in order);
-    ``withhold``: features the models see as 0."""
+    ``withhold``: features the models see at their neutral value."""
     from stream.harness.offline import OfflineRun
 
     out: dict[str, Any] = {}

@@ -61,8 +61,9 @@ class OfflineRun:
     ) -> None:
         """``scorer`` builds each partition's model in place of ``spec``'s registered one
         (a control of :mod:`stream.harness.controls`); ``spec`` still labels it.
-        ``withhold``: features the models see as 0 (an evaluation without them, e.g.
-        ``automation_ua`` when user agents are the labels)."""
+        ``withhold``: features the models see at their neutral value (an evaluation
+        without them, e.g. ``automation_ua`` and ``ua_count`` when user agents are the
+        labels; :func:`stream.core.features.withhold`)."""
         self.policy = policy
         build = scorer or (lambda: REGISTRY.build(spec))
         self.partitions = partitions
@@ -196,7 +197,7 @@ def evaluate_model(
     orders the replay and restricts every figure to the test actors. With ``controls``
     the same events are also replayed rules-only and with a constant score
     (:mod:`stream.harness.controls`), for the model's lift over them. ``withhold``:
-    features every arm's model sees as 0.
+    features every arm's model sees at their neutral value.
     """
     from stream.harness.controls import controls_of_runs, run_offline
     from stream.harness.labels import resolve

@@ -131,8 +131,8 @@ class Metrics:
         )
         self.outcomes = Counter(
             "scrapeguard_outcomes",
-            "Outcomes (labels) applied, by kind; learned_live / learned_shadow: taught to a "
-            "model; unknown_actor: no state to learn from",
+            "Outcomes (labels) by kind; learned_live / learned_shadow: taught to a model; "
+            "repeated, bot_verdict_kept, no_evidence, unknown_actor: not taught",
             ["kind"],
             registry=r,
         )

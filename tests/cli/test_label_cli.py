@@ -35,6 +35,7 @@ def test_a_label_file_with_a_header_comments_and_csv(tmp_path: Path) -> None:
         ("account:42 maybe\n", "labels.txt:1: 'maybe' is not a label for --as verdict"),
         ("range:192.0.2.0/24 bot\n", "labels.txt:1: label one actor, not a range"),
         ("# nothing\n", "no labels in the file"),
+        ("account:42 bot\naccount:42 human\n", "labels.txt:2: account:42 is labelled on line 1"),
     ],
 )
 def test_a_bad_label_file_names_file_and_line(tmp_path: Path, text: str, says: str) -> None:
@@ -53,6 +54,10 @@ def test_a_bad_label_file_names_file_and_line(tmp_path: Path, text: str, says: s
         (["nobody", "bot", "--reason", "r"], "'nobody' is not an actor"),
         (["account:42", "bot", "--reason", "  "], "say why"),
         (["account:42", "robot", "--reason", "r"], "'robot' is not one of"),
+        (["account:42", "bot", "--reason", "x" * 501], "reason longer than 500 characters"),
+        (["account:42", "bot", "--reason", "a\nb"], "reason contains control characters"),
+        (["account:42", "bot", "--reason", "r", "--by", "b" * 101], "by longer than 100"),
+        (["account:42", "bot", "--reason", "r", "--decision-id", "d" * 201], "decision_id longer"),
     ],
 )
 def test_bad_arguments_are_clear_errors(args: list[str], says: str) -> None:

@@ -7,6 +7,7 @@ from models import REGISTRY
 from stream.core import side_inputs
 from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, VERDICT_NONE
 from stream.core.batch import Limits
+from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
@@ -94,3 +95,49 @@ def test_abandoned_challenges_and_unknown_actors_teach_nothing_and_are_counted()
     assert res.stats["outcome_unknown_actor"] == 1
     assert res.stats["outcome_learned_live"] == 0 and not res.changed
     assert state.verdict == VERDICT_NONE and det.actors.get("account:nobody") is None
+
+
+def test_a_label_on_an_actor_without_evidence_sets_the_verdict_and_teaches_nothing() -> None:
+    """A manual block creates the state of an actor that sent nothing: its vector is not
+    evidence of anything, so a label on it must not move the model."""
+    det = detector("supervised")
+    det.process(browsing("ivan"))
+    ivan = det.actors.get("account:ivan")
+    assert ivan is not None
+    x = det.vector(ivan, ivan.counters.last_ts)
+    before = det.model.score_one(x)
+    block = ManualDecision("m1", "account:ghost", "add", "block", 3600.0, "case 9", "op", T0)
+    side_inputs.apply_manual_decisions(det, [block])
+    state = det.actors.get("account:ghost")
+    assert state is not None and state.counters.events == 0
+    res = side_inputs.apply_outcomes(det, [outcome("account:ghost", "verdict_bot")])
+    assert state.verdict == VERDICT_BOT
+    assert res.stats["outcome_no_evidence"] == 1 and res.stats["outcome_learned_live"] == 0
+    assert det.model.score_one(x) == before  # nobody's score moved
+
+
+def test_repeating_a_label_teaches_once() -> None:
+    det = detector("supervised")
+    det.process(browsing("gina"))
+    state = det.actors.get("account:gina")
+    assert state is not None
+    x = det.vector(state, state.counters.last_ts)
+    first = side_inputs.apply_outcomes(det, [outcome("account:gina", "verdict_bot")])
+    after_one = det.model.score_one(x)
+    again = side_inputs.apply_outcomes(det, [outcome("account:gina", "verdict_bot")] * 100)
+    assert first.stats["outcome_learned_live"] == 1
+    assert again.stats["outcome_repeated"] == 100 and again.stats["outcome_learned_live"] == 0
+    assert det.model.score_one(x) == after_one
+
+
+def test_a_solved_challenge_does_not_clear_a_bot_verdict_an_upheld_appeal_does() -> None:
+    det = detector("supervised")
+    det.process(browsing("hugo"))
+    state = det.actors.get("account:hugo")
+    assert state is not None
+    side_inputs.apply_outcomes(det, [outcome("account:hugo", "verdict_bot")])
+    solved = side_inputs.apply_outcomes(det, [outcome("account:hugo", "challenge_solved")])
+    assert solved.stats["outcome_bot_verdict_kept"] == 1
+    assert solved.stats["outcome_learned_live"] == 0 and state.verdict == VERDICT_BOT
+    upheld = side_inputs.apply_outcomes(det, [outcome("account:hugo", "appeal_upheld")])
+    assert upheld.stats["outcome_learned_live"] == 1 and state.verdict == VERDICT_HUMAN

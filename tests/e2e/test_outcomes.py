@@ -60,3 +60,17 @@ def test_an_unknown_actor_is_counted_and_a_bad_record_is_dead_lettered(
     dead.close()
     (rec,) = [r for r in got if r["source"]["topic"] == "e2e-outcomes"]
     assert rec["reason"] == "invalid_outcome" and "outcome:" in rec["detail"]
+
+
+def test_a_bad_manual_decision_record_is_dead_lettered(broker: EmbeddedBroker) -> None:
+    dead = TopicReader(broker.address, "deadletter")
+    producer = KafkaProducer(bootstrap_servers=broker.address)
+    producer.send("e2e-manual-decisions", b'{"op": "add"}', key=b"account:lbl-bad")
+    producer.flush()
+    producer.close()
+    got = dead.wait_for(
+        lambda rs: any(r["source"]["topic"] == "e2e-manual-decisions" for r in rs), settle_s=0
+    )
+    dead.close()
+    (rec,) = [r for r in got if r["source"]["topic"] == "e2e-manual-decisions"]
+    assert rec["reason"] == "invalid_manual_decision" and "manual decision" in rec["detail"]

@@ -176,3 +176,19 @@ def test_auto_detects_the_other_known_formats(tmp_path: Path, line: str, name: s
 def test_auto_says_when_no_known_format_fits(tmp_path: Path) -> None:
     with pytest.raises(LogFormatError, match="no known log format parses its lines"):
         detect_format(_write(tmp_path, ["2019-03-02 GET /x 200", "not a log"]))
+
+
+def test_one_odd_line_does_not_make_auto_fall_back_to_common(tmp_path: Path) -> None:
+    """common's last field swallows the rest of a combined line, so it parses every line
+    combined does and more: one line with an escaped quote must not cost the file its user
+    agents (the richest format within 2 % of the best wins)."""
+    odd = LINE.replace('"Mozilla/5.0 (X11; Linux x86_64)"', '"Mozilla/5.0 \\"quoted\\""')
+    assert LogParser().parse_line(odd, 1) is None
+    found = detect_format(_write(tmp_path, [LINE] * 99 + [odd]))
+    assert (found.name, found.matched, found.lacks) == ("combined", 99, [])
+    common = detect_format(
+        _write(
+            tmp_path, ['203.0.113.9 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 51'] * 3
+        )
+    )
+    assert common.lacks == ["user agent", "referrer"]

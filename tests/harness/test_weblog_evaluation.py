@@ -1,12 +1,13 @@
 """An offline evaluation on a real web log (tests/data/apache_combined_2015.log, see its
 README): actors that declared a crawler user agent against the rest, with the user agent
-withheld from the model, through the product's own pipeline (validation, features, the
+withheld from the model (``automation_ua`` and ``ua_count`` at their neutral values),
+through the product's own pipeline (validation, features, the
 default ensemble, policy).
 
 The labels are weak: "the rest" holds undeclared automation too (feed readers, a
 configuration-management client, clients with user agent "-"), so a perfect detector
 would not reach 1.0. The issue's target is AUC ≥ 0.85; measured when this test was
-written: 0.848 on each actor's latest score, 0.829 on its maximum (every actor scored
+written: 0.847 on each actor's latest score, 0.828 on its maximum (every actor scored
 from its first event). The floors below sit under those figures to absorb small,
 honest changes of the prior; a model that lost its behavioural features (or saw the user
 agent) would not stay in that range.
@@ -27,7 +28,7 @@ from stream.harness.ranking import roc_auc
 
 REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
 NOW = 1.5e9  # after the log (May 2015): nothing is future-dated
-WITHHELD = frozenset({"automation_ua"})
+WITHHELD = frozenset({"automation_ua", "ua_count"})  # every feature read from the user agent
 
 
 @functools.cache
@@ -60,6 +61,7 @@ def test_the_labels_are_the_declared_crawlers_of_the_log() -> None:
 def test_the_model_never_sees_the_user_agent() -> None:
     vectors = run().vectors
     assert vectors and all(x["automation_ua"] == 0.0 for _, _, x in vectors)
+    assert all(x["ua_count"] == 1.0 for _, _, x in vectors)  # neutral: no churn
 
 
 def test_declared_crawlers_rank_above_the_rest_without_the_user_agent() -> None:
@@ -69,8 +71,8 @@ def test_declared_crawlers_rank_above_the_rest_without_the_user_agent() -> None:
     auc_last = roc_auc(labels, res.last_score)
     auc_max = roc_auc(labels, res.max_score)
     assert auc_last is not None and auc_max is not None
-    assert auc_last >= 0.82, auc_last  # target 0.85; measured 0.848
-    assert auc_max >= 0.80, auc_max  # measured 0.829
+    assert auc_last >= 0.82, auc_last  # target 0.85; measured 0.847
+    assert auc_max >= 0.80, auc_max  # measured 0.828
 
 
 def test_the_model_beats_the_rules_only_and_constant_controls() -> None:
