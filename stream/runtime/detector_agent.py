@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -87,6 +88,23 @@ def add_outcome(plan: Publish, s: Settings, partition: int, out: BatchResult) ->
         )
 
 
+def _decoder(decode: Callable[[bytes | None], Any], keyed: bool = True) -> Callable[[Any], Any]:
+    """A record's decoder; ``keyed``: the record must be keyed by the actor it names, as
+    decisions name it — else it would reach another partition than the actor's state."""
+
+    def from_record(r: Any) -> Any:
+        item = decode(r.value)
+        if keyed and r.key != item.actor.encode():
+            key = r.key.decode(errors="replace") if r.key is not None else None
+            raise ValueError(
+                f"keyed {key!r} but about {item.actor!r}: key the record by the actor as "
+                "decisions name it (normalised), so that it reaches the actor's partition"
+            )
+        return item
+
+    return from_record
+
+
 class Detector(BatchConsumer):
     name = "detector"
 
@@ -126,13 +144,19 @@ class Detector(BatchConsumer):
         # the topics besides requests: (what, decoder, how a partition's detector applies it)
         self._inputs: dict[str, tuple[str, Any, Any]] = {
             settings.signals_topic: (
-                "group_signal", GroupSignal.decode, side_inputs.apply_group_signals
+                "group_signal",
+                _decoder(GroupSignal.decode, keyed=False),
+                side_inputs.apply_group_signals,
             ),
             settings.manual_topic: (
-                "manual_decision", ManualDecision.decode, side_inputs.apply_manual_decisions
+                "manual_decision",
+                _decoder(ManualDecision.decode),
+                side_inputs.apply_manual_decisions,
             ),
             settings.outcomes_topic: (
-                "outcome", ActorOutcome.decode, side_inputs.apply_outcomes
+                "outcome",
+                _decoder(ActorOutcome.decode),
+                side_inputs.apply_outcomes,
             ),
         }
         super().__init__(
@@ -242,7 +266,7 @@ class Detector(BatchConsumer):
                 refused = BatchResult()
                 for r in records:
                     try:
-                        items.append(decode(r.value))
+                        items.append(decode(r))
                     except ValueError as exc:
                         self._refused(refused, what, tp, r, exc)
                 outcomes.append((tp.partition, apply(det, items)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 
+import orjson
 import pytest
 from kafka import KafkaProducer
 
@@ -74,3 +75,20 @@ def test_a_bad_manual_decision_record_is_dead_lettered(broker: EmbeddedBroker) -
     dead.close()
     (rec,) = [r for r in got if r["source"]["topic"] == "e2e-manual-decisions"]
     assert rec["reason"] == "invalid_manual_decision" and "manual decision" in rec["detail"]
+
+
+def test_an_outcome_keyed_by_another_actor_is_dead_lettered(broker: EmbeddedBroker) -> None:
+    """Keyed otherwise than by its actor, a label would reach a partition without the
+    actor's state and teach nothing: it is refused with the reason instead."""
+    dead = TopicReader(broker.address, "deadletter")
+    doc = {"outcome_id": "o-k", "actor": "ip:2001:db8::1", "kind": "verdict_bot", "ts": 1.7e9}
+    producer = KafkaProducer(bootstrap_servers=broker.address)
+    producer.send("e2e-outcomes", orjson.dumps(doc), key=b"ip:2001:DB8::1")
+    producer.flush()
+    producer.close()
+    got = dead.wait_for(
+        lambda rs: any("keyed 'ip:2001:DB8::1'" in r["detail"] for r in rs), settle_s=0
+    )
+    dead.close()
+    (rec,) = [r for r in got if "keyed 'ip:2001:DB8::1'" in r["detail"]]
+    assert rec["reason"] == "invalid_outcome" and "'ip:2001:db8::1'" in rec["detail"]
