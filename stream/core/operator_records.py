@@ -48,7 +48,7 @@ class ManualDecision:
         if action not in ("allow", "challenge", "block") or (op == "delete" and action != "allow"):
             raise ValueError(f"{what}: action must be allow, challenge or block (allow to delete)")
         actor = text_of(d, "actor", what)
-        parse_actor(actor)  # raises ValueError for a malformed actor
+        actor = parse_actor(actor).key  # normalised as decisions name it; ValueError if bad
         ttl = number_of(d, "ttl_s", what)
         if not 0 <= ttl <= 10 * 365 * 86400:
             raise ValueError(f"{what}: ttl_s must be between 0 and ten years")
