@@ -25,6 +25,7 @@ from stream.core.records import Decision
 from stream.harness.bench import workload
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
+from stream.kafka.read_to_end import is_marker
 from stream.kafka.topics import ensure_topics
 from stream.kafka.writer import partition_for, write_all
 from stream.settings import Settings
@@ -257,6 +258,8 @@ class Bench:
                 t = time.time()
                 for recs in batch.values():
                     for r in recs:
+                        if is_marker(r):  # the global view's end markers (no value)
+                            continue
                         seen.setdefault(orjson.loads(r.value)["trigger_event_id"], t)
 
         reader = asyncio.create_task(read())
