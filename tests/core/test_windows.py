@@ -121,3 +121,32 @@ def test_distinct_dump_and_load_round_trip(n: int) -> None:
     e.add(1, T0 + 200)
     d.add(1, T0 + 200)
     assert e.estimate() == d.estimate()
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_counter_fast_paths_count_like_add(seed: int) -> None:
+    """``add_request``/``add_one`` (and the cell-by-cell expiry of short steps) give the
+    same rings and totals as the general ``add``, in and out of order, idle gaps and
+    saturation included."""
+    rng = random.Random(seed)
+    general = SlidingCounter(60, 60.0, channels=3, typecode="B")  # small cap: saturates
+    fast = SlidingCounter(60, 60.0, channels=3, typecode="B")
+    day, day_fast = SlidingCounter(24, 3600.0), SlidingCounter(24, 3600.0)
+    ts = T0
+    saturated = False
+    for i in range(5000):
+        if i % 1000 < 300:  # a burst: past the cap of a slot
+            ts += 0.1
+        elif rng.random() < 0.05:  # out of order: within the window, or older than it
+            ts += rng.choice([-90.0, -4000.0])
+        else:
+            ts += rng.choice([0.0, 1.0, 30.0, 61.0, 125.0, 400.0, 5000.0])
+        view, error = rng.random() < 0.5, rng.random() < 0.2
+        took = general.add(ts, (1, int(view), int(error)))
+        assert fast.add_request(ts, view, error) is took
+        assert day_fast.add_one(ts) is day.add(ts, (1,))
+        assert fast.ring == general.ring and fast.totals == general.totals
+        assert fast.head == general.head
+        assert day_fast.ring == day.ring and day_fast.totals == day.totals
+        saturated = saturated or max(general.ring) == 255
+    assert saturated  # a burst filled a slot past the cap
