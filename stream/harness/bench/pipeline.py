@@ -3,9 +3,10 @@
 Runs the bench mix (:mod:`.workload`: N events, N/4 actors, an hour of event time) through
 :class:`~stream.core.partition_detector.PartitionDetector` of 8 partitions in batches of
 500, with the default policy and the default live model, and encodes each changed actor's
-state once per batch as the detector does for the changelog. No Kafka, no asyncio: what
-one event costs the core. The first half of the events warms the models and the actor
-table up; the second half is timed. Prints one JSON line (``us_per_event``,
+state once per batch as the detector does for the changelog. No Kafka, no asyncio, no
+ledger (sealing watched profile ids needs the worker's keys): what one event costs the
+core. The first half of the events warms the models and the actor table up; the second
+half is timed. Prints one JSON line (``us_per_event``,
 ``events_per_s``, and ``cpu_us_per_event``: the process's CPU time, steadier than the wall
 clock on a shared machine); ``--profile K`` prints the K largest costs (cProfile, own
 time) first.
