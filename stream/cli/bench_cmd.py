@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 import orjson
@@ -19,10 +20,10 @@ from stream.harness.bench.run import Bench
 @click.option("--quick", is_flag=True, help="One run, fewer events, 100k actors only.")
 @click.option(
     "--only",
-    type=click.Choice(["check"]),
+    type=click.Choice(["check", "pipeline"]),
     default=None,
-    help="Run one part: check = /check latency at 1k and 10k requests/s (merged into "
-    "OUT/bench.json).",
+    help="Run one part, merged into OUT/bench.json: check = /check latency at 1k and 10k "
+    "requests/s; pipeline = microseconds per event of the pure core, offline.",
 )
 @friendly_errors
 def bench(out: Path, runs: int, events: int, quick: bool, only: str | None) -> None:
@@ -32,12 +33,18 @@ def bench(out: Path, runs: int, events: int, quick: bool, only: str | None) -> N
     agent (per-event windowed Table updates and River scoring) processes the same event
     mix. Writes OUT/bench.json and OUT/bench.png and prints a Markdown table.
     """
-    if only == "check":
+    if only is not None:
         path = out / "bench.json"
         result = orjson.loads(path.read_bytes()) if path.exists() else {}
-        result["check_latency_ms"] = Bench(out, log=click.echo).check_latency()
+        part = Bench(out, log=click.echo, events=events)
+        value: Any
+        if only == "check":
+            name, value = "check_latency_ms", part.check_latency()
+        else:
+            name, value = "pipeline_us_per_event", part.pipeline()["us_per_event"]
+        result[name] = value
         path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-        click.echo(f"{path}: check_latency_ms updated")
+        click.echo(f"{path}: {name} updated ({value})")
         return
     b = (
         Bench(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import struct
 from array import array
+from typing import Any
 
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
@@ -26,12 +27,17 @@ VERSION = 4
 _HEAD3 = struct.Struct("<BddqqqdddqdBBdddqBII")
 _HEAD = struct.Struct(_HEAD3.format + "Bd")  # + origin, allow_until
 _DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch bytes (or 0)
+# the head and the rings' heads in one pack (little-endian formats have no padding, so
+# this is byte for byte _HEAD then "<qq")
+_HEAD_RINGS = struct.Struct(_HEAD.format + "qq")
+_TAIL = struct.Struct("<ddB")  # newest navigation, next score, verdict
 
 
 def encode(state: ActorState) -> bytes:
     c, e = state.counters, state.enforcement
-    parts = [
-        _HEAD.pack(
+    # arrays go into the join as they are (buffers): no intermediate copies
+    parts: list[bytes | array[Any]] = [
+        _HEAD_RINGS.pack(
             VERSION,
             c.first_ts,
             c.last_ts,
@@ -54,10 +60,11 @@ def encode(state: ActorState) -> bytes:
             c.ip0,
             int(e.origin),
             e.allow_until,
+            c.hour.head,
+            c.day.head,
         ),
-        struct.pack("<qq", c.hour.head, c.day.head),
-        c.hour.ring.tobytes(),
-        c.day.ring.tobytes(),
+        c.hour.ring,
+        c.day.ring,
     ]
     group = state.group_reason.encode()
     incident = e.incident.encode()
@@ -77,8 +84,8 @@ def encode(state: ActorState) -> bytes:
         parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
     if incident:
         parts.append(struct.pack("<H", len(incident)) + incident)
-    parts.append(struct.pack("<ddB", c.nav_ts, state.next_score_ts, state.verdict))
-    parts.append(state.behaviour.dump())
+    parts.append(_TAIL.pack(c.nav_ts, state.next_score_ts, state.verdict))
+    state.behaviour.dump_into(parts)
     return b"".join(parts)
 
 

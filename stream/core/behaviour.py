@@ -30,9 +30,10 @@ memory.
 from __future__ import annotations
 
 import math
+import struct
 import zlib
 from array import array
-from typing import Final
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from stream.core.records import RequestEvent
@@ -153,17 +154,27 @@ def referrer_path(referrer: str) -> str:
         return ""
 
 
+_C0: Final = array("f", bytes(4 * N_COUNTERS))  # never changed: copied by Behaviour()
+_S0: Final = array("d", bytes(8 * N_STATS))
+_PAGES0: Final = array("H", bytes(2 * RECENT_PAGES))
+_UAS0: Final = array("I")
+
+
+_LAST_PAGE_N: Final = struct.Struct("<HB")  # newest page hash, number of user agents
+
+
 class Behaviour:
     """Recency-weighted browsing evidence of one actor (see the module docstring)."""
 
     __slots__ = ("c", "last_page", "pages", "s", "uas")
 
     def __init__(self) -> None:
-        self.c = array("f", bytes(4 * N_COUNTERS))
-        self.s = array("d", bytes(8 * N_STATS))
-        self.pages = array("H", bytes(2 * RECENT_PAGES))  # ring of recent page hashes
+        # copies of shared zero arrays: one allocation each
+        self.c = _C0[:]
+        self.s = _S0[:]
+        self.pages = _PAGES0[:]  # ring of recent page hashes
         self.last_page = 0  # hash of the newest page
-        self.uas = array("I")  # distinct user-agent hashes (at most MAX_UAS)
+        self.uas = _UAS0[:]  # distinct user-agent hashes (at most MAX_UAS)
 
     # -- updates -------------------------------------------------------------------------
     def _weight(self, ts: float) -> float:
@@ -332,13 +343,18 @@ class Behaviour:
 
     # -- persistence -----------------------------------------------------------------------
     def dump(self) -> bytes:
-        return (
-            self.c.tobytes()
-            + self.s.tobytes()
-            + self.pages.tobytes()
-            + self.last_page.to_bytes(2, "little")
-            + bytes((len(self.uas),))
-            + self.uas.tobytes()
+        parts: list[bytes | array[Any]] = []
+        self.dump_into(parts)
+        return b"".join(parts)
+
+    def dump_into(self, parts: list[bytes | array[Any]]) -> None:
+        """Append the parts of :meth:`dump` to ``parts`` (arrays as buffers, not copies)."""
+        parts += (
+            self.c,
+            self.s,
+            self.pages,
+            _LAST_PAGE_N.pack(self.last_page, len(self.uas)),
+            self.uas,
         )
 
     SIZE_FIXED: Final = 4 * N_COUNTERS + 8 * N_STATS + 2 * RECENT_PAGES + 2 + 1

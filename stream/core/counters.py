@@ -96,9 +96,10 @@ class ActorCounters:
         ``navigation``): a page's assets come in bursts and its script's beacons on a
         timer, whoever sits at the browser."""
         ts = ev.ts
-        is_view = ev.target_profile_id is not None
-        self.hour.add(ts, (1, 1 if is_view else 0, 1 if ev.status >= 400 else 0))
-        self.day.add(ts, (1,))
+        target = ev.target_profile_id
+        is_view = target is not None
+        self.hour.add_request(ts, is_view, ev.status >= 400)
+        self.day.add_one(ts)
         if self.events == 0:
             self.first_ts = self.last_ts = ts
         elif ts > self.last_ts:
@@ -119,10 +120,12 @@ class ActorCounters:
         self.events += 1
         if ev.account_created_ts is not None:
             self.created_ts = ev.account_created_ts
-        if ev.user_agent:
-            self.automation = is_automation_ua(ev.user_agent)
-        if ev.ip is not None:
-            h = stable_hash(ev.ip) or 1
+        ua = ev.user_agent
+        if ua:
+            self.automation = is_automation_ua(ua)
+        ip = ev.ip
+        if ip is not None:
+            h = stable_hash(ip) or 1
             if self.ips is not None:
                 self.ips.add(h, ts)
             elif self.ip0 == 0:
@@ -131,9 +134,7 @@ class ActorCounters:
                 self.ips = SlidingDistinct(IP_DISTINCT)
                 self.ips.add(self.ip0, self.last_ts)
                 self.ips.add(h, ts)
-        if is_view:
-            target = ev.target_profile_id
-            assert target is not None
+        if target is not None:
             self.views += 1
             h = stable_hash(target)
             if self.distinct_hour is None:

@@ -129,6 +129,9 @@ class Policy:
         else:
             young = False
         per_hour, per_day = counters.hour.totals[0], counters.day.totals[0]
+        floor_hour, floor_day = _floors(self)[young]
+        if per_hour <= floor_hour and per_day <= floor_day:
+            limits = ()  # every metric is below every threshold (the many quiet actors)
         for limit in limits:
             bound = per_day if limit.metric in _BOUNDED_BY_DAY else per_hour
             if bound <= limit.floor:
@@ -157,7 +160,33 @@ class Policy:
                 reasons.append(
                     f"profile_views_after_challenge {after} > {self.block_after_challenge_views}"
                 )
+        if not reasons:
+            return _ALLOW  # action is ALLOW: every other branch gives a reason
         return Verdict(action, tuple(reasons))
+
+
+_ALLOW = Verdict(Action.ALLOW, ())
+# id(policy) -> (policy, its floors): a few policies live at a time (reloads, tests)
+_FLOORS: dict[int, tuple[Policy, tuple[tuple[float, float], tuple[float, float]]]] = {}
+
+
+def _floors(policy: Policy) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The lowest thresholds of the limits bounded by the hour's and by the day's
+    requests, for ``(established, young)`` accounts: below both, no limit can fire."""
+    hit = _FLOORS.get(id(policy))
+    if hit is not None and hit[0] is policy:
+        return hit[1]
+
+    def lowest(limits: tuple[Limit, ...]) -> tuple[float, float]:
+        hour = [lim.floor for lim in limits if lim.metric not in _BOUNDED_BY_DAY]
+        day = [lim.floor for lim in limits if lim.metric in _BOUNDED_BY_DAY]
+        return min(hour, default=float("inf")), min(day, default=float("inf"))
+
+    floors = lowest(policy.limits), lowest(policy.limits + policy.new_account_limits)
+    if len(_FLOORS) >= 64:
+        _FLOORS.clear()
+    _FLOORS[id(policy)] = (policy, floors)
+    return floors
 
 
 def _reason(

@@ -86,6 +86,16 @@ def _valid_ip(text: str) -> bool:
     return True
 
 
+def _bad_chars(text: str, forbidden: re.Pattern[str]) -> bool:
+    """Whether ``forbidden`` (``_CONTROL`` or ``_NOT_IN_ACTOR_ID``) occurs in ``text``.
+
+    Printable ASCII (the usual identifier) holds no control character, so only ``/`` is
+    left to look for; anything else goes through the regular expression."""
+    if text.isascii() and text.isprintable():
+        return forbidden is _NOT_IN_ACTOR_ID and "/" in text
+    return forbidden.search(text) is not None
+
+
 def _opt_id(
     doc: dict[str, Any], name: str, forbidden: re.Pattern[str] = _CONTROL
 ) -> str | Invalid | None:
@@ -96,7 +106,7 @@ def _opt_id(
     if isinstance(value, str):
         if len(value) > 512:
             return Invalid("invalid_field", f"{name} is longer than 512 characters")
-        if forbidden.search(value):
+        if _bad_chars(value, forbidden):
             what = "'/' or control" if forbidden is _NOT_IN_ACTOR_ID else "control"
             return Invalid("invalid_field", f"{name} must not contain {what} characters")
         return value or None
@@ -193,7 +203,7 @@ def validate_doc(
         event_id = str(event_id)
     if not isinstance(event_id, str) or not event_id or len(event_id) > 256:
         return Invalid("invalid_field", "event_id must be a non-empty string (max 256)")
-    if _CONTROL.search(event_id):
+    if _bad_chars(event_id, _CONTROL):
         return Invalid("invalid_field", "event_id must not contain control characters")
 
     if "ts" not in doc:

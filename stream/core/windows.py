@@ -36,6 +36,17 @@ def stable_hash(text: str) -> int:
     return h ^ (h >> 16)
 
 
+_ZEROS: dict[tuple[str, int], array[int]] = {}
+
+
+def _zeros(typecode: str, n: int) -> array[int]:
+    """A shared array of ``n`` zeros (copy it with ``[:]``: one allocation, no bytes)."""
+    z = _ZEROS.get((typecode, n))
+    if z is None:
+        z = _ZEROS[(typecode, n)] = array(typecode, bytes(array(typecode).itemsize * n))
+    return z
+
+
 _STAMP_MOD = 255  # sketch stamps are slot % 255 + 1 in one byte; 0 means empty
 _SWEEP_EVERY = 64  # slots between sweeps of stale sketch stamps (keeps ages < 255)
 
@@ -49,7 +60,7 @@ class SlidingCounter:
         self.slots = slots
         self.slot_s = slot_s
         self.channels = channels
-        self.ring = array(typecode, bytes(array(typecode).itemsize * slots * channels))
+        self.ring = _zeros(typecode, slots * channels)[:]  # a copy of a shared zero ring
         self.cap = (1 << (8 * self.ring.itemsize)) - 1
         self.head = -1
         self.totals = [0] * channels
@@ -66,19 +77,32 @@ class SlidingCounter:
             self.head = slot
             return
         ring, slots, channels = self.ring, self.slots, self.channels
-        if slot - head >= slots:
-            self.ring = array(ring.typecode, bytes(ring.itemsize * len(ring)))
+        gap = slot - head
+        if gap >= slots:
+            self.ring = _zeros(ring.typecode, len(ring))[:]
             self.totals = [0] * channels
+        elif gap * channels <= 6:  # a few cells expire (the usual step): one by one
+            totals = self.totals
+            for k in range(head + 1, slot + 1):
+                base = (k % slots) * channels
+                for c in range(channels):
+                    n = ring[base + c]
+                    if n:
+                        totals[c] -= n
+                        ring[base + c] = 0
         else:
             # slots head+1 .. slot expire: at most two contiguous runs of the ring
             first, last = (head + 1) % slots, slot % slots
-            runs = [(first, last + 1)] if first <= last else [(first, slots), (0, last + 1)]
+            runs = ((first, last + 1),) if first <= last else ((first, slots), (0, last + 1))
             totals = self.totals
             for a, b in runs:
                 lo, hi = a * channels, b * channels
+                run = ring[lo:hi]
+                if run.count(0) == hi - lo:
+                    continue  # nothing counted there (a sparse actor's usual gap)
                 for c in range(channels):
-                    totals[c] -= sum(ring[lo + c : hi : channels])
-                ring[lo:hi] = array(ring.typecode, bytes(ring.itemsize * (hi - lo)))
+                    totals[c] -= sum(run[c::channels])
+                ring[lo:hi] = _zeros(ring.typecode, hi - lo)
         self.head = slot
 
     def add(self, ts: float, incs: tuple[int, ...] | list[int]) -> bool:
@@ -101,6 +125,42 @@ class SlidingCounter:
                     n = room
                 ring[base + c] += n
                 totals[c] += n
+        return True
+
+    def add_one(self, ts: float, channel: int = 0) -> bool:
+        """:meth:`add` of 1 to one channel, without building a tuple (the hot path)."""
+        slot = int(ts // self.slot_s)
+        head = self.head
+        if slot > head:
+            self.advance(slot)
+        elif slot <= head - self.slots:
+            return False
+        i = (slot % self.slots) * self.channels + channel
+        ring = self.ring
+        if ring[i] < self.cap:
+            ring[i] += 1
+            self.totals[channel] += 1
+        return True
+
+    def add_request(self, ts: float, view: bool, error: bool) -> bool:
+        """:meth:`add` of ``(1, view, error)`` to a three-channel ring (the hot path)."""
+        slot = int(ts // self.slot_s)
+        head = self.head
+        if slot > head:
+            self.advance(slot)
+        elif slot <= head - self.slots:
+            return False
+        base = (slot % self.slots) * 3
+        ring, cap, totals = self.ring, self.cap, self.totals
+        if ring[base] < cap:
+            ring[base] += 1
+            totals[0] += 1
+        if view and ring[base + 1] < cap:
+            ring[base + 1] += 1
+            totals[1] += 1
+        if error and ring[base + 2] < cap:
+            ring[base + 2] += 1
+            totals[2] += 1
         return True
 
     def total(self, channel: int = 0) -> int:
@@ -158,7 +218,7 @@ class SlidingDistinct:
         self.spec = spec
         self.head = -1
         self.count = 0  # members (exact) or occupied positions (sketch) in the window
-        self.hist = array("H", bytes(2 * spec.slots))  # members by last-seen slot
+        self.hist = _zeros("H", spec.slots)[:]  # members by last-seen slot
         self.keys: array[int] | None = array("I")  # exact mode: item hashes
         self.stamps: array[int] | None = array("i")  # exact mode: last-seen slot
         self.sketch: bytearray | None = None  # sketch mode: stamp per position

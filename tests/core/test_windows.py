@@ -121,3 +121,59 @@ def test_distinct_dump_and_load_round_trip(n: int) -> None:
     e.add(1, T0 + 200)
     d.add(1, T0 + 200)
     assert e.estimate() == d.estimate()
+
+
+class _Reference:
+    """A sliding counter the obvious way: capped counts per slot, totals over the window."""
+
+    def __init__(self, slots: int, slot_s: float, channels: int, cap: int) -> None:
+        self.slots, self.slot_s, self.channels, self.cap = slots, slot_s, channels, cap
+        self.cells: dict[int, list[int]] = {}
+        self.head = -1
+
+    def add(self, ts: float, incs: tuple[int, ...]) -> bool:
+        slot = int(ts // self.slot_s)
+        if slot <= self.head - self.slots:
+            return False
+        self.head = max(self.head, slot)
+        cell = self.cells.setdefault(slot, [0] * self.channels)
+        for c, n in enumerate(incs):
+            cell[c] = min(self.cap, cell[c] + n)
+        return True
+
+    def totals(self) -> list[int]:
+        live = [v for k, v in self.cells.items() if k > self.head - self.slots]
+        return [sum(v[c] for v in live) for c in range(self.channels)]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_counter_fast_paths_count_like_add(seed: int) -> None:
+    """``add_request``/``add_one`` give the same rings and totals as the general ``add``,
+    and all of them the totals of a plain per-slot count (expiry cell by cell for short
+    steps, by runs for longer ones, a reset for idle gaps), in and out of order, with
+    saturation."""
+    rng = random.Random(seed)
+    general = SlidingCounter(60, 60.0, channels=3, typecode="B")  # small cap: saturates
+    fast = SlidingCounter(60, 60.0, channels=3, typecode="B")
+    day, day_fast = SlidingCounter(24, 3600.0), SlidingCounter(24, 3600.0)
+    ref, ref_day = _Reference(60, 60.0, 3, 255), _Reference(24, 3600.0, 1, 65535)
+    ts = T0
+    saturated = False
+    for i in range(5000):
+        if i % 1000 < 300:  # a burst: past the cap of a slot
+            ts += 0.1
+        elif rng.random() < 0.05:  # out of order: within the window, or older than it
+            ts += rng.choice([-90.0, -4000.0])
+        else:
+            ts += rng.choice([0.0, 1.0, 30.0, 61.0, 125.0, 400.0, 5000.0, 30000.0])
+        view, error = rng.random() < 0.5, rng.random() < 0.2
+        took = general.add(ts, (1, int(view), int(error)))
+        assert ref.add(ts, (1, int(view), int(error))) is took
+        assert fast.add_request(ts, view, error) is took
+        assert ref_day.add(ts, (1,)) is day.add(ts, (1,)) is day_fast.add_one(ts)
+        assert general.totals == ref.totals() and day.totals == ref_day.totals()
+        assert fast.ring == general.ring and fast.totals == general.totals
+        assert fast.head == general.head
+        assert day_fast.ring == day.ring and day_fast.totals == day.totals
+        saturated = saturated or max(general.ring) == 255
+    assert saturated  # a burst filled a slot past the cap

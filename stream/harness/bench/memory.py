@@ -1,4 +1,5 @@
-"""Bytes of state per active actor: ``python -m stream.harness.bench.memory N`` prints JSON.
+"""Bytes of state per active actor: ``python -m stream.harness.bench.memory N [HOT]`` prints
+JSON (``HOT``: actors kept decoded per partition, default ``Limits.hot_actors``).
 
 Feeds N distinct actors (1-4 events each, half of them viewing profiles, 2 % scrapers
 viewing hundreds) through the pipeline of 8 partitions and measures the growth of the
@@ -22,7 +23,7 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * 4096
 
 
-def main(n: int) -> dict[str, float]:
+def main(n: int, hot: int | None = None) -> dict[str, float]:
     from models import REGISTRY
     from stream.core.actor_codec import encode
     from stream.core.batch import Limits
@@ -33,7 +34,13 @@ def main(n: int) -> dict[str, float]:
     policy, spec = load_policy(), REGISTRY.get("hst").spec()
     dets = [
         PartitionDetector(
-            "requests", p, policy, REGISTRY.build(spec), spec.label(), Limits(), clock=time.time
+            "requests",
+            p,
+            policy,
+            REGISTRY.build(spec),
+            spec.label(),
+            Limits() if hot is None else Limits(hot_actors=hot),
+            clock=time.time,
         )
         for p in range(8)
     ]
@@ -88,4 +95,5 @@ def main(n: int) -> dict[str, float]:
 
 
 if __name__ == "__main__":
-    print(orjson.dumps(main(int(sys.argv[1]))).decode())
+    hot = int(sys.argv[2]) if len(sys.argv) > 2 else None
+    print(orjson.dumps(main(int(sys.argv[1]), hot)).decode())

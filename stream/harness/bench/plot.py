@@ -23,6 +23,11 @@ def table(r: dict[str, Any]) -> str:
         f"| ratio scrapeguard / baseline | {r['ratio']}× | ≥ 10× |",
         f"| throughput, 2 workers | {r['scale_out_eps']['2']:,} events/s | |",
     ]
+    if "pipeline_us_per_event" in r:
+        rows.append(
+            f"| pure pipeline, offline (no Kafka) | {r['pipeline_us_per_event']} µs/event | "
+            "≲ 10 µs with I/O |"
+        )
     for load, q in lat.items():
         target = "p99 ≤ 100 ms" if load == "10000" else ""
         rows.append(

@@ -25,6 +25,7 @@ from stream.core.records import Decision
 from stream.harness.bench import workload
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
+from stream.kafka.read_to_end import is_marker
 from stream.kafka.topics import ensure_topics
 from stream.kafka.writer import partition_for, write_all
 from stream.settings import Settings
@@ -257,6 +258,8 @@ class Bench:
                 t = time.time()
                 for recs in batch.values():
                     for r in recs:
+                        if is_marker(r):  # the global view's end markers (no value)
+                            continue
                         seen.setdefault(orjson.loads(r.value)["trigger_event_id"], t)
 
         reader = asyncio.create_task(read())
@@ -389,11 +392,25 @@ class Bench:
         )
         return orjson.loads(out.stdout.strip().splitlines()[-1])
 
+    # -- the pure pipeline ------------------------------------------------------------
+    def pipeline(self) -> dict[str, float]:
+        """Microseconds per event of the pure core, offline (:mod:`.pipeline`)."""
+        out = subprocess.run(
+            [sys.executable, "-m", "stream.harness.bench.pipeline", str(self.n)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
+        )
+        return orjson.loads(out.stdout.strip().splitlines()[-1])
+
     # -- all ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         started = time.monotonic()
-        tp, base, fa, lat = [], [], [], []
+        tp, base, fa, lat, pipe = [], [], [], [], []
         for i in range(self.runs):
+            pipe.append(self.pipeline())
+            self.log(f"bench: run {i + 1}: pure pipeline {pipe[-1]['us_per_event']:.1f} µs/event")
             tp.append(self.throughput())
             self.log(f"bench: run {i + 1}: scrapeguard {tp[-1]['eps']:,.0f} events/s")
             base.append(self.baseline())
@@ -427,6 +444,7 @@ class Bench:
             "baseline_throughput_eps": round(bmed),
             "faust_agent_throughput_eps": round(statistics.median(feps)),
             "ratio": round(med / bmed, 1),
+            "pipeline_us_per_event": statistics.median(r["us_per_event"] for r in pipe),
             "latency_ms": latency_ms,
             "check_latency_ms": check,
             "bytes_per_actor": {str(n): round(m["rss_bytes_per_actor"]) for n, m in mem.items()},
@@ -440,6 +458,10 @@ class Bench:
                 "throughput_eps": [round(min(eps)), round(max(eps))],
                 "baseline_throughput_eps": [round(min(beps)), round(max(beps))],
                 "faust_agent_throughput_eps": [round(min(feps)), round(max(feps))],
+                "pipeline_us_per_event": [
+                    min(r["us_per_event"] for r in pipe),
+                    max(r["us_per_event"] for r in pipe),
+                ],
                 "latency_ms": {
                     str(load): {
                         q: [min(r[load][q] for r in lat), max(r[load][q] for r in lat)]
@@ -452,6 +474,7 @@ class Bench:
                 "throughput": tp,
                 "baseline": base,
                 "faust_agent": fa,
+                "pipeline": pipe,
                 "latency": [{str(k): v for k, v in r.items()} for r in lat],
             },
             "config": {
