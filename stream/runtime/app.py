@@ -96,9 +96,10 @@ def create_app(settings: Settings) -> faust.App:
         topic_replication_factor=settings.replication_factor,
         # topics are created by scrapeguard with the right partition counts and configs
         topic_allow_declare=False,
-        # a group join takes seconds, not Faust's default of ~30 s on the embedded broker
-        broker_rebalance_timeout=10.0,
-        broker_session_timeout=10.0,
+        # a group join takes seconds, not Faust's default of ~30 s on the embedded broker;
+        # 6 s sessions (Kafka's default minimum): a killed worker's partitions move sooner
+        broker_rebalance_timeout=6.0,
+        broker_session_timeout=6.0,
         broker_heartbeat_interval=1.0,
         consumer_auto_offset_reset="earliest",
         web_enabled=settings.web_port > 0,
