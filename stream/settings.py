@@ -81,6 +81,13 @@ class Settings(BaseSettings):
         description="Actors per partition kept decoded (~3 KB each); the least recently "
         "active beyond this are kept compressed (~0.3 KB each) until their next event.",
     )
+    labels_per_partition_per_hour: int = Field(
+        600,
+        ge=0,
+        description="Labels (outcomes) the models of one partition learn per hour, at most; "
+        "beyond it a label sets the actor's verdict only (counted as over_budget). Bounds "
+        "what a flood of labels can teach.",
+    )
     max_actors_per_partition: int = Field(
         250_000,
         ge=1,

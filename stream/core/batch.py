@@ -54,3 +54,4 @@ class Limits:
     actor_idle_ttl_s: float = 2 * 86400.0
     hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.core.actor_table)
     max_actors: int = 250_000  # per partition in all; the least recently active beyond it go
+    labels_per_hour: int = 600  # labels a partition's models learn an hour; beyond: verdict only

@@ -30,7 +30,7 @@ from stream.core.ledger import LedgerCodec
 from stream.core.policy import Policy, Verdict
 from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import DeadLetter, Decision, Score, Source
-from stream.core.scoring import INTERVAL, GuardedModel, sampled, score_due
+from stream.core.scoring import INTERVAL, GuardedModel, LabelBudget, sampled, score_due
 from stream.core.validation import Invalid, validate
 
 log = structlog.get_logger(__name__)
@@ -80,6 +80,7 @@ class PartitionDetector:
         self.withheld: frozenset[str] = frozenset()  # features seen at their neutral value
         self._kinds = [0, 0, 0]  # this batch: requests, assets, requests with a referrer
         self._guards: dict[str, GuardedModel] = {}
+        self.label_budget = LabelBudget(self.limits.labels_per_hour)  # stream.core.side_inputs
         self._policy_sig = id(policy)
 
     # -- state ------------------------------------------------------------------------

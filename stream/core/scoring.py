@@ -102,6 +102,29 @@ class GuardedModel:
             log.warning("model_checkpoint_failed", model=self.label, error=str(exc))
 
 
+class LabelBudget:
+    """At most ``per_hour`` labels learned per hour (a token bucket on the detector's
+    clock, full at start): a flood of labels teaches no more than that."""
+
+    __slots__ = ("_tokens", "_ts", "per_hour")
+
+    def __init__(self, per_hour: int) -> None:
+        self.per_hour = per_hour
+        self._tokens = float(per_hour)
+        self._ts: float | None = None
+
+    def take(self, now: float) -> bool:
+        if self._ts is not None and now > self._ts:
+            self._tokens = min(
+                self.per_hour, self._tokens + (now - self._ts) * self.per_hour / 3600
+            )
+        self._ts = now if self._ts is None else max(self._ts, now)
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
 def score_due(events: int, min_events: int, ts: float, next_score_ts: float) -> int:
     """Whether an actor with ``events`` events is due for a score at ``ts``: ``INTERVAL``
     (its interval is over: score and learn), ``GROWN`` (its events doubled: score only),

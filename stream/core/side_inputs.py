@@ -152,6 +152,9 @@ def _outcome(det: PartitionDetector, out: BatchResult, o: ActorOutcome) -> None:
     if state.counters.events < det.policy.score_min_events:
         out.stats["outcome_no_evidence"] += 1  # the verdict is kept; nothing to learn from
         return
+    if not det.label_budget.take(det.clock()):
+        out.stats["outcome_over_budget"] += 1  # the verdict is kept; the hour's budget is spent
+        return
     x = det.vector(state, state.counters.last_ts)
     for slot in ("live", "shadow"):
         g = det.guard(slot)

@@ -133,6 +133,7 @@ class Detector(BatchConsumer):
             actor_idle_ttl_s=settings.actor_idle_ttl_s,
             hot_actors=settings.hot_actors_per_partition,
             max_actors=settings.max_actors_per_partition,
+            labels_per_hour=settings.labels_per_partition_per_hour,
         )
         self.partitions: dict[int, PartitionDetector] = {}
         self._later: dict[TopicPartition, int] = {}

@@ -132,7 +132,7 @@ class Metrics:
         self.outcomes = Counter(
             "scrapeguard_outcomes",
             "Outcomes (labels) by kind; learned_live / learned_shadow: taught to a model; "
-            "repeated, bot_verdict_kept, no_evidence, unknown_actor: not taught",
+            "repeated, bot_verdict_kept, no_evidence, over_budget, unknown_actor: not taught",
             ["kind"],
             registry=r,
         )

@@ -141,3 +141,23 @@ def test_a_solved_challenge_does_not_clear_a_bot_verdict_an_upheld_appeal_does()
     assert solved.stats["outcome_learned_live"] == 0 and state.verdict == VERDICT_BOT
     upheld = side_inputs.apply_outcomes(det, [outcome("account:hugo", "appeal_upheld")])
     assert upheld.stats["outcome_learned_live"] == 1 and state.verdict == VERDICT_HUMAN
+
+
+def test_a_flood_of_labels_teaches_no_more_than_the_hours_budget() -> None:
+    now = [T0 + 1e5]
+    spec = REGISTRY.get("supervised").spec()
+    det = PartitionDetector(
+        "requests", 0, POLICY, REGISTRY.build(spec), spec.label(), Limits(labels_per_hour=2),
+        clock=lambda: now[0],
+    )  # fmt: skip
+    for name in ("a1", "a2", "a3", "a4"):
+        det.process(browsing(name))
+    flood = side_inputs.apply_outcomes(
+        det, [outcome(f"account:{n}", "verdict_bot") for n in ("a1", "a2", "a3")]
+    )
+    assert flood.stats["outcome_learned_live"] == 2 and flood.stats["outcome_over_budget"] == 1
+    third = det.actors.get("account:a3")
+    assert third is not None and third.verdict == VERDICT_BOT  # the verdict is kept all the same
+    now[0] += 1800  # half an hour refills one label
+    later = side_inputs.apply_outcomes(det, [outcome("account:a4", "verdict_bot")])
+    assert later.stats["outcome_learned_live"] == 1
