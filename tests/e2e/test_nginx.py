@@ -109,12 +109,17 @@ def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
     # hour ([score] min_requests_per_hour), so it is challenged at the 100th and 20
     # profiles later still only challenged; one that kept going past the challenge is
     # blocked. Event time ends now, so the challenge is in force.
+    # (the person asks while the worker is idle: nginx's 200 ms auth timeout is a latency
+    # budget `make bench` measures, not something a test on a shared CI machine should
+    # race against while the worker works through a burst)
+    status, headers, body = request(f"{nginx}/profiles/1", {"X-Account-Id": "ngx-person"})
+    assert (status, body, headers.get("X-Seen-Action")) == (200, PAGE, "allow"), (status, body)
+
+    before = worker.health()
+    assert before is not None
     ts0 = time.time() - 2 * 460
     scrape(broker, "ngx-challenged", 120, "203.0.114.10", ts0 + 2 * 340)
     scrape(broker, "ngx-blocked", 450, "203.0.114.11", ts0)
-
-    status, headers, body = request(f"{nginx}/profiles/1", {"X-Account-Id": "ngx-person"})
-    assert (status, body, headers.get("X-Seen-Action")) == (200, PAGE, "allow"), (status, body)
 
     status, headers, body = wait_until(
         lambda: (
@@ -136,5 +141,6 @@ def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
     assert 0 < int(headers["Retry-After"]) <= 3600
 
     # the person is still served, and the scraper's address is not blocked for others
+    worker.wait_processed(before["events"] + 570, timeout_s=60)
     status, _, body = request(f"{nginx}/profiles/4", {"X-Account-Id": "ngx-person"})
     assert (status, body) == (200, PAGE)
