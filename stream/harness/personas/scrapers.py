@@ -8,6 +8,7 @@ drawn per bot, so that no single feature gives them away.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Iterator
 
 from stream.harness.personas.gen import (
     BROWSERS,
@@ -26,6 +27,33 @@ from stream.harness.personas.gen import (
 from stream.harness.personas.people import visitor_browser
 
 REFERRER_STYLES = ("none", "none", "fixed", "last")
+
+
+def profile_walk(
+    g: Gen,
+    account: str,
+    times: Iterable[float],
+    ip: Callable[[], str],
+    ua: str,
+    created: float,
+    style: str,
+) -> Events:
+    """A script viewing a random profile at each of ``times``, from the address ``ip()``
+    gives, with referrers of ``style``."""
+    events: Events = []
+    last = ""
+    for t in times:
+        last = g.view(
+            events,
+            account,
+            t,
+            ip(),
+            ua,
+            created,
+            target=g.profile(),
+            referrer=bot_referrer(g.rng, style, last),
+        )
+    return events
 
 
 def bulk_scraper(g: Gen, i: int) -> Actors:
@@ -63,20 +91,14 @@ def low_and_slow(g: Gen, i: int) -> Actors:
     account, created, ua, ip = f"ls{i}", g.old_account(), r.choice(BROWSERS), g.ip()
     style = r.choice(REFERRER_STYLES)
     rate = r.uniform(200, 280)
-    events: Events = []
-    t, last = g.start + r.uniform(0, 600), ""
-    while t < g.end:
-        last = g.view(
-            events,
-            account,
-            t,
-            ip,
-            ua,
-            created,
-            target=g.profile(),
-            referrer=bot_referrer(r, style, last),
-        )
-        t += 3600.0 / rate * r.uniform(0.7, 1.3)
+
+    def steady() -> Iterator[float]:
+        t = g.start + r.uniform(0, 600)
+        while t < g.end:
+            yield t
+            t += 3600.0 / rate * r.uniform(0.7, 1.3)
+
+    events = profile_walk(g, account, steady(), lambda: ip, ua, created, style)
     return [(f"account:{account}", "low_and_slow", events)]
 
 
@@ -91,19 +113,8 @@ def distributed(g: Gen, i: int, size: int = 30) -> Actors:
     for k in range(size):
         account, created = f"ds{i}-{k}", g.old_account()
         rate = r.uniform(25, 50)
-        events: Events = []
-        last = ""
-        for t in g.arrivals(g.start + r.uniform(0, 1800), rate):
-            last = g.view(
-                events,
-                account,
-                t,
-                r.choice(pool),
-                ua,
-                created,
-                target=g.profile(),
-                referrer=bot_referrer(r, style, last),
-            )
+        times = g.arrivals(g.start + r.uniform(0, 1800), rate)
+        events = profile_walk(g, account, times, lambda: r.choice(pool), ua, created, style)
         out.append((f"account:{account}", "distributed", events))
     return out
 
@@ -116,19 +127,7 @@ def new_aggressive(g: Gen, i: int) -> Actors:
     first = r.uniform(g.start, max(g.start, g.end - 7200))
     created = first - r.uniform(60, 3600)
     rate, stop = r.uniform(60, 200), min(g.end, first + r.uniform(3600, 3 * 3600))
-    events: Events = []
-    last = ""
-    for t in g.arrivals(first, rate, stop):
-        last = g.view(
-            events,
-            account,
-            t,
-            ip,
-            ua,
-            created,
-            target=g.profile(),
-            referrer=bot_referrer(r, style, last),
-        )
+    events = profile_walk(g, account, g.arrivals(first, rate, stop), lambda: ip, ua, created, style)
     return [(f"account:{account}", "new_aggressive", events)]
 
 
@@ -141,19 +140,8 @@ def account_farm(g: Gen, i: int, size: int = 12) -> Actors:
     for k in range(size):
         account, created = f"af{i}-{k}", g.old_account()
         rate = r.uniform(30, 60)
-        events: Events = []
-        last = ""
-        for t in g.arrivals(g.start + r.uniform(0, 1800), rate):
-            last = g.view(
-                events,
-                account,
-                t,
-                ip,
-                ua,
-                created,
-                target=g.profile(),
-                referrer=bot_referrer(r, style, last),
-            )
+        times = g.arrivals(g.start + r.uniform(0, 1800), rate)
+        events = profile_walk(g, account, times, lambda: ip, ua, created, style)
         out.append((f"account:{account}", "account_farm", events))
     return out
 
