@@ -6,7 +6,8 @@ batches of requests, so a batch's requests are judged with them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import structlog
 
@@ -21,21 +22,33 @@ from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+def _each(
+    det: PartitionDetector,
+    items: Iterable[T],
+    apply: Callable[[PartitionDetector, BatchResult, T], None],
+    what: str,
+) -> BatchResult:
+    """``apply`` to each item, one at a time: an item that raises is skipped, counted
+    (``skipped_<what>``) and logged — one bad record never stops the partition."""
+    out = BatchResult()
+    det.record_ts = None
+    for item in items:
+        try:
+            apply(det, out, item)
+        except Exception as exc:
+            out.stats[f"skipped_{what}"] += 1
+            log.warning(f"{what}_skipped", error=f"{type(exc).__name__}: {exc}")
+    det.actors.trim()
+    det.collect_evicted(out)
+    return out
 
 
 def apply_group_signals(det: PartitionDetector, signals: Iterable[GroupSignal]) -> BatchResult:
     """Group signals from the correlator: remember them, and decide at once."""
-    out = BatchResult()
-    det.record_ts = None
-    for sig in signals:
-        try:
-            _signal(det, out, sig)
-        except Exception as exc:  # one bad record must never stop the partition
-            out.stats["skipped_group_signal"] += 1
-            log.warning("group_signal_skipped", error=f"{type(exc).__name__}: {exc}")
-    det.actors.trim()
-    det.collect_evicted(out)
-    return out
+    return _each(det, signals, _signal, "group_signal")
 
 
 def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
@@ -61,17 +74,7 @@ def apply_manual_decisions(
 ) -> BatchResult:
     """Operators' decisions (``scrapeguard decisions add|delete``): in force at once,
     published, and fed to the actor's incident (an appeal lands where the block did)."""
-    out = BatchResult()
-    det.record_ts = None
-    for m in manuals:
-        try:
-            _manual(det, out, m)
-        except Exception as exc:  # one bad record must never stop the partition
-            out.stats["skipped_manual_decision"] += 1
-            log.warning("manual_decision_skipped", error=f"{type(exc).__name__}: {exc}")
-    det.actors.trim()
-    det.collect_evicted(out)
-    return out
+    return _each(det, manuals, _manual, "manual_decision")
 
 
 def _manual(det: PartitionDetector, out: BatchResult, m: ManualDecision) -> None:
@@ -118,17 +121,7 @@ def apply_outcomes(det: PartitionDetector, outcomes: Iterable[ActorOutcome]) -> 
     from labels learn its feature vector as it stands — once per change of verdict, so
     repeating a label teaches nothing more. Labels teach; they put no decision in force
     and lift none."""
-    out = BatchResult()
-    det.record_ts = None
-    for o in outcomes:
-        try:
-            _outcome(det, out, o)
-        except Exception as exc:  # one bad record must never stop the partition
-            out.stats["skipped_outcome"] += 1
-            log.warning("outcome_skipped", error=f"{type(exc).__name__}: {exc}")
-    det.actors.trim()
-    det.collect_evicted(out)
-    return out
+    return _each(det, outcomes, _outcome, "outcome")
 
 
 def _outcome(det: PartitionDetector, out: BatchResult, o: ActorOutcome) -> None:
