@@ -3,8 +3,10 @@ actor teaches its model; a record that does not decode is dead-lettered with the
 
 from __future__ import annotations
 
+import base64
 import re
 import time
+from typing import Any
 
 import orjson
 import pytest
@@ -17,6 +19,24 @@ from tests.e2e.enforcement import cli, scrape, wait_until
 from tests.e2e.kafka_io import TopicReader
 
 pytestmark = pytest.mark.broker
+
+
+def dead_letter_of(broker: EmbeddedBroker, topic: str, value: bytes, key: bytes) -> Any:
+    """Send ``value`` keyed ``key`` to ``topic``; the one dead letter it becomes."""
+    dead = TopicReader(broker.address, "deadletter")
+    producer = KafkaProducer(bootstrap_servers=broker.address)
+    producer.send(topic, value, key=key)
+    producer.flush()
+    producer.close()
+    key_b64 = base64.b64encode(key).decode()
+
+    def mine(rs: list[Any]) -> list[Any]:
+        return [r for r in rs if r["source"]["topic"] == topic and r["key_b64"] == key_b64]
+
+    got = dead.wait_for(lambda rs: bool(mine(rs)), settle_s=0)
+    dead.close()
+    (rec,) = mine(got)
+    return rec
 
 
 def outcome_count(worker: WorkerProcess, kind: str) -> float:
@@ -50,45 +70,19 @@ def test_an_unknown_actor_is_counted_and_a_bad_record_is_dead_lettered(
     cli(broker, "label", "account:lbl-never-seen", "human", "--as", "appeal", "--reason", "r")
     wait_until(lambda: outcome_count(worker, "unknown_actor") >= unknown + 1, 30)
 
-    dead = TopicReader(broker.address, "deadletter")
-    producer = KafkaProducer(bootstrap_servers=broker.address)
-    producer.send("e2e-outcomes", b'{"kind": "verdict_bot"}', key=b"account:lbl-bad")
-    producer.flush()
-    producer.close()
-    got = dead.wait_for(
-        lambda rs: any(r["source"]["topic"] == "e2e-outcomes" for r in rs), settle_s=0
-    )
-    dead.close()
-    (rec,) = [r for r in got if r["source"]["topic"] == "e2e-outcomes"]
+    rec = dead_letter_of(broker, "e2e-outcomes", b'{"kind": "verdict_bot"}', b"account:lbl-bad")
     assert rec["reason"] == "invalid_outcome" and "outcome:" in rec["detail"]
 
 
 def test_a_bad_manual_decision_record_is_dead_lettered(broker: EmbeddedBroker) -> None:
-    dead = TopicReader(broker.address, "deadletter")
-    producer = KafkaProducer(bootstrap_servers=broker.address)
-    producer.send("e2e-manual-decisions", b'{"op": "add"}', key=b"account:lbl-bad")
-    producer.flush()
-    producer.close()
-    got = dead.wait_for(
-        lambda rs: any(r["source"]["topic"] == "e2e-manual-decisions" for r in rs), settle_s=0
-    )
-    dead.close()
-    (rec,) = [r for r in got if r["source"]["topic"] == "e2e-manual-decisions"]
+    rec = dead_letter_of(broker, "e2e-manual-decisions", b'{"op": "add"}', b"account:lbl-bad-m")
     assert rec["reason"] == "invalid_manual_decision" and "manual decision" in rec["detail"]
 
 
 def test_an_outcome_keyed_by_another_actor_is_dead_lettered(broker: EmbeddedBroker) -> None:
     """Keyed otherwise than by its actor, a label would reach a partition without the
     actor's state and teach nothing: it is refused with the reason instead."""
-    dead = TopicReader(broker.address, "deadletter")
     doc = {"outcome_id": "o-k", "actor": "ip:2001:db8::1", "kind": "verdict_bot", "ts": 1.7e9}
-    producer = KafkaProducer(bootstrap_servers=broker.address)
-    producer.send("e2e-outcomes", orjson.dumps(doc), key=b"ip:2001:DB8::1")
-    producer.flush()
-    producer.close()
-    got = dead.wait_for(
-        lambda rs: any("keyed 'ip:2001:DB8::1'" in r["detail"] for r in rs), settle_s=0
-    )
-    dead.close()
-    (rec,) = [r for r in got if "keyed 'ip:2001:DB8::1'" in r["detail"]]
-    assert rec["reason"] == "invalid_outcome" and "'ip:2001:db8::1'" in rec["detail"]
+    rec = dead_letter_of(broker, "e2e-outcomes", orjson.dumps(doc), b"ip:2001:DB8::1")
+    assert rec["reason"] == "invalid_outcome"
+    assert "keyed 'ip:2001:DB8::1'" in rec["detail"] and "'ip:2001:db8::1'" in rec["detail"]
