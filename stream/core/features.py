@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stream.core import behaviour as bh
 from stream.core.actor_state import ActorState
@@ -88,11 +88,15 @@ REFERRER_FEATURES = ("noref_share", "follow_share", "back_share", "offsite_view_
 
 @dataclass
 class StreamContext:
-    """What a partition's traffic carries, over all its actors (recency-weighted)."""
+    """What a partition's traffic carries, over all its actors (recency-weighted), the
+    batch being worked included — so the first batch after a start is judged on its own
+    evidence rather than with every asset and referrer feature neutral."""
 
     requests: float = 0.0
     assets: float = 0.0
     with_referrer: float = 0.0
+    # this batch so far: requests, assets, requests with a referrer (the detector counts)
+    pending: list[int] = field(default_factory=lambda: [0, 0, 0])
 
     def observe(self, assets: int, requests: int, with_referrer: int) -> None:
         """One batch's counts (batches are the unit of memory: ~100 batches)."""
@@ -101,14 +105,22 @@ class StreamContext:
         self.assets = self.assets * f + assets
         self.with_referrer = self.with_referrer * f + with_referrer
 
+    def close_batch(self) -> None:
+        """Fold the batch's pending counts into the recency-weighted totals."""
+        p = self.pending
+        self.observe(assets=p[1], requests=p[0], with_referrer=p[2])
+        p[0] = p[1] = p[2] = 0
+
     @property
     def has_assets(self) -> bool:
         """Static assets are at least 1 % of the traffic: the producer sends them."""
-        return self.requests > 0 and self.assets >= 0.01 * self.requests
+        requests = self.requests + self.pending[0]
+        return requests > 0 and self.assets + self.pending[1] >= 0.01 * requests
 
     @property
     def has_referrers(self) -> bool:
-        return self.requests > 0 and self.with_referrer >= 0.5 * self.requests
+        requests = self.requests + self.pending[0]
+        return requests > 0 and self.with_referrer + self.pending[2] >= 0.5 * requests
 
 
 FULL_CONTEXT = StreamContext(1.0, 1.0, 1.0)  # every kind of evidence (offline, tests)

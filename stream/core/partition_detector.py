@@ -78,7 +78,6 @@ class PartitionDetector:
         self.export_vectors = False  # keep every scored vector in the result (training)
         self.export_grown = False  # and those scored as events doubled, not only per interval
         self.withheld: frozenset[str] = frozenset()  # features seen at their neutral value
-        self._kinds = [0, 0, 0]  # this batch: requests, assets, requests with a referrer
         self._guards: dict[str, GuardedModel] = {}
         self.label_budget = LabelBudget(self.limits.labels_per_hour)  # stream.core.side_inputs
         self._policy_sig = id(policy)
@@ -130,9 +129,7 @@ class PartitionDetector:
                 log.exception("processing_error", partition=self.partition, offset=rec.offset)
                 self._dead(out, rec, "processing_error", f"{type(exc).__name__}: {exc}", now)
 
-        kinds = self._kinds
-        self.context.observe(assets=kinds[1], requests=kinds[0], with_referrer=kinds[2])
-        kinds[0] = kinds[1] = kinds[2] = 0
+        self.context.close_batch()
         for actor, touch in touched.items():
             out.changed[actor] = touch[0]
         # the correlator counts accounts that view profiles: activity without views is noise
@@ -197,7 +194,7 @@ class PartitionDetector:
             )
             return True
         kind = state.apply(res, rec.offset)
-        kinds = self._kinds
+        kinds = self.context.pending  # requests, assets, requests with a referrer
         kinds[0] += 1
         if kind == ASSET:
             kinds[1] += 1

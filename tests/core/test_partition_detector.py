@@ -291,3 +291,19 @@ def test_invalid_records_before_the_bound_are_dead_lettered_not_held() -> None:
     out = det.process(records, until_ts=T0)
     assert [d.reason for d in out.deadletters] == ["invalid_json"]
     assert out.stopped_at == 1
+
+
+def test_the_first_batch_after_a_start_is_judged_on_its_own_referrers() -> None:
+    """The stream context (does this traffic carry referrers and assets?) counts the batch
+    being worked: a fresh detector's first batch must not see every referrer feature at
+    its neutral value."""
+    det = detector()
+    det.export_vectors = True  # the vectors as they were scored, inside the batch
+    recs = [
+        rec(i, event(i, T0 + 10.0 * i, account="direct", target_profile_id=i, referrer=""))
+        for i in range(20)
+    ]
+    out = det.process(recs)
+    assert out.vectors
+    assert all(x["noref_share"] == 1.0 for _, _, x in out.vectors)  # neutral would be 0.3
+    assert det.context.has_referrers
