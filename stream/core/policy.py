@@ -89,6 +89,9 @@ class Policy:
     score_interval_s: float = 300.0
     learn_sample_rate: float = 1.0
     random_challenge_rate: float = 0.0
+    # a score above this challenges without a sign of automation (still past the gates);
+    # 1.0 = never
+    score_challenge_alone: float = 1.0
 
     def ttl_s(self, action: Action) -> float:
         return self.ttl_block_s if action == Action.BLOCK else self.ttl_challenge_s
@@ -102,15 +105,18 @@ class Policy:
         )
 
     def score_reason(self, state: ActorState, score: float) -> str:
-        """Why ``score`` challenges ``state`` (``""`` when it does not): above the threshold,
-        with enough evidence and, when the policy asks, a sign of automation."""
+        """Why ``score`` challenges ``state`` (``""`` when it does not): with enough
+        evidence, above ``challenge`` with a sign of automation (when the policy asks for
+        one), or above ``challenge_alone`` without one."""
         if score <= self.score_challenge or not self.score_eligible(state):
             return ""
         signals = automation_signals(state.counters, self.score_require_one_of)
-        if self.score_require_one_of and not signals:
-            return ""
-        why = f" with {', '.join(signals)}" if signals else ""
-        return f"anomaly_score {score:.3f} > {self.score_challenge:g}{why}"
+        if signals or not self.score_require_one_of:
+            why = f" with {', '.join(signals)}" if signals else ""
+            return f"anomaly_score {score:.3f} > {self.score_challenge:g}{why}"
+        if score > self.score_challenge_alone:
+            return f"anomaly_score {score:.3f} > {self.score_challenge_alone:g}"
+        return ""
 
     def evaluate(self, state: ActorState, ts: float, active_action: Action) -> Verdict:
         """The action the policy asks for now, and why.

@@ -155,6 +155,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
     },
     "score": {
         "challenge": number(0, 1),
+        "challenge_alone": number(0, 1),
         "min_requests_per_hour": integer(0),
         "min_profiles_per_hour": integer(0),
         "require_one_of": signals,
@@ -365,6 +366,7 @@ def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
         score_interval_s=score.get("interval_s", 300.0),
         learn_sample_rate=score.get("learn_sample_rate", 1.0),
         random_challenge_rate=score.get("random_challenge_rate", 0.0),
+        score_challenge_alone=score.get("challenge_alone", 1.0),
         block_after_challenge_views=v["escalation"].get("block_after_challenge_views", 100),
         ttl_challenge_s=ttl.get("challenge_s", 3600.0),
         ttl_block_s=ttl.get("block_s", 86400.0),

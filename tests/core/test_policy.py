@@ -76,8 +76,17 @@ def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -
     busy, quiet = actor(200, minutes=50), actor(10)
     for s in (busy, quiet):
         s.score = 0.9999
-    # busy but browser-like (no automation signal): the score alone does not act
+    # busy but browser-like (no automation signal): above `challenge` the score alone
+    # does not act ...
+    busy.score = 0.96
     assert POLICY.evaluate(busy, busy.last_ts, Action.ALLOW).action == Action.ALLOW
+    # ... above `challenge_alone` it does
+    busy.score = 0.9999
+    v = POLICY.evaluate(busy, busy.last_ts, Action.ALLOW)
+    assert v.action == Action.CHALLENGE
+    assert v.reasons == ("anomaly_score 1.000 > 0.97",)
+    never = parse_policy("[score]\nchallenge_alone = 1.0")
+    assert never.evaluate(busy, busy.last_ts, Action.ALLOW).action == Action.ALLOW
     busy.counters.automation = True
     v = POLICY.evaluate(busy, busy.last_ts, Action.ALLOW)
     assert v.action == Action.CHALLENGE
@@ -162,7 +171,8 @@ min_requests_per_hour = 10.5
         "mine.toml:5: [allowlist] unknown key 'ips'; known: actors, crawler, ip_ranges, "
         "user_agents",
         "mine.toml:8: [score] unknown key 'chalenge' (did you mean 'challenge'?); known: "
-        "challenge, interval_s, learn_sample_rate, min_events, min_profiles_per_hour, "
+        "challenge, challenge_alone, interval_s, learn_sample_rate, min_events, "
+        "min_profiles_per_hour, "
         "min_requests_per_hour, random_challenge_rate, require_one_of",
         "mine.toml:9: [score] min_requests_per_hour must be a whole number, not 10.5",
     ]
