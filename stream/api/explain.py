@@ -7,7 +7,7 @@ from typing import Any
 
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
-from stream.core.automation import automation_signals
+from stream.core.automation import SIGNALS, automation_signals
 from stream.core.features import features
 from stream.core.policy import Policy
 from stream.core.records import Decision
@@ -21,6 +21,17 @@ WORDS = {
     "errors_per_hour": "failed requests (4xx/5xx) in the last hour",
     "ips_per_hour": "different IP addresses used in the last hour",
 }
+
+
+def _score_rule(policy: Policy) -> str:
+    """When the policy lets a score challenge, in words."""
+    rule = f"challenge above {policy.score_challenge:g}"
+    if not policy.score_require_one_of:
+        return rule
+    rule += " with a sign of automation"
+    if policy.score_challenge_alone < 1.0:
+        rule += f", above {max(policy.score_challenge_alone, policy.score_challenge):g} without one"
+    return rule
 
 
 def _when(ts: float) -> str:
@@ -97,14 +108,11 @@ def explain(
     if group:
         words.append(f"It belongs to a group of accounts flagged together: {group}.")
     signals = automation_signals(
-        c,
-        tuple(policy.score_require_one_of)
-        or ("automation_ua", "regular_timing", "enumeration", "no_sleep", "errors"),
+        c, state.behaviour, tuple(policy.score_require_one_of) or tuple(SIGNALS)
     )
     eligible = policy.score_eligible(state)
     words.append(
-        f"Anomaly score {state.score:.3f} from model {model} (challenge above "
-        f"{policy.score_challenge:g}"
+        f"Anomaly score {state.score:.3f} from model {model} ({_score_rule(policy)}"
         + ("" if eligible else "; not scored now: too little activity to judge")
         + (f"; signs of automation: {', '.join(signals)}" if signals else "; no sign of automation")
         + ")."

@@ -1,7 +1,8 @@
 """Signs of automation that do not depend on the model.
 
 A user agent of an HTTP library, a headless browser or a scraping framework; and, read
-from an actor's windows, regular timing, id enumeration, no sleep and many errors. The
+from an actor's windows, regular timing (of all requests, or of page views alone), id
+enumeration, no sleep and many errors. The
 policy may require one of these before an anomaly score alone can challenge: busy people
 (recruiters, moderators) are statistically unusual too, but they sleep, click
 irregularly and use browsers.
@@ -12,9 +13,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
+
+from stream.core import behaviour as bh
 
 if TYPE_CHECKING:
+    from stream.core.behaviour import Behaviour
     from stream.core.counters import ActorCounters
 
 AUTOMATION_UA = re.compile(
@@ -31,15 +35,29 @@ def is_automation_ua(user_agent: str) -> bool:
     return AUTOMATION_UA.search(user_agent) is not None
 
 
-SIGNALS: dict[str, Callable[[ActorCounters], bool]] = {
-    "automation_ua": lambda c: c.automation,
-    "regular_timing": lambda c: c.events >= 30 and 0.0 < c.gap_cv() < 0.35,
-    "enumeration": lambda c: c.seq_share > 0.5,
-    "no_sleep": lambda c: c.active_hours >= 16,
-    "errors": lambda c: c.requests_per_hour >= 20 and c.errors_per_hour > 0.2 * c.requests_per_hour,
+REGULAR_CV: Final = 0.35  # below this spread of gaps (std / mean), the rhythm is a machine's
+REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
+
+
+def _regular_pages(c: ActorCounters, b: Behaviour) -> bool:
+    """Page views at a metronome's rhythm: the gaps between navigations (a page's own
+    assets excluded, sessions apart) vary by less than 35 % — a script that waits
+    ``uniform(a, b)`` seconds per page, however human its pace."""
+    return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < REGULAR_CV
+
+
+SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {
+    "automation_ua": lambda c, b: c.automation,
+    "regular_timing": lambda c, b: c.events >= 30 and 0.0 < c.gap_cv() < REGULAR_CV,
+    "regular_pages": _regular_pages,
+    "enumeration": lambda c, b: c.seq_share > 0.5,
+    "no_sleep": lambda c, b: c.active_hours >= 16,
+    "errors": lambda c, b: (
+        c.requests_per_hour >= 20 and c.errors_per_hour > 0.2 * c.requests_per_hour
+    ),
 }
 
 
-def automation_signals(counters: ActorCounters, names: tuple[str, ...]) -> list[str]:
-    """The signals among ``names`` that ``counters`` show."""
-    return [n for n in names if SIGNALS[n](counters)]
+def automation_signals(c: ActorCounters, b: Behaviour, names: tuple[str, ...]) -> list[str]:
+    """The signals among ``names`` that an actor's counters and behaviour show."""
+    return [n for n in names if SIGNALS[n](c, b)]

@@ -110,7 +110,7 @@ class Policy:
         one), or above ``challenge_alone`` without one."""
         if score <= self.score_challenge or not self.score_eligible(state):
             return ""
-        signals = automation_signals(state.counters, self.score_require_one_of)
+        signals = automation_signals(state.counters, state.behaviour, self.score_require_one_of)
         if signals or not self.score_require_one_of:
             why = f" with {', '.join(signals)}" if signals else ""
             return f"anomaly_score {score:.3f} > {self.score_challenge:g}{why}"

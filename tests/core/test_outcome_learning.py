@@ -24,7 +24,7 @@ def detector(model: str) -> PartitionDetector:
 
 
 def browsing(account: str, n: int = 12) -> list[Rec]:
-    """A person's few page views: scored (10 events), nothing to act on."""
+    """A person's few page views: scored (from 5 events), nothing to act on."""
     return [
         rec(i, event(i, T0 + i * 40.0, account, path=f"/articles/{i}", referrer="/"))
         for i in range(n)

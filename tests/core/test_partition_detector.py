@@ -216,10 +216,10 @@ def test_model_scores_before_learning_and_never_learns_from_flagged() -> None:
 
 def test_every_actor_is_scored_from_its_min_events_th_event_once_per_interval() -> None:
     spy = SpyScorer()
-    det = detector(model=spy)  # the default policy: 10 events, then every 300 s
+    det = detector(model=spy)  # the default policy: 5 events, then every 300 s
     out = det.process(browser(20, step_s=60))
-    assert [c[0] for c in spy.calls] == ["score", "learn", "score", "learn", "score", "learn"]
-    assert [sc.ts - T0 for sc in out.scores] == [540.0, 840.0, 1140.0]  # (20th: 1140 s)
+    assert [c[0] for c in spy.calls] == ["score", "learn"] * 4
+    assert [sc.ts - T0 for sc in out.scores] == [240.0, 540.0, 840.0, 1140.0]  # 5th: 240 s
     assert all(sc.slot == "live" and sc.actor == "account:bot" for sc in out.scores)
 
 
@@ -230,7 +230,7 @@ def test_a_model_that_is_not_warm_scores_nothing_but_learns() -> None:
             return None
 
     cold = Cold()
-    out = detector(model=cold).process(browser(10, step_s=60))
+    out = detector(model=cold).process(browser(5, step_s=60))
     assert [c[0] for c in cold.calls] == ["score", "learn"] and out.scores == []
 
 

@@ -1,3 +1,4 @@
+import random
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,22 @@ from tests.helpers import T0
 POLICY = load_policy()
 
 
-def actor(profiles: int, minutes: float = 50.0, created: float | None = None) -> ActorState:
+def actor(
+    profiles: int, minutes: float = 50.0, created: float | None = None, irregular: bool = False
+) -> ActorState:
+    """One profile view after the other over ``minutes``: evenly spaced, or ``irregular``
+    (log-normal gaps, as a person clicks) over the same span."""
     s = ActorState()
-    step = minutes * 60 / max(profiles, 1)
+    rng = random.Random(7)
+    gaps = [rng.lognormvariate(0.0, 1.0) if irregular else 1.0 for _ in range(profiles)]
+    scale = minutes * 60 / max(sum(gaps), 1e-9)
+    ts = T0
     for i in range(profiles):
+        ts += gaps[i] * scale if i else 0.0
         s.apply(
             RequestEvent(
                 f"e{i}",
-                T0 + i * step,
+                ts,
                 "account:a",
                 "a",
                 None,
@@ -73,11 +82,11 @@ def test_challenged_actor_that_keeps_going_is_blocked() -> None:
 
 
 def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -> None:
-    busy, quiet = actor(200, minutes=50), actor(10)
+    busy, quiet = actor(200, minutes=50, irregular=True), actor(10)
     for s in (busy, quiet):
         s.score = 0.9999
-    # busy but browser-like (no automation signal): above `challenge` the score alone
-    # does not act ...
+    # busy but browser-like (no sign of automation: irregular clicks, a browser): above
+    # `challenge` the score does not act ...
     busy.score = 0.96
     assert POLICY.evaluate(busy, busy.last_ts, Action.ALLOW).action == Action.ALLOW
     # ... above `challenge_alone` it does
@@ -90,7 +99,12 @@ def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -
     busy.counters.automation = True
     v = POLICY.evaluate(busy, busy.last_ts, Action.ALLOW)
     assert v.action == Action.CHALLENGE
-    assert v.reasons == ("anomaly_score 1.000 > 0.9 with automation_ua",)
+    assert v.reasons == ("anomaly_score 1.000 > 0.8 with automation_ua",)
+    # a metronome's rhythm of page views is a sign too
+    metronome = actor(200, minutes=50)
+    metronome.score = 0.85
+    v = POLICY.evaluate(metronome, metronome.last_ts, Action.ALLOW)
+    assert v.reasons == ("anomaly_score 0.850 > 0.8 with regular_pages",)
     quiet.counters.automation = True
     # not enough evidence
     assert POLICY.evaluate(quiet, quiet.last_ts, Action.ALLOW).action == Action.ALLOW
@@ -209,7 +223,7 @@ def test_a_partial_file_overrides_the_defaults_key_by_key() -> None:
     )
     default = {lim.metric: lim for lim in POLICY.limits}
     assert by_metric["profiles_per_hour"] == default["profiles_per_hour"]  # the rest stays
-    assert p.score_challenge == POLICY.score_challenge == 0.9
+    assert p.score_challenge == POLICY.score_challenge == 0.8
     assert p.new_account_limits == POLICY.new_account_limits
     assert p.groups == POLICY.groups and p.score_require_one_of == POLICY.score_require_one_of
 

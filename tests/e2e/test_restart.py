@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from urllib.parse import quote
 
 import orjson
 import pytest
@@ -11,16 +12,18 @@ from kafka import KafkaProducer
 
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
-from tests.e2e.kafka_io import TopicReader
+from tests.e2e import http
+from tests.e2e.conftest import API_TOKEN
 
 pytestmark = pytest.mark.broker
 
 BASE = float(int(time.time() // 3600) * 3600 - 3 * 3600)
+ACTOR = "account:e2e-resume"
 
 
 def send(broker: EmbeddedBroker, start: int, n: int) -> None:
-    """Profile views with irregular gaps and ids in no order: no sign of automation, so the
-    model's score cannot act here — only the hourly limit decides."""
+    """Profile views with irregular gaps and ids in no order, ~4 s apart: 330 take ~22
+    minutes, all inside one hour of event time."""
     rng = random.Random(start)
     producer = KafkaProducer(bootstrap_servers=broker.address, linger_ms=5)
     ts = BASE + start * 4
@@ -44,18 +47,17 @@ def send(broker: EmbeddedBroker, start: int, n: int) -> None:
 def test_counters_survive_a_restart(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
     before = worker.health()
     assert before is not None
-    send(broker, 0, 250)  # below the 300/hour limit: no decision yet
+    send(broker, 0, 250)  # below the 300/hour limit
     worker.wait_processed(before["events"] + 250)
     assert worker.stop() == 0  # SIGTERM: a clean stop
     worker.start()
     assert worker.health()["events"] == 0  # a new process: its counters start at 0
     send(broker, 250, 80)  # only 330 in the hour if the first 250 were remembered
     worker.wait_processed(80)
-    reader = TopicReader(broker.address, "decisions")
-    got = reader.wait_for(
-        lambda rs: any(d["actor"] == "account:e2e-resume" for d in rs), timeout_s=30
-    )
-    reader.close()
-    mine = [d for d in got if d["actor"] == "account:e2e-resume"]
-    assert [d["action"] for d in mine] == ["challenge"], [d["reasons"] for d in mine]
-    assert mine[0]["reasons"][0].startswith("profiles_per_hour ")
+    status, body = http.get(worker.web_port, f"/explain/{quote(ACTOR)}", API_TOKEN)
+    assert status == 200 and body["known"], body
+    counters = body["counters"]
+    assert counters["requests_per_hour"] == 330, counters  # 80 if it had forgotten
+    assert counters["profiles_per_hour"] > 300, counters  # distinct: an estimate above 32
+    checks = {c["metric"]: c for c in body["checks"]}
+    assert checks["profiles_per_hour"]["status"] == "over the challenge limit"

@@ -39,8 +39,8 @@ def replay() -> Replay:
 
 def policy_scoring_from_the_first_event() -> str:
     text = default_policy_text()
-    assert "min_events = 10" in text
-    return text.replace("min_events = 10", "min_events = 1")
+    assert "min_events = 5" in text
+    return text.replace("min_events = 5", "min_events = 1")
 
 
 @functools.cache
