@@ -2,10 +2,9 @@
 
 A user agent of an HTTP library, a headless browser or a scraping framework; and, read
 from an actor's windows, regular timing (of all requests, or of page views alone), id
-enumeration, no sleep and many errors. The
-policy may require one of these before an anomaly score alone can challenge: busy people
-(recruiters, moderators) are statistically unusual too, but they sleep, click
-irregularly and use browsers.
+enumeration, no sleep and many errors. The policy may require one of these before an
+anomaly score can challenge: busy people (recruiters, moderators) are statistically
+unusual too, but they sleep, click irregularly and use browsers.
 """
 
 from __future__ import annotations
