@@ -30,7 +30,14 @@ from stream.core.ledger import LedgerCodec
 from stream.core.policy import Policy, Verdict
 from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import DeadLetter, Decision, Score, Source
-from stream.core.scoring import INTERVAL, GuardedModel, LabelBudget, sampled, score_due
+from stream.core.scoring import (
+    INTERVAL,
+    LEARN_MIN_EVENTS,
+    GuardedModel,
+    LabelBudget,
+    sampled,
+    score_due,
+)
 from stream.core.validation import Invalid, validate
 
 log = structlog.get_logger(__name__)
@@ -339,6 +346,7 @@ class PartitionDetector:
             and (score is None or score <= self.policy.score_challenge)
             and not c.automation
             and c.seq_share <= 0.5
+            and c.events >= LEARN_MIN_EVENTS
         )
 
     def _audit(

@@ -218,7 +218,8 @@ def test_every_actor_is_scored_from_its_min_events_th_event_once_per_interval() 
     spy = SpyScorer()
     det = detector(model=spy)  # the default policy: 5 events, then every 300 s
     out = det.process(browser(20, step_s=60))
-    assert [c[0] for c in spy.calls] == ["score", "learn"] * 4
+    # learnt from its 10th event on (LEARN_MIN_EVENTS): a handful of events is noisy
+    assert [c[0] for c in spy.calls] == ["score"] + ["score", "learn"] * 3
     assert [sc.ts - T0 for sc in out.scores] == [240.0, 540.0, 840.0, 1140.0]  # 5th: 240 s
     assert all(sc.slot == "live" and sc.actor == "account:bot" for sc in out.scores)
 
@@ -230,8 +231,8 @@ def test_a_model_that_is_not_warm_scores_nothing_but_learns() -> None:
             return None
 
     cold = Cold()
-    out = detector(model=cold).process(browser(5, step_s=60))
-    assert [c[0] for c in cold.calls] == ["score", "learn"] and out.scores == []
+    out = detector(model=cold).process(browser(10, step_s=60))
+    assert [c[0] for c in cold.calls] == ["score", "score", "learn"] and out.scores == []
 
 
 def test_a_model_error_is_isolated_and_the_model_restored() -> None:
