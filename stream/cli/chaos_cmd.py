@@ -32,12 +32,12 @@ from stream.harness.embedded_broker import EmbeddedBroker, free_port
 @click.option(
     "--group-session",
     "group_session_s",
-    default=3.0,
+    default=2.0,
     show_default=True,
     metavar="S",
-    help="Consumer-group session of the workers (SCRAPEGUARD_GROUP_SESSION_TIMEOUT_S): the "
-    "embedded broker takes less than Apache Kafka's 6 s minimum, and a killed worker's "
-    "partitions move once it has passed.",
+    help="Consumer-group session of the workers (SCRAPEGUARD_GROUP_SESSION_TIMEOUT_S): a "
+    "killed worker's partitions move, and its restart is ready, once it has passed. The "
+    "embedded broker takes less than Apache Kafka's 6 s minimum.",
 )
 @out_option("chaos-results", "the audit (chaos.json) and the logs")
 @friendly_errors
