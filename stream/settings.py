@@ -63,6 +63,15 @@ class Settings(BaseSettings):
     batch_wait_ms: int = Field(
         10, ge=0, description="How long a fetch waits for records (latency vs batch size)."
     )
+    group_session_timeout_s: float = Field(
+        6.0,
+        ge=1.0,
+        le=300.0,
+        description="Consumer-group session of the worker's two groups (the detector's and "
+        "Faust's): a killed worker's partitions move once it has passed. Heartbeats go every "
+        "sixth of it. Apache Kafka refuses sessions under its group.min.session.timeout.ms "
+        "(6 s by default); the embedded broker takes shorter ones.",
+    )
     max_event_bytes: int = Field(64 * 1024, ge=256)
     max_future_skew_s: float = Field(
         300.0,
@@ -92,7 +101,7 @@ class Settings(BaseSettings):
         250_000,
         ge=1,
         description="Actors per partition in all: beyond it the least recently active are "
-        "evicted (counted in scrapeguard_state_evictions_total{kind=\"actor\"}); bounds memory "
+        'evicted (counted in scrapeguard_state_evictions_total{kind="actor"}); bounds memory '
         "against made-up identities (~0.3 KB each when compressed).",
     )
     policy_file: Path | None = Field(

@@ -184,6 +184,7 @@ class Chaos:
             "SCRAPEGUARD_LOG_FORMAT": "json",
             "SCRAPEGUARD_LOG_LEVEL": "warning",
             "SCRAPEGUARD_SNAPSHOT_EVERY_S": "5",
+            "SCRAPEGUARD_GROUP_SESSION_TIMEOUT_S": str(settings.group_session_timeout_s),
             "SCRAPEGUARD_DATA_DIR": str(workdir / "data"),
             "SCRAPEGUARD_TOPIC_REQUESTS": settings.topic_requests,
             "SCRAPEGUARD_TOPIC_DECISIONS": settings.topic_decisions,

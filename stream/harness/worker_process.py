@@ -53,7 +53,7 @@ class WorkerProcess:
             health = self.health()
             if health and health.get("ready"):
                 return
-            time.sleep(0.3)
+            time.sleep(0.1)  # restarts are timed to ready: poll finely
         raise RuntimeError("worker not ready in time; log: " + self.log_path.read_text()[-3000:])
 
     def health(self) -> dict[str, Any] | None:

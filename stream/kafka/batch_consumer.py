@@ -50,7 +50,7 @@ from mode import Service
 
 from stream.errors import FatalKafkaError
 from stream.kafka import writer as kafka_writer
-from stream.kafka.config import aiokafka_kwargs
+from stream.kafka.config import aiokafka_kwargs, group_timing
 from stream.kafka.read_to_end import is_marker
 from stream.kafka.writer import BatchWriter, Publish, WriterService, publish_plan
 from stream.settings import Settings
@@ -163,6 +163,7 @@ class BatchConsumer(Service):
 
     async def on_start(self) -> None:
         s = self.settings
+        session_s, heartbeat_s = group_timing(s)
         await self.writer_service.maybe_start()
         await self.on_producer_ready()
         self.consumer = AIOKafkaConsumer(
@@ -172,12 +173,11 @@ class BatchConsumer(Service):
             max_poll_records=s.batch_max_records,
             fetch_max_wait_ms=s.batch_wait_ms,
             max_partition_fetch_bytes=4 * 1024 * 1024,
-            # the smallest session Kafka allows by default (group.min.session.timeout.ms):
-            # a killed worker's partitions move after 6 s, not 10 (make chaos: restart to
-            # ready, median of 20: 26.5 s → 16.9 s); heartbeats run on the event loop while
-            # the batch runs in a thread
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
+            # a killed worker's partitions move once its session has passed (6 s by
+            # default, the smallest Apache Kafka allows unless its brokers say otherwise);
+            # heartbeats run on the event loop while the batch runs in a thread
+            session_timeout_ms=int(session_s * 1000),
+            heartbeat_interval_ms=int(heartbeat_s * 1000),
             rebalance_timeout_ms=6000,
             # co-partitioned topics: partition i of every topic goes to the same worker
             partition_assignment_strategy=(RangePartitionAssignor,),

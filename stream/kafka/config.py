@@ -89,3 +89,14 @@ def faust_kwargs(settings: Settings) -> dict[str, Any]:
     elif ctx is not None:
         kwargs["broker_credentials"] = faust.SSLCredentials(ctx)
     return kwargs
+
+
+def group_timing(settings: Settings) -> tuple[float, float]:
+    """(session, heartbeat interval) in seconds for the worker's consumer groups.
+
+    One heartbeat every sixth of the session: a member misses several before it is taken
+    for dead. Heartbeats run on the event loop; the detector works its batches in a thread,
+    so a long batch does not hold them up.
+    """
+    session_s = settings.group_session_timeout_s
+    return session_s, round(session_s / 6, 3)

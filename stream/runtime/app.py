@@ -16,12 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import faust
+from faust.tables import TableManager
+from mode import Service
 
 from stream.api.views import install
 from stream.core.ledger import LedgerCodec, Sealer
 from stream.core.policy import Policy
 from stream.core.pseudonym import Pseudonymizer
-from stream.kafka.config import faust_kwargs
+from stream.kafka.config import faust_kwargs, group_timing
 from stream.kafka.writer import WriterService
 from stream.runtime.correlator_agent import CorrelatorAgent
 from stream.runtime.detector_agent import Detector
@@ -84,9 +86,24 @@ class Worker:
         }
 
 
+class NoTablesManager(TableManager):
+    """Faust's table manager without its one-second wait at start.
+
+    Faust sleeps a second before it subscribes its consumer, so that tables declared while
+    the app starts are registered first. A worker declares no Faust table (its state lives
+    in scrapeguard's own changelogs), so on every start that second was only a delay
+    before Faust's group join, which readiness waits for."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
 def create_app(settings: Settings) -> faust.App:
     """The worker's Faust app: its consumer group, rebalance timing and web server."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
+    session_s, heartbeat_s = group_timing(settings)
     return faust.App(
         settings.app_id,
         autodiscover=False,
@@ -97,17 +114,32 @@ def create_app(settings: Settings) -> faust.App:
         # topics are created by scrapeguard with the right partition counts and configs
         topic_allow_declare=False,
         # a group join takes seconds, not Faust's default of ~30 s on the embedded broker;
-        # 6 s sessions (Kafka's default minimum): a killed worker's partitions move sooner
+        # the same session as the detector's group (6 s by default: Kafka's minimum)
         broker_rebalance_timeout=6.0,
-        broker_session_timeout=6.0,
-        broker_heartbeat_interval=1.0,
+        broker_session_timeout=session_s,
+        broker_heartbeat_interval=heartbeat_s,
         consumer_auto_offset_reset="earliest",
+        TableManager=NoTablesManager,
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
         web_bind=settings.web_host,
         web_host=settings.web_host,
         **faust_kwargs(settings),
     )
+
+
+def start_with_app(app: faust.App, *services: Service) -> None:
+    """Start ``services`` with the app, before Faust's own services, and stop them after.
+
+    ``app.service`` would start them only once Faust's consumer group has given its first
+    assignment (``App.on_started`` waits for table recovery), so the detector's group
+    join would begin when Faust's had ended: two joins one after the other on every
+    restart. As dependencies of the app they start first (in order: the detector's
+    consumer joins its group in a task of its own) and stop last, in reverse order, so
+    the shared writer stops after everything that writes.
+    """
+    for service in services:
+        app.add_dependency(service)
 
 
 def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymizer) -> Worker:
@@ -128,15 +160,9 @@ def create_worker(settings: Settings, policy: Policy, pseudonymizer: Pseudonymiz
     correlator.attach_metrics(metrics)
     incidents.attach_metrics(metrics)
 
-    async def control_read() -> None:
-        await view.caught_up.wait()
-        detector.control_caught_up.set()
-
-    # Faust starts registered service *instances* too (App._prepare_subservice); they
-    # stop in reverse order, so the shared writer stops last
-    for service in (writer, view, detector):
-        app.service(service)  # type: ignore[arg-type]
-    app.task(control_read)
+    # the detector scores nothing before the control log has been read to its end
+    detector.control_caught_up = view.caught_up
+    start_with_app(app, writer, view, detector)
     install(app, settings, WorkerQueries(settings, writer, detector, correlator, incidents, view))
     parts = Worker(app, writer, detector, correlator, incidents, view)
     detector.metrics.watch_evictions(parts.evictions)

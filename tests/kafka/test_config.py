@@ -89,3 +89,17 @@ def test_plaintext_by_default() -> None:
 def test_sasl_needs_a_mechanism() -> None:
     with pytest.raises(ValueError, match="SASL_MECHANISM"):
         aiokafka_kwargs(Settings(security_protocol="SASL_PLAINTEXT"))
+
+
+def test_both_groups_take_the_session_setting_with_a_heartbeat_every_sixth_of_it() -> None:
+    from stream.kafka.config import group_timing
+
+    assert group_timing(Settings()) == (6.0, 1.0)  # Apache Kafka's minimum by default
+    assert group_timing(Settings(group_session_timeout_s=3.0)) == (3.0, 0.5)
+
+
+def test_a_session_under_a_second_is_refused() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        Settings(group_session_timeout_s=0.5)
