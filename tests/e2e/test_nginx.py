@@ -60,8 +60,13 @@ def nginx(
     )
     d = tmp_path_factory.mktemp("nginx")
     port = free_port()
+    shipped = CONFIG.read_text()
+    # the shipped 200 ms budget for the auth sub-request is a latency `make bench` measures
+    # (/check p99 ~2 ms); on a shared CI machine the worker can be busy for longer in a
+    # batch, and nginx would answer 500 — a flaky test of latency, not of behaviour
+    assert shipped.count("_timeout 200ms;") == 3
     site = (
-        CONFIG.read_text()
+        shipped.replace("_timeout 200ms;", "_timeout 2s;")
         .replace("127.0.0.1:6066", f"127.0.0.1:{worker.web_port}")
         .replace("127.0.0.1:8080", f"127.0.0.1:{upstream}")
         .replace("listen 80;", f"listen 127.0.0.1:{port};")
@@ -105,10 +110,10 @@ def nginx(
 def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
     broker: EmbeddedBroker, worker: WorkerProcess, nginx: str
 ) -> None:
-    # an HTTP library walking profiles: the model's score counts from 100 requests an
-    # hour ([score] min_requests_per_hour), so it is challenged at the 100th and 20
-    # profiles later still only challenged; one that kept going past the challenge is
-    # blocked. Event time ends now, so the challenge is in force.
+    # an HTTP library walking profiles: the model's score counts from 50 requests an
+    # hour ([score] min_requests_per_hour), so it is challenged at its first score past
+    # that (the 80th request) and 40 profiles later still only challenged; one that kept
+    # going past the challenge is blocked. Event time ends now, so the challenge is in force.
     # (the person asks while the worker is idle: nginx's 200 ms auth timeout is a latency
     # budget `make bench` measures, not something a test on a shared CI machine should
     # race against while the worker works through a burst)
