@@ -31,6 +31,8 @@ _DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch byte
 # this is byte for byte _HEAD then "<qq")
 _HEAD_RINGS = struct.Struct(_HEAD.format + "qq")
 _TAIL = struct.Struct("<ddB")  # newest navigation, next score, verdict
+_HOUR_RING_BYTES = 60 * 3 * 2  # uint16 (requests, views, errors) per minute
+_DAY_RING_BYTES = 24 * 4  # uint32 requests per hour
 
 
 def encode(state: ActorState) -> bytes:
@@ -63,8 +65,8 @@ def encode(state: ActorState) -> bytes:
             c.hour.head,
             c.day.head,
         ),
-        c.hour.ring,
-        c.day.ring,
+        c.hour.dense(),
+        c.day.dense(),
     ]
     group = state.group_reason.encode()
     incident = e.incident.encode()
@@ -158,14 +160,11 @@ def _decode(buf: memoryview) -> ActorState:
     pos = head.size
     c.hour.head, c.day.head = struct.unpack_from("<qq", buf, pos)
     pos += 16
-    for counter in (c.hour, c.day):
-        n = len(counter.ring) * counter.ring.itemsize
+    for counter, n in ((c.hour, _HOUR_RING_BYTES), (c.day, _DAY_RING_BYTES)):
         if pos + n > len(buf):
             raise ValueError("truncated window ring")
-        counter.ring = array(counter.ring.typecode, bytes(buf[pos : pos + n]))
+        counter.load_ring(buf[pos : pos + n])  # the totals too
         pos += n
-    c.hour.totals = [sum(c.hour.ring[ch::3]) for ch in range(3)]
-    c.day.totals = [sum(c.day.ring)]
     flags = buf[pos]
     pos += 1
     if flags & 1:

@@ -66,8 +66,8 @@ class ActorCounters:
     )
 
     def __init__(self) -> None:
-        self.hour = SlidingCounter(60, 60.0, channels=3, typecode="H")
-        self.day = SlidingCounter(24, 3600.0, channels=1, typecode="I")
+        self.hour = SlidingCounter(60, 60.0, channels=3, typecode="H", sparse=True)
+        self.day = SlidingCounter(24, 3600.0, channels=1, typecode="I", sparse=True)
         self.distinct_hour: SlidingDistinct | None = None
         self.distinct_day: SlidingDistinct | None = None
         self.first_ts: float = 0.0
@@ -158,7 +158,7 @@ class ActorCounters:
     @property
     def active_hours(self) -> int:
         """Hours of the last day with at least one request (24 = around the clock)."""
-        return sum(1 for c in self.day.ring if c)
+        return self.day.occupied()
 
     @property
     def ips_per_hour(self) -> int:

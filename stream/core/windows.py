@@ -19,6 +19,7 @@ import math
 import zlib
 from array import array
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 def stable_hash(text: str) -> int:
@@ -47,24 +48,185 @@ def _zeros(typecode: str, n: int) -> array[int]:
     return z
 
 
+_CAPS: dict[str, int] = {}  # saturation value per typecode: one int object, shared
+
+
+def _cap(typecode: str) -> int:
+    cap = _CAPS.get(typecode)
+    if cap is None:
+        cap = _CAPS[typecode] = (1 << (8 * array(typecode).itemsize)) - 1
+    return cap
+
+
+def _itemsize(typecode: str) -> int:
+    return len(_zeros(typecode, 1).tobytes())
+
+
+_CELL = "I"  # the sparse form of a counter: slot numbers and counts, uint32 each
+_CELL_MAX = 0xFFFFFFFF
+
 _STAMP_MOD = 255  # sketch stamps are slot % 255 + 1 in one byte; 0 means empty
 _SWEEP_EVERY = 64  # slots between sweeps of stale sketch stamps (keeps ages < 255)
 
 
 class SlidingCounter:
-    """Counts of ``channels`` quantities in ``slots`` slots of ``slot_s`` seconds."""
+    """Counts of ``channels`` quantities in ``slots`` slots of ``slot_s`` seconds.
 
-    __slots__ = ("cap", "channels", "head", "ring", "slot_s", "slots", "totals")
+    Dense, the counts are a ring of ``slots × channels`` cells. With ``sparse=True`` a
+    counter starts as a short sorted list of the slots in use instead (``cells``: the
+    slot number, then its counts, uint32 each) and turns dense for good when more slots
+    are in use than half the ring's bytes hold; an idle gap as long as the window makes
+    it sparse again. Most actors make a few requests in a few minutes: a few cells
+    instead of a ring of zeros. Both forms count alike; :meth:`dense` gives the ring.
+    """
 
-    def __init__(self, slots: int, slot_s: float, channels: int = 1, typecode: str = "H") -> None:
-        self.slots = slots
-        self.slot_s = slot_s
-        self.channels = channels
-        self.ring = _zeros(typecode, slots * channels)[:]  # a copy of a shared zero ring
-        self.cap = (1 << (8 * self.ring.itemsize)) - 1
+    # The shape (slots, slot_s, channels, typecode, cap, max_cells) is the same for every
+    # counter of a kind: class attributes of a subclass made once per shape (see
+    # ``__new__``), so an instance holds only its head, counts and totals.
+    __slots__ = ("_ring", "cells", "head", "totals")
+    _shapes: ClassVar[dict[tuple[int, float, int, str, bool], type[SlidingCounter]]] = {}
+    slots: int
+    slot_s: float
+    channels: int
+    typecode: str
+    cap: int  # a count saturates here instead of wrapping
+    max_cells: int  # sparse groups (slot + counts) kept before a dense ring is smaller
+
+    def __new__(
+        cls,
+        slots: int,
+        slot_s: float,
+        channels: int = 1,
+        typecode: str = "H",
+        sparse: bool = False,
+    ) -> SlidingCounter:
+        key = (slots, slot_s, channels, typecode, sparse)
+        shape = SlidingCounter._shapes.get(key)
+        if shape is None:
+            cap = _cap(typecode)
+            groups = slots * channels * _itemsize(typecode) // (2 * 4 * (1 + channels))
+            attrs = {
+                "__slots__": (),
+                "slots": slots,
+                "slot_s": slot_s,
+                "channels": channels,
+                "typecode": typecode,
+                "cap": cap,
+                "max_cells": groups if sparse and cap <= _CELL_MAX else 0,
+            }
+            shape = SlidingCounter._shapes[key] = type(cls.__name__, (cls,), attrs)
+        return object.__new__(shape)
+
+    def __init__(
+        self,
+        slots: int,
+        slot_s: float,
+        channels: int = 1,
+        typecode: str = "H",
+        sparse: bool = False,
+    ) -> None:
+        self._ring: array[int] | None = None
+        self.cells: array[int] | None = None
+        if self.max_cells:
+            self.cells = array(_CELL)
+        else:
+            self._ring = _zeros(typecode, slots * channels)[:]  # a copy of a shared zero ring
         self.head = -1
         self.totals = [0] * channels
 
+    # -- the two forms ---------------------------------------------------------------
+    @property
+    def ring(self) -> array[int]:
+        """The dense ring, to read or change in place (a sparse counter turns dense)."""
+        ring = self._ring
+        if ring is None:
+            ring = self._ring = self.dense()
+            self.cells = None
+        return ring
+
+    @ring.setter
+    def ring(self, ring: array[int]) -> None:
+        self._ring, self.cells = ring, None
+
+    def dense(self) -> array[int]:
+        """The counts as a dense ring (the counter's own in dense form, else a new one)."""
+        ring = self._ring
+        if ring is not None:
+            return ring
+        cells = self.cells
+        assert cells is not None
+        slots, channels = self.slots, self.channels
+        ring = _zeros(self.typecode, slots * channels)[:]
+        for i in range(0, len(cells), 1 + channels):
+            base = (cells[i] % slots) * channels
+            for c in range(channels):
+                ring[base + c] = cells[i + 1 + c]
+        return ring
+
+    def load_ring(self, data: bytes | memoryview) -> None:
+        """Set the counts and totals from a dense ring's bytes (:meth:`dense`), kept
+        sparse when few slots are in use. ``head`` must be set first."""
+        ring = array(self.typecode)
+        ring.frombytes(data)
+        slots, channels, head = self.slots, self.channels, self.head
+        if len(ring) != slots * channels:
+            raise ValueError("window ring has the wrong size")
+        self.totals = [sum(ring[c::channels]) for c in range(channels)]
+        if self.max_cells and head >= 0:
+            used = sorted(
+                {head - ((head - i // channels) % slots) for i, n in enumerate(ring) if n}
+            )
+            if len(used) <= self.max_cells and (not used or 0 <= used[0] <= used[-1] <= _CELL_MAX):
+                counts = ring.tolist()
+                cells: list[int] = []
+                for slot in used:
+                    base = (slot % slots) * channels
+                    cells.append(slot)
+                    cells += counts[base : base + channels]
+                self._ring, self.cells = None, array(_CELL, cells)
+                return
+        self._ring, self.cells = ring, None
+
+    def _to_dense(self) -> None:
+        self._ring = self.dense()
+        self.cells = None
+
+    def _cell(self, slot: int) -> int:
+        """Sparse form: index in ``cells`` of the first count of ``slot`` (its group made
+        if needed); -1 when the counter had to turn dense instead."""
+        cells = self.cells
+        assert cells is not None
+        g = 1 + self.channels
+        n = len(cells)
+        i = n - g
+        while i >= 0 and cells[i] > slot:  # groups are sorted by slot: the newest last
+            i -= g
+        if i >= 0 and cells[i] == slot:
+            return i + 1
+        if n >= self.max_cells * g or not 0 <= slot <= _CELL_MAX:
+            self._to_dense()
+            return -1
+        i += g
+        group = _zeros(_CELL, g)[:]
+        group[0] = slot
+        # a new array of the exact size (growing in place would over-allocate)
+        self.cells = cells + group if i == n else cells[:i] + group + cells[i:]
+        return i + 1
+
+    def _count(self, slot: int, channel: int) -> int:
+        """Count of ``channel`` in ``slot`` (in the window)."""
+        ring = self._ring
+        if ring is not None:
+            return ring[(slot % self.slots) * self.channels + channel]
+        cells = self.cells
+        assert cells is not None
+        g = 1 + self.channels
+        for i in range(len(cells) - g, -1, -g):
+            if cells[i] == slot:
+                return cells[i + 1 + channel]
+        return 0
+
+    # -- time ------------------------------------------------------------------------
     def slot_of(self, ts: float) -> int:
         return int(ts // self.slot_s)
 
@@ -76,12 +238,31 @@ class SlidingCounter:
         if head < 0:  # a fresh counter is all zeros already
             self.head = slot
             return
-        ring, slots, channels = self.ring, self.slots, self.channels
+        slots, channels = self.slots, self.channels
         gap = slot - head
         if gap >= slots:
-            self.ring = _zeros(ring.typecode, len(ring))[:]
+            if self.max_cells:
+                self._ring, self.cells = None, array(_CELL)
+            else:
+                self._ring = _zeros(self.typecode, slots * channels)[:]
             self.totals = [0] * channels
-        elif gap * channels <= 6:  # a few cells expire (the usual step): one by one
+            self.head = slot
+            return
+        cells = self.cells
+        if cells is not None:
+            oldest = slot - slots  # groups of this slot or older leave the window
+            if cells and cells[0] <= oldest:
+                totals, g, n = self.totals, 1 + channels, 0
+                while n < len(cells) and cells[n] <= oldest:
+                    for c in range(channels):
+                        totals[c] -= cells[n + 1 + c]
+                    n += g
+                del cells[:n]
+            self.head = slot
+            return
+        ring = self._ring
+        assert ring is not None
+        if gap * channels <= 6:  # a few cells expire (the usual step): one by one
             totals = self.totals
             for k in range(head + 1, slot + 1):
                 base = (k % slots) * channels
@@ -105,6 +286,7 @@ class SlidingCounter:
                 ring[lo:hi] = _zeros(ring.typecode, hi - lo)
         self.head = slot
 
+    # -- counting --------------------------------------------------------------------
     def add(self, ts: float, incs: tuple[int, ...] | list[int]) -> bool:
         """Add ``incs[c]`` to channel ``c`` at event time ``ts``.
 
@@ -116,7 +298,21 @@ class SlidingCounter:
             self.advance(slot)
         elif slot <= self.head - self.slots:
             return False
-        ring, cap, totals = self.ring, self.cap, self.totals
+        cap, totals = self.cap, self.totals
+        if self.cells is not None:
+            base = self._cell(slot)
+            cells = self.cells
+            if base >= 0 and cells is not None:
+                for c, n in enumerate(incs):
+                    if n:
+                        room = cap - cells[base + c]
+                        if n > room:
+                            n = room
+                        cells[base + c] += n
+                        totals[c] += n
+                return True
+        ring = self._ring
+        assert ring is not None
         base = (slot % self.slots) * self.channels
         for c, n in enumerate(incs):
             if n:
@@ -135,8 +331,22 @@ class SlidingCounter:
             self.advance(slot)
         elif slot <= head - self.slots:
             return False
+        cells = self.cells
+        if cells is not None:
+            g = 1 + self.channels
+            n = len(cells)
+            i = n - g + 1 if n and cells[n - g] == slot else self._cell(slot)
+            if i >= 0:
+                cells = self.cells
+                assert cells is not None
+                i += channel
+                if cells[i] < self.cap:
+                    cells[i] += 1
+                    self.totals[channel] += 1
+                return True
+        ring = self._ring
+        assert ring is not None
         i = (slot % self.slots) * self.channels + channel
-        ring = self.ring
         if ring[i] < self.cap:
             ring[i] += 1
             self.totals[channel] += 1
@@ -150,8 +360,27 @@ class SlidingCounter:
             self.advance(slot)
         elif slot <= head - self.slots:
             return False
+        cap, totals = self.cap, self.totals
+        cells = self.cells
+        if cells is not None:
+            n = len(cells)
+            base = n - 3 if n and cells[n - 4] == slot else self._cell(slot)
+            if base >= 0:
+                cells = self.cells
+                assert cells is not None
+                if cells[base] < cap:
+                    cells[base] += 1
+                    totals[0] += 1
+                if view and cells[base + 1] < cap:
+                    cells[base + 1] += 1
+                    totals[1] += 1
+                if error and cells[base + 2] < cap:
+                    cells[base + 2] += 1
+                    totals[2] += 1
+                return True
+        ring = self._ring
+        assert ring is not None
         base = (slot % self.slots) * 3
-        ring, cap, totals = self.ring, self.cap, self.totals
         if ring[base] < cap:
             ring[base] += 1
             totals[0] += 1
@@ -163,14 +392,28 @@ class SlidingCounter:
             totals[2] += 1
         return True
 
+    # -- reads -----------------------------------------------------------------------
     def total(self, channel: int = 0) -> int:
         return self.totals[channel]
+
+    def occupied(self) -> int:
+        """Slots of the window with a count in any channel."""
+        cells = self.cells
+        channels = self.channels
+        if cells is not None:
+            g = 1 + channels
+            return sum(1 for i in range(0, len(cells), g) if any(cells[i + 1 : i + g]))
+        ring = self._ring
+        assert ring is not None
+        if channels == 1:
+            return len(ring) - ring.count(0)
+        return sum(1 for i in range(0, len(ring), channels) if any(ring[i : i + channels]))
 
     def current(self, channel: int = 0) -> int:
         """Count in the head slot (e.g. requests in the current minute)."""
         if self.head < 0:
             return 0
-        return self.ring[(self.head % self.slots) * self.channels + channel]
+        return self._count(self.head, channel)
 
     def last_slot_span(self, ts: float, channel: int = 0) -> int:
         """Events in the ``slot_s`` seconds up to ``ts`` (``ts`` in the head slot).
@@ -181,8 +424,8 @@ class SlidingCounter:
         head = self.head
         if head < 0:
             return 0
-        cur = self.ring[(head % self.slots) * self.channels + channel]
-        prev = self.ring[((head - 1) % self.slots) * self.channels + channel]
+        cur = self._count(head, channel)
+        prev = self._count(head - 1, channel)
         elapsed = (ts - head * self.slot_s) / self.slot_s
         weight = 1.0 - min(max(elapsed, 0.0), 1.0)
         return cur + int(prev * weight + 0.5)
@@ -210,7 +453,13 @@ class DistinctSpec:
 
 
 class SlidingDistinct:
-    """Distinct 32-bit item hashes seen in a sliding event-time window."""
+    """Distinct 32-bit item hashes seen in a sliding event-time window.
+
+    Exact mode keeps the item hashes and the slot each was last seen in; every step of
+    the head forgets those that left the window, so ``count`` is ``len(keys)`` there and
+    no histogram is needed. Sketch mode keeps a histogram of positions by last-seen slot
+    (``hist``), so the window slides in O(1).
+    """
 
     __slots__ = ("count", "head", "hist", "keys", "last_sweep", "sketch", "spec", "stamps")
 
@@ -218,7 +467,7 @@ class SlidingDistinct:
         self.spec = spec
         self.head = -1
         self.count = 0  # members (exact) or occupied positions (sketch) in the window
-        self.hist = _zeros("H", spec.slots)[:]  # members by last-seen slot
+        self.hist: array[int] | None = None  # sketch mode: positions by last-seen slot
         self.keys: array[int] | None = array("I")  # exact mode: item hashes
         self.stamps: array[int] | None = array("i")  # exact mode: last-seen slot
         self.sketch: bytearray | None = None  # sketch mode: stamp per position
@@ -241,22 +490,26 @@ class SlidingDistinct:
         spec, hist = self.spec, self.hist
         slots = spec.slots
         if head < 0 or slot - head >= slots:
-            for i in range(slots):
-                hist[i] = 0
             self.count = 0
-            if self.sketch is not None:
+            if hist is not None:  # sketch mode
+                self.hist = _zeros("H", slots)[:]
                 self.sketch = bytearray(spec.bits)
             elif self.keys:
                 self.keys, self.stamps = array("I"), array("i")
             self.head = slot
             self.last_sweep = slot
             return
+        self.head = slot
+        if hist is None:  # exact mode: forget who left the window; the rest are counted
+            self._sweep()
+            assert self.keys is not None
+            self.count = len(self.keys)
+            return
         for k in range(head + 1, slot + 1):
             i = k % slots
             self.count -= hist[i]
             hist[i] = 0
-        self.head = slot
-        if slot - self.last_sweep >= _SWEEP_EVERY or self.sketch is None:
+        if slot - self.last_sweep >= _SWEEP_EVERY:
             self._sweep()
 
     def _sweep(self) -> None:
@@ -302,11 +555,10 @@ class SlidingDistinct:
                 keys.append(item_hash)
                 stamps.append(slot)
                 self.count += 1
-                self.hist[slot % spec.slots] += 1
                 return True
             self._to_sketch()
-        sketch = self.sketch
-        assert sketch is not None
+        sketch, hist = self.sketch, self.hist
+        assert sketch is not None and hist is not None
         pos = item_hash % spec.bits
         stamp = sketch[pos]
         if stamp:
@@ -316,7 +568,7 @@ class SlidingDistinct:
                 sketch[pos] = slot % _STAMP_MOD + 1
         else:
             self.count += 1
-            self.hist[slot % spec.slots] += 1
+            hist[slot % spec.slots] += 1
             sketch[pos] = slot % _STAMP_MOD + 1
         return True
 
@@ -324,12 +576,15 @@ class SlidingDistinct:
         """A member last seen in ``old`` is seen again in ``slot``; fix the histogram."""
         if slot <= old:
             return
-        slots = self.spec.slots
+        slots, hist = self.spec.slots, self.hist
         if old > self.head - slots:
-            self.hist[old % slots] -= 1
-        else:
-            self.count += 1
-        self.hist[slot % slots] += 1
+            if hist is not None:
+                hist[old % slots] -= 1
+                hist[slot % slots] += 1
+            return
+        self.count += 1
+        if hist is not None:
+            hist[slot % slots] += 1
 
     def _to_sketch(self) -> None:
         spec = self.spec
@@ -343,7 +598,7 @@ class SlidingDistinct:
                 pos = key % spec.bits
                 if stamp > newest.get(pos, oldest):
                     newest[pos] = stamp
-        hist = array("H", bytes(2 * spec.slots))
+        hist = _zeros("H", spec.slots)[:]
         for pos, stamp in newest.items():
             sketch[pos] = stamp % _STAMP_MOD + 1
             hist[stamp % spec.slots] += 1
@@ -373,15 +628,17 @@ class SlidingDistinct:
             obj.keys, obj.stamps = array("I", members), array("i", stamps)
             if len(obj.keys) != len(obj.stamps) or len(obj.keys) > spec.exact_max:
                 raise ValueError("exact distinct set is inconsistent")
-            slots_seen: list[int] = list(obj.stamps)
-        else:
-            if len(members) != spec.bits:
-                raise ValueError("distinct sketch has the wrong size")
-            obj.keys = obj.stamps = None
-            obj.sketch = bytearray(members)
-            slots_seen = [obj._unstamp(st) for st in obj.sketch if st]
-        for slot in slots_seen:
-            if slot > oldest:
-                obj.hist[slot % spec.slots] += 1
-                obj.count += 1
+            obj.count = sum(1 for slot in obj.stamps if slot > oldest)
+            return obj
+        if len(members) != spec.bits:
+            raise ValueError("distinct sketch has the wrong size")
+        obj.keys = obj.stamps = None
+        obj.sketch = bytearray(members)
+        hist = obj.hist = _zeros("H", spec.slots)[:]
+        for stamp in obj.sketch:
+            if stamp:
+                slot = obj._unstamp(stamp)
+                if slot > oldest:
+                    hist[slot % spec.slots] += 1
+                    obj.count += 1
         return obj
