@@ -21,7 +21,7 @@ from stream.core.actor_state import ActorState
 from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
 from stream.core.enforcement import Origin
-from stream.core.windows import DistinctSpec, SlidingDistinct
+from stream.core.windows import DistinctSpec, SlidingDistinct, shared_int
 
 VERSION = 4
 _HEAD3 = struct.Struct("<BddqqqdddqdBBdddqBII")
@@ -158,7 +158,8 @@ def _decode(buf: memoryview) -> ActorState:
     c.automation, s.allowlisted = bool(automation), bool(allowlisted)
     e.action = Action(action)
     pos = head.size
-    c.hour.head, c.day.head = struct.unpack_from("<qq", buf, pos)
+    hour_head, day_head = struct.unpack_from("<qq", buf, pos)
+    c.hour.head, c.day.head = shared_int(hour_head), shared_int(day_head)
     pos += 16
     for counter, n in ((c.hour, _HOUR_RING_BYTES), (c.day, _DAY_RING_BYTES)):
         if pos + n > len(buf):

@@ -62,6 +62,21 @@ def _itemsize(typecode: str) -> int:
     return len(_zeros(typecode, 1).tobytes())
 
 
+_SHARED_INTS: dict[int, int] = {}
+_SHARED_INTS_MAX = 4096
+
+
+def shared_int(n: int) -> int:
+    """One int object for each recent slot number, for every window whose head is there
+    (an int past 256 is a 28-byte object of its own; most actors' heads are a few minutes)."""
+    v = _SHARED_INTS.get(n)
+    if v is None:
+        if len(_SHARED_INTS) >= _SHARED_INTS_MAX:
+            _SHARED_INTS.clear()
+        v = _SHARED_INTS[n] = n
+    return v
+
+
 _CELL = "I"  # the sparse form of a counter: slot numbers and counts, uint32 each
 _CELL_MAX = 0xFFFFFFFF
 
@@ -207,10 +222,12 @@ class SlidingCounter:
             self._to_dense()
             return -1
         i += g
-        group = _zeros(_CELL, g)[:]
-        group[0] = slot
         # a new array of the exact size (growing in place would over-allocate)
-        self.cells = cells + group if i == n else cells[:i] + group + cells[i:]
+        if i == n:
+            cells = self.cells = cells + _zeros(_CELL, g)
+        else:
+            cells = self.cells = cells[:i] + _zeros(_CELL, g) + cells[i:]
+        cells[i] = slot
         return i + 1
 
     def _count(self, slot: int, channel: int) -> int:
@@ -221,10 +238,10 @@ class SlidingCounter:
         cells = self.cells
         assert cells is not None
         g = 1 + self.channels
-        for i in range(len(cells) - g, -1, -g):
-            if cells[i] == slot:
-                return cells[i + 1 + channel]
-        return 0
+        i = len(cells) - g
+        while i >= 0 and cells[i] > slot:  # sorted by slot: the newest last
+            i -= g
+        return cells[i + 1 + channel] if i >= 0 and cells[i] == slot else 0
 
     # -- time ------------------------------------------------------------------------
     def slot_of(self, ts: float) -> int:
@@ -236,7 +253,7 @@ class SlidingCounter:
         if slot <= head:
             return
         if head < 0:  # a fresh counter is all zeros already
-            self.head = slot
+            self.head = slot = shared_int(slot)
             return
         slots, channels = self.slots, self.channels
         gap = slot - head
@@ -246,7 +263,7 @@ class SlidingCounter:
             else:
                 self._ring = _zeros(self.typecode, slots * channels)[:]
             self.totals = [0] * channels
-            self.head = slot
+            self.head = slot = shared_int(slot)
             return
         cells = self.cells
         if cells is not None:
@@ -258,7 +275,7 @@ class SlidingCounter:
                         totals[c] -= cells[n + 1 + c]
                     n += g
                 del cells[:n]
-            self.head = slot
+            self.head = slot = shared_int(slot)
             return
         ring = self._ring
         assert ring is not None
@@ -284,7 +301,7 @@ class SlidingCounter:
                 for c in range(channels):
                     totals[c] -= sum(run[c::channels])
                 ring[lo:hi] = _zeros(ring.typecode, hi - lo)
-        self.head = slot
+        self.head = slot = shared_int(slot)
 
     # -- counting --------------------------------------------------------------------
     def add(self, ts: float, incs: tuple[int, ...] | list[int]) -> bool:
@@ -496,10 +513,10 @@ class SlidingDistinct:
                 self.sketch = bytearray(spec.bits)
             elif self.keys:
                 self.keys, self.stamps = array("I"), array("i")
-            self.head = slot
+            self.head = slot = shared_int(slot)
             self.last_sweep = slot
             return
-        self.head = slot
+        self.head = slot = shared_int(slot)
         if hist is None:  # exact mode: forget who left the window; the rest are counted
             self._sweep()
             assert self.keys is not None
@@ -622,7 +639,7 @@ class SlidingDistinct:
         cls, spec: DistinctSpec, head: int, last_sweep: int, members: bytes, stamps: bytes | None
     ) -> SlidingDistinct:
         obj = cls(spec)
-        obj.head, obj.last_sweep = head, last_sweep
+        obj.head, obj.last_sweep = shared_int(head), shared_int(last_sweep)
         oldest = head - spec.slots
         if stamps is not None:
             obj.keys, obj.stamps = array("I", members), array("i", stamps)
