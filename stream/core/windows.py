@@ -473,20 +473,21 @@ class SlidingDistinct:
     """Distinct 32-bit item hashes seen in a sliding event-time window.
 
     Exact mode keeps the item hashes and the slot each was last seen in; every step of
-    the head forgets those that left the window, so ``count`` is ``len(keys)`` there and
+    the head forgets those that left the window, so ``count`` is the number of keys there and
     no histogram is needed. Sketch mode keeps a histogram of positions by last-seen slot
     (``hist``), so the window slides in O(1).
     """
 
-    __slots__ = ("count", "head", "hist", "keys", "last_sweep", "sketch", "spec", "stamps")
+    __slots__ = ("count", "head", "hist", "keys", "last_sweep", "sketch", "spec")
 
     def __init__(self, spec: DistinctSpec) -> None:
         self.spec = spec
         self.head = -1
         self.count = 0  # members (exact) or occupied positions (sketch) in the window
         self.hist: array[int] | None = None  # sketch mode: positions by last-seen slot
-        self.keys: array[int] | None = array("I")  # exact mode: item hashes
-        self.stamps: array[int] | None = array("i")  # exact mode: last-seen slot
+        # exact mode: the item hashes (as int32: the same four bytes), then the slot each
+        # was last seen in: one array instead of two
+        self.keys: array[int] | None = array("i")
         self.sketch: bytearray | None = None  # sketch mode: stamp per position
         self.last_sweep = -1
 
@@ -512,7 +513,7 @@ class SlidingDistinct:
                 self.hist = _zeros("H", slots)[:]
                 self.sketch = bytearray(spec.bits)
             elif self.keys:
-                self.keys, self.stamps = array("I"), array("i")
+                self.keys = array("i")
             self.head = slot = shared_int(slot)
             self.last_sweep = slot
             return
@@ -520,7 +521,7 @@ class SlidingDistinct:
         if hist is None:  # exact mode: forget who left the window; the rest are counted
             self._sweep()
             assert self.keys is not None
-            self.count = len(self.keys)
+            self.count = len(self.keys) >> 1
             return
         for k in range(head + 1, slot + 1):
             i = k % slots
@@ -534,12 +535,12 @@ class SlidingDistinct:
         oldest = self.head - self.spec.slots  # members last seen at or before this are gone
         self.last_sweep = self.head
         if self.sketch is None:
-            keys, stamps = self.keys, self.stamps
-            assert keys is not None and stamps is not None
-            if stamps and min(stamps) <= oldest:
-                keep = [i for i, s in enumerate(stamps) if s > oldest]
-                self.keys = array("I", [keys[i] for i in keep])
-                self.stamps = array("i", [stamps[i] for i in keep])
+            keys = self.keys
+            assert keys is not None
+            n = len(keys) >> 1
+            if n and min(keys[n:]) <= oldest:
+                keep = [i for i in range(n) if keys[n + i] > oldest]
+                self.keys = array("i", [keys[i] for i in keep] + [keys[n + i] for i in keep])
             return
         sketch = self.sketch
         for p, stamp in enumerate(sketch):
@@ -560,17 +561,25 @@ class SlidingDistinct:
         elif slot <= self.head - spec.slots:
             return False
         if self.sketch is None:
-            keys, stamps = self.keys, self.stamps
-            assert keys is not None and stamps is not None
-            if item_hash in keys:
-                i = keys.index(item_hash)
-                self._touch(stamps[i], slot)
-                if slot > stamps[i]:
-                    stamps[i] = slot
+            keys = self.keys
+            assert keys is not None
+            key = item_hash - 0x100000000 if item_hash > 0x7FFFFFFF else item_hash
+            n = len(keys) >> 1
+            i = -1
+            if key in keys:  # or a slot of the same value: look among the keys
+                try:
+                    i = keys.index(key, 0, n)
+                except ValueError:
+                    i = -1
+            if i >= 0:
+                old = keys[n + i]
+                self._touch(old, slot)
+                if slot > old:
+                    keys[n + i] = slot
                 return True
-            if len(keys) < spec.exact_max:
-                keys.append(item_hash)
-                stamps.append(slot)
+            if n < spec.exact_max:
+                keys.insert(n, key)
+                keys.append(slot)
                 self.count += 1
                 return True
             self._to_sketch()
@@ -605,14 +614,15 @@ class SlidingDistinct:
 
     def _to_sketch(self) -> None:
         spec = self.spec
-        keys, stamps = self.keys, self.stamps
-        assert keys is not None and stamps is not None
+        keys = self.keys
+        assert keys is not None
+        n = len(keys) >> 1
         sketch = bytearray(spec.bits)
         newest: dict[int, int] = {}
         oldest = self.head - spec.slots
-        for key, stamp in zip(keys, stamps, strict=True):
+        for key, stamp in zip(keys[:n], keys[n:], strict=True):
             if stamp > oldest:
-                pos = key % spec.bits
+                pos = (key & 0xFFFFFFFF) % spec.bits  # the hash, unsigned
                 if stamp > newest.get(pos, oldest):
                     newest[pos] = stamp
         hist = _zeros("H", spec.slots)[:]
@@ -620,7 +630,7 @@ class SlidingDistinct:
             sketch[pos] = stamp % _STAMP_MOD + 1
             hist[stamp % spec.slots] += 1
         self.sketch, self.hist, self.count = sketch, hist, len(newest)
-        self.keys = self.stamps = None
+        self.keys = None
         self.last_sweep = self.head
 
     # -- persistence -----------------------------------------------------------------
@@ -630,8 +640,10 @@ class SlidingDistinct:
         The histogram and the count are not stored: :meth:`load` rebuilds them.
         """
         if self.sketch is None:
-            assert self.keys is not None and self.stamps is not None
-            return self.head, self.last_sweep, self.keys.tobytes(), self.stamps.tobytes()
+            keys = self.keys
+            assert keys is not None
+            n = len(keys) >> 1
+            return self.head, self.last_sweep, keys[:n].tobytes(), keys[n:].tobytes()
         return self.head, self.last_sweep, bytes(self.sketch), None
 
     @classmethod
@@ -642,14 +654,15 @@ class SlidingDistinct:
         obj.head, obj.last_sweep = shared_int(head), shared_int(last_sweep)
         oldest = head - spec.slots
         if stamps is not None:
-            obj.keys, obj.stamps = array("I", members), array("i", stamps)
-            if len(obj.keys) != len(obj.stamps) or len(obj.keys) > spec.exact_max:
+            if len(members) != len(stamps) or len(members) % 4 or len(members) > 4 * spec.exact_max:
                 raise ValueError("exact distinct set is inconsistent")
-            obj.count = sum(1 for slot in obj.stamps if slot > oldest)
+            obj.keys = array("i", members + stamps)
+            n = len(obj.keys) >> 1
+            obj.count = sum(1 for slot in obj.keys[n:] if slot > oldest)
             return obj
         if len(members) != spec.bits:
             raise ValueError("distinct sketch has the wrong size")
-        obj.keys = obj.stamps = None
+        obj.keys = None
         obj.sketch = bytearray(members)
         hist = obj.hist = _zeros("H", spec.slots)[:]
         for stamp in obj.sketch:

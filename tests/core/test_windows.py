@@ -1,4 +1,5 @@
 import random
+from array import array
 
 import pytest
 
@@ -231,3 +232,19 @@ def test_sparse_counter_keeps_a_few_slots_without_a_ring() -> None:
     assert sum(c.dense()) == 10
     ring = c.ring  # handed out to be changed in place: the counter turns dense for good
     assert c.cells is None and c.ring is ring
+
+
+def test_exact_distinct_set_tells_hashes_from_slots_and_dumps_them_unsigned() -> None:
+    """The exact set keeps hashes and last-seen slots in one array: a hash equal to a slot
+    number is still a new member, and hashes past 2**31 dump as the same uint32 bytes."""
+    d = SlidingDistinct(HOUR)
+    slot = int(T0 // HOUR.slot_s)
+    big = 0xFFFFFFF0
+    assert d.add(7, T0) and d.add(slot, T0) and d.add(big, T0) and d.add(big, T0 + 1)
+    assert d.estimate() == 3.0
+    head, last_sweep, members, stamps = d.dump()
+    assert members == array("I", [7, slot, big]).tobytes()
+    assert stamps == array("i", [slot, slot, slot]).tobytes()
+    again = SlidingDistinct.load(HOUR, head, last_sweep, members, stamps)
+    assert again.estimate() == 3.0 and again.dump() == d.dump()
+    assert again.add(big, T0 + 2) and again.estimate() == 3.0
