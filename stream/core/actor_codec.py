@@ -38,7 +38,7 @@ _DAY_RING_BYTES = 24 * 4  # uint32 requests per hour
 def encode(state: ActorState) -> bytes:
     c, e = state.counters, state.enforcement
     # arrays go into the join as they are (buffers): no intermediate copies
-    parts: list[bytes | array[Any]] = [
+    parts: list[bytes | bytearray | array[Any]] = [
         _HEAD_RINGS.pack(
             VERSION,
             c.first_ts,
@@ -65,8 +65,8 @@ def encode(state: ActorState) -> bytes:
             c.hour.head,
             c.day.head,
         ),
-        c.hour.dense(),
-        c.day.dense(),
+        c.hour.dense_bytes(),
+        c.day.dense_bytes(),
     ]
     group = state.group_reason.encode()
     incident = e.incident.encode()

@@ -358,11 +358,11 @@ class Behaviour:
 
     # -- persistence -----------------------------------------------------------------------
     def dump(self) -> bytes:
-        parts: list[bytes | array[Any]] = []
+        parts: list[bytes | bytearray | array[Any]] = []
         self.dump_into(parts)
         return b"".join(parts)
 
-    def dump_into(self, parts: list[bytes | array[Any]]) -> None:
+    def dump_into(self, parts: list[bytes | bytearray | array[Any]]) -> None:
         """Append the parts of :meth:`dump` to ``parts`` (arrays as buffers, not copies)."""
         parts += (
             self.c,

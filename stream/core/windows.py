@@ -16,6 +16,7 @@ the window are refused by :meth:`add` (the caller decides what that means).
 from __future__ import annotations
 
 import math
+import struct
 import zlib
 from array import array
 from dataclasses import dataclass
@@ -60,6 +61,17 @@ def _cap(typecode: str) -> int:
 
 def _itemsize(typecode: str) -> int:
     return len(_zeros(typecode, 1).tobytes())
+
+
+_GROUP_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
+
+
+def _group_struct(typecode: str, channels: int) -> struct.Struct:
+    """One slot's counts as an array of ``typecode`` holds them (native byte order)."""
+    st = _GROUP_STRUCTS.get((typecode, channels))
+    if st is None:
+        st = _GROUP_STRUCTS[(typecode, channels)] = struct.Struct(f"={channels}{typecode}")
+    return st
 
 
 _SHARED_INTS: dict[int, int] = {}
@@ -177,6 +189,23 @@ class SlidingCounter:
             for c in range(channels):
                 ring[base + c] = cells[i + 1 + c]
         return ring
+
+    def dense_bytes(self) -> array[int] | bytearray:
+        """The bytes of :meth:`dense` (a buffer, for the changelog), without the array."""
+        ring = self._ring
+        if ring is not None:
+            return ring
+        cells = self.cells
+        assert cells is not None
+        slots, channels = self.slots, self.channels
+        itemsize = _itemsize(self.typecode)
+        buf = bytearray(slots * channels * itemsize)
+        pack = _group_struct(self.typecode, channels).pack_into
+        cl = cells.tolist()
+        g = 1 + channels
+        for i in range(0, len(cl), g):
+            pack(buf, (cl[i] % slots) * channels * itemsize, *cl[i + 1 : i + g])
+        return buf
 
     def load_ring(self, data: bytes | memoryview) -> None:
         """Set the counts and totals from a dense ring's bytes (:meth:`dense`), kept

@@ -248,3 +248,14 @@ def test_exact_distinct_set_tells_hashes_from_slots_and_dumps_them_unsigned() ->
     again = SlidingDistinct.load(HOUR, head, last_sweep, members, stamps)
     assert again.estimate() == 3.0 and again.dump() == d.dump()
     assert again.add(big, T0 + 2) and again.estimate() == 3.0
+
+
+def test_sparse_counter_dense_bytes_are_the_rings() -> None:
+    for channels, typecode in ((3, "H"), (1, "I")):
+        c = SlidingCounter(60, 60.0, channels=channels, typecode=typecode, sparse=True)
+        for k in range(6):
+            c.add(T0 + k * 130.0, tuple(range(1, channels + 1)))
+        c.add(T0 + 200.0, (7,) * channels)  # out of order, between two slots in use
+        assert c.cells is not None
+        assert bytes(c.dense_bytes()) == c.dense().tobytes()
+        assert c.dense_bytes() != bytes(len(c.dense_bytes()))
