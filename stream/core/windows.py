@@ -19,6 +19,7 @@ import math
 import struct
 import zlib
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -60,18 +61,7 @@ def _cap(typecode: str) -> int:
 
 
 def _itemsize(typecode: str) -> int:
-    return len(_zeros(typecode, 1).tobytes())
-
-
-_GROUP_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
-
-
-def _group_struct(typecode: str, channels: int) -> struct.Struct:
-    """One slot's counts as an array of ``typecode`` holds them (native byte order)."""
-    st = _GROUP_STRUCTS.get((typecode, channels))
-    if st is None:
-        st = _GROUP_STRUCTS[(typecode, channels)] = struct.Struct(f"={channels}{typecode}")
-    return st
+    return array(typecode).itemsize
 
 
 _SHARED_INTS: dict[int, int] = {}
@@ -118,6 +108,8 @@ class SlidingCounter:
     typecode: str
     cap: int  # a count saturates here instead of wrapping
     max_cells: int  # sparse groups (slot + counts) kept before a dense ring is smaller
+    itemsize: int
+    pack_group: Callable[..., None]  # (buffer, offset, *counts): one slot as the ring has it
 
     def __new__(
         cls,
@@ -140,6 +132,9 @@ class SlidingCounter:
                 "typecode": typecode,
                 "cap": cap,
                 "max_cells": groups if sparse and cap <= _CELL_MAX else 0,
+                "itemsize": _itemsize(typecode),
+                # one slot's counts as an array of the typecode holds them (native order)
+                "pack_group": struct.Struct(f"={channels}{typecode}").pack_into,
             }
             shape = SlidingCounter._shapes[key] = type(cls.__name__, (cls,), attrs)
         return object.__new__(shape)
@@ -197,10 +192,9 @@ class SlidingCounter:
             return ring
         cells = self.cells
         assert cells is not None
-        slots, channels = self.slots, self.channels
-        itemsize = _itemsize(self.typecode)
+        slots, channels, itemsize = self.slots, self.channels, self.itemsize
         buf = bytearray(slots * channels * itemsize)
-        pack = _group_struct(self.typecode, channels).pack_into
+        pack = self.pack_group
         cl = cells.tolist()
         g = 1 + channels
         for i in range(0, len(cl), g):
