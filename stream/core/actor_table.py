@@ -1,13 +1,14 @@
 """One partition's per-actor state, in two tiers: recently used actors decoded, the rest
 compressed.
 
-A decoded :class:`~stream.core.actor_state.ActorState` is ~3 KB of Python objects (rings,
-sets, boxed floats); its changelog encoding compressed with zlib is ~100–300 B, because
-the rings of an actor that made a few requests are mostly zeros. The table keeps at
-most ``hot_max`` actors decoded, in least-recently-used order, and compresses the rest
-after each batch, so memory grows by a few hundred bytes per additional actor instead of
-kilobytes. Touching a compressed actor costs a decode (~15 µs) once, after which it is
-hot again; the hot tier should hold the actors active within a few batches.
+A decoded :class:`~stream.core.actor_state.ActorState` is ~1.9 KB of Python objects for
+the bench mix (sparse window counters, arrays, boxed numbers); its changelog encoding
+compressed with zlib is ~100–300 B, because the rings of an actor that made a few requests
+are mostly zeros. The table keeps at most ``hot_max`` actors decoded, in least-recently-used
+order, and compresses the rest after each batch, so memory grows by a few hundred bytes per
+additional actor instead of kilobytes. Touching a compressed actor costs a decode (~15 µs)
+once, after which it is hot again; the hot tier should hold the actors active within a
+few batches.
 
 The table is bounded as a whole too: beyond ``max_actors`` the least recently active
 actors are evicted (an attacker can make up actors — IPv6 addresses, sessions — far

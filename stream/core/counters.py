@@ -4,6 +4,8 @@ The per-actor memory budget in the README is this list:
 
 * hour ring: 60 one-minute slots × (requests, profile views, errors), uint16 each;
 * day ring: 24 one-hour slots of requests, uint32;
+  both kept sparse (the slots in use with their counts) while that is under half the
+  ring's bytes, as it is for most actors;
 * distinct target profiles per hour (exact ≤ 32, then 256-position sketch) and per day
   (exact ≤ 64, then 512-position sketch) — created on the first profile view;
 * distinct IP addresses per hour (exact ≤ 16, then a 64-position sketch) — created when
