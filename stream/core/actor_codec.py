@@ -21,7 +21,7 @@ from stream.core.actor_state import ActorState
 from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
 from stream.core.enforcement import Origin
-from stream.core.windows import DistinctSpec, SlidingDistinct
+from stream.core.windows import DistinctSpec, SlidingDistinct, shared_int
 
 VERSION = 4
 _HEAD3 = struct.Struct("<BddqqqdddqdBBdddqBII")
@@ -31,12 +31,14 @@ _DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch byte
 # this is byte for byte _HEAD then "<qq")
 _HEAD_RINGS = struct.Struct(_HEAD.format + "qq")
 _TAIL = struct.Struct("<ddB")  # newest navigation, next score, verdict
+_HOUR_RING_BYTES = 60 * 3 * 2  # uint16 (requests, views, errors) per minute
+_DAY_RING_BYTES = 24 * 4  # uint32 requests per hour
 
 
 def encode(state: ActorState) -> bytes:
     c, e = state.counters, state.enforcement
     # arrays go into the join as they are (buffers): no intermediate copies
-    parts: list[bytes | array[Any]] = [
+    parts: list[bytes | bytearray | array[Any]] = [
         _HEAD_RINGS.pack(
             VERSION,
             c.first_ts,
@@ -63,8 +65,8 @@ def encode(state: ActorState) -> bytes:
             c.hour.head,
             c.day.head,
         ),
-        c.hour.ring,
-        c.day.ring,
+        c.hour.dense_bytes(),
+        c.day.dense_bytes(),
     ]
     group = state.group_reason.encode()
     incident = e.incident.encode()
@@ -156,16 +158,14 @@ def _decode(buf: memoryview) -> ActorState:
     c.automation, s.allowlisted = bool(automation), bool(allowlisted)
     e.action = Action(action)
     pos = head.size
-    c.hour.head, c.day.head = struct.unpack_from("<qq", buf, pos)
+    hour_head, day_head = struct.unpack_from("<qq", buf, pos)
+    c.hour.head, c.day.head = shared_int(hour_head), shared_int(day_head)
     pos += 16
-    for counter in (c.hour, c.day):
-        n = len(counter.ring) * counter.ring.itemsize
+    for counter, n in ((c.hour, _HOUR_RING_BYTES), (c.day, _DAY_RING_BYTES)):
         if pos + n > len(buf):
             raise ValueError("truncated window ring")
-        counter.ring = array(counter.ring.typecode, bytes(buf[pos : pos + n]))
+        counter.load_ring(buf[pos : pos + n])  # the totals too
         pos += n
-    c.hour.totals = [sum(c.hour.ring[ch::3]) for ch in range(3)]
-    c.day.totals = [sum(c.day.ring)]
     flags = buf[pos]
     pos += 1
     if flags & 1:

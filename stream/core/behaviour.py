@@ -23,7 +23,7 @@ how scrapers of profiles work:
 * identity churn — user agents per actor (IPs per actor are in the counters);
 * personal data — share of profile views that exposed contact fields.
 
-State is a fixed array of numbers plus two small hash tables (about 0.3 KB); no per-request
+State is fixed arrays of numbers (about 0.6 KB as Python objects); no per-request
 memory.
 """
 
@@ -158,6 +158,19 @@ _C0: Final = array("f", bytes(4 * N_COUNTERS))  # never changed: copied by Behav
 _S0: Final = array("d", bytes(8 * N_STATS))
 _PAGES0: Final = array("H", bytes(2 * RECENT_PAGES))
 _UAS0: Final = array("I")
+# An actor's user agents are never changed in place (a new array replaces them), so the
+# arrays of a single user agent, what most actors have, are shared: one per agent.
+_ONE_UA: dict[int, array[int]] = {}
+_ONE_UA_MAX: Final = 4096  # bound: made-up user agents are not kept beyond this many
+
+
+def _one_ua(h: int) -> array[int]:
+    uas = _ONE_UA.get(h)
+    if uas is None:
+        uas = array("I", (h,))
+        if len(_ONE_UA) < _ONE_UA_MAX:
+            _ONE_UA[h] = uas
+    return uas
 
 
 _LAST_PAGE_N: Final = struct.Struct("<HB")  # newest page hash, number of user agents
@@ -174,7 +187,7 @@ class Behaviour:
         self.s = _S0[:]
         self.pages = _PAGES0[:]  # ring of recent page hashes
         self.last_page = 0  # hash of the newest page
-        self.uas = _UAS0[:]  # distinct user-agent hashes (at most MAX_UAS)
+        self.uas = _UAS0  # distinct user-agent hashes (at most MAX_UAS); never changed in place
 
     # -- updates -------------------------------------------------------------------------
     def _weight(self, ts: float) -> float:
@@ -310,8 +323,10 @@ class Behaviour:
             return
         if uas:
             self.s[S_UA_CHANGES] += 1.0
-        if len(uas) < MAX_UAS:
-            uas.append(h)
+            if len(uas) < MAX_UAS:
+                self.uas = uas + array("I", (h,))
+        else:
+            self.uas = _one_ua(h)
 
     # -- reads ---------------------------------------------------------------------------
     def share(self, numerator: int, denominator: int = C_REQ) -> float:
@@ -343,11 +358,11 @@ class Behaviour:
 
     # -- persistence -----------------------------------------------------------------------
     def dump(self) -> bytes:
-        parts: list[bytes | array[Any]] = []
+        parts: list[bytes | bytearray | array[Any]] = []
         self.dump_into(parts)
         return b"".join(parts)
 
-    def dump_into(self, parts: list[bytes | array[Any]]) -> None:
+    def dump_into(self, parts: list[bytes | bytearray | array[Any]]) -> None:
         """Append the parts of :meth:`dump` to ``parts`` (arrays as buffers, not copies)."""
         parts += (
             self.c,
@@ -373,7 +388,8 @@ class Behaviour:
         pos = end + 3
         if n > MAX_UAS or len(b.c) != N_COUNTERS or len(b.s) != N_STATS:
             raise ValueError("behaviour state is inconsistent")
-        b.uas = array("I", bytes(buf[pos : pos + 4 * n]))
-        if len(b.uas) != n:
+        uas = array("I", bytes(buf[pos : pos + 4 * n]))
+        if len(uas) != n:
             raise ValueError("truncated behaviour state")
+        b.uas = _one_ua(uas[0]) if n == 1 else uas
         return b, pos + 4 * n

@@ -4,6 +4,8 @@ The per-actor memory budget in the README is this list:
 
 * hour ring: 60 one-minute slots × (requests, profile views, errors), uint16 each;
 * day ring: 24 one-hour slots of requests, uint32;
+  both kept sparse (the slots in use with their counts) while that is under half the
+  ring's bytes, as it is for most actors;
 * distinct target profiles per hour (exact ≤ 32, then 256-position sketch) and per day
   (exact ≤ 64, then 512-position sketch) — created on the first profile view;
 * distinct IP addresses per hour (exact ≤ 16, then a 64-position sketch) — created when
@@ -66,8 +68,8 @@ class ActorCounters:
     )
 
     def __init__(self) -> None:
-        self.hour = SlidingCounter(60, 60.0, channels=3, typecode="H")
-        self.day = SlidingCounter(24, 3600.0, channels=1, typecode="I")
+        self.hour = SlidingCounter(60, 60.0, channels=3, typecode="H", sparse=True)
+        self.day = SlidingCounter(24, 3600.0, channels=1, typecode="I", sparse=True)
         self.distinct_hour: SlidingDistinct | None = None
         self.distinct_day: SlidingDistinct | None = None
         self.first_ts: float = 0.0
@@ -158,7 +160,7 @@ class ActorCounters:
     @property
     def active_hours(self) -> int:
         """Hours of the last day with at least one request (24 = around the clock)."""
-        return sum(1 for c in self.day.ring if c)
+        return self.day.occupied()
 
     @property
     def ips_per_hour(self) -> int:

@@ -1,4 +1,5 @@
 import random
+from array import array
 
 import pytest
 
@@ -177,3 +178,84 @@ def test_counter_fast_paths_count_like_add(seed: int) -> None:
         assert day_fast.ring == day.ring and day_fast.totals == day.totals
         saturated = saturated or max(general.ring) == 255
     assert saturated  # a burst filled a slot past the cap
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sparse_counter_counts_like_a_dense_ring(seed: int) -> None:
+    """A sparse counter (a few slots in use as a sorted list) gives the same ring, totals,
+    current and sliding counts as a dense one, in and out of order, through saturation,
+    turning dense when many slots are in use and sparse again after an idle window; its
+    ring's bytes loaded back give the same counter."""
+    rng = random.Random(seed)
+    dense = SlidingCounter(60, 60.0, channels=3, typecode="B")
+    sparse = SlidingCounter(60, 60.0, channels=3, typecode="B", sparse=True)
+    day = SlidingCounter(24, 3600.0, typecode="I")
+    day_sparse = SlidingCounter(24, 3600.0, typecode="I", sparse=True)
+    ts = T0
+    forms = set()
+    for i in range(4000):
+        if i % 800 < 200:  # a burst: past the cap of a slot
+            ts += 0.2
+        elif rng.random() < 0.05:  # out of order: within the window, or older than it
+            ts += rng.choice([-90.0, -1500.0, -4000.0])
+        else:
+            ts += rng.choice([0.0, 1.0, 30.0, 61.0, 125.0, 400.0, 5000.0, 30000.0])
+        view, error = rng.random() < 0.5, rng.random() < 0.2
+        if i % 3:
+            took = dense.add_request(ts, view, error)
+            assert sparse.add_request(ts, view, error) is took
+        else:
+            took = dense.add(ts, (1, int(view), 0))
+            assert sparse.add(ts, (1, int(view), 0)) is took
+        assert day_sparse.add_one(ts) is day.add_one(ts)
+        forms.add(sparse.cells is None)
+        assert sparse.dense() == dense.ring and sparse.totals == dense.totals
+        assert sparse.head == dense.head
+        assert sparse.current(1) == dense.current(1)
+        assert sparse.last_slot_span(ts, 0) == dense.last_slot_span(ts, 0)
+        assert sparse.occupied() == dense.occupied()
+        assert day_sparse.dense() == day.ring and day_sparse.totals == day.totals
+        assert day_sparse.occupied() == day.occupied()
+        loaded = SlidingCounter(60, 60.0, channels=3, typecode="B", sparse=True)
+        loaded.head = sparse.head
+        loaded.load_ring(sparse.dense().tobytes())
+        assert loaded.dense() == dense.ring and loaded.totals == dense.totals
+    assert forms == {True, False}  # it went dense and back to sparse
+
+
+def test_sparse_counter_keeps_a_few_slots_without_a_ring() -> None:
+    c = SlidingCounter(60, 60.0, channels=3, typecode="H", sparse=True)
+    for minute in range(5):
+        c.add_request(T0 + minute * 60, True, False)
+    assert c.cells is not None and len(c.cells) == 5 * 4  # slot + 3 counts per minute used
+    assert c.totals == [5, 5, 0]
+    assert sum(c.dense()) == 10
+    ring = c.ring  # handed out to be changed in place: the counter turns dense for good
+    assert c.cells is None and c.ring is ring
+
+
+def test_exact_distinct_set_tells_hashes_from_slots_and_dumps_them_unsigned() -> None:
+    """The exact set keeps hashes and last-seen slots in one array: a hash equal to a slot
+    number is still a new member, and hashes past 2**31 dump as the same uint32 bytes."""
+    d = SlidingDistinct(HOUR)
+    slot = int(T0 // HOUR.slot_s)
+    big = 0xFFFFFFF0
+    assert d.add(7, T0) and d.add(slot, T0) and d.add(big, T0) and d.add(big, T0 + 1)
+    assert d.estimate() == 3.0
+    head, last_sweep, members, stamps = d.dump()
+    assert members == array("I", [7, slot, big]).tobytes()
+    assert stamps == array("i", [slot, slot, slot]).tobytes()
+    again = SlidingDistinct.load(HOUR, head, last_sweep, members, stamps)
+    assert again.estimate() == 3.0 and again.dump() == d.dump()
+    assert again.add(big, T0 + 2) and again.estimate() == 3.0
+
+
+def test_sparse_counter_dense_bytes_are_the_rings() -> None:
+    for channels, typecode in ((3, "H"), (1, "I")):
+        c = SlidingCounter(60, 60.0, channels=channels, typecode=typecode, sparse=True)
+        for k in range(6):
+            c.add(T0 + k * 130.0, tuple(range(1, channels + 1)))
+        c.add(T0 + 200.0, (7,) * channels)  # out of order, between two slots in use
+        assert c.cells is not None
+        assert bytes(c.dense_bytes()) == c.dense().tobytes()
+        assert c.dense_bytes() != bytes(len(c.dense_bytes()))

@@ -1,0 +1,440 @@
+"""A count of events per slot of event time, over a sliding window:
+:class:`SlidingCounter` (re-exported by :mod:`stream.core.windows`, which describes the
+windows), and the small shared pieces both kinds of window use (:func:`zeros`,
+:func:`shared_int`).
+"""
+
+from __future__ import annotations
+
+import struct
+from array import array
+from collections.abc import Callable
+from typing import ClassVar
+
+_ZEROS: dict[tuple[str, int], array[int]] = {}
+
+
+def zeros(typecode: str, n: int) -> array[int]:
+    """A shared array of ``n`` zeros (copy it with ``[:]``: one allocation, no bytes)."""
+    z = _ZEROS.get((typecode, n))
+    if z is None:
+        z = _ZEROS[(typecode, n)] = array(typecode, bytes(array(typecode).itemsize * n))
+    return z
+
+
+_CAPS: dict[str, int] = {}  # saturation value per typecode: one int object, shared
+
+
+def _cap(typecode: str) -> int:
+    cap = _CAPS.get(typecode)
+    if cap is None:
+        cap = _CAPS[typecode] = (1 << (8 * array(typecode).itemsize)) - 1
+    return cap
+
+
+def _itemsize(typecode: str) -> int:
+    return array(typecode).itemsize
+
+
+_SHARED_INTS: dict[int, int] = {}
+_SHARED_INTS_MAX = 4096
+
+
+def shared_int(n: int) -> int:
+    """One int object for each recent slot number, for every window whose head is there
+    (an int past 256 is a 28-byte object of its own; most actors' heads are a few minutes)."""
+    v = _SHARED_INTS.get(n)
+    if v is None:
+        if len(_SHARED_INTS) >= _SHARED_INTS_MAX:
+            _SHARED_INTS.clear()
+        v = _SHARED_INTS[n] = n
+    return v
+
+
+_CELL = "I"  # the sparse form of a counter: slot numbers and counts, uint32 each
+_CELL_MAX = 0xFFFFFFFF
+
+
+class SlidingCounter:
+    """Counts of ``channels`` quantities in ``slots`` slots of ``slot_s`` seconds.
+
+    Dense, the counts are a ring of ``slots × channels`` cells. With ``sparse=True`` a
+    counter starts as a short sorted list of the slots in use instead (``cells``: the
+    slot number, then its counts, uint32 each) and turns dense for good when more slots
+    are in use than half the ring's bytes hold; an idle gap as long as the window makes
+    it sparse again. Most actors make a few requests in a few minutes: a few cells
+    instead of a ring of zeros. Both forms count alike; :meth:`dense` gives the ring.
+    """
+
+    # The shape (slots, slot_s, channels, typecode, cap, max_cells) is the same for every
+    # counter of a kind: class attributes of a subclass made once per shape (see
+    # ``__new__``), so an instance holds only its head, counts and totals.
+    __slots__ = ("_ring", "cells", "head", "totals")
+    _shapes: ClassVar[dict[tuple[int, float, int, str, bool], type[SlidingCounter]]] = {}
+    slots: int
+    slot_s: float
+    channels: int
+    typecode: str
+    cap: int  # a count saturates here instead of wrapping
+    max_cells: int  # sparse groups (slot + counts) kept before a dense ring is smaller
+    itemsize: int
+    pack_group: Callable[..., None]  # (buffer, offset, *counts): one slot as the ring has it
+
+    def __new__(
+        cls,
+        slots: int,
+        slot_s: float,
+        channels: int = 1,
+        typecode: str = "H",
+        sparse: bool = False,
+    ) -> SlidingCounter:
+        key = (slots, slot_s, channels, typecode, sparse)
+        shape = SlidingCounter._shapes.get(key)
+        if shape is None:
+            cap = _cap(typecode)
+            groups = slots * channels * _itemsize(typecode) // (2 * 4 * (1 + channels))
+            attrs = {
+                "__slots__": (),
+                "slots": slots,
+                "slot_s": slot_s,
+                "channels": channels,
+                "typecode": typecode,
+                "cap": cap,
+                "max_cells": groups if sparse and cap <= _CELL_MAX else 0,
+                "itemsize": _itemsize(typecode),
+                # one slot's counts as an array of the typecode holds them (native order)
+                "pack_group": struct.Struct(f"={channels}{typecode}").pack_into,
+            }
+            shape = SlidingCounter._shapes[key] = type(cls.__name__, (cls,), attrs)
+        return object.__new__(shape)
+
+    def __init__(
+        self,
+        slots: int,
+        slot_s: float,
+        channels: int = 1,
+        typecode: str = "H",
+        sparse: bool = False,
+    ) -> None:
+        self._ring: array[int] | None = None
+        self.cells: array[int] | None = None
+        if self.max_cells:
+            self.cells = array(_CELL)
+        else:
+            self._ring = zeros(typecode, slots * channels)[:]  # a copy of a shared zero ring
+        self.head = -1
+        self.totals = [0] * channels
+
+    # -- the two forms ---------------------------------------------------------------
+    @property
+    def ring(self) -> array[int]:
+        """The dense ring, to read or change in place (a sparse counter turns dense)."""
+        ring = self._ring
+        if ring is None:
+            ring = self._ring = self.dense()
+            self.cells = None
+        return ring
+
+    @ring.setter
+    def ring(self, ring: array[int]) -> None:
+        self._ring, self.cells = ring, None
+
+    def dense(self) -> array[int]:
+        """The counts as a dense ring (the counter's own in dense form, else a new one)."""
+        ring = self._ring
+        if ring is not None:
+            return ring
+        cells = self.cells
+        assert cells is not None
+        slots, channels = self.slots, self.channels
+        ring = zeros(self.typecode, slots * channels)[:]
+        for i in range(0, len(cells), 1 + channels):
+            base = (cells[i] % slots) * channels
+            for c in range(channels):
+                ring[base + c] = cells[i + 1 + c]
+        return ring
+
+    def dense_bytes(self) -> array[int] | bytearray:
+        """The bytes of :meth:`dense` (a buffer, for the changelog), without the array."""
+        ring = self._ring
+        if ring is not None:
+            return ring
+        cells = self.cells
+        assert cells is not None
+        slots, channels, itemsize = self.slots, self.channels, self.itemsize
+        buf = bytearray(slots * channels * itemsize)
+        pack = self.pack_group
+        cl = cells.tolist()
+        g = 1 + channels
+        for i in range(0, len(cl), g):
+            pack(buf, (cl[i] % slots) * channels * itemsize, *cl[i + 1 : i + g])
+        return buf
+
+    def load_ring(self, data: bytes | memoryview) -> None:
+        """Set the counts and totals from a dense ring's bytes (:meth:`dense`), kept
+        sparse when few slots are in use. ``head`` must be set first."""
+        ring = array(self.typecode)
+        ring.frombytes(data)
+        slots, channels, head = self.slots, self.channels, self.head
+        if len(ring) != slots * channels:
+            raise ValueError("window ring has the wrong size")
+        self.totals = [sum(ring[c::channels]) for c in range(channels)]
+        if self.max_cells and head >= 0:
+            used = sorted(
+                {head - ((head - i // channels) % slots) for i, n in enumerate(ring) if n}
+            )
+            if len(used) <= self.max_cells and (not used or 0 <= used[0] <= used[-1] <= _CELL_MAX):
+                counts = ring.tolist()
+                cells: list[int] = []
+                for slot in used:
+                    base = (slot % slots) * channels
+                    cells.append(slot)
+                    cells += counts[base : base + channels]
+                self._ring, self.cells = None, array(_CELL, cells)
+                return
+        self._ring, self.cells = ring, None
+
+    def _to_dense(self) -> None:
+        self._ring = self.dense()
+        self.cells = None
+
+    def _cell(self, slot: int) -> int:
+        """Sparse form: index in ``cells`` of the first count of ``slot`` (its group made
+        if needed); -1 when the counter had to turn dense instead."""
+        cells = self.cells
+        assert cells is not None
+        g = 1 + self.channels
+        n = len(cells)
+        i = n - g
+        while i >= 0 and cells[i] > slot:  # groups are sorted by slot: the newest last
+            i -= g
+        if i >= 0 and cells[i] == slot:
+            return i + 1
+        if n >= self.max_cells * g or not 0 <= slot <= _CELL_MAX:
+            self._to_dense()
+            return -1
+        i += g
+        # a new array of the exact size (growing in place would over-allocate)
+        if i == n:
+            cells = self.cells = cells + zeros(_CELL, g)
+        else:
+            cells = self.cells = cells[:i] + zeros(_CELL, g) + cells[i:]
+        cells[i] = slot
+        return i + 1
+
+    def _count(self, slot: int, channel: int) -> int:
+        """Count of ``channel`` in ``slot`` (in the window)."""
+        ring = self._ring
+        if ring is not None:
+            return ring[(slot % self.slots) * self.channels + channel]
+        cells = self.cells
+        assert cells is not None
+        g = 1 + self.channels
+        i = len(cells) - g
+        while i >= 0 and cells[i] > slot:  # sorted by slot: the newest last
+            i -= g
+        return cells[i + 1 + channel] if i >= 0 and cells[i] == slot else 0
+
+    # -- time ------------------------------------------------------------------------
+    def slot_of(self, ts: float) -> int:
+        return int(ts // self.slot_s)
+
+    def advance(self, slot: int) -> None:
+        """Move the head forward to ``slot``, expiring what falls out of the window."""
+        head = self.head
+        if slot <= head:
+            return
+        if head < 0:  # a fresh counter is all zeros already
+            self.head = slot = shared_int(slot)
+            return
+        slots, channels = self.slots, self.channels
+        gap = slot - head
+        if gap >= slots:
+            if self.max_cells:
+                self._ring, self.cells = None, array(_CELL)
+            else:
+                self._ring = zeros(self.typecode, slots * channels)[:]
+            self.totals = [0] * channels
+            self.head = slot = shared_int(slot)
+            return
+        cells = self.cells
+        if cells is not None:
+            oldest = slot - slots  # groups of this slot or older leave the window
+            if cells and cells[0] <= oldest:
+                totals, g, n = self.totals, 1 + channels, 0
+                while n < len(cells) and cells[n] <= oldest:
+                    for c in range(channels):
+                        totals[c] -= cells[n + 1 + c]
+                    n += g
+                del cells[:n]
+            self.head = slot = shared_int(slot)
+            return
+        ring = self._ring
+        assert ring is not None
+        if gap * channels <= 6:  # a few cells expire (the usual step): one by one
+            totals = self.totals
+            for k in range(head + 1, slot + 1):
+                base = (k % slots) * channels
+                for c in range(channels):
+                    n = ring[base + c]
+                    if n:
+                        totals[c] -= n
+                        ring[base + c] = 0
+        else:
+            # slots head+1 .. slot expire: at most two contiguous runs of the ring
+            first, last = (head + 1) % slots, slot % slots
+            runs = ((first, last + 1),) if first <= last else ((first, slots), (0, last + 1))
+            totals = self.totals
+            for a, b in runs:
+                lo, hi = a * channels, b * channels
+                run = ring[lo:hi]
+                if run.count(0) == hi - lo:
+                    continue  # nothing counted there (a sparse actor's usual gap)
+                for c in range(channels):
+                    totals[c] -= sum(run[c::channels])
+                ring[lo:hi] = zeros(ring.typecode, hi - lo)
+        self.head = slot = shared_int(slot)
+
+    # -- counting --------------------------------------------------------------------
+    def add(self, ts: float, incs: tuple[int, ...] | list[int]) -> bool:
+        """Add ``incs[c]`` to channel ``c`` at event time ``ts``.
+
+        Returns False (and counts nothing) when ``ts`` is older than the window.
+        Slots saturate at the type's maximum instead of wrapping.
+        """
+        slot = int(ts // self.slot_s)
+        if slot > self.head:
+            self.advance(slot)
+        elif slot <= self.head - self.slots:
+            return False
+        cap, totals = self.cap, self.totals
+        if self.cells is not None:
+            base = self._cell(slot)
+            cells = self.cells
+            if base >= 0 and cells is not None:
+                for c, n in enumerate(incs):
+                    if n:
+                        room = cap - cells[base + c]
+                        if n > room:
+                            n = room
+                        cells[base + c] += n
+                        totals[c] += n
+                return True
+        ring = self._ring
+        assert ring is not None
+        base = (slot % self.slots) * self.channels
+        for c, n in enumerate(incs):
+            if n:
+                room = cap - ring[base + c]
+                if n > room:
+                    n = room
+                ring[base + c] += n
+                totals[c] += n
+        return True
+
+    def add_one(self, ts: float, channel: int = 0) -> bool:
+        """:meth:`add` of 1 to one channel, without building a tuple (the hot path)."""
+        slot = int(ts // self.slot_s)
+        head = self.head
+        if slot > head:
+            self.advance(slot)
+        elif slot <= head - self.slots:
+            return False
+        cells = self.cells
+        if cells is not None:
+            g = 1 + self.channels
+            n = len(cells)
+            i = n - g + 1 if n and cells[n - g] == slot else self._cell(slot)
+            if i >= 0:
+                cells = self.cells
+                assert cells is not None
+                i += channel
+                if cells[i] < self.cap:
+                    cells[i] += 1
+                    self.totals[channel] += 1
+                return True
+        ring = self._ring
+        assert ring is not None
+        i = (slot % self.slots) * self.channels + channel
+        if ring[i] < self.cap:
+            ring[i] += 1
+            self.totals[channel] += 1
+        return True
+
+    def add_request(self, ts: float, view: bool, error: bool) -> bool:
+        """:meth:`add` of ``(1, view, error)`` to a three-channel ring (the hot path)."""
+        slot = int(ts // self.slot_s)
+        head = self.head
+        if slot > head:
+            self.advance(slot)
+        elif slot <= head - self.slots:
+            return False
+        cap, totals = self.cap, self.totals
+        cells = self.cells
+        if cells is not None:
+            n = len(cells)
+            base = n - 3 if n and cells[n - 4] == slot else self._cell(slot)
+            if base >= 0:
+                cells = self.cells
+                assert cells is not None
+                if cells[base] < cap:
+                    cells[base] += 1
+                    totals[0] += 1
+                if view and cells[base + 1] < cap:
+                    cells[base + 1] += 1
+                    totals[1] += 1
+                if error and cells[base + 2] < cap:
+                    cells[base + 2] += 1
+                    totals[2] += 1
+                return True
+        ring = self._ring
+        assert ring is not None
+        base = (slot % self.slots) * 3
+        if ring[base] < cap:
+            ring[base] += 1
+            totals[0] += 1
+        if view and ring[base + 1] < cap:
+            ring[base + 1] += 1
+            totals[1] += 1
+        if error and ring[base + 2] < cap:
+            ring[base + 2] += 1
+            totals[2] += 1
+        return True
+
+    # -- reads -----------------------------------------------------------------------
+    def total(self, channel: int = 0) -> int:
+        return self.totals[channel]
+
+    def occupied(self) -> int:
+        """Slots of the window with a count in any channel."""
+        cells = self.cells
+        channels = self.channels
+        if cells is not None:
+            g = 1 + channels
+            return sum(1 for i in range(0, len(cells), g) if any(cells[i + 1 : i + g]))
+        ring = self._ring
+        assert ring is not None
+        if channels == 1:
+            return len(ring) - ring.count(0)
+        return sum(1 for i in range(0, len(ring), channels) if any(ring[i : i + channels]))
+
+    def current(self, channel: int = 0) -> int:
+        """Count in the head slot (e.g. requests in the current minute)."""
+        if self.head < 0:
+            return 0
+        return self._count(self.head, channel)
+
+    def last_slot_span(self, ts: float, channel: int = 0) -> int:
+        """Events in the ``slot_s`` seconds up to ``ts`` (``ts`` in the head slot).
+
+        The sliding-window estimate: the head slot plus the previous slot weighted by
+        how much of it still lies within ``slot_s`` of ``ts``.
+        """
+        head = self.head
+        if head < 0:
+            return 0
+        cur = self._count(head, channel)
+        prev = self._count(head - 1, channel)
+        elapsed = (ts - head * self.slot_s) / self.slot_s
+        weight = 1.0 - min(max(elapsed, 0.0), 1.0)
+        return cur + int(prev * weight + 0.5)
