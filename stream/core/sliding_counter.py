@@ -296,108 +296,81 @@ class SlidingCounter:
         self.head = slot = shared_int(slot)
 
     # -- counting --------------------------------------------------------------------
-    def add(self, ts: float, incs: tuple[int, ...] | list[int]) -> bool:
-        """Add ``incs[c]`` to channel ``c`` at event time ``ts``.
-
-        Returns False (and counts nothing) when ``ts`` is older than the window.
-        Slots saturate at the type's maximum instead of wrapping.
-        """
-        slot = int(ts // self.slot_s)
-        if slot > self.head:
-            self.advance(slot)
-        elif slot <= self.head - self.slots:
-            return False
-        cap, totals = self.cap, self.totals
-        if self.cells is not None:
-            base = self._cell(slot)
-            cells = self.cells
-            if base >= 0 and cells is not None:
-                for c, n in enumerate(incs):
-                    if n:
-                        room = cap - cells[base + c]
-                        if n > room:
-                            n = room
-                        cells[base + c] += n
-                        totals[c] += n
-                return True
-        ring = self._ring
-        assert ring is not None
-        base = (slot % self.slots) * self.channels
-        for c, n in enumerate(incs):
-            if n:
-                room = cap - ring[base + c]
-                if n > room:
-                    n = room
-                ring[base + c] += n
-                totals[c] += n
-        return True
-
-    def add_one(self, ts: float, channel: int = 0) -> bool:
-        """:meth:`add` of 1 to one channel, without building a tuple (the hot path)."""
-        slot = int(ts // self.slot_s)
-        head = self.head
-        if slot > head:
-            self.advance(slot)
-        elif slot <= head - self.slots:
-            return False
+    def _locate(self, slot: int) -> tuple[array[int], int]:
+        """The array that holds ``slot``'s counts and the index of its channel 0: a group
+        of the sparse form (made if needed), else the ring (the counter may have just
+        turned dense)."""
         cells = self.cells
         if cells is not None:
             g = 1 + self.channels
             n = len(cells)
             i = n - g + 1 if n and cells[n - g] == slot else self._cell(slot)
             if i >= 0:
-                cells = self.cells
+                cells = self.cells  # _cell may have replaced the array
                 assert cells is not None
-                i += channel
-                if cells[i] < self.cap:
-                    cells[i] += 1
-                    self.totals[channel] += 1
-                return True
+                return cells, i
         ring = self._ring
         assert ring is not None
-        i = (slot % self.slots) * self.channels + channel
-        if ring[i] < self.cap:
-            ring[i] += 1
-            self.totals[channel] += 1
-        return True
+        return ring, (slot % self.slots) * self.channels
 
-    def add_request(self, ts: float, view: bool, error: bool) -> bool:
-        """:meth:`add` of ``(1, view, error)`` to a three-channel ring (the hot path)."""
+    def _slot(self, ts: float) -> int | None:
+        """The slot of ``ts`` with the window moved up to it; None when ``ts`` is older
+        than the window."""
         slot = int(ts // self.slot_s)
         head = self.head
         if slot > head:
             self.advance(slot)
         elif slot <= head - self.slots:
+            return None
+        return slot
+
+    def add(self, ts: float, incs: tuple[int, ...] | list[int]) -> bool:
+        """Add ``incs[c]`` to channel ``c`` at event time ``ts``.
+
+        Returns False (and counts nothing) when ``ts`` is older than the window.
+        Slots saturate at the type's maximum instead of wrapping.
+        """
+        slot = self._slot(ts)
+        if slot is None:
             return False
+        buf, base = self._locate(slot)
         cap, totals = self.cap, self.totals
-        cells = self.cells
-        if cells is not None:
-            n = len(cells)
-            base = n - 3 if n and cells[n - 4] == slot else self._cell(slot)
-            if base >= 0:
-                cells = self.cells
-                assert cells is not None
-                if cells[base] < cap:
-                    cells[base] += 1
-                    totals[0] += 1
-                if view and cells[base + 1] < cap:
-                    cells[base + 1] += 1
-                    totals[1] += 1
-                if error and cells[base + 2] < cap:
-                    cells[base + 2] += 1
-                    totals[2] += 1
-                return True
-        ring = self._ring
-        assert ring is not None
-        base = (slot % self.slots) * 3
-        if ring[base] < cap:
-            ring[base] += 1
+        for c, n in enumerate(incs):
+            if n:
+                room = cap - buf[base + c]
+                if n > room:
+                    n = room
+                buf[base + c] += n
+                totals[c] += n
+        return True
+
+    def add_one(self, ts: float, channel: int = 0) -> bool:
+        """:meth:`add` of 1 to one channel, without building a tuple (the hot path)."""
+        slot = self._slot(ts)
+        if slot is None:
+            return False
+        buf, i = self._locate(slot)
+        i += channel
+        if buf[i] < self.cap:
+            buf[i] += 1
+            self.totals[channel] += 1
+        return True
+
+    def add_request(self, ts: float, view: bool, error: bool) -> bool:
+        """:meth:`add` of ``(1, view, error)`` to a three-channel ring (the hot path)."""
+        slot = self._slot(ts)
+        if slot is None:
+            return False
+        buf, base = self._locate(slot)
+        cap, totals = self.cap, self.totals
+        if buf[base] < cap:
+            buf[base] += 1
             totals[0] += 1
-        if view and ring[base + 1] < cap:
-            ring[base + 1] += 1
+        if view and buf[base + 1] < cap:
+            buf[base + 1] += 1
             totals[1] += 1
-        if error and ring[base + 2] < cap:
-            ring[base + 2] += 1
+        if error and buf[base + 2] < cap:
+            buf[base + 2] += 1
             totals[2] += 1
         return True
 
