@@ -98,17 +98,13 @@ class StreamContext:
     # this batch so far: requests, assets, requests with a referrer (the detector counts)
     pending: list[int] = field(default_factory=lambda: [0, 0, 0])
 
-    def observe(self, assets: int, requests: int, with_referrer: int) -> None:
-        """One batch's counts (batches are the unit of memory: ~100 batches)."""
-        f = 0.99
-        self.requests = self.requests * f + requests
-        self.assets = self.assets * f + assets
-        self.with_referrer = self.with_referrer * f + with_referrer
-
     def close_batch(self) -> None:
-        """Fold the batch's pending counts into the recency-weighted totals."""
-        p = self.pending
-        self.observe(assets=p[1], requests=p[0], with_referrer=p[2])
+        """Fold the batch's pending counts into the recency-weighted totals (batches are
+        the unit of memory: ~100 batches)."""
+        p, f = self.pending, 0.99
+        self.requests = self.requests * f + p[0]
+        self.assets = self.assets * f + p[1]
+        self.with_referrer = self.with_referrer * f + p[2]
         p[0] = p[1] = p[2] = 0
 
     @property
