@@ -144,14 +144,16 @@ def _hash16(text: str) -> int:
 
 
 def referrer_path(referrer: str) -> str:
-    """The path of a referrer URL, without scheme, host or query (hosts say nothing about
-    the actor and can leak how a test set was recorded)."""
+    """The page a referrer names as a request path would: path and query, without scheme,
+    host or fragment (hosts say nothing about the actor and can leak how a test set was
+    recorded), so that it matches the hash of the page the actor fetched."""
     if referrer.startswith("/"):
-        return referrer.split("?", 1)[0]
+        return referrer.split("#", 1)[0]
     try:
-        return urlsplit(referrer).path or "/"
+        url = urlsplit(referrer)
     except ValueError:
         return ""
+    return (url.path or "/") + ("?" + url.query if url.query else "")
 
 
 _C0: Final = array("f", bytes(4 * N_COUNTERS))  # never changed: copied by Behaviour()
@@ -262,9 +264,11 @@ class Behaviour:
             ref = ev.referrer
             if ref is not None:
                 c[C_VIEW_REF] += w
-                # reached from one of the platform's pages: a relative referrer, or a page
-                # the actor itself has just seen
-                if not ref or not (ref.startswith("/") or ref_hash in pages):
+                # reached from a page of the actor's own recent browsing; a referrer naming
+                # a page it never fetched counts like none, whether the producer sends
+                # referrers as URLs or as paths (a script forging a fixed "/search" has
+                # no search of its own)
+                if not ref_hash or ref_hash not in pages:
                     c[C_VIEW_OFFSITE] += w
             if ev.fields and not CONTACT_FIELDS.isdisjoint(ev.fields):
                 c[C_CONTACT] += w
@@ -299,7 +303,13 @@ class Behaviour:
         if ts > last:
             s[S_LAST_PAGE_TS] = ts
         if not seen:
-            pages[int(s[S_PAGES_SEEN]) % RECENT_PAGES] = page_hash
+            slot = int(s[S_PAGES_SEEN]) % RECENT_PAGES
+            if ref_hash and pages[slot] == ref_hash:
+                # keep the page this one was reached from (a list of results opened one
+                # profile after another stays "seen" however long the list)
+                slot = (slot + 1) % RECENT_PAGES
+                s[S_PAGES_SEEN] += 1.0
+            pages[slot] = page_hash
         s[S_PAGES_SEEN] += 1.0
         self.last_page = page_hash
 
