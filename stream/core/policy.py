@@ -57,8 +57,11 @@ class Groups:
     accounts_per_ip: GroupLimit | None = None
     accounts_per_subnet: GroupLimit | None = None
     signal_ttl_s: float = 3600.0
-    # a member of a flagged group is challenged only on its own evidence: its score
+    # a member of a flagged group is challenged only on its own evidence: its score, from
+    # at least this many profile views of its own in the hour (a score from a handful of
+    # requests says little)
     member_min_score: float = 0.85
+    member_min_profiles_per_hour: int = 10
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,12 @@ class Policy:
                 action = max(action, Action.CHALLENGE)
                 reasons.append(_reason(limit.metric, value, limit.challenge, young, limit, self))
         group = state.group_flag(ts)
-        if group and state.score >= self.groups.member_min_score:
+        groups = self.groups
+        if (
+            group
+            and state.score >= groups.member_min_score
+            and counters.profiles_per_hour >= groups.member_min_profiles_per_hour
+        ):
             # a flagged group (an office NAT full of people, a carrier's /24) challenges
             # only the members whose own behaviour looks automated
             action = max(action, Action.CHALLENGE)

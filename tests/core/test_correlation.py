@@ -100,6 +100,14 @@ def test_detector_turns_a_signal_into_a_challenge_then_blocks_if_it_continues() 
     assert side_inputs.apply_group_signals(det, [sig]).decisions == []
     alice = det.actors.get("account:alice")
     assert alice is not None and alice.group_flag(T0)
+    alice.score = 0.9  # a sure score, but from none of its own profile views
+    assert side_inputs.apply_group_signals(det, [sig]).decisions == []
+    alice.score = 0.0
+    # [groups] member_min_profiles_per_hour (10) views of its own
+    out = det.process([rec(i, event(i, T0 + i, target_profile_id=f"v{i}")) for i in range(10)])
+    alice = det.actors.get("account:alice")
+    assert alice is not None and alice.counters.profiles_per_hour == 10
+    assert out.decisions == [], [d.reasons for d in out.decisions]
     alice.score = 0.84  # under [groups] member_min_score (0.85): still a person
     assert side_inputs.apply_group_signals(det, [sig]).decisions == []
     alice.score = 0.9  # its own behaviour looks automated
@@ -107,7 +115,7 @@ def test_detector_turns_a_signal_into_a_challenge_then_blocks_if_it_continues() 
     assert [(d.action, d.reasons) for d in out.decisions] == [
         ("challenge", ["accounts_per_subnet 37 > 20 (203.0.113.0/24) with anomaly_score 0.90"])
     ]
-    records = [rec(i, event(i, T0 + 10 + i, target_profile_id=str(i))) for i in range(120)]
+    records = [rec(i, event(i, T0 + 10 + i, target_profile_id=str(i))) for i in range(10, 130)]
     out = det.process(records)
     assert [d.action for d in out.decisions] == ["block"]
     assert "profile_views_after_challenge 101 > 100" in out.decisions[0].reasons

@@ -198,6 +198,7 @@ min_requests_per_hour = 10.5
         ("shadow = 1", 1, "shadow must be true or false"),
         ("[ttl]\nblock_s = -5", 2, "[ttl] block_s must be above 0"),
         ("[groups]\n\nsignal_ttl_s = 'hour'", 3, "must be a number, not the string 'hour'"),
+        ("[groups]\nmember_min_profiles_per_hour = 2.5", 2, "must be a whole number, not 2.5"),
         ("[limits]\nrequests_per_hour = { challenge = true }", 2, "must be a number, not true"),
         ("[limits]\nrequests_per_hour = { challenge = 1, blok = 2 }", 2, "unknown entries"),
         ("[score]\nrequire_one_of = ['vibes']", 2, "unknown signs ['vibes']"),

@@ -173,7 +173,8 @@ class Gen:
         session: str | None = None,
     ) -> str:
         """One page view (a page, or a profile when ``target``); in web traffic a browser
-        also loads the assets it does not hold. Returns the page's path (a referrer)."""
+        also loads the assets it does not hold. Returns the page's path as the next
+        referrer names it (the profile's own address, not the route template)."""
         page = path or ("/profiles/{id}" if target else self.rng.choice(OTHER_PATHS))
         if self.web and target:
             page = f"/profiles/{target}"
@@ -230,7 +231,7 @@ class Gen:
                     )
                 )
                 t += r.uniform(0.01, 0.2)
-        return page
+        return page.replace("{id}", target) if target else page
 
     def read(
         self,
