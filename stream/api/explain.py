@@ -31,6 +31,11 @@ def _score_rule(policy: Policy) -> str:
     rule += " with a sign of automation"
     if policy.score_challenge_alone < 1.0:
         rule += f", above {max(policy.score_challenge_alone, policy.score_challenge):g} without one"
+    if policy.score_regular_min_profiles_per_hour > 0:
+        rule += (
+            f"; below the gates, with regular page timing from "
+            f"{policy.score_regular_min_profiles_per_hour} profiles an hour"
+        )
     return rule
 
 
@@ -110,7 +115,7 @@ def explain(
     signals = automation_signals(
         c, state.behaviour, tuple(policy.score_require_one_of) or tuple(SIGNALS)
     )
-    eligible = policy.score_eligible(state)
+    eligible = policy.score_eligible(state) or policy.regular_run(state)
     words.append(
         f"Anomaly score {state.score:.3f} from model {model} ({_score_rule(policy)}"
         + ("" if eligible else "; not scored now: too little activity to judge")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
 from stream.core.allowlist import Allowlist
-from stream.core.automation import automation_signals
+from stream.core.automation import SIGNALS, automation_signals
 
 METRICS = (
     "requests_per_minute",
@@ -95,6 +95,9 @@ class Policy:
     # a score above this challenges without a sign of automation (still past the gates);
     # 1.0 = never
     score_challenge_alone: float = 1.0
+    # a run of page views at a metronome's rhythm (the sign regular_pages) from this many
+    # profile views in the hour lets a score above `challenge` act below the gates; 0 = off
+    score_regular_min_profiles_per_hour: int = 0
 
     def ttl_s(self, action: Action) -> float:
         return self.ttl_block_s if action == Action.BLOCK else self.ttl_challenge_s
@@ -107,11 +110,28 @@ class Policy:
             and c.profiles_per_hour >= self.score_min_profiles_per_hour
         )
 
+    def regular_run(self, state: ActorState) -> bool:
+        """Evidence of its own below the gates: page views at a metronome's rhythm (the
+        sign ``regular_pages``: 30+ gaps) from ``regular_min_profiles_per_hour`` profile
+        views in the hour — browser automation in short sessions at human pace."""
+        floor = self.score_regular_min_profiles_per_hour
+        c = state.counters
+        return (
+            floor > 0
+            and c.profiles_per_hour >= floor
+            and SIGNALS["regular_pages"](c, state.behaviour)
+        )
+
     def score_reason(self, state: ActorState, score: float) -> str:
         """Why ``score`` challenges ``state`` (``""`` when it does not): with enough
         evidence, above ``challenge`` with a sign of automation (when the policy asks for
-        one), or above ``challenge_alone`` without one."""
-        if score <= self.score_challenge or not self.score_eligible(state):
+        one), or above ``challenge_alone`` without one; below the gates, above
+        ``challenge`` on a regular run of pages (:meth:`regular_run`)."""
+        if score <= self.score_challenge:
+            return ""
+        if not self.score_eligible(state):
+            if self.regular_run(state):
+                return f"anomaly_score {score:.3f} > {self.score_challenge:g} with regular_pages"
             return ""
         signals = automation_signals(state.counters, state.behaviour, self.score_require_one_of)
         if signals or not self.score_require_one_of:

@@ -116,6 +116,26 @@ def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -
     assert lenient.evaluate(busy, busy.last_ts, Action.ALLOW).action == Action.CHALLENGE
 
 
+def test_a_regular_run_of_pages_lets_a_score_act_below_the_gates() -> None:
+    # 35 profiles in 20 minutes: under the gates (50 requests, 40 profiles an hour)
+    metronome, person = actor(35, minutes=20), actor(35, minutes=20, irregular=True)
+    for s in (metronome, person):
+        s.score = 0.85
+    v = POLICY.evaluate(metronome, metronome.last_ts, Action.ALLOW)
+    assert v.reasons == ("anomaly_score 0.850 > 0.8 with regular_pages",)
+    # the same volume clicked as a person clicks is not evidence enough
+    assert POLICY.evaluate(person, person.last_ts, Action.ALLOW).action == Action.ALLOW
+    # under `challenge`, or with the run switched off, it does not act
+    metronome.score = 0.79
+    assert POLICY.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
+    metronome.score = 0.85
+    off = parse_policy("[score]\nregular_min_profiles_per_hour = 0")
+    assert off.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
+    # fewer profile views in the hour than the run's floor
+    high = parse_policy("[score]\nregular_min_profiles_per_hour = 36")
+    assert high.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
+
+
 def test_allowlist_actors_ranges_agents_and_verified_crawlers() -> None:
     p = parse_policy("""
 [allowlist]
@@ -187,7 +207,8 @@ min_requests_per_hour = 10.5
         "mine.toml:8: [score] unknown key 'chalenge' (did you mean 'challenge'?); known: "
         "challenge, challenge_alone, interval_s, learn_sample_rate, min_events, "
         "min_profiles_per_hour, "
-        "min_requests_per_hour, random_challenge_rate, require_one_of",
+        "min_requests_per_hour, random_challenge_rate, regular_min_profiles_per_hour, "
+        "require_one_of",
         "mine.toml:9: [score] min_requests_per_hour must be a whole number, not 10.5",
     ]
 
