@@ -46,3 +46,21 @@ def rec(offset: int, doc: dict[str, Any] | bytes, key: bytes | str | None = "aut
     else:
         key_b = key
     return Rec(offset, key_b, value)
+
+
+def group_member(score: float, ts: float = T0, views: int = 10) -> Any:
+    """An account with evidence of its own for a group signal at ``ts``: ``views``
+    profile views in the minute before it ([groups] member_min_profiles_per_hour) and a
+    model score."""
+    from stream.core.actor_state import ActorState
+    from stream.core.records import RequestEvent
+
+    state = ActorState()
+    for i in range(views):
+        view = RequestEvent(
+            f"m{i}", ts - 60 + i, "account:m", "m", None, "198.51.100.7", "Mozilla/5.0",
+            "GET", "/profiles/{id}", 200, f"p{i}",
+        )  # fmt: skip
+        state.apply(view, i)
+    state.score = score
+    return state

@@ -14,7 +14,6 @@ import structlog
 
 from models import REGISTRY
 from stream.core import side_inputs
-from stream.core.actor_state import ActorState
 from stream.core.incidents import IncidentBook
 from stream.core.internal_records import GroupSignal
 from stream.core.ledger import LedgerCodec
@@ -22,7 +21,7 @@ from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.core.pseudonym import Pseudonymizer
 from stream.logconfig import configure_logging
-from tests.helpers import T0, event, rec
+from tests.helpers import T0, event, group_member, rec
 
 KEY = b"the-pseudonym-key-of-this-worker-32b"
 NOW = T0 + 86_400
@@ -39,9 +38,8 @@ def detector() -> PartitionDetector:
 
 def test_group_reasons_and_triggers_name_no_raw_address() -> None:
     det = detector()
-    member = ActorState()
-    member.score = 0.9  # a group challenges only members with evidence of their own
-    det.actors.put("account:alice", member)
+    # a group challenges only members with evidence of their own
+    det.actors.put("account:alice", group_member(0.9, T0))
     sig = GroupSignal("account:alice", "ip:203.0.113.7", "accounts_per_ip", 9, 8, T0, T0 + 3600)
     out = side_inputs.apply_group_signals(det, [sig])
     assert out.decisions, "the signal should challenge"

@@ -191,16 +191,15 @@ def test_one_bad_activity_does_not_stop_the_correlator() -> None:
 
 
 def test_one_bad_group_signal_or_feed_item_does_not_stop_its_partition() -> None:
-    from stream.core.actor_state import ActorState
     from stream.core.incidents import IncidentBook
     from stream.core.internal_records import FeedItem, GroupSignal
     from stream.core.partition_detector import PartitionDetector
     from stream.core.policy_loader import load_policy
+    from tests.helpers import group_member
 
     det = PartitionDetector("requests", 0, load_policy(), REGISTRY.build(SPEC), "hst@1")
-    member = ActorState()
-    member.score = 0.9  # a group challenges only members with evidence of their own
-    det.actors.put("account:b", member)
+    # a group challenges only members with evidence of their own
+    det.actors.put("account:b", group_member(0.9, 1e9))
     weird = GroupSignal("account:a", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1e9, 1e9 + 60)
     weird.expires_at = "soon"  # type: ignore[assignment]  # what a bug upstream could send
     fine = GroupSignal("account:b", "ip:192.0.2.1", "accounts_per_ip", 9, 8, 1e9, 1e9 + 60)
