@@ -12,6 +12,7 @@ decode, with a rules origin, no manual allow, no incident key and a fresh behavi
 
 from __future__ import annotations
 
+import math
 import struct
 from array import array
 from typing import Any
@@ -33,6 +34,11 @@ _HEAD_RINGS = struct.Struct(_HEAD.format + "qq")
 _TAIL = struct.Struct("<ddB")  # newest navigation, next score, verdict
 _HOUR_RING_BYTES = 60 * 3 * 2  # uint16 (requests, views, errors) per minute
 _DAY_RING_BYTES = 24 * 4  # uint32 requests per hour
+# the newest event time sits at a fixed offset in both versions (version B, first_ts d,
+# last_ts d), and no blob is shorter than the version 3 head, the rings and the flags
+LAST_TS_OFFSET = 9
+MIN_BYTES = _HEAD3.size + 16 + _HOUR_RING_BYTES + _DAY_RING_BYTES + 1
+_LAST_TS = struct.Struct("<d")
 
 
 def encode(state: ActorState) -> bytes:
@@ -97,6 +103,21 @@ def decode(data: bytes) -> ActorState:
         return _decode(memoryview(data))
     except (struct.error, IndexError, TypeError, ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"malformed actor state: {exc}") from exc
+
+
+def newest_ts(data: bytes) -> float:
+    """The newest event time of an encoded state, read without decoding it: a cheap check
+    of untrusted bytes (version, minimum length, a finite time). Raises ValueError.
+
+    Passing it does not make the blob decodable: :func:`decode` may still refuse it."""
+    if len(data) < MIN_BYTES:
+        raise ValueError(f"actor state too short ({len(data)} bytes)")
+    if data[0] not in (3, VERSION):
+        raise ValueError(f"unknown actor state version {data[0]}")
+    (ts,) = _LAST_TS.unpack_from(data, LAST_TS_OFFSET)
+    if not math.isfinite(ts):
+        raise ValueError("actor state with a non-finite event time")
+    return float(ts)
 
 
 def _pack_distinct(d: SlidingDistinct) -> bytes:

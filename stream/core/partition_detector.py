@@ -90,11 +90,18 @@ class PartitionDetector:
         self._policy_sig = id(policy)
 
     # -- state ------------------------------------------------------------------------
-    def restore(self, actor: str, state: ActorState) -> None:
-        self.actors.put(actor, state)
-        self.actors.trim()
-        if state.last_ts > self.watermark:
-            self.watermark = state.last_ts
+    def restore(self, actor: str, state: ActorState | bytes) -> None:
+        """An actor's state from the changelog. Its bytes as read (the worker's restore)
+        go to the cold tier undecoded, decoded on the actor's first use; they must pass
+        :func:`~stream.core.actor_codec.newest_ts` (else ValueError, nothing kept)."""
+        if isinstance(state, bytes):
+            last_ts = self.actors.put_encoded(actor, state)
+        else:
+            self.actors.put(actor, state)
+            self.actors.trim()
+            last_ts = state.last_ts
+        if last_ts > self.watermark:
+            self.watermark = last_ts
 
     def set_policy(self, policy: Policy) -> None:
         self.policy = policy

@@ -83,6 +83,8 @@ class Worker:
                 n for k, n in models.stats.items() if k.startswith("control_refused_")
             ),
             "model_snapshot": models.stats.get("snapshot_refused", 0),
+            # actor-state changelog records refused at restore or when first decoded
+            "actor_state": d.stats.get("state_unreadable", 0),
         }
 
 

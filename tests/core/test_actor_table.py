@@ -1,8 +1,13 @@
+import math
+import struct
+from collections.abc import Callable
+
 import orjson
 import pytest
+from structlog.testing import capture_logs
 
 from models import REGISTRY
-from stream.core.actor_codec import encode
+from stream.core.actor_codec import MIN_BYTES, decode, encode, newest_ts
 from stream.core.actor_state import ActorState
 from stream.core.actor_table import ActorTable, freeze, thaw
 from stream.core.batch import Limits
@@ -74,6 +79,107 @@ def test_hot_max_must_be_positive() -> None:
         ActorTable(hot_max=0)
 
 
+def test_changelog_bytes_go_cold_undecoded_and_decode_on_first_use() -> None:
+    table = ActorTable(hot_max=4)
+    s = state(T0, views=4)
+    blob = encode(s)
+    assert table.put_encoded("a", blob) == s.last_ts == T0 + 3
+    assert table.hot == 0 and table.raw == 1 and "a" in table
+    assert dict(table.last_seen()) == {"a": T0 + 3}  # read at its offset, not decoded
+    peeked = table.peek("a")
+    assert peeked is not None and encode(peeked) == blob and table.hot == 0
+    got = table.get("a")
+    assert got is not None and encode(got) == blob and table.hot == 1
+    assert table.unreadable == 0
+
+
+def test_trim_compresses_a_bounded_number_of_raw_entries_oldest_first() -> None:
+    table = ActorTable(hot_max=4, raw_per_trim=2)
+    blobs = {f"a{i}": encode(state(T0 + 10 * i)) for i in range(5)}
+    for actor, blob in blobs.items():
+        table.put_encoded(actor, blob)
+    table.get("a1")  # used before its turn: hot, nothing to compress
+    table.trim()  # a0 and a2 (a1 skipped)
+    packed = {a for a in blobs if a in table._cold and table._cold[a] is not blobs[a]}
+    assert packed == {"a0", "a2"}
+    assert all(len(table._cold[a]) < len(blobs[a]) / 2 for a in packed)
+    table.trim()
+    table.trim()
+    assert table.raw == 0 and list(table) == ["a1", "a0", "a2", "a3", "a4"]  # order kept
+    assert {a: encode(s) for a, s in table.items()} == blobs
+    assert dict(table.last_seen()) == {f"a{i}": T0 + 10 * i + 2 for i in range(5)}
+
+
+def test_restore_from_bytes_is_bounded_by_max_actors() -> None:
+    table = ActorTable(hot_max=1, max_actors=2)
+    for i in range(3):
+        table.put_encoded(f"a{i}", encode(state(T0 + i)))
+    assert list(table) == ["a1", "a2"] and table.take_evicted() == ["a0"]
+
+
+@pytest.mark.parametrize(
+    ("mangle", "error"),
+    [
+        (lambda b: b[:MIN_BYTES - 1], "too short"),
+        (lambda b: bytes([7]) + b[1:], "version"),
+        (lambda b: bytes([0]) + b[1:], "version"),  # not mistaken for a compressed entry
+        (lambda b: b[:9] + struct.pack("<d", math.inf) + b[17:], "non-finite"),
+        (lambda b: b[:9] + struct.pack("<d", math.nan) + b[17:], "non-finite"),
+    ],
+)
+def test_bytes_failing_the_cheap_check_are_refused_and_nothing_is_kept(
+    mangle: Callable[[bytes], bytes], error: str
+) -> None:
+    blob = mangle(encode(state(T0)))
+    with pytest.raises(ValueError, match=error):
+        newest_ts(blob)
+    table = ActorTable(hot_max=1)
+    with pytest.raises(ValueError, match=error):
+        table.put_encoded("a", blob)
+    assert len(table) == 0 and table.raw == 0
+
+
+def _undecodable() -> bytes:
+    """Bytes that pass the cheap check and still do not decode (a truncated tail)."""
+    blob = encode(state(T0))[:-3]
+    assert newest_ts(blob) == T0 + 2
+    with pytest.raises(ValueError):
+        decode(blob)
+    return blob
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_an_undecodable_cold_entry_starts_fresh_counted_and_logged_once(
+    compressed: bool,
+) -> None:
+    table = ActorTable(hot_max=1, raw_per_trim=1)
+    table.put_encoded("bad", _undecodable())
+    if compressed:
+        table.trim()  # compressed as it was, undecoded
+        assert table.raw == 0 and len(table._cold["bad"]) < MIN_BYTES
+    with capture_logs() as logs:
+        assert table.peek("bad") is None and table.peek("bad") is None
+        assert list(table.items()) == []
+        assert dict(table.last_seen()) == {"bad": T0 + 2}  # its time still reads: expiry
+        assert table.get("bad") is None  # dropped: the caller starts it fresh
+        assert "bad" not in table and table.get("bad") is None
+    assert [e["event"] for e in logs] == ["actor_state_unreadable"]
+    assert table.take_unreadable() == 1 and table.take_unreadable() == 0
+
+
+def test_an_undecodable_restored_actor_starts_fresh_in_the_pipeline() -> None:
+    det = PartitionDetector(
+        "requests", 0, load_policy(), REGISTRY.build(REGISTRY.get("hst").spec()), "hst"
+    )
+    det.restore("account:alice", _undecodable())
+    assert det.watermark == T0 + 2  # from the checked head, before any decode
+    out = det.process([Rec(0, b"account:alice", orjson.dumps(event(0, T0 + 60)))])
+    assert out.stats["events"] == 1
+    state = det.actors.peek("account:alice")
+    assert state is not None and state.counters.events == 1  # fresh: only this event
+    assert det.actors.take_unreadable() == 1
+
+
 def test_decisions_and_state_do_not_depend_on_the_hot_tier_size() -> None:
     sim = Simulation(300, 3, END, DEFAULT_MIX, seed=2)
     records = []
@@ -85,8 +191,9 @@ def test_decisions_and_state_do_not_depend_on_the_hot_tier_size() -> None:
 
     policy = load_policy()  # one object: the allowlist cache is keyed by its identity
     pseudo = Pseudonymizer(bytes(range(32)))
+    half = len(records) // 2 // 500 * 500
 
-    def run(hot_max: int) -> tuple[PartitionDetector, list[tuple[str, str, str]]]:
+    def detector(hot_max: int) -> PartitionDetector:
         spec = REGISTRY.get("hst").spec()
         det = PartitionDetector(
             "requests",
@@ -97,18 +204,41 @@ def test_decisions_and_state_do_not_depend_on_the_hot_tier_size() -> None:
             Limits(hot_actors=hot_max),
             clock=lambda: END,
         )
-        det.pseudo = pseudo  # one key for both runs: incident keys name the actor by pseudonym
+        det.pseudo = pseudo  # one key for all runs: incident keys name the actor by pseudonym
+        return det
+
+    def run(
+        det: PartitionDetector, part: list[Rec]
+    ) -> tuple[PartitionDetector, list[tuple[str, str, str]]]:
         decisions = []
-        for start in range(0, len(records), 500):
-            out = det.process(records[start : start + 500])
+        for start in range(0, len(part), 500):
+            out = det.process(part[start : start + 500])
             decisions += [(d.decision_id, d.action, " ".join(d.reasons)) for d in out.decisions]
         return det, decisions
 
-    small, small_decisions = run(1)
-    big, big_decisions = run(100_000)
+    small, small_decisions = run(detector(1), records)
+    big, big_decisions = run(detector(100_000), records)
     assert small.actors.hot == 1 and big.actors.hot == len(big.actors) > 200
     assert {d[1] for d in big_decisions} == {"challenge", "block"}
     assert small_decisions == big_decisions
     assert {a: encode(s) for a, s in small.actors.items()} == {
         a: encode(s) for a, s in big.actors.items()
+    }
+
+    # a restart half way: the changelog's bytes restored decoded and hot (as before), or
+    # undecoded and cold (as the worker does now), give the same decisions and states
+    first, _ = run(detector(100_000), records[:half])
+    changelog = {a: encode(s) for a, s in first.actors.items()}
+    hot, cold = detector(100_000), detector(1)
+    for actor, blob in changelog.items():
+        hot.restore(actor, decode(blob))
+        cold.restore(actor, blob)
+    assert cold.actors.hot == 0 and hot.actors.hot == len(changelog) > 200
+    assert cold.watermark == hot.watermark == first.watermark > 0
+    hot, hot_decisions = run(hot, records[half:])
+    cold, cold_decisions = run(cold, records[half:])
+    assert {d[1] for d in hot_decisions} == {"challenge", "block"}
+    assert cold_decisions == hot_decisions
+    assert {a: encode(s) for a, s in cold.actors.items()} == {
+        a: encode(s) for a, s in hot.actors.items()
     }

@@ -10,8 +10,13 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from stream.core.actor_codec import encode
+from stream.core.actor_state import ActorState
+from stream.core.validation import RequestEvent, validate
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
+from stream.kafka.writer import partition_for
+from stream.settings import Settings
 from tests.e2e import http
 from tests.e2e.conftest import API_TOKEN
 
@@ -61,3 +66,59 @@ def test_counters_survive_a_restart(broker: EmbeddedBroker, worker: WorkerProces
     assert counters["profiles_per_hour"] > 300, counters  # distinct: an estimate above 32
     checks = {c["metric"]: c for c in body["checks"]}
     assert checks["profiles_per_hour"]["status"] == "over the challenge limit"
+
+
+def test_unreadable_state_records_start_their_actors_fresh(
+    broker: EmbeddedBroker, worker: WorkerProcess
+) -> None:
+    """The actor-state changelog is restored undecoded: a record that fails the restore's
+    check and one that passes it but does not decode when its actor comes back both leave
+    the actor to start fresh, each counted once — the worker goes on."""
+    settings = Settings(app_id="e2e")
+    now = time.time() - 600
+    s = ActorState()
+    for i in range(5):
+        doc = {**_doc(i, now - 300 + i), "account_id": "e2e-bad-tail"}
+        ev = validate(orjson.dumps(doc), now=now)
+        assert isinstance(ev, RequestEvent)
+        s.apply(ev, i)
+    records = {
+        "account:e2e-bad-head": b"\x07" + bytes(800),  # refused by the restore's check
+        "account:e2e-bad-tail": encode(s)[:-3],  # refused when first decoded
+    }
+    producer = KafkaProducer(bootstrap_servers=broker.address)
+    for actor, value in records.items():
+        key = actor.encode()
+        partition = partition_for(key, settings.partitions)
+        producer.send(settings.state_topic, value, key=key, partition=partition)
+    producer.flush()
+    assert worker.stop() == 0
+    worker.start()
+    producer_events = KafkaProducer(bootstrap_servers=broker.address)
+    for i, actor in enumerate(records):
+        doc = {**_doc(100 + i, now), "account_id": actor.removeprefix("account:")}
+        producer_events.send("requests", orjson.dumps(doc), key=actor.encode())
+    producer_events.flush()
+    producer.close()
+    producer_events.close()
+    worker.wait_processed(2)
+    for actor in records:
+        status, body = http.get(worker.web_port, f"/explain/{quote(actor)}", API_TOKEN)
+        assert status == 200 and body["known"], body
+        assert body["counters"]["requests_per_hour"] == 1, (actor, body["counters"])
+    status, text = http.get(worker.web_port, "/metrics", API_TOKEN)
+    assert status == 200
+    assert 'scrapeguard_records_skipped_total{kind="actor_state"} 2.0' in text
+
+
+def _doc(i: int, ts: float) -> dict[str, object]:
+    return {
+        "event_id": f"bad-state-{i}",
+        "ts": round(ts, 3),
+        "account_id": "",
+        "ip": "198.51.100.201",
+        "path": "/profiles/{id}",
+        "status": 200,
+        "target_profile_id": str(i),
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
+    }

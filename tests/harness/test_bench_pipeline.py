@@ -1,6 +1,6 @@
 import pytest
 
-from stream.harness.bench import memory, pipeline
+from stream.harness.bench import memory, pipeline, restore
 
 
 def test_pipeline_bench_times_the_second_half_of_the_mix() -> None:
@@ -16,3 +16,18 @@ def test_memory_bench_keeps_the_hot_tier_it_is_given() -> None:
     assert r["actors"] == 3000
     assert r["hot_actors"] == 8 * 64  # 8 partitions, each past 64 actors
     assert r["encoded_bytes_per_actor"] > 0
+
+
+def test_pipeline_bench_can_freeze_the_collector_as_the_worker_does() -> None:
+    r = pipeline.measure(4000, gc_freeze=1)
+    assert r["gc_freeze"] == 1 and 2000 <= r["events"] <= 2008
+
+
+@pytest.mark.parametrize("mode", ["raw", "packed", "decoded"])
+def test_restore_bench_restores_every_actor(mode: str) -> None:
+    r = restore.main(2000, mode)
+    assert r["actors"] == 2000 and r["watermark_set"]
+    assert r["restore_us_per_actor"] > 0
+    # the worker's way decodes nothing at restore; the old one decoded the hot tier's worth
+    assert r["hot_actors"] == (2000 if mode == "decoded" else 0)
+    assert ("packed_bytes_per_actor" in r) == (mode == "raw")

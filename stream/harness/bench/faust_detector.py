@@ -16,6 +16,7 @@ settings of the bench; ``GET /progress`` says how many events it did and when.
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 from collections.abc import Mapping
@@ -24,14 +25,13 @@ from typing import Any
 import faust
 
 from models import REGISTRY
-from stream.core.actor_codec import decode
 from stream.core.batch import Limits
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService
 from stream.runtime.app import create_app
-from stream.runtime.detector_agent import add_outcome
+from stream.runtime.detector_agent import add_outcome, checked_state
 from stream.runtime.faust_agent import BatchedFaustAgent
 from stream.settings import Settings
 
@@ -50,7 +50,9 @@ class FaustDetector(BatchedFaustAgent):
 
     async def restore(self, partitions: set[int]) -> None:
         s = self.settings
-        changelog = StateChangelog(s, self.writer.writer.producer, s.state_topic, decode)
+        changelog = StateChangelog(
+            s, self.writer.writer.producer, s.state_topic, checked_state
+        )
         restored = await changelog.restore(partitions)
         async with self.lock:
             for p in partitions:
@@ -62,9 +64,11 @@ class FaustDetector(BatchedFaustAgent):
                     self.spec.label(),
                     Limits(hot_actors=s.hot_actors_per_partition),
                 )
-                for actor, state in restored[p].items():
-                    det.restore(actor, state)
+                for actor, blob in restored[p].items():
+                    det.restore(actor, blob)  # undecoded, as the worker's detector does
                 self.partitions[p] = det
+            gc.collect(1)  # and out of the cyclic collector, as there
+            gc.freeze()
 
     def drop(self, partitions: set[int]) -> None:
         for p in partitions:

@@ -16,6 +16,13 @@ import sys
 import time
 
 import orjson
+from aiokafka.partitioner import murmur2
+
+from models import REGISTRY
+from stream.core.actor_codec import encode
+from stream.core.batch import Limits
+from stream.core.partition_detector import PartitionDetector
+from stream.core.policy_loader import load_policy
 
 
 def rss_bytes() -> int:
@@ -23,17 +30,10 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * 4096
 
 
-def main(n: int, hot: int | None = None) -> dict[str, float]:
-    from aiokafka.partitioner import murmur2
-
-    from models import REGISTRY
-    from stream.core.actor_codec import encode
-    from stream.core.batch import Limits
-    from stream.core.partition_detector import PartitionDetector
-    from stream.core.policy_loader import load_policy
-
+def detectors(hot: int | None = None) -> list[PartitionDetector]:
+    """The pipelines of 8 partitions, each ``hot`` actors decoded (default: the Limits')."""
     policy, spec = load_policy(), REGISTRY.get("hst").spec()
-    dets = [
+    return [
         PartitionDetector(
             "requests",
             p,
@@ -46,6 +46,10 @@ def main(n: int, hot: int | None = None) -> dict[str, float]:
         for p in range(8)
     ]
 
+
+def feed(dets: list[PartitionDetector], n: int) -> None:
+    """N distinct actors' events through ``dets`` (see the module)."""
+
     class R:
         __slots__ = ("key", "offset", "value")
 
@@ -54,8 +58,6 @@ def main(n: int, hot: int | None = None) -> dict[str, float]:
 
     rng = random.Random(1)
     now = time.time() - 3600
-    gc.collect()
-    before = rss_bytes()
     offsets = [0] * 8
     batch: list[list[R]] = [[] for _ in range(8)]
     for a in range(n):
@@ -84,7 +86,13 @@ def main(n: int, hot: int | None = None) -> dict[str, float]:
                 batch[q] = []
     for q in range(8):
         dets[q].process(batch[q])
-    del batch
+
+
+def main(n: int, hot: int | None = None) -> dict[str, float]:
+    dets = detectors(hot)
+    gc.collect()
+    before = rss_bytes()
+    feed(dets, n)
     gc.collect()
     after = rss_bytes()
     encoded = [len(encode(s)) for d in dets for _, s in d.actors.items()]

@@ -9,13 +9,15 @@ core. The first half of the events warms the models and the actor table up; the 
 half is timed. Prints one JSON line (``us_per_event``,
 ``events_per_s``, and ``cpu_us_per_event``: the process's CPU time, steadier than the wall
 clock on a shared machine); ``--profile K`` prints the K largest costs (cProfile, own
-time) first.
+time) first. ``--gc-freeze K`` calls ``gc.freeze()`` after the warm-up and then every K
+batches, as the worker does (:mod:`stream.runtime.detector_agent`), to compare.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import pstats
 import sys
@@ -43,7 +45,9 @@ class _Record:
         self.offset, self.key, self.value, self.timestamp = offset, key, value, None
 
 
-def _setup(n: int, model: str, limits: Limits) -> tuple[Callable[[int], int], float]:
+def _setup(
+    n: int, model: str, limits: Limits, gc_freeze: int = 0
+) -> tuple[Callable[[int], int], float]:
     start = time.time() - 7200
     parts: list[list[_Record]] = [[] for _ in range(PARTITIONS)]
     for key, value, _ in workload.events(n, max(1, n // 4), start):
@@ -59,7 +63,7 @@ def _setup(n: int, model: str, limits: Limits) -> tuple[Callable[[int], int], fl
 
     def run(half: int) -> int:
         """Process one half of every partition's records; the events counted."""
-        events = 0
+        events = batches = 0
         for det, recs in zip(dets, parts, strict=True):
             mid = len(recs) // 2
             part = recs[:mid] if half == 0 else recs[mid:]
@@ -68,17 +72,28 @@ def _setup(n: int, model: str, limits: Limits) -> tuple[Callable[[int], int], fl
                 events += out.stats["events"]
                 for state in out.changed.values():
                     encode(state)
+                batches += 1
+                if gc_freeze and batches % gc_freeze == 0:
+                    gc.collect(1)
+                    gc.freeze()
         return events
 
     return run, start
 
 
 def measure(
-    n: int = 200_000, model: str | None = None, profile: int = 0, hot: int | None = None
+    n: int = 200_000,
+    model: str | None = None,
+    profile: int = 0,
+    hot: int | None = None,
+    gc_freeze: int = 0,
 ) -> dict[str, float]:
     limits = Limits() if hot is None else Limits(hot_actors=hot)
-    run, _ = _setup(n, model or Settings.model_fields["model"].default, limits)
+    run, _ = _setup(n, model or Settings.model_fields["model"].default, limits, gc_freeze)
     run(0)
+    if gc_freeze:
+        gc.collect(1)  # as the worker does after a restore
+        gc.freeze()
     prof = cProfile.Profile() if profile else None
     t0, c0 = time.perf_counter(), time.process_time()
     if prof is not None:
@@ -99,6 +114,7 @@ def measure(
         # CPU time of this process: on a shared machine, less noisy than the wall clock
         "cpu_us_per_event": round(cpu_s / events * 1e6, 2),
         "profiled": bool(profile),
+        "gc_freeze": gc_freeze,
     }
 
 
@@ -108,8 +124,12 @@ def main() -> None:
     ap.add_argument("--model", default=None, help="registered model (default: the worker's)")
     ap.add_argument("--profile", type=int, default=0, metavar="K", help="print the K top costs")
     ap.add_argument("--hot", type=int, default=None, help="actors decoded per partition")
+    ap.add_argument(
+        "--gc-freeze", type=int, default=0, metavar="K", help="gc.freeze() every K batches"
+    )
     args = ap.parse_args()
-    print(orjson.dumps(measure(args.events, args.model, args.profile, args.hot)).decode())
+    out = measure(args.events, args.model, args.profile, args.hot, args.gc_freeze)
+    print(orjson.dumps(out).decode())
 
 
 if __name__ == "__main__":

@@ -392,6 +392,17 @@ class Bench:
         )
         return orjson.loads(out.stdout.strip().splitlines()[-1])
 
+    def restore(self, n: int) -> dict[str, float]:
+        """A restore of ``n`` actors' changelog bytes (:mod:`.restore`, the worker's way)."""
+        out = subprocess.run(
+            [sys.executable, "-m", "stream.harness.bench.restore", str(n)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
+        )
+        return orjson.loads(out.stdout.strip().splitlines()[-1])
+
     # -- the pure pipeline ------------------------------------------------------------
     def pipeline(self) -> dict[str, float]:
         """Microseconds per event of the pure core, offline (:mod:`.pipeline`)."""
@@ -421,12 +432,17 @@ class Bench:
         check = self.check_latency()
         two = self.throughput(workers=2)
         self.log(f"bench: 2 workers: {two['eps']:,.0f} events/s")
-        mem = {}
+        mem, rest = {}, {}
         for n in self.memory_actors:
             mem[n] = self.memory(n)
             self.log(
                 f"bench: {n:,} actors: {mem[n]['rss_bytes_per_actor']:.0f} B/actor in "
                 f"memory, {mem[n]['encoded_bytes_per_actor']:.0f} B in the changelog"
+            )
+            rest[n] = self.restore(n)
+            self.log(
+                f"bench: restore of {n:,} actors: {rest[n]['restore_us_per_actor']:.1f} µs "
+                f"and {rest[n]['rss_bytes_per_actor']:.0f} B per actor"
             )
         eps = [r["eps"] for r in tp]
         beps = [r["eps"] for r in base]
@@ -450,6 +466,12 @@ class Bench:
             "bytes_per_actor": {str(n): round(m["rss_bytes_per_actor"]) for n, m in mem.items()},
             "encoded_bytes_per_actor": {
                 str(n): round(m["encoded_bytes_per_actor"]) for n, m in mem.items()
+            },
+            # restore from the changelog's bytes (Kafka's read not included), and the
+            # memory right after it, before the lazy compression
+            "restore_us_per_actor": {str(n): r["restore_us_per_actor"] for n, r in rest.items()},
+            "restored_bytes_per_actor": {
+                str(n): r["rss_bytes_per_actor"] for n, r in rest.items()
             },
             "peak_rss_mb": round(max(r["peak_rss_mb"] for r in tp), 1),
             "cpu_s_per_1k_events": round(statistics.median(r["cpu_s_per_1k"] for r in tp), 3),
