@@ -212,10 +212,12 @@ def test_scraper_challenged_within_seconds_of_event_time(outcome: dict[str, Any]
     scraper = [d for d in outcome["decisions"] if d["actor"] == "account:e2e-scraper"]
     challenge, block = sorted(scraper, key=lambda d: d["ts"])
     # one profile every 3 s with an HTTP library: the model says so at its first scores
-    # (5, 10, 20, 40, 80 events and every 5 minutes of event time: 240 s in, the first
-    # score past the evidence gates of 50 requests and 40 profiles an hour); the hourly
-    # limit would be crossed ~900 s in
-    assert 140 <= challenge["ts"] - BASE <= 960
+    # (5, 10, 20, 40, 80 events and every 5 minutes of event time), and its score acts
+    # from the 31st view (90 s in): 30 page gaps at a metronome's rhythm with 20+
+    # profiles in the hour ([score] regular_min_profiles_per_hour), below the evidence
+    # gates of 50 requests and 40 profiles an hour; the hourly limit would be crossed
+    # ~900 s in
+    assert 90 <= challenge["ts"] - BASE <= 960
     assert challenge["reasons"][0].startswith(("anomaly_score ", "profiles_per_hour "))
     assert any(r.startswith("profile_views_after_challenge 101 > 100") for r in block["reasons"])
     newbie = sorted(
