@@ -48,6 +48,20 @@ def _json(url: str) -> dict[str, Any]:
         return {}
 
 
+def _child_bench(module: str, n: int) -> dict[str, float]:
+    """The JSON line ``python -m stream.harness.bench.<module> N`` prints last (a fresh
+    process: memory and CPU figures of its own)."""
+    out = subprocess.run(
+        [sys.executable, "-m", f"stream.harness.bench.{module}", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
+    result: dict[str, float] = orjson.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
 def _cpu_s(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -383,37 +397,16 @@ class Bench:
 
     # -- memory -------------------------------------------------------------------------
     def memory(self, n: int) -> dict[str, float]:
-        out = subprocess.run(
-            [sys.executable, "-m", "stream.harness.bench.memory", str(n)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=900,
-        )
-        return orjson.loads(out.stdout.strip().splitlines()[-1])
+        return _child_bench("memory", n)
 
     def restore(self, n: int) -> dict[str, float]:
         """A restore of ``n`` actors' changelog bytes (:mod:`.restore`, the worker's way)."""
-        out = subprocess.run(
-            [sys.executable, "-m", "stream.harness.bench.restore", str(n)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=900,
-        )
-        return orjson.loads(out.stdout.strip().splitlines()[-1])
+        return _child_bench("restore", n)
 
     # -- the pure pipeline ------------------------------------------------------------
     def pipeline(self) -> dict[str, float]:
         """Microseconds per event of the pure core, offline (:mod:`.pipeline`)."""
-        out = subprocess.run(
-            [sys.executable, "-m", "stream.harness.bench.pipeline", str(self.n)],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=900,
-        )
-        return orjson.loads(out.stdout.strip().splitlines()[-1])
+        return _child_bench("pipeline", self.n)
 
     # -- all ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
