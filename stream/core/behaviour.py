@@ -106,7 +106,7 @@ N_COUNTERS: Final = 18
     S_SESSION_PAGES_MEAN,  # EW mean over ended sessions
     S_SESSION_DUR_MEAN,
     S_UA_CHANGES,
-    S_PAGES_SEEN,  # pages and profile views in all (the recent-pages ring's position)
+    S_PAGES_SEEN,  # pages and profile views in all
 ) = range(16)
 N_STATS: Final = 16
 
@@ -226,14 +226,18 @@ class Behaviour:
             c[C_NIGHT] += w
         self._user_agent(ev.user_agent)
         ref = ev.referrer
-        ref_hash = 0
+        ref_hash = ref_base = 0
         if ref is not None:
             c[C_REF_KNOWN] += w
             if not ref:
                 c[C_NOREF] += w
             else:
                 rp = referrer_path(ref)
-                ref_hash = _hash16(rp) if rp else 0
+                if rp:
+                    ref_hash = ref_base = _hash16(rp)
+                    base = rp.split("?", 1)[0]
+                    if len(base) < len(rp):
+                        ref_base = _hash16(base)
         if kind == ASSET:
             c[C_ASSET] += w
         elif kind == API:
@@ -241,23 +245,32 @@ class Behaviour:
         elif kind == ROBOTS:
             c[C_ROBOTS] += w
         else:
-            self._page(ev, kind, ts, w, ref_hash)
+            self._page(ev, kind, ts, w, ref_hash, ref_base)
         if ts > s[S_LAST_TS]:
             s[S_LAST_TS] = ts
         return kind
 
-    def _page(self, ev: RequestEvent, kind: int, ts: float, w: float, ref_hash: int) -> None:
-        """A page or a profile view: rhythm, navigation, breadth, sessions."""
+    def _page(
+        self, ev: RequestEvent, kind: int, ts: float, w: float, ref_hash: int, ref_base: int
+    ) -> None:
+        """A page or a profile view: rhythm, navigation, breadth, sessions.
+
+        ``ref_hash``/``ref_base``: the referrer's page with and without its query (a
+        browser sends the query, a producer's ``path`` may not carry it; 0: none)."""
         c, s, pages = self.c, self.s, self.pages
         c[C_PAGE] += w
         page_hash = _hash16(concrete_path(ev.path, ev.target_profile_id))
         seen = page_hash in pages
         if seen:
             c[C_REVISIT] += w
-        if ref_hash:
-            if ref_hash == self.last_page:
+        # the referrer as one of the actor's recent pages (0: none of them)
+        hit = ref_hash if ref_hash and ref_hash in pages else 0
+        if not hit and ref_base != ref_hash and ref_base in pages:
+            hit = ref_base
+        if hit:
+            if hit == self.last_page:
                 c[C_FOLLOW] += w
-            elif ref_hash in pages:
+            else:
                 c[C_BACK] += w
         if kind == PROFILE:
             c[C_VIEW] += w
@@ -268,7 +281,7 @@ class Behaviour:
                 # a page it never fetched counts like none, whether the producer sends
                 # referrers as URLs or as paths (a script forging a fixed "/search" has
                 # no search of its own)
-                if not ref_hash or ref_hash not in pages:
+                if not hit:
                     c[C_VIEW_OFFSITE] += w
             if ev.fields and not CONTACT_FIELDS.isdisjoint(ev.fields):
                 c[C_CONTACT] += w
@@ -302,14 +315,18 @@ class Behaviour:
                 s[S_GAPS] += 1.0
         if ts > last:
             s[S_LAST_PAGE_TS] = ts
-        if not seen:
-            slot = int(s[S_PAGES_SEEN]) % RECENT_PAGES
-            if ref_hash and pages[slot] == ref_hash:
-                # keep the page this one was reached from (a list of results opened one
-                # profile after another stays "seen" however long the list)
-                slot = (slot + 1) % RECENT_PAGES
-                s[S_PAGES_SEEN] += 1.0
-            pages[slot] = page_hash
+        # the recent pages, least recently used first: the page a view was reached from
+        # and a page seen again move to the end (a list of results opened in tabs one
+        # profile after another stays "seen" however long the list), a new page pushes
+        # out the oldest
+        if hit and hit != page_hash:
+            pages.remove(hit)
+            pages.append(hit)
+        if seen:
+            pages.remove(page_hash)
+        else:
+            del pages[0]
+        pages.append(page_hash)
         s[S_PAGES_SEEN] += 1.0
         self.last_page = page_hash
 

@@ -1,6 +1,13 @@
 """How pages are reached: referrers matched to the pages the actor itself fetched."""
 
-from stream.core.behaviour import C_VIEW_OFFSITE, C_VIEW_REF, Behaviour, referrer_path
+from stream.core.behaviour import (
+    C_BACK,
+    C_FOLLOW,
+    C_VIEW_OFFSITE,
+    C_VIEW_REF,
+    Behaviour,
+    referrer_path,
+)
 from stream.core.records import RequestEvent
 from tests.helpers import T0
 
@@ -51,3 +58,24 @@ def test_a_long_list_of_results_stays_seen_while_it_is_followed() -> None:
     for i in range(40):
         b.apply(view(T0 + 10 + 15 * i, f"p{i}", "https://example.org/search"))
     assert offsite_share(b) == 0.0
+
+
+def test_a_referrer_with_a_query_matches_a_page_logged_without_one() -> None:
+    b = Behaviour()  # an access log's path drops the query; the browser's referrer keeps it
+    b.apply(page(T0, "/search", ""))
+    for i in range(3):
+        b.apply(view(T0 + 10 + 20 * i, f"p{i}", "https://example.org/search?q=ada"))
+    assert offsite_share(b) == 0.0
+    assert b.c[C_BACK] > 0 or b.c[C_FOLLOW] > 0
+
+
+def test_recent_pages_keep_the_pages_in_use_and_forget_the_rest() -> None:
+    b = Behaviour()
+    b.apply(page(T0, "/feed", ""))
+    b.apply(page(T0 + 5, "/groups", ""))
+    for i in range(20):  # the feed is used again and again; /groups is not
+        b.apply(view(T0 + 10 + 10 * i, f"p{i}", "/feed"))
+    b.apply(view(T0 + 300, "q1", "/feed"))
+    assert b.c[C_VIEW_OFFSITE] == 0.0  # every view came from the feed, still "seen"
+    b.apply(view(T0 + 310, "q2", "/groups"))  # 21 pages later: forgotten
+    assert b.c[C_VIEW_OFFSITE] > 0.0
