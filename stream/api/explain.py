@@ -26,12 +26,13 @@ WORDS = {
 def _score_rule(policy: Policy) -> str:
     """When the policy lets a score challenge, in words."""
     rule = f"challenge above {policy.score_challenge:g}"
-    if not policy.score_require_one_of:
-        return rule
-    rule += " with a sign of automation"
-    if policy.score_challenge_alone < 1.0:
-        rule += f", above {max(policy.score_challenge_alone, policy.score_challenge):g} without one"
-    if policy.score_regular_min_profiles_per_hour > 0:
+    if policy.score_require_one_of:
+        rule += " with a sign of automation"
+        if policy.score_challenge_alone < 1.0:
+            alone = max(policy.score_challenge_alone, policy.score_challenge)
+            rule += f", above {alone:g} without one"
+    signs = policy.score_require_one_of
+    if policy.score_regular_min_profiles_per_hour > 0 and (not signs or "regular_pages" in signs):
         rule += (
             f"; below the gates, with regular page timing from "
             f"{policy.score_regular_min_profiles_per_hour} profiles an hour"
@@ -111,14 +112,19 @@ def explain(
         words.append(f"{value:g} {WORDS[lim.metric]} — the policy asks for a {bounds}: {status}.")
     group = state.group_flag(ts)
     if group:
-        words.append(f"It belongs to a group of accounts flagged together: {group}.")
+        words.append(
+            f"It belongs to a group of accounts flagged together: {group}; the group acts "
+            f"on it only with its own score of {policy.groups.member_min_score:g} or more "
+            f"from {policy.groups.member_min_profiles_per_hour} profile views an hour "
+            f"(it has {c.profiles_per_hour})."
+        )
     signals = automation_signals(
         c, state.behaviour, tuple(policy.score_require_one_of) or tuple(SIGNALS)
     )
     eligible = policy.score_eligible(state) or policy.regular_run(state)
     words.append(
         f"Anomaly score {state.score:.3f} from model {model} ({_score_rule(policy)}"
-        + ("" if eligible else "; not scored now: too little activity to judge")
+        + ("" if eligible else "; too little activity for the score to act now")
         + (f"; signs of automation: {', '.join(signals)}" if signals else "; no sign of automation")
         + ")."
     )

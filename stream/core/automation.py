@@ -36,6 +36,10 @@ def is_automation_ua(user_agent: str) -> bool:
 
 REGULAR_CV: Final = 0.35  # below this spread of gaps (std / mean), the rhythm is a machine's
 REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
+# stricter, for a score acting below the evidence gates on a regular run of pages alone:
+# a steady reader's log-normal pauses (sigma 0.4-0.5) come out near 0.4-0.5 on average
+# and under 0.35 in stretches; a script's uniform(a, b) pause is (b - a) / (sqrt(3)(a + b))
+REGULAR_RUN_CV: Final = 0.25
 
 
 def _regular_pages(c: ActorCounters, b: Behaviour) -> bool:
@@ -43,6 +47,12 @@ def _regular_pages(c: ActorCounters, b: Behaviour) -> bool:
     assets excluded, sessions apart) vary by less than 35 % — a script that waits
     ``uniform(a, b)`` seconds per page, however human its pace."""
     return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < REGULAR_CV
+
+
+def regular_run(c: ActorCounters, b: Behaviour) -> bool:
+    """Page views at a metronome's rhythm, stricter than ``regular_pages``: evidence enough
+    for a sure score to act below the volume gates (``Policy.regular_run``)."""
+    return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < REGULAR_RUN_CV
 
 
 SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {

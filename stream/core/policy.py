@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
 from stream.core.allowlist import Allowlist
-from stream.core.automation import SIGNALS, automation_signals
+from stream.core.automation import automation_signals, regular_run
 
 METRICS = (
     "requests_per_minute",
@@ -112,14 +112,18 @@ class Policy:
 
     def regular_run(self, state: ActorState) -> bool:
         """Evidence of its own below the gates: page views at a metronome's rhythm (the
-        sign ``regular_pages``: 30+ gaps) from ``regular_min_profiles_per_hour`` profile
-        views in the hour — browser automation in short sessions at human pace."""
+        sign ``regular_pages``, held to a stricter spread:
+        :func:`~stream.core.automation.regular_run`) from ``regular_min_profiles_per_hour``
+        profile views in the hour — browser automation in short sessions at human pace.
+        Off when the policy does not accept ``regular_pages`` as a sign."""
         floor = self.score_regular_min_profiles_per_hour
+        signs = self.score_require_one_of
         c = state.counters
         return (
             floor > 0
+            and (not signs or "regular_pages" in signs)
             and c.profiles_per_hour >= floor
-            and SIGNALS["regular_pages"](c, state.behaviour)
+            and regular_run(c, state.behaviour)
         )
 
     def score_reason(self, state: ActorState, score: float) -> str:
@@ -131,7 +135,10 @@ class Policy:
             return ""
         if not self.score_eligible(state):
             if self.regular_run(state):
-                return f"anomaly_score {score:.3f} > {self.score_challenge:g} with regular_pages"
+                return (
+                    f"anomaly_score {score:.3f} > {self.score_challenge:g} with a regular run "
+                    "of pages below the gates"
+                )
             return ""
         signals = automation_signals(state.counters, state.behaviour, self.score_require_one_of)
         if signals or not self.score_require_one_of:

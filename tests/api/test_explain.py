@@ -34,3 +34,15 @@ def test_the_score_rule_names_the_sign_and_the_threshold_without_one() -> None:
     assert "challenge above 0.8;" in alone and "sign of automation," not in alone
     assert "below the gates, with regular page timing from 20 profiles an hour" in words
     assert "regular page timing" not in score_words("[score]\nregular_min_profiles_per_hour = 0")
+    # with no sign required the run still lets the score act below the gates
+    assert "below the gates, with regular page timing" in alone
+    assert "too little activity for the score to act now" in words  # 12 requests
+
+
+def test_a_group_member_is_told_what_evidence_of_its_own_the_group_needs() -> None:
+    s = state_of(12)
+    s.group_reason, s.group_expires = "accounts_per_ip 9 > 8 (p_1)", T0 + 3600
+    out = explain("account:alice", s, parse_policy(""), [], "m@1", T0 + 60)
+    words = next(w for w in out["words"] if w.startswith("It belongs to a group"))
+    assert "only with its own score of 0.85 or more from 10 profile views an hour" in words
+    assert "(it has 12)" in words

@@ -122,7 +122,7 @@ def test_a_regular_run_of_pages_lets_a_score_act_below_the_gates() -> None:
     for s in (metronome, person):
         s.score = 0.85
     v = POLICY.evaluate(metronome, metronome.last_ts, Action.ALLOW)
-    assert v.reasons == ("anomaly_score 0.850 > 0.8 with regular_pages",)
+    assert v.reasons == ("anomaly_score 0.850 > 0.8 with a regular run of pages below the gates",)
     # the same volume clicked as a person clicks is not evidence enough
     assert POLICY.evaluate(person, person.last_ts, Action.ALLOW).action == Action.ALLOW
     # under `challenge`, or with the run switched off, it does not act
@@ -131,6 +131,9 @@ def test_a_regular_run_of_pages_lets_a_score_act_below_the_gates() -> None:
     metronome.score = 0.85
     off = parse_policy("[score]\nregular_min_profiles_per_hour = 0")
     assert off.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
+    # a policy that does not take regular_pages as a sign does not take the run either
+    no_sign = parse_policy("[score]\nrequire_one_of = ['automation_ua']")
+    assert no_sign.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
     # fewer profile views in the hour than the run's floor
     high = parse_policy("[score]\nregular_min_profiles_per_hour = 36")
     assert high.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW

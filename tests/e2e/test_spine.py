@@ -217,8 +217,8 @@ def test_scraper_challenged_within_seconds_of_event_time(outcome: dict[str, Any]
     # profiles in the hour ([score] regular_min_profiles_per_hour), below the evidence
     # gates of 50 requests and 40 profiles an hour; the hourly limit would be crossed
     # ~900 s in
-    assert 90 <= challenge["ts"] - BASE <= 960
-    assert challenge["reasons"][0].startswith(("anomaly_score ", "profiles_per_hour "))
+    assert 90 <= challenge["ts"] - BASE < 140
+    assert challenge["reasons"][0].endswith("with a regular run of pages below the gates")
     assert any(r.startswith("profile_views_after_challenge 101 > 100") for r in block["reasons"])
     newbie = sorted(
         (d for d in outcome["decisions"] if d["actor"] == "account:e2e-newbie"),

@@ -1,0 +1,52 @@
+"""Signs of automation read from an actor's windows."""
+
+import random
+from collections.abc import Iterator
+
+from stream.core.actor_state import ActorState
+from stream.core.automation import SIGNALS, regular_run
+from stream.core.records import RequestEvent
+from tests.helpers import T0
+
+
+def views(pauses: list[float]) -> Iterator[ActorState]:
+    """One actor viewing a profile after each pause: its state after every view."""
+    s, t = ActorState(), T0
+    for i, pause in enumerate(pauses):
+        t += pause
+        view = RequestEvent(
+            f"e{i}", t, "account:a", "a", None, "10.0.0.1", "Mozilla/5.0", "GET",
+            "/profiles/{id}", 200, f"p{i}",
+        )  # fmt: skip
+        s.apply(view, i)
+        yield s
+
+
+def browse(pauses: list[float]) -> ActorState:
+    *_, last = views(pauses)
+    return last
+
+
+def ever_regular_run(pauses: list[float]) -> bool:
+    """Whether the run held at any point of the browsing (the policy looks at each view)."""
+    return any(regular_run(s.counters, s.behaviour) for s in views(pauses))
+
+
+def test_a_scripts_uniform_pause_is_a_regular_run() -> None:
+    r = random.Random(1)
+    script = browse([r.uniform(10.0, 14.0) for _ in range(40)])
+    assert regular_run(script.counters, script.behaviour)
+    assert SIGNALS["regular_pages"](script.counters, script.behaviour)
+
+
+def test_a_steady_reader_is_never_a_regular_run() -> None:
+    # log-normal pauses with sigma 0.5 (a spread of ~0.53): far steadier than people's
+    # reading (sigma ~1), and still never taken for a metronome over 60 views
+    for seed in range(50):
+        r = random.Random(seed)
+        assert not ever_regular_run([10.0 * r.lognormvariate(0.0, 0.5) for _ in range(60)])
+
+
+def test_too_few_gaps_are_not_a_run() -> None:
+    script = browse([12.0] * 25)
+    assert not regular_run(script.counters, script.behaviour)
