@@ -42,23 +42,19 @@ REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
 REGULAR_RUN_CV: Final = 0.25
 
 
-def _regular_pages(c: ActorCounters, b: Behaviour) -> bool:
-    """Page views at a metronome's rhythm: the gaps between navigations (a page's own
-    assets excluded, sessions apart) vary by less than 35 % — a script that waits
-    ``uniform(a, b)`` seconds per page, however human its pace."""
-    return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < REGULAR_CV
-
-
-def regular_run(c: ActorCounters, b: Behaviour) -> bool:
-    """Page views at a metronome's rhythm, stricter than ``regular_pages``: evidence enough
-    for a sure score to act below the volume gates (``Policy.regular_run``)."""
-    return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < REGULAR_RUN_CV
+def metronome_pages(b: Behaviour, max_cv: float) -> bool:
+    """Page views at a metronome's rhythm: over ``REGULAR_MIN_GAPS`` or more gaps between
+    navigations (a page's own assets excluded, sessions apart), a spread under ``max_cv``
+    — a script that waits ``uniform(a, b)`` seconds per page, however human its pace. The
+    sign ``regular_pages`` takes ``REGULAR_CV``; a score acting below the volume gates on
+    this alone, the stricter ``REGULAR_RUN_CV`` (``Policy.regular_run``)."""
+    return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < max_cv
 
 
 SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {
     "automation_ua": lambda c, b: c.automation,
     "regular_timing": lambda c, b: c.events >= 30 and 0.0 < c.gap_cv() < REGULAR_CV,
-    "regular_pages": _regular_pages,
+    "regular_pages": lambda c, b: metronome_pages(b, REGULAR_CV),
     "enumeration": lambda c, b: c.seq_share > 0.5,
     "no_sleep": lambda c, b: c.active_hours >= 16,
     "errors": lambda c, b: (

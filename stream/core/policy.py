@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
 from stream.core.allowlist import Allowlist
-from stream.core.automation import automation_signals, regular_run
+from stream.core.automation import REGULAR_RUN_CV, automation_signals, metronome_pages
 
 METRICS = (
     "requests_per_minute",
@@ -113,7 +113,7 @@ class Policy:
     def regular_run(self, state: ActorState) -> bool:
         """Evidence of its own below the gates: page views at a metronome's rhythm (the
         sign ``regular_pages``, held to a stricter spread:
-        :func:`~stream.core.automation.regular_run`) from ``regular_min_profiles_per_hour``
+        :func:`~stream.core.automation.metronome_pages`) from ``regular_min_profiles_per_hour``
         profile views in the hour — browser automation in short sessions at human pace.
         Off when the policy does not accept ``regular_pages`` as a sign."""
         floor = self.score_regular_min_profiles_per_hour
@@ -123,7 +123,7 @@ class Policy:
             floor > 0
             and (not signs or "regular_pages" in signs)
             and c.profiles_per_hour >= floor
-            and regular_run(c, state.behaviour)
+            and metronome_pages(state.behaviour, REGULAR_RUN_CV)
         )
 
     def score_reason(self, state: ActorState, score: float) -> str:

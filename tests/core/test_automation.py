@@ -4,7 +4,7 @@ import random
 from collections.abc import Iterator
 
 from stream.core.actor_state import ActorState
-from stream.core.automation import SIGNALS, regular_run
+from stream.core.automation import REGULAR_RUN_CV, SIGNALS, metronome_pages
 from stream.core.records import RequestEvent
 from tests.helpers import T0
 
@@ -29,13 +29,13 @@ def browse(pauses: list[float]) -> ActorState:
 
 def ever_regular_run(pauses: list[float]) -> bool:
     """Whether the run held at any point of the browsing (the policy looks at each view)."""
-    return any(regular_run(s.counters, s.behaviour) for s in views(pauses))
+    return any(metronome_pages(s.behaviour, REGULAR_RUN_CV) for s in views(pauses))
 
 
 def test_a_scripts_uniform_pause_is_a_regular_run() -> None:
     r = random.Random(1)
     script = browse([r.uniform(10.0, 14.0) for _ in range(40)])
-    assert regular_run(script.counters, script.behaviour)
+    assert metronome_pages(script.behaviour, REGULAR_RUN_CV)
     assert SIGNALS["regular_pages"](script.counters, script.behaviour)
 
 
@@ -49,4 +49,4 @@ def test_a_steady_reader_is_never_a_regular_run() -> None:
 
 def test_too_few_gaps_are_not_a_run() -> None:
     script = browse([12.0] * 25)
-    assert not regular_run(script.counters, script.behaviour)
+    assert not metronome_pages(script.behaviour, REGULAR_RUN_CV)
