@@ -226,18 +226,13 @@ class Behaviour:
             c[C_NIGHT] += w
         self._user_agent(ev.user_agent)
         ref = ev.referrer
-        ref_hash = ref_base = 0
+        ref_page = ""
         if ref is not None:
             c[C_REF_KNOWN] += w
             if not ref:
                 c[C_NOREF] += w
             else:
-                rp = referrer_path(ref)
-                if rp:
-                    ref_hash = ref_base = _hash16(rp)
-                    base = rp.split("?", 1)[0]
-                    if len(base) < len(rp):
-                        ref_base = _hash16(base)
+                ref_page = referrer_path(ref)
         if kind == ASSET:
             c[C_ASSET] += w
         elif kind == API:
@@ -245,28 +240,31 @@ class Behaviour:
         elif kind == ROBOTS:
             c[C_ROBOTS] += w
         else:
-            self._page(ev, kind, ts, w, ref_hash, ref_base)
+            self._page(ev, kind, ts, w, ref_page)
         if ts > s[S_LAST_TS]:
             s[S_LAST_TS] = ts
         return kind
 
-    def _page(
-        self, ev: RequestEvent, kind: int, ts: float, w: float, ref_hash: int, ref_base: int
-    ) -> None:
+    def _page(self, ev: RequestEvent, kind: int, ts: float, w: float, ref_page: str) -> None:
         """A page or a profile view: rhythm, navigation, breadth, sessions.
 
-        ``ref_hash``/``ref_base``: the referrer's page with and without its query (a
-        browser sends the query, a producer's ``path`` may not carry it; 0: none)."""
+        ``ref_page``: the page its referrer names (:func:`referrer_path`; "" for none)."""
         c, s, pages = self.c, self.s, self.pages
         c[C_PAGE] += w
         page_hash = _hash16(concrete_path(ev.path, ev.target_profile_id))
         seen = page_hash in pages
         if seen:
             c[C_REVISIT] += w
-        # the referrer as one of the actor's recent pages (0: none of them)
-        hit = ref_hash if ref_hash and ref_hash in pages else 0
-        if not hit and ref_base != ref_hash and ref_base in pages:
-            hit = ref_base
+        # the referrer as one of the actor's recent pages (0: none of them), with its
+        # query, else without (a browser sends the query, a producer's path may not have it)
+        hit = 0
+        if ref_page:
+            hit = _hash16(ref_page)
+            if hit not in pages:
+                base, query, _ = ref_page.partition("?")
+                hit = _hash16(base) if query else 0
+                if hit not in pages:
+                    hit = 0
         if hit:
             if hit == self.last_page:
                 c[C_FOLLOW] += w
