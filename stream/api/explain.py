@@ -31,11 +31,10 @@ def _score_rule(policy: Policy) -> str:
         if policy.score_challenge_alone < 1.0:
             alone = max(policy.score_challenge_alone, policy.score_challenge)
             rule += f", above {alone:g} without one"
-    signs = policy.score_require_one_of
-    if policy.score_regular_min_profiles_per_hour > 0 and (not signs or "regular_pages" in signs):
+    if policy.regular_run_floor > 0:
         rule += (
             f"; below the gates, with regular page timing from "
-            f"{policy.score_regular_min_profiles_per_hour} profiles an hour"
+            f"{policy.regular_run_floor} profiles an hour"
         )
     return rule
 

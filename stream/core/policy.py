@@ -116,15 +116,21 @@ class Policy:
         :func:`~stream.core.automation.metronome_pages`) from ``regular_min_profiles_per_hour``
         profile views in the hour — browser automation in short sessions at human pace.
         Off when the policy does not accept ``regular_pages`` as a sign."""
-        floor = self.score_regular_min_profiles_per_hour
-        signs = self.score_require_one_of
-        c = state.counters
+        floor = self.regular_run_floor
         return (
             floor > 0
-            and (not signs or "regular_pages" in signs)
-            and c.profiles_per_hour >= floor
+            and state.counters.profiles_per_hour >= floor
             and metronome_pages(state.behaviour, REGULAR_RUN_CV)
         )
+
+    @property
+    def regular_run_floor(self) -> int:
+        """Profile views an hour from which a regular run of pages lets a score act below
+        the gates (:meth:`regular_run`); 0 when that path is off."""
+        signs = self.score_require_one_of
+        if signs and "regular_pages" not in signs:
+            return 0
+        return self.score_regular_min_profiles_per_hour
 
     def score_reason(self, state: ActorState, score: float) -> str:
         """Why ``score`` challenges ``state`` (``""`` when it does not): with enough
