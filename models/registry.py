@@ -20,7 +20,8 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from models.base import Scorer
-from models.state import Allowlist, StateRefused, load
+from models.state import Allowlist, StateRefused
+from models.state_decoder import load
 
 ENTRY_POINT_GROUP = "scrapeguard.models"
 

@@ -126,7 +126,8 @@ def test_data_only_equivalents_are_refused(case: str) -> None:
 
 
 def test_an_alias_of_a_declared_name_is_refused() -> None:
-    from models.state import Allowlist, StateRefused, load
+    from models.state import Allowlist, StateRefused
+    from models.state_decoder import load
 
     # models.calibration imports bisect: declaring the name does not make the module one
     allow = Allowlist(functions=frozenset({("models.calibration", "bisect")}))
@@ -151,7 +152,8 @@ class Booby:
 
 
 def test_rebuilding_runs_no_code_of_the_class() -> None:
-    from models.state import Allowlist, load
+    from models.state import Allowlist
+    from models.state_decoder import load
 
     state = _state([[__name__, "Booby"]], {"$o": 0, "#": 0, "a": {"x": 1}})
     obj = load(state, Allowlist.of(Booby))
@@ -159,7 +161,8 @@ def test_rebuilding_runs_no_code_of_the_class() -> None:
 
 
 def test_the_node_bound_is_enforced() -> None:
-    from models.state import Allowlist, StateRefused, dump, load
+    from models.state import Allowlist, StateRefused, dump
+    from models.state_decoder import load
 
     state = dump(list(range(1000)))
     with pytest.raises(StateRefused, match="more than"):
