@@ -384,6 +384,8 @@ class SlidingCounter:
         channels = self.channels
         if cells is not None:
             g = 1 + channels
+            if channels == 1:  # the day's counter, read per event: a strided count in C
+                return len(cells) // g - cells[1::g].count(0)
             return sum(1 for i in range(0, len(cells), g) if any(cells[i + 1 : i + g]))
         ring = self._ring
         assert ring is not None
