@@ -14,7 +14,8 @@ from pydantic import ValidationError
 from stream.core.pseudonym import Pseudonymizer
 from stream.errors import UserError
 from stream.logconfig import configure_logging
-from stream.settings import Settings, SettingsFileError, Sources, settings_from, settings_sources
+from stream.settings import Settings
+from stream.settings_sources import SettingsFileError, Sources, settings_from, settings_sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 

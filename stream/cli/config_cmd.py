@@ -9,7 +9,8 @@ import orjson
 from pydantic import SecretStr
 
 from stream.cli.common import as_json_option, build_settings_with_sources
-from stream.settings import Settings, unknown_variables
+from stream.settings import Settings
+from stream.settings_sources import unknown_variables
 
 
 def effective(settings: Settings) -> dict[str, Any]:
