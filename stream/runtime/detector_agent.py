@@ -40,9 +40,8 @@ import structlog
 from aiokafka import TopicPartition
 
 from stream.core import side_inputs
-from stream.core.actor_codec import encode, newest_ts
+from stream.core.actor_codec import newest_ts
 from stream.core.batch import BatchResult, Limits
-from stream.core.correlation import subnet_of
 from stream.core.internal_records import GroupSignal
 from stream.core.ledger import LedgerCodec
 from stream.core.operator_records import ManualDecision
@@ -52,7 +51,8 @@ from stream.core.policy import Policy
 from stream.core.records import DeadLetter, Source
 from stream.kafka.batch_consumer import BatchConsumer
 from stream.kafka.changelog import StateChangelog
-from stream.kafka.writer import Message, Publish, WriterService
+from stream.kafka.writer import Publish, WriterService
+from stream.runtime.batch_outputs import add_outcome
 from stream.runtime.lag import detector_lags
 from stream.runtime.metrics import Metrics
 from stream.runtime.model_lifecycle import ModelManager
@@ -76,39 +76,6 @@ def checked_state(blob: bytes) -> bytes:
     actor is decoded on its first use (:mod:`stream.core.actor_table`)."""
     newest_ts(blob)
     return blob
-
-
-def add_outcome(plan: Publish, s: Settings, partition: int, out: BatchResult) -> None:
-    """What one partition's outcome publishes: results first, then its state."""
-    results: list[Message] = plan.results
-    for d in out.decisions:
-        results.append((s.topic_decisions, d.actor.encode(), d.encode(), None))
-    for dl in out.deadletters:
-        results.append((s.topic_deadletter, dl.key, dl.encode(), None))
-    for key, value in out.forwards:
-        results.append((s.topic_requests, key, value, None))
-    for item in out.feed:
-        results.append((s.incident_feed_topic, item.key.encode(), item.encode(), None))
-    for act in out.activities:
-        results.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode(), None))
-    for sc in out.scores:
-        results.append((s.scores_topic, sc.actor.encode(), sc.encode(), None))
-    for actor, state in out.changed.items():
-        plan.state.append((s.state_topic, actor.encode(), encode(state), partition))
-    for actor in out.evicted:
-        plan.state.append((s.state_topic, actor.encode(), None, partition))
-    for d in out.decisions:
-        log.info(
-            "decision",
-            actor=d.actor,
-            action=d.action,
-            reasons=d.reasons,
-            score=d.score,
-            shadow=d.shadow,
-            decision_id=d.decision_id,
-            origin=d.origin,
-            **({"by": d.by} if d.by else {}),
-        )
 
 
 def _decoder(decode: Callable[[bytes | None], Any], keyed: bool = True) -> Callable[[Any], Any]:

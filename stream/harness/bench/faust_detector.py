@@ -4,7 +4,7 @@ The worker runs its detector as a batched consumer (:mod:`stream.kafka.batch_con
 and its low-volume agents as Faust agents (:mod:`stream.runtime.faust_agent`). This module
 measures the choice: the same per-partition pipeline
 (:class:`~stream.core.partition_detector.PartitionDetector`), the same state restored from
-the same changelog, the same messages out (:func:`stream.runtime.detector_agent.add_outcome`)
+the same changelog, the same messages out (:func:`stream.runtime.batch_outputs.add_outcome`)
 and the same publish-then-ack protocol through the worker's batch writer — but consumed
 by ``@app.agent`` with ``stream.take_events`` in the worker's own Faust configuration
 (:func:`stream.runtime.app.create_app`). Not included (they are not on the measured
@@ -31,7 +31,8 @@ from stream.core.policy_loader import load_policy
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService
 from stream.runtime.app import create_app
-from stream.runtime.detector_agent import add_outcome, checked_state
+from stream.runtime.batch_outputs import add_outcome
+from stream.runtime.detector_agent import checked_state
 from stream.runtime.faust_agent import BatchedFaustAgent
 from stream.settings import Settings
 

@@ -1,0 +1,50 @@
+"""What one partition's batch publishes, and to which topic: decisions, dead letters,
+re-keyed events, the incident feed, account-per-IP activity for the correlator and model
+scores first, then each changed (or evicted) actor's state to the changelog — in that
+order, so that a crash between the two re-creates the same results (docs/architecture.md).
+Shared by the detector agent and the bench's detector as a Faust agent."""
+
+from __future__ import annotations
+
+import structlog
+
+from stream.core.actor_codec import encode
+from stream.core.batch import BatchResult
+from stream.core.correlation import subnet_of
+from stream.kafka.writer import Message, Publish
+from stream.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def add_outcome(plan: Publish, s: Settings, partition: int, out: BatchResult) -> None:
+    """What one partition's outcome publishes: results first, then its state."""
+    results: list[Message] = plan.results
+    for d in out.decisions:
+        results.append((s.topic_decisions, d.actor.encode(), d.encode(), None))
+    for dl in out.deadletters:
+        results.append((s.topic_deadletter, dl.key, dl.encode(), None))
+    for key, value in out.forwards:
+        results.append((s.topic_requests, key, value, None))
+    for item in out.feed:
+        results.append((s.incident_feed_topic, item.key.encode(), item.encode(), None))
+    for act in out.activities:
+        results.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode(), None))
+    for sc in out.scores:
+        results.append((s.scores_topic, sc.actor.encode(), sc.encode(), None))
+    for actor, state in out.changed.items():
+        plan.state.append((s.state_topic, actor.encode(), encode(state), partition))
+    for actor in out.evicted:
+        plan.state.append((s.state_topic, actor.encode(), None, partition))
+    for d in out.decisions:
+        log.info(
+            "decision",
+            actor=d.actor,
+            action=d.action,
+            reasons=d.reasons,
+            score=d.score,
+            shadow=d.shadow,
+            decision_id=d.decision_id,
+            origin=d.origin,
+            **({"by": d.by} if d.by else {}),
+        )
