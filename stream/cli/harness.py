@@ -19,7 +19,7 @@ from stream.harness.access_log import (
     LogParser,
     detect_format,
 )
-from stream.harness.live_evaluation import run_evaluation
+from stream.harness.live_evaluation import run_evaluation, wait_for_worker
 from stream.harness.log_replay import crawler_labels, parse_log, publish_paced
 from stream.harness.personas import (
     CRAWLER_ALLOWLIST,
@@ -275,6 +275,16 @@ def replay(
 @out_option("evaluation", "report.json and report.html")
 @click.option("--include-shadow", is_flag=True, help="Count shadow decisions too.")
 @click.option(
+    "--wait-s",
+    type=click.FloatRange(0.0),
+    default=600.0,
+    show_default=True,
+    help="First wait, up to this long, until the worker has worked everything published "
+    "before this command (requests, then the group signals they lead to), so that a "
+    "replay or simulation just published is evaluated whole; it stops early with an "
+    "error when the worker does not move for a minute. 0: evaluate at once.",
+)
+@click.option(
     "--fpr",
     type=click.FloatRange(0.0, 1.0, max_open=True),
     default=0.01,
@@ -284,7 +294,12 @@ def replay(
 @broker_option
 @friendly_errors
 def evaluate_cmd(
-    labels_path: Path, out: Path, include_shadow: bool, fpr: float, broker: str | None
+    labels_path: Path,
+    out: Path,
+    include_shadow: bool,
+    wait_s: float,
+    fpr: float,
+    broker: str | None,
 ) -> None:
     """Score a run: AUC, recall, time to detect, precision and the cost to people.
 
@@ -297,6 +312,14 @@ def evaluate_cmd(
     false-positive rate. Writes report.json and report.html (opens offline).
     """
     settings = build_settings(broker=broker)
+    if wait_s > 0:
+        started = time.monotonic()
+        left = wait_for_worker(settings, wait_s, lambda m: click.echo(m, err=True))
+        click.echo(
+            f"the worker has worked everything published (it had {left['requests']} "
+            f"records of requests left; waited {time.monotonic() - started:.1f} s)",
+            err=True,
+        )
     rep = run_evaluation(settings, labels_path, out, include_shadow, fpr)
     click.echo(evaluation_report.full_text(rep))
     click.echo(f"\nreport: {out / 'report.json'}, {out / 'report.html'}")

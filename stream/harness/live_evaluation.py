@@ -8,6 +8,9 @@ decisions' reasons: a live run happens once).
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +18,12 @@ import orjson
 
 from stream.core.records import Decision, Score
 from stream.core.validation import actor_key_of, parse_ts
+from stream.errors import UserError
 from stream.harness import evaluation_report
 from stream.harness.controls import controls_of_live
 from stream.harness.evaluation import Report, evaluate
 from stream.harness.labels import read_labels, resolve
+from stream.kafka.consumed import NotConsumed, wait_consumed
 from stream.kafka.read_to_end import read_all
 from stream.settings import Settings
 
@@ -106,3 +111,44 @@ def run_evaluation(
     rep, _ = live_report(settings, labels_path, include_shadow, fpr)
     evaluation_report.write(rep, out)
     return rep
+
+
+def wait_for_worker(
+    settings: Settings, timeout_s: float, say: Callable[[str], None], stalled_s: float = 60.0
+) -> dict[str, int]:
+    """Wait until the worker has worked everything published before this call: the
+    detector its ``requests``, then the correlator the activity that produced, then the
+    detector the group signals that came of it (each stage publishes before it commits).
+    Returns the records each stage had left. Raises :class:`UserError` when a stage does
+    not finish within ``timeout_s`` in all, or stops moving for ``stalled_s``."""
+    stages = (
+        ("requests", settings.detector_group, settings.topic_requests),
+        ("activity", settings.app_id, settings.activity_topic),
+        ("group signals", settings.detector_group, settings.signals_topic),
+    )
+    deadline = time.monotonic() + timeout_s
+    left: dict[str, int] = {}
+    for what, group, topic in stages:
+
+        def progress(n: int, what: str = what) -> None:
+            say(f"waiting for the worker: {n} records of {what} left to work")
+
+        try:
+            left[what] = asyncio.run(
+                wait_consumed(
+                    settings,
+                    group,
+                    topic,
+                    max(1.0, deadline - time.monotonic()),
+                    stalled_s,
+                    progress=progress,
+                )
+            )
+        except NotConsumed as exc:
+            raise UserError(
+                f"the worker has not worked what was published: {exc}. Is a worker running "
+                f"against this broker with SCRAPEGUARD_APP_ID={settings.app_id}? Give it "
+                "longer with --wait-s, or --wait-s 0 to evaluate what it has worked so far"
+            ) from None
+    return left
+

@@ -52,6 +52,19 @@ def is_marker(record: Any) -> bool:
     return record.value is None and record.key == MARKER_KEY
 
 
+async def write_markers(
+    producer: AIOKafkaProducer, tps: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """An end marker on each of ``tps``; the offset just past each (acknowledged)."""
+    futures = [
+        await producer.send(
+            tp.topic, key=MARKER_KEY, value=None, partition=tp.partition, headers=[MARKER_HEADER]
+        )
+        for tp in tps
+    ]
+    return {tp: (await f).offset + 1 for tp, f in zip(tps, futures, strict=True)}
+
+
 OnRecord = Callable[[Any], None]
 
 
@@ -126,19 +139,8 @@ class TopicReader:
         if self._producer is None:
             self._producer = AIOKafkaProducer(acks="all", **aiokafka_kwargs(self.settings))
             await self._producer.start()
-        producer = self._producer
         try:
-            futures = [
-                await producer.send(
-                    tp.topic,
-                    key=MARKER_KEY,
-                    value=None,
-                    partition=tp.partition,
-                    headers=[MARKER_HEADER],
-                )
-                for tp in self.tps
-            ]
-            return {tp: (await f).offset + 1 for tp, f in zip(self.tps, futures, strict=True)}
+            return await write_markers(self._producer, self.tps)
         except KafkaError as exc:
             assert self.consumer is not None
             log.warning(

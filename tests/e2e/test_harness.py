@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +20,17 @@ pytestmark = pytest.mark.broker
 REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
 
 
-def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+def cli(
+    *args: str, timeout: float = 180, app_id: str = "e2e", check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """A command with the session worker's settings (its app id: its scores, its groups)."""
     return subprocess.run(
         [sys.executable, "-m", "stream", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
-        check=True,
+        check=check,
+        env={**os.environ, "SCRAPEGUARD_APP_ID": app_id},
     )
 
 
@@ -52,10 +56,12 @@ def test_group_personas_are_caught_through_the_correlator(
         broker.url,
     )
     sent = int(re.search(r"published (\d+) events", out.stdout).group(1))  # type: ignore[union-attr]
-    worker.wait_processed(before["events"] + sent, timeout_s=120)
-    time.sleep(3)  # group signals make one more round trip through Kafka
     report_dir = tmp_path / "report"
+    # at once: evaluate itself waits until the worker has worked the events, and the group
+    # signals they lead to (one more round trip through Kafka)
     ev = cli("evaluate", "--labels", str(labels), "--out", str(report_dir), "--broker", broker.url)
+    assert (worker.health() or {}).get("events", 0) >= before["events"] + sent
+    assert "the worker has worked everything published" in ev.stderr
     assert "| account_farm | 12 | 1.000 |" in ev.stdout
     assert "| distributed | 30 | 1.000 |" in ev.stdout
     assert re.search(r"\| human \| \d+ \| 0/\d+ acted on \|", ev.stdout)
@@ -116,7 +122,6 @@ def test_replay_of_a_real_combined_log_and_evaluate_it_with_bare_ids(
     assert "10000 lines, 9999 events, 1 unparsable" in out.stdout
     assert "unparsable lines: 8899" in out.stderr
     assert "published 9999 events" in out.stdout
-    worker.wait_processed(before["events"] + 9999, timeout_s=120)
     rows = [line.split() for line in labels_out.read_text().splitlines()]
     assert rows and all(actor.startswith("ip:") for actor, _ in rows)
     dataset = tmp_path / "dataset.csv"
@@ -126,6 +131,7 @@ def test_replay_of_a_real_combined_log_and_evaluate_it_with_bare_ids(
     )
     report_dir = tmp_path / "report"
     ev = cli("evaluate", "--labels", str(dataset), "--out", str(report_dir), "--broker", broker.url)
+    assert (worker.health() or {}).get("events", 0) >= before["events"] + 9999  # it waited
     report = orjson.loads((report_dir / "report.json").read_bytes())
     res = report["labels_resolution"]
     assert res["prefixed"] == len(rows) and res["unmatched_ids"] == ["198.51.100.250"]
@@ -135,3 +141,31 @@ def test_replay_of_a_real_combined_log_and_evaluate_it_with_bare_ids(
     assert f"ROC AUC bots vs people, all {len(rows)} labelled actors" in ev.stdout
     assert 0.0 <= rank["auc_all"] <= 1.0
     assert rank["unscored"] == sum(a["max_score"] is None for a in report["actors"])
+
+
+def test_evaluate_says_when_no_worker_works_what_was_published(
+    broker: EmbeddedBroker, tmp_path: Path
+) -> None:
+    """No worker of this app id consumes `requests`: evaluate does not report on a run
+    that was never worked; it says so, in one line, and how to go on."""
+    labels = tmp_path / "labels.txt"
+    labels.write_text("account:nobody human\n")
+    ev = cli(
+        "evaluate",
+        "--labels",
+        str(labels),
+        "--wait-s",
+        "3",
+        "--out",
+        str(tmp_path / "report"),
+        "--broker",
+        broker.url,
+        app_id="no-such-worker",
+        check=False,
+    )
+    assert ev.returncode == 1
+    assert "the worker has not worked what was published" in ev.stderr
+    assert "consumer group 'no-such-worker-detector' has" in ev.stderr
+    assert "SCRAPEGUARD_APP_ID=no-such-worker" in ev.stderr and "--wait-s 0" in ev.stderr
+    assert not (tmp_path / "report").exists()
+
