@@ -12,7 +12,9 @@ that account's state, where policy turns them into challenges.
 from __future__ import annotations
 
 import ipaddress
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +22,7 @@ import orjson
 import structlog
 
 from stream.core.internal_records import Activity, GroupSignal
+from stream.core.older_era import OlderEra
 from stream.core.policy import GroupLimit, Policy
 from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
 
@@ -123,9 +126,17 @@ class GroupState:
 class GroupCorrelator:
     """All groups of one activity partition, at most ``max_groups`` of them."""
 
-    def __init__(self, policy: Policy, max_groups: int = MAX_GROUPS) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        max_groups: int = MAX_GROUPS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.policy = policy
         self.max_groups = max_groups
+        # groups worked while already idle-old (a replayed old log): kept from
+        # :meth:`expire_idle` while their activity arrives (stream.core.older_era)
+        self.older_era = OlderEra(clock)
         # least recently active first: a group moves to the end when it is touched
         self.groups: OrderedDict[str, GroupState] = OrderedDict()
         self.watermark = 0.0
@@ -143,6 +154,10 @@ class GroupCorrelator:
                 log.warning("activity_skipped", error=f"{type(exc).__name__}: {exc}")
         for key in self.bound():
             changed.discard(key)
+        if changed:
+            idle_before, now = self.watermark - GROUP_IDLE_S, self.older_era.clock()
+            for key in changed:
+                self.older_era.note(key, self.groups[key].last_ts, idle_before, now)
         return signals, changed
 
     def _one(self, act: Activity, signals: list[GroupSignal], changed: set[str]) -> None:
@@ -212,7 +227,8 @@ class GroupCorrelator:
 
     def expire_idle(self) -> list[str]:
         cutoff = self.watermark - GROUP_IDLE_S
-        gone = [k for k, g in self.groups.items() if g.last_ts < cutoff]
+        in_use = self.older_era.in_use()
+        gone = [k for k, g in self.groups.items() if g.last_ts < cutoff and k not in in_use]
         for key in gone:
             del self.groups[key]
         return gone

@@ -27,6 +27,7 @@ from stream.core.features import StreamContext, features, withhold
 from stream.core.incidents import incident_key, sample_path
 from stream.core.internal_records import Activity, FeedItem
 from stream.core.ledger import LedgerCodec
+from stream.core.older_era import ERA_GAP_S, OlderEra
 from stream.core.policy import Policy, Verdict
 from stream.core.pseudonym import Pseudonymizer
 from stream.core.records import DeadLetter, Decision, Score, Source
@@ -81,6 +82,13 @@ class PartitionDetector:
         self.clock = clock or time.time
         self.actors = ActorTable(self.limits.hot_actors, self.limits.max_actors)
         self.watermark = 0.0  # newest event time seen in this partition
+        # event time of the last event worked, in log order: where the partition is in its
+        # backlog (alignment). One event of another era moves the watermark for good; the
+        # next event of the backlog brings this back
+        self.at_ts = 0.0
+        # actors worked while already idle-old for this partition (a replayed old log):
+        # kept from :meth:`expire_idle` while their events arrive (stream.core.older_era)
+        self.older_era = OlderEra(self.clock, self.limits.idle_grace_s)
         self.context = StreamContext()  # what this partition's traffic carries
         self.export_vectors = False  # keep every scored vector in the result (training)
         self.export_grown = False  # and those scored as events doubled, not only per interval
@@ -101,7 +109,7 @@ class PartitionDetector:
             self.actors.trim()
             last_ts = state.last_ts
         if last_ts > self.watermark:
-            self.watermark = last_ts
+            self.watermark = self.at_ts = last_ts  # the best guess of where it was
 
     def set_policy(self, policy: Policy) -> None:
         self.policy = policy
@@ -144,8 +152,11 @@ class PartitionDetector:
                 self._dead(out, rec, "processing_error", f"{type(exc).__name__}: {exc}", now)
 
         self.context.close_batch()
+        idle_before = self.watermark - self.limits.actor_idle_ttl_s
+        note = self.older_era.note
         for actor, touch in touched.items():
             out.changed[actor] = touch[0]
+            note(actor, touch[0].last_ts, idle_before, now)
         # the correlator counts accounts that view profiles: activity without views is noise
         out.activities = [
             Activity(actor, ip, ts, int(views))
@@ -188,8 +199,10 @@ class PartitionDetector:
             out.forwards.append((actor_b, rec.value))  # type: ignore[arg-type]
             stats["forwarded"] += 1
             return True
-        if until_ts is not None and res.ts > until_ts:
-            return False  # later than its partition may go now: read again next batch
+        if until_ts is not None and until_ts < res.ts <= until_ts + ERA_GAP_S:
+            # later than its partition may go now: read again next batch (an event of
+            # another era is not held: stream.core.older_era)
+            return False
         state = actors.get(actor)
         if state is None:
             state = ActorState()
@@ -217,6 +230,7 @@ class PartitionDetector:
         stats["events"] += 1
         if res.ts > self.watermark:
             self.watermark = res.ts
+        self.at_ts = res.ts
         touched[actor] = (state, res.ts, res.event_id, res.ip, res.user_agent, rec)
         if res.account_id is not None and res.ip is not None:
             # one activity per account, IP and minute of event time: a batch can
@@ -493,9 +507,15 @@ class PartitionDetector:
     # -- expiry -----------------------------------------------------------------------
     def expire_idle(self) -> list[str]:
         """Drop actors idle for longer than ``actor_idle_ttl_s`` of event time, but not
-        while a decision about them is in force (a long manual block, a manual allow)."""
+        while a decision about them is in force (a long manual block, a manual allow), nor
+        while their events still arrive: an actor of an older era than its partition (a
+        log replayed into a worker at today's time) stays until ``idle_grace_s`` of clock
+        time have passed since its last batch."""
         cutoff = self.watermark - self.limits.actor_idle_ttl_s
-        idle = [a for a, last_ts in self.actors.last_seen() if last_ts < cutoff]
+        in_use = self.older_era.in_use()
+        idle = [
+            a for a, last_ts in self.actors.last_seen() if last_ts < cutoff and a not in in_use
+        ]
         gone = []
         for actor in idle:
             state = self.actors.peek(actor)

@@ -93,6 +93,9 @@ class BatchConsumer(Service):
     #: event time while they have a backlog (see :meth:`_align`)
     align_topic: str | None = None
     align_slack_s = 300.0
+    #: a partition more than this ahead of the slowest is of another era and is not paused
+    #: (None: every partition is aligned; the detector sets stream.core.older_era's gap)
+    align_era_gap_s: float | None = None
 
     def __init__(
         self,
@@ -147,7 +150,7 @@ class BatchConsumer(Service):
         """Runs with the lock held, between two batches: apply what has to be atomic."""
 
     def watermark(self, partition: int) -> float | None:
-        """Newest event time processed in ``partition`` (for event-time alignment)."""
+        """Where ``partition`` is in event time in its log (for event-time alignment)."""
         return None
 
     def after_commit(self, plan: Publish) -> None:
@@ -329,7 +332,12 @@ class BatchConsumer(Service):
         hold: set[TopicPartition] = set()
         if len(behind) > 1:
             floor = min(behind.values())
-            hold = {tp for tp, wm in behind.items() if wm > floor + self.align_slack_s}
+            gap = self.align_era_gap_s
+            hold = {
+                tp
+                for tp, wm in behind.items()
+                if wm > floor + self.align_slack_s and (gap is None or wm <= floor + gap)
+            }
         paused = consumer.paused()
         for tp in tps:
             if tp in hold and tp not in paused:

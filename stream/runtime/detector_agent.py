@@ -44,6 +44,7 @@ from stream.core.actor_codec import newest_ts
 from stream.core.batch import BatchResult, Limits
 from stream.core.internal_records import GroupSignal
 from stream.core.ledger import LedgerCodec
+from stream.core.older_era import ERA_GAP_S
 from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
@@ -133,6 +134,7 @@ class Detector(BatchConsumer):
         self._batches = 0  # since the last gc.freeze()
         self._snapshots: StateChangelog[bytes] | None = None
         self.align_topic = settings.topic_requests
+        self.align_era_gap_s = ERA_GAP_S  # today's traffic beside a replayed old log
         # the topics besides requests: (what, decoder, how a partition's detector applies it)
         self._inputs: dict[str, tuple[str, Any, Any]] = {
             settings.signals_topic: (
@@ -234,12 +236,14 @@ class Detector(BatchConsumer):
 
     def watermark(self, partition: int) -> float | None:
         """Where the partition is in event time: its next event when the last batch left
-        records for later, else the newest event it processed."""
+        records for later, else the last event it processed (not the newest: one event of
+        another era — today's traffic beside a replayed old log — would put the partition
+        years ahead of its backlog and pause it until every other partition ran dry)."""
         head = self._heads.get(partition)
         if head is not None:
             return head
         det = self.partitions.get(partition)
-        return det.watermark if det is not None and det.watermark > 0 else None
+        return det.at_ts if det is not None and det.at_ts > 0 else None
 
     def use_policy(self, policy: Policy) -> None:
         """A policy deployed through the control log: in force from the next batch on."""
@@ -284,7 +288,7 @@ class Detector(BatchConsumer):
                 if out.stopped_at is not None:
                     self._later[tp] = out.stopped_at
                     left = [r for r in records if r.offset >= out.stopped_at]
-                    self._heads[tp.partition] = det.next_ts(left) or det.watermark
+                    self._heads[tp.partition] = det.next_ts(left) or det.at_ts
                 else:
                     self._heads.pop(tp.partition, None)
                 outcomes.append((tp.partition, out))

@@ -142,3 +142,25 @@ def test_groups_policy_errors() -> None:
 
     with pytest.raises(PolicyError, match="groups"):
         parse_policy("[groups]\naccounts_per_ip = { challenge = 3 }")
+
+
+def test_a_group_of_an_older_era_is_kept_while_its_activity_arrives() -> None:
+    """A replayed old log beside today's traffic: the replayed farm's group is idle by the
+    partition's event time from its first activity, but keeps its accounts while they
+    arrive, so the farm is counted as one group; it goes once they stop for the grace."""
+    clock = [5000.0]
+    core = GroupCorrelator(POLICY, clock=lambda: clock[0])
+    core.process([Activity("account:today", "192.0.2.1", T0 + 10 * 86400, 50)])
+    core.process([Activity(f"account:f{i}", "198.51.100.9", T0 + i, 50) for i in range(5)])
+    assert core.expire_idle() == []  # worked just now
+    clock[0] += 600
+    signals, _ = core.process(
+        [Activity(f"account:f{i}", "198.51.100.9", T0 + 60 + i, 50) for i in range(5, 12)]
+    )
+    assert core.expire_idle() == []
+    assert {s.actor for s in signals if s.group == "ip:198.51.100.9"} == {
+        f"account:f{i}" for i in range(12)
+    }  # all twelve counted as one group: the first five were not expired in between
+    clock[0] += 901
+    assert set(core.expire_idle()) == {"ip:198.51.100.9", "subnet:198.51.100.0/24"}
+    assert "ip:192.0.2.1" in core.groups  # today's group is not idle

