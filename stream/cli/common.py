@@ -41,6 +41,19 @@ def policy_option(fn: F) -> F:
     )(fn)
 
 
+def labels_option(fn: F) -> F:
+    """``--labels FILE``: who is what, for the commands that evaluate (live and offline)."""
+    return click.option(
+        "--labels",
+        "labels_path",
+        required=True,
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="`id label` or `id,label` per line: actor keys (from `simulate`, `replay "
+        "--labels-out`) or bare ids of a dataset (session/account/IP, matched to the run's "
+        "actors).",
+    )(fn)
+
+
 def as_json_option(fn: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON).")(
         fn

@@ -9,7 +9,13 @@ from typing import Any, TypeVar
 import click
 import orjson
 
-from stream.cli.common import broker_option, build_settings, friendly_errors, out_option
+from stream.cli.common import (
+    broker_option,
+    build_settings,
+    friendly_errors,
+    labels_option,
+    out_option,
+)
 from stream.core.policy_loader import default_policy_text
 from stream.core.validation import parse_ts
 from stream.harness import evaluation_report
@@ -264,14 +270,7 @@ def replay(
 
 
 @click.command(name="evaluate")
-@click.option(
-    "--labels",
-    "labels_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="`id label` or `id,label` per line: actor keys (from `simulate`, `replay "
-    "--labels-out`) or bare ids of a dataset (matched as session/account/IP).",
-)
+@labels_option
 @out_option("evaluation", "report.json and report.html")
 @click.option("--include-shadow", is_flag=True, help="Count shadow decisions too.")
 @click.option(

@@ -17,6 +17,7 @@ from stream.cli.common import (
     broker_option,
     build_settings,
     friendly_errors,
+    labels_option,
     out_option,
     policy_option,
 )
@@ -59,14 +60,7 @@ def model_spec(name: str, params: dict[str, Any]) -> ModelSpec:
     help="Recorded request events, JSON lines.",
 )
 @click.option("--topic", default=None, help="Or read the events from this Kafka topic.")
-@click.option(
-    "--labels",
-    "labels_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="`id label` or `id,label` per line: actor keys (from `simulate`) or bare ids "
-    "(session/account/IP, matched to the run's actors).",
-)
+@labels_option
 @click.option(
     "--split",
     type=click.Choice(["none", "time", "actor"]),
