@@ -281,7 +281,7 @@ def replay(
     help="First wait, up to this long, until the worker has worked everything published "
     "before this command (requests, then the group signals they lead to), so that a "
     "replay or simulation just published is evaluated whole; it stops early with an "
-    "error when the worker does not move for a minute. 0: evaluate at once.",
+    "error when the worker does not move for two minutes. 0: evaluate at once.",
 )
 @click.option(
     "--fpr",

@@ -23,7 +23,7 @@ from stream.harness import evaluation_report
 from stream.harness.controls import controls_of_live
 from stream.harness.evaluation import Report, evaluate
 from stream.harness.labels import read_labels, resolve
-from stream.kafka.consumed import NotConsumed, wait_consumed
+from stream.kafka.consumed import NoEnd, NotConsumed, wait_consumed
 from stream.kafka.read_to_end import read_all
 from stream.settings import Settings
 
@@ -114,15 +114,18 @@ def run_evaluation(
 
 
 def wait_for_worker(
-    settings: Settings, timeout_s: float, say: Callable[[str], None], stalled_s: float = 60.0
+    settings: Settings, timeout_s: float, say: Callable[[str], None], stalled_s: float = 120.0
 ) -> dict[str, int]:
     """Wait until the worker has worked everything published before this call: the
-    detector its ``requests``, then the correlator the activity that produced, then the
-    detector the group signals that came of it (each stage publishes before it commits).
-    Returns the records each stage had left. Raises :class:`UserError` when a stage does
-    not finish within ``timeout_s`` in all, or stops moving for ``stalled_s``."""
+    detector its ``requests`` — twice, for the events it re-published there under their
+    actor's key — then the correlator the activity that produced, then the detector the
+    group signals that came of it (each stage publishes before it commits). Returns the
+    records each stage had left. Raises :class:`UserError` when a stage does not finish
+    within ``timeout_s`` in all, stops moving for ``stalled_s``, or has no end to wait
+    for (the topic does not exist, or end markers are refused)."""
     stages = (
         ("requests", settings.detector_group, settings.topic_requests),
+        ("re-keyed requests", settings.detector_group, settings.topic_requests),
         ("activity", settings.app_id, settings.activity_topic),
         ("group signals", settings.detector_group, settings.signals_topic),
     )
@@ -133,22 +136,23 @@ def wait_for_worker(
         def progress(n: int, what: str = what) -> None:
             say(f"waiting for the worker: {n} records of {what} left to work")
 
+        remaining = deadline - time.monotonic()
         try:
+            if remaining <= 0:
+                raise NotConsumed(f"not done with {what} after {timeout_s:.0f} s")
             left[what] = asyncio.run(
-                wait_consumed(
-                    settings,
-                    group,
-                    topic,
-                    max(1.0, deadline - time.monotonic()),
-                    stalled_s,
-                    progress=progress,
-                )
+                wait_consumed(settings, group, topic, remaining, stalled_s, progress=progress)
             )
+        except NoEnd as exc:
+            raise UserError(
+                f"cannot wait for the worker: {exc}. Pass --wait-s 0 to evaluate what has "
+                "been worked so far"
+            ) from None
         except NotConsumed as exc:
             raise UserError(
                 f"the worker has not worked what was published: {exc}. Is a worker running "
-                f"against this broker with SCRAPEGUARD_APP_ID={settings.app_id}? Give it "
-                "longer with --wait-s, or --wait-s 0 to evaluate what it has worked so far"
+                f"(and done restoring its state) against this broker with "
+                f"SCRAPEGUARD_APP_ID={settings.app_id}? Give it longer with --wait-s, or "
+                "--wait-s 0 to evaluate what it has worked so far"
             ) from None
     return left
-

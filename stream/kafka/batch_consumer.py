@@ -332,7 +332,9 @@ class BatchConsumer(Service):
         hold: set[TopicPartition] = set()
         if len(behind) > 1:
             floor = min(behind.values())
-            gap = self.align_era_gap_s
+            # a partition not started yet (-inf) holds everyone back; otherwise one of
+            # another era (a day or more ahead) is neither held nor holds back
+            gap = None if floor == float("-inf") else self.align_era_gap_s
             hold = {
                 tp
                 for tp, wm in behind.items()

@@ -15,6 +15,7 @@ reading results while events are still queued.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -29,6 +30,10 @@ from stream.settings import Settings
 
 class NotConsumed(TimeoutError):
     """A consumer group did not reach the end markers in time, or stopped moving."""
+
+
+class NoEnd(NotConsumed):
+    """There is no end to wait for: the topic does not exist, or markers are refused."""
 
 
 async def committed(
@@ -56,43 +61,70 @@ async def wait_consumed(
     the records left, about every 5 s while waiting.
     """
     kwargs = aiokafka_kwargs(settings)
-    producer = AIOKafkaProducer(acks="all", **kwargs)
-    admin = AIOKafkaAdminClient(**kwargs)
-    await producer.start()
-    await admin.start()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        admin = AIOKafkaAdminClient(**kwargs)
+        await admin.start()
+        stack.push_async_callback(admin.close)
+        # looked up first: asking the producer for a missing topic would create it, with
+        # the broker's default partition count (not co-partitioned with the others)
+        if topic not in await admin.list_topics():
+            raise NoEnd(f"topic {topic!r} does not exist: no worker has run with this app id")
+        producer = AIOKafkaProducer(acks="all", **kwargs)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        tps = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
         try:
-            parts = await producer.partitions_for(topic)
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
             ends = await write_markers(producer, tps)
-        except KafkaError as exc:  # no such topic, or an ACL: no exact end to wait for
-            raise NotConsumed(f"cannot write end markers to {topic!r}: {exc}") from None
-        start = time.monotonic()
-        last_move = last_told = start
-        left0 = best = -1
-        while True:
+        except KafkaError as exc:  # an ACL: no exact end to wait for
+            raise NoEnd(f"cannot write end markers to {topic!r} (an ACL?): {exc}") from None
+        return await _until_past(
+            admin, group, topic, tps, ends, timeout_s, stalled_s, progress, poll_s
+        )
+    raise AssertionError("unreachable")  # for mypy: the stack re-raises or returns
+
+
+async def _until_past(
+    admin: AIOKafkaAdminClient,
+    group: str,
+    topic: str,
+    tps: list[TopicPartition],
+    ends: dict[TopicPartition, int],
+    timeout_s: float,
+    stalled_s: float,
+    progress: Callable[[int], None] | None,
+    poll_s: float,
+) -> int:
+    start = time.monotonic()
+    last_move = last_told = start
+    left0 = best = -1
+    left, error = -1, ""
+    while True:
+        try:
             done = await committed(admin, group, tps)
-            left = sum(max(0, ends[tp] - done[tp]) for tp in tps)
-            now = time.monotonic()
+        except KafkaError as exc:  # a coordinator moving or loading: ask again
+            error = f"; last error: {exc}"
+        else:
+            if all(done[tp] >= ends[tp] for tp in tps):
+                return max(0, left0)
+            # the records before the markers (each marker is the last record to work)
+            left = sum(max(0, ends[tp] - 1 - done[tp]) for tp in tps)
+            behind = sum(max(0, ends[tp] - done[tp]) for tp in tps)
             if left0 < 0:
                 left0 = left
-            if left == 0:
-                return left0
-            if best < 0 or left < best:
-                best, last_move = left, now
-            if now - start > timeout_s or now - last_move > stalled_s:
-                why = (
-                    f"not done after {timeout_s:.0f} s"
-                    if now - start > timeout_s
-                    else f"no progress for {stalled_s:.0f} s"
-                )
-                raise NotConsumed(
-                    f"consumer group {group!r} has {left} records of {topic!r} left to work ({why})"
-                )
-            if progress is not None and now - last_told >= 5.0:
-                progress(left)
-                last_told = now
-            await asyncio.sleep(poll_s)
-    finally:
-        await admin.close()
-        await producer.stop()
+            if best < 0 or behind < best:
+                best, last_move = behind, time.monotonic()
+        now = time.monotonic()
+        if now - start > timeout_s or now - last_move > stalled_s:
+            why = (
+                f"not done after {timeout_s:.0f} s"
+                if now - start > timeout_s
+                else f"no progress for {stalled_s:.0f} s"
+            )
+            raise NotConsumed(
+                f"consumer group {group!r} has {max(0, left)} records of {topic!r} left to "
+                f"work ({why}{error})"
+            )
+        if progress is not None and now - last_told >= 5.0 and left >= 0:
+            progress(left)
+            last_told = now
+        await asyncio.sleep(poll_s)

@@ -13,7 +13,7 @@ from kafka.admin import NewTopic
 
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.kafka.config import aiokafka_kwargs
-from stream.kafka.consumed import NotConsumed, wait_consumed
+from stream.kafka.consumed import NoEnd, NotConsumed, wait_consumed
 from stream.kafka.topics import admin_client
 from stream.kafka.writer import write_all
 from stream.settings import Settings
@@ -54,8 +54,8 @@ def test_a_group_is_done_only_once_it_committed_past_the_markers(settings: Setti
     asyncio.run(_commit(s, "g", {0: 5, 1: 1}))  # all of partition 0, one of partition 1
     with pytest.raises(NotConsumed) as err:
         asyncio.run(wait_consumed(s, "g", TOPIC, timeout_s=2.0, stalled_s=60))
-    # two records of partition 1 and one marker on each partition are left
-    assert "consumer group 'g' has 4 records of 'consumed-test' left" in str(err.value)
+    # two records of partition 1 are left (before the markers, which are not counted)
+    assert "consumer group 'g' has 2 records of 'consumed-test' left" in str(err.value)
     assert "not done after 2 s" in str(err.value)
 
     # the markers of that wait are at offsets 5 and 3; committed past them, the next wait
@@ -69,7 +69,7 @@ def test_a_group_is_done_only_once_it_committed_past_the_markers(settings: Setti
         await _commit(s, "g", {0: 7, 1: 5})
         return await task
 
-    assert asyncio.run(commit_soon()) == 2  # left when that wait began: its two markers
+    assert asyncio.run(commit_soon()) == 0  # nothing but its markers was left
 
 
 def test_a_group_that_does_not_move_is_reported_as_stalled(settings: Settings) -> None:
@@ -77,3 +77,16 @@ def test_a_group_that_does_not_move_is_reported_as_stalled(settings: Settings) -
         NotConsumed, match=r"group 'nobody' has \d+ records .*\(no progress for 1 s\)"
     ):
         asyncio.run(wait_consumed(settings, "nobody", TOPIC, timeout_s=30, stalled_s=1))
+
+
+def test_a_missing_topic_is_not_created_by_the_wait(settings: Settings) -> None:
+    """Asking a producer for a missing topic's partitions creates it with the broker's
+    default count, no longer co-partitioned with the others: the wait looks first."""
+    with pytest.raises(NoEnd, match="'never-made' does not exist"):
+        asyncio.run(wait_consumed(settings, "g", "never-made", timeout_s=5, stalled_s=5))
+    admin = admin_client(settings)
+    try:
+        assert "never-made" not in admin.list_topics()
+    finally:
+        admin.close()
+

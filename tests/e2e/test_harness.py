@@ -131,7 +131,8 @@ def test_replay_of_a_real_combined_log_and_evaluate_it_with_bare_ids(
     )
     report_dir = tmp_path / "report"
     ev = cli("evaluate", "--labels", str(dataset), "--out", str(report_dir), "--broker", broker.url)
-    assert (worker.health() or {}).get("events", 0) >= before["events"] + 9999  # it waited
+    assert "the worker has worked everything published" in ev.stderr  # it waited
+    assert (worker.health() or {}).get("events", 0) >= before["events"] + 9999
     report = orjson.loads((report_dir / "report.json").read_bytes())
     res = report["labels_resolution"]
     assert res["prefixed"] == len(rows) and res["unmatched_ids"] == ["198.51.100.250"]

@@ -140,7 +140,7 @@ class Aligned(Echo):
 
     def __init__(self, at: dict[int, float]) -> None:
         super().__init__(set(at), FakeWriter())
-        self.at = at
+        self.at: dict[int, float | None] = dict(at)
 
     def watermark(self, partition: int) -> float | None:
         return self.at[partition]
@@ -179,3 +179,12 @@ def test_alignment_pauses_partitions_ahead_but_not_those_of_another_era() -> Non
     agent.at[1] = old + 60
     agent._align()
     assert consumer.held == set()  # back within the slack: resumed
+
+
+def test_a_partition_not_started_holds_every_other_back_whatever_its_era() -> None:
+    agent = Aligned({0: 1.55e9, 1: 1.55e9 + 3600, 2: 1.8e9})
+    agent.at[3] = None  # a backlog, nothing worked yet
+    consumer = PausingConsumer({0, 1, 2, 3})
+    agent.consumer = consumer
+    agent._align()
+    assert consumer.held == {tp(0), tp(1), tp(2)}
