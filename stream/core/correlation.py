@@ -136,7 +136,7 @@ class GroupCorrelator:
         self.max_groups = max_groups
         # groups worked while already idle-old (a replayed old log): kept from
         # :meth:`expire_idle` while their activity arrives (stream.core.older_era)
-        self.older_era = OlderEra(clock)
+        self.older_era = OlderEra(clock, max_keys=max_groups)
         # least recently active first: a group moves to the end when it is touched
         self.groups: OrderedDict[str, GroupState] = OrderedDict()
         self.watermark = 0.0
@@ -152,8 +152,10 @@ class GroupCorrelator:
             except Exception as exc:  # one bad record must never stop the partition
                 self.skipped += 1
                 log.warning("activity_skipped", error=f"{type(exc).__name__}: {exc}")
-        for key in self.bound():
+        gone = self.bound()
+        for key in gone:
             changed.discard(key)
+        self.older_era.forget(gone)
         if changed:
             idle_before, now = self.watermark - GROUP_IDLE_S, self.older_era.clock()
             for key in changed:
@@ -226,9 +228,12 @@ class GroupCorrelator:
                 del g.signalled[actor]
 
     def expire_idle(self) -> list[str]:
+        if self.older_era.settling():
+            return []
         cutoff = self.watermark - GROUP_IDLE_S
         in_use = self.older_era.in_use()
         gone = [k for k, g in self.groups.items() if g.last_ts < cutoff and k not in in_use]
         for key in gone:
             del self.groups[key]
+        self.older_era.forget(gone)
         return gone

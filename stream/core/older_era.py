@@ -28,25 +28,73 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-DEFAULT_GRACE_S = 900.0
+DEFAULT_GRACE_S = 3600.0
 ERA_GAP_S = 86400.0
 
 
+def era_floor(heads: list[float]) -> float:
+    """The slowest of ``heads`` (partitions' places in event time), leaving out a partition
+    alone in its era: heads more than :data:`ERA_GAP_S` apart are of different eras, and
+    the floor is the slowest head of the oldest era that two or more partitions are in.
+    So one partition moved far back (an event with an odd timestamp) does not set the pace
+    of every other, while an old log replayed on many partitions beside today's traffic
+    does."""
+    ordered = sorted(heads)
+    start = 0
+    for i in range(1, len(ordered) + 1):
+        if i == len(ordered) or ordered[i] - ordered[i - 1] > ERA_GAP_S:
+            if i - start >= 2:
+                return ordered[start]
+            start = i
+    return ordered[0]
+
+
 class OlderEra:
-    """Keys of an older era than their partition, last worked at clock time ``used[key]``."""
+    """Keys of an older era than their partition, last worked at clock time ``used[key]``
+    (least recently worked first, at most ``max_keys``; ``dropped`` counts those the bound
+    let go early)."""
 
-    __slots__ = ("clock", "grace_s", "used")
+    __slots__ = ("clock", "dropped", "grace_s", "max_keys", "restored_at", "used")
 
-    def __init__(self, clock: Callable[[], float], grace_s: float = DEFAULT_GRACE_S) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        grace_s: float = DEFAULT_GRACE_S,
+        max_keys: int = 250_000,
+    ) -> None:
         self.clock = clock
         self.grace_s = grace_s
+        self.max_keys = max_keys
         self.used: dict[str, float] = {}
+        self.dropped = 0
+        # after a restore (a restart, a rebalance) nothing is known of who was in use: no
+        # idle expiry for one grace period, rather than dropping a replay's state
+        self.restored_at: float | None = None
 
     def note(self, key: str, last_ts: float, idle_before: float, now: float) -> None:
         """``key`` was worked at clock time ``now``; its newest event is at ``last_ts``
         and the partition expires what is older than ``idle_before``."""
         if last_ts < idle_before:
-            self.used[key] = now
+            used = self.used
+            used.pop(key, None)
+            used[key] = now
+            if len(used) > self.max_keys:
+                del used[next(iter(used))]
+                self.dropped += 1
+
+    def forget(self, keys: list[str]) -> None:
+        """Keys whose state is gone (expired, or evicted by a bound)."""
+        for key in keys:
+            self.used.pop(key, None)
+
+    def restored(self) -> None:
+        """State was restored now: whatever of it is still in use is not known yet."""
+        self.restored_at = self.clock()
+
+    def settling(self) -> bool:
+        """True within one grace period of a restore: no idle expiry yet."""
+        at = self.restored_at
+        return at is not None and self.clock() - at < self.grace_s
 
     def in_use(self) -> dict[str, float]:
         """The keys to keep from idle expiry now (those past the grace are forgotten)."""

@@ -88,7 +88,7 @@ class PartitionDetector:
         self.at_ts = 0.0
         # actors worked while already idle-old for this partition (a replayed old log):
         # kept from :meth:`expire_idle` while their events arrive (stream.core.older_era)
-        self.older_era = OlderEra(self.clock, self.limits.idle_grace_s)
+        self.older_era = OlderEra(self.clock, self.limits.idle_grace_s, self.limits.max_actors)
         self.context = StreamContext()  # what this partition's traffic carries
         self.export_vectors = False  # keep every scored vector in the result (training)
         self.export_grown = False  # and those scored as events doubled, not only per interval
@@ -110,6 +110,7 @@ class PartitionDetector:
             last_ts = state.last_ts
         if last_ts > self.watermark:
             self.watermark = self.at_ts = last_ts  # the best guess of where it was
+        self.older_era.restored()
 
     def set_policy(self, policy: Policy) -> None:
         self.policy = policy
@@ -289,6 +290,7 @@ class PartitionDetector:
                 self.shadow_flags.pop(actor, None)
             out.evicted.extend(gone)
             out.stats["evicted_actors"] += len(gone)
+            self.older_era.forget(gone)
 
     def guard(self, slot: str) -> GuardedModel | None:
         """The live or shadow model, guarded against its own errors."""
@@ -511,6 +513,8 @@ class PartitionDetector:
         while their events still arrive: an actor of an older era than its partition (a
         log replayed into a worker at today's time) stays until ``idle_grace_s`` of clock
         time have passed since its last batch."""
+        if self.older_era.settling():
+            return []
         cutoff = self.watermark - self.limits.actor_idle_ttl_s
         in_use = self.older_era.in_use()
         idle = [
@@ -524,4 +528,5 @@ class PartitionDetector:
         for actor in gone:
             self.actors.pop(actor)
             self.shadow_flags.pop(actor, None)
+        self.older_era.forget(gone)
         return gone

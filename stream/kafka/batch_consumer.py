@@ -331,9 +331,10 @@ class BatchConsumer(Service):
         behind = self.backlog_heads()
         hold: set[TopicPartition] = set()
         if len(behind) > 1:
-            floor = min(behind.values())
+            heads = list(behind.values())
             # a partition not started yet (-inf) holds everyone back; otherwise one of
             # another era (a day or more ahead) is neither held nor holds back
+            floor = float("-inf") if float("-inf") in heads else self.align_floor(heads)
             gap = None if floor == float("-inf") else self.align_era_gap_s
             hold = {
                 tp
@@ -347,6 +348,10 @@ class BatchConsumer(Service):
                 self.stats["partition_paused"] += 1
             elif tp not in hold and tp in paused:
                 consumer.resume(tp)
+
+    def align_floor(self, heads: list[float]) -> float:
+        """The pace of alignment: the slowest of the partitions' places in event time."""
+        return min(heads)
 
     def backlog_heads(self) -> dict[TopicPartition, float]:
         """Event time of the partitions of ``align_topic`` that still have a backlog.

@@ -48,6 +48,8 @@ class CorrelatorAgent(BatchedFaustAgent):
                     core.groups[key] = g  # least recently active first
                 core.bound()
                 core.watermark = max((g.last_ts for g in core.groups.values()), default=0.0)
+                if core.groups:
+                    core.older_era.restored()
                 self.partitions[p] = core
 
     def use_policy(self, policy: Policy) -> None:

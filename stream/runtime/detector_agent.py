@@ -44,7 +44,7 @@ from stream.core.actor_codec import newest_ts
 from stream.core.batch import BatchResult, Limits
 from stream.core.internal_records import GroupSignal
 from stream.core.ledger import LedgerCodec
-from stream.core.older_era import ERA_GAP_S
+from stream.core.older_era import ERA_GAP_S, era_floor
 from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
@@ -340,7 +340,13 @@ class Detector(BatchConsumer):
             self._held_batches = 0
             self._handled["alignment_given_up"] += 1
             return None
-        return min(starts) + self.align_slack_s
+        return era_floor(starts) + self.align_slack_s
+
+    def align_floor(self, heads: list[float]) -> float:
+        """The slowest partition of the era most are in: one partition far behind on its
+        own (an event with an odd timestamp) does not set everyone's pace, nor unpause
+        them all as 'another era' (stream.core.older_era)."""
+        return era_floor(heads)
 
     def left_for_later(self) -> dict[TopicPartition, int]:
         return self._later

@@ -152,6 +152,7 @@ def test_a_group_of_an_older_era_is_kept_while_its_activity_arrives() -> None:
     core = GroupCorrelator(POLICY, clock=lambda: clock[0])
     core.process([Activity("account:today", "192.0.2.1", T0 + 10 * 86400, 50)])
     core.process([Activity(f"account:f{i}", "198.51.100.9", T0 + i, 50) for i in range(5)])
+    assert "ip:192.0.2.1" not in core.older_era.used  # today's group needs no protection
     assert core.expire_idle() == []  # worked just now
     clock[0] += 600
     signals, _ = core.process(
@@ -161,6 +162,6 @@ def test_a_group_of_an_older_era_is_kept_while_its_activity_arrives() -> None:
     assert {s.actor for s in signals if s.group == "ip:198.51.100.9"} == {
         f"account:f{i}" for i in range(12)
     }  # all twelve counted as one group: the first five were not expired in between
-    clock[0] += 901
+    clock[0] += 3601  # the grace: an hour of clock time since the group's last batch
     assert set(core.expire_idle()) == {"ip:198.51.100.9", "subnet:198.51.100.0/24"}
     assert "ip:192.0.2.1" in core.groups  # today's group is not idle

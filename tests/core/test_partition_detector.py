@@ -283,6 +283,7 @@ def test_an_actor_of_an_older_era_is_kept_while_its_events_arrive() -> None:
     )
     det.process([rec(0, event(0, T0 + 86400, "today"))])
     det.process([rec(1 + i, event(1 + i, T0 + i, "replayed")) for i in range(3)])
+    assert list(det.older_era.used) == ["account:replayed"]  # not today's actor
     assert det.expire_idle() == []  # the replayed actor's batch was just now
     clock[0] += 600
     det.process([rec(4, event(4, T0 + 3, "replayed"))])  # its session goes on
@@ -292,7 +293,7 @@ def test_an_actor_of_an_older_era_is_kept_while_its_events_arrive() -> None:
     assert state is not None and state.counters.events == 4  # one session, not cut
     clock[0] += 301
     assert det.expire_idle() == ["account:replayed"]
-    assert det.older_era.used == {}  # nothing kept for actors of today's era
+    assert det.older_era.used == {}  # forgotten with its state
 
 
 @pytest.mark.parametrize("n", [1, 7])
@@ -357,3 +358,28 @@ def test_the_first_batch_after_a_start_is_judged_on_its_own_referrers() -> None:
     assert out.vectors
     assert all(x["noref_share"] == 1.0 for _, _, x in out.vectors)  # neutral would be 0.3
     assert det.context.has_referrers
+
+
+def test_after_a_restore_nothing_expires_for_one_grace_period() -> None:
+    """Who was in use before a restart is not known: a replayed actor restored from the
+    changelog is not expired before its events have had a grace period to arrive."""
+    clock = [T0 + 86400]
+    det = PartitionDetector(
+        "requests",
+        3,
+        POLICY,
+        REGISTRY.get("hst").build(),
+        "hst@1",
+        Limits(actor_idle_ttl_s=3600, idle_grace_s=900),
+        clock=lambda: clock[0],
+    )
+    first = detector()
+    first.process([rec(0, event(0, T0 - 5 * 86400, "replayed"))])
+    state = first.actors.peek("account:replayed")
+    assert state is not None
+    det.restore("account:replayed", encode(state))
+    det.watermark = T0 + 86400  # the partition also holds today's traffic
+    assert det.expire_idle() == []
+    clock[0] += 901
+    assert det.expire_idle() == ["account:replayed"]
+

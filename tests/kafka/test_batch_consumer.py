@@ -9,6 +9,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaConnectionError, KafkaTimeoutError
 
+from stream.core.older_era import era_floor
 from stream.errors import FatalKafkaError
 from stream.kafka import writer as kafka_writer
 from stream.kafka.batch_consumer import BatchConsumer
@@ -188,3 +189,25 @@ def test_a_partition_not_started_holds_every_other_back_whatever_its_era() -> No
     agent.consumer = consumer
     agent._align()
     assert consumer.held == {tp(0), tp(1), tp(2)}
+
+
+class EraAligned(Aligned):
+    def align_floor(self, heads: list[float]) -> float:
+        return era_floor(heads)
+
+
+def test_one_partition_far_behind_does_not_turn_alignment_off() -> None:
+    """An event with an odd timestamp (years back) last worked on partition 0: with the
+    plain minimum as the floor every other partition would count as 'another era' and
+    none would be paused; the floor of the era most partitions are in keeps them aligned."""
+    now = 1.8e9
+    at = {0: now - 400 * 86400, 1: now, 2: now + 900, 3: now + 10}
+    plain = Aligned(at)
+    plain.consumer = PausingConsumer(set(at))
+    plain._align()
+    assert plain.consumer.held == set()
+    era = EraAligned(at)
+    era.consumer = PausingConsumer(set(at))
+    era._align()
+    assert era.consumer.held == {tp(2)}
+
