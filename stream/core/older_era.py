@@ -9,8 +9,10 @@ Two mechanisms assume one era per partition, and both get a rule for the other c
   and is neither held back nor holds anything back. Held, one event of today would stop
   its partition, and the replayed events behind it, until every other partition had run
   dry; the group windows would then see that partition's accounts hours too late.
+  The slowest backlog is that of the oldest era two or more partitions are in
+  (:func:`era_floor`): one partition set years back by an event with an odd timestamp
+  does not make every other "another era".
 * **Idle expiry**, below.
-
 
 Per-actor and per-group state is dropped once it is idle for a while of *event time*:
 its newest event older than the partition's newest (the watermark) minus a TTL. When an
@@ -21,7 +23,9 @@ middle of its session: its counts would start again from zero.
 
 :class:`OlderEra` remembers such keys — idle-old already when their batch was worked —
 by the clock time of that batch, and holds them back from expiry until ``grace_s`` of
-clock time has passed since. In a stream of one era it stays empty.
+clock time has passed since; at most ``max_keys`` (the state's own bound), and for one
+grace period after a restore nothing expires (who was in use is not known then). In a
+stream of one era it stays empty.
 """
 
 from __future__ import annotations
