@@ -1,4 +1,5 @@
 import random
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -29,7 +30,12 @@ class SpyScorer:
         self.calls.append(("learn", x["requests_per_hour"]))
 
 
-def detector(policy: Any = POLICY, model: Any = None, **limits: Any) -> PartitionDetector:
+def detector(
+    policy: Any = POLICY,
+    model: Any = None,
+    clock: Callable[[], float] = lambda: T0 + 86400,
+    **limits: Any,
+) -> PartitionDetector:
     return PartitionDetector(
         "requests",
         3,
@@ -37,7 +43,7 @@ def detector(policy: Any = POLICY, model: Any = None, **limits: Any) -> Partitio
         model or REGISTRY.get("hst").build(),
         "hst@1",
         Limits(**limits),
-        clock=lambda: T0 + 86400,
+        clock=clock,
     )
 
 
@@ -272,15 +278,7 @@ def test_an_actor_of_an_older_era_is_kept_while_its_events_arrive() -> None:
     while its events still arrive (its session would be cut in two); once they stop for
     ``idle_grace_s`` of clock time, it goes like any idle actor."""
     clock = [T0 + 86400]
-    det = PartitionDetector(
-        "requests",
-        3,
-        POLICY,
-        REGISTRY.get("hst").build(),
-        "hst@1",
-        Limits(actor_idle_ttl_s=3600, idle_grace_s=900),
-        clock=lambda: clock[0],
-    )
+    det = detector(clock=lambda: clock[0], actor_idle_ttl_s=3600, idle_grace_s=900)
     det.process([rec(0, event(0, T0 + 86400, "today"))])
     det.process([rec(1 + i, event(1 + i, T0 + i, "replayed")) for i in range(3)])
     assert list(det.older_era.used) == ["account:replayed"]  # not today's actor
@@ -364,15 +362,7 @@ def test_after_a_restore_nothing_expires_for_one_grace_period() -> None:
     """Who was in use before a restart is not known: a replayed actor restored from the
     changelog is not expired before its events have had a grace period to arrive."""
     clock = [T0 + 86400]
-    det = PartitionDetector(
-        "requests",
-        3,
-        POLICY,
-        REGISTRY.get("hst").build(),
-        "hst@1",
-        Limits(actor_idle_ttl_s=3600, idle_grace_s=900),
-        clock=lambda: clock[0],
-    )
+    det = detector(clock=lambda: clock[0], actor_idle_ttl_s=3600, idle_grace_s=900)
     first = detector()
     first.process([rec(0, event(0, T0 - 5 * 86400, "replayed"))])
     state = first.actors.peek("account:replayed")
