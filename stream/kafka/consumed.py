@@ -57,7 +57,8 @@ async def wait_consumed(
     of ``topic``. Returns how many records it had left when the wait began.
 
     Raises :class:`NotConsumed` after ``timeout_s``, or when the records left have not
-    gone down for ``stalled_s`` (no consumer of that group running). ``progress`` is told
+    gone down for ``stalled_s`` (no consumer of that group running); :class:`NoEnd` when
+    there is no end to wait for (no such topic, or markers refused). ``progress`` is told
     the records left, about every 5 s while waiting.
     """
     kwargs = aiokafka_kwargs(settings)
