@@ -156,10 +156,12 @@ class GroupCorrelator:
         for key in gone:
             changed.discard(key)
         self.older_era.forget(gone)
-        if changed:
-            idle_before, now = self.watermark - GROUP_IDLE_S, self.older_era.clock()
-            for key in changed:
-                self.older_era.note(key, self.groups[key].last_ts, idle_before, now)
+        idle_before = self.watermark - GROUP_IDLE_S
+        older = [key for key in changed if self.groups[key].last_ts < idle_before]
+        if older:  # an older era's groups (stream.core.older_era)
+            now = self.older_era.clock()
+            for key in older:
+                self.older_era.remember(key, now)
         return signals, changed
 
     def _one(self, act: Activity, signals: list[GroupSignal], changed: set[str]) -> None:

@@ -75,16 +75,19 @@ class OlderEra:
         # idle expiry for one grace period, rather than dropping a replay's state
         self.restored_at: float | None = None
 
-    def note(self, key: str, last_ts: float, idle_before: float, now: float) -> None:
-        """``key`` was worked at clock time ``now``; its newest event is at ``last_ts``
-        and the partition expires what is older than ``idle_before``."""
-        if last_ts < idle_before:
-            used = self.used
-            used.pop(key, None)
-            used[key] = now
-            if len(used) > self.max_keys:
-                del used[next(iter(used))]
-                self.dropped += 1
+    def remember(self, key: str, now: float) -> None:
+        """``key``, already idle-old for its partition, was worked at clock time ``now``."""
+        used = self.used
+        used.pop(key, None)
+        used[key] = now
+        if len(used) > self.max_keys:
+            del used[next(iter(used))]
+            self.dropped += 1
+
+    def take_dropped(self) -> int:
+        """Keys the bound let go early since the last call (to count)."""
+        n, self.dropped = self.dropped, 0
+        return n
 
     def forget(self, keys: list[str]) -> None:
         """Keys whose state is gone (expired, or evicted by a bound)."""

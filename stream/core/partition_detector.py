@@ -110,6 +110,12 @@ class PartitionDetector:
             last_ts = state.last_ts
         if last_ts > self.watermark:
             self.watermark = self.at_ts = last_ts  # the best guess of where it was
+
+    def restore_all(self, states: Iterable[tuple[str, ActorState | bytes]]) -> None:
+        """A partition's actors from the changelog (:meth:`restore` each). Who of them was
+        still in use is not known: nothing expires for one grace period."""
+        for actor, state in states:
+            self.restore(actor, state)
         self.older_era.restored()
 
     def set_policy(self, policy: Policy) -> None:
@@ -154,10 +160,10 @@ class PartitionDetector:
 
         self.context.close_batch()
         idle_before = self.watermark - self.limits.actor_idle_ttl_s
-        note = self.older_era.note
         for actor, touch in touched.items():
             out.changed[actor] = touch[0]
-            note(actor, touch[0].last_ts, idle_before, now)
+            if touch[0].last_ts < idle_before:  # an older era's actor (stream.core.older_era)
+                self.older_era.remember(actor, now)
         # the correlator counts accounts that view profiles: activity without views is noise
         out.activities = [
             Activity(actor, ip, ts, int(views))

@@ -334,8 +334,10 @@ class BatchConsumer(Service):
             heads = list(behind.values())
             # a partition not started yet (-inf) holds everyone back; otherwise one of
             # another era (a day or more ahead) is neither held nor holds back
-            floor = float("-inf") if float("-inf") in heads else self.align_floor(heads)
-            gap = None if floor == float("-inf") else self.align_era_gap_s
+            if float("-inf") in heads:
+                floor, gap = float("-inf"), None
+            else:
+                floor, gap = self.align_floor(heads), self.align_era_gap_s
             hold = {
                 tp
                 for tp, wm in behind.items()

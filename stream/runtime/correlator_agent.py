@@ -107,4 +107,5 @@ class CorrelatorAgent(BatchedFaustAgent):
         for p, core in self.partitions.items():
             for key in core.expire_idle():
                 plan.state.append((self.settings.group_state_topic, key.encode(), None, p))
+            self.stats["older_era_dropped"] += core.older_era.take_dropped()
         return plan if plan.state else None

@@ -210,8 +210,7 @@ class Detector(BatchConsumer):
                 if self.ledger is not None:
                     det.pseudo = self.ledger.pseudonymizer
                 det.watch_profiles_per_hour = self.settings.ledger_watch_profiles_per_hour
-                for actor, blob in restored[p].items():
-                    det.restore(actor, blob)  # undecoded, checked by checked_state
+                det.restore_all(restored[p].items())  # undecoded, checked by checked_state
                 self.partitions[p] = det
             del restored
             # what the restore built lives as long as the partitions: out of the collector
@@ -340,12 +339,12 @@ class Detector(BatchConsumer):
             self._held_batches = 0
             self._handled["alignment_given_up"] += 1
             return None
-        return era_floor(starts) + self.align_slack_s
+        return self.align_floor(starts) + self.align_slack_s
 
     def align_floor(self, heads: list[float]) -> float:
-        """The slowest partition of the era most are in: one partition far behind on its
-        own (an event with an odd timestamp) does not set everyone's pace, nor unpause
-        them all as 'another era' (stream.core.older_era)."""
+        """The slowest partition of the oldest era two or more partitions are in: one far
+        behind on its own (an event with an odd timestamp) neither sets everyone's pace nor
+        unpauses them all as 'another era' (stream.core.older_era)."""
         return era_floor(heads)
 
     def left_for_later(self) -> dict[TopicPartition, int]:
@@ -365,6 +364,7 @@ class Detector(BatchConsumer):
             if gone:
                 outcomes.append((p, BatchResult(evicted=gone)))
                 self.stats["actors_expired"] += len(gone)
+            self.stats["older_era_dropped"] += det.older_era.take_dropped()
         plan = self._plan(outcomes)
         if self.models.snapshot_due() and self.partitions:
             plan.state.extend(self.models.snapshots(self.partitions))

@@ -26,8 +26,8 @@ def test_within_a_day_everything_is_one_era() -> None:
 def test_older_era_keys_are_bounded_and_forgotten_with_their_state() -> None:
     era = OlderEra(lambda: 0.0, max_keys=3)
     for i in range(5):
-        era.note(f"k{i}", last_ts=0.0, idle_before=1.0, now=float(i))
-    assert list(era.used) == ["k2", "k3", "k4"] and era.dropped == 2
-    era.note("k2", 0.0, 1.0, 9.0)  # worked again: most recent now
+        era.remember(f"k{i}", now=float(i))
+    assert list(era.used) == ["k2", "k3", "k4"] and era.take_dropped() == 2
+    era.remember("k2", 9.0)  # worked again: most recent now
     era.forget(["k3"])
     assert list(era.used) == ["k4", "k2"]

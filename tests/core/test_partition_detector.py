@@ -367,7 +367,7 @@ def test_after_a_restore_nothing_expires_for_one_grace_period() -> None:
     first.process([rec(0, event(0, T0 - 5 * 86400, "replayed"))])
     state = first.actors.peek("account:replayed")
     assert state is not None
-    det.restore("account:replayed", encode(state))
+    det.restore_all([("account:replayed", encode(state))])
     det.watermark = T0 + 86400  # the partition also holds today's traffic
     assert det.expire_idle() == []
     clock[0] += 901

@@ -65,8 +65,7 @@ class FaustDetector(BatchedFaustAgent):
                     self.spec.label(),
                     Limits(hot_actors=s.hot_actors_per_partition),
                 )
-                for actor, blob in restored[p].items():
-                    det.restore(actor, blob)  # undecoded, as the worker's detector does
+                det.restore_all(restored[p].items())  # undecoded, as the worker's detector does
                 self.partitions[p] = det
             gc.collect(1)  # and out of the cyclic collector, as there
             gc.freeze()
