@@ -9,7 +9,6 @@ decisions' reasons: a live run happens once).
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from stream.harness import evaluation_report
 from stream.harness.controls import controls_of_live
 from stream.harness.evaluation import Report, evaluate
 from stream.harness.labels import read_labels, resolve
-from stream.kafka.consumed import NoEnd, NotConsumed, wait_consumed
+from stream.kafka.consumed import NoEnd, NotConsumed, Stage, wait_stages
 from stream.kafka.read_to_end import read_all
 from stream.settings import Settings
 
@@ -123,36 +122,27 @@ def wait_for_worker(
     records each stage had left. Raises :class:`UserError` when a stage does not finish
     within ``timeout_s`` in all, stops moving for ``stalled_s``, or has no end to wait
     for (the topic does not exist, or end markers are refused)."""
-    stages = (
-        ("requests", settings.detector_group, settings.topic_requests),
-        ("re-keyed requests", settings.detector_group, settings.topic_requests),
-        ("activity", settings.app_id, settings.activity_topic),
-        ("group signals", settings.detector_group, settings.signals_topic),
-    )
-    deadline = time.monotonic() + timeout_s
-    left: dict[str, int] = {}
-    for what, group, topic in stages:
+    stages = [
+        Stage("requests", settings.detector_group, settings.topic_requests),
+        Stage("re-keyed requests", settings.detector_group, settings.topic_requests),
+        Stage("activity", settings.app_id, settings.activity_topic),
+        Stage("group signals", settings.detector_group, settings.signals_topic),
+    ]
 
-        def progress(n: int, what: str = what) -> None:
-            say(f"waiting for the worker: {n} records of {what} left to work")
+    def progress(what: str, n: int) -> None:
+        say(f"waiting for the worker: {n} records of {what} left to work")
 
-        remaining = deadline - time.monotonic()
-        try:
-            if remaining <= 0:
-                raise NotConsumed(f"not done with {what} after {timeout_s:.0f} s")
-            left[what] = asyncio.run(
-                wait_consumed(settings, group, topic, remaining, stalled_s, progress=progress)
-            )
-        except NoEnd as exc:
-            raise UserError(
-                f"cannot wait for the worker: {exc}. Pass --wait-s 0 to evaluate what has "
-                "been worked so far"
-            ) from None
-        except NotConsumed as exc:
-            raise UserError(
-                f"the worker has not worked what was published: {exc}. Is a worker running "
-                f"(and done restoring its state) against this broker with "
-                f"SCRAPEGUARD_APP_ID={settings.app_id}? Give it longer with --wait-s, or "
-                "--wait-s 0 to evaluate what it has worked so far"
-            ) from None
-    return left
+    try:
+        return asyncio.run(wait_stages(settings, stages, timeout_s, stalled_s, progress))
+    except NoEnd as exc:
+        raise UserError(
+            f"cannot wait for the worker: {exc}. Pass --wait-s 0 to evaluate what has "
+            "been worked so far"
+        ) from None
+    except NotConsumed as exc:
+        raise UserError(
+            f"the worker has not worked what was published: {exc}. Is a worker running "
+            f"(and done restoring its state) against this broker with "
+            f"SCRAPEGUARD_APP_ID={settings.app_id}? Give it longer with --wait-s, or "
+            "--wait-s 0 to evaluate what it has worked so far"
+        ) from None

@@ -8,16 +8,19 @@ broker reports them short of the true end (docs/architecture.md, "Known broker q
 and a consumer that committed up to them would seem done with records still ahead of it.
 
 Used by ``scrapeguard evaluate`` to wait until the worker has worked a replayed log or
-simulation (requests, then the correlator's activity, then its group signals) instead of
-reading results while events are still queued.
+simulation (requests, then the correlator's activity, then its group signals: one
+:class:`Stage` each, with one admin client and one producer for all) instead of reading
+results while events are still queued.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -44,44 +47,66 @@ async def committed(
     return {tp: max(0, offsets[tp].offset) if tp in offsets else 0 for tp in tps}
 
 
-async def wait_consumed(
+@dataclass(frozen=True)
+class Stage:
+    """Wait for consumer group ``group`` to have worked ``topic`` (``what`` names it)."""
+
+    what: str
+    group: str
+    topic: str
+
+
+async def wait_stages(
     settings: Settings,
-    group: str,
-    topic: str,
+    stages: list[Stage],
     timeout_s: float,
     stalled_s: float,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[str, int], None] | None = None,
     poll_s: float = 0.5,
-) -> int:
-    """Wait until ``group`` has committed past an end marker written now to each partition
-    of ``topic``. Returns how many records it had left when the wait began.
+) -> dict[str, int]:
+    """Wait, one stage after the other, until each stage's group has committed past an end
+    marker written to each partition of its topic when that stage begins. Returns the
+    records each stage had left when its wait began (``what`` → count).
 
-    Raises :class:`NotConsumed` after ``timeout_s``, or when the records left have not
-    gone down for ``stalled_s`` (no consumer of that group running); :class:`NoEnd` when
-    there is no end to wait for (no such topic, or markers refused). ``progress`` is told
-    the records left, about every 5 s while waiting.
+    Raises :class:`NotConsumed` when the stages are not done within ``timeout_s`` in all,
+    or a stage's records left have not gone down for ``stalled_s`` (no consumer of that
+    group running); :class:`NoEnd` when there is no end to wait for (no such topic, or
+    markers refused). ``progress`` is told ``(what, records left)`` about every 5 s.
     """
     kwargs = aiokafka_kwargs(settings)
+    left: dict[str, int] = {}
     async with contextlib.AsyncExitStack() as stack:
         admin = AIOKafkaAdminClient(**kwargs)
         await admin.start()
         stack.push_async_callback(admin.close)
-        # looked up first: asking the producer for a missing topic would create it, with
-        # the broker's default partition count (not co-partitioned with the others)
-        if topic not in await admin.list_topics():
-            raise NoEnd(f"topic {topic!r} does not exist: no worker has run with this app id")
         producer = AIOKafkaProducer(acks="all", **kwargs)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        tps = [TopicPartition(topic, p) for p in sorted(await producer.partitions_for(topic))]
-        try:
-            ends = await write_markers(producer, tps)
-        except KafkaError as exc:  # an ACL: no exact end to wait for
-            raise NoEnd(f"cannot write end markers to {topic!r} (an ACL?): {exc}") from None
-        return await _until_past(
-            admin, group, topic, tps, ends, timeout_s, stalled_s, progress, poll_s
-        )
-    raise AssertionError("unreachable")  # for mypy: the stack re-raises or returns
+        topics = set(await admin.list_topics())
+        deadline = time.monotonic() + timeout_s
+        for stage in stages:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NotConsumed(f"not done with {stage.what} after {timeout_s:.0f} s")
+            # looked up first: asking the producer for a missing topic would create it, with
+            # the broker's default partition count (not co-partitioned with the others)
+            if stage.topic not in topics:
+                raise NoEnd(
+                    f"topic {stage.topic!r} does not exist: no worker has run with this app id"
+                )
+            parts = await producer.partitions_for(stage.topic)
+            tps = [TopicPartition(stage.topic, p) for p in sorted(parts)]
+            try:
+                ends = await write_markers(producer, tps)
+            except KafkaError as exc:  # an ACL: no exact end to wait for
+                raise NoEnd(
+                    f"cannot write end markers to {stage.topic!r} (an ACL?): {exc}"
+                ) from None
+            told = None if progress is None else functools.partial(progress, stage.what)
+            left[stage.what] = await _until_past(
+                admin, stage.group, stage.topic, tps, ends, remaining, stalled_s, told, poll_s
+            )
+    return left
 
 
 async def _until_past(

@@ -13,7 +13,7 @@ from kafka.admin import NewTopic
 
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.kafka.config import aiokafka_kwargs
-from stream.kafka.consumed import NoEnd, NotConsumed, wait_consumed
+from stream.kafka.consumed import NoEnd, NotConsumed, Stage, wait_stages
 from stream.kafka.topics import admin_client
 from stream.kafka.writer import write_all
 from stream.settings import Settings
@@ -32,6 +32,12 @@ async def _commit(s: Settings, group: str, offsets: dict[int, int]) -> None:
         await consumer.commit({tp: OffsetAndMetadata(offsets[tp.partition], "") for tp in tps})
     finally:
         await consumer.stop()
+
+
+async def wait_one(s: Settings, group: str, topic: str, timeout_s: float, stalled_s: float) -> int:
+    """One stage: the records ``group`` had left of ``topic`` when the wait began."""
+    left = await wait_stages(s, [Stage("it", group, topic)], timeout_s, stalled_s)
+    return left["it"]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +59,7 @@ def test_a_group_is_done_only_once_it_committed_past_the_markers(settings: Setti
     write_all(s, [(TOPIC, b"k", b"v", 0)] * 5 + [(TOPIC, b"k", b"v", 1)] * 3)
     asyncio.run(_commit(s, "g", {0: 5, 1: 1}))  # all of partition 0, one of partition 1
     with pytest.raises(NotConsumed) as err:
-        asyncio.run(wait_consumed(s, "g", TOPIC, timeout_s=2.0, stalled_s=60))
+        asyncio.run(wait_one(s, "g", TOPIC, timeout_s=2.0, stalled_s=60))
     # two records of partition 1 are left (before the markers, which are not counted)
     assert "consumer group 'g' has 2 records of 'consumed-test' left" in str(err.value)
     assert "not done after 2 s" in str(err.value)
@@ -63,7 +69,7 @@ def test_a_group_is_done_only_once_it_committed_past_the_markers(settings: Setti
     asyncio.run(_commit(s, "g", {0: 6, 1: 4}))
 
     async def commit_soon() -> int:
-        task = asyncio.create_task(wait_consumed(s, "g", TOPIC, timeout_s=30, stalled_s=30))
+        task = asyncio.create_task(wait_one(s, "g", TOPIC, timeout_s=30, stalled_s=30))
         await asyncio.sleep(1.0)
         assert not task.done()  # the new markers are not consumed yet
         await _commit(s, "g", {0: 7, 1: 5})
@@ -76,17 +82,16 @@ def test_a_group_that_does_not_move_is_reported_as_stalled(settings: Settings) -
     with pytest.raises(
         NotConsumed, match=r"group 'nobody' has \d+ records .*\(no progress for 1 s\)"
     ):
-        asyncio.run(wait_consumed(settings, "nobody", TOPIC, timeout_s=30, stalled_s=1))
+        asyncio.run(wait_one(settings, "nobody", TOPIC, timeout_s=30, stalled_s=1))
 
 
 def test_a_missing_topic_is_not_created_by_the_wait(settings: Settings) -> None:
     """Asking a producer for a missing topic's partitions creates it with the broker's
     default count, no longer co-partitioned with the others: the wait looks first."""
     with pytest.raises(NoEnd, match="'never-made' does not exist"):
-        asyncio.run(wait_consumed(settings, "g", "never-made", timeout_s=5, stalled_s=5))
+        asyncio.run(wait_one(settings, "g", "never-made", timeout_s=5, stalled_s=5))
     admin = admin_client(settings)
     try:
         assert "never-made" not in admin.list_topics()
     finally:
         admin.close()
-
