@@ -11,13 +11,15 @@ ARGS   ?=
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(STAMP): pyproject.toml
+# the install compiles the pure core (setup.py, stream/core/compiled.py): again when a
+# source of it changes, or the extensions would run the old code
+$(STAMP): pyproject.toml setup.py $(wildcard stream/core/*.py models/*.py)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e '.[broker,reports,test]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install scrapeguard with the broker, reports and test extras
+install: $(STAMP) ## Create .venv, install scrapeguard (core compiled) with the broker, reports and test extras
 
 run: $(STAMP) ## Embedded broker + worker + demo traffic, live decisions (ARGS="--duration 60")
 	$(BIN)/scrapeguard run $(ARGS)
@@ -58,4 +60,5 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix stream models tests
 
 clean: ## Remove the virtualenv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard stress-results chaos-results bench-results
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis .scrapeguard stress-results chaos-results bench-results build
+	find stream models -name '*.so' -delete; rm -f *__mypyc*.so

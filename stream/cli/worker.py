@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 import faust
+import structlog
 from mode import Service
 
 from models import REGISTRY
@@ -22,10 +23,13 @@ from stream.cli.common import (
     pseudonymizer,
     setup_logging,
 )
+from stream.core.compiled import summary
 from stream.core.policy_loader import load_policy
 from stream.kafka.topics import ensure_topics
 from stream.keys import check_worker_settings
 from stream.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 class _Worker(faust.Worker):
@@ -48,6 +52,11 @@ def start_worker(settings: Settings, *extra: Service) -> int:
     from stream.runtime.app import create_worker
 
     parts = create_worker(settings, policy, pseudonymizer(settings))
+    core = summary()  # the compiled core, or its sources (stream.core.compiled)
+    if core == "compiled":
+        log.info("worker_core", core=core)
+    else:
+        log.warning("worker_core", core=core, hint="make install compiles it (about 2x faster)")
     app = parts.app
     for service in extra:
         if hasattr(service, "attach"):

@@ -55,6 +55,45 @@ _CELL = "I"  # the sparse form of a counter: slot numbers and counts, uint32 eac
 _CELL_MAX = 0xFFFFFFFF
 
 
+class Shape:
+    """What every counter of one kind shares: slots of ``slot_s`` seconds, ``channels``
+    counts per slot of ``typecode``, the value a count saturates at (``cap``), and the
+    sparse groups (slot + counts) kept before a dense ring is smaller (``max_cells``; 0:
+    always dense)."""
+
+    __slots__ = (
+        "cap",
+        "channels",
+        "itemsize",
+        "max_cells",
+        "pack_group",
+        "slot_s",
+        "slots",
+        "typecode",
+    )
+    _kinds: ClassVar[dict[tuple[int, float, int, str, bool], Shape]] = {}
+
+    def __init__(
+        self, slots: int, slot_s: float, channels: int, typecode: str, sparse: bool
+    ) -> None:
+        self.slots, self.slot_s, self.channels, self.typecode = slots, slot_s, channels, typecode
+        self.cap = cap = _cap(typecode)
+        self.itemsize = _itemsize(typecode)
+        groups = slots * channels * self.itemsize // (2 * 4 * (1 + channels))
+        self.max_cells = groups if sparse and cap <= _CELL_MAX else 0
+        # one slot's counts as an array of the typecode holds them (native order)
+        self.pack_group: Callable[..., None] = struct.Struct(f"={channels}{typecode}").pack_into
+
+    @staticmethod
+    def of(slots: int, slot_s: float, channels: int, typecode: str, sparse: bool) -> Shape:
+        """The one shared shape of this kind."""
+        key = (slots, slot_s, channels, typecode, sparse)
+        shape = Shape._kinds.get(key)
+        if shape is None:
+            shape = Shape._kinds[key] = Shape(slots, slot_s, channels, typecode, sparse)
+        return shape
+
+
 class SlidingCounter:
     """Counts of ``channels`` quantities in ``slots`` slots of ``slot_s`` seconds.
 
@@ -67,46 +106,9 @@ class SlidingCounter:
     """
 
     # The shape (slots, slot_s, channels, typecode, cap, max_cells) is the same for every
-    # counter of a kind: class attributes of a subclass made once per shape (see
-    # ``__new__``), so an instance holds only its head, counts and totals.
-    __slots__ = ("_ring", "cells", "head", "totals")
-    _shapes: ClassVar[dict[tuple[int, float, int, str, bool], type[SlidingCounter]]] = {}
-    slots: int
-    slot_s: float
-    channels: int
-    typecode: str
-    cap: int  # a count saturates here instead of wrapping
-    max_cells: int  # sparse groups (slot + counts) kept before a dense ring is smaller
-    itemsize: int
-    pack_group: Callable[..., None]  # (buffer, offset, *counts): one slot as the ring has it
-
-    def __new__(
-        cls,
-        slots: int,
-        slot_s: float,
-        channels: int = 1,
-        typecode: str = "H",
-        sparse: bool = False,
-    ) -> SlidingCounter:
-        key = (slots, slot_s, channels, typecode, sparse)
-        shape = SlidingCounter._shapes.get(key)
-        if shape is None:
-            cap = _cap(typecode)
-            groups = slots * channels * _itemsize(typecode) // (2 * 4 * (1 + channels))
-            attrs = {
-                "__slots__": (),
-                "slots": slots,
-                "slot_s": slot_s,
-                "channels": channels,
-                "typecode": typecode,
-                "cap": cap,
-                "max_cells": groups if sparse and cap <= _CELL_MAX else 0,
-                "itemsize": _itemsize(typecode),
-                # one slot's counts as an array of the typecode holds them (native order)
-                "pack_group": struct.Struct(f"={channels}{typecode}").pack_into,
-            }
-            shape = SlidingCounter._shapes[key] = type(cls.__name__, (cls,), attrs)
-        return object.__new__(shape)
+    # counter of a kind: one shared :class:`Shape` per kind, so an instance holds only a
+    # reference to it, its head, counts and totals.
+    __slots__ = ("_ring", "cells", "head", "shape", "totals")
 
     def __init__(
         self,
@@ -116,14 +118,32 @@ class SlidingCounter:
         typecode: str = "H",
         sparse: bool = False,
     ) -> None:
+        self.shape = shape = Shape.of(slots, slot_s, channels, typecode, sparse)
         self._ring: array[int] | None = None
         self.cells: array[int] | None = None
-        if self.max_cells:
+        if shape.max_cells:
             self.cells = array(_CELL)
         else:
             self._ring = zeros(typecode, slots * channels)[:]  # a copy of a shared zero ring
         self.head = -1
         self.totals = [0] * channels
+
+    # the shape, read through the counter
+    @property
+    def slots(self) -> int:
+        return self.shape.slots
+
+    @property
+    def slot_s(self) -> float:
+        return self.shape.slot_s
+
+    @property
+    def channels(self) -> int:
+        return self.shape.channels
+
+    @property
+    def typecode(self) -> str:
+        return self.shape.typecode
 
     # -- the two forms ---------------------------------------------------------------
     @property
@@ -146,8 +166,8 @@ class SlidingCounter:
             return ring
         cells = self.cells
         assert cells is not None
-        slots, channels = self.slots, self.channels
-        ring = zeros(self.typecode, slots * channels)[:]
+        slots, channels = self.shape.slots, self.shape.channels
+        ring = zeros(self.shape.typecode, slots * channels)[:]
         for i in range(0, len(cells), 1 + channels):
             base = (cells[i] % slots) * channels
             for c in range(channels):
@@ -161,9 +181,9 @@ class SlidingCounter:
             return ring
         cells = self.cells
         assert cells is not None
-        slots, channels, itemsize = self.slots, self.channels, self.itemsize
+        slots, channels, itemsize = self.shape.slots, self.shape.channels, self.shape.itemsize
         buf = bytearray(slots * channels * itemsize)
-        pack = self.pack_group
+        pack = self.shape.pack_group
         cl = cells.tolist()
         g = 1 + channels
         for i in range(0, len(cl), g):
@@ -173,17 +193,19 @@ class SlidingCounter:
     def load_ring(self, data: bytes | memoryview) -> None:
         """Set the counts and totals from a dense ring's bytes (:meth:`dense`), kept
         sparse when few slots are in use. ``head`` must be set first."""
-        ring = array(self.typecode)
+        ring = array(self.shape.typecode)
         ring.frombytes(data)
-        slots, channels, head = self.slots, self.channels, self.head
+        slots, channels, head = self.shape.slots, self.shape.channels, self.head
         if len(ring) != slots * channels:
             raise ValueError("window ring has the wrong size")
         self.totals = [sum(ring[c::channels]) for c in range(channels)]
-        if self.max_cells and head >= 0:
+        if self.shape.max_cells and head >= 0:
             used = sorted(
                 {head - ((head - i // channels) % slots) for i, n in enumerate(ring) if n}
             )
-            if len(used) <= self.max_cells and (not used or 0 <= used[0] <= used[-1] <= _CELL_MAX):
+            if len(used) <= self.shape.max_cells and (
+                not used or 0 <= used[0] <= used[-1] <= _CELL_MAX
+            ):
                 counts = ring.tolist()
                 cells: list[int] = []
                 for slot in used:
@@ -203,14 +225,14 @@ class SlidingCounter:
         if needed); -1 when the counter had to turn dense instead."""
         cells = self.cells
         assert cells is not None
-        g = 1 + self.channels
+        g = 1 + self.shape.channels
         n = len(cells)
         i = n - g
         while i >= 0 and cells[i] > slot:  # groups are sorted by slot: the newest last
             i -= g
         if i >= 0 and cells[i] == slot:
             return i + 1
-        if n >= self.max_cells * g or not 0 <= slot <= _CELL_MAX:
+        if n >= self.shape.max_cells * g or not 0 <= slot <= _CELL_MAX:
             self._to_dense()
             return -1
         i += g
@@ -226,10 +248,10 @@ class SlidingCounter:
         """Count of ``channel`` in ``slot`` (in the window)."""
         ring = self._ring
         if ring is not None:
-            return ring[(slot % self.slots) * self.channels + channel]
+            return ring[(slot % self.shape.slots) * self.shape.channels + channel]
         cells = self.cells
         assert cells is not None
-        g = 1 + self.channels
+        g = 1 + self.shape.channels
         i = len(cells) - g
         while i >= 0 and cells[i] > slot:  # sorted by slot: the newest last
             i -= g
@@ -237,7 +259,7 @@ class SlidingCounter:
 
     # -- time ------------------------------------------------------------------------
     def slot_of(self, ts: float) -> int:
-        return int(ts // self.slot_s)
+        return int(ts // self.shape.slot_s)
 
     def advance(self, slot: int) -> None:
         """Move the head forward to ``slot``, expiring what falls out of the window."""
@@ -247,13 +269,13 @@ class SlidingCounter:
         if head < 0:  # a fresh counter is all zeros already
             self.head = slot = shared_int(slot)
             return
-        slots, channels = self.slots, self.channels
+        slots, channels = self.shape.slots, self.shape.channels
         gap = slot - head
         if gap >= slots:
-            if self.max_cells:
+            if self.shape.max_cells:
                 self._ring, self.cells = None, array(_CELL)
             else:
-                self._ring = zeros(self.typecode, slots * channels)[:]
+                self._ring = zeros(self.shape.typecode, slots * channels)[:]
             self.totals = [0] * channels
             self.head = slot = shared_int(slot)
             return
@@ -302,7 +324,7 @@ class SlidingCounter:
         turned dense)."""
         cells = self.cells
         if cells is not None:
-            g = 1 + self.channels
+            g = 1 + self.shape.channels
             n = len(cells)
             i = n - g + 1 if n and cells[n - g] == slot else self._cell(slot)
             if i >= 0:
@@ -311,16 +333,16 @@ class SlidingCounter:
                 return cells, i
         ring = self._ring
         assert ring is not None
-        return ring, (slot % self.slots) * self.channels
+        return ring, (slot % self.shape.slots) * self.shape.channels
 
     def _slot(self, ts: float) -> int | None:
         """The slot of ``ts`` with the window moved up to it; None when ``ts`` is older
         than the window."""
-        slot = int(ts // self.slot_s)
+        slot = int(ts // self.shape.slot_s)
         head = self.head
         if slot > head:
             self.advance(slot)
-        elif slot <= head - self.slots:
+        elif slot <= head - self.shape.slots:
             return None
         return slot
 
@@ -334,7 +356,7 @@ class SlidingCounter:
         if slot is None:
             return False
         buf, base = self._locate(slot)
-        cap, totals = self.cap, self.totals
+        cap, totals = self.shape.cap, self.totals
         for c, n in enumerate(incs):
             if n:
                 room = cap - buf[base + c]
@@ -351,7 +373,7 @@ class SlidingCounter:
             return False
         buf, i = self._locate(slot)
         i += channel
-        if buf[i] < self.cap:
+        if buf[i] < self.shape.cap:
             buf[i] += 1
             self.totals[channel] += 1
         return True
@@ -362,7 +384,7 @@ class SlidingCounter:
         if slot is None:
             return False
         buf, base = self._locate(slot)
-        cap, totals = self.cap, self.totals
+        cap, totals = self.shape.cap, self.totals
         if buf[base] < cap:
             buf[base] += 1
             totals[0] += 1
@@ -381,7 +403,7 @@ class SlidingCounter:
     def occupied(self) -> int:
         """Slots of the window with a count in any channel."""
         cells = self.cells
-        channels = self.channels
+        channels = self.shape.channels
         if cells is not None:
             g = 1 + channels
             if channels == 1:  # the day's counter, read per event: a strided count in C
@@ -410,6 +432,6 @@ class SlidingCounter:
             return 0
         cur = self._count(head, channel)
         prev = self._count(head - 1, channel)
-        elapsed = (ts - head * self.slot_s) / self.slot_s
+        elapsed = (ts - head * self.shape.slot_s) / self.shape.slot_s
         weight = 1.0 - min(max(elapsed, 0.0), 1.0)
         return cur + int(prev * weight + 0.5)

@@ -141,7 +141,8 @@ class SlidingDistinct:
                 self.keys = array("i", [keys[i] for i in keep] + [keys[n + i] for i in keep])
             return
         sketch = self.sketch
-        for p, stamp in enumerate(sketch):
+        for p in range(len(sketch)):  # (an index loop: mypyc cannot iterate a bytearray)
+            stamp = sketch[p]
             if stamp and self._unstamp(stamp) <= oldest:
                 sketch[p] = 0
 
@@ -263,7 +264,7 @@ class SlidingDistinct:
         obj.keys = None
         obj.sketch = bytearray(members)
         hist = obj.hist = _zeros("H", spec.slots)[:]
-        for stamp in obj.sketch:
+        for stamp in bytes(members):
             if stamp:
                 slot = obj._unstamp(stamp)
                 if slot > oldest:

@@ -1,3 +1,4 @@
+import dataclasses
 import random
 from pathlib import Path
 
@@ -269,7 +270,7 @@ def test_the_packaged_default_is_complete_on_its_own() -> None:
     from stream.core.policy_loader import SCHEMA, default_policy_text
 
     full = parse_policy(default_policy_text(), defaults=False)
-    assert full == POLICY.__class__(**{**POLICY.__dict__, "source": full.source})
+    assert full == dataclasses.replace(POLICY, source=full.source)
     text = default_policy_text()
     for section, keys in SCHEMA.items():
         for key in keys:

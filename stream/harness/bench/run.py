@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stream import keys
 from stream.core.bouncer_keys import hash_key, new_key
+from stream.core.compiled import summary
 from stream.core.operator_records import BouncerKey
 from stream.core.policy_loader import default_policy_text
 from stream.core.records import Decision
@@ -500,6 +501,8 @@ class Bench:
                 "loads_eps": list(self.loads),
                 "load_seconds": self.load_s,
             },
+            # the pure core compiled (mypyc) or run from its sources: stream.core.compiled
+            "core": summary(),
             "machine": {
                 "cpus": os.cpu_count(),
                 "python": platform.python_version(),
