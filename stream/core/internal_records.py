@@ -110,7 +110,7 @@ class FeedItem:
 
     def encode(self) -> bytes:
         return orjson.dumps(
-            {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) not in (None, "")}
+            {k: getattr(self, k) for k in _FEED_KEYS if getattr(self, k) not in (None, "")}
         )
 
     @classmethod
@@ -134,6 +134,10 @@ class FeedItem:
                 raise ValueError(f"{what}: {f.name} must be a string")
             setattr(item, f.name, value)
         return item
+
+
+# the fields in order (compiled, a dataclass has no __slots__ to read them from)
+_FEED_KEYS: tuple[str, ...] = tuple(f.name for f in fields(FeedItem))
 
 
 @dataclass(slots=True)

@@ -50,9 +50,12 @@ def digest(n: int) -> tuple[str, Counter[str]]:
     for start in range(0, max(len(r) for r in parts), 250):
         for det, recs in zip(dets, parts, strict=True):
             out = det.process(recs[start : start + 250])
-            for item in (out.decisions, out.scores, out.deadletters, out.forwards):
-                h.update(repr(item).encode())
-            h.update(repr((out.activities, out.feed, sorted(out.stats.items()))).encode())
+            h.update(repr((out.forwards, sorted(out.stats.items()))).encode())
+            # each record as the agents publish it (its own encode), and as an object
+            for kind in (out.decisions, out.scores, out.deadletters, out.activities, out.feed):
+                h.update(repr(kind).encode())
+                for record in kind:
+                    h.update(record.encode())
             for actor in sorted(out.changed):
                 state = out.changed[actor]
                 # the allowlist cache's key hashes the policy object's id: not the same twice
@@ -67,6 +70,9 @@ def digest(n: int) -> tuple[str, Counter[str]]:
             )
             signals, touched = corr.process(out.activities)
             seen["signals"] += len(signals)
+            seen["feed"] += len(out.feed)
+            for signal in signals:
+                h.update(signal.encode())
             h.update(repr((signals, sorted(touched))).encode())
     return h.hexdigest(), seen
 

@@ -49,6 +49,6 @@ def test_the_compiled_and_the_python_core_produce_the_same_outputs() -> None:
         assert compiled["core"] == "compiled"
     outputs = compiled["outputs"]
     # the comparison covers each kind of output
-    assert min(outputs[k] for k in ("decisions", "scores", "deadletters", "signals")) > 0
+    assert min(outputs[k] for k in ("decisions", "scores", "deadletters", "signals", "feed")) > 0
     assert compiled["outputs"] == python["outputs"]
     assert compiled["sha256"] == python["sha256"]
