@@ -56,7 +56,8 @@ def start_worker(settings: Settings, *extra: Service) -> int:
     if core == "compiled":
         log.info("worker_core", core=core)
     else:
-        log.warning("worker_core", core=core, hint="make install compiles it (about 2x faster)")
+        hint = "make install compiles it: 1.8x less CPU per event in the core"
+        log.warning("worker_core", core=core, hint=hint)
     app = parts.app
     for service in extra:
         if hasattr(service, "attach"):

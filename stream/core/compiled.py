@@ -55,19 +55,25 @@ def source(name: str) -> Path:
 
 
 def state(name: str) -> str:
-    """``compiled``, ``stale`` (an extension older than its source) or ``python``."""
+    """``compiled``, ``stale`` or ``python``.
+
+    Stale is an extension built in place (an editable install: ``setup.py`` beside the
+    sources) that is older than its source. An installed wheel is never stale: pip does
+    not keep the files' times, and what it installed was built from those sources."""
     spec = importlib.util.find_spec(name)
     origin = Path(spec.origin) if spec is not None and spec.origin else None
     if origin is None or origin.suffix == ".py":
         return "python"
     src = source(name)
-    if src.exists() and src.stat().st_mtime > origin.stat().st_mtime:
+    in_place = (_ROOT / "setup.py").exists()
+    if in_place and src.exists() and src.stat().st_mtime > origin.stat().st_mtime:
         return "stale"
     return "compiled"
 
 
 def states() -> dict[str, str]:
-    """:func:`state` of every module of :data:`COMPILED`."""
+    """:func:`state` of every module of :data:`COMPILED` (this imports the packages that
+    hold them, ``models`` too: call :func:`use_python` before, if at all)."""
     return {name: state(name) for name in COMPILED}
 
 

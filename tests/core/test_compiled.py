@@ -22,7 +22,9 @@ def test_the_install_compiled_every_module_it_names() -> None:
     got = states()
     assert set(got) == set(COMPILED)
     assert {name: kind for name, kind in got.items() if kind != want} == {}, (
-        "reinstall (make install) after editing a compiled module"
+        f"want every module {want}: stale = edited since the install (make install); "
+        "python = not built (a C compiler and the Python headers are needed; "
+        "pip install -v shows why)"
     )
 
 
@@ -52,3 +54,23 @@ def test_the_compiled_and_the_python_core_produce_the_same_outputs() -> None:
     assert min(outputs[k] for k in ("decisions", "scores", "deadletters", "signals", "feed")) > 0
     assert compiled["outputs"] == python["outputs"]
     assert compiled["sha256"] == python["sha256"]
+
+
+def test_the_core_tests_pass_on_the_python_core() -> None:
+    """The suite runs the compiled core; the core's tests must pass on its sources too,
+    which is what an install without a C compiler runs."""
+    code = (
+        "import sys\n"
+        "from stream.core.compiled import use_python\n"
+        "use_python()\n"
+        "import pytest\n"
+        "from stream.core import windows\n"
+        "assert windows.__file__.endswith('.py'), windows.__file__\n"
+        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/core',"
+        " '--ignore=tests/core/test_compiled.py']))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert " passed" in out.stdout.splitlines()[-1]
