@@ -46,8 +46,14 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as exc:  # no compiler, no headers, ...: pure Python it is
-            # (an in-place build copies its extensions beside the sources only once all
-            # are built, and remove_built() took the earlier ones away)
+            # none of what was built goes into a wheel: a module whose extension failed
+            # would be imported from its source while the others call the compiled copy
+            # of it. (An in-place build copies its extensions beside the sources only
+            # once all are built, and remove_built() took the earlier ones away.)
+            for ext in self.extensions:
+                built = Path(self.get_ext_fullpath(ext.name))  # in build_lib: not in place
+                if built.exists():
+                    built.unlink()
             print(f"scrapeguard: compiled core not built ({exc}); pure Python", file=sys.stderr)
 
 
