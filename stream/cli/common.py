@@ -41,6 +41,17 @@ def policy_option(fn: F) -> F:
     )(fn)
 
 
+def fpr_option(fn: F) -> F:
+    """``--fpr``: the false-positive rate of 'recall at a fixed FPR' (evaluations)."""
+    return click.option(
+        "--fpr",
+        type=click.FloatRange(0.0, 1.0, max_open=True),
+        default=0.01,
+        show_default=True,
+        help="The false-positive rate for 'recall at a fixed FPR'.",
+    )(fn)
+
+
 def labels_option(fn: F) -> F:
     """``--labels FILE``: who is what, for the commands that evaluate (live and offline)."""
     return click.option(

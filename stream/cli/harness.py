@@ -12,6 +12,7 @@ import orjson
 from stream.cli.common import (
     broker_option,
     build_settings,
+    fpr_option,
     friendly_errors,
     labels_option,
     out_option,
@@ -283,13 +284,7 @@ def replay(
     "replay or simulation just published is evaluated whole; it stops early with an "
     "error when the worker does not move for two minutes. 0: evaluate at once.",
 )
-@click.option(
-    "--fpr",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=0.01,
-    show_default=True,
-    help="The false-positive rate for 'recall at a fixed FPR'.",
-)
+@fpr_option
 @broker_option
 @friendly_errors
 def evaluate_cmd(

@@ -16,6 +16,7 @@ from stream.cli.common import (
     as_json_option,
     broker_option,
     build_settings,
+    fpr_option,
     friendly_errors,
     labels_option,
     out_option,
@@ -77,13 +78,7 @@ def model_spec(name: str, params: dict[str, Any]) -> ModelSpec:
     show_default=True,
     help="Share of event time (time split) or of actors (actor split) that is test.",
 )
-@click.option(
-    "--fpr",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
-    default=0.01,
-    show_default=True,
-    help="The false-positive rate for 'recall at a fixed FPR'.",
-)
+@fpr_option
 @click.option(
     "--controls/--no-controls",
     default=True,

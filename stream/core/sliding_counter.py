@@ -128,23 +128,6 @@ class SlidingCounter:
         self.head = -1
         self.totals = [0] * channels
 
-    # the shape, read through the counter
-    @property
-    def slots(self) -> int:
-        return self.shape.slots
-
-    @property
-    def slot_s(self) -> float:
-        return self.shape.slot_s
-
-    @property
-    def channels(self) -> int:
-        return self.shape.channels
-
-    @property
-    def typecode(self) -> str:
-        return self.shape.typecode
-
     # -- the two forms ---------------------------------------------------------------
     @property
     def ring(self) -> array[int]:
