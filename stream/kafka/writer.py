@@ -130,6 +130,7 @@ class BatchWriter:
             if batch is None:
                 batch = batches[(topic, partition)] = producer.create_batch()
             if batch.append(key=key, value=value, timestamp=timestamp_ms) is None:
+                batch.close()  # full: sent now
                 pending.append(await producer.send_batch(batch, topic, partition=partition))
                 batch = batches[(topic, partition)] = producer.create_batch()
                 if batch.append(key=key, value=value, timestamp=timestamp_ms) is None:
@@ -143,6 +144,9 @@ class BatchWriter:
                 pending.clear()
         for (topic, partition), batch in batches.items():
             if batch.record_count():
+                # closed: sent at once rather than after the producer's linger (a record
+                # batch built here is complete; aiokafka lingers only on open ones)
+                batch.close()
                 pending.append(await producer.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*pending)
         return sent
