@@ -130,7 +130,8 @@ class Settings(BaseSettings):
     # --- incidents ------
     ledger_key: SecretStr | None = Field(
         None,
-        description="Fernet key that seals profile ids in the affected-people ledger, so that "
+        description="Key (a Fernet key's format) that seals profile ids in the affected-people "
+        "ledger (AES-SIV), so that "
         "its holder can map pseudonyms back (`scrapeguard incidents new-key` makes one). "
         "Required by workers.",
     )

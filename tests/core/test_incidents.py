@@ -1,7 +1,10 @@
+import base64
+
 import pytest
+from cryptography.fernet import Fernet
 
 from stream.core.incidents import FeedItem, Incident, IncidentBook, incident_key, sample_path
-from stream.core.ledger import DistinctCount, Sealer
+from stream.core.ledger import SEALED_PREFIX, DistinctCount, Sealer
 from stream.core.pseudonym import Pseudonymizer
 from tests.helpers import T0
 
@@ -126,3 +129,34 @@ def test_sealer_round_trip_and_wrong_key() -> None:
     assert a.open(token) == "profile-42" and b.open(token) is None
     with pytest.raises(ValueError, match="Fernet key"):
         Sealer(b"short")
+
+
+def test_sealer_tokens_are_aes_siv_with_a_fresh_nonce_and_hide_the_id() -> None:
+    a = Sealer(Sealer.new_key())
+    one, two = a.seal("profile-42"), a.seal("profile-42")
+    assert one.startswith(SEALED_PREFIX) and two.startswith(SEALED_PREFIX)
+    assert one != two  # a random nonce each: equal ids do not give equal tokens
+    assert "profile-42" not in one and a.open(one) == a.open(two) == "profile-42"
+
+
+def test_sealer_still_opens_fernet_tokens_of_older_ledgers() -> None:
+    key = Sealer.new_key()
+    old = Fernet(key).encrypt(b"profile-7").decode()
+    assert Sealer(key).open(old) == "profile-7"
+    assert Sealer(Sealer.new_key()).open(old) is None
+
+
+@pytest.mark.parametrize("flip", [3, 10, 30, -1])
+def test_sealer_refuses_a_tampered_token(flip: int) -> None:
+    a = Sealer(Sealer.new_key())
+    token = a.seal("profile-42")
+    blob = bytearray(base64.urlsafe_b64decode(token[len(SEALED_PREFIX) :]))
+    blob[flip] ^= 1  # nonce (3, 10), synthetic IV (30) or ciphertext (-1)
+    assert a.open(SEALED_PREFIX + base64.urlsafe_b64encode(bytes(blob)).decode()) is None
+
+
+@pytest.mark.parametrize(
+    "token", ["", "s2.", "s2.!!!", "s2." + "A" * 20, "s2." + "A" * 64, "gAAAAAjunk", "x", 42, None]
+)
+def test_sealer_open_is_total(token: object) -> None:
+    assert Sealer(Sealer.new_key()).open(token) is None  # type: ignore[arg-type]
