@@ -7,20 +7,21 @@ maps the ledger back to the people to notify (``scrapeguard incidents report ID
 --reveal-with KEYFILE``).
 
 Sealing is AES-SIV (RFC 5297, AES-256) under a key derived from the ledger key, with a
-16-byte nonce as its last associated-data component — a random prefix drawn once per
+16-byte nonce as its last associated-data component: a random prefix drawn once per
 sealer and a counter, so no two tokens share one. SIV needs nonces neither secret nor
-unpredictable, and stays safe even if two ever were equal (it then reveals only that the
-two ids were, which the stable pseudonym beside each sealed id says anyway). Tokens are ``s2.`` + url-safe
-base64 of nonce and ciphertext. It replaced Fernet (AES-128-CBC + HMAC-SHA256), whose
-tokens (``gAAAA…``) ledgers written before still hold and :meth:`Sealer.open` still
-opens. Why it changed: a Fernet encryption lets go of the interpreter lock inside
-OpenSSL several times, and the detector seals in the thread that works a batch beside
-the event loop's thread, so each release could cost a wait for the lock of up to the
-switch interval (5 ms): measured, 245 µs per seal with another thread busy, against
-5.4 µs alone; AES-SIV keeps the lock and costs ~1.5 µs either way
-(``docs/performance.md``). For the same reason the nonce is not drawn from
-``os.urandom`` per seal: that system call lets go of the lock too (255 µs contended). The ledger key keeps its format (32 url-safe base64 bytes,
-as ``scrapeguard incidents new-key`` makes it).
+unpredictable, and stays safe even if two were ever equal (it then reveals only that the
+two ids were, which the stable pseudonym beside each sealed id says anyway). Tokens are
+``s2.`` + url-safe base64 of nonce and ciphertext.
+
+It replaced Fernet (AES-128-CBC + HMAC-SHA256), whose tokens (``gAAAA…``) ledgers written
+before still hold and :meth:`Sealer.open` still opens. Why: a Fernet encryption lets go of
+the interpreter lock inside OpenSSL, and the detector seals in the thread that works a
+batch beside the event loop's thread, so each release could wait for the lock up to the
+switch interval (5 ms). Measured: 245 µs per seal with another thread busy, 5.4 µs alone;
+AES-SIV keeps the lock and costs ~1.8 µs either way. For the same reason the nonce is not
+drawn from ``os.urandom`` per seal: that system call lets go of the lock too (255 µs
+contended). The ledger key keeps its format (32 url-safe base64 bytes, as ``scrapeguard
+incidents new-key`` makes it).
 """
 
 from __future__ import annotations
