@@ -3,8 +3,8 @@ compressed.
 
 A decoded :class:`~stream.core.actor_state.ActorState` is ~1.9 KB of Python objects for
 the bench mix (sparse window counters, arrays, boxed numbers); its changelog encoding
-compressed with zlib is ~100–300 B, because the rings of an actor that made a few requests
-are mostly zeros. The table keeps at most ``hot_max`` actors decoded, in least-recently-used
+with its zero runs squeezed (:mod:`stream.core.zero_runs`) is ~100–300 B, because the
+rings of an actor that made a few requests are mostly zeros. The table keeps at most ``hot_max`` actors decoded, in least-recently-used
 order, and compresses the rest after each batch, so memory grows by a few hundred bytes per
 additional actor instead of kilobytes. Touching a compressed actor costs a decode (~15 µs)
 once, after which it is hot again; the hot tier should hold the actors active within a
@@ -34,7 +34,6 @@ a batch.
 from __future__ import annotations
 
 import struct
-import zlib
 from collections import deque
 from collections.abc import Iterator
 from itertools import islice
@@ -43,29 +42,30 @@ import structlog
 
 from stream.core.actor_codec import LAST_TS_OFFSET, decode, encode, newest_ts
 from stream.core.actor_state import ActorState
+from stream.core.zero_runs import expand, squeeze
 
 log = structlog.get_logger(__name__)
 
 # A cold entry is either compressed — this tag (no codec version is 0), the actor's newest
-# event time (for expiry) and zlib of its encoding — or the encoding itself as the changelog
+# event time (for expiry) and its encoding squeezed (stream.core.zero_runs) — or the encoding itself as the changelog
 # held it (version 3 or 4, its newest event time at LAST_TS_OFFSET).
 _PACKED = 0
 _PACKED_HEAD = struct.Struct("<Bd")
 _LAST_TS = struct.Struct("<d")
-# raw entries compressed per trim: ~11 µs each, so ~1.4 ms per batch of a partition until
+# raw entries compressed per trim: ~1-11 µs each, so ~1.4 ms per batch of a partition until
 # all are (1M restored actors over 8 partitions: ~1,000 batches each)
 RAW_PER_TRIM = 128
 
 
 def freeze(state: ActorState) -> bytes:
     """The compressed form of ``state``, led by its newest event time (for expiry)."""
-    return _PACKED_HEAD.pack(_PACKED, state.last_ts) + zlib.compress(encode(state), 1)
+    return _PACKED_HEAD.pack(_PACKED, state.last_ts) + squeeze(encode(state))
 
 
 def pack(raw: bytes) -> bytes:
     """The compressed form of a raw entry (changelog bytes), without decoding it."""
     return _PACKED_HEAD.pack(_PACKED, _LAST_TS.unpack_from(raw, LAST_TS_OFFSET)[0]) + (
-        zlib.compress(raw, 1)
+        squeeze(raw)
     )
 
 
@@ -74,8 +74,8 @@ def thaw(blob: bytes) -> ActorState:
     if blob[0] != _PACKED:
         return decode(blob)
     try:
-        raw = zlib.decompress(memoryview(blob)[_PACKED_HEAD.size :])
-    except zlib.error as exc:
+        raw = expand(blob[_PACKED_HEAD.size :])
+    except ValueError as exc:
         raise ValueError(f"corrupt cold entry: {exc}") from exc
     return decode(raw)
 

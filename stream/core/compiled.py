@@ -44,6 +44,7 @@ COMPILED: tuple[str, ...] = (
     "stream.core.sliding_counter",
     "stream.core.validation",
     "stream.core.windows",
+    "stream.core.zero_runs",
 )
 
 _ROOT = Path(__file__).resolve().parents[2]  # the directory holding stream/ and models/
