@@ -4,11 +4,11 @@ compressed.
 A decoded :class:`~stream.core.actor_state.ActorState` is ~1.9 KB of Python objects for
 the bench mix (sparse window counters, arrays, boxed numbers); its changelog encoding
 with its zero runs squeezed (:mod:`stream.core.zero_runs`) is ~100–300 B, because the
-rings of an actor that made a few requests are mostly zeros. The table keeps at most ``hot_max`` actors decoded, in least-recently-used
-order, and compresses the rest after each batch, so memory grows by a few hundred bytes per
-additional actor instead of kilobytes. Touching a compressed actor costs a decode (~15 µs)
-once, after which it is hot again; the hot tier should hold the actors active within a
-few batches.
+rings of an actor that made a few requests are mostly zeros. The table keeps at most
+``hot_max`` actors decoded, in least-recently-used order, and compresses the rest after
+each batch, so memory grows by a few hundred bytes per additional actor instead of
+kilobytes. Touching a compressed actor costs a decode (~15 µs) once, after which it is
+hot again; the hot tier should hold the actors active within a few batches.
 
 The table is bounded as a whole too: beyond ``max_actors`` the least recently active
 actors are evicted (an attacker can make up actors — IPv6 addresses, sessions — far
@@ -47,8 +47,9 @@ from stream.core.zero_runs import expand, squeeze
 log = structlog.get_logger(__name__)
 
 # A cold entry is either compressed — this tag (no codec version is 0), the actor's newest
-# event time (for expiry) and its encoding squeezed (stream.core.zero_runs) — or the encoding itself as the changelog
-# held it (version 3 or 4, its newest event time at LAST_TS_OFFSET).
+# event time (for expiry) and its encoding squeezed (stream.core.zero_runs) — or the
+# encoding itself as the changelog held it (version 3 or 4, its newest event time at
+# LAST_TS_OFFSET).
 _PACKED = 0
 _PACKED_HEAD = struct.Struct("<Bd")
 _LAST_TS = struct.Struct("<d")
