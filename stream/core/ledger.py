@@ -14,14 +14,16 @@ two ids were, which the stable pseudonym beside each sealed id says anyway). Tok
 ``s2.`` + url-safe base64 of nonce and ciphertext.
 
 It replaced Fernet (AES-128-CBC + HMAC-SHA256), whose tokens (``gAAAA…``) ledgers written
-before still hold and :meth:`Sealer.open` still opens. Why: a Fernet encryption lets go of
-the interpreter lock inside OpenSSL, and the detector seals in the thread that works a
-batch beside the event loop's thread, so each release could wait for the lock up to the
-switch interval (5 ms). Measured: 245 µs per seal with another thread busy, 5.4 µs alone;
-AES-SIV keeps the lock and costs ~1.8 µs either way. For the same reason the nonce is not
-drawn from ``os.urandom`` per seal: that system call lets go of the lock too (255 µs
-contended). The ledger key keeps its format (32 url-safe base64 bytes, as ``scrapeguard
-incidents new-key`` makes it).
+before still hold and :meth:`Sealer.open` still opens. Why: Fernet draws each IV with
+``os.urandom``, a system call that lets go of the interpreter lock, and the detector seals
+in the thread that works a batch beside the event loop's thread, so each seal could wait
+for the lock up to the switch interval (5 ms): 245 µs per seal in one measurement with
+another thread busy, 5.4 µs alone (``python -m stream.harness.bench.gil``; how much
+depends on scheduling). ``AESSIV`` keeps the lock (~1.8 µs), and the nonce is a prefix
+drawn once and a counter for the same reason. The ledger key keeps its format (32
+url-safe base64 bytes, as ``scrapeguard incidents new-key`` makes it); the sealing key
+is derived from the 32 bytes it decodes to, so the same key written with a trailing
+newline seals alike.
 """
 
 from __future__ import annotations
@@ -52,13 +54,16 @@ class Sealer:
     def __init__(self, key: bytes) -> None:
         try:
             self._fernet = Fernet(key)  # checks the key's format; opens older tokens
+            # the 32 bytes the text stands for, decoded as Fernet decodes them, so that the
+            # same key written with a newline or other padding seals and opens alike
+            secret = base64.urlsafe_b64decode(key)
         except (ValueError, TypeError) as exc:
             raise ValueError(
                 "the ledger key must be a Fernet key: 32 url-safe base64 bytes "
                 "(make one with `scrapeguard incidents new-key`)"
             ) from exc
         # AES-256-SIV takes 64 bytes: two sub-keys of the ledger key
-        self._siv = AESSIV(derive(key, "ledger/siv/1") + derive(key, "ledger/siv/2"))
+        self._siv = AESSIV(derive(secret, "ledger/siv/1") + derive(secret, "ledger/siv/2"))
         self._nonce_prefix = os.urandom(8)
         self._counter = itertools.count()  # next() is atomic: safe from any thread
 
@@ -77,6 +82,8 @@ class Sealer:
 
     def open(self, token: str) -> str | None:
         """The sealed id, or None when ``token`` is not one this key sealed (any input)."""
+        if not isinstance(token, str):
+            return None
         try:
             if not token.startswith(SEALED_PREFIX):
                 return self._fernet.decrypt(token.encode()).decode()
@@ -85,7 +92,7 @@ class Sealer:
                 return None
             nonce = blob[:_NONCE_BYTES]
             return self._siv.decrypt(blob[_NONCE_BYTES:], [_AD, nonce]).decode()
-        except (InvalidToken, InvalidTag, ValueError, binascii.Error, AttributeError):
+        except (InvalidToken, InvalidTag, ValueError, binascii.Error):
             return None
 
 

@@ -135,8 +135,22 @@ def test_sealer_tokens_are_aes_siv_with_a_fresh_nonce_and_hide_the_id() -> None:
     a = Sealer(Sealer.new_key())
     one, two = a.seal("profile-42"), a.seal("profile-42")
     assert one.startswith(SEALED_PREFIX) and two.startswith(SEALED_PREFIX)
-    assert one != two  # a random nonce each: equal ids do not give equal tokens
+    assert one != two  # a nonce each (prefix and counter): equal ids give different tokens
     assert "profile-42" not in one and a.open(one) == a.open(two) == "profile-42"
+
+
+@pytest.mark.parametrize("written", [b"%s\n", b"  %s\r\n", b"%s\n\n"])
+def test_a_ledger_key_written_with_whitespace_seals_and_opens_alike(written: bytes) -> None:
+    key = Sealer.new_key()
+    bare, padded = Sealer(key), Sealer(written % key)
+    # a worker's environment and the privacy officer's key file need not be byte-equal
+    assert padded.open(bare.seal("profile-42")) == "profile-42"
+    assert bare.open(padded.seal("profile-43")) == "profile-43"
+
+
+def test_another_sealer_of_the_same_key_opens_its_tokens() -> None:
+    key = Sealer.new_key()
+    assert Sealer(key).open(Sealer(key).seal("profile-42")) == "profile-42"
 
 
 def test_sealer_still_opens_fernet_tokens_of_older_ledgers() -> None:
@@ -156,7 +170,8 @@ def test_sealer_refuses_a_tampered_token(flip: int) -> None:
 
 
 @pytest.mark.parametrize(
-    "token", ["", "s2.", "s2.!!!", "s2." + "A" * 20, "s2." + "A" * 64, "gAAAAAjunk", "x", 42, None]
+    "token",
+    ["", "s2.", "s2.!!!", "s2." + "A" * 20, "s2." + "A" * 64, "gAAAAAjunk", "x", 42, None, b"s2."],
 )
 def test_sealer_open_is_total(token: object) -> None:
     assert Sealer(Sealer.new_key()).open(token) is None  # type: ignore[arg-type]
