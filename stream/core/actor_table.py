@@ -4,7 +4,8 @@ compressed.
 A decoded :class:`~stream.core.actor_state.ActorState` is ~1.9 KB of Python objects for
 the bench mix (sparse window counters, arrays, boxed numbers); its changelog encoding
 with its zero runs squeezed (:mod:`stream.core.zero_runs`) is ~100–300 B, because the
-rings of an actor that made a few requests are mostly zeros. The table keeps at most
+rings of an actor that made a few requests are mostly zeros (~0.9–1.4 KB for an actor in
+sketch mode). The table keeps at most
 ``hot_max`` actors decoded, in least-recently-used order, and compresses the rest after
 each batch, so memory grows by a few hundred bytes per additional actor instead of
 kilobytes. Touching a compressed actor costs a decode (~15 µs) once, after which it is
@@ -53,8 +54,8 @@ log = structlog.get_logger(__name__)
 _PACKED = 0
 _PACKED_HEAD = struct.Struct("<Bd")
 _LAST_TS = struct.Struct("<d")
-# raw entries compressed per trim: ~1-11 µs each, so ~1.4 ms per batch of a partition until
-# all are (1M restored actors over 8 partitions: ~1,000 batches each)
+# raw entries compressed per trim: ~8-23 µs each, so ~1-3 ms per batch of a partition
+# until all are (1M restored actors over 8 partitions: ~1,000 batches each)
 RAW_PER_TRIM = 128
 
 

@@ -3,14 +3,21 @@
 An actor's changelog encoding (:mod:`stream.core.actor_codec`) is ~0.9 KB of which most is
 zeros: the rings and sketches of an actor that made a few requests are mostly empty. Here
 each run of 1-256 zero bytes becomes two bytes (``0``, length - 1) and every other byte
-stays as it is. On the bench mix that is 213 B per actor against zlib's 170 (level 1).
+stays as it is. On the bench mix that is 213 B per actor against zlib's 170 (level 1);
+an actor in sketch mode (a scraper's distinct-profile sketch is not zeros) keeps ~0.9-1.4
+KB against zlib's ~0.5 KB, and an entry can grow by half at worst (an isolated zero
+takes two bytes).
 
 Why not zlib: the cold tier is compressed and expanded inside the batch, in the thread
 that works it beside the event loop's thread, and zlib lets go of the interpreter lock
-around every call, so each one could wait for the lock again up to the switch interval
-(5 ms). Measured with another thread busy: ``zlib.decompress`` of one entry 753 µs
-(1.5 µs alone), ``zlib.compress`` 134 µs (9 µs alone). This code is compiled with the
-core (``stream/core/compiled.py``) and keeps the lock: ~1-2 µs either way.
+around every call, so each call may have to wait for the lock again while the loop's
+thread runs, up to the switch interval (5 ms). How long depends on scheduling: in one
+measurement with another thread busy (``python -m stream.harness.bench.gil``),
+``zlib.decompress`` of one entry took 753 µs (1.5 µs alone); in another, under other
+load, nothing was slower. This code is compiled with the core
+(``stream/core/compiled.py``) and never lets go of the lock; it is not faster than zlib
+alone (squeeze ~8-23 µs, expand ~4-14 µs per entry, against zlib's ~5-9 and ~1-3). What
+shows the gain is the worker: docs/performance.md, *Waiting for the interpreter lock*.
 """
 
 from __future__ import annotations
