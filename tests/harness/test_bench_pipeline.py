@@ -1,6 +1,6 @@
 import pytest
 
-from stream.harness.bench import memory, pipeline, restore
+from stream.harness.bench import gil, memory, pipeline, restore
 
 
 def test_pipeline_bench_times_the_second_half_of_the_mix() -> None:
@@ -31,3 +31,9 @@ def test_restore_bench_restores_every_actor(mode: str) -> None:
     # the worker's way decodes nothing at restore; the old one decoded the hot tier's worth
     assert r["hot_actors"] == (2000 if mode == "decoded" else 0)
     assert ("packed_bytes_per_actor" in r) == (mode == "raw")
+
+
+def test_gil_bench_times_every_call_alone_and_contended() -> None:
+    r = gil.measure(10)
+    assert set(r) == set(gil.calls())
+    assert all(v["alone_us"] > 0 and v["contended_us"] > 0 for v in r.values())
