@@ -116,8 +116,9 @@ class BatchWriter:
     async def write(self, messages: Iterable[Message], timestamp_ms: int | None = None) -> int:
         """Send every message; return how many, once all are acknowledged.
 
-        Raises the producer's error (``KafkaError``) if a batch is refused, and
-        ValueError for a message larger than a record batch.
+        Raises the producer's error (``KafkaError``) if a batch is refused, a message
+        larger than the broker takes included (aiokafka puts a message too big for a
+        record batch alone into a batch of its own).
         """
         producer = self.producer
         batches: dict[tuple[str, int], Any] = {}
@@ -130,14 +131,10 @@ class BatchWriter:
             if batch is None:
                 batch = batches[(topic, partition)] = producer.create_batch()
             if batch.append(key=key, value=value, timestamp=timestamp_ms) is None:
-                batch.close()  # full: sent now
+                # full (aiokafka closed it, so it is sent without lingering)
                 pending.append(await producer.send_batch(batch, topic, partition=partition))
                 batch = batches[(topic, partition)] = producer.create_batch()
-                if batch.append(key=key, value=value, timestamp=timestamp_ms) is None:
-                    raise ValueError(
-                        f"a {len(value or b'')}-byte message to {topic} does not fit in a "
-                        "record batch"
-                    )
+                batch.append(key=key, value=value, timestamp=timestamp_ms)  # a first fits
             sent += 1
             if len(pending) > 64:  # bound what is in flight
                 await asyncio.gather(*pending)
