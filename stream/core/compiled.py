@@ -38,6 +38,7 @@ COMPILED: tuple[str, ...] = (
     "stream.core.internal_records",
     "stream.core.older_era",
     "stream.core.partition_detector",
+    "stream.core.partition_scoring",
     "stream.core.policy",
     "stream.core.records",
     "stream.core.scoring",
