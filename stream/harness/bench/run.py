@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -18,12 +17,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stream import keys
-from stream.core.bouncer_keys import hash_key, new_key
-from stream.core.compiled import summary
-from stream.core.operator_records import BouncerKey
 from stream.core.policy_loader import default_policy_text
-from stream.core.records import Decision
-from stream.harness.bench import workload
+from stream.harness.bench import check_bench, workload
+from stream.harness.bench.results import Measured, bench_json
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
 from stream.kafka.read_to_end import is_marker
@@ -95,10 +91,10 @@ class Bench:
         self.keys = keys.generate()  # shared by every worker of the bench
 
     # -- helpers -------------------------------------------------------------------------
-    def _settings(self, broker: EmbeddedBroker, app_id: str) -> Settings:
+    def settings(self, broker: EmbeddedBroker, app_id: str) -> Settings:
         return Settings(broker=broker.url, app_id=app_id)
 
-    def _worker(
+    def worker(
         self, broker: EmbeddedBroker, app_id: str, name: str, policy: str | None = None
     ) -> WorkerProcess:
         env = {
@@ -128,11 +124,11 @@ class Bench:
         broker.start()
         procs: list[WorkerProcess] = []
         try:
-            s = self._settings(broker, "bench")
+            s = self.settings(broker, "bench")
             ensure_topics(s)
             msgs = [(k, v) for k, v, _ in workload.events(self.n, self.actors, time.time() - 7200)]
             self._publish(s, msgs)
-            procs = [self._worker(broker, "bench", f"worker{i}") for i in range(workers)]
+            procs = [self.worker(broker, "bench", f"worker{i}") for i in range(workers)]
             for p in procs:  # spawn all before waiting, so that they join together
                 p.spawn()
             for p in procs:
@@ -204,7 +200,7 @@ class Bench:
         broker.start()
         proc = None
         try:
-            s = self._settings(broker, "bench")
+            s = self.settings(broker, "bench")
             ensure_topics(s)
             msgs = [(k, v) for k, v, _ in workload.events(n, self.actors, time.time() - 7200)]
             self._publish(s, msgs)
@@ -244,9 +240,9 @@ class Bench:
         broker.start()
         w = None
         try:
-            s = self._settings(broker, "lat")
+            s = self.settings(broker, "lat")
             ensure_topics(s)
-            w = self._worker(broker, "lat", "latency", LATENCY_POLICY)
+            w = self.worker(broker, "lat", "latency", LATENCY_POLICY)
             w.start()
             return asyncio.run(self._latency(s))
         finally:
@@ -342,59 +338,8 @@ class Bench:
     def check_latency(
         self, rates: tuple[int, ...] = (1000, 10000), seconds: float = 5.0
     ) -> dict[str, dict[str, Any]]:
-        """``/check`` answered by a worker holding 10,000 decisions (accounts, ranges),
-        under an open-loop load from a second process (:mod:`.check_load`)."""
-        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
-        broker.start()
-        w = None
-        try:
-            s = self._settings(broker, "chk")
-            ensure_topics(s)
-            key = new_key()
-            now = time.time()
-            msgs: list[tuple[str, bytes | None, bytes | None, int | None]] = [
-                (s.bouncers_topic, b"bench", BouncerKey("bench", hash_key(key), now).encode(), None)
-            ]
-            actors = [f"account:chk-blocked-{i}" for i in range(5000)]
-            actors += [f"account:chk-challenged-{i}" for i in range(5000)]
-            actors += [f"range:10.77.{i}.0/24" for i in range(0, 256, 2)]
-            for i, actor in enumerate(actors):
-                action = "challenge" if "challenged" in actor else "block"
-                d = Decision(
-                    f"{i:032x}", actor, action, ["bench"], 0.0, "hst@1", 3600, now + 3600, now
-                )
-                msgs.append((s.topic_decisions, actor.encode(), d.encode(), None))
-            write_all(s, msgs)
-            w = self._worker(broker, "chk", "check")
-            w.start()
-            results: dict[str, dict[str, Any]] = {}
-            for rate in rates:
-                out = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "stream.harness.bench.check_load",
-                        str(w.web_port),
-                        key,
-                        str(rate),
-                        str(seconds),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    check=True,
-                    timeout=seconds * 25 + 60,
-                )
-                r = orjson.loads(out.stdout.strip().splitlines()[-1])
-                results[str(rate)] = r
-                self.log(
-                    f"bench: /check at {rate:,}/s offered: p50 {r['p50']:.2f} ms, "
-                    f"p99 {r['p99']:.2f} ms ({r['achieved_rps']:,}/s achieved, {r['statuses']})"
-                )
-            return results
-        finally:
-            if w is not None:
-                w.stop()
-            broker.stop()
+        """``/check`` under an open-loop load (:mod:`.check_bench`)."""
+        return check_bench.check_latency(self, rates, seconds)
 
     # -- memory -------------------------------------------------------------------------
     def memory(self, n: int) -> dict[str, float]:
@@ -411,103 +356,42 @@ class Bench:
 
     # -- all ----------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
+        """Every figure of ``bench.json`` (:mod:`.results`)."""
         started = time.monotonic()
-        tp, base, fa, lat, pipe = [], [], [], [], []
+        m = Measured()
         for i in range(self.runs):
-            pipe.append(self.pipeline())
-            self.log(f"bench: run {i + 1}: pure pipeline {pipe[-1]['us_per_event']:.1f} µs/event")
-            tp.append(self.throughput())
-            self.log(f"bench: run {i + 1}: scrapeguard {tp[-1]['eps']:,.0f} events/s")
-            base.append(self.baseline())
-            self.log(f"bench: run {i + 1}: naive Faust baseline {base[-1]['eps']:,.0f} events/s")
-            fa.append(self.faust_agent())
-            self.log(f"bench: run {i + 1}: detector as a Faust agent {fa[-1]['eps']:,.0f} events/s")
-            lat.append(self.latency())
-        check = self.check_latency()
-        two = self.throughput(workers=2)
-        self.log(f"bench: 2 workers: {two['eps']:,.0f} events/s")
-        mem, rest = {}, {}
+            m.pipeline.append(self.pipeline())
+            us = m.pipeline[-1]["us_per_event"]
+            self.log(f"bench: run {i + 1}: pure pipeline {us:.1f} µs/event")
+            m.throughput.append(self.throughput())
+            self.log(f"bench: run {i + 1}: scrapeguard {m.throughput[-1]['eps']:,.0f} events/s")
+            m.baseline.append(self.baseline())
+            eps = m.baseline[-1]["eps"]
+            self.log(f"bench: run {i + 1}: naive Faust baseline {eps:,.0f} events/s")
+            m.faust_agent.append(self.faust_agent())
+            eps = m.faust_agent[-1]["eps"]
+            self.log(f"bench: run {i + 1}: detector as a Faust agent {eps:,.0f} events/s")
+            m.latency.append(self.latency())
+        m.check = self.check_latency()
+        m.two_workers = self.throughput(workers=2)
+        self.log(f"bench: 2 workers: {m.two_workers['eps']:,.0f} events/s")
         for n in self.memory_actors:
-            mem[n] = self.memory(n)
+            mem = m.memory[n] = self.memory(n)
             self.log(
-                f"bench: {n:,} actors: {mem[n]['rss_bytes_per_actor']:.0f} B/actor in "
-                f"memory, {mem[n]['encoded_bytes_per_actor']:.0f} B in the changelog"
+                f"bench: {n:,} actors: {mem['rss_bytes_per_actor']:.0f} B/actor in "
+                f"memory, {mem['encoded_bytes_per_actor']:.0f} B in the changelog"
             )
-            rest[n] = self.restore(n)
+            rest = m.restore[n] = self.restore(n)
             self.log(
-                f"bench: restore of {n:,} actors: {rest[n]['restore_us_per_actor']:.1f} µs "
-                f"and {rest[n]['rss_bytes_per_actor']:.0f} B per actor"
+                f"bench: restore of {n:,} actors: {rest['restore_us_per_actor']:.1f} µs "
+                f"and {rest['rss_bytes_per_actor']:.0f} B per actor"
             )
-        eps = [r["eps"] for r in tp]
-        beps = [r["eps"] for r in base]
-        feps = [r["eps"] for r in fa]
-        med = statistics.median(eps)
-        bmed = statistics.median(beps)
-        latency_ms = {
-            str(load): {
-                q: statistics.median(r[load][q] for r in lat) for q in ("p50", "p95", "p99")
-            }
-            for load in self.loads
+        config = {
+            "runs": self.runs,
+            "events": self.n,
+            "actors": self.actors,
+            "baseline_events": self.n_base,
+            "loads_eps": list(self.loads),
+            "load_seconds": self.load_s,
         }
-        return {
-            "throughput_eps": round(med),
-            "baseline_throughput_eps": round(bmed),
-            "faust_agent_throughput_eps": round(statistics.median(feps)),
-            "ratio": round(med / bmed, 1),
-            "pipeline_us_per_event": statistics.median(r["us_per_event"] for r in pipe),
-            "latency_ms": latency_ms,
-            "check_latency_ms": check,
-            "bytes_per_actor": {str(n): round(m["rss_bytes_per_actor"]) for n, m in mem.items()},
-            "encoded_bytes_per_actor": {
-                str(n): round(m["encoded_bytes_per_actor"]) for n, m in mem.items()
-            },
-            # restore from the changelog's bytes (Kafka's read not included), and the
-            # memory right after it, before the lazy compression
-            "restore_us_per_actor": {str(n): r["restore_us_per_actor"] for n, r in rest.items()},
-            "restored_bytes_per_actor": {
-                str(n): r["rss_bytes_per_actor"] for n, r in rest.items()
-            },
-            "peak_rss_mb": round(max(r["peak_rss_mb"] for r in tp), 1),
-            "cpu_s_per_1k_events": round(statistics.median(r["cpu_s_per_1k"] for r in tp), 3),
-            "scale_out_eps": {"1": round(med), "2": round(two["eps"])},
-            "spread": {
-                "throughput_eps": [round(min(eps)), round(max(eps))],
-                "baseline_throughput_eps": [round(min(beps)), round(max(beps))],
-                "faust_agent_throughput_eps": [round(min(feps)), round(max(feps))],
-                "pipeline_us_per_event": [
-                    min(r["us_per_event"] for r in pipe),
-                    max(r["us_per_event"] for r in pipe),
-                ],
-                "latency_ms": {
-                    str(load): {
-                        q: [min(r[load][q] for r in lat), max(r[load][q] for r in lat)]
-                        for q in ("p50", "p99")
-                    }
-                    for load in self.loads
-                },
-            },
-            "runs": {
-                "throughput": tp,
-                "baseline": base,
-                "faust_agent": fa,
-                "pipeline": pipe,
-                "latency": [{str(k): v for k, v in r.items()} for r in lat],
-            },
-            "config": {
-                "runs": self.runs,
-                "events": self.n,
-                "actors": self.actors,
-                "baseline_events": self.n_base,
-                "loads_eps": list(self.loads),
-                "load_seconds": self.load_s,
-            },
-            # the pure core compiled (mypyc) or run from its sources: stream.core.compiled
-            "core": summary(),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "platform": platform.platform(),
-                "processor": platform.machine(),
-            },
-            "seconds": round(time.monotonic() - started),
-        }
+        return bench_json(m, config, time.monotonic() - started)

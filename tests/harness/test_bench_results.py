@@ -1,0 +1,53 @@
+"""bench.json from what a bench measured (stream.harness.bench.results): medians of the
+runs, their spread, and every run as measured."""
+
+from __future__ import annotations
+
+from stream.harness.bench.results import Measured, bench_json
+
+
+def measured() -> Measured:
+    m = Measured()
+    for eps, base, us, p99 in ((14000.0, 1400.0, 28.0, 400.0), (15000.0, 1300.0, 27.0, 520.0),
+                               (12000.0, 1500.0, 30.0, 350.0)):  # fmt: skip
+        m.throughput.append({"eps": eps, "peak_rss_mb": eps / 100, "cpu_s_per_1k": us / 400})
+        m.baseline.append({"eps": base})
+        m.faust_agent.append({"eps": base * 2})
+        m.pipeline.append({"us_per_event": us})
+        m.latency.append({10000: {"p50": p99 / 2, "p95": p99 * 0.9, "p99": p99}})
+    m.check = {"1000": {"p50": 0.8, "p99": 1.7}}
+    m.two_workers = {"eps": 25000.0}
+    m.memory[100_000] = {"rss_bytes_per_actor": 1903.4, "encoded_bytes_per_actor": 913.6}
+    m.restore[100_000] = {"restore_us_per_actor": 0.7, "rss_bytes_per_actor": 1095.0}
+    return m
+
+
+def test_medians_ratio_and_spread_over_the_runs() -> None:
+    config = {"runs": 3, "loads_eps": [10000]}
+    out = bench_json(measured(), config, 123.4)
+    assert out["throughput_eps"] == 14000 and out["baseline_throughput_eps"] == 1400
+    assert out["ratio"] == 10.0  # the medians' ratio, not a run's
+    assert out["faust_agent_throughput_eps"] == 2800
+    assert out["pipeline_us_per_event"] == 28.0
+    assert out["spread"]["throughput_eps"] == [12000, 15000]
+    assert out["spread"]["pipeline_us_per_event"] == [27.0, 30.0]
+    # each quantile is the median of that quantile over the runs
+    assert out["latency_ms"]["10000"] == {"p50": 200.0, "p95": 360.0, "p99": 400.0}
+    assert out["spread"]["latency_ms"]["10000"]["p99"] == [350.0, 520.0]
+    assert out["peak_rss_mb"] == 150.0  # the highest of the runs
+    assert out["cpu_s_per_1k_events"] == 0.07
+    assert out["scale_out_eps"] == {"1": 14000, "2": 25000}
+    assert out["bytes_per_actor"] == {"100000": 1903}
+    assert out["encoded_bytes_per_actor"] == {"100000": 914}
+    assert out["restore_us_per_actor"] == {"100000": 0.7}
+    assert out["check_latency_ms"] == {"1000": {"p50": 0.8, "p99": 1.7}}
+    assert out["config"] is config and out["seconds"] == 123
+    assert out["core"].split()[0] in ("compiled", "python", "mixed")
+
+
+def test_every_run_is_kept_as_measured() -> None:
+    m = measured()
+    out = bench_json(m, {"loads_eps": [10000]}, 1.0)
+    assert out["runs"]["throughput"] == m.throughput
+    assert out["runs"]["pipeline"] == m.pipeline
+    assert [r["10000"]["p99"] for r in out["runs"]["latency"]] == [400.0, 520.0, 350.0]
