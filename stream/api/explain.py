@@ -36,6 +36,11 @@ def _score_rule(policy: Policy) -> str:
             f"; below the gates, with regular page timing from "
             f"{policy.regular_run_floor} profiles an hour"
         )
+    if policy.crawler_floor > 0:
+        rule += (
+            f"; below the gates, from a program that announces itself (user agent, "
+            f"robots.txt) after {policy.crawler_floor} profiles a day"
+        )
     return rule
 
 

@@ -1,7 +1,8 @@
 """Signs of automation that do not depend on the model.
 
-A user agent of an HTTP library, a headless browser or a scraping framework; and, read
-from an actor's windows, regular timing (of all requests, or of page views alone), id
+A user agent of an HTTP library, a headless browser or a scraping framework; a recent
+fetch of ``robots.txt`` (crawlers read it, browsers never ask for it); and, read from an
+actor's windows, regular timing (of all requests, or of page views alone), id
 enumeration, no sleep and many errors. The policy may require one of these before an
 anomaly score can challenge: busy people (recruiters, moderators) are statistically
 unusual too, but they sleep, click irregularly and use browsers.
@@ -40,6 +41,12 @@ REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
 # a steady reader's log-normal pauses (sigma 0.4-0.5) come out near 0.4-0.5 on average
 # and under 0.35 in stretches; a script's uniform(a, b) pause is (b - a) / (sqrt(3)(a + b))
 REGULAR_RUN_CV: Final = 0.25
+# robots.txt fetched within about 4 hours of the actor's latest event (its recency-
+# weighted count, time constant behaviour.TAU_S = 1 h, still above e^-3.9)
+ROBOTS_RECENT: Final = 0.02
+# the signs by which a program announces itself: its user agent, or reading robots.txt
+# (Policy.crawler_signs: a score may act on them below the gates, from a day's profiles)
+CRAWLER_SIGNS: Final = ("automation_ua", "robots_txt")
 
 
 def metronome_pages(b: Behaviour, max_cv: float) -> bool:
@@ -51,6 +58,11 @@ def metronome_pages(b: Behaviour, max_cv: float) -> bool:
     return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < max_cv
 
 
+def robots_recent(b: Behaviour) -> bool:
+    """``robots.txt`` read within about 4 hours of the actor's latest event."""
+    return b.c[bh.C_ROBOTS] >= ROBOTS_RECENT
+
+
 SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {
     "automation_ua": lambda c, b: c.automation,
     "regular_timing": lambda c, b: c.events >= 30 and 0.0 < c.gap_cv() < REGULAR_CV,
@@ -60,6 +72,7 @@ SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {
     "errors": lambda c, b: (
         c.requests_per_hour >= 20 and c.errors_per_hour > 0.2 * c.requests_per_hour
     ),
+    "robots_txt": lambda c, b: robots_recent(b),
 }
 
 

@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
 from stream.core.allowlist import Allowlist
-from stream.core.automation import REGULAR_RUN_CV, automation_signals, metronome_pages
+from stream.core.automation import (
+    CRAWLER_SIGNS,
+    REGULAR_RUN_CV,
+    automation_signals,
+    metronome_pages,
+)
 
 METRICS = (
     "requests_per_minute",
@@ -98,6 +103,10 @@ class Policy:
     # a run of page views at a metronome's rhythm (the sign regular_pages) from this many
     # profile views in the hour lets a score above `challenge` act below the gates; 0 = off
     score_regular_min_profiles_per_hour: int = 0
+    # a program that announces itself (an automation user agent, or robots.txt read: signs
+    # of CRAWLER_SIGNS the policy accepts) lets a score above `challenge` act below the
+    # gates once it has viewed this many distinct profiles in the day; 0 = off
+    score_crawler_min_profiles_per_day: int = 0
 
     def ttl_s(self, action: Action) -> float:
         return self.ttl_block_s if action == Action.BLOCK else self.ttl_challenge_s
@@ -132,11 +141,38 @@ class Policy:
             return 0
         return self.score_regular_min_profiles_per_hour
 
+    def crawler_signs(self, state: ActorState) -> list[str]:
+        """Below the gates: the signs by which ``state`` announces itself as a program
+        (:data:`~stream.core.automation.CRAWLER_SIGNS` that ``require_one_of`` accepts),
+        once it has viewed ``crawler_min_profiles_per_day`` distinct profiles in the day —
+        a crawler of profiles that keeps under the hourly gates. Empty when the path is
+        off or the actor shows none."""
+        floor = self.crawler_floor
+        if floor <= 0:
+            return []
+        names = self.score_require_one_of
+        signs = tuple(n for n in CRAWLER_SIGNS if not names or n in names)
+        shown = automation_signals(state.counters, state.behaviour, signs)
+        if not shown or state.counters.profiles_per_day < floor:
+            return []
+        return shown
+
+    @property
+    def crawler_floor(self) -> int:
+        """Profiles a day from which a program that announces itself lets a score act
+        below the gates (:meth:`crawler_signs`); 0 when that path is off."""
+        names = self.score_require_one_of
+        if names and not any(n in names for n in CRAWLER_SIGNS):
+            return 0
+        return self.score_crawler_min_profiles_per_day
+
     def score_reason(self, state: ActorState, score: float) -> str:
         """Why ``score`` challenges ``state`` (``""`` when it does not): with enough
         evidence, above ``challenge`` with a sign of automation (when the policy asks for
         one), or above ``challenge_alone`` without one; below the gates, above
-        ``challenge`` on a regular run of pages (:meth:`regular_run`)."""
+        ``challenge`` on a regular run of pages (:meth:`regular_run`) or from a program
+        that announces itself and has viewed a day's floor of profiles
+        (:meth:`crawler_signs`)."""
         if score <= self.score_challenge:
             return ""
         if not self.score_eligible(state):
@@ -144,6 +180,13 @@ class Policy:
                 return (
                     f"anomaly_score {score:.3f} > {self.score_challenge:g} with a regular run "
                     "of pages below the gates"
+                )
+            signs = self.crawler_signs(state)
+            if signs:
+                return (
+                    f"anomaly_score {score:.3f} > {self.score_challenge:g} with "
+                    f"{', '.join(signs)} and {state.counters.profiles_per_day} profiles in "
+                    "the day below the gates"
                 )
             return ""
         signals = automation_signals(state.counters, state.behaviour, self.score_require_one_of)

@@ -33,6 +33,8 @@ def test_the_score_rule_names_the_sign_and_the_threshold_without_one() -> None:
     alone = score_words("[score]\nrequire_one_of = []\nchallenge = 0.8")
     assert "challenge above 0.8;" in alone and "sign of automation," not in alone
     assert "below the gates, with regular page timing from 10 profiles an hour" in words
+    assert "announces itself (user agent, robots.txt) after 20 profiles a day" in words
+    assert "announces itself" not in score_words("[score]\ncrawler_min_profiles_per_day = 0")
     assert "regular page timing" not in score_words("[score]\nregular_min_profiles_per_hour = 0")
     # with no sign required the run still lets the score act below the gates
     assert "below the gates, with regular page timing" in alone

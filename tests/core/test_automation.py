@@ -50,3 +50,23 @@ def test_a_steady_reader_is_never_a_regular_run() -> None:
 def test_too_few_gaps_are_not_a_run() -> None:
     script = browse([12.0] * 25)
     assert not metronome_pages(script.behaviour, REGULAR_RUN_CV)
+
+
+def test_robots_txt_is_a_sign_for_about_four_hours_of_the_actors_own_time() -> None:
+    s, t = ActorState(), T0
+    s.apply(
+        RequestEvent("r", t, "ip:192.0.2.9", None, None, "192.0.2.9", "Mozilla/5.0", "GET",
+                     "/robots.txt", 200),
+        0,
+    )  # fmt: skip
+    robots = SIGNALS["robots_txt"]
+    assert robots(s.counters, s.behaviour)
+    for i, hours in enumerate((1.0, 3.5, 4.0)):
+        s.apply(
+            RequestEvent(f"e{i}", t + hours * 3600, "ip:192.0.2.9", None, None, "192.0.2.9",
+                         "Mozilla/5.0", "GET", "/about", 200),
+            i + 1,
+        )  # fmt: skip
+        assert robots(s.counters, s.behaviour) is (hours < 3.9)
+    # a browser never asks for robots.txt
+    assert not any(robots(v.counters, v.behaviour) for v in views([30.0] * 40))

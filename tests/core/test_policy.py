@@ -209,8 +209,8 @@ min_requests_per_hour = 10.5
         "mine.toml:5: [allowlist] unknown key 'ips'; known: actors, crawler, ip_ranges, "
         "user_agents",
         "mine.toml:8: [score] unknown key 'chalenge' (did you mean 'challenge'?); known: "
-        "challenge, challenge_alone, interval_s, learn_sample_rate, min_events, "
-        "min_profiles_per_hour, "
+        "challenge, challenge_alone, crawler_min_profiles_per_day, interval_s, "
+        "learn_sample_rate, min_events, min_profiles_per_hour, "
         "min_requests_per_hour, random_challenge_rate, regular_min_profiles_per_hour, "
         "require_one_of",
         "mine.toml:9: [score] min_requests_per_hour must be a whole number, not 10.5",
@@ -279,3 +279,56 @@ def test_the_packaged_default_is_complete_on_its_own() -> None:
             if section == "limits" or (section == "allowlist" and key == "crawler"):
                 continue
             assert f"{key} =" in text, (section, key)
+
+
+def crawler(profiles: int, user_agent: str = "Mozilla/5.0", robots: bool = True) -> ActorState:
+    """An IP-keyed crawler: robots.txt first (or not), then one profile every 5 minutes
+    (12 an hour: far under the gates), no assets, no referrer."""
+    s, ts = ActorState(), T0
+    if robots:
+        s.apply(
+            RequestEvent("r", ts, "ip:192.0.2.9", None, None, "192.0.2.9", user_agent, "GET",
+                         "/robots.txt", 200, referrer=""),
+            0,
+        )  # fmt: skip
+    for i in range(profiles):
+        ts += 300.0
+        s.apply(
+            RequestEvent(f"e{i}", ts, "ip:192.0.2.9", None, None, "192.0.2.9", user_agent,
+                         "GET", "/profiles/{id}", 200, f"p{i}", referrer=""),
+            i + 1,
+        )  # fmt: skip
+    s.score = 0.9
+    return s
+
+
+def test_a_program_that_announces_itself_is_challenged_below_the_gates_after_a_days_floor() -> None:
+    # 20 profiles at 12 an hour, robots.txt read 100 minutes ago: the default floor of 20
+    reader = crawler(20)
+    assert POLICY.score_eligible(reader) is False
+    v = POLICY.evaluate(reader, reader.last_ts, Action.ALLOW)
+    assert v.action == Action.CHALLENGE
+    assert v.reasons == (
+        "anomaly_score 0.900 > 0.8 with robots_txt and 20 profiles in the day below the gates",
+    )
+    # an HTTP library's user agent is the other way a program says what it is
+    lib = crawler(20, user_agent="python-requests/2.31.0", robots=False)
+    assert POLICY.evaluate(lib, lib.last_ts, Action.ALLOW).reasons == (
+        "anomaly_score 0.900 > 0.8 with automation_ua and 20 profiles in the day below the gates",
+    )
+    # below the floor, without a sign, under `challenge`, or with the path off: nothing
+    assert POLICY.evaluate(crawler(19), T0 + 19 * 300.0, Action.ALLOW).action == Action.ALLOW
+    browser = crawler(20, robots=False)
+    assert POLICY.evaluate(browser, browser.last_ts, Action.ALLOW).action == Action.ALLOW
+    reader.score = 0.8
+    assert POLICY.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
+    reader.score = 0.9
+    off = parse_policy("[score]\ncrawler_min_profiles_per_day = 0")
+    assert off.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
+    # only the signs the policy accepts: without robots_txt, reading robots.txt is not one
+    no_robots = parse_policy("[score]\nrequire_one_of = ['automation_ua', 'regular_pages']")
+    assert no_robots.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
+    assert no_robots.evaluate(lib, lib.last_ts, Action.ALLOW).action == Action.CHALLENGE
+    neither = parse_policy("[score]\nrequire_one_of = ['regular_pages']")
+    assert neither.crawler_floor == 0 and POLICY.crawler_floor == 20
+    assert neither.evaluate(lib, lib.last_ts, Action.ALLOW).action == Action.ALLOW
