@@ -170,7 +170,12 @@ class PartitionScoring:
             return  # the live model decides; the challenger's error is counted
         if score is not None:
             out.scores.append(Score(actor, score, ts, g.label, "shadow"))
-        reason = policy.score_reason(state, score) if score is not None else ""
+        # the live model never decides about an allowlisted actor; neither does the challenger
+        reason = (
+            policy.score_reason(state, score)
+            if score is not None and not state.allowlisted
+            else ""
+        )
         if reason and self.shadow_flags.get(actor, 0.0) <= ts:
             assert score is not None
             ttl = policy.ttl_challenge_s

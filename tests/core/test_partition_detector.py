@@ -373,3 +373,20 @@ def test_after_a_restore_nothing_expires_for_one_grace_period() -> None:
     clock[0] += 901
     assert det.expire_idle() == ["account:replayed"]
 
+
+
+def test_the_challenger_never_decides_about_an_allowlisted_actor() -> None:
+    # a sure challenger in shadow: it would challenge this scraper (an HTTP library)...
+    for allow, expected in (("", 1), ('[allowlist]\nactors = ["account:bot"]', 0)):
+        det = detector(policy=parse_policy(allow))
+        det.shadow, det.shadow_label = SpyScorer(score=0.99), "spy@1"
+        records = [
+            rec(i, event(i, T0 + i * 3.0, "bot", target_profile_id=str(10_000 + i),
+                         user_agent="python-requests/2.31"))
+            for i in range(120)
+        ]  # fmt: skip
+        out = det.process(records)
+        shadow = [d for d in out.decisions if d.shadow]
+        # ...unless it is allowlisted, as the live model would not
+        assert len(shadow) == expected
+        assert (out.scores != []) and all(s.actor == "account:bot" for s in out.scores)
