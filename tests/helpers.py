@@ -64,3 +64,37 @@ def group_member(score: float, ts: float = T0, views: int = 10) -> Any:
         state.apply(view, i)
     state.score = score
     return state
+
+
+def crawler(
+    profiles: int,
+    user_agent: str = "Mozilla/5.0",
+    robots: bool = True,
+    minutes: float = 5.0,
+    irregular: bool = False,
+) -> Any:
+    """An IP-keyed crawler: robots.txt first (or not), then one profile every ``minutes``
+    (12 an hour by default: far under the gates; ``irregular``: log-normal gaps of that
+    mean, as a person clicks), no assets, no referrer."""
+    import random
+
+    from stream.core.actor_state import ActorState
+    from stream.core.records import RequestEvent
+
+    s, ts = ActorState(), T0
+    if robots:
+        s.apply(
+            RequestEvent("r", ts, "ip:192.0.2.9", None, None, "192.0.2.9", user_agent, "GET",
+                         "/robots.txt", 200, referrer=""),
+            0,
+        )  # fmt: skip
+    rng = random.Random(7)
+    for i in range(profiles):
+        ts += minutes * 60.0 * (rng.lognormvariate(-0.5, 1.0) if irregular else 1.0)
+        s.apply(
+            RequestEvent(f"e{i}", ts, "ip:192.0.2.9", None, None, "192.0.2.9", user_agent,
+                         "GET", "/profiles/{id}", 200, f"p{i}", referrer=""),
+            i + 1,
+        )  # fmt: skip
+    s.score = 0.9
+    return s

@@ -38,8 +38,8 @@ def _score_rule(policy: Policy) -> str:
         )
     if policy.crawler_floor > 0:
         rule += (
-            f"; below the gates, from a program that announces itself (user agent, "
-            f"robots.txt) after {policy.crawler_floor} profiles a day"
+            f"; below the gates, from a reader of robots.txt after {policy.crawler_floor} "
+            "profiles a day"
         )
     return rule
 
@@ -125,7 +125,11 @@ def explain(
     signals = automation_signals(
         c, state.behaviour, tuple(policy.score_require_one_of) or tuple(SIGNALS)
     )
-    eligible = policy.score_eligible(state) or policy.regular_run(state)
+    eligible = (
+        policy.score_eligible(state)
+        or policy.regular_run(state)
+        or bool(policy.crawler_signs(state))
+    )
     words.append(
         f"Anomaly score {state.score:.3f} from model {model} ({_score_rule(policy)}"
         + ("" if eligible else "; too little activity for the score to act now")

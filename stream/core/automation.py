@@ -1,11 +1,11 @@
 """Signs of automation that do not depend on the model.
 
 A user agent of an HTTP library, a headless browser or a scraping framework; a recent
-fetch of ``robots.txt`` (crawlers read it, browsers never ask for it); and, read from an
-actor's windows, regular timing (of all requests, or of page views alone), id
-enumeration, no sleep and many errors. The policy may require one of these before an
-anomaly score can challenge: busy people (recruiters, moderators) are statistically
-unusual too, but they sleep, click irregularly and use browsers.
+read of ``robots.txt`` by an actor of one user agent (crawlers read it, browsers never
+ask for it); and, read from an actor's windows, regular timing (of all requests, or of
+page views alone), id enumeration, no sleep and many errors. The policy may require one
+of these before an anomaly score can challenge: busy people (recruiters, moderators) are
+statistically unusual too, but they sleep, click irregularly and use browsers.
 """
 
 from __future__ import annotations
@@ -41,12 +41,14 @@ REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
 # a steady reader's log-normal pauses (sigma 0.4-0.5) come out near 0.4-0.5 on average
 # and under 0.35 in stretches; a script's uniform(a, b) pause is (b - a) / (sqrt(3)(a + b))
 REGULAR_RUN_CV: Final = 0.25
-# robots.txt fetched within about 4 hours of the actor's latest event (its recency-
-# weighted count, time constant behaviour.TAU_S = 1 h, still above e^-3.9)
+# robots.txt read recently: its recency-weighted count (time constant behaviour.TAU_S =
+# 1 h) above this lasts ~4 h of the actor's own event time after one read, longer after
+# several (5 reads: ~5.5 h)
 ROBOTS_RECENT: Final = 0.02
-# the signs by which a program announces itself: its user agent, or reading robots.txt
-# (Policy.crawler_signs: a score may act on them below the gates, from a day's profiles)
-CRAWLER_SIGNS: Final = ("automation_ua", "robots_txt")
+# the signs by which a crawler shows itself and that let a score act below the gates from a
+# day's profiles (Policy.crawler_signs). Not automation_ua: a platform's own mobile app
+# may send an HTTP library's user agent (okhttp, axios), and such a user is no crawler
+CRAWLER_SIGNS: Final = ("robots_txt",)
 
 
 def metronome_pages(b: Behaviour, max_cv: float) -> bool:
@@ -59,8 +61,11 @@ def metronome_pages(b: Behaviour, max_cv: float) -> bool:
 
 
 def robots_recent(b: Behaviour) -> bool:
-    """``robots.txt`` read within about 4 hours of the actor's latest event."""
-    return b.c[bh.C_ROBOTS] >= ROBOTS_RECENT
+    """``robots.txt`` read lately (:data:`ROBOTS_RECENT`) by an actor of one user agent:
+    browsers never ask for it; an address shared by people (a NAT, cookie-less visitors
+    keyed by IP) shows several user agents, and one tool among them reading robots.txt
+    does not make the address a crawler."""
+    return b.c[bh.C_ROBOTS] >= ROBOTS_RECENT and len(b.uas) == 1
 
 
 SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {

@@ -103,9 +103,9 @@ class Policy:
     # a run of page views at a metronome's rhythm (the sign regular_pages) from this many
     # profile views in the hour lets a score above `challenge` act below the gates; 0 = off
     score_regular_min_profiles_per_hour: int = 0
-    # a program that announces itself (an automation user agent, or robots.txt read: signs
-    # of CRAWLER_SIGNS the policy accepts) lets a score above `challenge` act below the
-    # gates once it has viewed this many distinct profiles in the day; 0 = off
+    # a crawler that shows itself (robots.txt read: CRAWLER_SIGNS, when the policy accepts
+    # the sign) lets a score above `challenge` act below the gates once it has viewed this
+    # many distinct profiles in the day; 0 = off
     score_crawler_min_profiles_per_day: int = 0
 
     def ttl_s(self, action: Action) -> float:
@@ -142,7 +142,7 @@ class Policy:
         return self.score_regular_min_profiles_per_hour
 
     def crawler_signs(self, state: ActorState) -> list[str]:
-        """Below the gates: the signs by which ``state`` announces itself as a program
+        """Below the gates: the signs by which ``state`` shows itself a crawler
         (:data:`~stream.core.automation.CRAWLER_SIGNS` that ``require_one_of`` accepts),
         once it has viewed ``crawler_min_profiles_per_day`` distinct profiles in the day —
         a crawler of profiles that keeps under the hourly gates. Empty when the path is
@@ -159,8 +159,8 @@ class Policy:
 
     @property
     def crawler_floor(self) -> int:
-        """Profiles a day from which a program that announces itself lets a score act
-        below the gates (:meth:`crawler_signs`); 0 when that path is off."""
+        """Profiles a day from which a crawler that shows itself lets a score act below
+        the gates (:meth:`crawler_signs`); 0 when that path is off."""
         names = self.score_require_one_of
         if names and not any(n in names for n in CRAWLER_SIGNS):
             return 0
@@ -170,9 +170,8 @@ class Policy:
         """Why ``score`` challenges ``state`` (``""`` when it does not): with enough
         evidence, above ``challenge`` with a sign of automation (when the policy asks for
         one), or above ``challenge_alone`` without one; below the gates, above
-        ``challenge`` on a regular run of pages (:meth:`regular_run`) or from a program
-        that announces itself and has viewed a day's floor of profiles
-        (:meth:`crawler_signs`)."""
+        ``challenge`` on a regular run of pages (:meth:`regular_run`) or from a crawler
+        that shows itself and has viewed a day's floor of profiles (:meth:`crawler_signs`)."""
         if score <= self.score_challenge:
             return ""
         if not self.score_eligible(state):

@@ -8,7 +8,7 @@ from stream.api.explain import explain
 from stream.core.actor_state import ActorState
 from stream.core.policy_loader import parse_policy
 from stream.core.validation import validate
-from tests.helpers import T0, event
+from tests.helpers import T0, crawler, event
 
 
 def state_of(n: int) -> ActorState:
@@ -33,8 +33,9 @@ def test_the_score_rule_names_the_sign_and_the_threshold_without_one() -> None:
     alone = score_words("[score]\nrequire_one_of = []\nchallenge = 0.8")
     assert "challenge above 0.8;" in alone and "sign of automation," not in alone
     assert "below the gates, with regular page timing from 10 profiles an hour" in words
-    assert "announces itself (user agent, robots.txt) after 20 profiles a day" in words
-    assert "announces itself" not in score_words("[score]\ncrawler_min_profiles_per_day = 0")
+    assert "below the gates, from a reader of robots.txt after 20 profiles a day" in words
+    assert "robots.txt" not in score_words("[score]\ncrawler_min_profiles_per_day = 0")
+    assert "robots.txt" not in score_words("[score]\nrequire_one_of = ['automation_ua']")
     assert "regular page timing" not in score_words("[score]\nregular_min_profiles_per_hour = 0")
     # with no sign required the run still lets the score act below the gates
     assert "below the gates, with regular page timing" in alone
@@ -48,3 +49,15 @@ def test_a_group_member_is_told_what_evidence_of_its_own_the_group_needs() -> No
     words = next(w for w in out["words"] if w.startswith("It belongs to a group"))
     assert "only with its own score of 0.85 or more from 10 profile views an hour" in words
     assert "(it has 12)" in words
+
+
+def test_a_crawler_challenged_below_the_gates_is_not_told_it_did_too_little() -> None:
+    reader = crawler(20)
+    policy = parse_policy("")
+    out = explain("ip:192.0.2.9", reader, policy, [], "m@1", reader.last_ts)
+    words = next(w for w in out["words"] if w.startswith("Anomaly score"))
+    assert "too little activity" not in words and "robots_txt" in words
+    few = crawler(10)  # under the day's floor of 20: the score cannot act yet
+    out = explain("ip:192.0.2.9", few, policy, [], "m@1", few.last_ts)
+    words = next(w for w in out["words"] if w.startswith("Anomaly score"))
+    assert "too little activity for the score to act now" in words

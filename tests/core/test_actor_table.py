@@ -219,7 +219,8 @@ def test_decisions_and_state_do_not_depend_on_the_hot_tier_size() -> None:
     small, small_decisions = run(detector(1), records)
     big, big_decisions = run(detector(100_000), records)
     assert small.actors.hot == 1 and big.actors.hot == len(big.actors) > 200
-    assert {d[1] for d in big_decisions} == {"challenge", "block"}
+    # both kinds of decision are in the run (and an allow when a challenge expired)
+    assert {"challenge", "block"} <= {d[1] for d in big_decisions}
     assert small_decisions == big_decisions
     assert {a: encode(s) for a, s in small.actors.items()} == {
         a: encode(s) for a, s in big.actors.items()

@@ -52,7 +52,7 @@ def test_too_few_gaps_are_not_a_run() -> None:
     assert not metronome_pages(script.behaviour, REGULAR_RUN_CV)
 
 
-def test_robots_txt_is_a_sign_for_about_four_hours_of_the_actors_own_time() -> None:
+def test_robots_txt_is_a_sign_for_about_four_hours_after_one_read_by_one_user_agent() -> None:
     s, t = ActorState(), T0
     s.apply(
         RequestEvent("r", t, "ip:192.0.2.9", None, None, "192.0.2.9", "Mozilla/5.0", "GET",
@@ -68,5 +68,16 @@ def test_robots_txt_is_a_sign_for_about_four_hours_of_the_actors_own_time() -> N
             i + 1,
         )  # fmt: skip
         assert robots(s.counters, s.behaviour) is (hours < 3.9)
-    # a browser never asks for robots.txt
-    assert not any(robots(v.counters, v.behaviour) for v in views([30.0] * 40))
+    # read again, then a second user agent on the same actor: an address people share
+    s.apply(
+        RequestEvent("r2", t + 5 * 3600, "ip:192.0.2.9", None, None, "192.0.2.9",
+                     "Mozilla/5.0", "GET", "/robots.txt", 200),
+        10,
+    )  # fmt: skip
+    assert robots(s.counters, s.behaviour)
+    s.apply(
+        RequestEvent("p", t + 5 * 3600 + 60, "ip:192.0.2.9", None, None, "192.0.2.9",
+                     "Mozilla/5.0 (iPhone)", "GET", "/about", 200),
+        11,
+    )  # fmt: skip
+    assert not robots(s.counters, s.behaviour)

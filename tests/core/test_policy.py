@@ -9,7 +9,7 @@ from stream.core.actor_state import ActorState
 from stream.core.policy import PolicyError
 from stream.core.policy_loader import load_policy, parse_policy
 from stream.core.records import RequestEvent
-from tests.helpers import T0
+from tests.helpers import T0, crawler
 
 POLICY = load_policy()
 
@@ -281,28 +281,9 @@ def test_the_packaged_default_is_complete_on_its_own() -> None:
             assert f"{key} =" in text, (section, key)
 
 
-def crawler(profiles: int, user_agent: str = "Mozilla/5.0", robots: bool = True) -> ActorState:
-    """An IP-keyed crawler: robots.txt first (or not), then one profile every 5 minutes
-    (12 an hour: far under the gates), no assets, no referrer."""
-    s, ts = ActorState(), T0
-    if robots:
-        s.apply(
-            RequestEvent("r", ts, "ip:192.0.2.9", None, None, "192.0.2.9", user_agent, "GET",
-                         "/robots.txt", 200, referrer=""),
-            0,
-        )  # fmt: skip
-    for i in range(profiles):
-        ts += 300.0
-        s.apply(
-            RequestEvent(f"e{i}", ts, "ip:192.0.2.9", None, None, "192.0.2.9", user_agent,
-                         "GET", "/profiles/{id}", 200, f"p{i}", referrer=""),
-            i + 1,
-        )  # fmt: skip
-    s.score = 0.9
-    return s
-
-
-def test_a_program_that_announces_itself_is_challenged_below_the_gates_after_a_days_floor() -> None:
+def test_a_crawler_that_reads_robots_txt_is_challenged_below_the_gates_after_a_days_floor() -> (
+    None
+):
     # 20 profiles at 12 an hour, robots.txt read 100 minutes ago: the default floor of 20
     reader = crawler(20)
     assert POLICY.score_eligible(reader) is False
@@ -311,24 +292,39 @@ def test_a_program_that_announces_itself_is_challenged_below_the_gates_after_a_d
     assert v.reasons == (
         "anomaly_score 0.900 > 0.8 with robots_txt and 20 profiles in the day below the gates",
     )
-    # an HTTP library's user agent is the other way a program says what it is
-    lib = crawler(20, user_agent="python-requests/2.31.0", robots=False)
-    assert POLICY.evaluate(lib, lib.last_ts, Action.ALLOW).reasons == (
-        "anomaly_score 0.900 > 0.8 with automation_ua and 20 profiles in the day below the gates",
-    )
-    # below the floor, without a sign, under `challenge`, or with the path off: nothing
+    # below the floor, under `challenge`, or with the path off: nothing
     assert POLICY.evaluate(crawler(19), T0 + 19 * 300.0, Action.ALLOW).action == Action.ALLOW
-    browser = crawler(20, robots=False)
-    assert POLICY.evaluate(browser, browser.last_ts, Action.ALLOW).action == Action.ALLOW
     reader.score = 0.8
     assert POLICY.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
     reader.score = 0.9
     off = parse_policy("[score]\ncrawler_min_profiles_per_day = 0")
     assert off.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
-    # only the signs the policy accepts: without robots_txt, reading robots.txt is not one
     no_robots = parse_policy("[score]\nrequire_one_of = ['automation_ua', 'regular_pages']")
+    assert no_robots.crawler_floor == 0 and POLICY.crawler_floor == 20
     assert no_robots.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
-    assert no_robots.evaluate(lib, lib.last_ts, Action.ALLOW).action == Action.CHALLENGE
-    neither = parse_policy("[score]\nrequire_one_of = ['regular_pages']")
-    assert neither.crawler_floor == 0 and POLICY.crawler_floor == 20
-    assert neither.evaluate(lib, lib.last_ts, Action.ALLOW).action == Action.ALLOW
+    # an HTTP library's user agent alone is not enough below the gates: a platform's own
+    # app may send one
+    lib = crawler(20, user_agent="okhttp/4.12.0", robots=False)
+    assert lib.counters.automation
+    assert POLICY.evaluate(lib, lib.last_ts, Action.ALLOW).action == Action.ALLOW
+    # an address of several user agents (people behind a NAT, one tool among them that
+    # read robots.txt) is not taken for a crawler
+    shared = crawler(20)
+    shared.apply(
+        RequestEvent("x", shared.last_ts + 1, "ip:192.0.2.9", None, None, "192.0.2.9",
+                     "Mozilla/5.0 (iPhone)", "GET", "/about", 200, referrer=""),
+        99,
+    )  # fmt: skip
+    assert POLICY.evaluate(shared, shared.last_ts, Action.ALLOW).action == Action.ALLOW
+
+
+def test_robots_txt_is_a_sign_past_the_gates() -> None:
+    # 60 profiles an hour (past the gates), browser, irregular: a sign only from robots.txt
+    fast = crawler(60, minutes=1.0, irregular=True)
+    assert POLICY.score_eligible(fast)
+    fast.score = 0.85
+    v = POLICY.evaluate(fast, fast.last_ts, Action.ALLOW)
+    assert v.reasons == ("anomaly_score 0.850 > 0.8 with robots_txt",)
+    browser = crawler(60, minutes=1.0, robots=False, irregular=True)
+    browser.score = 0.85
+    assert POLICY.evaluate(browser, browser.last_ts, Action.ALLOW).action == Action.ALLOW
