@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml setup.py $(wildcard stream/core/*.py models/*.py)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install -e '.[broker,reports,test]'
+	@# a failed mypyc build falls back to pure Python silently (pip hides build output): say which
+	@$(BIN)/python -c 'from stream.core.compiled import summary; print("scrapeguard core:", summary(), "(pip install -v shows why a build fell back)")'
 	touch $(STAMP)
 
 install: $(STAMP) ## Create .venv, install scrapeguard (core compiled) with the broker, reports and test extras
