@@ -147,24 +147,27 @@ class Policy:
         once it has viewed ``crawler_min_profiles_per_day`` distinct profiles in the day —
         a crawler of profiles that keeps under the hourly gates. Empty when the path is
         off or the actor shows none."""
-        floor = self.crawler_floor
-        if floor <= 0:
+        names = self.crawler_sign_names
+        floor = self.score_crawler_min_profiles_per_day
+        if floor <= 0 or not names:
             return []
-        names = self.score_require_one_of
-        signs = tuple(n for n in CRAWLER_SIGNS if not names or n in names)
-        shown = automation_signals(state.counters, state.behaviour, signs)
+        shown = automation_signals(state.counters, state.behaviour, names)
         if not shown or state.counters.profiles_per_day < floor:
             return []
         return shown
 
     @property
+    def crawler_sign_names(self) -> tuple[str, ...]:
+        """The :data:`~stream.core.automation.CRAWLER_SIGNS` this policy accepts (all of
+        them when ``require_one_of`` is empty)."""
+        names = self.score_require_one_of
+        return tuple(n for n in CRAWLER_SIGNS if not names or n in names)
+
+    @property
     def crawler_floor(self) -> int:
         """Profiles a day from which a crawler that shows itself lets a score act below
         the gates (:meth:`crawler_signs`); 0 when that path is off."""
-        names = self.score_require_one_of
-        if names and not any(n in names for n in CRAWLER_SIGNS):
-            return 0
-        return self.score_crawler_min_profiles_per_day
+        return self.score_crawler_min_profiles_per_day if self.crawler_sign_names else 0
 
     def score_reason(self, state: ActorState, score: float) -> str:
         """Why ``score`` challenges ``state`` (``""`` when it does not): with enough
