@@ -49,6 +49,8 @@ def start_worker(settings: Settings, *extra: Service) -> int:
         raise click.ClickException(str(exc)) from None
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # process-wide: this process is the worker (its batch thread beside the event loop)
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     from stream.runtime.app import create_worker
 
     parts = create_worker(settings, policy, pseudonymizer(settings))
