@@ -16,6 +16,7 @@ def measured() -> Measured:
         m.pipeline.append({"us_per_event": us})
         m.latency.append({10000: {"p50": p99 / 2, "p95": p99 * 0.9, "p99": p99}})
     m.check = {"1000": {"p50": 0.8, "p99": 1.7}}
+    m.check_busy = {"1000": {"p50": 6.0, "p99": 70.0, "events_eps": 10000}}
     m.two_workers = {"eps": 25000.0}
     m.memory[100_000] = {"rss_bytes_per_actor": 1903.4, "encoded_bytes_per_actor": 913.6}
     m.restore[100_000] = {"restore_us_per_actor": 0.7, "rss_bytes_per_actor": 1095.0}
@@ -41,6 +42,7 @@ def test_medians_ratio_and_spread_over_the_runs() -> None:
     assert out["encoded_bytes_per_actor"] == {"100000": 914}
     assert out["restore_us_per_actor"] == {"100000": 0.7}
     assert out["check_latency_ms"] == {"1000": {"p50": 0.8, "p99": 1.7}}
+    assert out["check_latency_busy_ms"] == {"1000": {"p50": 6.0, "p99": 70.0, "events_eps": 10000}}
     assert out["config"] is config and out["seconds"] == 123
     assert out["restored_bytes_per_actor"] == {"100000": 1095.0}
 

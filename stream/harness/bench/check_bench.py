@@ -1,12 +1,17 @@
 """The ``/check`` bench: a worker holding 10,000 decisions (blocked and challenged
 accounts, blocked ranges) answers ``/check`` under an open-loop load from a second process
-(:mod:`.check_load`), at each offered rate; ``bench.json``'s ``check_latency_ms``."""
+(:mod:`.check_load`), at each offered rate (``bench.json``'s ``check_latency_ms``), and
+at 1k/s while the worker also takes 10,000 events/s (``check_latency_busy_ms``)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -15,18 +20,85 @@ from stream.core.bouncer_keys import hash_key, new_key
 from stream.core.operator_records import BouncerKey
 from stream.core.records import Decision
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
+from stream.harness.worker_process import WorkerProcess
 from stream.kafka.topics import ensure_topics
 from stream.kafka.writer import write_all
 
 if TYPE_CHECKING:
     from stream.harness.bench.run import Bench
+    from stream.settings import Settings
 
 
 def check_latency(
     bench: Bench, rates: tuple[int, ...] = (1000, 10000), seconds: float = 5.0
 ) -> dict[str, dict[str, Any]]:
-    """``/check`` answered by a worker holding 10,000 decisions (accounts, ranges),
-    under an open-loop load from a second process (:mod:`.check_load`)."""
+    """``/check`` answered by an otherwise idle worker holding 10,000 decisions (accounts,
+    ranges), under an open-loop load from a second process (:mod:`.check_load`)."""
+    with _worker_with_decisions(bench) as (w, key, _s):
+        results: dict[str, dict[str, Any]] = {}
+        for rate in rates:
+            r = results[str(rate)] = _load(w.web_port, key, rate, seconds)
+            bench.log(
+                f"bench: /check at {rate:,}/s offered: p50 {r['p50']:.2f} ms, "
+                f"p99 {r['p99']:.2f} ms ({r['achieved_rps']:,}/s achieved, {r['statuses']})"
+            )
+        return results
+
+
+def check_latency_busy(
+    bench: Bench, rate: int = 1000, events_eps: int = 10000, seconds: float = 4.0
+) -> dict[str, dict[str, Any]]:
+    """``/check`` as a gateway meets it: the same worker and load as
+    :func:`check_latency`, while the worker also takes ``events_eps`` request events a
+    second (the latency bench's open-loop load). The batch runs in a thread beside the HTTP
+    server's event loop, and Python lets one of them run at a time."""
+    with _worker_with_decisions(bench) as (w, key, s):
+        res: dict[str, Any] = {}
+
+        def load() -> None:
+            time.sleep(2.0)  # inside the event load, which the loop below starts
+            res["check"] = _load(w.web_port, key, rate, seconds)
+
+        t = threading.Thread(target=load)
+        t.start()
+        events = asyncio.run(bench.offered_load(s, (events_eps,), seconds + 4.0))
+        t.join()
+        r = {
+            **res["check"],
+            "events_eps": events_eps,
+            "decisions_p99_ms": events[events_eps]["p99"],  # default policy: few decisions
+        }
+        bench.log(
+            f"bench: /check at {rate:,}/s offered while the worker takes {events_eps:,} "
+            f"events/s: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms "
+            f"({r['achieved_rps']:,}/s achieved, {r['statuses']})"
+        )
+        return {str(rate): r}
+
+
+def _load(port: int, key: str, rate: int, seconds: float) -> dict[str, Any]:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stream.harness.bench.check_load",
+            str(port),
+            key,
+            str(rate),
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds * 25 + 60,
+    )
+    result: dict[str, Any] = orjson.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+@contextlib.contextmanager
+def _worker_with_decisions(bench: Bench) -> Iterator[tuple[WorkerProcess, str, Settings]]:
+    """A broker and a worker that holds 10,000 decisions and one bouncer key (yielded)."""
     broker = EmbeddedBroker(port=free_port(), log_path=bench.out / "broker.log")
     broker.start()
     w = None
@@ -50,30 +122,7 @@ def check_latency(
         write_all(s, msgs)
         w = bench.worker(broker, "chk", "check")
         w.start()
-        results: dict[str, dict[str, Any]] = {}
-        for rate in rates:
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "stream.harness.bench.check_load",
-                    str(w.web_port),
-                    key,
-                    str(rate),
-                    str(seconds),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-                timeout=seconds * 25 + 60,
-            )
-            r = orjson.loads(out.stdout.strip().splitlines()[-1])
-            results[str(rate)] = r
-            bench.log(
-                f"bench: /check at {rate:,}/s offered: p50 {r['p50']:.2f} ms, "
-                f"p99 {r['p99']:.2f} ms ({r['achieved_rps']:,}/s achieved, {r['statuses']})"
-            )
-        return results
+        yield w, key, s
     finally:
         if w is not None:
             w.stop()

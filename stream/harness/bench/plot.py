@@ -40,6 +40,12 @@ def table(r: dict[str, Any]) -> str:
             f"p99 {q['p99']:.2f} ms ({q['achieved_rps']:,}/s achieved) | "
             f"{'p99 ≤ 2 ms' if rate == '1000' else ''} |"
         )
+    for rate, q in r.get("check_latency_busy_ms", {}).items():
+        rows.append(
+            f"| GET /check at {int(rate):,} requests/s while the worker takes "
+            f"{q['events_eps']:,} events/s | p50 {q['p50']:.2f} ms, p99 {q['p99']:.2f} ms "
+            f"({q['achieved_rps']:,}/s achieved) | |"
+        )
     for n, b in r["bytes_per_actor"].items():
         rows.append(
             f"| state per active actor, {int(n):,} actors | {b:,} B in memory, "

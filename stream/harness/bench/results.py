@@ -25,6 +25,8 @@ class Measured:
     pipeline: list[Run] = field(default_factory=list)  # the pure core, offline
     latency: list[dict[int, Run]] = field(default_factory=list)  # offered load -> quantiles
     check: dict[str, dict[str, Any]] = field(default_factory=dict)  # /check under load
+    # /check under load while the worker also takes request events
+    check_busy: dict[str, dict[str, Any]] = field(default_factory=dict)
     two_workers: Run = field(default_factory=dict)
     memory: dict[int, Run] = field(default_factory=dict)  # actors -> memory figures
     restore: dict[int, Run] = field(default_factory=dict)  # actors -> restore figures
@@ -49,6 +51,7 @@ def bench_json(m: Measured, config: dict[str, Any], seconds: float) -> dict[str,
             for load in loads
         },
         "check_latency_ms": m.check,
+        "check_latency_busy_ms": m.check_busy,
         "bytes_per_actor": {str(n): round(r["rss_bytes_per_actor"]) for n, r in m.memory.items()},
         "encoded_bytes_per_actor": {
             str(n): round(r["encoded_bytes_per_actor"]) for n, r in m.memory.items()

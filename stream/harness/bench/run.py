@@ -244,13 +244,18 @@ class Bench:
             ensure_topics(s)
             w = self.worker(broker, "lat", "latency", LATENCY_POLICY)
             w.start()
-            return asyncio.run(self._latency(s))
+            return asyncio.run(self.offered_load(s, self.loads, self.load_s))
         finally:
             if w is not None:
                 w.stop()
             broker.stop()
 
-    async def _latency(self, s: Settings) -> dict[int, dict[str, float]]:
+    async def offered_load(
+        self, s: Settings, loads: tuple[int, ...], load_s: float
+    ) -> dict[int, dict[str, float]]:
+        """Request events at each offered rate of ``loads`` for ``load_s`` seconds (open
+        loop, stamped when sent), and each decision's latency: sent → readable on
+        ``decisions``."""
         sent: dict[str, float] = {}
         seen: dict[str, float] = {}
         consumer = AIOKafkaConsumer(
@@ -281,17 +286,17 @@ class Bench:
         n_parts = len(await producer.partitions_for(s.topic_requests))
         results: dict[int, dict[str, float]] = {}
         try:
-            for load in self.loads:
+            for load in loads:
                 ids: list[str] = []
                 tick = 0.01
                 per_tick = max(1, round(load * tick))
-                total = int(load * self.load_s)
+                total = int(load * load_s)
                 gen = workload.events(
                     total,
                     max(100, total // 8),
                     time.time(),
                     seed=load,
-                    span_s=self.load_s,
+                    span_s=load_s,
                     prefix=f"l{load}-",
                 )
                 t0 = time.monotonic()
@@ -341,6 +346,10 @@ class Bench:
         """``/check`` under an open-loop load (:mod:`.check_bench`)."""
         return check_bench.check_latency(self, rates, seconds)
 
+    def check_latency_busy(self) -> dict[str, dict[str, Any]]:
+        """``/check`` at 1k/s while the worker takes 10k events/s (:mod:`.check_bench`)."""
+        return check_bench.check_latency_busy(self)
+
     # -- memory -------------------------------------------------------------------------
     def memory(self, n: int) -> dict[str, float]:
         return _child_bench("memory", n)
@@ -373,6 +382,7 @@ class Bench:
             self.log(f"bench: run {i + 1}: detector as a Faust agent {eps:,.0f} events/s")
             m.latency.append(self.latency())
         m.check = self.check_latency()
+        m.check_busy = self.check_latency_busy()
         m.two_workers = self.throughput(workers=2)
         self.log(f"bench: 2 workers: {m.two_workers['eps']:,.0f} events/s")
         for n in self.memory_actors:
