@@ -39,6 +39,12 @@ class _Worker(faust.Worker):
         self.spinner = None
 
 
+def configure_interpreter(settings: Settings) -> None:
+    """Process-wide: this process is a worker, its batch thread beside the event loop.
+    How long a thread keeps the GIL (docs/performance.md, *The switch interval*)."""
+    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+
+
 def start_worker(settings: Settings, *extra: Service) -> int:
     """Run a worker (and ``extra`` services: the demo's traffic and board) until stopped."""
     check_worker_settings(settings)  # no default secrets, no open API: before anything else
@@ -49,8 +55,7 @@ def start_worker(settings: Settings, *extra: Service) -> int:
         raise click.ClickException(str(exc)) from None
     ensure_topics(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    # process-wide: this process is the worker (its batch thread beside the event loop)
-    sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    configure_interpreter(settings)
     from stream.runtime.app import create_worker
 
     parts = create_worker(settings, policy, pseudonymizer(settings))

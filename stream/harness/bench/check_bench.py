@@ -57,12 +57,17 @@ def check_latency_busy(
 
         def load() -> None:
             time.sleep(2.0)  # inside the event load, which the loop below starts
-            res["check"] = _load(w.web_port, key, rate, seconds)
+            try:
+                res["check"] = _load(w.web_port, key, rate, seconds)
+            except (subprocess.SubprocessError, ValueError, IndexError) as exc:
+                res["error"] = exc
 
         t = threading.Thread(target=load)
         t.start()
         events = asyncio.run(bench.offered_load(s, (events_eps,), seconds + 4.0))
         t.join()
+        if "check" not in res:
+            raise RuntimeError(f"the /check load failed: {res.get('error')!r}")
         r = {
             **res["check"],
             "events_eps": events_eps,
