@@ -68,7 +68,7 @@ class Settings(BaseSettings):
         description="How long a worker thread keeps the GIL before Python makes it hand over "
         "(sys.setswitchinterval; Python's own is 5 ms). The batch runs in a thread beside the "
         "event loop: at 5 ms the two hand the GIL back and forth mid-batch, which measured "
-        "~15 % fewer events/s and a worse p99 for decisions and /check (docs/performance.md).",
+        "~10-14 % fewer events/s and a worse p99 for decisions (docs/performance.md).",
     )
     group_session_timeout_s: float = Field(
         6.0,

@@ -18,7 +18,10 @@ def switch_interval() -> Iterator[None]:
     sys.setswitchinterval(before)
 
 
-def test_the_worker_keeps_the_gil_50_ms_by_default(switch_interval: None) -> None:
+def test_the_worker_keeps_the_gil_50_ms_by_default(
+    switch_interval: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SCRAPEGUARD_GIL_SWITCH_INTERVAL_MS", raising=False)
     configure_interpreter(Settings())
     assert sys.getswitchinterval() == pytest.approx(0.05)
 

@@ -3,6 +3,7 @@ runs, their spread, and every run as measured."""
 
 from __future__ import annotations
 
+from stream.harness.bench.plot import table
 from stream.harness.bench.results import Measured, bench_json
 
 
@@ -15,8 +16,8 @@ def measured() -> Measured:
         m.faust_agent.append({"eps": base * 2})
         m.pipeline.append({"us_per_event": us})
         m.latency.append({10000: {"p50": p99 / 2, "p95": p99 * 0.9, "p99": p99}})
-    m.check = {"1000": {"p50": 0.8, "p99": 1.7}}
-    m.check_busy = {"1000": {"p50": 6.0, "p99": 70.0, "events_eps": 10000}}
+    m.check = {"1000": {"p50": 0.8, "p99": 1.7, "achieved_rps": 1000}}
+    m.check_busy = {"1000": {"p50": 6.0, "p99": 70.0, "achieved_rps": 998, "events_eps": 10000}}
     m.two_workers = {"eps": 25000.0}
     m.memory[100_000] = {"rss_bytes_per_actor": 1903.4, "encoded_bytes_per_actor": 913.6}
     m.restore[100_000] = {"restore_us_per_actor": 0.7, "rss_bytes_per_actor": 1095.0}
@@ -25,7 +26,8 @@ def measured() -> Measured:
 
 def test_medians_ratio_and_spread_over_the_runs() -> None:
     config = {"runs": 3, "loads_eps": [10000]}
-    out = bench_json(measured(), config, 123.4)
+    m = measured()
+    out = bench_json(m, config, 123.4)
     assert out["throughput_eps"] == 14000 and out["baseline_throughput_eps"] == 1400
     assert out["ratio"] == 10.0  # the medians' ratio, not a run's
     assert out["faust_agent_throughput_eps"] == 2800
@@ -41,8 +43,7 @@ def test_medians_ratio_and_spread_over_the_runs() -> None:
     assert out["bytes_per_actor"] == {"100000": 1903}
     assert out["encoded_bytes_per_actor"] == {"100000": 914}
     assert out["restore_us_per_actor"] == {"100000": 0.7}
-    assert out["check_latency_ms"] == {"1000": {"p50": 0.8, "p99": 1.7}}
-    assert out["check_latency_busy_ms"] == {"1000": {"p50": 6.0, "p99": 70.0, "events_eps": 10000}}
+    assert out["check_latency_ms"] == m.check and out["check_latency_busy_ms"] == m.check_busy
     assert out["config"] is config and out["seconds"] == 123
     assert out["restored_bytes_per_actor"] == {"100000": 1095.0}
 
@@ -53,3 +54,11 @@ def test_every_run_is_kept_as_measured() -> None:
     assert out["runs"]["throughput"] == m.throughput
     assert out["runs"]["pipeline"] == m.pipeline
     assert [r["10000"]["p99"] for r in out["runs"]["latency"]] == [400.0, 520.0, 350.0]
+
+
+def test_the_table_shows_check_on_an_idle_and_on_a_busy_worker() -> None:
+    rows = table(bench_json(measured(), {"runs": 3, "loads_eps": [10000]}, 1.0)).splitlines()
+    idle = [r for r in rows if r.startswith("| GET /check at 1,000 requests/s offered")]
+    busy = [r for r in rows if "while the worker takes 10,000 events/s" in r]
+    assert len(idle) == 1 and "p99 1.70 ms" in idle[0] and "p99 ≤ 2 ms" in idle[0]
+    assert len(busy) == 1 and "p50 6.00 ms, p99 70.00 ms (998/s achieved)" in busy[0]

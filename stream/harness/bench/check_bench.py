@@ -54,20 +54,30 @@ def check_latency_busy(
     server's event loop, and Python lets one of them run at a time."""
     with _worker_with_decisions(bench) as (w, key, s):
         res: dict[str, Any] = {}
+        sending = threading.Event()
 
         def load() -> None:
-            time.sleep(2.0)  # inside the event load, which the loop below starts
+            if not sending.wait(timeout=60.0):
+                res["error"] = "the event load never started"
+                return
+            time.sleep(1.0)  # well inside the event load: it lasts seconds + 4
             try:
                 res["check"] = _load(w.web_port, key, rate, seconds)
-            except (subprocess.SubprocessError, ValueError, IndexError) as exc:
-                res["error"] = exc
+            except Exception as exc:  # reported below, with the load's own words
+                stderr = getattr(exc, "stderr", None) or ""
+                res["error"] = f"{exc!r} {stderr[-2000:]}"
 
         t = threading.Thread(target=load)
         t.start()
-        events = asyncio.run(bench.offered_load(s, (events_eps,), seconds + 4.0))
-        t.join()
+        try:
+            events = asyncio.run(
+                bench.offered_load(s, (events_eps,), seconds + 4.0, sending=sending)
+            )
+        finally:
+            sending.set()  # never leave the load waiting
+            t.join()
         if "check" not in res:
-            raise RuntimeError(f"the /check load failed: {res.get('error')!r}")
+            raise RuntimeError(f"the /check load failed: {res.get('error')}")
         r = {
             **res["check"],
             "events_eps": events_eps,

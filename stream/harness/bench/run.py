@@ -7,6 +7,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -251,11 +252,15 @@ class Bench:
             broker.stop()
 
     async def offered_load(
-        self, s: Settings, loads: tuple[int, ...], load_s: float
+        self,
+        s: Settings,
+        loads: tuple[int, ...],
+        load_s: float,
+        sending: threading.Event | None = None,
     ) -> dict[int, dict[str, float]]:
         """Request events at each offered rate of ``loads`` for ``load_s`` seconds (open
         loop, stamped when sent), and each decision's latency: sent → readable on
-        ``decisions``."""
+        ``decisions``. ``sending`` is set once the first events are sent."""
         sent: dict[str, float] = {}
         seen: dict[str, float] = {}
         consumer = AIOKafkaConsumer(
@@ -316,6 +321,8 @@ class Bench:
                         k += 1
                     for p, b in batches.items():
                         await producer.send_batch(b, s.topic_requests, partition=p)
+                    if sending is not None:
+                        sending.set()
                     k_time = t0 + (k / load)
                     await asyncio.sleep(max(0.0, k_time - time.monotonic()))
                 await asyncio.sleep(3.0)  # let the last decisions arrive
@@ -403,5 +410,7 @@ class Bench:
             "baseline_events": self.n_base,
             "loads_eps": list(self.loads),
             "load_seconds": self.load_s,
+            # the workers' (they inherit this environment): docs/performance.md
+            "gil_switch_interval_ms": Settings().gil_switch_interval_ms,
         }
         return bench_json(m, config, time.monotonic() - started)
