@@ -5,6 +5,7 @@ Imports nothing from :mod:`stream.harness` (``tests/cli/test_cli.py`` checks it)
 
 from __future__ import annotations
 
+import gc
 import sys
 from pathlib import Path
 
@@ -31,6 +32,8 @@ from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
+GC_OLDER_THRESHOLD = 20  # young collections per middle one, middle ones per full one
+
 
 class _Worker(faust.Worker):
     """Faust's worker without its start-up spinner (it would garble the decisions board)."""
@@ -41,8 +44,10 @@ class _Worker(faust.Worker):
 
 def configure_interpreter(settings: Settings) -> None:
     """Process-wide: this process is a worker, its batch thread beside the event loop.
-    How long a thread keeps the GIL (docs/performance.md, *The switch interval*)."""
+    How long a thread keeps the GIL, and how often the cyclic garbage collector runs
+    (docs/performance.md, *The switch interval* and *Garbage collection*)."""
     sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
+    gc.set_threshold(settings.gc_young_threshold, GC_OLDER_THRESHOLD, GC_OLDER_THRESHOLD)
 
 
 def start_worker(settings: Settings, *extra: Service) -> int:

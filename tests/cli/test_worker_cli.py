@@ -1,7 +1,8 @@
-"""The worker's process-wide set-up (stream.cli.worker)."""
+"""The worker's process-wide set-up (stream.cli.worker): GIL switch interval, GC."""
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 
@@ -13,17 +14,32 @@ from stream.settings import Settings
 
 @pytest.fixture()
 def switch_interval() -> Iterator[None]:
-    before = sys.getswitchinterval()
+    """The interpreter's settings as they were, after the test."""
+    before, thresholds = sys.getswitchinterval(), gc.get_threshold()
     yield
     sys.setswitchinterval(before)
+    gc.set_threshold(*thresholds)
 
 
-def test_the_worker_keeps_the_gil_50_ms_by_default(
+def test_the_worker_keeps_the_gil_50_ms_and_collects_young_garbage_every_50k_by_default(
     switch_interval: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SCRAPEGUARD_GIL_SWITCH_INTERVAL_MS", raising=False)
+    monkeypatch.delenv("SCRAPEGUARD_GC_YOUNG_THRESHOLD", raising=False)
     configure_interpreter(Settings())
     assert sys.getswitchinterval() == pytest.approx(0.05)
+    assert gc.get_threshold() == (50_000, 20, 20)
+
+
+def test_the_young_garbage_threshold_is_a_setting(
+    switch_interval: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SCRAPEGUARD_GC_YOUNG_THRESHOLD", "700")
+    configure_interpreter(Settings())
+    assert gc.get_threshold()[0] == 700
+    monkeypatch.setenv("SCRAPEGUARD_GC_YOUNG_THRESHOLD", "10")
+    with pytest.raises(ValueError, match="gc_young_threshold"):
+        Settings()
 
 
 def test_the_switch_interval_is_a_setting(

@@ -412,5 +412,6 @@ class Bench:
             "load_seconds": self.load_s,
             # the workers' (they inherit this environment): docs/performance.md
             "gil_switch_interval_ms": Settings().gil_switch_interval_ms,
+            "gc_young_threshold": Settings().gc_young_threshold,
         }
         return bench_json(m, config, time.monotonic() - started)
