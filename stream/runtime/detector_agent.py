@@ -67,7 +67,9 @@ HELD_BATCHES_MAX = 50  # batches that may pass without any request processed (al
 # walking them again and again cost ~11 % of the pure pipeline's CPU: 51.5 → 45.9 µs per
 # event with the freeze, medians of 11 interleaved runs of `pipeline 100000 [--gc-freeze
 # 1000]` (docs/performance.md). Frozen objects are still freed when no longer referenced;
-# only cyclic garbage frozen with them would stay, hence a young collection first.
+# only cyclic garbage frozen with them would stay, hence a full collection first: with the
+# worker's collector thresholds (gc_young_threshold) full collections are otherwise rare,
+# and a cycle that died in the oldest generation would be frozen for good.
 GC_FREEZE_EVERY_BATCHES = 1000
 
 
@@ -217,7 +219,7 @@ class Detector(BatchConsumer):
             self._freeze()
 
     def _freeze(self) -> None:
-        gc.collect(1)  # the young generations' cyclic garbage first: frozen is never collected
+        gc.collect()  # all cyclic garbage first: what is frozen is never collected
         gc.freeze()
         self._batches = 0
 

@@ -13,7 +13,7 @@ from stream.settings import Settings
 
 
 @pytest.fixture()
-def switch_interval() -> Iterator[None]:
+def interpreter_settings() -> Iterator[None]:
     """The interpreter's settings as they were, after the test."""
     before, thresholds = sys.getswitchinterval(), gc.get_threshold()
     yield
@@ -22,7 +22,7 @@ def switch_interval() -> Iterator[None]:
 
 
 def test_the_worker_keeps_the_gil_50_ms_and_collects_young_garbage_every_50k_by_default(
-    switch_interval: None, monkeypatch: pytest.MonkeyPatch
+    interpreter_settings: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SCRAPEGUARD_GIL_SWITCH_INTERVAL_MS", raising=False)
     monkeypatch.delenv("SCRAPEGUARD_GC_YOUNG_THRESHOLD", raising=False)
@@ -32,18 +32,19 @@ def test_the_worker_keeps_the_gil_50_ms_and_collects_young_garbage_every_50k_by_
 
 
 def test_the_young_garbage_threshold_is_a_setting(
-    switch_interval: None, monkeypatch: pytest.MonkeyPatch
+    interpreter_settings: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SCRAPEGUARD_GC_YOUNG_THRESHOLD", "700")
+    monkeypatch.setenv("SCRAPEGUARD_GC_YOUNG_THRESHOLD", "12345")
     configure_interpreter(Settings())
-    assert gc.get_threshold()[0] == 700
-    monkeypatch.setenv("SCRAPEGUARD_GC_YOUNG_THRESHOLD", "10")
-    with pytest.raises(ValueError, match="gc_young_threshold"):
-        Settings()
+    assert gc.get_threshold() == (12345, 20, 20)
+    for refused in ("10", "5000000"):  # below Python's own; collector all but off
+        monkeypatch.setenv("SCRAPEGUARD_GC_YOUNG_THRESHOLD", refused)
+        with pytest.raises(ValueError, match="gc_young_threshold"):
+            Settings()
 
 
 def test_the_switch_interval_is_a_setting(
-    switch_interval: None, monkeypatch: pytest.MonkeyPatch
+    interpreter_settings: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SCRAPEGUARD_GIL_SWITCH_INTERVAL_MS", "5")
     configure_interpreter(Settings())

@@ -67,7 +67,7 @@ class FaustDetector(BatchedFaustAgent):
                 )
                 det.restore_all(restored[p].items())  # undecoded, as the worker's detector does
                 self.partitions[p] = det
-            gc.collect(1)  # and out of the cyclic collector, as there
+            gc.collect()  # and out of the cyclic collector, as there
             gc.freeze()
 
     def drop(self, partitions: set[int]) -> None:
