@@ -19,9 +19,8 @@ import orjson
 from stream.core.bouncer_keys import hash_key, new_key
 from stream.core.operator_records import BouncerKey
 from stream.core.records import Decision
-from stream.harness.embedded_broker import EmbeddedBroker, free_port
+from stream.harness.bench.offered_load import offered_load
 from stream.harness.worker_process import WorkerProcess
-from stream.kafka.topics import ensure_topics
 from stream.kafka.writer import write_all
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ def check_latency_busy(
         t.start()
         try:
             events = asyncio.run(
-                bench.offered_load(s, (events_eps,), seconds + 4.0, sending=sending)
+                offered_load(s, (events_eps,), seconds + 4.0, sending=sending, log=bench.log)
             )
         finally:
             sending.set()  # never leave the load waiting
@@ -114,12 +113,7 @@ def _load(port: int, key: str, rate: int, seconds: float) -> dict[str, Any]:
 @contextlib.contextmanager
 def _worker_with_decisions(bench: Bench) -> Iterator[tuple[WorkerProcess, str, Settings]]:
     """A broker and a worker that holds 10,000 decisions and one bouncer key (yielded)."""
-    broker = EmbeddedBroker(port=free_port(), log_path=bench.out / "broker.log")
-    broker.start()
-    w = None
-    try:
-        s = bench.settings(broker, "chk")
-        ensure_topics(s)
+    with bench.broker("chk") as (broker, s):
         key = new_key()
         now = time.time()
         msgs: list[tuple[str, bytes | None, bytes | None, int | None]] = [
@@ -136,9 +130,8 @@ def _worker_with_decisions(bench: Bench) -> Iterator[tuple[WorkerProcess, str, S
             msgs.append((s.topic_decisions, actor.encode(), d.encode(), None))
         write_all(s, msgs)
         w = bench.worker(broker, "chk", "check")
-        w.start()
-        yield w, key, s
-    finally:
-        if w is not None:
+        try:
+            w.start()
+            yield w, key, s
+        finally:
             w.stop()
-        broker.stop()

@@ -3,29 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
-import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from stream import keys
 from stream.core.policy_loader import default_policy_text
 from stream.harness.bench import check_bench, workload
+from stream.harness.bench.offered_load import offered_load
 from stream.harness.bench.results import Measured, bench_json
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
-from stream.kafka.read_to_end import is_marker
 from stream.kafka.topics import ensure_topics
-from stream.kafka.writer import partition_for, write_all
+from stream.kafka.writer import write_all
 from stream.settings import Settings
 
 # latency runs: an actor is challenged on its 6th request of a minute, so that a good share
@@ -95,6 +93,19 @@ class Bench:
     def settings(self, broker: EmbeddedBroker, app_id: str) -> Settings:
         return Settings(broker=broker.url, app_id=app_id)
 
+    @contextlib.contextmanager
+    def broker(self, app_id: str) -> Iterator[tuple[EmbeddedBroker, Settings]]:
+        """An embedded broker of its own on 127.0.0.1, with ``app_id``'s topics; stopped
+        when the block ends."""
+        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
+        broker.start()
+        try:
+            s = self.settings(broker, app_id)
+            ensure_topics(s)
+            yield broker, s
+        finally:
+            broker.stop()
+
     def worker(
         self, broker: EmbeddedBroker, app_id: str, name: str, policy: str | None = None
     ) -> WorkerProcess:
@@ -121,12 +132,12 @@ class Bench:
 
     # -- throughput ---------------------------------------------------------------------
     def throughput(self, workers: int = 1) -> dict[str, float]:
-        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
-        broker.start()
+        with self.broker("bench") as (broker, s):
+            return self._throughput(broker, s, workers)
+
+    def _throughput(self, broker: EmbeddedBroker, s: Settings, workers: int) -> dict[str, float]:
         procs: list[WorkerProcess] = []
         try:
-            s = self.settings(broker, "bench")
-            ensure_topics(s)
             msgs = [(k, v) for k, v, _ in workload.events(self.n, self.actors, time.time() - 7200)]
             self._publish(s, msgs)
             procs = [self.worker(broker, "bench", f"worker{i}") for i in range(workers)]
@@ -159,7 +170,6 @@ class Bench:
         finally:
             for p in procs:
                 p.stop()
-            broker.stop()
 
     def baseline(self) -> dict[str, float]:
         """The naive Faust build (per-event tables and model) on ``baseline_events``."""
@@ -197,12 +207,20 @@ class Bench:
         env_for: Callable[[EmbeddedBroker, int], dict[str, str]],
     ) -> dict[str, float]:
         """Publish ``n`` events, run ``command`` and read its ``/progress`` until done."""
-        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
-        broker.start()
+        with self.broker("bench") as (broker, s):
+            return self._progress(name, command, n, broker, s, env_for)
+
+    def _progress(
+        self,
+        name: str,
+        command: list[str],
+        n: int,
+        broker: EmbeddedBroker,
+        s: Settings,
+        env_for: Callable[[EmbeddedBroker, int], dict[str, str]],
+    ) -> dict[str, float]:
         proc = None
         try:
-            s = self.settings(broker, "bench")
-            ensure_topics(s)
             msgs = [(k, v) for k, v, _ in workload.events(n, self.actors, time.time() - 7200)]
             self._publish(s, msgs)
             port = free_port()
@@ -233,118 +251,16 @@ class Bench:
             if proc is not None:
                 proc.kill()
                 proc.wait()
-            broker.stop()
 
     # -- latency ------------------------------------------------------------------------
     def latency(self) -> dict[int, dict[str, float]]:
-        broker = EmbeddedBroker(port=free_port(), log_path=self.out / "broker.log")
-        broker.start()
-        w = None
-        try:
-            s = self.settings(broker, "lat")
-            ensure_topics(s)
+        with self.broker("lat") as (broker, s):
             w = self.worker(broker, "lat", "latency", LATENCY_POLICY)
-            w.start()
-            return asyncio.run(self.offered_load(s, self.loads, self.load_s))
-        finally:
-            if w is not None:
+            try:
+                w.start()
+                return asyncio.run(offered_load(s, self.loads, self.load_s, log=self.log))
+            finally:
                 w.stop()
-            broker.stop()
-
-    async def offered_load(
-        self,
-        s: Settings,
-        loads: tuple[int, ...],
-        load_s: float,
-        sending: threading.Event | None = None,
-    ) -> dict[int, dict[str, float]]:
-        """Request events at each offered rate of ``loads`` for ``load_s`` seconds (open
-        loop, stamped when sent), and each decision's latency: sent → readable on
-        ``decisions``. ``sending`` is set once the first events are sent."""
-        sent: dict[str, float] = {}
-        seen: dict[str, float] = {}
-        consumer = AIOKafkaConsumer(
-            s.topic_decisions,
-            bootstrap_servers=s.bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=5,  # enforcement reads decisions as soon as they are there
-        )
-        await consumer.start()
-        stop = asyncio.Event()
-
-        async def read() -> None:
-            while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=50)
-                t = time.time()
-                for recs in batch.values():
-                    for r in recs:
-                        if is_marker(r):  # the global view's end markers (no value)
-                            continue
-                        seen.setdefault(orjson.loads(r.value)["trigger_event_id"], t)
-
-        reader = asyncio.create_task(read())
-        producer = AIOKafkaProducer(
-            bootstrap_servers=s.bootstrap, linger_ms=1, max_batch_size=256 * 1024
-        )
-        await producer.start()
-        n_parts = len(await producer.partitions_for(s.topic_requests))
-        results: dict[int, dict[str, float]] = {}
-        try:
-            for load in loads:
-                ids: list[str] = []
-                tick = 0.01
-                per_tick = max(1, round(load * tick))
-                total = int(load * load_s)
-                gen = workload.events(
-                    total,
-                    max(100, total // 8),
-                    time.time(),
-                    seed=load,
-                    span_s=load_s,
-                    prefix=f"l{load}-",
-                )
-                t0 = time.monotonic()
-                k = 0
-                while k < total:
-                    batches: dict[int, Any] = {}
-                    now = time.time()
-                    for _ in range(min(per_tick, total - k)):
-                        key, value, eid = next(gen)
-                        doc = orjson.loads(value)
-                        doc["ts"] = now
-                        p = partition_for(key, n_parts)
-                        b = batches.setdefault(p, producer.create_batch())
-                        b.append(key=key, value=orjson.dumps(doc), timestamp=None)
-                        sent[eid] = now
-                        ids.append(eid)
-                        k += 1
-                    for p, b in batches.items():
-                        await producer.send_batch(b, s.topic_requests, partition=p)
-                    if sending is not None:
-                        sending.set()
-                    k_time = t0 + (k / load)
-                    await asyncio.sleep(max(0.0, k_time - time.monotonic()))
-                await asyncio.sleep(3.0)  # let the last decisions arrive
-                lat = sorted((seen[e] - sent[e]) * 1000 for e in ids if e in seen)
-                q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [0.0] * 99
-                results[load] = {
-                    "p50": round(q[49], 2),
-                    "p95": round(q[94], 2),
-                    "p99": round(q[98], 2),
-                    "decisions": len(lat),
-                    "achieved_eps": round(total / (time.monotonic() - t0 - 3.0)),
-                }
-                self.log(
-                    f"bench: latency at {load}/s: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms "
-                    f"({len(lat)} decisions)"
-                )
-        finally:
-            stop.set()
-            await reader
-            await producer.stop()
-            await consumer.stop()
-        return results
 
     # -- /check ------------------------------------------------------------------------
     def check_latency(
@@ -403,6 +319,7 @@ class Bench:
                 f"bench: restore of {n:,} actors: {rest['restore_us_per_actor']:.1f} µs "
                 f"and {rest['rss_bytes_per_actor']:.0f} B per actor"
             )
+        workers = Settings()
         config = {
             "runs": self.runs,
             "events": self.n,
@@ -411,7 +328,7 @@ class Bench:
             "loads_eps": list(self.loads),
             "load_seconds": self.load_s,
             # the workers' (they inherit this environment): docs/performance.md
-            "gil_switch_interval_ms": Settings().gil_switch_interval_ms,
-            "gc_young_threshold": Settings().gc_young_threshold,
+            "gil_switch_interval_ms": workers.gil_switch_interval_ms,
+            "gc_young_threshold": workers.gc_young_threshold,
         }
         return bench_json(m, config, time.monotonic() - started)
