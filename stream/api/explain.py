@@ -7,7 +7,7 @@ from typing import Any
 
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
-from stream.core.automation import SIGNALS, automation_signals
+from stream.core.automation import SIGNALS, automation_signals, shows_crawler
 from stream.core.features import features
 from stream.core.policy import Policy
 from stream.core.records import Decision
@@ -75,7 +75,16 @@ def explain(
     c = state.counters
     age = c.account_age_days(ts)
     young = age is not None and age < policy.new_account_max_age_days
-    limits = policy.limits + (policy.new_account_limits if young else ())
+    crawler = (
+        bool(policy.crawler_limits)
+        and not state.allowlisted
+        and shows_crawler(c, state.behaviour)
+    )
+    limits = (
+        policy.limits
+        + (policy.new_account_limits if young else ())
+        + (policy.crawler_limits if crawler else ())
+    )
     counters = {m: getattr(c, m) for m in WORDS}
     checks = []
     words.append(f"Newest request: {_when(ts)}; {c.events} requests counted in all.")
@@ -88,6 +97,12 @@ def explain(
                 if young
                 else "."
             )
+        )
+    if crawler:
+        words.append(
+            "It shows itself a crawler (one user agent, which names a crawler or read "
+            "robots.txt lately, and no page assets) and is not on the allowlist, so the "
+            "stricter crawler limits apply."
         )
     for lim in limits:
         value = counters[lim.metric]
@@ -106,6 +121,7 @@ def explain(
                 "block": lim.block,
                 "status": status,
                 "new_account": lim in policy.new_account_limits,
+                "crawler": any(lim is x for x in policy.crawler_limits),
             }
         )
         bounds = " and ".join(

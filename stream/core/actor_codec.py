@@ -8,6 +8,9 @@ Version 4 adds the enforcement's origin, the end of a manual allow, the incident
 the last decision, its newest navigation, when the actor is next due for a score, what
 outcomes said of it, and its browsing behaviour; version 3 blobs (written before) still
 decode, with a rules origin, no manual allow, no incident key and a fresh behaviour.
+The user-agent byte holds flags (:data:`~stream.core.automation.AUTOMATION_BIT`, and
+``CRAWLER_BIT`` since the ``[crawlers]`` limits); blobs written before hold 0 or 1, which
+read the same.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any
 
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
+from stream.core.automation import AUTOMATION_BIT, CRAWLER_BIT
 from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
 from stream.core.enforcement import Origin
@@ -57,7 +61,7 @@ def encode(state: ActorState) -> bytes:
             c.gap_var,
             c.last_target,
             c.seq_share,
-            c.automation,
+            (AUTOMATION_BIT if c.automation else 0) | (CRAWLER_BIT if c.crawler_ua else 0),
             int(e.action),
             e.expires,
             e.since,
@@ -176,7 +180,8 @@ def _decode(buf: memoryview) -> ActorState:
         s.allow_sig,
         c.ip0,
     ) = fields
-    c.automation, s.allowlisted = bool(automation), bool(allowlisted)
+    c.automation, c.crawler_ua = bool(automation & AUTOMATION_BIT), bool(automation & CRAWLER_BIT)
+    s.allowlisted = bool(allowlisted)
     e.action = Action(action)
     pos = head.size
     hour_head, day_head = struct.unpack_from("<qq", buf, pos)

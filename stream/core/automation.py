@@ -29,10 +29,26 @@ AUTOMATION_UA = re.compile(
 )
 
 
+# a crawler that names itself: a link to its page ("+https://…"), a product token that
+# ends in bot, crawler or spider before its version ("Googlebot/2.1", "MJ12bot/v1.4"),
+# or the "(compatible; Name/1.0)" form no browser has used since Internet Explorer
+CRAWLER_UA = re.compile(
+    r"\+https?://|(?:bot|crawler|spider)/|\(compatible;(?!\s*(?:msie|konqueror))",
+    re.IGNORECASE,
+)
+AUTOMATION_BIT, CRAWLER_BIT = 1, 2  # the user-agent flags' bits in an encoded actor
+
+
 @lru_cache(maxsize=4096)
 def is_automation_ua(user_agent: str) -> bool:
     """User agents of HTTP libraries, headless browsers and scraping frameworks."""
     return AUTOMATION_UA.search(user_agent) is not None
+
+
+@lru_cache(maxsize=4096)
+def is_crawler_ua(user_agent: str) -> bool:
+    """User agents by which a crawler names itself (:data:`CRAWLER_UA`)."""
+    return CRAWLER_UA.search(user_agent) is not None
 
 
 REGULAR_CV: Final = 0.35  # below this spread of gaps (std / mean), the rhythm is a machine's
@@ -49,6 +65,10 @@ ROBOTS_RECENT: Final = 0.02
 # day's profiles (Policy.crawler_signs). Not automation_ua: a platform's own mobile app
 # may send an HTTP library's user agent (okhttp, axios), and such a user is no crawler
 CRAWLER_SIGNS: Final = ("robots_txt",)
+# no page asset lately: the recency-weighted count of static assets (time constant
+# behaviour.TAU_S = 1 h) under this means none in the last ~3 hours of the actor's own
+# event time — a browser fetches several with every page it renders
+NO_ASSETS: Final = 0.05
 
 
 def metronome_pages(b: Behaviour, max_cv: float) -> bool:
@@ -66,6 +86,22 @@ def robots_recent(b: Behaviour) -> bool:
     keyed by IP) shows several user agents, and one tool among them reading robots.txt
     does not make the address a crawler."""
     return b.c[bh.C_ROBOTS] >= ROBOTS_RECENT and len(b.uas) == 1
+
+
+def shows_crawler(c: ActorCounters, b: Behaviour) -> bool:
+    """A crawler that shows itself: an actor of one user agent, which names a crawler
+    (:data:`CRAWLER_UA`) or read ``robots.txt`` lately (:func:`robots_recent`), that
+    fetched no page asset lately (:data:`NO_ASSETS`). The policy's ``[crawlers]`` limits
+    apply to it. An HTTP library's user agent is not enough: a platform's own app may send
+    one. The assets keep a person's browser out even when a page elsewhere made it fetch
+    ``robots.txt`` (an ``<img>`` on another site; browsers send no cookies with such a
+    request by default, so it lands on the address's actor, not the person's account or
+    session, and an address that people share shows several user agents)."""
+    return (
+        b.c[bh.C_ASSET] < NO_ASSETS
+        and len(b.uas) == 1
+        and (c.crawler_ua or b.c[bh.C_ROBOTS] >= ROBOTS_RECENT)
+    )
 
 
 SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from stream.core.automation import is_automation_ua
+from stream.core.automation import is_automation_ua, is_crawler_ua
 from stream.core.records import RequestEvent
 from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
 
@@ -49,6 +49,7 @@ class ActorCounters:
 
     __slots__ = (
         "automation",
+        "crawler_ua",
         "created_ts",
         "day",
         "distinct_day",
@@ -82,7 +83,8 @@ class ActorCounters:
         self.nav_ts: float = 0.0  # newest navigation (page or profile view)
         self.last_target: int = -1
         self.seq_share: float = 0.0
-        self.automation: bool = False
+        self.automation: bool = False  # an HTTP library's or headless browser's user agent
+        self.crawler_ua: bool = False  # a user agent that names a crawler
         self.ips: SlidingDistinct | None = None
         self.ip0: int = 0  # hash of the only address seen, until there is a second
 
@@ -125,6 +127,7 @@ class ActorCounters:
         ua = ev.user_agent
         if ua:
             self.automation = is_automation_ua(ua)
+            self.crawler_ua = is_crawler_ua(ua)
         ip = ev.ip
         if ip is not None:
             h = stable_hash(ip) or 1

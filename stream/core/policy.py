@@ -19,6 +19,7 @@ from stream.core.automation import (
     REGULAR_RUN_CV,
     automation_signals,
     metronome_pages,
+    shows_crawler,
 )
 
 METRICS = (
@@ -107,6 +108,9 @@ class Policy:
     # the sign) lets a score above `challenge` act below the gates once it has viewed this
     # many distinct profiles in the day; 0 = off
     score_crawler_min_profiles_per_day: int = 0
+    # stricter limits while an actor shows itself a crawler (automation.shows_crawler: a
+    # crawler's user agent or robots.txt read lately, one user agent, no page assets)
+    crawler_limits: tuple[Limit, ...] = ()
 
     def ttl_s(self, action: Action) -> float:
         return self.ttl_block_s if action == Action.BLOCK else self.ttl_challenge_s
@@ -215,9 +219,12 @@ class Policy:
             young = True
         else:
             young = False
+        crawler = bool(self.crawler_limits) and shows_crawler(counters, state.behaviour)
+        if crawler:
+            limits = limits + self.crawler_limits
         per_hour, per_day = counters.hour.totals[0], counters.day.totals[0]
         floor_hour, floor_day = _floors(self)[young]
-        if per_hour <= floor_hour and per_day <= floor_day:
+        if not crawler and per_hour <= floor_hour and per_day <= floor_day:
             limits = ()  # every metric is below every threshold (the many quiet actors)
         for limit in limits:
             bound = per_day if limit.metric in _BOUNDED_BY_DAY else per_hour
@@ -284,5 +291,10 @@ def _floors(policy: Policy) -> tuple[tuple[float, float], tuple[float, float]]:
 def _reason(
     metric: str, value: float, threshold: float, young: bool, limit: Limit, policy: Policy
 ) -> str:
-    prefix = "new_account_" if young and limit in policy.new_account_limits else ""
+    if any(limit is lim for lim in policy.crawler_limits):
+        prefix = "crawler_"
+    elif young and limit in policy.new_account_limits:
+        prefix = "new_account_"
+    else:
+        prefix = ""
     return f"{prefix}{metric} {value:g} > {threshold:g}"

@@ -147,6 +147,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "": {"shadow": boolean},
     "limits": dict.fromkeys(METRICS, limit),
     "new_account": {"max_age_days": number(0), **dict.fromkeys(METRICS, limit)},
+    "crawlers": dict.fromkeys(METRICS, limit),
     "groups": {
         "accounts_per_ip": group_limit,
         "accounts_per_subnet": group_limit,
@@ -362,6 +363,7 @@ def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
         limits=limits("limits"),
         new_account_max_age_days=v["new_account"].get("max_age_days", 0.0),
         new_account_limits=limits("new_account"),
+        crawler_limits=limits("crawlers"),
         score_challenge=score.get("challenge", 1.0),
         score_min_requests_per_hour=score.get("min_requests_per_hour", 0),
         score_min_profiles_per_hour=score.get("min_profiles_per_hour", 0),

@@ -145,6 +145,19 @@ def test_encode_decode_round_trip_exact_and_sketch() -> None:
         )  # the newest user agent decides (curl only when n == 0)
 
 
+def test_the_user_agent_flags_survive_encoding() -> None:
+    for ua, flags in (
+        ("curl/8", (True, False)),
+        ("Mozilla/5.0 (compatible; PeopleIndex/1.0)", (False, True)),
+        ("python-requests/2.31 (+https://example.org/crawler)", (True, True)),
+        ("Mozilla/5.0 (Macintosh) Safari/605.1", (False, False)),
+    ):  # blobs written before the crawler flag hold 0 or 1 in that byte, as 1st and last
+        s = ActorState()
+        s.apply(ev(0, T0, ua=ua), 0)
+        t = decode(encode(s)).counters
+        assert (t.automation, t.crawler_ua) == flags, ua
+
+
 def test_state_size_budget() -> None:
     human = ActorState()
     for i in range(30):

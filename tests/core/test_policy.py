@@ -6,7 +6,7 @@ import pytest
 
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
-from stream.core.policy import PolicyError
+from stream.core.policy import PolicyError, Verdict
 from stream.core.policy_loader import load_policy, parse_policy
 from stream.core.records import RequestEvent
 from tests.helpers import T0, crawler
@@ -274,32 +274,42 @@ def test_the_packaged_default_is_complete_on_its_own() -> None:
     text = default_policy_text()
     for section, keys in SCHEMA.items():
         for key in keys:
-            if section == "new_account" and key not in ("max_age_days",):
+            if section in ("new_account", "crawlers") and key not in ("max_age_days",):
                 continue  # stricter limits: only some metrics have one
             if section == "limits" or (section == "allowlist" and key == "crawler"):
                 continue
             assert f"{key} =" in text, (section, key)
 
 
+# the score's paths alone, without the [crawlers] limits
+NO_CRAWLER_LIMITS = parse_policy("[crawlers]\nprofiles_per_day = {}")
+
+
 def test_a_crawler_that_reads_robots_txt_is_challenged_below_the_gates_after_a_days_floor() -> (
     None
 ):
     # 20 profiles at 12 an hour, robots.txt read 100 minutes ago: the default floor of 20
+    policy = NO_CRAWLER_LIMITS
     reader = crawler(20)
-    assert POLICY.score_eligible(reader) is False
-    v = POLICY.evaluate(reader, reader.last_ts, Action.ALLOW)
+    assert policy.score_eligible(reader) is False
+    v = policy.evaluate(reader, reader.last_ts, Action.ALLOW)
     assert v.action == Action.CHALLENGE
     assert v.reasons == (
         "anomaly_score 0.900 > 0.8 with robots_txt and 20 profiles in the day below the gates",
     )
     # below the floor, under `challenge`, or with the path off: nothing
-    assert POLICY.evaluate(crawler(19), T0 + 19 * 300.0, Action.ALLOW).action == Action.ALLOW
+    assert policy.evaluate(crawler(19), T0 + 19 * 300.0, Action.ALLOW).action == Action.ALLOW
     reader.score = 0.8
-    assert POLICY.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
+    assert policy.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
     reader.score = 0.9
-    off = parse_policy("[score]\ncrawler_min_profiles_per_day = 0")
+    off = parse_policy(
+        "[score]\ncrawler_min_profiles_per_day = 0\n[crawlers]\nprofiles_per_day = {}"
+    )
     assert off.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
-    no_robots = parse_policy("[score]\nrequire_one_of = ['automation_ua', 'regular_pages']")
+    no_robots = parse_policy(
+        "[score]\nrequire_one_of = ['automation_ua', 'regular_pages']\n"
+        "[crawlers]\nprofiles_per_day = {}"
+    )
     assert no_robots.crawler_floor == 0 and POLICY.crawler_floor == 20
     assert no_robots.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
     # an HTTP library's user agent alone is not enough below the gates: a platform's own
@@ -308,7 +318,7 @@ def test_a_crawler_that_reads_robots_txt_is_challenged_below_the_gates_after_a_d
     assert lib.counters.automation
     assert POLICY.evaluate(lib, lib.last_ts, Action.ALLOW).action == Action.ALLOW
     # an address of several user agents (people behind a NAT, one tool among them that
-    # read robots.txt) is not taken for a crawler
+    # read robots.txt) is not taken for a crawler, by the score or the [crawlers] limits
     shared = crawler(20)
     shared.apply(
         RequestEvent("x", shared.last_ts + 1, "ip:192.0.2.9", None, None, "192.0.2.9",
@@ -318,12 +328,73 @@ def test_a_crawler_that_reads_robots_txt_is_challenged_below_the_gates_after_a_d
     assert POLICY.evaluate(shared, shared.last_ts, Action.ALLOW).action == Action.ALLOW
 
 
+def test_a_crawler_that_shows_itself_is_challenged_from_its_first_profile() -> None:
+    # robots.txt, then one profile: the packaged [crawlers] limit (more than 0 a day)
+    reader = crawler(1)
+    reader.score = 0.0  # no score needed: a limit, like the new-account limits
+    v = POLICY.evaluate(reader, reader.last_ts, Action.ALLOW)
+    assert v == Verdict(Action.CHALLENGE, ("crawler_profiles_per_day 1 > 0",))
+    # robots.txt read, no profile yet: nothing to limit
+    assert POLICY.evaluate(crawler(0), T0, Action.ALLOW).action == Action.ALLOW
+    # a user agent that names a crawler, without robots.txt
+    for ua in (
+        "Mozilla/5.0 (compatible; PeopleIndex/1.0)",
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        "MJ12bot/v1.4.8",
+        "SiteAudit/2.0 (+https://audit.example/about)",
+    ):
+        named = crawler(1, user_agent=ua, robots=False)
+        assert named.counters.crawler_ua, ua
+        assert POLICY.evaluate(named, named.last_ts, Action.ALLOW).action == Action.CHALLENGE
+    # browsers, old and new, and an HTTP library (a platform's own app may send one) do not
+    for ua in (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Safari/537.36",
+        "Mozilla/4.0 (compatible; MSIE 8.0; Windows NT 6.1; Trident/4.0)",
+        "Mozilla/5.0 (Linux; Android 10; CUBOT X30) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0 Mobile Safari/537.36",
+        "okhttp/4.12.0",
+    ):
+        person = crawler(5, user_agent=ua, robots=False)
+        assert not person.counters.crawler_ua, ua
+        person.score = 0.0
+        assert POLICY.evaluate(person, person.last_ts, Action.ALLOW).action == Action.ALLOW
+    # robots.txt read more than ~4 hours of its own event time ago: no longer shown
+    late = crawler(1, minutes=5 * 60.0)
+    late.score = 0.0
+    assert POLICY.evaluate(late, late.last_ts, Action.ALLOW).action == Action.ALLOW
+    # the limit off ({}): the score's own crawler path only (20 profiles a day)
+    off = NO_CRAWLER_LIMITS.evaluate(crawler(1), T0 + 300.0, Action.ALLOW)
+    assert off.action == Action.ALLOW
+
+
+def test_a_browser_that_fetches_assets_is_not_taken_for_a_crawler() -> None:
+    # robots.txt fetched on the address (another site's <img>), then a person's pages with
+    # their assets, one user agent: the assets say browser
+    person = crawler(0)
+    ts = person.last_ts
+    for i in range(3):
+        ts += 60.0
+        person.apply(
+            RequestEvent(f"v{i}", ts, "ip:192.0.2.9", None, None, "192.0.2.9", "Mozilla/5.0",
+                         "GET", "/profiles/{id}", 200, f"p{i}", referrer=""),
+            10 + 2 * i,
+        )  # fmt: skip
+        person.apply(
+            RequestEvent(f"a{i}", ts + 0.2, "ip:192.0.2.9", None, None, "192.0.2.9",
+                         "Mozilla/5.0", "GET", "/static/app.css", 200, referrer=""),
+            11 + 2 * i,
+        )  # fmt: skip
+    person.score = 0.0
+    assert POLICY.evaluate(person, person.last_ts, Action.ALLOW).action == Action.ALLOW
+
+
 def test_robots_txt_is_a_sign_past_the_gates() -> None:
     # 60 profiles an hour (past the gates), browser, irregular: a sign only from robots.txt
     fast = crawler(60, minutes=1.0, irregular=True)
-    assert POLICY.score_eligible(fast)
+    assert NO_CRAWLER_LIMITS.score_eligible(fast)
     fast.score = 0.85
-    v = POLICY.evaluate(fast, fast.last_ts, Action.ALLOW)
+    v = NO_CRAWLER_LIMITS.evaluate(fast, fast.last_ts, Action.ALLOW)
     assert v.reasons == ("anomaly_score 0.850 > 0.8 with robots_txt",)
     browser = crawler(60, minutes=1.0, robots=False, irregular=True)
     browser.score = 0.85
