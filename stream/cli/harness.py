@@ -169,8 +169,9 @@ def simulate(
     default="auto",
     show_default=True,
     help="nginx log_format string of $variables, or auto: the richest known format "
-    "(combined, combined with a session id after the referrer, with an ident, with more "
-    "fields, common) that parses (within 2 %) as many of the first 500 lines as any.",
+    "(combined, combined with a session id after the referrer, a session id without the "
+    "user field, with an ident, with more fields, common) that parses (within 2 %) as "
+    "many of the first 500 lines as any.",
 )
 @click.option(
     "--profile-path",

@@ -52,6 +52,12 @@ KNOWN_FORMATS: dict[str, str] = {
         '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
         '"$http_referer" $session_id "$http_user_agent"'
     ),
+    # Apache's "%h %l [%t] \"%r\" %>s %b \"%{Referer}i\" <session> \"%{User-Agent}i\"": no
+    # %u field, as in a public web-bot dataset whose addresses are all "-"
+    "session id, without a remote user": (
+        '$remote_addr $ident [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" $session_id "$http_user_agent"'
+    ),
     "combined with an ident": (
         '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
         '"$http_referer" "$http_user_agent"'

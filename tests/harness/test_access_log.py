@@ -161,6 +161,27 @@ def test_auto_detects_a_session_id_after_the_referrer(tmp_path: Path) -> None:
     assert ev["user_agent"].startswith("Mozilla/5.0 (Windows")
 
 
+def test_auto_detects_a_session_id_without_the_user_field(tmp_path: Path) -> None:
+    # Apache's %h %l [%t] "%r" %>s %b "%{Referer}i" <session> "%{User-Agent}i", addresses
+    # removed: the layout of a public web-bot dataset; a landing request before the
+    # session cookie logs "-" for the session
+    line = SESSION_LINE.replace("198.51.100.4 - - [", "- - [")
+    landing = line.replace(" 5c9e2a17f0b3 ", " - ")
+    found = detect_format(_write(tmp_path, [line, line, landing]))
+    assert (found.name, found.matched, found.sampled) == ("session id, without a remote user", 3, 3)
+    parser = LogParser(found.fmt)
+    ev = parser.parse_line(line, 1)
+    assert ev is not None
+    assert (ev["ip"], ev["session_id"], ev["referrer"], ev["path"]) == (
+        None,
+        "5c9e2a17f0b3",
+        "https://example.org/",
+        "/articles/7",
+    )
+    first = parser.parse_line(landing, 3)
+    assert first is not None and "session_id" not in first and first["ip"] is None
+
+
 @pytest.mark.parametrize(
     ("line", "name"),
     [
