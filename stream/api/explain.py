@@ -100,8 +100,8 @@ def explain(
         )
     if crawler:
         words.append(
-            "It shows itself a crawler (one user agent, which names a crawler or read "
-            "robots.txt lately, and no page assets) and is not on the allowlist, so the "
+            "It shows itself a crawler (one user agent, which names a crawler, or no "
+            "browser's that read robots.txt lately) and is not on the allowlist, so the "
             "stricter crawler limits apply."
         )
     for lim in limits:
@@ -120,7 +120,7 @@ def explain(
                 "challenge": lim.challenge,
                 "block": lim.block,
                 "status": status,
-                "new_account": lim in policy.new_account_limits,
+                "new_account": any(lim is x for x in policy.new_account_limits),
                 "crawler": any(lim is x for x in policy.crawler_limits),
             }
         )

@@ -36,6 +36,15 @@ CRAWLER_UA = re.compile(
     r"\+https?://|(?:bot|crawler|spider)/|\(compatible;(?!\s*(?:msie|konqueror))",
     re.IGNORECASE,
 )
+# fetchers a person sets off — a link preview when a link is shared (iMessage fetches it
+# from the sender's own device and address), a read-aloud service — name themselves like
+# crawlers but crawl nothing: never taken for one
+PERSON_FETCHER_UA = re.compile(
+    r"facebookexternalhit|facebot|twitterbot|slackbot|slack-imgproxy|linkedinbot|discordbot|"
+    r"whatsapp|telegrambot|skypeuripreview|google-read-aloud|pinterestbot|redditbot|embedly|"
+    r"iframely|bitlybot|vkshare|mastodon",
+    re.IGNORECASE,
+)
 AUTOMATION_BIT, CRAWLER_BIT = 1, 2  # the user-agent flags' bits in an encoded actor
 
 
@@ -47,8 +56,12 @@ def is_automation_ua(user_agent: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def is_crawler_ua(user_agent: str) -> bool:
-    """User agents by which a crawler names itself (:data:`CRAWLER_UA`)."""
-    return CRAWLER_UA.search(user_agent) is not None
+    """User agents by which a crawler names itself (:data:`CRAWLER_UA`), not those of
+    fetchers a person sets off (:data:`PERSON_FETCHER_UA`: link previews)."""
+    return (
+        CRAWLER_UA.search(user_agent) is not None
+        and PERSON_FETCHER_UA.search(user_agent) is None
+    )
 
 
 REGULAR_CV: Final = 0.35  # below this spread of gaps (std / mean), the rhythm is a machine's
@@ -65,10 +78,6 @@ ROBOTS_RECENT: Final = 0.02
 # day's profiles (Policy.crawler_signs). Not automation_ua: a platform's own mobile app
 # may send an HTTP library's user agent (okhttp, axios), and such a user is no crawler
 CRAWLER_SIGNS: Final = ("robots_txt",)
-# no page asset lately: the recency-weighted count of static assets (time constant
-# behaviour.TAU_S = 1 h) under this means none in the last ~3 hours of the actor's own
-# event time — a browser fetches several with every page it renders
-NO_ASSETS: Final = 0.05
 
 
 def metronome_pages(b: Behaviour, max_cv: float) -> bool:
@@ -89,19 +98,23 @@ def robots_recent(b: Behaviour) -> bool:
 
 
 def shows_crawler(c: ActorCounters, b: Behaviour) -> bool:
-    """A crawler that shows itself: an actor of one user agent, which names a crawler
-    (:data:`CRAWLER_UA`) or read ``robots.txt`` lately (:func:`robots_recent`), that
-    fetched no page asset lately (:data:`NO_ASSETS`). The policy's ``[crawlers]`` limits
-    apply to it. An HTTP library's user agent is not enough: a platform's own app may send
-    one. The assets keep a person's browser out even when a page elsewhere made it fetch
-    ``robots.txt`` (an ``<img>`` on another site; browsers send no cookies with such a
-    request by default, so it lands on the address's actor, not the person's account or
-    session, and an address that people share shows several user agents)."""
-    return (
-        b.c[bh.C_ASSET] < NO_ASSETS
-        and len(b.uas) == 1
-        and (c.crawler_ua or b.c[bh.C_ROBOTS] >= ROBOTS_RECENT)
-    )
+    """A crawler that shows itself — the policy's ``[crawlers]`` limits apply to it: an
+    actor of one user agent (or none) that names a crawler (:func:`is_crawler_ua`), or
+    that read ``robots.txt`` lately and is no browser (an HTTP library's or a headless
+    browser's user agent, or none).
+
+    A browser's user agent reading ``robots.txt`` is left to the score: a page on another
+    site can make a visitor's browser fetch ``robots.txt`` and a profile (two ``<img>``
+    tags, sent without cookies, so on the visitor's address), and the address would be
+    challenged for it. Such a page cannot change the browser's user agent. An HTTP
+    library's user agent alone is not enough either: a platform's own app may send one,
+    but it does not read ``robots.txt``."""
+    uas = len(b.uas)
+    if uas > 1:
+        return False
+    if c.crawler_ua:
+        return True
+    return b.c[bh.C_ROBOTS] >= ROBOTS_RECENT and (c.automation or uas == 0)
 
 
 SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {

@@ -108,8 +108,8 @@ class Policy:
     # the sign) lets a score above `challenge` act below the gates once it has viewed this
     # many distinct profiles in the day; 0 = off
     score_crawler_min_profiles_per_day: int = 0
-    # stricter limits while an actor shows itself a crawler (automation.shows_crawler: a
-    # crawler's user agent or robots.txt read lately, one user agent, no page assets)
+    # stricter limits while an actor shows itself a crawler (automation.shows_crawler: one
+    # user agent, which names a crawler, or no browser's that read robots.txt lately)
     crawler_limits: tuple[Limit, ...] = ()
 
     def ttl_s(self, action: Action) -> float:
@@ -219,7 +219,11 @@ class Policy:
             young = True
         else:
             young = False
-        crawler = bool(self.crawler_limits) and shows_crawler(counters, state.behaviour)
+        crawler = (
+            bool(self.crawler_limits)
+            and not state.allowlisted  # (checked before evaluate too; never a crawler limit)
+            and shows_crawler(counters, state.behaviour)
+        )
         if crawler:
             limits = limits + self.crawler_limits
         per_hour, per_day = counters.hour.totals[0], counters.day.totals[0]
@@ -293,7 +297,7 @@ def _reason(
 ) -> str:
     if any(limit is lim for lim in policy.crawler_limits):
         prefix = "crawler_"
-    elif young and limit in policy.new_account_limits:
+    elif young and any(limit is lim for lim in policy.new_account_limits):
         prefix = "new_account_"
     else:
         prefix = ""
