@@ -10,7 +10,8 @@ outcomes said of it, and its browsing behaviour; version 3 blobs (written before
 decode, with a rules origin, no manual allow, no incident key and a fresh behaviour.
 The user-agent byte holds flags (:data:`~stream.core.automation.AUTOMATION_BIT`, and
 ``CRAWLER_BIT`` since the ``[crawlers]`` limits); blobs written before hold 0 or 1, which
-read the same.
+read the same. A worker rolled back to the code before reads a set ``CRAWLER_BIT`` as an
+automation user agent, until the actor's next request with a user agent.
 """
 
 from __future__ import annotations
