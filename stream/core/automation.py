@@ -31,7 +31,8 @@ AUTOMATION_UA = re.compile(
 
 # a crawler that names itself: a link to its page ("+https://…"), a product token that
 # ends in bot, crawler or spider before its version ("Googlebot/2.1", "MJ12bot/v1.4"),
-# or the "(compatible; Name/1.0)" form no browser has used since Internet Explorer
+# or the "(compatible; Name/1.0)" form, whose only browsers were Internet Explorer and
+# Konqueror (both excepted)
 CRAWLER_UA = re.compile(
     r"\+https?://|(?:bot|crawler|spider)/|\(compatible;(?!\s*(?:msie|konqueror))",
     re.IGNORECASE,
