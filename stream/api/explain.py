@@ -7,7 +7,7 @@ from typing import Any
 
 from stream.core.actions import Action
 from stream.core.actor_state import ActorState
-from stream.core.automation import SIGNALS, automation_signals, shows_crawler
+from stream.core.automation import SIGNALS, automation_signals
 from stream.core.features import features
 from stream.core.policy import Policy
 from stream.core.records import Decision
@@ -74,17 +74,9 @@ def explain(
     ts = state.last_ts
     c = state.counters
     age = c.account_age_days(ts)
-    young = age is not None and age < policy.new_account_max_age_days
-    crawler = (
-        bool(policy.crawler_limits)
-        and not state.allowlisted
-        and shows_crawler(c, state.behaviour)
-    )
-    limits = (
-        policy.limits
-        + (policy.new_account_limits if young else ())
-        + (policy.crawler_limits if crawler else ())
-    )
+    young = policy.is_young(state, ts)
+    crawler = policy.is_crawler(state)
+    limits = policy.limits_for(young, crawler)
     counters = {m: getattr(c, m) for m in WORDS}
     checks = []
     words.append(f"Newest request: {_when(ts)}; {c.events} requests counted in all.")

@@ -95,7 +95,12 @@ def robots_recent(b: Behaviour) -> bool:
     browsers never ask for it; an address shared by people (a NAT, cookie-less visitors
     keyed by IP) shows several user agents, and one tool among them reading robots.txt
     does not make the address a crawler."""
-    return b.c[bh.C_ROBOTS] >= ROBOTS_RECENT and len(b.uas) == 1
+    return robots_read(b) and len(b.uas) == 1
+
+
+def robots_read(b: Behaviour) -> bool:
+    """``robots.txt`` read lately (:data:`ROBOTS_RECENT`), whoever the actor is."""
+    return b.c[bh.C_ROBOTS] >= ROBOTS_RECENT
 
 
 def shows_crawler(c: ActorCounters, b: Behaviour) -> bool:
@@ -115,7 +120,7 @@ def shows_crawler(c: ActorCounters, b: Behaviour) -> bool:
         return False
     if c.crawler_ua:
         return True
-    return b.c[bh.C_ROBOTS] >= ROBOTS_RECENT and (c.automation or uas == 0)
+    return robots_read(b) and (c.automation or uas == 0)
 
 
 SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {

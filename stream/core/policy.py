@@ -203,6 +203,30 @@ class Policy:
             return f"anomaly_score {score:.3f} > {self.score_challenge_alone:g}"
         return ""
 
+    def is_young(self, state: ActorState, ts: float) -> bool:
+        """A new account at ``ts``: the ``[new_account]`` limits apply."""
+        age = state.counters.account_age_days(ts)
+        return age is not None and age < self.new_account_max_age_days
+
+    def is_crawler(self, state: ActorState) -> bool:
+        """A crawler that shows itself (:func:`~stream.core.automation.shows_crawler`) and
+        is not allowlisted (checked before :meth:`evaluate` too): the ``[crawlers]``
+        limits apply."""
+        return (
+            bool(self.crawler_limits)
+            and not state.allowlisted
+            and shows_crawler(state.counters, state.behaviour)
+        )
+
+    def limits_for(self, young: bool, crawler: bool) -> tuple[Limit, ...]:
+        """The limits in force for a new account (``young``) and for a crawler."""
+        limits = self.limits
+        if young:
+            limits = limits + self.new_account_limits
+        if crawler:
+            limits = limits + self.crawler_limits
+        return limits
+
     def evaluate(self, state: ActorState, ts: float, active_action: Action) -> Verdict:
         """The action the policy asks for now, and why.
 
@@ -211,21 +235,10 @@ class Policy:
         """
         action = Action.ALLOW
         reasons: list[str] = []
-        limits = self.limits
         counters = state.counters
-        age = counters.account_age_days(ts)
-        if age is not None and age < self.new_account_max_age_days:
-            limits = limits + self.new_account_limits
-            young = True
-        else:
-            young = False
-        crawler = (
-            bool(self.crawler_limits)
-            and not state.allowlisted  # (checked before evaluate too; never a crawler limit)
-            and shows_crawler(counters, state.behaviour)
-        )
-        if crawler:
-            limits = limits + self.crawler_limits
+        young = self.is_young(state, ts)
+        crawler = self.is_crawler(state)
+        limits = self.limits_for(young, crawler)
         per_hour, per_day = counters.hour.totals[0], counters.day.totals[0]
         floor_hour, floor_day = _floors(self)[young]
         if not crawler and per_hour <= floor_hour and per_day <= floor_day:
