@@ -66,6 +66,9 @@ def check(
 ) -> None:
     """Check policy FILE; exit 1 on any mistake (each reported with file and line).
 
+    Settings that are valid but cannot take effect (a floor of a path whose sign
+    require_one_of leaves out) are shown as notes; they do not fail the check.
+
     With --events, replay the events offline through the worker's pipeline under FILE
     and under the policy in force, and show the decisions by reason side by side.
     """
@@ -73,11 +76,14 @@ def check(
         proposed = load_policy(file)
     except PolicyError as exc:
         raise click.ClickException(f"policy not valid:\n{exc}") from None
+    notes = proposed.inert_settings()
     if events_file is None:
         if as_json:
-            click.echo(orjson.dumps({"file": str(file), "valid": True}).decode())
+            click.echo(orjson.dumps({"file": str(file), "valid": True, "notes": notes}).decode())
         else:
             click.echo(f"{file}: valid")
+            for note in notes:
+                click.echo(f"  note: {note}")
         return
     from models import REGISTRY
     from stream.harness.offline import read_events_file
@@ -89,11 +95,18 @@ def check(
     spec = REGISTRY.get(settings.model).spec(settings.model_params)
     result = what_if(current, proposed, spec, read_events_file(events_file))
     if as_json:
-        doc = {"file": str(file), "valid": True, "against": str(current_file or "<default>")}
+        doc = {
+            "file": str(file),
+            "valid": True,
+            "notes": notes,
+            "against": str(current_file or "<default>"),
+        }
         click.echo(orjson.dumps({**doc, **result.as_dict()}).decode())
         return
     now, new = str(current_file or "in force (default)"), str(file)
     click.echo(f"{file}: valid")
+    for note in notes:
+        click.echo(f"  note: {note}")
     click.echo(f"what if, on {result.events} events ({events_file}), model {spec.label()}:")
     width = max([len(f"{a} {r}") for a, r, _, _ in result.rows()] + [20])
     click.echo(f"  {'decisions by reason':<{width}}  {now:>14}  {new:>14}")
@@ -128,9 +141,11 @@ def deploy(file: Path, broker: str | None) -> None:
     from stream.runtime.topic_readers import model_slots
 
     try:
-        load_policy(file)
+        proposed = load_policy(file)
     except PolicyError as exc:
         raise click.ClickException(f"policy not valid, not sent:\n{exc}") from None
+    for note in proposed.inert_settings():
+        click.echo(f"note: {note}", err=True)
     text = file.read_text()
     if len(text.encode()) > control.MAX_POLICY_BYTES:
         raise click.ClickException(f"{file}: larger than the 256 KiB a control message takes")

@@ -54,6 +54,8 @@ def start_worker(settings: Settings, *extra: Service) -> int:
     """Run a worker (and ``extra`` services: the demo's traffic and board) until stopped."""
     check_worker_settings(settings)  # no default secrets, no open API: before anything else
     policy = load_policy(settings.policy_file)
+    for note in policy.inert_settings():
+        log.warning("policy_setting_inert", source=policy.source, note=note)
     try:
         REGISTRY.get(settings.model).validate(settings.model_params)
     except (UnknownModel, ValueError) as exc:

@@ -173,6 +173,33 @@ class Policy:
         the gates (:meth:`crawler_signs`); 0 when that path is off."""
         return self.score_crawler_min_profiles_per_day if self.crawler_sign_names else 0
 
+    def inert_settings(self) -> list[str]:
+        """Settings this policy gives a value that cannot take effect, each with why: a
+        floor of a path below the gates whose sign ``require_one_of`` leaves out, and
+        ``challenge_alone`` where no score ever lacks a sign. Valid, but likely a mistake
+        (``scrapeguard policy check`` shows them; the worker logs them at start)."""
+        out = []
+        signs = self.score_require_one_of
+        if self.score_regular_min_profiles_per_hour and not self.regular_run_floor:
+            out.append(
+                f"[score] regular_min_profiles_per_hour = "
+                f"{self.score_regular_min_profiles_per_hour} has no effect: require_one_of "
+                "leaves out regular_pages (set it to 0 to say so)"
+            )
+        if self.score_crawler_min_profiles_per_day and not self.crawler_floor:
+            out.append(
+                f"[score] crawler_min_profiles_per_day = "
+                f"{self.score_crawler_min_profiles_per_day} has no effect: require_one_of "
+                f"leaves out {', '.join(CRAWLER_SIGNS)} (set it to 0 to say so)"
+            )
+        if not signs and self.score_challenge_alone < 1.0:
+            out.append(
+                f"[score] challenge_alone = {self.score_challenge_alone:g} has no effect: "
+                "require_one_of is empty, so the score acts past the gates without a sign "
+                "from challenge on"
+            )
+        return out
+
     def score_reason(self, state: ActorState, score: float) -> str:
         """Why ``score`` challenges ``state`` (``""`` when it does not): with enough
         evidence, above ``challenge`` with a sign of automation (when the policy asks for

@@ -30,6 +30,17 @@ def test_check_accepts_a_good_file_and_the_default(tmp_path: Path) -> None:
     assert run("check", str(default))[0] == 0
 
 
+def test_check_notes_settings_that_cannot_take_effect_and_still_passes(tmp_path: Path) -> None:
+    narrow = tmp_path / "p.toml"
+    narrow.write_text('[score]\nrequire_one_of = ["automation_ua"]\n')
+    code, out = run("check", str(narrow))
+    assert code == 0
+    assert out.startswith(f"{narrow}: valid\n  note: [score] regular_min_profiles_per_hour")
+    assert out.count("note:") == 2
+    doc = orjson.loads(run("check", str(narrow), "--json")[1])
+    assert doc["valid"] is True and len(doc["notes"]) == 2
+
+
 def test_check_exits_non_zero_on_any_mistake_with_file_and_line(tmp_path: Path) -> None:
     bad = tmp_path / "p.toml"
     bad.write_text(

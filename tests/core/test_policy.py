@@ -279,3 +279,28 @@ def test_the_packaged_default_is_complete_on_its_own() -> None:
             if section == "limits" or (section == "allowlist" and key == "crawler"):
                 continue
             assert f"{key} =" in text, (section, key)
+
+
+def test_a_floor_whose_sign_is_left_out_is_reported_inert() -> None:
+    assert POLICY.inert_settings() == []  # the packaged policy turns nothing off by mistake
+    narrow = parse_policy('[score]\nrequire_one_of = ["automation_ua", "errors"]\n')
+    notes = narrow.inert_settings()
+    assert len(notes) == 2
+    assert "regular_min_profiles_per_hour = 10 has no effect" in notes[0]
+    assert "regular_pages" in notes[0]
+    assert "crawler_min_profiles_per_day = 20 has no effect" in notes[1]
+    said_off = parse_policy(
+        '[score]\nrequire_one_of = ["automation_ua", "errors"]\n'
+        "regular_min_profiles_per_hour = 0\ncrawler_min_profiles_per_day = 0\n"
+    )
+    assert said_off.inert_settings() == []
+
+
+def test_challenge_alone_is_inert_when_every_score_may_act_without_a_sign() -> None:
+    notes = parse_policy("[score]\nrequire_one_of = []\n").inert_settings()
+    assert notes == [
+        "[score] challenge_alone = 0.97 has no effect: require_one_of is empty, so the "
+        "score acts past the gates without a sign from challenge on"
+    ]
+    quiet = parse_policy("[score]\nrequire_one_of = []\nchallenge_alone = 1.0\n")
+    assert quiet.inert_settings() == []

@@ -90,7 +90,8 @@ def test_probes_serve_through_a_broker_blip() -> None:
     assert "scrapeguard" in refs
     advertised = {e["name"]: e for e in container["env"]}["SCRAPEGUARD_ADVERTISED_URL"]
     assert advertised["value"] == "http://$(POD_IP):6066"  # each pod its own URL
-    parse_policy(one("configmap.yaml")["data"]["policy.toml"])  # the shipped policy is valid
+    shipped = parse_policy(one("configmap.yaml")["data"]["policy.toml"])  # valid
+    assert shipped.inert_settings() == []  # and says what it turns off
 
 
 def test_autoscaling_on_detector_lag_is_capped_at_the_partition_count() -> None:
