@@ -230,6 +230,31 @@ class Policy:
             return f"anomaly_score {score:.3f} > {self.score_challenge_alone:g}"
         return ""
 
+    def member_reason(self, state: ActorState, ts: float) -> str:
+        """Why the flagged group ``state`` belongs to challenges it (``""`` when it does
+        not): a flagged group (an office NAT full of people, a carrier's /24) challenges
+        only the members whose own behaviour looks automated — a score of at least
+        ``member_min_score`` over ``member_min_profiles_per_hour`` profile views of their
+        own, held to the standard of a score past the gates (:meth:`score_reason`): with
+        a sign of automation that ``require_one_of`` accepts, or above
+        ``challenge_alone`` without one. The group stands in for the volume gates, not for
+        the sign: a busy person behind an office's address scores high too."""
+        group = state.group_flag(ts)
+        groups = self.groups
+        score = state.score
+        if (
+            not group
+            or score < groups.member_min_score
+            or state.counters.profiles_per_hour < groups.member_min_profiles_per_hour
+        ):
+            return ""
+        names = self.score_require_one_of
+        signs = automation_signals(state.counters, state.behaviour, names) if names else []
+        if names and not signs and score <= self.score_challenge_alone:
+            return ""
+        why = f" and {', '.join(signs)}" if signs else ""
+        return f"{group} with anomaly_score {score:.2f}{why}"
+
     def is_young(self, state: ActorState, ts: float) -> bool:
         """A new account at ``ts``: the ``[new_account]`` limits apply."""
         age = state.counters.account_age_days(ts)
@@ -281,17 +306,10 @@ class Policy:
             elif limit.challenge is not None and value > limit.challenge:
                 action = max(action, Action.CHALLENGE)
                 reasons.append(_reason(limit.metric, value, limit.challenge, young, limit, self))
-        group = state.group_flag(ts)
-        groups = self.groups
-        if (
-            group
-            and state.score >= groups.member_min_score
-            and counters.profiles_per_hour >= groups.member_min_profiles_per_hour
-        ):
-            # a flagged group (an office NAT full of people, a carrier's /24) challenges
-            # only the members whose own behaviour looks automated
+        member_reason = self.member_reason(state, ts)
+        if member_reason:
             action = max(action, Action.CHALLENGE)
-            reasons.append(f"{group} with anomaly_score {state.score:.2f}")
+            reasons.append(member_reason)
         score_reason = self.score_reason(state, state.score)
         if score_reason:
             action = max(action, Action.CHALLENGE)

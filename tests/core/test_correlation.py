@@ -110,10 +110,18 @@ def test_detector_turns_a_signal_into_a_challenge_then_blocks_if_it_continues() 
     assert out.decisions == [], [d.reasons for d in out.decisions]
     alice.score = 0.84  # under [groups] member_min_score (0.85): still a person
     assert side_inputs.apply_group_signals(det, [sig]).decisions == []
-    alice.score = 0.9  # its own behaviour looks automated
+    alice.score = 0.9  # a high score, but no sign of automation: a busy person at an office
+    assert side_inputs.apply_group_signals(det, [sig]).decisions == []
+    alice.counters.automation = True  # its own behaviour looks automated: a sign as well
     out = side_inputs.apply_group_signals(det, [sig])
     assert [(d.action, d.reasons) for d in out.decisions] == [
-        ("challenge", ["accounts_per_subnet 37 > 20 (203.0.113.0/24) with anomaly_score 0.90"])
+        (
+            "challenge",
+            [
+                "accounts_per_subnet 37 > 20 (203.0.113.0/24) with anomaly_score 0.90 "
+                "and automation_ua"
+            ],
+        )
     ]
     records = [rec(i, event(i, T0 + 10 + i, target_profile_id=str(i))) for i in range(10, 130)]
     out = det.process(records)
