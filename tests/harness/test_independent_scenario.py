@@ -1,0 +1,59 @@
+"""The default model and policy on a scenario written apart from the personas
+(:mod:`tests.harness.independent_scenario`), ten seeds: the issue's targets on traffic the
+prior never saw — people acted on ≤ 0.1 % (at most 1 of the 1,720), every scraper acted on
+(recall ≥ 0.99 for bulk, ≥ 0.9 for low-and-slow and distributed: 1.0 here), and the model
+ranking the scrapers above the people.
+
+Measured (docs/evaluation.md): 1 of 1,720 people acted on (a heavy recruiter on seed 9,
+score 0.971 past the volume gates, above ``challenge_alone``), every scraper acted on. Before
+the prior was refitted without ``follow_share`` and a group member needed a sign of
+automation as well as its score, 18 of the 1,720 were: office workers behind their NAT.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from models import REGISTRY
+from stream.core.policy_loader import load_policy
+from stream.harness.labels import is_person
+from stream.harness.offline import OfflineResult, OfflineRun
+from stream.harness.ranking import roc_auc
+from tests.harness.independent_scenario import scenario
+
+SEEDS = range(1, 11)
+
+
+@functools.cache
+def run(seed: int) -> tuple[OfflineResult, dict[str, str]]:
+    events, labels = scenario(seed)
+    offline = OfflineRun(load_policy(), REGISTRY.get("ensemble").spec(), now=events[-1]["ts"])
+    return offline.run(events), labels
+
+
+def acted_on(res: OfflineResult) -> set[str]:
+    return {d.actor for d in res.decisions if d.action in ("challenge", "block")}
+
+
+def test_at_most_one_person_in_a_thousand_is_acted_on_over_ten_seeds() -> None:
+    people_acted, people = [], 0
+    for seed in SEEDS:
+        res, labels = run(seed)
+        mine = {a for a, lab in labels.items() if is_person(lab)}
+        people += len(mine)
+        people_acted += sorted(acted_on(res) & mine)
+    assert people == 1720
+    assert len(people_acted) <= people // 1000, people_acted
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_scraper_is_acted_on_and_ranked_above_the_people(seed: int) -> None:
+    res, labels = run(seed)
+    bots = {a for a, lab in labels.items() if not is_person(lab)}
+    assert len(bots) == 36
+    assert sorted(bots - acted_on(res)) == []
+    assert set(res.max_score) >= bots  # scored (a person with under 5 requests may not be)
+    auc = roc_auc(labels, res.max_score)
+    assert auc is not None and auc >= 0.95, auc
