@@ -128,7 +128,8 @@ def explain(
             f"It belongs to a group of accounts flagged together: {group}; the group acts "
             f"on it only with its own score of {policy.groups.member_min_score:g} or more "
             f"from {policy.groups.member_min_profiles_per_hour} profile views an hour "
-            f"(it has {c.profiles_per_hour})."
+            f"(it has {c.profiles_per_hour}) and, as a score past the gates, a sign of "
+            f"automation or a score above {policy.score_challenge_alone:g}."
         )
     signals = automation_signals(
         c, state.behaviour, tuple(policy.score_require_one_of) or tuple(SIGNALS)
