@@ -50,16 +50,17 @@ def rec(offset: int, doc: dict[str, Any] | bytes, key: bytes | str | None = "aut
 
 def group_member(score: float, ts: float = T0, views: int = 10) -> Any:
     """An account with evidence of its own for a group signal at ``ts``: ``views``
-    profile views in the minute before it ([groups] member_min_profiles_per_hour) and a
-    model score."""
+    profile views in the minute before it ([groups] member_min_profiles_per_hour), a
+    model score and a sign of automation (an HTTP library's user agent), which a member
+    scoring under [score] challenge_alone needs as well (Policy.member_reason)."""
     from stream.core.actor_state import ActorState
     from stream.core.records import RequestEvent
 
     state = ActorState()
     for i in range(views):
         view = RequestEvent(
-            f"m{i}", ts - 60 + i, "account:m", "m", None, "198.51.100.7", "Mozilla/5.0",
-            "GET", "/profiles/{id}", 200, f"p{i}",
+            f"m{i}", ts - 60 + i, "account:m", "m", None, "198.51.100.7",
+            "python-requests/2.32", "GET", "/profiles/{id}", 200, f"p{i}",
         )  # fmt: skip
         state.apply(view, i)
     state.score = score

@@ -306,7 +306,7 @@ def test_challenge_alone_is_inert_when_every_score_may_act_without_a_sign() -> N
     assert quiet.inert_settings() == []
 
 
-def group_member(score: float, profiles: int = 12) -> ActorState:
+def flagged_member(score: float, profiles: int = 12) -> ActorState:
     """A member of a flagged group, viewing profiles at a person's uneven pace."""
     s = actor(profiles, minutes=50.0, irregular=True)
     s.group_reason, s.group_expires = "accounts_per_ip 40 > 8 (p_office)", T0 + 7200
@@ -316,20 +316,20 @@ def group_member(score: float, profiles: int = 12) -> ActorState:
 
 def test_a_flagged_group_challenges_a_member_on_its_score_and_a_sign_not_its_score_alone() -> None:
     ts = T0 + 3000
-    busy_person = group_member(0.9)
+    busy_person = flagged_member(0.9)
     assert POLICY.member_reason(busy_person, ts) == ""  # a high score, but no sign
     assert POLICY.evaluate(busy_person, ts, Action.ALLOW).action == Action.ALLOW
-    scripted = group_member(0.9)
+    scripted = flagged_member(0.9)
     scripted.counters.automation = True
     assert POLICY.member_reason(scripted, ts) == (
         "accounts_per_ip 40 > 8 (p_office) with anomaly_score 0.90 and automation_ua"
     )
-    sure = group_member(0.98)  # above [score] challenge_alone (0.97): no sign needed
+    sure = flagged_member(0.98)  # above [score] challenge_alone (0.97): no sign needed
     assert (
         POLICY.member_reason(sure, ts)
         == "accounts_per_ip 40 > 8 (p_office) with anomaly_score 0.98"
     )
-    assert POLICY.member_reason(group_member(0.98, profiles=5), ts) == ""  # too few views
-    assert POLICY.member_reason(group_member(0.98), T0 + 7200) == ""  # the signal expired
+    assert POLICY.member_reason(flagged_member(0.98, profiles=5), ts) == ""  # too few views
+    assert POLICY.member_reason(flagged_member(0.98), T0 + 7200) == ""  # the signal expired
     anything = parse_policy("[score]\nrequire_one_of = []\n")  # the score may act alone
     assert anything.member_reason(busy_person, ts).endswith("with anomaly_score 0.90")
