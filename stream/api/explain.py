@@ -124,12 +124,22 @@ def explain(
         words.append(f"{value:g} {WORDS[lim.metric]} — the policy asks for a {bounds}: {status}.")
     group = state.group_flag(ts)
     if group:
+        floor = max(policy.groups.member_min_score, policy.score_challenge)
+        alone = max(policy.score_challenge, policy.score_challenge_alone)
+        if not policy.score_require_one_of:
+            bar = "."  # the score may act without a sign
+        elif alone >= 1.0:
+            bar = ", and a sign of automation, as a score past the gates needs."
+        else:
+            bar = (
+                f", and a sign of automation or a score above {alone:g}, as a score past the "
+                "gates needs."
+            )
         words.append(
             f"It belongs to a group of accounts flagged together: {group}; the group acts "
-            f"on it only with its own score of {policy.groups.member_min_score:g} or more "
-            f"from {policy.groups.member_min_profiles_per_hour} profile views an hour "
-            f"(it has {c.profiles_per_hour}) and, as a score past the gates, a sign of "
-            f"automation or a score above {policy.score_challenge_alone:g}."
+            f"on it only with its own score of {floor:g} or more from "
+            f"{policy.groups.member_min_profiles_per_hour} profile views an hour (it has "
+            f"{c.profiles_per_hour}){bar}"
         )
     signals = automation_signals(
         c, state.behaviour, tuple(policy.score_require_one_of) or tuple(SIGNALS)

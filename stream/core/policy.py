@@ -192,6 +192,13 @@ class Policy:
                 f"{self.score_crawler_min_profiles_per_day} has no effect: require_one_of "
                 f"leaves out {', '.join(CRAWLER_SIGNS)} (set it to 0 to say so)"
             )
+        if signs and self.score_challenge_alone <= self.score_challenge:
+            out.append(
+                f"[score] require_one_of has no effect past the gates: challenge_alone = "
+                f"{self.score_challenge_alone:g} is not above challenge = "
+                f"{self.score_challenge:g}, so a score past the gates acts without a sign "
+                "(set challenge_alone = 1.0 for never)"
+            )
         if not signs and self.score_challenge_alone < 1.0:
             out.append(
                 f"[score] challenge_alone = {self.score_challenge_alone:g} has no effect: "
@@ -235,16 +242,18 @@ class Policy:
         not): a flagged group (an office NAT full of people, a carrier's /24) challenges
         only the members whose own behaviour looks automated — a score of at least
         ``member_min_score`` over ``member_min_profiles_per_hour`` profile views of their
-        own, held to the standard of a score past the gates (:meth:`score_reason`): with
-        a sign of automation that ``require_one_of`` accepts, or above
-        ``challenge_alone`` without one. The group stands in for the volume gates, not for
-        the sign: a busy person behind an office's address scores high too."""
+        own, held to the standard of a score past the gates (:meth:`score_reason`): above
+        ``challenge`` with a sign of automation that ``require_one_of`` accepts, or above
+        ``challenge_alone`` (and ``challenge``) without one. The group stands in for the
+        volume gates, not for the sign: a busy person behind an office's address scores
+        high too."""
         group = state.group_flag(ts)
         groups = self.groups
         score = state.score
         if (
             not group
             or score < groups.member_min_score
+            or score <= self.score_challenge
             or state.counters.profiles_per_hour < groups.member_min_profiles_per_hour
         ):
             return ""
@@ -253,7 +262,7 @@ class Policy:
         if names and not signs and score <= self.score_challenge_alone:
             return ""
         why = f" and {', '.join(signs)}" if signs else ""
-        return f"{group} with anomaly_score {score:.2f}{why}"
+        return f"{group} with anomaly_score {score:.3f}{why}"
 
     def is_young(self, state: ActorState, ts: float) -> bool:
         """A new account at ``ts``: the ``[new_account]`` limits apply."""

@@ -118,7 +118,7 @@ def test_detector_turns_a_signal_into_a_challenge_then_blocks_if_it_continues() 
         (
             "challenge",
             [
-                "accounts_per_subnet 37 > 20 (203.0.113.0/24) with anomaly_score 0.90 "
+                "accounts_per_subnet 37 > 20 (203.0.113.0/24) with anomaly_score 0.900 "
                 "and automation_ua"
             ],
         )

@@ -322,14 +322,35 @@ def test_a_flagged_group_challenges_a_member_on_its_score_and_a_sign_not_its_sco
     scripted = flagged_member(0.9)
     scripted.counters.automation = True
     assert POLICY.member_reason(scripted, ts) == (
-        "accounts_per_ip 40 > 8 (p_office) with anomaly_score 0.90 and automation_ua"
+        "accounts_per_ip 40 > 8 (p_office) with anomaly_score 0.900 and automation_ua"
     )
     sure = flagged_member(0.98)  # above [score] challenge_alone (0.97): no sign needed
     assert (
         POLICY.member_reason(sure, ts)
-        == "accounts_per_ip 40 > 8 (p_office) with anomaly_score 0.98"
+        == "accounts_per_ip 40 > 8 (p_office) with anomaly_score 0.980"
     )
     assert POLICY.member_reason(flagged_member(0.98, profiles=5), ts) == ""  # too few views
     assert POLICY.member_reason(flagged_member(0.98), T0 + 7200) == ""  # the signal expired
     anything = parse_policy("[score]\nrequire_one_of = []\n")  # the score may act alone
-    assert anything.member_reason(busy_person, ts).endswith("with anomaly_score 0.90")
+    assert anything.member_reason(busy_person, ts).endswith("with anomaly_score 0.900")
+
+
+def test_a_member_is_held_to_the_bars_of_a_score_past_the_gates_when_they_are_higher() -> None:
+    ts = T0 + 3000
+    strict = parse_policy("[score]\nchallenge = 0.995\nchallenge_alone = 1.0\n")
+    scripted = flagged_member(0.99)
+    scripted.counters.automation = True
+    assert strict.member_reason(scripted, ts) == ""  # a sign, but not above challenge
+    scripted.score = 0.996
+    assert strict.member_reason(scripted, ts).endswith("anomaly_score 0.996 and automation_ua")
+    unsigned = flagged_member(0.999)
+    assert strict.member_reason(unsigned, ts) == ""  # challenge_alone 1.0: never without one
+    # challenge_alone under challenge means challenge (as past the gates), noted as inert
+    loose = parse_policy("[score]\nchallenge = 0.995\n")
+    assert loose.member_reason(flagged_member(0.975), ts) == ""
+    assert loose.member_reason(flagged_member(0.996), ts) != ""
+    assert loose.inert_settings() == [
+        "[score] require_one_of has no effect past the gates: challenge_alone = 0.97 is not "
+        "above challenge = 0.995, so a score past the gates acts without a sign (set "
+        "challenge_alone = 1.0 for never)"
+    ]

@@ -1,13 +1,16 @@
 """The default model and policy on a scenario written apart from the personas
 (:mod:`tests.harness.independent_scenario`), ten seeds: the issue's targets on traffic the
 prior never saw — people acted on ≤ 0.1 % (at most 1 of the 1,720), every scraper acted on
-(recall ≥ 0.99 for bulk, ≥ 0.9 for low-and-slow and distributed: 1.0 here), and the model
-ranking the scrapers above the people.
+(recall ≥ 0.99 for bulk, ≥ 0.9 for low-and-slow: 1.0 here), and the model ranking the
+scrapers above the people.
 
 Measured (docs/evaluation.md): 1 of 1,720 people acted on (a heavy recruiter on seed 9,
-score 0.971 past the volume gates, above ``challenge_alone``), every scraper acted on. Before
-the prior was refitted without ``follow_share`` and a group member needed a sign of
-automation as well as its score, 18 of the 1,720 were: office workers behind their NAT.
+score 0.971 past the volume gates, above ``challenge_alone`` 0.97: the one case at the
+line), every scraper acted on. Before a group member needed a sign of automation as well
+as its score, and the prior was refitted without ``follow_share``, 18 of the 1,720 were:
+office workers behind their NAT, challenged for their group. The scenario's farm stays under
+the group thresholds (four accounts to an address): it is caught by each member's own
+score and signs, so what this checks of the group path is that the office is left alone.
 """
 
 from __future__ import annotations
