@@ -1,7 +1,8 @@
 """A labelled scenario written apart from the personas (``stream/harness/personas``), from
 the words of the detection issue only: an office of 40 people behind one NAT address,
 120 people on addresses of their own, 12 heavy human recruiters, bulk harvesters,
-low-and-slow scrapers and a farm of 20 accounts on five addresses of one /24.
+low-and-slow scrapers, a farm of 20 accounts on five addresses of one /24 (under the group
+thresholds) and one of 24 accounts on two addresses that pauses as people do (over them).
 
 It shares no code with the simulator the prior is fitted on, and its people browse as the
 personas' do not: from profile to profile by the platform's own links ("people also
@@ -117,6 +118,17 @@ class Scenario:
             ts += r.uniform(40, 90)
             self.profile(ts, account, ip, ua)
 
+    def paced_farm(self, i: int) -> None:
+        """A member of a farm of 24 accounts on two addresses that pauses as people do
+        (log-normal, 40-80 profiles an hour): over the group thresholds, with no sign of
+        automation of its own — what the group path is for."""
+        account, r = f"pfarm{i}", self.rng
+        ts, ua, ip = T0 + r.uniform(0, 1800), r.choice(BROWSERS), f"198.18.0.{1 + i % 2}"
+        per_hour = r.uniform(40, 80)
+        while ts < T0 + 6 * 3600:
+            ts += r.lognormvariate(math.log(3600 / per_hour / 1.6), 0.9)
+            self.profile(ts, account, ip, ua, f"{SITE}/search?q=x")
+
     def farm(self, i: int) -> None:
         account, r = f"farm{i}", self.rng
         ts, ua, ip = T0 + r.uniform(0, 3) * 3600, r.choice(BROWSERS), f"203.0.113.{10 + i % 5}"
@@ -156,5 +168,8 @@ def scenario(seed: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
     for i in range(20):
         s.labels[f"account:farm{i}"] = "account_farm"
         s.farm(i)
+    for i in range(24):
+        s.labels[f"account:pfarm{i}"] = "paced_farm"
+        s.paced_farm(i)
     s.events.sort(key=lambda e: e["ts"])
     return s.events, s.labels
