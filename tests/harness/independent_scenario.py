@@ -159,17 +159,15 @@ def scenario(seed: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
         for block in range(r.randint(2, 3)):
             start = T0 + (block * 3 + r.uniform(0, 1)) * 3600
             s.session(f"rec{i}", ip, ua, start, r.uniform(60, 120), r.uniform(150, 250))
-    for i in range(6):
-        s.labels[f"account:bulk{i}"] = "bulk"
-        s.bulk(i)
-    for i in range(10):
-        s.labels[f"account:slow{i}"] = "low_and_slow"
-        s.low_and_slow(i)
-    for i in range(20):
-        s.labels[f"account:farm{i}"] = "account_farm"
-        s.farm(i)
-    for i in range(24):
-        s.labels[f"account:pfarm{i}"] = "paced_farm"
-        s.paced_farm(i)
+    scrapers = (
+        (6, "bulk", "bulk", s.bulk),
+        (10, "slow", "low_and_slow", s.low_and_slow),
+        (20, "farm", "account_farm", s.farm),
+        (24, "pfarm", "paced_farm", s.paced_farm),
+    )
+    for count, account, label, make in scrapers:  # ``make(i)`` writes account ``{account}{i}``
+        for i in range(count):
+            s.labels[f"account:{account}{i}"] = label
+            make(i)
     s.events.sort(key=lambda e: e["ts"])
     return s.events, s.labels
