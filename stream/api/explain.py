@@ -125,16 +125,13 @@ def explain(
     group = state.group_flag(ts)
     if group:
         floor = max(policy.groups.member_min_score, policy.score_challenge)
-        alone = max(policy.score_challenge, policy.score_challenge_alone)
+        alone = max(policy.score_challenge, policy.groups.member_challenge_alone)
         if not policy.score_require_one_of:
             bar = "."  # the score may act without a sign
         elif alone >= 1.0:
-            bar = ", and a sign of automation, as a score past the gates needs."
+            bar = ", and a sign of automation."
         else:
-            bar = (
-                f", and a sign of automation or a score above {alone:g}, as a score past the "
-                "gates needs."
-            )
+            bar = f", and a sign of automation or a score above {alone:g}."
         words.append(
             f"It belongs to a group of accounts flagged together: {group}; the group acts "
             f"on it only with its own score of {floor:g} or more from "

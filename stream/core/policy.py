@@ -68,6 +68,9 @@ class Groups:
     # requests says little)
     member_min_score: float = 0.85
     member_min_profiles_per_hour: int = 10
+    # ... and a sign of automation, or without one a score above this (a farm's members
+    # all look automated; an office's busiest people reach the low 0.9s)
+    member_challenge_alone: float = 0.93
 
 
 @dataclass(frozen=True)
@@ -242,11 +245,10 @@ class Policy:
         not): a flagged group (an office NAT full of people, a carrier's /24) challenges
         only the members whose own behaviour looks automated — a score of at least
         ``member_min_score`` over ``member_min_profiles_per_hour`` profile views of their
-        own, held to the standard of a score past the gates (:meth:`score_reason`): above
-        ``challenge`` with a sign of automation that ``require_one_of`` accepts, or above
-        ``challenge_alone`` (and ``challenge``) without one. The group stands in for the
-        volume gates, not for the sign: a busy person behind an office's address scores
-        high too."""
+        own and above ``challenge``, with a sign of automation that ``require_one_of``
+        accepts, or without one above ``member_challenge_alone`` (and ``challenge``). A
+        busy person behind an office's address scores high too: the score alone does not
+        stand for the sign until it is surer than an office's people get."""
         group = state.group_flag(ts)
         groups = self.groups
         score = state.score
@@ -259,7 +261,7 @@ class Policy:
             return ""
         names = self.score_require_one_of
         signs = automation_signals(state.counters, state.behaviour, names) if names else []
-        if names and not signs and score <= self.score_challenge_alone:
+        if names and not signs and score <= groups.member_challenge_alone:
             return ""
         why = f" and {', '.join(signs)}" if signs else ""
         return f"{group} with anomaly_score {score:.3f}{why}"

@@ -48,14 +48,14 @@ def test_a_group_member_is_told_what_evidence_of_its_own_the_group_needs() -> No
     out = explain("account:alice", s, parse_policy(""), [], "m@1", T0 + 60)
     words = next(w for w in out["words"] if w.startswith("It belongs to a group"))
     assert "only with its own score of 0.85 or more from 10 profile views an hour" in words
-    assert "(it has 12), and a sign of automation or a score above 0.97" in words
-    never = parse_policy("[score]\nchallenge_alone = 1.0\n")
+    assert "(it has 12), and a sign of automation or a score above 0.93" in words
+    never = parse_policy("[groups]\nmember_challenge_alone = 1.0\n")
     words = next(
         w
         for w in explain("account:alice", s, never, [], "m@1", T0 + 60)["words"]
         if w.startswith("It belongs to a group")
     )
-    assert words.endswith("(it has 12), and a sign of automation, as a score past the gates needs.")
+    assert words.endswith("(it has 12), and a sign of automation.")
     anything = parse_policy("[score]\nrequire_one_of = []\n")
     words = next(
         w

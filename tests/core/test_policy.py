@@ -324,7 +324,7 @@ def test_a_flagged_group_challenges_a_member_on_its_score_and_a_sign_not_its_sco
     assert POLICY.member_reason(scripted, ts) == (
         "accounts_per_ip 40 > 8 (p_office) with anomaly_score 0.900 and automation_ua"
     )
-    sure = flagged_member(0.98)  # above [score] challenge_alone (0.97): no sign needed
+    sure = flagged_member(0.98)  # above [groups] member_challenge_alone (0.93): no sign needed
     assert (
         POLICY.member_reason(sure, ts)
         == "accounts_per_ip 40 > 8 (p_office) with anomaly_score 0.980"
@@ -337,15 +337,16 @@ def test_a_flagged_group_challenges_a_member_on_its_score_and_a_sign_not_its_sco
 
 def test_a_member_is_held_to_the_bars_of_a_score_past_the_gates_when_they_are_higher() -> None:
     ts = T0 + 3000
-    strict = parse_policy("[score]\nchallenge = 0.995\nchallenge_alone = 1.0\n")
+    strict = parse_policy("[score]\nchallenge = 0.995\n[groups]\nmember_challenge_alone = 1.0\n")
     scripted = flagged_member(0.99)
     scripted.counters.automation = True
     assert strict.member_reason(scripted, ts) == ""  # a sign, but not above challenge
+    assert POLICY.member_reason(flagged_member(0.94), ts) != ""  # above 0.93: no sign needed
     scripted.score = 0.996
     assert strict.member_reason(scripted, ts).endswith("anomaly_score 0.996 and automation_ua")
     unsigned = flagged_member(0.999)
-    assert strict.member_reason(unsigned, ts) == ""  # challenge_alone 1.0: never without one
-    # challenge_alone under challenge means challenge (as past the gates), noted as inert
+    assert strict.member_reason(unsigned, ts) == ""  # 1.0: never without a sign
+    # member_challenge_alone under challenge means challenge (as past the gates)
     loose = parse_policy("[score]\nchallenge = 0.995\n")
     assert loose.member_reason(flagged_member(0.975), ts) == ""
     assert loose.member_reason(flagged_member(0.996), ts) != ""

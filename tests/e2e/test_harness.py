@@ -67,13 +67,12 @@ def test_group_personas_are_caught_through_the_correlator(
     report = orjson.loads((report_dir / "report.json").read_bytes())
     _assert_honest_figures(report, ev.stdout)
     # The farm's members show no sign of automation (a browser, irregular pauses): a
-    # flagged group challenges each once its own score passes [score] challenge_alone (0.97),
-    # as it would past the volume gates (an office's people score high too). How many do
-    # within these two hours depends on the worker: 12 of 12 on a fresh one, 10 and 3 in
-    # two whole runs of the suite, after the other tests' traffic (what its novelty model
-    # learnt from it is the likely cause, not established; docs/evaluation.md). What this
-    # test holds is the path: the correlator's group signal reaches the members and
-    # challenges them for the group's reason, and no person.
+    # flagged group challenges each once its own score passes [groups]
+    # member_challenge_alone (an office's people score high too). How many do within these
+    # two hours depends on the worker and on what it learnt from the suite's earlier
+    # traffic (docs/evaluation.md); what this test holds is the path: the correlator's
+    # group signal reaches the members and challenges them for the group's reason, and no
+    # person.
     farm = [a for a in report["actors"] if a["label"] == "account_farm"]
     assert len(farm) == 12
     assert any(a["first_action_s"] is not None for a in farm), _rows(ev.stdout, "account_farm")
