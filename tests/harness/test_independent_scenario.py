@@ -11,8 +11,8 @@ as its score, and the prior was refitted without ``follow_share``, 18 of the 1,7
 office workers behind their NAT, challenged for their group. The scenario's farm stays under
 the group thresholds (four accounts to an address): it is caught by each member's own
 score and signs; a second farm, 24 accounts on two addresses pausing as people do, is over
-them and is challenged through its group: all 24 on every seed, 20-24 of them first for
-the group's reason, the last within 26-43 min of its first request (scores >= 0.999).
+them and is challenged through its group: all 24 on every seed, 22-24 of them first for
+the group's reason, the last within 24-39 min of its first request (scores >= 0.999).
 """
 
 from __future__ import annotations
@@ -76,4 +76,4 @@ def test_a_farm_that_pauses_as_people_do_is_challenged_through_its_group(seed: i
             first.setdefault(d.actor, d.reasons)
     assert set(first) == farm
     by_group = [a for a, reasons in first.items() if "accounts_per_ip" in reasons[0]]
-    assert len(by_group) >= 18, {a: r[0] for a, r in first.items()}  # measured 20-24
+    assert len(by_group) >= 18, {a: r[0] for a, r in first.items()}  # measured 22-24
