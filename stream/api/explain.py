@@ -124,8 +124,7 @@ def explain(
         words.append(f"{value:g} {WORDS[lim.metric]} — the policy asks for a {bounds}: {status}.")
     group = state.group_flag(ts)
     if group:
-        floor = max(policy.groups.member_min_score, policy.score_challenge)
-        alone = max(policy.score_challenge, policy.groups.member_challenge_alone)
+        floor, alone = policy.member_bars()
         if not policy.score_require_one_of:
             bar = "."  # the score may act without a sign
         elif alone >= 1.0:

@@ -178,9 +178,11 @@ class Policy:
 
     def inert_settings(self) -> list[str]:
         """Settings this policy gives a value that cannot take effect, each with why: a
-        floor of a path below the gates whose sign ``require_one_of`` leaves out, and
-        ``challenge_alone`` where no score ever lacks a sign. Valid, but likely a mistake
-        (``scrapeguard policy check`` shows them; the worker logs them at start)."""
+        floor of a path below the gates whose sign ``require_one_of`` leaves out,
+        ``require_one_of`` past the gates when ``challenge_alone`` is not above
+        ``challenge``, and ``challenge_alone`` where no score ever lacks a sign. Valid, but
+        likely a mistake (``scrapeguard policy check`` shows them; the worker logs them at
+        start)."""
         out = []
         signs = self.score_require_one_of
         if self.score_regular_min_profiles_per_hour and not self.regular_run_floor:
@@ -261,10 +263,19 @@ class Policy:
             return ""
         names = self.score_require_one_of
         signs = automation_signals(state.counters, state.behaviour, names) if names else []
-        if names and not signs and score <= groups.member_challenge_alone:
+        if names and not signs and score <= self.member_bars()[1]:
             return ""
         why = f" and {', '.join(signs)}" if signs else ""
         return f"{group} with anomaly_score {score:.3f}{why}"
+
+    def member_bars(self) -> tuple[float, float]:
+        """The scores a member of a flagged group needs (:meth:`member_reason`): with a
+        sign of automation, and without one (when ``require_one_of`` asks for a sign)."""
+        groups = self.groups
+        return (
+            max(groups.member_min_score, self.score_challenge),
+            max(groups.member_challenge_alone, self.score_challenge),
+        )
 
     def is_young(self, state: ActorState, ts: float) -> bool:
         """A new account at ``ts``: the ``[new_account]`` limits apply."""
