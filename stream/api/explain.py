@@ -124,13 +124,23 @@ def explain(
         words.append(f"{value:g} {WORDS[lim.metric]} — the policy asks for a {bounds}: {status}.")
     group = state.group_flag(ts)
     if group:
+        groups = policy.groups
         floor, alone = policy.member_bars()
+        share, high = state.group_share, f"score {groups.member_min_score:g} or more"
         if not policy.score_require_one_of:
             bar = "."  # the score may act without a sign
-        elif alone >= 1.0:
-            bar = ", and a sign of automation."
+        elif groups.mostly_high(share):
+            bar = f"; it needs no sign of automation: {share:.0%} of the group's accounts {high}."
         else:
-            bar = f", and a sign of automation or a score above {alone:g}."
+            bar = ", and a sign of automation"
+            if alone < 1.0:
+                bar += f" or a score above {alone:g}"
+            if groups.member_share_alone > 0:
+                bar += (
+                    f" (or neither once {groups.member_share_alone:.0%} of the group's "
+                    f"accounts {high}; now {share:.0%})"
+                )
+            bar += "."
         words.append(
             f"It belongs to a group of accounts flagged together: {group}; the group acts "
             f"on it only with its own score of {floor:g} or more from "

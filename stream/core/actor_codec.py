@@ -11,7 +11,11 @@ decode, with a rules origin, no manual allow, no incident key and a fresh behavi
 The user-agent byte holds flags (:data:`~stream.core.automation.AUTOMATION_BIT`, and
 ``CRAWLER_BIT`` since the ``[crawlers]`` limits); blobs written before hold 0 or 1, which
 read the same. A worker rolled back to the code before reads a set ``CRAWLER_BIT`` as an
-automation user agent, until the actor's next request with a user agent.
+automation user agent, until the actor's next request with a user agent. The flags byte's
+bit 16 marks the share of the actor's group that scores high (an 8-byte float after the
+group's reason); blobs written before have no such bit and read as a share of 0. A worker
+rolled back to the code before refuses a blob with it (trailing bytes) and starts that
+actor afresh.
 """
 
 from __future__ import annotations
@@ -86,6 +90,7 @@ def encode(state: ActorState) -> bytes:
         | (2 if c.ips is not None else 0)
         | (4 if group else 0)
         | (8 if incident else 0)
+        | (16 if group and state.group_share else 0)
     )
     parts.append(bytes((flags,)))
     if c.distinct_hour is not None and c.distinct_day is not None:
@@ -95,6 +100,8 @@ def encode(state: ActorState) -> bytes:
         parts.append(_pack_distinct(c.ips))
     if group:
         parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
+        if state.group_share:
+            parts.append(struct.pack("<d", state.group_share))
     if incident:
         parts.append(struct.pack("<H", len(incident)) + incident)
     parts.append(_TAIL.pack(c.nav_ts, state.next_score_ts, state.verdict))
@@ -205,6 +212,11 @@ def _decode(buf: memoryview) -> ActorState:
         pos += 10
         s.group_reason = bytes(buf[pos : pos + n]).decode()
         pos += n
+        if flags & 16:
+            (s.group_share,) = struct.unpack_from("<d", buf, pos)
+            pos += 8
+            if not 0.0 <= s.group_share <= 1.0:
+                raise ValueError("group share out of [0, 1]")
     if flags & 8:
         (n,) = struct.unpack_from("<H", buf, pos)
         pos += 2

@@ -26,6 +26,7 @@ class ActorState:
         "enforcement",
         "group_expires",
         "group_reason",
+        "group_share",
         "last_offset",
         "next_score_ts",
         "score",
@@ -38,6 +39,7 @@ class ActorState:
         self.enforcement = Enforcement()
         self.group_reason = ""  # e.g. "accounts_per_subnet 37 > 20 (203.0.113.0/24)"
         self.group_expires = 0.0
+        self.group_share = 0.0  # of the group's accounts, the share that scores high
         self.score = 0.0
         self.next_score_ts = 0.0  # event time the actor is next due for a score
         self.verdict = VERDICT_NONE

@@ -7,6 +7,12 @@ distinct accounts and the profile views of the last hour, and when a group passe
 policy's ``[groups]`` limits it emits a :class:`GroupSignal` for every account of the
 group. Signals are keyed by account, so they reach the detector partition that owns
 that account's state, where policy turns them into challenges.
+
+Each activity carries its account's latest score, so a signal also says how many of the
+group's accounts score ``[groups] member_min_score`` or more: the group's own evidence. A
+farm's accounts all score high, an office's few do (``member_share_alone``). When that
+share crosses ``member_share_alone`` either way, every account of the group is signalled
+again, as on the crossing of the limit.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from typing import Any
 import orjson
 import structlog
 
-from stream.core.internal_records import Activity, GroupSignal
+from stream.core.internal_records import Activity, GroupSignal, share_of
 from stream.core.older_era import OlderEra
 from stream.core.policy import GroupLimit, Policy
 from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
@@ -45,15 +51,26 @@ def subnet_of(ip: str) -> str:
 class GroupState:
     """Distinct accounts and profile views of one IP or subnet over the last hour."""
 
-    __slots__ = ("accounts", "flagged", "last_ts", "recent", "signalled", "views")
+    __slots__ = (
+        "accounts",
+        "flagged",
+        "last_ts",
+        "mostly_high",
+        "recent",
+        "scores",
+        "signalled",
+        "views",
+    )
 
     def __init__(self) -> None:
         self.accounts = SlidingDistinct(ACCOUNTS)
         self.views = SlidingCounter(60, 60.0, channels=1, typecode="I")
         self.recent: dict[str, float] = {}
+        self.scores: dict[str, float] = {}  # actor -> its latest score (of ``recent``)
         self.signalled: dict[str, float] = {}  # actor -> expiry of its last signal
         self.last_ts = 0.0
         self.flagged = False
+        self.mostly_high = False  # as last signalled (``[groups] member_share_alone``)
 
     def add(self, act: Activity) -> None:
         self.accounts.add(stable_hash(act.actor), act.ts)
@@ -62,11 +79,23 @@ class GroupState:
             self.last_ts = act.ts
         recent = self.recent
         if act.actor in recent:
-            recent[act.actor] = max(recent[act.actor], act.ts)
+            if act.ts >= recent[act.actor]:
+                recent[act.actor] = act.ts
+                self.scores[act.actor] = act.score
         else:
             if len(recent) >= MAX_RECENT:
-                del recent[min(recent, key=recent.__getitem__)]
+                oldest = min(recent, key=recent.__getitem__)
+                del recent[oldest]
+                self.scores.pop(oldest, None)
             recent[act.actor] = act.ts
+            self.scores[act.actor] = act.score
+
+    def high(self, min_score: float, since: float) -> int:
+        """Accounts seen after ``since`` whose latest score is ``min_score`` or more."""
+        scores = self.scores
+        return sum(
+            1 for a, ts in self.recent.items() if ts > since and scores.get(a, 0.0) >= min_score
+        )
 
     @property
     def accounts_per_hour(self) -> int:
@@ -84,9 +113,11 @@ class GroupState:
                 "vh": self.views.head,
                 "vr": list(self.views.ring),
                 "r": self.recent,
+                "sc": self.scores,
                 "s": self.signalled,
                 "t": self.last_ts,
                 "f": self.flagged,
+                "m": self.mostly_high,
             }
         )
 
@@ -110,6 +141,9 @@ class GroupState:
             g.recent = {str(k): float(v) for k, v in d["r"].items()}
             g.signalled = {str(k): float(v) for k, v in d["s"].items()}
             g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
+            # a state written before scores were carried has neither
+            g.scores = {str(k): float(v) for k, v in d.get("sc", {}).items() if k in g.recent}
+            g.mostly_high = bool(d.get("m", False))
             return g
         except (
             KeyError,
@@ -212,19 +246,26 @@ class GroupCorrelator:
     ) -> None:
         n = g.accounts_per_hour
         if not (n > limit.challenge and g.views_per_hour > limit.min_profile_views_per_hour):
-            g.flagged = False
+            g.flagged = g.mostly_high = False
             return
-        ttl = self.policy.groups.signal_ttl_s
-        # on the crossing: every account seen in the last hour; afterwards: the one at hand
-        members = list(g.recent.items()) if not g.flagged else [(act.actor, act.ts)]
-        g.flagged = True
+        groups = self.policy.groups
+        ttl = groups.signal_ttl_s
+        high = g.high(groups.member_min_score, act.ts - 3600)
+        mostly_high = groups.mostly_high(share_of(high, n))
+        turned = g.flagged and mostly_high != g.mostly_high  # the group's evidence turned
+        # on the crossing, or when the group's evidence turns: every account seen in the
+        # last hour; otherwise the one at hand
+        members = [(act.actor, act.ts)] if g.flagged and not turned else list(g.recent.items())
+        g.flagged, g.mostly_high = True, mostly_high
         for actor, last_seen in members:
             if last_seen <= act.ts - 3600:
                 continue
-            if g.signalled.get(actor, 0.0) - act.ts > ttl / 2:
+            if not turned and g.signalled.get(actor, 0.0) - act.ts > ttl / 2:
                 continue  # signalled recently enough
             g.signalled[actor] = act.ts + ttl
-            out.append(GroupSignal(actor, key, metric, n, limit.challenge, act.ts, act.ts + ttl))
+            out.append(
+                GroupSignal(actor, key, metric, n, limit.challenge, act.ts, act.ts + ttl, high)
+            )
         if len(g.signalled) > MAX_RECENT:
             for actor in sorted(g.signalled, key=g.signalled.__getitem__)[:-MAX_RECENT]:
                 del g.signalled[actor]

@@ -20,15 +20,20 @@ from stream.core.records import int_of, json_object, number_of, text_of
 
 @dataclass(slots=True)
 class Activity:
-    """One account on one IP during one detector batch (detector → correlator)."""
+    """One account on one IP during one detector batch (detector → correlator), with the
+    account's latest model score (0 before its first: a record without ``s``, as written
+    before scores were carried, reads as 0)."""
 
     actor: str
     ip: str
     ts: float
     views: int
+    score: float = 0.0
 
     def encode(self) -> bytes:
-        return orjson.dumps({"a": self.actor, "i": self.ip, "t": self.ts, "v": self.views})
+        return orjson.dumps(
+            {"a": self.actor, "i": self.ip, "t": self.ts, "v": self.views, "s": self.score}
+        )
 
     @classmethod
     def decode(cls, raw: bytes | None) -> Activity:
@@ -39,15 +44,27 @@ class Activity:
             text_of(d, "i", what),
             number_of(d, "t", what),
             int_of(d, "v", what),
+            number_of(d, "s", what, 0.0),
         )
         if not 0 <= act.views < 2**31:
             raise ValueError(f"{what}: v must be a count of profile views")
+        if not 0.0 <= act.score <= 1.0:
+            raise ValueError(f"{what}: s must be a score in [0, 1]")
         return act
+
+
+def share_of(part: int, whole: int) -> float:
+    """``part`` of ``whole``, in [0, 1] (0 of nothing)."""
+    return min(1.0, part / whole) if whole > 0 else 0.0
 
 
 @dataclass(slots=True)
 class GroupSignal:
-    """An account belongs to a group that passed a ``[groups]`` limit (correlator → detector)."""
+    """An account belongs to a group that passed a ``[groups]`` limit (correlator → detector).
+
+    ``high``: how many of the group's ``value`` accounts score ``[groups] member_min_score``
+    or more (the evidence of the group as a whole; 0 in a signal written before it was
+    carried)."""
 
     actor: str
     group: str
@@ -56,6 +73,12 @@ class GroupSignal:
     threshold: int
     ts: float
     expires_at: float
+    high: int = 0
+
+    @property
+    def high_share(self) -> float:
+        """The share of the group's accounts that score high, in [0, 1]."""
+        return share_of(self.high, self.value)
 
     def reason_naming(self, where: str) -> str:
         """The decision reason; ``where`` names the group — a pseudonym or a range, never
@@ -72,6 +95,7 @@ class GroupSignal:
                 "threshold": self.threshold,
                 "ts": self.ts,
                 "expires_at": self.expires_at,
+                "high": self.high,
             }
         )
 
@@ -79,7 +103,7 @@ class GroupSignal:
     def decode(cls, raw: bytes | None) -> GroupSignal:
         what = "group signal"
         d = json_object(raw, what)
-        return cls(
+        sig = cls(
             text_of(d, "actor", what),
             text_of(d, "group", what),
             text_of(d, "metric", what),
@@ -87,7 +111,11 @@ class GroupSignal:
             int_of(d, "threshold", what),
             number_of(d, "ts", what),
             number_of(d, "expires_at", what),
+            int_of(d, "high", what) if "high" in d else 0,
         )
+        if not 0 <= sig.high < 2**31:
+            raise ValueError(f"{what}: high must be a count of accounts")
+        return sig
 
 
 @dataclass(slots=True)

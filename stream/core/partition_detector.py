@@ -152,9 +152,10 @@ class PartitionDetector(PartitionScoring):
             out.changed[actor] = touch[0]
             if touch[0].last_ts < idle_before:  # an older era's actor (stream.core.older_era)
                 self.older_era.remember(actor, now)
-        # the correlator counts accounts that view profiles: activity without views is noise
+        # the correlator counts accounts that view profiles: activity without views is
+        # noise; each with the account's latest score (the group's evidence as a whole)
         out.activities = [
-            Activity(actor, ip, ts, int(views))
+            Activity(actor, ip, ts, int(views), touched[actor][0].score)
             for (actor, ip, _minute), (ts, views) in seen_on.items()
             if views
         ]

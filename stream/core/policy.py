@@ -70,7 +70,16 @@ class Groups:
     member_min_profiles_per_hour: int = 10
     # ... and a sign of automation, or without one a score above this (a farm's members
     # all look automated; an office's busiest people reach the low 0.9s)
-    member_challenge_alone: float = 0.93
+    member_challenge_alone: float = 0.99
+    # ... or without one a score of member_min_score when at least this share of the
+    # group's accounts score member_min_score or more: evidence of the group as a whole
+    # (a farm's accounts all score high, an office's few do; 0 = off)
+    member_share_alone: float = 0.5
+
+    def mostly_high(self, share: float) -> bool:
+        """Whether ``share`` of a group's accounts scoring ``member_min_score`` or more is
+        enough for its members to need no sign (``member_share_alone``)."""
+        return 0 < self.member_share_alone <= share
 
 
 @dataclass(frozen=True)
@@ -248,9 +257,9 @@ class Policy:
         only the members whose own behaviour looks automated — a score of at least
         ``member_min_score`` over ``member_min_profiles_per_hour`` profile views of their
         own and above ``challenge``, with a sign of automation that ``require_one_of``
-        accepts, or without one above ``member_challenge_alone`` (and ``challenge``). A
-        busy person behind an office's address scores high too: the score alone does not
-        stand for the sign until it is surer than an office's people get."""
+        accepts; without one, above ``member_challenge_alone`` (and ``challenge``), or when
+        the group as a whole scores high (``member_share_alone``). A busy person behind an
+        office's address scores high too, but an office's people rarely do together."""
         group = state.group_flag(ts)
         groups = self.groups
         score = state.score
@@ -263,19 +272,25 @@ class Policy:
             return ""
         names = self.score_require_one_of
         signs = automation_signals(state.counters, state.behaviour, names) if names else []
-        if names and not signs and score <= self.member_bars()[1]:
-            return ""
-        why = f" and {', '.join(signs)}" if signs else ""
-        return f"{group} with anomaly_score {score:.3f}{why}"
+        if signs:
+            return f"{group} with anomaly_score {score:.3f} and {', '.join(signs)}"
+        if names and groups.mostly_high(state.group_share):  # the group's own evidence
+            share = f"{state.group_share:.0%} of its accounts scoring {groups.member_min_score:g}+"
+            return f"{group} with anomaly_score {score:.3f} and {share}"
+        if not names or score > self.member_bars()[1]:
+            return f"{group} with anomaly_score {score:.3f}"
+        return ""
 
-    def member_bars(self) -> tuple[float, float]:
+    def member_bars(self, share: float = 0.0) -> tuple[float, float]:
         """The scores a member of a flagged group needs (:meth:`member_reason`): with a
-        sign of automation, and without one (when ``require_one_of`` asks for a sign)."""
+        sign of automation, and without one (when ``require_one_of`` asks for a sign) —
+        lower when ``share`` of the group's accounts score high (``member_share_alone``).
+        A score must be above the second, and at least the first."""
         groups = self.groups
-        return (
-            max(groups.member_min_score, self.score_challenge),
-            max(groups.member_challenge_alone, self.score_challenge),
-        )
+        with_sign = max(groups.member_min_score, self.score_challenge)
+        if groups.mostly_high(share):
+            return with_sign, self.score_challenge  # and at least member_min_score, as ever
+        return with_sign, max(groups.member_challenge_alone, self.score_challenge)
 
     def is_young(self, state: ActorState, ts: float) -> bool:
         """A new account at ``ts``: the ``[new_account]`` limits apply."""

@@ -155,6 +155,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "member_min_score": number(0, 1),
         "member_min_profiles_per_hour": integer(0),
         "member_challenge_alone": number(0, 1),
+        "member_share_alone": number(0, 1),
     },
     "score": {
         "challenge": number(0, 1),
@@ -360,7 +361,8 @@ def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
             groups.get("signal_ttl_s", 3600.0),
             groups.get("member_min_score", 0.85),
             groups.get("member_min_profiles_per_hour", 10),
-            groups.get("member_challenge_alone", 0.93),
+            groups.get("member_challenge_alone", 0.99),
+            groups.get("member_share_alone", 0.5),
         ),
         limits=limits("limits"),
         new_account_max_age_days=v["new_account"].get("max_age_days", 0.0),

@@ -59,9 +59,10 @@ def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
         state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
     # reasons, triggers and incident keys name the group by pseudonym or range
     label = det.pseudo.group(sig.group)
-    if sig.expires_at > state.group_expires:
+    if sig.expires_at >= state.group_expires:  # a group's evidence may turn at one time
         state.group_reason = sig.reason_naming(label.partition(":")[2])
         state.group_expires = sig.expires_at
+        state.group_share = sig.high_share
     out.changed[sig.actor] = state
     out.stats["group_signals"] += 1
     if not state.allowlisted:

@@ -28,8 +28,8 @@ def score_words(policy_text: str) -> str:
 
 def test_the_score_rule_names_the_sign_and_the_threshold_without_one() -> None:
     words = score_words("")
-    assert "challenge above 0.8 with a sign of automation, above 0.97 without one" in words
-    assert "above 0.97" not in score_words("[score]\nchallenge_alone = 1.0")
+    assert "challenge above 0.8 with a sign of automation, above 0.99 without one" in words
+    assert "above 0.99" not in score_words("[score]\nchallenge_alone = 1.0")
     alone = score_words("[score]\nrequire_one_of = []\nchallenge = 0.8")
     assert "challenge above 0.8;" in alone and "sign of automation," not in alone
     assert "below the gates, with regular page timing from 10 profiles an hour" in words
@@ -48,8 +48,22 @@ def test_a_group_member_is_told_what_evidence_of_its_own_the_group_needs() -> No
     out = explain("account:alice", s, parse_policy(""), [], "m@1", T0 + 60)
     words = next(w for w in out["words"] if w.startswith("It belongs to a group"))
     assert "only with its own score of 0.85 or more from 10 profile views an hour" in words
-    assert "(it has 12), and a sign of automation or a score above 0.93" in words
-    never = parse_policy("[groups]\nmember_challenge_alone = 1.0\n")
+    assert words.endswith(
+        "(it has 12), and a sign of automation or a score above 0.99 (or neither once 50% "
+        "of the group's accounts score 0.85 or more; now 0%)."
+    )
+    s.group_share = 0.75  # most of the group scores high: the group's own evidence
+    words = next(
+        w
+        for w in explain("account:alice", s, parse_policy(""), [], "m@1", T0 + 60)["words"]
+        if w.startswith("It belongs to a group")
+    )
+    assert words.endswith(
+        "(it has 12); it needs no sign of automation: 75% of the group's accounts score 0.85 "
+        "or more."
+    )
+    s.group_share = 0.0
+    never = parse_policy("[groups]\nmember_challenge_alone = 1.0\nmember_share_alone = 0\n")
     words = next(
         w
         for w in explain("account:alice", s, never, [], "m@1", T0 + 60)["words"]

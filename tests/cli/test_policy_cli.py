@@ -53,7 +53,8 @@ def test_check_exits_non_zero_on_any_mistake_with_file_and_line(tmp_path: Path) 
 
 def events_file(tmp_path: Path) -> Path:
     """A scraper with no sign of automation (irregular gaps, ids in no order, a browser):
-    the model's score is sure enough to act without a sign (``challenge_alone``)."""
+    it crosses the hourly profile limit before its score is sure enough to act without a
+    sign (``challenge_alone``)."""
     rng = random.Random(3)
     ts, scraper = T0, []
     for i in range(500):
@@ -77,11 +78,11 @@ def test_what_if_shows_decisions_by_reason_under_both_policies(tmp_path: Path) -
     assert code == 0, out
     doc = orjson.loads(out)
     rows = {(r["action"], r["reason"]): (r["current"], r["proposed"]) for r in doc["by_reason"]}
-    # 500 profiles in ~50 minutes: challenged by its score, then blocked 100 views later
-    # by the default; the lenient file lets the challenge stand
+    # 500 profiles in ~50 minutes: challenged by the hourly limit, then blocked 100 views
+    # later by the default; the lenient file lets the challenge stand
     assert rows == {
-        ("challenge", "anomaly_score"): (1, 1),
-        ("block", "anomaly_score"): (1, 0),
+        ("challenge", "profiles_per_hour"): (1, 1),
+        ("block", "profiles_per_hour"): (1, 0),
         ("block", "profile_views_after_challenge"): (1, 0),
     }
     assert doc["current"]["by_action"] == {"challenge": 1, "block": 1}

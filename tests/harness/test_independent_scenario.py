@@ -4,15 +4,17 @@ prior never saw — people acted on ≤ 0.1 % (at most 1 of the 1,720), every sc
 (recall ≥ 0.99 for bulk, ≥ 0.9 for low-and-slow: 1.0 here), and the model ranking the
 scrapers above the people.
 
-Measured (docs/evaluation.md): 1 of 1,720 people acted on (a heavy recruiter on seed 9,
-score 0.971 past the volume gates, above ``challenge_alone`` 0.97: the one case at the
-line), every scraper acted on. Before a group member needed a sign of automation as well
-as its score, and the prior was refitted without ``follow_share``, 18 of the 1,720 were:
+Measured (docs/evaluation.md): 0 of 1,720 people acted on, every scraper acted on. With
+``[score] challenge_alone`` at 0.97 it was 1 (a heavy recruiter on seed 9, score 0.971 past
+the volume gates, challenged without a sign); the default is 0.99 since. Before a group
+member needed a sign of automation as well as its score, and the prior was refitted
+without ``follow_share``, 18 of the 1,720 were:
 office workers behind their NAT, challenged for their group. The scenario's farm stays under
 the group thresholds (four accounts to an address): it is caught by each member's own
 score and signs; a second farm, 24 accounts on two addresses pausing as people do, is over
 them and is challenged through its group: all 24 on every seed, 22-24 of them first for
-the group's reason, the last within 24-39 min of its first request (scores >= 0.999).
+the group's reason (all its accounts score 0.85 or more, where at most 6 % of an office's
+do at once), the last within 24-39 min of its first request (scores >= 0.999).
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ def test_every_scraper_is_acted_on_and_ranked_above_the_people(seed: int) -> Non
 @pytest.mark.parametrize("seed", SEEDS)
 def test_a_farm_that_pauses_as_people_do_is_challenged_through_its_group(seed: int) -> None:
     """24 accounts on two addresses, each under the volume gates with no sign of its own:
-    the group path challenges its members on their own scores (above challenge_alone)."""
+    the group path challenges its members on their own scores, because the group's
+    accounts all score high (``[groups] member_share_alone``)."""
     res, labels = run(seed)
     farm = {a for a, lab in labels.items() if lab == "paced_farm"}
     first: dict[str, list[str]] = {}
@@ -75,5 +78,6 @@ def test_a_farm_that_pauses_as_people_do_is_challenged_through_its_group(seed: i
         if d.actor in farm and d.action == "challenge":
             first.setdefault(d.actor, d.reasons)
     assert set(first) == farm
-    by_group = [a for a, reasons in first.items() if "accounts_per_ip" in reasons[0]]
+    by_group = [r[0] for r in first.values() if "accounts_per_ip" in r[0]]
     assert len(by_group) >= 18, {a: r[0] for a, r in first.items()}  # measured 22-24
+    assert all("of its accounts scoring 0.85+" in r for r in by_group), by_group
