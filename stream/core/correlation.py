@@ -8,11 +8,12 @@ policy's ``[groups]`` limits it emits a :class:`GroupSignal` for every account o
 group. Signals are keyed by account, so they reach the detector partition that owns
 that account's state, where policy turns them into challenges.
 
-Each activity carries its account's latest score, so a signal also says how many of the
-group's accounts score ``[groups] member_min_score`` or more: the group's own evidence. A
-farm's accounts all score high, an office's few do (``member_share_alone``). When that
-share crosses ``member_share_alone`` either way, every account of the group is signalled
-again, as on the crossing of the limit.
+Each activity carries its account's latest score and whether that rests on evidence of
+its own, so a signal also says how many of the group's evidenced accounts score ``[groups]
+member_min_score`` or more: the group's own evidence. A farm's accounts all score high, an
+office's few do (``member_share_alone``). When the group turns "mostly high" or back, every
+account of the group whose signal is in force is signalled again (at most once per
+:data:`TURN_MIN_S` of event time, so a group at the line does not flood the detector).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import orjson
 import structlog
 
-from stream.core.internal_records import Activity, GroupSignal, share_of
+from stream.core.internal_records import Activity, GroupSignal, group_share
 from stream.core.older_era import OlderEra
 from stream.core.policy import GroupLimit, Policy
 from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
@@ -36,6 +37,7 @@ ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=
 MAX_RECENT = 256  # members remembered by name per group, to signal all of them
 GROUP_IDLE_S = 2 * 3600.0
 MAX_GROUPS = 50_000  # per partition: IPs and subnets; the least recently active go first
+TURN_MIN_S = 300.0  # event time between two turns of a group's evidence
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +61,7 @@ class GroupState:
         "recent",
         "scores",
         "signalled",
+        "turned_ts",
         "views",
     )
 
@@ -66,11 +69,14 @@ class GroupState:
         self.accounts = SlidingDistinct(ACCOUNTS)
         self.views = SlidingCounter(60, 60.0, channels=1, typecode="I")
         self.recent: dict[str, float] = {}
-        self.scores: dict[str, float] = {}  # actor -> its latest score (of ``recent``)
+        # actor -> its latest score, for the accounts of ``recent`` whose latest activity
+        # had evidence of its own
+        self.scores: dict[str, float] = {}
         self.signalled: dict[str, float] = {}  # actor -> expiry of its last signal
         self.last_ts = 0.0
         self.flagged = False
         self.mostly_high = False  # as last signalled (``[groups] member_share_alone``)
+        self.turned_ts = 0.0  # event time of the last turn of ``mostly_high``
 
     def add(self, act: Activity) -> None:
         self.accounts.add(stable_hash(act.actor), act.ts)
@@ -79,23 +85,28 @@ class GroupState:
             self.last_ts = act.ts
         recent = self.recent
         if act.actor in recent:
-            if act.ts >= recent[act.actor]:
-                recent[act.actor] = act.ts
-                self.scores[act.actor] = act.score
-        else:
-            if len(recent) >= MAX_RECENT:
-                oldest = min(recent, key=recent.__getitem__)
-                del recent[oldest]
-                self.scores.pop(oldest, None)
-            recent[act.actor] = act.ts
+            if act.ts < recent[act.actor]:
+                return  # an older activity says nothing newer of the account
+        elif len(recent) >= MAX_RECENT:
+            oldest = min(recent, key=recent.__getitem__)
+            del recent[oldest]
+            self.scores.pop(oldest, None)
+        recent[act.actor] = act.ts
+        if act.evidenced:
             self.scores[act.actor] = act.score
+        else:
+            self.scores.pop(act.actor, None)
 
-    def high(self, min_score: float, since: float) -> int:
-        """Accounts seen after ``since`` whose latest score is ``min_score`` or more."""
-        scores = self.scores
-        return sum(
-            1 for a, ts in self.recent.items() if ts > since and scores.get(a, 0.0) >= min_score
-        )
+    def evidence(self, min_score: float, since: float) -> tuple[int, int]:
+        """Of the accounts seen after ``since`` with evidence of their own: how many score
+        ``min_score`` or more, and how many there are."""
+        high = evidenced = 0
+        recent = self.recent
+        for actor, score in self.scores.items():
+            if recent.get(actor, 0.0) > since:
+                evidenced += 1
+                high += score >= min_score
+        return high, evidenced
 
     @property
     def accounts_per_hour(self) -> int:
@@ -118,6 +129,7 @@ class GroupState:
                 "t": self.last_ts,
                 "f": self.flagged,
                 "m": self.mostly_high,
+                "tt": self.turned_ts,
             }
         )
 
@@ -144,6 +156,7 @@ class GroupState:
             # a state written before scores were carried has neither
             g.scores = {str(k): float(v) for k, v in d.get("sc", {}).items() if k in g.recent}
             g.mostly_high = bool(d.get("m", False))
+            g.turned_ts = float(d.get("tt", 0.0))
             return g
         except (
             KeyError,
@@ -250,22 +263,41 @@ class GroupCorrelator:
             return
         groups = self.policy.groups
         ttl = groups.signal_ttl_s
-        high = g.high(groups.member_min_score, act.ts - 3600)
-        mostly_high = groups.mostly_high(share_of(high, n))
-        turned = g.flagged and mostly_high != g.mostly_high  # the group's evidence turned
-        # on the crossing, or when the group's evidence turns: every account seen in the
-        # last hour; otherwise the one at hand
-        members = [(act.actor, act.ts)] if g.flagged and not turned else list(g.recent.items())
-        g.flagged, g.mostly_high = True, mostly_high
-        for actor, last_seen in members:
-            if last_seen <= act.ts - 3600:
-                continue
-            if not turned and g.signalled.get(actor, 0.0) - act.ts > ttl / 2:
-                continue  # signalled recently enough
-            g.signalled[actor] = act.ts + ttl
+        high, evidenced = g.evidence(groups.member_min_score, act.ts - 3600)
+        mostly_high = groups.mostly_high(group_share(high, evidenced, limit.challenge))
+        crossing = not g.flagged
+        # the group's evidence turned (not sooner than TURN_MIN_S after the last turn)
+        turned = (
+            not crossing
+            and mostly_high != g.mostly_high
+            and act.ts - g.turned_ts >= TURN_MIN_S
+        )
+        if turned:
+            g.turned_ts = act.ts
+        if crossing or turned:
+            g.flagged, g.mostly_high = True, mostly_high
+
+        def signal(actor: str, expires_at: float) -> None:
+            g.signalled[actor] = expires_at
             out.append(
-                GroupSignal(actor, key, metric, n, limit.challenge, act.ts, act.ts + ttl, high)
+                GroupSignal(
+                    actor, key, metric, n, limit.challenge, act.ts, expires_at, high, evidenced
+                )
             )
+
+        if not (crossing or turned):  # the account at hand, when its signal is due
+            if g.signalled.get(act.actor, 0.0) - act.ts <= ttl / 2:
+                signal(act.actor, act.ts + ttl)
+        else:  # every account seen in the last hour
+            since = act.ts - 3600
+            for actor, last_seen in list(g.recent.items()):
+                due = turned or g.signalled.get(actor, 0.0) - act.ts <= ttl / 2
+                if last_seen > since and due:
+                    signal(actor, act.ts + ttl)
+            if turned:  # and those not seen since whose signal is still in force, as it is
+                for actor, expires_at in list(g.signalled.items()):
+                    if expires_at > act.ts and g.recent.get(actor, 0.0) <= since:
+                        signal(actor, expires_at)
         if len(g.signalled) > MAX_RECENT:
             for actor in sorted(g.signalled, key=g.signalled.__getitem__)[:-MAX_RECENT]:
                 del g.signalled[actor]

@@ -21,18 +21,27 @@ from stream.core.records import int_of, json_object, number_of, text_of
 @dataclass(slots=True)
 class Activity:
     """One account on one IP during one detector batch (detector → correlator), with the
-    account's latest model score (0 before its first: a record without ``s``, as written
-    before scores were carried, reads as 0)."""
+    account's latest model score (0 before its first) and whether that score rests on
+    evidence of its own (``evidenced``: ``[groups] member_min_profiles_per_hour`` profile
+    views in the hour). A record written before these were carried reads as 0, without."""
 
     actor: str
     ip: str
     ts: float
     views: int
     score: float = 0.0
+    evidenced: bool = False
 
     def encode(self) -> bytes:
         return orjson.dumps(
-            {"a": self.actor, "i": self.ip, "t": self.ts, "v": self.views, "s": self.score}
+            {
+                "a": self.actor,
+                "i": self.ip,
+                "t": self.ts,
+                "v": self.views,
+                "s": self.score,
+                "e": self.evidenced,
+            }
         )
 
     @classmethod
@@ -46,6 +55,10 @@ class Activity:
             int_of(d, "v", what),
             number_of(d, "s", what, 0.0),
         )
+        evidenced = d.get("e", False)
+        if not isinstance(evidenced, bool):
+            raise ValueError(f"{what}: e must be true or false")
+        act.evidenced = evidenced
         if not 0 <= act.views < 2**31:
             raise ValueError(f"{what}: v must be a count of profile views")
         if not 0.0 <= act.score <= 1.0:
@@ -53,18 +66,22 @@ class Activity:
         return act
 
 
-def share_of(part: int, whole: int) -> float:
-    """``part`` of ``whole``, in [0, 1] (0 of nothing)."""
-    return min(1.0, part / whole) if whole > 0 else 0.0
+def group_share(high: int, evidenced: int, threshold: int) -> float:
+    """The share of a group's accounts that score high, in [0, 1]: ``high`` of the
+    ``evidenced`` accounts (those with evidence of their own), counted against at least
+    the group's limit (``threshold`` + 1 accounts), so that a flagged office where one or
+    two busy people have evidence is not "mostly high" by them alone."""
+    whole = max(evidenced, threshold + 1)
+    return min(1.0, high / whole) if whole > 0 else 0.0
 
 
 @dataclass(slots=True)
 class GroupSignal:
     """An account belongs to a group that passed a ``[groups]`` limit (correlator → detector).
 
-    ``high``: how many of the group's ``value`` accounts score ``[groups] member_min_score``
-    or more (the evidence of the group as a whole; 0 in a signal written before it was
-    carried)."""
+    ``high``: how many of the group's accounts with evidence of their own (``evidenced``)
+    score ``[groups] member_min_score`` or more: the evidence of the group as a whole (0
+    in a signal written before it was carried)."""
 
     actor: str
     group: str
@@ -74,11 +91,12 @@ class GroupSignal:
     ts: float
     expires_at: float
     high: int = 0
+    evidenced: int = 0
 
     @property
     def high_share(self) -> float:
-        """The share of the group's accounts that score high, in [0, 1]."""
-        return share_of(self.high, self.value)
+        """The share of the group's accounts that score high (:func:`group_share`)."""
+        return group_share(self.high, self.evidenced, self.threshold)
 
     def reason_naming(self, where: str) -> str:
         """The decision reason; ``where`` names the group — a pseudonym or a range, never
@@ -96,6 +114,7 @@ class GroupSignal:
                 "ts": self.ts,
                 "expires_at": self.expires_at,
                 "high": self.high,
+                "evidenced": self.evidenced,
             }
         )
 
@@ -112,9 +131,12 @@ class GroupSignal:
             number_of(d, "ts", what),
             number_of(d, "expires_at", what),
             int_of(d, "high", what) if "high" in d else 0,
+            int_of(d, "evidenced", what) if "evidenced" in d else 0,
         )
-        if not 0 <= sig.high < 2**31:
-            raise ValueError(f"{what}: high must be a count of accounts")
+        if not (0 <= sig.high < 2**31 and 0 <= sig.evidenced < 2**31):
+            raise ValueError(f"{what}: high and evidenced must be counts of accounts")
+        if not 0 <= sig.threshold < 2**31:
+            raise ValueError(f"{what}: threshold must be a count of accounts")
         return sig
 
 

@@ -153,12 +153,15 @@ class PartitionDetector(PartitionScoring):
             if touch[0].last_ts < idle_before:  # an older era's actor (stream.core.older_era)
                 self.older_era.remember(actor, now)
         # the correlator counts accounts that view profiles: activity without views is
-        # noise; each with the account's latest score (the group's evidence as a whole)
-        out.activities = [
-            Activity(actor, ip, ts, int(views), touched[actor][0].score)
-            for (actor, ip, _minute), (ts, views) in seen_on.items()
-            if views
-        ]
+        # noise; each with the account's latest score and whether that rests on evidence
+        # of its own (the group's evidence as a whole)
+        min_views = self.policy.groups.member_min_profiles_per_hour
+        out.activities = []
+        for (actor, ip, _minute), (ts, views) in seen_on.items():
+            if views:
+                state = touched[actor][0]
+                evidenced = state.counters.profiles_per_hour >= min_views
+                out.activities.append(Activity(actor, ip, ts, int(views), state.score, evidenced))
         self.actors.trim()  # after the batch: every state in ``touched`` is done with
         self.collect_evicted(out)
         return out

@@ -73,7 +73,8 @@ class Groups:
     member_challenge_alone: float = 0.99
     # ... or without one a score of member_min_score when at least this share of the
     # group's accounts score member_min_score or more: evidence of the group as a whole
-    # (a farm's accounts all score high, an office's few do; 0 = off)
+    # (a farm's accounts all score high, an office's few do; 0 = off;
+    # internal_records.group_share counts it)
     member_share_alone: float = 0.5
 
     def mostly_high(self, share: float) -> bool:

@@ -1,8 +1,12 @@
-"""The evidence of a group as a whole: each activity carries its account's latest score,
-the correlator counts the group's accounts that score high, and a member of a group that
-mostly does needs no sign of automation of its own (``[groups] member_share_alone``)."""
+"""The evidence of a group as a whole: each activity carries its account's latest score
+and whether that rests on evidence of its own, the correlator counts the group's evidenced
+accounts that score high, and a member of a group that mostly does needs no sign of
+automation of its own (``[groups] member_share_alone``)."""
 
 from __future__ import annotations
+
+import math
+import struct
 
 import orjson
 import pytest
@@ -11,8 +15,8 @@ from stream.core import side_inputs
 from stream.core.actor_codec import decode, encode
 from stream.core.actor_state import ActorState
 from stream.core.batch import Limits
-from stream.core.correlation import GroupCorrelator, GroupState
-from stream.core.internal_records import Activity, GroupSignal
+from stream.core.correlation import TURN_MIN_S, GroupCorrelator, GroupState
+from stream.core.internal_records import Activity, GroupSignal, group_share
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy, parse_policy
 from tests.core.test_policy import flagged_member
@@ -22,9 +26,11 @@ POLICY = load_policy()  # accounts_per_ip > 8 (200 views); member_share_alone 0.
 FARM_IP = "198.51.100.9"
 
 
-def farm(scores: list[float], ts: float = T0) -> list[Activity]:
+def farm(scores: list[float], ts: float = T0, evidenced: bool = True) -> list[Activity]:
     """One activity for each account on one address, 50 profile views each."""
-    return [Activity(f"account:f{i}", FARM_IP, ts + i, 50, s) for i, s in enumerate(scores)]
+    return [
+        Activity(f"account:f{i}", FARM_IP, ts + i, 50, s, evidenced) for i, s in enumerate(scores)
+    ]
 
 
 def ip_signals(signals: list[GroupSignal]) -> list[GroupSignal]:
@@ -35,10 +41,27 @@ def test_a_signal_says_how_many_of_the_group_score_high() -> None:
     signals, _ = GroupCorrelator(POLICY).process(farm([0.99] * 10))
     sigs = ip_signals(signals)
     # crossed at the ninth account (all nine signalled), then the tenth: all high
-    assert [(s.value, s.high) for s in sigs] == [(9, 9)] * 9 + [(10, 10)]
+    assert [(s.value, s.high, s.evidenced) for s in sigs] == [(9, 9, 9)] * 9 + [(10, 10, 10)]
     assert sigs[-1].high_share == 1.0
     office, _ = GroupCorrelator(POLICY).process(farm([0.9, 0.9] + [0.3] * 8))
-    assert {s.high for s in ip_signals(office)} == {2}  # two of nine: 0.22
+    assert {s.high for s in ip_signals(office)} == {2}
+    assert ip_signals(office)[-1].high_share == 0.2  # two of ten
+
+
+def test_only_accounts_with_evidence_of_their_own_count_and_never_fewer_than_the_limit() -> None:
+    # the farm's accounts without evidence of their own (a view or two an hour): counted
+    # for the limit, but neither for nor against the share
+    signals, _ = GroupCorrelator(POLICY).process(farm([0.99] * 10, evidenced=False))
+    assert {(s.high, s.evidenced) for s in ip_signals(signals)} == {(0, 0)}
+    # an office where two busy people have evidence, both scoring high: 2 of at least 9
+    # (the limit's 8, plus one), not 2 of 2
+    office = farm([0.9, 0.9], evidenced=True) + farm([0.3] * 10, T0 + 2, evidenced=False)[2:]
+    signals, _ = GroupCorrelator(POLICY).process(office)
+    last = ip_signals(signals)[-1]
+    assert (last.high, last.evidenced, round(last.high_share, 3)) == (2, 2, 0.222)
+    assert not POLICY.groups.mostly_high(last.high_share)
+    assert group_share(3, 0, 8) == pytest.approx(3 / 9)
+    assert group_share(12, 20, 8) == 0.6
 
 
 def test_when_the_group_turns_mostly_high_every_member_is_signalled_again() -> None:
@@ -53,9 +76,58 @@ def test_when_the_group_turns_mostly_high_every_member_is_signalled_again() -> N
     again = ip_signals(turned)
     assert sorted(s.actor for s in again) == sorted(f"account:f{i}" for i in range(10))
     assert {(s.value, s.high) for s in again} == {(10, 5)}
-    # and when it turns back (the first score falls: 4 of 10), once more
-    back, _ = core.process(farm([0.2] * 5, T0 + 180))
+    # back within TURN_MIN_S: not yet (a group at the line must not flood the detector)
+    soon, _ = core.process(farm([0.2], T0 + 120 + TURN_MIN_S / 2))
+    assert ip_signals(soon) == []
+    # after it, once more, for all of them (4 of 10 now)
+    back, _ = core.process(farm([0.2], T0 + 130 + TURN_MIN_S))  # the turn was at T0 + 124
     assert {s.high for s in ip_signals(back)} == {4} and len(ip_signals(back)) == 10
+
+
+def test_a_group_at_the_line_re_signals_its_members_at_most_once_per_turn_interval() -> None:
+    core = GroupCorrelator(POLICY)
+    core.process(farm([0.9] * 10 + [0.3] * 10))  # 10 of 20 high: mostly high
+    count = 0
+    for minute in range(1, 31):  # one account's score jitters across 0.85 every minute
+        score = 0.8 if minute % 2 else 0.9
+        sigs, _ = core.process([Activity("account:f0", FARM_IP, T0 + 60 * minute, 50, score, True)])
+        count += len(ip_signals(sigs))
+    # 30 minutes, 20 members: at most one turn per TURN_MIN_S (6), not one a minute (30)
+    assert count <= 20 * (30 * 60 // TURN_MIN_S + 1), count
+
+
+def test_a_member_not_seen_since_keeps_its_signal_but_learns_of_a_turn() -> None:
+    core = GroupCorrelator(POLICY)
+    core.process(farm([0.3] * 10))  # flagged, not mostly high
+    # 50 minutes on, f1..f5 score high: the group turns (at T0 + 3005), f0 (seen at T0, so
+    # in the hour) is re-signalled with the others, until T0 + 6605
+    sigs, _ = core.process(farm([0.9] * 10, T0 + 3000)[1:6])
+    assert {s.actor: s.expires_at for s in ip_signals(sigs)}["account:f0"] == T0 + 6605
+    core.process(farm([0.3] * 10, T0 + 3500)[6:])  # f6..f9 keep the group over its limit
+    # over an hour after f0's last request they score low again: the group turns back,
+    # and f0, not seen in the hour but its signal still in force, learns of it as it is
+    sigs, _ = core.process(farm([0.3] * 10, T0 + 3700)[1:6])
+    turned = {s.actor: s for s in ip_signals(sigs)}
+    assert turned["account:f0"].expires_at == T0 + 6605  # not extended
+    assert not POLICY.groups.mostly_high(turned["account:f0"].high_share)  # 4 of 9
+
+
+def test_an_address_s_group_is_nearer_evidence_than_its_subnet_s() -> None:
+    s = ActorState()
+    by_ip = GroupSignal(
+        "account:a", "ip:" + FARM_IP, "accounts_per_ip", 12, 8, T0, T0 + 3600, 12, 12
+    )
+    by_subnet = GroupSignal(
+        "account:a", "subnet:198.51.100.0/24", "accounts_per_subnet", 42, 20, T0 + 60,
+        T0 + 3660, 12, 42,
+    )  # fmt: skip
+    assert side_inputs._takes_over(s, by_subnet)  # nothing held
+    s.group_reason, s.group_expires = "accounts_per_subnet 42 > 20 (x)", T0 + 3660
+    assert side_inputs._takes_over(s, by_ip)  # the address's over the /24's
+    s.group_reason, s.group_expires = "accounts_per_ip 12 > 8 (p_1)", T0 + 3600
+    assert not side_inputs._takes_over(s, by_subnet)  # later, but farther
+    s.group_expires = T0 + 30  # the address's lapsed: the /24's takes over
+    assert side_inputs._takes_over(s, by_subnet)
 
 
 def test_a_group_share_of_zero_turns_the_rule_off() -> None:
@@ -98,58 +170,79 @@ def test_the_detector_challenges_a_member_when_its_group_scores_high() -> None:
     # 10 profile views of its own, at a person's uneven pace, from a browser
     gaps = [0, 7, 31, 12, 55, 9, 140, 22, 18, 76]
     ts = [T0 + sum(gaps[: i + 1]) for i in range(10)]
-    det.process([rec(i, event(i, ts[i], target_profile_id=f"v{i}")) for i in range(10)])
+    views = [rec(i, event(i, ts[i], target_profile_id=f"v{i}")) for i in range(10)]
+    out = det.process(views[:9])
+    assert out.activities and not any(a.evidenced for a in out.activities)  # 9 views
+    out = det.process(views[9:])
+    assert [a.evidenced for a in out.activities] == [True]  # 10 views in the hour
     alice = det.actors.get("account:alice")
     assert alice is not None
     alice.score = 0.88
     now = ts[-1]
-    def signal(high: int) -> GroupSignal:  # 12 accounts on the address, ``high`` of them high
+
+    def signal(high: int) -> GroupSignal:  # 12 evidenced accounts, ``high`` of them high
         return GroupSignal(
-            "account:alice", "ip:" + FARM_IP, "accounts_per_ip", 12, 8, now, now + 3600, high
+            "account:alice", "ip:" + FARM_IP, "accounts_per_ip", 12, 8, now, now + 3600, high, 12
         )
 
     assert side_inputs.apply_group_signals(det, [signal(3)]).decisions == []
-    out = side_inputs.apply_group_signals(det, [signal(11)])
+    out = side_inputs.apply_group_signals(det, [signal(11)])  # the turn, at the same time
     assert [(d.action, d.origin) for d in out.decisions] == [("challenge", "group")]
-    assert out.decisions[0].reasons[0].endswith(
-        "with anomaly_score 0.880 and 92% of its accounts scoring 0.85+"
+    assert (
+        out.decisions[0]
+        .reasons[0]
+        .endswith("with anomaly_score 0.880 and 92% of its accounts scoring 0.85+")
     )
 
 
 def test_records_and_states_carry_the_evidence_and_read_those_written_before() -> None:
-    act = Activity("account:a", "192.0.2.1", T0, 3, 0.75)
+    act = Activity("account:a", "192.0.2.1", T0, 3, 0.75, True)
     assert Activity.decode(act.encode()) == act
     old = orjson.dumps({"a": "account:a", "i": "192.0.2.1", "t": T0, "v": 3})
-    assert Activity.decode(old).score == 0.0
-    for bad in (1.5, -0.1, "0.9", True):
-        raw = orjson.dumps({"a": "account:a", "i": "192.0.2.1", "t": T0, "v": 3, "s": bad})
+    assert (Activity.decode(old).score, Activity.decode(old).evidenced) == (0.0, False)
+    for key, bad in (("s", 1.5), ("s", -0.1), ("s", "0.9"), ("s", True), ("e", 1), ("e", "y")):
+        raw = orjson.dumps({"a": "account:a", "i": "192.0.2.1", "t": T0, "v": 3, key: bad})
         with pytest.raises(ValueError):
             Activity.decode(raw)
-    sig = GroupSignal("account:a", "ip:192.0.2.1", "accounts_per_ip", 9, 8, T0, T0 + 60, 7)
+    sig = GroupSignal("account:a", "ip:192.0.2.1", "accounts_per_ip", 9, 8, T0, T0 + 60, 7, 9)
     assert GroupSignal.decode(sig.encode()) == sig
     doc = orjson.loads(sig.encode())
-    del doc["high"]
-    assert GroupSignal.decode(orjson.dumps(doc)).high == 0
-    for bad_high in (-1, 0.5, "7"):
-        doc["high"] = bad_high
+    del doc["high"], doc["evidenced"]
+    assert (
+        GroupSignal.decode(orjson.dumps(doc)).high,
+        GroupSignal.decode(orjson.dumps(doc)).evidenced,
+    ) == (0, 0)
+    for key, bad_count in (("high", -1), ("high", 0.5), ("evidenced", "7"), ("threshold", -1)):
+        bad_doc = dict(doc, **{key: bad_count})
         with pytest.raises(ValueError):
-            GroupSignal.decode(orjson.dumps(doc))
-    assert GroupSignal("a", "g", "m", 0, 8, T0, T0, 3).high_share == 0.0  # never a division by 0
+            GroupSignal.decode(orjson.dumps(bad_doc))
 
     g = GroupState()
     for i in range(12):
-        g.add(Activity(f"account:{i}", "192.0.2.1", T0 + i, 2, 0.9 if i < 7 else 0.1))
-    g.mostly_high = True
+        g.add(Activity(f"account:{i}", "192.0.2.1", T0 + i, 2, 0.9 if i < 7 else 0.1, i != 0))
+    g.mostly_high, g.turned_ts = True, T0 + 5
     h = GroupState.decode(g.encode())
-    assert (h.scores, h.mostly_high, h.high(0.85, T0 - 1)) == (g.scores, True, 7)
+    assert (h.scores, h.mostly_high, h.turned_ts) == (g.scores, True, T0 + 5)
+    assert h.evidence(0.85, T0 - 1) == (6, 11)  # account 0 had no evidence of its own
     written_before = orjson.loads(g.encode())
-    del written_before["sc"], written_before["m"]
+    del written_before["sc"], written_before["m"], written_before["tt"]
     h = GroupState.decode(orjson.dumps(written_before))
-    assert (h.scores, h.mostly_high, h.high(0.85, T0 - 1)) == ({}, False, 0)
+    assert (h.scores, h.mostly_high, h.evidence(0.85, T0 - 1)) == ({}, False, (0, 0))
 
+
+def test_an_actor_s_group_share_survives_its_state_and_a_bad_one_is_refused() -> None:
     s = ActorState()
     s.group_reason, s.group_expires, s.group_share = "accounts_per_ip 9 > 8 (p_1)", T0, 0.7
-    t = decode(encode(s))
+    blob = encode(s)
+    t = decode(blob)
     assert (t.group_reason, t.group_share) == (s.group_reason, 0.7)
     s.group_share = 0.0
-    assert decode(encode(s)).group_share == 0.0 and len(encode(s)) == len(encode(t)) - 8
+    assert decode(encode(s)).group_share == 0.0 and len(encode(s)) == len(blob) - 8
+    # the share is the 8 bytes after the group's reason
+    at = blob.index(s.group_reason.encode()) + len(s.group_reason)
+    for bad in (math.nan, 1.5, -0.5):
+        forged = blob[:at] + struct.pack("<d", bad) + blob[at + 8 :]
+        with pytest.raises(ValueError):
+            decode(forged)
+    with pytest.raises(ValueError):
+        decode(blob[: at + 4])  # cut inside the share

@@ -13,8 +13,8 @@ office workers behind their NAT, challenged for their group. The scenario's farm
 the group thresholds (four accounts to an address): it is caught by each member's own
 score and signs; a second farm, 24 accounts on two addresses pausing as people do, is over
 them and is challenged through its group: all 24 on every seed, 22-24 of them first for
-the group's reason (all its accounts score 0.85 or more, where at most 6 % of an office's
-do at once), the last within 24-39 min of its first request (scores >= 0.999).
+the group's reason (all its accounts score 0.85 or more, where an office's share never
+passed 11 %), the last within 24-39 min of its first request (scores >= 0.999).
 """
 
 from __future__ import annotations
