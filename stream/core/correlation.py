@@ -19,6 +19,7 @@ account of the group whose signal is in force is signalled again (at most once p
 from __future__ import annotations
 
 import ipaddress
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -61,6 +62,7 @@ class GroupState:
         "recent",
         "scores",
         "signalled",
+        "told",
         "turned_ts",
         "views",
     )
@@ -77,6 +79,10 @@ class GroupState:
         self.flagged = False
         self.mostly_high = False  # as last signalled (``[groups] member_share_alone``)
         self.turned_ts = 0.0  # event time of the last turn of ``mostly_high``
+        # (high, evidenced) as signalled: what every signal says while the group's
+        # evidence has turned but may not turn yet (TURN_MIN_S), so that no member is
+        # told otherwise than the rest
+        self.told = (0, 0)
 
     def add(self, act: Activity) -> None:
         self.accounts.add(stable_hash(act.actor), act.ts)
@@ -130,6 +136,7 @@ class GroupState:
                 "f": self.flagged,
                 "m": self.mostly_high,
                 "tt": self.turned_ts,
+                "tl": list(self.told),
             }
         )
 
@@ -153,10 +160,20 @@ class GroupState:
             g.recent = {str(k): float(v) for k, v in d["r"].items()}
             g.signalled = {str(k): float(v) for k, v in d["s"].items()}
             g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
-            # a state written before scores were carried has neither
+            # a state written before scores were carried has none of these
             g.scores = {str(k): float(v) for k, v in d.get("sc", {}).items() if k in g.recent}
-            g.mostly_high = bool(d.get("m", False))
+            g.mostly_high = d.get("m", False)
             g.turned_ts = float(d.get("tt", 0.0))
+            high, evidenced = d.get("tl", (0, 0))
+            g.told = (int(high), int(evidenced))
+            if not (
+                isinstance(g.mostly_high, bool)
+                and math.isfinite(g.turned_ts)
+                and all(0.0 <= v <= 1.0 for v in g.scores.values())
+                and 0 <= g.told[0] < 2**31
+                and 0 <= g.told[1] < 2**31
+            ):
+                raise ValueError("evidence out of range")
             return g
         except (
             KeyError,
@@ -259,29 +276,36 @@ class GroupCorrelator:
     ) -> None:
         n = g.accounts_per_hour
         if not (n > limit.challenge and g.views_per_hour > limit.min_profile_views_per_hour):
-            g.flagged = g.mostly_high = False
+            g.flagged = False  # what its members were told stands (their signals do)
             return
         groups = self.policy.groups
         ttl = groups.signal_ttl_s
         high, evidenced = g.evidence(groups.member_min_score, act.ts - 3600)
         mostly_high = groups.mostly_high(group_share(high, evidenced, limit.challenge))
         crossing = not g.flagged
-        # the group's evidence turned (not sooner than TURN_MIN_S after the last turn)
-        turned = (
-            not crossing
-            and mostly_high != g.mostly_high
-            and act.ts - g.turned_ts >= TURN_MIN_S
-        )
+        g.flagged = True
+        # the group's evidence turned (on a crossing too), not sooner than TURN_MIN_S
+        # after the last turn; until it may, every signal says what the last one did
+        turned = mostly_high != g.mostly_high and act.ts - g.turned_ts >= TURN_MIN_S
         if turned:
-            g.turned_ts = act.ts
-        if crossing or turned:
-            g.flagged, g.mostly_high = True, mostly_high
+            g.mostly_high, g.turned_ts = mostly_high, act.ts
+        if mostly_high == g.mostly_high:
+            g.told = (high, evidenced)
+        told_high, told_evidenced = g.told
 
         def signal(actor: str, expires_at: float) -> None:
             g.signalled[actor] = expires_at
             out.append(
                 GroupSignal(
-                    actor, key, metric, n, limit.challenge, act.ts, expires_at, high, evidenced
+                    actor,
+                    key,
+                    metric,
+                    n,
+                    limit.challenge,
+                    act.ts,
+                    expires_at,
+                    told_high,
+                    told_evidenced,
                 )
             )
 

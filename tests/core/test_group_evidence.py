@@ -96,6 +96,35 @@ def test_a_group_at_the_line_re_signals_its_members_at_most_once_per_turn_interv
     assert count <= 20 * (30 * 60 // TURN_MIN_S + 1), count
 
 
+def test_while_a_turn_waits_every_signal_says_what_the_last_turn_did() -> None:
+    core = GroupCorrelator(POLICY)
+    core.process(farm([0.9] * 10))  # mostly high from its crossing
+    back, _ = core.process(farm([0.2] * 6, T0 + 400))  # 4 of 10: turned back at T0 + 405
+    assert {s.high for s in ip_signals(back)} == {4}
+    # high again at once (f0..f5 score 0.95), but a turn must wait: a newcomer is told
+    # what the others were (not mostly high), not the current count
+    sigs, _ = core.process(farm([0.95] * 6, T0 + 460))
+    new, _ = core.process([Activity("account:new", FARM_IP, T0 + 470, 50, 0.1, True)])
+    told = [s for s in ip_signals(sigs + new) if s.actor == "account:new"]
+    assert len(told) == 1 and not POLICY.groups.mostly_high(told[0].high_share)
+    # and once it may, everyone, the newcomer included, learns of the turn
+    later, _ = core.process(farm([0.95], T0 + 720))
+    assert "account:new" in {s.actor for s in ip_signals(later)}
+    assert all(POLICY.groups.mostly_high(s.high_share) for s in ip_signals(later))
+
+
+def test_a_group_that_crosses_its_limit_again_tells_its_members_how_it_scores_now() -> None:
+    core = GroupCorrelator(POLICY)
+    core.process(farm([0.9] * 10))  # flagged, mostly high: signals until T0 + 3600..
+    # 61 minutes on, a group of 9 new accounts on the address, all low: the first eight
+    # are under the limit (the group is no longer flagged), the ninth crosses it again
+    people = [Activity(f"account:p{i}", FARM_IP, T0 + 3660 + i, 50, 0.2, True) for i in range(9)]
+    sigs, _ = core.process(people)
+    told = {s.actor: s for s in ip_signals(sigs)}
+    assert set(told) == {f"account:p{i}" for i in range(9)}
+    assert not any(POLICY.groups.mostly_high(s.high_share) for s in told.values())
+
+
 def test_a_member_not_seen_since_keeps_its_signal_but_learns_of_a_turn() -> None:
     core = GroupCorrelator(POLICY)
     core.process(farm([0.3] * 10))  # flagged, not mostly high
@@ -224,8 +253,12 @@ def test_records_and_states_carry_the_evidence_and_read_those_written_before() -
     h = GroupState.decode(g.encode())
     assert (h.scores, h.mostly_high, h.turned_ts) == (g.scores, True, T0 + 5)
     assert h.evidence(0.85, T0 - 1) == (6, 11)  # account 0 had no evidence of its own
+    for key, bad in (("m", "no"), ("tt", "nan"), ("sc", {"account:1": 7.0}), ("tl", [-1, 2])):
+        forged = dict(orjson.loads(g.encode()), **{key: bad})
+        with pytest.raises(ValueError):
+            GroupState.decode(orjson.dumps(forged))
     written_before = orjson.loads(g.encode())
-    del written_before["sc"], written_before["m"], written_before["tt"]
+    del written_before["sc"], written_before["m"], written_before["tt"], written_before["tl"]
     h = GroupState.decode(orjson.dumps(written_before))
     assert (h.scores, h.mostly_high, h.evidence(0.85, T0 - 1)) == ({}, False, (0, 0))
 
