@@ -58,7 +58,6 @@ class GroupState:
         "accounts",
         "flagged",
         "last_ts",
-        "mostly_high",
         "recent",
         "scores",
         "signalled",
@@ -77,12 +76,12 @@ class GroupState:
         self.signalled: dict[str, float] = {}  # actor -> expiry of its last signal
         self.last_ts = 0.0
         self.flagged = False
-        self.mostly_high = False  # as last signalled (``[groups] member_share_alone``)
-        self.turned_ts = 0.0  # event time of the last turn of ``mostly_high``
-        # (high, evidenced) as signalled: what every signal says while the group's
-        # evidence has turned but may not turn yet (TURN_MIN_S), so that no member is
-        # told otherwise than the rest
+        # (high, evidenced) as last signalled: whether the group is "mostly high" for its
+        # members (``[groups] member_share_alone``), and what every signal says while
+        # the group's evidence has turned but may not turn yet (TURN_MIN_S), so that no
+        # member is told otherwise than the rest
         self.told = (0, 0)
+        self.turned_ts = 0.0  # event time of the last turn
 
     def add(self, act: Activity) -> None:
         self.accounts.add(stable_hash(act.actor), act.ts)
@@ -134,7 +133,6 @@ class GroupState:
                 "s": self.signalled,
                 "t": self.last_ts,
                 "f": self.flagged,
-                "m": self.mostly_high,
                 "tt": self.turned_ts,
                 "tl": list(self.told),
             }
@@ -162,13 +160,11 @@ class GroupState:
             g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
             # a state written before scores were carried has none of these
             g.scores = {str(k): float(v) for k, v in d.get("sc", {}).items() if k in g.recent}
-            g.mostly_high = d.get("m", False)
             g.turned_ts = float(d.get("tt", 0.0))
             high, evidenced = d.get("tl", (0, 0))
             g.told = (int(high), int(evidenced))
             if not (
-                isinstance(g.mostly_high, bool)
-                and math.isfinite(g.turned_ts)
+                math.isfinite(g.turned_ts)
                 and all(0.0 <= v <= 1.0 for v in g.scores.values())
                 and 0 <= g.told[0] < 2**31
                 and 0 <= g.told[1] < 2**31
@@ -286,12 +282,15 @@ class GroupCorrelator:
         g.flagged = True
         # the group's evidence turned (on a crossing too), not sooner than TURN_MIN_S
         # after the last turn; until it may, every signal says what the last one did
-        turned = mostly_high != g.mostly_high and act.ts - g.turned_ts >= TURN_MIN_S
-        if turned:
-            g.mostly_high, g.turned_ts = mostly_high, act.ts
-        if mostly_high == g.mostly_high:
-            g.told = (high, evidenced)
         told_high, told_evidenced = g.told
+        agrees = mostly_high == groups.mostly_high(
+            group_share(told_high, told_evidenced, limit.challenge)
+        )
+        turned = not agrees and act.ts - g.turned_ts >= TURN_MIN_S
+        if turned:
+            g.turned_ts = act.ts
+        if agrees or turned:
+            g.told = told_high, told_evidenced = high, evidenced
 
         def signal(actor: str, expires_at: float) -> None:
             g.signalled[actor] = expires_at
@@ -309,19 +308,20 @@ class GroupCorrelator:
                 )
             )
 
-        if not (crossing or turned):  # the account at hand, when its signal is due
-            if g.signalled.get(act.actor, 0.0) - act.ts <= ttl / 2:
-                signal(act.actor, act.ts + ttl)
-        else:  # every account seen in the last hour
-            since = act.ts - 3600
-            for actor, last_seen in list(g.recent.items()):
-                due = turned or g.signalled.get(actor, 0.0) - act.ts <= ttl / 2
-                if last_seen > since and due:
-                    signal(actor, act.ts + ttl)
-            if turned:  # and those not seen since whose signal is still in force, as it is
-                for actor, expires_at in list(g.signalled.items()):
-                    if expires_at > act.ts and g.recent.get(actor, 0.0) <= since:
-                        signal(actor, expires_at)
+        # on a crossing or a turn every account seen in the last hour, else the one at
+        # hand; each when its signal is due (all of them on a turn)
+        since = act.ts - 3600
+        if crossing or turned:
+            members = [actor for actor, seen in g.recent.items() if seen > since]
+        else:
+            members = [act.actor]
+        for actor in members:
+            if turned or g.signalled.get(actor, 0.0) - act.ts <= ttl / 2:
+                signal(actor, act.ts + ttl)
+        if turned:  # and those not seen since whose signal is still in force, as it is
+            for actor, expires_at in list(g.signalled.items()):
+                if expires_at > act.ts and g.recent.get(actor, 0.0) <= since:
+                    signal(actor, expires_at)
         if len(g.signalled) > MAX_RECENT:
             for actor in sorted(g.signalled, key=g.signalled.__getitem__)[:-MAX_RECENT]:
                 del g.signalled[actor]

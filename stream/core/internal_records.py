@@ -71,8 +71,7 @@ def group_share(high: int, evidenced: int, threshold: int) -> float:
     ``evidenced`` accounts (those with evidence of their own), counted against at least
     the group's limit (``threshold`` + 1 accounts), so that a flagged office where one or
     two busy people have evidence is not "mostly high" by them alone."""
-    whole = max(evidenced, threshold + 1)
-    return min(1.0, high / whole) if whole > 0 else 0.0
+    return min(1.0, high / max(evidenced, threshold + 1))  # a threshold is never negative
 
 
 @dataclass(slots=True)

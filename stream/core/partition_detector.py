@@ -156,12 +156,15 @@ class PartitionDetector(PartitionScoring):
         # noise; each with the account's latest score and whether that rests on evidence
         # of its own (the group's evidence as a whole)
         min_views = self.policy.groups.member_min_profiles_per_hour
+        evidence: dict[str, tuple[float, bool]] = {}  # once per actor, not per activity
         out.activities = []
         for (actor, ip, _minute), (ts, views) in seen_on.items():
             if views:
-                state = touched[actor][0]
-                evidenced = state.counters.profiles_per_hour >= min_views
-                out.activities.append(Activity(actor, ip, ts, int(views), state.score, evidenced))
+                if actor not in evidence:
+                    state = touched[actor][0]
+                    evidence[actor] = (state.score, state.counters.profiles_per_hour >= min_views)
+                score, evidenced = evidence[actor]
+                out.activities.append(Activity(actor, ip, ts, int(views), score, evidenced))
         self.actors.trim()  # after the batch: every state in ``touched`` is done with
         self.collect_evicted(out)
         return out

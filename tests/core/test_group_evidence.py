@@ -249,18 +249,18 @@ def test_records_and_states_carry_the_evidence_and_read_those_written_before() -
     g = GroupState()
     for i in range(12):
         g.add(Activity(f"account:{i}", "192.0.2.1", T0 + i, 2, 0.9 if i < 7 else 0.1, i != 0))
-    g.mostly_high, g.turned_ts = True, T0 + 5
+    g.told, g.turned_ts = (6, 11), T0 + 5
     h = GroupState.decode(g.encode())
-    assert (h.scores, h.mostly_high, h.turned_ts) == (g.scores, True, T0 + 5)
+    assert (h.scores, h.told, h.turned_ts) == (g.scores, (6, 11), T0 + 5)
     assert h.evidence(0.85, T0 - 1) == (6, 11)  # account 0 had no evidence of its own
-    for key, bad in (("m", "no"), ("tt", "nan"), ("sc", {"account:1": 7.0}), ("tl", [-1, 2])):
+    for key, bad in (("tl", [1]), ("tt", "nan"), ("sc", {"account:1": 7.0}), ("tl", [-1, 2])):
         forged = dict(orjson.loads(g.encode()), **{key: bad})
         with pytest.raises(ValueError):
             GroupState.decode(orjson.dumps(forged))
     written_before = orjson.loads(g.encode())
-    del written_before["sc"], written_before["m"], written_before["tt"], written_before["tl"]
+    del written_before["sc"], written_before["tt"], written_before["tl"]
     h = GroupState.decode(orjson.dumps(written_before))
-    assert (h.scores, h.mostly_high, h.evidence(0.85, T0 - 1)) == ({}, False, (0, 0))
+    assert (h.scores, h.told, h.evidence(0.85, T0 - 1)) == ({}, (0, 0), (0, 0))
 
 
 def test_an_actor_s_group_share_survives_its_state_and_a_bad_one_is_refused() -> None:
