@@ -126,7 +126,7 @@ def explain(
     if group:
         groups = policy.groups
         floor, alone = policy.member_bars()
-        share, high = state.group_share, f"score {groups.member_min_score:g} or more"
+        share, high = state.group_share_at(ts), f"score {groups.member_min_score:g} or more"
         if not policy.score_require_one_of:
             bar = "."  # the score may act without a sign
         elif groups.mostly_high(share):

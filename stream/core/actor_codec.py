@@ -13,9 +13,11 @@ The user-agent byte holds flags (:data:`~stream.core.automation.AUTOMATION_BIT`,
 read the same. A worker rolled back to the code before reads a set ``CRAWLER_BIT`` as an
 automation user agent, until the actor's next request with a user agent. The flags byte's
 bit 16 marks the share of the actor's group that scores high (an 8-byte float after the
-group's reason); blobs written before have no such bit and read as a share of 0. A worker
-rolled back to the code before refuses a blob with it (trailing bytes) and starts that
-actor afresh.
+group's reason); blobs written before have no such bit and read as a share of 0. Bit 32
+marks the group of the actor's /24, kept apart from its address's group (bit 4) since
+both are held; before, one slot held either, and a blob with a /24's reason there is read
+into the /24's slot. A worker rolled back to the code before refuses a blob with bit 16
+or 32 (trailing bytes) and starts that actor afresh.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from stream.core.automation import AUTOMATION_BIT, CRAWLER_BIT
 from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
 from stream.core.enforcement import Origin
+from stream.core.internal_records import SUBNET_METRIC
 from stream.core.windows import DistinctSpec, SlidingDistinct, shared_int
 
 VERSION = 4
 _HEAD3 = struct.Struct("<BddqqqdddqdBBdddqBII")
 _HEAD = struct.Struct(_HEAD3.format + "Bd")  # + origin, allow_until
+_SUBNET = struct.Struct("<ddH")  # the /24's group: expires, share, reason's length
 _DHEAD = struct.Struct("<qqHH")  # head, last_sweep, n_exact (or 0), sketch bytes (or 0)
 # the head and the rings' heads in one pack (little-endian formats have no padding, so
 # this is byte for byte _HEAD then "<qq")
@@ -84,6 +88,7 @@ def encode(state: ActorState) -> bytes:
         c.day.dense_bytes(),
     ]
     group = state.group_reason.encode()
+    subnet = state.subnet_reason.encode()
     incident = e.incident.encode()
     flags = (
         (1 if c.distinct_hour is not None else 0)
@@ -91,6 +96,7 @@ def encode(state: ActorState) -> bytes:
         | (4 if group else 0)
         | (8 if incident else 0)
         | (16 if group and state.group_share else 0)
+        | (32 if subnet else 0)
     )
     parts.append(bytes((flags,)))
     if c.distinct_hour is not None and c.distinct_day is not None:
@@ -102,6 +108,8 @@ def encode(state: ActorState) -> bytes:
         parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
         if state.group_share:
             parts.append(struct.pack("<d", state.group_share))
+    if subnet:
+        parts.append(_SUBNET.pack(state.subnet_expires, state.subnet_share, len(subnet)) + subnet)
     if incident:
         parts.append(struct.pack("<H", len(incident)) + incident)
     parts.append(_TAIL.pack(c.nav_ts, state.next_score_ts, state.verdict))
@@ -217,6 +225,20 @@ def _decode(buf: memoryview) -> ActorState:
             pos += 8
             if not 0.0 <= s.group_share <= 1.0:
                 raise ValueError("group share out of [0, 1]")
+        if s.group_reason.startswith(SUBNET_METRIC + " "):  # one slot for both, before
+            s.subnet_reason, s.subnet_expires, s.subnet_share = (
+                s.group_reason,
+                s.group_expires,
+                s.group_share,
+            )
+            s.group_reason, s.group_expires, s.group_share = "", 0.0, 0.0
+    if flags & 32:
+        s.subnet_expires, s.subnet_share, n = _SUBNET.unpack_from(buf, pos)
+        pos += _SUBNET.size
+        s.subnet_reason = bytes(buf[pos : pos + n]).decode()
+        pos += n
+        if not (0.0 <= s.subnet_share <= 1.0 and s.subnet_reason.startswith(SUBNET_METRIC)):
+            raise ValueError("the /24's group is inconsistent")
     if flags & 8:
         (n,) = struct.unpack_from("<H", buf, pos)
         pos += 2

@@ -30,6 +30,9 @@ class ActorState:
         "last_offset",
         "next_score_ts",
         "score",
+        "subnet_expires",
+        "subnet_reason",
+        "subnet_share",
         "verdict",
     )
 
@@ -37,9 +40,14 @@ class ActorState:
         self.counters = ActorCounters()
         self.behaviour = Behaviour()
         self.enforcement = Enforcement()
-        self.group_reason = ""  # e.g. "accounts_per_subnet 37 > 20 (203.0.113.0/24)"
+        # the group of the actor's address, e.g. "accounts_per_ip 12 > 8 (p_…)"; the group
+        # of its /24 apart, e.g. "accounts_per_subnet 37 > 20 (203.0.113.0/24)"
+        self.group_reason = ""
         self.group_expires = 0.0
         self.group_share = 0.0  # of the group's accounts, the share that scores high
+        self.subnet_reason = ""
+        self.subnet_expires = 0.0
+        self.subnet_share = 0.0
         self.score = 0.0
         self.next_score_ts = 0.0  # event time the actor is next due for a score
         self.verdict = VERDICT_NONE
@@ -66,5 +74,15 @@ class ActorState:
         return kind
 
     def group_flag(self, ts: float) -> str:
-        """The correlator's reason when a group signal is in force at ``ts``."""
-        return self.group_reason if ts < self.group_expires else ""
+        """The correlator's reason when a group signal is in force at ``ts``: the address's
+        group's over the /24's (the nearer evidence: an office's address is not judged by a
+        farm elsewhere in its /24, nor a farm's address by the people around it)."""
+        if ts < self.group_expires:
+            return self.group_reason
+        return self.subnet_reason if ts < self.subnet_expires else ""
+
+    def group_share_at(self, ts: float) -> float:
+        """The share of high scorers in the group whose reason :meth:`group_flag` gives."""
+        if ts < self.group_expires:
+            return self.group_share
+        return self.subnet_share if ts < self.subnet_expires else 0.0

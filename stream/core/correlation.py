@@ -29,7 +29,13 @@ from typing import Any
 import orjson
 import structlog
 
-from stream.core.internal_records import Activity, GroupSignal, group_share
+from stream.core.internal_records import (
+    ADDRESS_METRIC,
+    SUBNET_METRIC,
+    Activity,
+    GroupSignal,
+    group_share,
+)
 from stream.core.older_era import OlderEra
 from stream.core.policy import GroupLimit, Policy
 from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
@@ -233,8 +239,8 @@ class GroupCorrelator:
         except ValueError:
             return  # the detector only forwards validated addresses
         for key, metric, limit in (
-            ("ip:" + act.ip, "accounts_per_ip", groups.accounts_per_ip),
-            ("subnet:" + subnet, "accounts_per_subnet", groups.accounts_per_subnet),
+            ("ip:" + act.ip, ADDRESS_METRIC, groups.accounts_per_ip),
+            ("subnet:" + subnet, SUBNET_METRIC, groups.accounts_per_subnet),
         ):
             if limit is None:
                 continue

@@ -66,6 +66,10 @@ class Activity:
         return act
 
 
+# the correlator's groups: the accounts of one address, and of one /24 (or IPv6 /48)
+ADDRESS_METRIC, SUBNET_METRIC = "accounts_per_ip", "accounts_per_subnet"
+
+
 def group_share(high: int, evidenced: int, threshold: int) -> float:
     """The share of a group's accounts that score high, in [0, 1]: ``high`` of the
     ``evidenced`` accounts (those with evidence of their own), counted against at least
@@ -132,6 +136,8 @@ class GroupSignal:
             int_of(d, "high", what) if "high" in d else 0,
             int_of(d, "evidenced", what) if "evidenced" in d else 0,
         )
+        if sig.metric not in (ADDRESS_METRIC, SUBNET_METRIC):
+            raise ValueError(f"{what}: metric must be {ADDRESS_METRIC} or {SUBNET_METRIC}")
         if not (0 <= sig.high < 2**31 and 0 <= sig.evidenced < 2**31):
             raise ValueError(f"{what}: high and evidenced must be counts of accounts")
         if not 0 <= sig.threshold < 2**31:

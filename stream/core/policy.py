@@ -259,11 +259,9 @@ class Policy:
         ``member_min_score`` over ``member_min_profiles_per_hour`` profile views of their
         own and above ``challenge``, with a sign of automation that ``require_one_of``
         accepts; without one, above ``member_challenge_alone`` (and ``challenge``), or when
-        the group as a whole scores high (``member_share_alone``). A busy person behind an
-        office's address scores high too, but an office's people rarely do together."""
-        group = state.group_flag(ts)
-        groups = self.groups
-        score = state.score
+        the group as a whole scores high (``member_share_alone``): an office's people
+        rarely do together, even where one busy person does."""
+        group, groups, score = state.group_flag(ts), self.groups, state.score
         if (
             not group
             or score < groups.member_min_score
@@ -275,9 +273,10 @@ class Policy:
         signs = automation_signals(state.counters, state.behaviour, names) if names else []
         if signs:
             return f"{group} with anomaly_score {score:.3f} and {', '.join(signs)}"
-        if names and groups.mostly_high(state.group_share):  # the group's own evidence
-            share = f"{state.group_share:.0%} of its accounts scoring {groups.member_min_score:g}+"
-            return f"{group} with anomaly_score {score:.3f} and {share}"
+        share = state.group_share_at(ts)
+        if names and groups.mostly_high(share):  # the group's own evidence
+            high = f"{share:.0%} of its accounts scoring {groups.member_min_score:g}+"
+            return f"{group} with anomaly_score {score:.3f} and {high}"
         if not names or score > self.member_bars()[1]:
             return f"{group} with anomaly_score {score:.3f}"
         return ""

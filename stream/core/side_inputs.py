@@ -16,7 +16,7 @@ from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, ActorState
 from stream.core.batch import BatchResult
 from stream.core.enforcement import apply_manual as manual_decision
 from stream.core.incidents import incident_key
-from stream.core.internal_records import FeedItem, GroupSignal
+from stream.core.internal_records import SUBNET_METRIC, FeedItem, GroupSignal
 from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
@@ -59,30 +59,21 @@ def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
         state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
     # reasons, triggers and incident keys name the group by pseudonym or range
     label = det.pseudo.group(sig.group)
-    if _takes_over(state, sig):
-        state.group_reason = sig.reason_naming(label.partition(":")[2])
-        state.group_expires = sig.expires_at
+    reason = sig.reason_naming(label.partition(":")[2])
+    if sig.metric == SUBNET_METRIC:
+        if sig.ts >= state.subnet_expires or sig.expires_at >= state.subnet_expires:
+            state.subnet_reason, state.subnet_expires = reason, sig.expires_at
+            state.subnet_share = sig.high_share
+    elif sig.ts >= state.group_expires or sig.expires_at >= state.group_expires:
+        # a group whose evidence turns re-signals at one time, with the same expiry; a
+        # signal that arrives late, with an earlier expiry, does not replace a later one
+        state.group_reason, state.group_expires = reason, sig.expires_at
         state.group_share = sig.high_share
     out.changed[sig.actor] = state
     out.stats["group_signals"] += 1
     if not state.allowlisted:
         trigger = f"group:{label}:{sig.ts}"
         det.decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
-
-
-def _takes_over(state: ActorState, sig: GroupSignal) -> bool:
-    """Whether ``sig`` replaces the group signal ``state`` holds: when that is no longer in
-    force; an address's group over its /24's (the nearer evidence: an office's address is
-    not judged by a farm elsewhere in its /24, nor a farm's address by the people around
-    it); otherwise the one in force longer (a group whose evidence turns re-signals at
-    one time, with the same expiry)."""
-    if sig.ts >= state.group_expires:
-        return True
-    held_ip = state.group_reason.startswith("accounts_per_ip ")
-    new_ip = sig.metric == "accounts_per_ip"
-    if new_ip != held_ip:
-        return new_ip
-    return sig.expires_at >= state.group_expires
 
 
 def apply_manual_decisions(

@@ -141,22 +141,87 @@ def test_a_member_not_seen_since_keeps_its_signal_but_learns_of_a_turn() -> None
     assert not POLICY.groups.mostly_high(turned["account:f0"].high_share)  # 4 of 9
 
 
-def test_an_address_s_group_is_nearer_evidence_than_its_subnet_s() -> None:
-    s = ActorState()
+def detector() -> PartitionDetector:
+    from models import REGISTRY
+
+    return PartitionDetector(
+        "requests", 0, POLICY, REGISTRY.get("hst").build(), "hst@1", Limits(),
+        clock=lambda: T0 + 86400,
+    )  # fmt: skip
+
+
+def test_an_address_s_group_is_nearer_evidence_than_its_subnet_s_and_both_are_held() -> None:
+    """The group of an actor's address and that of its /24 each have a slot: the address's
+    is in force over the /24's, and when it lapses the /24's held beside it is in force at
+    once (before, one slot held either, and the /24's came back only with its next
+    signal, up to half an hour later)."""
+    det = detector()
     by_ip = GroupSignal(
         "account:a", "ip:" + FARM_IP, "accounts_per_ip", 12, 8, T0, T0 + 3600, 12, 12
     )
     by_subnet = GroupSignal(
         "account:a", "subnet:198.51.100.0/24", "accounts_per_subnet", 42, 20, T0 + 60,
-        T0 + 3660, 12, 42,
+        T0 + 5400, 3, 42,
     )  # fmt: skip
-    assert side_inputs._takes_over(s, by_subnet)  # nothing held
-    s.group_reason, s.group_expires = "accounts_per_subnet 42 > 20 (x)", T0 + 3660
-    assert side_inputs._takes_over(s, by_ip)  # the address's over the /24's
-    s.group_reason, s.group_expires = "accounts_per_ip 12 > 8 (p_1)", T0 + 3600
-    assert not side_inputs._takes_over(s, by_subnet)  # later, but farther
-    s.group_expires = T0 + 30  # the address's lapsed: the /24's takes over
-    assert side_inputs._takes_over(s, by_subnet)
+    side_inputs.apply_group_signals(det, [by_subnet])
+    s = det.actors.get("account:a")
+    assert s is not None
+    assert s.group_flag(T0 + 100).startswith("accounts_per_subnet 42 > 20 (")
+    side_inputs.apply_group_signals(det, [by_ip])
+    assert s.group_flag(T0 + 100).startswith("accounts_per_ip 12 > 8 (")  # the nearer
+    assert s.group_share_at(T0 + 100) == 1.0
+    # a later signal of the /24 leaves the address's in force, and is kept beside it
+    side_inputs.apply_group_signals(det, [by_subnet])
+    assert s.group_flag(T0 + 3599).startswith("accounts_per_ip ")
+    assert s.group_flag(T0 + 3600).startswith("accounts_per_subnet ")  # lapsed: the /24's
+    assert s.group_share_at(T0 + 3600) == pytest.approx(3 / 42)
+    assert (s.group_flag(T0 + 5400), s.group_share_at(T0 + 5400)) == ("", 0.0)
+    # a late signal with an earlier expiry does not replace the one in force
+    late = GroupSignal(
+        "account:a", "ip:" + FARM_IP, "accounts_per_ip", 9, 8, T0 - 600, T0 + 3000, 0, 9
+    )
+    side_inputs.apply_group_signals(det, [late])
+    assert (s.group_expires, s.group_share) == (T0 + 3600, 1.0)
+    # both slots survive the state's encoding
+    t = decode(encode(s))
+    assert (t.group_reason, t.group_expires, t.group_share) == (
+        s.group_reason, T0 + 3600, 1.0
+    )  # fmt: skip
+    assert (t.subnet_reason, t.subnet_expires, t.subnet_share) == (
+        s.subnet_reason, T0 + 5400, pytest.approx(3 / 42)
+    )  # fmt: skip
+
+
+def test_a_state_written_with_one_group_slot_reads_a_subnet_s_group_into_its_own() -> None:
+    s = ActorState()
+    s.group_reason, s.group_expires = "accounts_per_subnet 42 > 20 (198.51.100.0/24)", T0 + 60
+    s.group_share = 0.25
+    t = decode(encode(s))  # the layout of before: the /24's in the one slot (bit 4)
+    assert (t.group_reason, t.group_expires, t.group_share) == ("", 0.0, 0.0)
+    assert (t.subnet_reason, t.subnet_expires, t.subnet_share) == (
+        s.group_reason, T0 + 60, 0.25
+    )  # fmt: skip
+    assert t.group_flag(T0) == s.group_reason
+
+
+def test_a_forged_subnet_slot_or_group_metric_is_refused() -> None:
+    s = ActorState()
+    s.subnet_reason, s.subnet_expires, s.subnet_share = "accounts_per_subnet 42 > 20 (x)", T0, 0.5
+    blob = encode(s)
+    at = blob.index(b"accounts_per_subnet") - 18  # expires, share, length
+    for bad in (math.nan, 1.5, -0.5):
+        forged = blob[: at + 8] + struct.pack("<d", bad) + blob[at + 16 :]
+        with pytest.raises(ValueError):
+            decode(forged)
+    renamed = blob.replace(b"accounts_per_subnet", b"accounts_per_ipxxxxx")
+    with pytest.raises(ValueError):
+        decode(renamed)
+    forged_sig = orjson.loads(
+        GroupSignal("account:a", "ip:x", "accounts_per_ip", 9, 8, T0, T0 + 1).encode()
+    )
+    forged_sig["metric"] = "allowlisted_by_operator"
+    with pytest.raises(ValueError, match="metric must be"):
+        GroupSignal.decode(orjson.dumps(forged_sig))
 
 
 def test_a_group_share_of_zero_turns_the_rule_off() -> None:
@@ -190,12 +255,7 @@ def test_the_group_rule_spares_a_member_of_a_group_that_does_not_score_high() ->
 
 
 def test_the_detector_challenges_a_member_when_its_group_scores_high() -> None:
-    from models import REGISTRY
-
-    det = PartitionDetector(
-        "requests", 0, POLICY, REGISTRY.get("hst").build(), "hst@1", Limits(),
-        clock=lambda: T0 + 86400,
-    )  # fmt: skip
+    det = detector()
     # 10 profile views of its own, at a person's uneven pace, from a browser
     gaps = [0, 7, 31, 12, 55, 9, 140, 22, 18, 76]
     ts = [T0 + sum(gaps[: i + 1]) for i in range(10)]
