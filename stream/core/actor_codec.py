@@ -14,10 +14,11 @@ read the same. A worker rolled back to the code before reads a set ``CRAWLER_BIT
 automation user agent, until the actor's next request with a user agent. The flags byte's
 bit 16 marks the share of the actor's group that scores high (an 8-byte float after the
 group's reason); blobs written before have no such bit and read as a share of 0. Bit 32
-marks the group of the actor's /24, kept apart from its address's group (bit 4) since
-both are held; before, one slot held either, and a blob with a /24's reason there is read
-into the /24's slot. A worker rolled back to the code before refuses a blob with bit 16
-or 32 (trailing bytes) and starts that actor afresh.
+marks the group of the actor's /24 when its address's group is held too (bit 4): both
+are held apart since. Before, one slot held either; a /24's group held alone is still
+written there (a blob with a /24's reason in bit 4's slot is read into the /24's), so
+only an actor in both groups at once is refused by a worker rolled back to the code
+before (it misreads what follows and refuses the blob), and starts afresh.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from stream.core.automation import AUTOMATION_BIT, CRAWLER_BIT
 from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
 from stream.core.enforcement import Origin
-from stream.core.internal_records import SUBNET_METRIC
+from stream.core.internal_records import ADDRESS_METRIC, SUBNET_METRIC
 from stream.core.windows import DistinctSpec, SlidingDistinct, shared_int
 
 VERSION = 4
@@ -87,15 +88,23 @@ def encode(state: ActorState) -> bytes:
         c.hour.dense_bytes(),
         c.day.dense_bytes(),
     ]
-    group = state.group_reason.encode()
-    subnet = state.subnet_reason.encode()
+    # a /24's group alone is written where one slot held either before (bit 4; the decoder
+    # reads it back into its own slot), so a worker rolled back reads it
+    alone = not state.group_reason
+    group = (state.subnet_reason if alone else state.group_reason).encode()
+    expires, share = (
+        (state.subnet_expires, state.subnet_share)
+        if alone
+        else (state.group_expires, state.group_share)
+    )
+    subnet = b"" if alone else state.subnet_reason.encode()
     incident = e.incident.encode()
     flags = (
         (1 if c.distinct_hour is not None else 0)
         | (2 if c.ips is not None else 0)
         | (4 if group else 0)
         | (8 if incident else 0)
-        | (16 if group and state.group_share else 0)
+        | (16 if group and share else 0)
         | (32 if subnet else 0)
     )
     parts.append(bytes((flags,)))
@@ -105,9 +114,9 @@ def encode(state: ActorState) -> bytes:
     if c.ips is not None:
         parts.append(_pack_distinct(c.ips))
     if group:
-        parts.append(struct.pack("<dH", state.group_expires, len(group)) + group)
-        if state.group_share:
-            parts.append(struct.pack("<d", state.group_share))
+        parts.append(struct.pack("<dH", expires, len(group)) + group)
+        if share:
+            parts.append(struct.pack("<d", share))
     if subnet:
         parts.append(_SUBNET.pack(state.subnet_expires, state.subnet_share, len(subnet)) + subnet)
     if incident:
@@ -225,19 +234,29 @@ def _decode(buf: memoryview) -> ActorState:
             pos += 8
             if not 0.0 <= s.group_share <= 1.0:
                 raise ValueError("group share out of [0, 1]")
-        if s.group_reason.startswith(SUBNET_METRIC + " "):  # one slot for both, before
+        if not math.isfinite(s.group_expires):
+            raise ValueError("group expiry is not a time")
+        if s.group_reason.startswith(SUBNET_METRIC + " "):  # a /24's alone (see encode)
             s.subnet_reason, s.subnet_expires, s.subnet_share = (
                 s.group_reason,
                 s.group_expires,
                 s.group_share,
             )
             s.group_reason, s.group_expires, s.group_share = "", 0.0, 0.0
+            if flags & 32:
+                raise ValueError("two groups of a /24")
+        elif not s.group_reason.startswith(ADDRESS_METRIC + " "):
+            raise ValueError("unknown group metric")
     if flags & 32:
         s.subnet_expires, s.subnet_share, n = _SUBNET.unpack_from(buf, pos)
         pos += _SUBNET.size
         s.subnet_reason = bytes(buf[pos : pos + n]).decode()
         pos += n
-        if not (0.0 <= s.subnet_share <= 1.0 and s.subnet_reason.startswith(SUBNET_METRIC)):
+        if not (
+            0.0 <= s.subnet_share <= 1.0
+            and math.isfinite(s.subnet_expires)
+            and s.subnet_reason.startswith(SUBNET_METRIC + " ")
+        ):
             raise ValueError("the /24's group is inconsistent")
     if flags & 8:
         (n,) = struct.unpack_from("<H", buf, pos)

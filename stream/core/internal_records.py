@@ -136,6 +136,8 @@ class GroupSignal:
             int_of(d, "high", what) if "high" in d else 0,
             int_of(d, "evidenced", what) if "evidenced" in d else 0,
         )
+        if not sig.ts < sig.expires_at:
+            raise ValueError(f"{what}: expires_at must be after ts")
         if sig.metric not in (ADDRESS_METRIC, SUBNET_METRIC):
             raise ValueError(f"{what}: metric must be {ADDRESS_METRIC} or {SUBNET_METRIC}")
         if not (0 <= sig.high < 2**31 and 0 <= sig.evidenced < 2**31):

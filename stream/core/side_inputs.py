@@ -52,6 +52,8 @@ def apply_group_signals(det: PartitionDetector, signals: Iterable[GroupSignal]) 
 
 
 def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
+    if sig.ts > det.clock() + det.limits.max_future_skew_s:
+        raise ValueError("group signal from the future")  # it could pin a flag for good
     state = det.actors.get(sig.actor)
     if state is None:
         state = ActorState()  # signalled before its events
@@ -60,20 +62,25 @@ def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
     # reasons, triggers and incident keys name the group by pseudonym or range
     label = det.pseudo.group(sig.group)
     reason = sig.reason_naming(label.partition(":")[2])
+    # never in force longer than the policy's signal_ttl_s (a forged record could else
+    # pin a flag for years)
+    expires = min(sig.expires_at, sig.ts + det.policy.groups.signal_ttl_s)
     if sig.metric == SUBNET_METRIC:
-        if sig.ts >= state.subnet_expires or sig.expires_at >= state.subnet_expires:
-            state.subnet_reason, state.subnet_expires = reason, sig.expires_at
+        if sig.ts >= state.subnet_expires or expires >= state.subnet_expires:
+            state.subnet_reason, state.subnet_expires = reason, expires
             state.subnet_share = sig.high_share
-    elif sig.ts >= state.group_expires or sig.expires_at >= state.group_expires:
+    elif sig.ts >= state.group_expires or expires >= state.group_expires:
         # a group whose evidence turns re-signals at one time, with the same expiry; a
         # signal that arrives late, with an earlier expiry, does not replace a later one
-        state.group_reason, state.group_expires = reason, sig.expires_at
+        state.group_reason, state.group_expires = reason, expires
         state.group_share = sig.high_share
     out.changed[sig.actor] = state
     out.stats["group_signals"] += 1
     if not state.allowlisted:
         trigger = f"group:{label}:{sig.ts}"
-        det.decide(out, state, sig.actor, sig.ts, trigger, group_key=label)
+        # the incident of the group the decision names: the address's while in force
+        in_force = state.group_flag(sig.ts) == reason
+        det.decide(out, state, sig.actor, sig.ts, trigger, group_key=label if in_force else None)
 
 
 def apply_manual_decisions(

@@ -161,7 +161,7 @@ def test_an_address_s_group_is_nearer_evidence_than_its_subnet_s_and_both_are_he
     )
     by_subnet = GroupSignal(
         "account:a", "subnet:198.51.100.0/24", "accounts_per_subnet", 42, 20, T0 + 60,
-        T0 + 5400, 3, 42,
+        T0 + 3660, 3, 42,
     )  # fmt: skip
     side_inputs.apply_group_signals(det, [by_subnet])
     s = det.actors.get("account:a")
@@ -175,7 +175,7 @@ def test_an_address_s_group_is_nearer_evidence_than_its_subnet_s_and_both_are_he
     assert s.group_flag(T0 + 3599).startswith("accounts_per_ip ")
     assert s.group_flag(T0 + 3600).startswith("accounts_per_subnet ")  # lapsed: the /24's
     assert s.group_share_at(T0 + 3600) == pytest.approx(3 / 42)
-    assert (s.group_flag(T0 + 5400), s.group_share_at(T0 + 5400)) == ("", 0.0)
+    assert (s.group_flag(T0 + 3660), s.group_share_at(T0 + 3660)) == ("", 0.0)
     # a late signal with an earlier expiry does not replace the one in force
     late = GroupSignal(
         "account:a", "ip:" + FARM_IP, "accounts_per_ip", 9, 8, T0 - 600, T0 + 3000, 0, 9
@@ -188,34 +188,101 @@ def test_an_address_s_group_is_nearer_evidence_than_its_subnet_s_and_both_are_he
         s.group_reason, T0 + 3600, 1.0
     )  # fmt: skip
     assert (t.subnet_reason, t.subnet_expires, t.subnet_share) == (
-        s.subnet_reason, T0 + 5400, pytest.approx(3 / 42)
+        s.subnet_reason, T0 + 3660, pytest.approx(3 / 42)
     )  # fmt: skip
 
 
-def test_a_state_written_with_one_group_slot_reads_a_subnet_s_group_into_its_own() -> None:
+def test_a_forged_signal_neither_pins_nor_clears_a_flag() -> None:
+    """Whoever can write to the group-signal topic: a signal from the future is refused
+    (its expiry could lie beyond any event), an expiry is never further than the policy's
+    ``signal_ttl_s`` after the signal, and one that does not come after it is refused."""
+    det = detector()  # its clock: T0 + 1 day
+    ttl = POLICY.groups.signal_ttl_s
+
+    def sig(ts: float, expires_at: float) -> GroupSignal:
+        return GroupSignal("account:a", "ip:" + FARM_IP, "accounts_per_ip", 12, 8, ts, expires_at)
+
+    out = side_inputs.apply_group_signals(det, [sig(T0 + 10 * 86400, T0 + 11 * 86400)])
+    assert out.stats["skipped_group_signal"] == 1 and det.actors.get("account:a") is None
+    side_inputs.apply_group_signals(det, [sig(T0, T0 + 10**9)])
+    s = det.actors.get("account:a")
+    assert s is not None and s.group_expires == T0 + ttl
+    assert s.group_flag(T0 + ttl) == ""
+    forged = orjson.loads(sig(T0, T0).encode())
+    with pytest.raises(ValueError, match="after ts"):
+        GroupSignal.decode(orjson.dumps(forged))
+
+
+def test_a_decision_on_a_subnet_s_signal_files_under_the_group_it_names() -> None:
+    """An actor held by its address's group and signalled by its /24's: the decision
+    names the address's group (in force), and goes to that group's incident."""
+    det = detector()
+    alice = ActorState()
+    det.actors.put("account:a", alice)
+    by_ip = GroupSignal("account:a", "ip:" + FARM_IP, "accounts_per_ip", 12, 8, T0, T0 + 3600)
+    by_subnet = GroupSignal(
+        "account:a", "subnet:198.51.100.0/24", "accounts_per_subnet", 42, 20, T0 + 60,
+        T0 + 3660,
+    )  # fmt: skip
+    side_inputs.apply_group_signals(det, [by_ip])
+    label = det.pseudo.group("ip:" + FARM_IP)
+    flagged = flagged_member(0.999)  # a member whose own score acts (above 0.99)
+    alice.counters, alice.behaviour, alice.score = flagged.counters, flagged.behaviour, 0.999
+    out = side_inputs.apply_group_signals(det, [by_subnet])
+    assert [d.reasons[0].split(" ", 1)[0] for d in out.decisions] == ["accounts_per_ip"]
+    assert alice.enforcement.incident == label
+
+
+def test_a_subnet_s_group_alone_is_written_and_read_as_with_one_slot() -> None:
+    """Before, one slot held either group (bit 4). A /24's group alone is still written
+    there, so a worker rolled back reads it; it is read back into the /24's slot."""
     s = ActorState()
-    s.group_reason, s.group_expires = "accounts_per_subnet 42 > 20 (198.51.100.0/24)", T0 + 60
-    s.group_share = 0.25
-    t = decode(encode(s))  # the layout of before: the /24's in the one slot (bit 4)
+    s.subnet_reason = "accounts_per_subnet 42 > 20 (198.51.100.0/24)"
+    s.subnet_expires, s.subnet_share = T0 + 60, 0.25
+    blob = encode(s)
+    legacy = ActorState()  # what the code of before held: the /24's in the one slot, which
+    legacy.group_reason, legacy.group_expires = s.subnet_reason, T0 + 60  # it wrote so
+    legacy.group_share = 0.25
+    assert encode(legacy) == blob
+    assert len(blob) == len(encode(ActorState())) + 10 + len(s.subnet_reason) + 8
+    t = decode(blob)
     assert (t.group_reason, t.group_expires, t.group_share) == ("", 0.0, 0.0)
     assert (t.subnet_reason, t.subnet_expires, t.subnet_share) == (
-        s.group_reason, T0 + 60, 0.25
+        s.subnet_reason, T0 + 60, 0.25
     )  # fmt: skip
-    assert t.group_flag(T0) == s.group_reason
+    assert t.group_flag(T0) == s.subnet_reason
 
 
 def test_a_forged_subnet_slot_or_group_metric_is_refused() -> None:
     s = ActorState()
     s.subnet_reason, s.subnet_expires, s.subnet_share = "accounts_per_subnet 42 > 20 (x)", T0, 0.5
+    s.group_reason, s.group_expires = "accounts_per_ip 9 > 8 (p_1)", T0  # both: bit 32
     blob = encode(s)
     at = blob.index(b"accounts_per_subnet") - 18  # expires, share, length
     for bad in (math.nan, 1.5, -0.5):
         forged = blob[: at + 8] + struct.pack("<d", bad) + blob[at + 16 :]
         with pytest.raises(ValueError):
             decode(forged)
-    renamed = blob.replace(b"accounts_per_subnet", b"accounts_per_ipxxxxx")
-    with pytest.raises(ValueError):
+    renamed = blob.replace(b"accounts_per_subnet", b"accounts_per_ipxxxx")  # same length
+    assert len(renamed) == len(blob)
+    with pytest.raises(ValueError, match="group is inconsistent"):
         decode(renamed)
+    for bad in (math.nan, math.inf):  # an expiry that is no time would pin or hide a flag
+        forged = blob[:at] + struct.pack("<d", bad) + blob[at + 8 :]
+        with pytest.raises(ValueError):
+            decode(forged)
+    both = blob
+    at = both.index(b"accounts_per_ip") - 10  # the address's expiry, then the length
+    with pytest.raises(ValueError, match="not a time"):
+        decode(both[:at] + struct.pack("<d", math.nan) + both[at + 8 :])
+    with pytest.raises(ValueError, match="unknown group metric"):
+        decode(both.replace(b"accounts_per_ip 9", b"accounts_per_xx 9"))
+    # a /24's reason where the address's goes, and a /24's slot beside it: refused
+    addr = s.group_reason.encode()
+    two = both.replace(addr, b"accounts_per_subnet " + b"x" * (len(addr) - 20))
+    assert len(two) == len(both)
+    with pytest.raises(ValueError, match="two groups of a /24"):
+        decode(two)
     forged_sig = orjson.loads(
         GroupSignal("account:a", "ip:x", "accounts_per_ip", 9, 8, T0, T0 + 1).encode()
     )
