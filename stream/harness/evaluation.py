@@ -140,8 +140,10 @@ def evaluate(
     max_score: Mapping[str, float],
     include_shadow: bool = False,
     fpr: float = 0.01,
+    last_score: Mapping[str, float] | None = None,
 ) -> Report:
-    """Per-label and overall figures of a run (see the module docstring)."""
+    """Per-label and overall figures of a run (see the module docstring); with
+    ``last_score`` (each actor's latest score), the AUC by it too."""
     firsts: dict[str, dict[str, float]] = {}
     final: dict[str, tuple[float, str]] = {}
     for d in decisions:
@@ -227,10 +229,12 @@ def evaluate(
         "precision": precision,
         "bot_first_action_median_s": percentile(bot_times, 50),
     }
-    rank = ranking(labels, max_score, fpr)
+    rank = ranking(labels, max_score, fpr, latest=last_score)
     summary.update(
         {"roc_auc": rank.auc_all, "roc_auc_scored": rank.auc_scored, "unscored": rank.unscored}
     )
+    if rank.auc_latest is not None:
+        summary["roc_auc_latest"] = rank.auc_latest
     return Report(label_rows, rows, precision, summary, rank)
 
 

@@ -159,6 +159,17 @@ def ranking_lines(report: Report) -> str:
         f"ROC AUC among the {scored} scored ({rank.scored_bots} bots, "
         f"{rank.scored_people} people): {_f(rank.auc_scored)}",
     ]
+    if rank.auc_latest is not None:
+        by_label = rank.latest_by_label
+        lines.append(
+            f"ROC AUC by each actor's latest score (the most evidence), all {n}: "
+            f"{_f(rank.auc_latest)}"
+            + (
+                " — " + ", ".join(f"{lab} {_f(v)}" for lab, v in by_label.items())
+                if len(by_label) > 1
+                else ""
+            )
+        )
     at = rank.at_fpr
     if at.recall is not None:
         where = "any score" if at.threshold is None else f"score > {at.threshold:.4f}"

@@ -9,8 +9,9 @@ decisions' reasons: a live run happens once).
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -33,6 +34,8 @@ class LiveRun:
     first_seen: dict[str, float]  # every actor of the run -> its first event time
     max_score: dict[str, float]  # actor -> its maximum live score (absent: never scored)
     undecodable: int = 0  # decision and score records that did not decode
+    # actor -> its latest live score by event time (the one with the most evidence)
+    last_score: dict[str, float] = field(default_factory=dict)
 
 
 def first_events(settings: Settings) -> dict[str, float]:
@@ -63,16 +66,22 @@ def gather_run(settings: Settings) -> LiveRun:
         except ValueError:
             bad += 1  # counted in the report, not silently dropped
     max_score: dict[str, float] = {}
+    latest: dict[str, tuple[float, float]] = {}  # actor -> (event time, score)
     for r in read_all(settings, settings.scores_topic):
         try:
             sc = Score.decode(r.value)
         except ValueError:
             bad += 1
             continue
-        if sc.slot == "live" and sc.score > max_score.get(sc.actor, -1.0):
+        if sc.slot != "live":
+            continue
+        if sc.score > max_score.get(sc.actor, -1.0):
             max_score[sc.actor] = sc.score
+        if sc.ts >= latest.get(sc.actor, (-math.inf, 0.0))[0]:
+            latest[sc.actor] = (sc.ts, sc.score)
     first_seen = first_events(settings)
-    return LiveRun(decisions, first_seen, max_score, bad)
+    last_score = {a: s for a, (_, s) in latest.items()}
+    return LiveRun(decisions, first_seen, max_score, bad, last_score)
 
 
 def live_report(
@@ -92,7 +101,15 @@ def live_report(
     labels = resolution.labels
     rows = [d.as_dict() for d in run.decisions]
     scores = {a: s for a, s in run.max_score.items() if a in labels}
-    rep = evaluate(labels, rows, run.first_seen, scores, include_shadow=include_shadow, fpr=fpr)
+    rep = evaluate(
+        labels,
+        rows,
+        run.first_seen,
+        scores,
+        include_shadow=include_shadow,
+        fpr=fpr,
+        last_score=run.last_score,
+    )
     rep.resolution = resolution
     rep.summary["undecodable_records"] = run.undecodable
     rep.controls = controls_of_live(labels, rep, rows, run.first_seen)

@@ -209,7 +209,12 @@ def evaluate_model(
     resolution = resolve(labels, run.first_seen.keys())
     test_labels = sp.labels(resolution.labels)
     rep = evaluate(
-        test_labels, [d.as_dict() for d in run.decisions], run.first_seen, run.max_score, fpr=fpr
+        test_labels,
+        [d.as_dict() for d in run.decisions],
+        run.first_seen,
+        run.max_score,
+        fpr=fpr,
+        last_score=run.last_score,
     )
     rep.resolution = resolution
     rep.split = sp.as_dict(resolution.labels) if sp.kind != "none" else None

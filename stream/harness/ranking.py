@@ -10,6 +10,10 @@ how it treats them:
 * **AUC among scored actors** — the unscored are left out (and counted). This measures
   the ranking of the model where it spoke.
 * **Per bot label** — each bot label against all people, both ways.
+* **AUC by the latest score** (when given) — each actor's latest score instead of its
+  highest, over all labelled actors as above: the model's judgement with the most
+  evidence. The highest is what can act while it happens (and the headline); a person
+  scored many times has many draws at a high one, so the two can differ.
 * **Recall at a fixed false-positive rate** — the lowest threshold that lets at most
   ``fpr`` of the people (all of them, scored or not) score above it, and the share of bots
   above that threshold; an unscored bot is never above it.
@@ -140,6 +144,8 @@ class Ranking:
     auc_scored: float | None
     at_fpr: AtFpr
     per_label: list[LabelRanking]
+    auc_latest: float | None = None  # by each actor's latest score, when given
+    latest_by_label: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def unscored(self) -> int:
@@ -149,13 +155,22 @@ class Ranking:
         return {**asdict(self), "unscored": self.unscored}
 
 
-def ranking(labels: Mapping[str, str], scores: Mapping[str, float], fpr: float = 0.01) -> Ranking:
-    """Every ranking figure of ``scores`` (actor -> maximum score) on ``labels``."""
+def ranking(
+    labels: Mapping[str, str],
+    scores: Mapping[str, float],
+    fpr: float = 0.01,
+    latest: Mapping[str, float] | None = None,
+) -> Ranking:
+    """Every ranking figure of ``scores`` (actor -> maximum score) on ``labels``; with
+    ``latest`` (actor -> latest score) the AUCs by it too."""
     people = {a: lab for a, lab in labels.items() if is_person(lab)}
     bot_labels = sorted({lab for lab in labels.values() if is_bot(lab)})
     per_label = []
+    latest_by_label: dict[str, float | None] = {}
     for lab in bot_labels:
         sub = {**people, **{a: x for a, x in labels.items() if x == lab}}
+        if latest is not None:
+            latest_by_label[lab] = roc_auc(sub, latest)
         members = [a for a, x in labels.items() if x == lab]
         per_label.append(
             LabelRanking(
@@ -176,4 +191,6 @@ def ranking(labels: Mapping[str, str], scores: Mapping[str, float], fpr: float =
         auc_scored=roc_auc(labels, scores, among_scored=True),
         at_fpr=recall_at_fpr(labels, scores, fpr),
         per_label=per_label,
+        auc_latest=None if latest is None else roc_auc(labels, latest),
+        latest_by_label=latest_by_label,
     )

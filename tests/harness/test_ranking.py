@@ -63,6 +63,21 @@ def test_ranking_per_label_and_counts() -> None:
     assert r.as_dict()["unscored"] == 1
 
 
+def test_latest_scores_rank_apart_from_the_highest() -> None:
+    """A person with one high score among many (h1) ranks above a bot by the highest
+    score, below it by the latest; without latest scores there is no such figure."""
+    highest = {"b1": 0.7, "b2": 0.8, "s1": 0.6, "h1": 0.9, "h2": 0.1, "p1": 0.2}
+    latest = {"b1": 0.7, "b2": 0.8, "s1": 0.6, "h1": 0.15, "h2": 0.1}  # p1 unscored
+    assert ranking(LABELS, highest).auc_latest is None
+    r = ranking(LABELS, highest, latest=latest)
+    assert r.auc_all == pytest.approx(6 / 9)  # every bot beats h2 and p1, none beats h1
+    assert r.auc_latest == 1.0
+    assert r.latest_by_label == {"bulk_scraper": 1.0, "low_and_slow": 1.0}
+    later = ranking(LABELS, highest, latest={**latest, "h1": 0.75})
+    assert later.auc_latest == pytest.approx(7 / 9)  # h1 above s1 and b1, below b2
+    assert later.latest_by_label["low_and_slow"] == pytest.approx(2 / 3)
+
+
 def test_threshold_at_fpr() -> None:
     people = [0.1 * i for i in range(100)]  # 0.0 .. 9.9
     # 1 % of 100 people may be above: the threshold is the second-highest score
