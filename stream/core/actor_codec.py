@@ -16,9 +16,11 @@ bit 16 marks the share of the actor's group that scores high (an 8-byte float af
 group's reason); blobs written before have no such bit and read as a share of 0. Bit 32
 marks the group of the actor's /24 when its address's group is held too (bit 4): both
 are held apart since. Before, one slot held either; a /24's group held alone is still
-written there (a blob with a /24's reason in bit 4's slot is read into the /24's), so
-only an actor in both groups at once is refused by a worker rolled back to the code
-before (it misreads what follows and refuses the blob), and starts afresh.
+written there (a blob with a /24's reason in bit 4's slot is read into the /24's). A
+worker rolled back to the code before refuses a blob with both (it misreads what follows)
+and starts that actor afresh: an actor whose address's group and /24's group both came
+within a day of its newest event (a slot lapsed a day before that is cleared when the
+next signal comes: ``side_inputs``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ import structlog
 from stream.core.actor_ref import parse_actor
 from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, ActorState
 from stream.core.batch import BatchResult
+from stream.core.counters import DAY_S
 from stream.core.enforcement import apply_manual as manual_decision
 from stream.core.incidents import incident_key
 from stream.core.internal_records import SUBNET_METRIC, FeedItem, GroupSignal
@@ -62,9 +63,17 @@ def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
     # reasons, triggers and incident keys name the group by pseudonym or range
     label = det.pseudo.group(sig.group)
     reason = sig.reason_naming(label.partition(":")[2])
-    # never in force longer than the policy's signal_ttl_s (a forged record could else
-    # pin a flag for years)
-    expires = min(sig.expires_at, sig.ts + det.policy.groups.signal_ttl_s)
+    # never in force longer than a day, or the policy's signal_ttl_s when longer: a forged
+    # record could else pin a flag for years (not the TTL itself: a reload that shortens
+    # it would cut the signals the correlator re-sends only half a TTL before they end)
+    expires = min(sig.expires_at, sig.ts + max(det.policy.groups.signal_ttl_s, DAY_S))
+    # a slot lapsed a day before the actor's newest event can never be in force again
+    # (older events are too late): cleared, so that the state keeps one slot where it can
+    stale = state.counters.last_ts - DAY_S
+    if state.group_reason and state.group_expires <= stale:
+        state.group_reason, state.group_expires, state.group_share = "", 0.0, 0.0
+    if state.subnet_reason and state.subnet_expires <= stale:
+        state.subnet_reason, state.subnet_expires, state.subnet_share = "", 0.0, 0.0
     if sig.metric == SUBNET_METRIC:
         if sig.ts >= state.subnet_expires or expires >= state.subnet_expires:
             state.subnet_reason, state.subnet_expires = reason, expires

@@ -9,7 +9,6 @@ decisions' reasons: a live run happens once).
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +33,7 @@ class LiveRun:
     first_seen: dict[str, float]  # every actor of the run -> its first event time
     max_score: dict[str, float]  # actor -> its maximum live score (absent: never scored)
     undecodable: int = 0  # decision and score records that did not decode
-    # actor -> its latest live score by event time (the one with the most evidence)
+    # actor -> its latest live score, in the order computed (the one with the most evidence)
     last_score: dict[str, float] = field(default_factory=dict)
 
 
@@ -66,7 +65,7 @@ def gather_run(settings: Settings) -> LiveRun:
         except ValueError:
             bad += 1  # counted in the report, not silently dropped
     max_score: dict[str, float] = {}
-    latest: dict[str, tuple[float, float]] = {}  # actor -> (event time, score)
+    last_score: dict[str, float] = {}
     for r in read_all(settings, settings.scores_topic):
         try:
             sc = Score.decode(r.value)
@@ -77,10 +76,11 @@ def gather_run(settings: Settings) -> LiveRun:
             continue
         if sc.score > max_score.get(sc.actor, -1.0):
             max_score[sc.actor] = sc.score
-        if sc.ts >= latest.get(sc.actor, (-math.inf, 0.0))[0]:
-            latest[sc.actor] = (sc.ts, sc.score)
+        # the topic is keyed by actor: one actor's scores are in the order they were
+        # computed, the last with the most evidence (a late event's score can carry an
+        # older event time), as the offline run keeps them
+        last_score[sc.actor] = sc.score
     first_seen = first_events(settings)
-    last_score = {a: s for a, (_, s) in latest.items()}
     return LiveRun(decisions, first_seen, max_score, bad, last_score)
 
 

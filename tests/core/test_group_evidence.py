@@ -194,10 +194,11 @@ def test_an_address_s_group_is_nearer_evidence_than_its_subnet_s_and_both_are_he
 
 def test_a_forged_signal_neither_pins_nor_clears_a_flag() -> None:
     """Whoever can write to the group-signal topic: a signal from the future is refused
-    (its expiry could lie beyond any event), an expiry is never further than the policy's
-    ``signal_ttl_s`` after the signal, and one that does not come after it is refused."""
+    (its expiry could lie beyond any event), an expiry is never further than a day (or
+    the policy's ``signal_ttl_s`` when longer) after the signal, and one that does not
+    come after it is refused."""
     det = detector()  # its clock: T0 + 1 day
-    ttl = POLICY.groups.signal_ttl_s
+    ttl = 86400.0  # the policy's signal_ttl_s is an hour
 
     def sig(ts: float, expires_at: float) -> GroupSignal:
         return GroupSignal("account:a", "ip:" + FARM_IP, "accounts_per_ip", 12, 8, ts, expires_at)
@@ -211,6 +212,26 @@ def test_a_forged_signal_neither_pins_nor_clears_a_flag() -> None:
     forged = orjson.loads(sig(T0, T0).encode())
     with pytest.raises(ValueError, match="after ts"):
         GroupSignal.decode(orjson.dumps(forged))
+
+
+def test_a_slot_lapsed_a_day_before_the_newest_event_is_cleared() -> None:
+    """It can never be in force again (older events are too late), and an actor holding
+    one slot is written as the code of before wrote it."""
+    det = detector()
+    s = ActorState()
+    det.actors.put("account:a", s)
+    s.counters.last_ts = T0 + 2 * 86400
+    s.group_reason, s.group_expires = "accounts_per_ip 9 > 8 (p_1)", T0 + 3600
+    by_subnet = GroupSignal(
+        "account:a", "subnet:198.51.100.0/24", "accounts_per_subnet", 42, 20, T0 + 86400,
+        T0 + 86400 + 3600,
+    )  # fmt: skip
+    side_inputs.apply_group_signals(det, [by_subnet])
+    assert (s.group_reason, s.group_expires) == ("", 0.0)
+    assert s.subnet_reason.startswith("accounts_per_subnet ")
+    s.group_reason, s.group_expires = "accounts_per_ip 9 > 8 (p_1)", T0 + 86400 + 1  # kept
+    side_inputs.apply_group_signals(det, [by_subnet])
+    assert s.group_reason and s.subnet_reason
 
 
 def test_a_decision_on_a_subnet_s_signal_files_under_the_group_it_names() -> None:
