@@ -81,6 +81,28 @@ class ActorState:
             return self.group_reason
         return self.subnet_reason if ts < self.subnet_expires else ""
 
+    def hold_group(
+        self, subnet: bool, reason: str, ts: float, expires: float, share: float
+    ) -> None:
+        """Keep a group signal sent at ``ts`` in its slot (the /24's or the address's),
+        unless the slot holds one in force then that lasts longer: a group whose evidence
+        turns re-signals at one time with the same expiry, and a signal that arrives late,
+        with an earlier expiry, does not replace a later one."""
+        held = self.subnet_expires if subnet else self.group_expires
+        if ts < held and expires < held:
+            return
+        if subnet:
+            self.subnet_reason, self.subnet_expires, self.subnet_share = reason, expires, share
+        else:
+            self.group_reason, self.group_expires, self.group_share = reason, expires, share
+
+    def drop_lapsed(self, before: float) -> None:
+        """Clear a group slot that lapsed at or before ``before``."""
+        if self.group_expires <= before:
+            self.group_reason, self.group_expires, self.group_share = "", 0.0, 0.0
+        if self.subnet_expires <= before:
+            self.subnet_reason, self.subnet_expires, self.subnet_share = "", 0.0, 0.0
+
     def group_share_at(self, ts: float) -> float:
         """The share of high scorers in the group whose reason :meth:`group_flag` gives."""
         if ts < self.group_expires:

@@ -209,7 +209,6 @@ class PartitionScoring:
         event_id: str,
         ip: str | None = None,
         user_agent: str = "",
-        group_key: str | None = None,
     ) -> bool:
         policy = self.policy
         verdict = policy.evaluate(state, ts, active_action(state, ts))
@@ -228,7 +227,7 @@ class PartitionScoring:
         out.latency_marks.append((decision, self.record_ts))
         out.stats[f"decision_{decision.action}"] += 1
         if not decision.shadow and decision.action != "allow":
-            key = group_key or incident_key(state.group_flag(ts), ip, actor, self.pseudo)
+            key = incident_key(state.group_flag(ts), ip, actor, self.pseudo)
             state.enforcement.incident = key
             out.feed.append(
                 FeedItem(

@@ -69,27 +69,14 @@ def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
     expires = min(sig.expires_at, sig.ts + max(det.policy.groups.signal_ttl_s, DAY_S))
     # a slot lapsed a day before the actor's newest event can never be in force again
     # (older events are too late): cleared, so that the state keeps one slot where it can
-    stale = state.counters.last_ts - DAY_S
-    if state.group_reason and state.group_expires <= stale:
-        state.group_reason, state.group_expires, state.group_share = "", 0.0, 0.0
-    if state.subnet_reason and state.subnet_expires <= stale:
-        state.subnet_reason, state.subnet_expires, state.subnet_share = "", 0.0, 0.0
-    if sig.metric == SUBNET_METRIC:
-        if sig.ts >= state.subnet_expires or expires >= state.subnet_expires:
-            state.subnet_reason, state.subnet_expires = reason, expires
-            state.subnet_share = sig.high_share
-    elif sig.ts >= state.group_expires or expires >= state.group_expires:
-        # a group whose evidence turns re-signals at one time, with the same expiry; a
-        # signal that arrives late, with an earlier expiry, does not replace a later one
-        state.group_reason, state.group_expires = reason, expires
-        state.group_share = sig.high_share
+    state.drop_lapsed(state.counters.last_ts - DAY_S)
+    state.hold_group(sig.metric == SUBNET_METRIC, reason, sig.ts, expires, sig.high_share)
     out.changed[sig.actor] = state
     out.stats["group_signals"] += 1
     if not state.allowlisted:
         trigger = f"group:{label}:{sig.ts}"
-        # the incident of the group the decision names: the address's while in force
-        in_force = state.group_flag(sig.ts) == reason
-        det.decide(out, state, sig.actor, sig.ts, trigger, group_key=label if in_force else None)
+        # filed under the group in force (the one the decision names): decide's incident key
+        det.decide(out, state, sig.actor, sig.ts, trigger)
 
 
 def apply_manual_decisions(

@@ -160,13 +160,13 @@ def ranking_lines(report: Report) -> str:
         f"{rank.scored_people} people): {_f(rank.auc_scored)}",
     ]
     if rank.auc_latest is not None:
-        by_label = rank.latest_by_label
+        per = rank.per_label
         lines.append(
             f"ROC AUC by each actor's latest score (the most evidence), all {n}: "
             f"{_f(rank.auc_latest)}"
             + (
-                " — " + ", ".join(f"{lab} {_f(v)}" for lab, v in by_label.items())
-                if len(by_label) > 1
+                " — " + ", ".join(f"{r.label} {_f(r.auc_latest)}" for r in per)
+                if len(per) > 1
                 else ""
             )
         )

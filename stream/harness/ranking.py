@@ -130,6 +130,7 @@ class LabelRanking:
     scored: int
     auc_all: float | None
     auc_scored: float | None
+    auc_latest: float | None = None  # by each actor's latest score, when given
 
 
 @dataclass
@@ -145,7 +146,6 @@ class Ranking:
     at_fpr: AtFpr
     per_label: list[LabelRanking]
     auc_latest: float | None = None  # by each actor's latest score, when given
-    latest_by_label: dict[str, float | None] = field(default_factory=dict)
 
     @property
     def unscored(self) -> int:
@@ -166,11 +166,8 @@ def ranking(
     people = {a: lab for a, lab in labels.items() if is_person(lab)}
     bot_labels = sorted({lab for lab in labels.values() if is_bot(lab)})
     per_label = []
-    latest_by_label: dict[str, float | None] = {}
     for lab in bot_labels:
         sub = {**people, **{a: x for a, x in labels.items() if x == lab}}
-        if latest is not None:
-            latest_by_label[lab] = roc_auc(sub, latest)
         members = [a for a, x in labels.items() if x == lab]
         per_label.append(
             LabelRanking(
@@ -179,6 +176,7 @@ def ranking(
                 sum(a in scores for a in members),
                 roc_auc(sub, scores),
                 roc_auc(sub, scores, among_scored=True),
+                None if latest is None else roc_auc(sub, latest),
             )
         )
     bots = [a for a, lab in labels.items() if is_bot(lab)]
@@ -192,5 +190,4 @@ def ranking(
         at_fpr=recall_at_fpr(labels, scores, fpr),
         per_label=per_label,
         auc_latest=None if latest is None else roc_auc(labels, latest),
-        latest_by_label=latest_by_label,
     )

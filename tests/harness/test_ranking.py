@@ -72,10 +72,14 @@ def test_latest_scores_rank_apart_from_the_highest() -> None:
     r = ranking(LABELS, highest, latest=latest)
     assert r.auc_all == pytest.approx(6 / 9)  # every bot beats h2 and p1, none beats h1
     assert r.auc_latest == 1.0
-    assert r.latest_by_label == {"bulk_scraper": 1.0, "low_and_slow": 1.0}
+    assert {lr.label: lr.auc_latest for lr in r.per_label} == {
+        "bulk_scraper": 1.0,
+        "low_and_slow": 1.0,
+    }
     later = ranking(LABELS, highest, latest={**latest, "h1": 0.75})
     assert later.auc_latest == pytest.approx(7 / 9)  # h1 above s1 and b1, below b2
-    assert later.latest_by_label["low_and_slow"] == pytest.approx(2 / 3)
+    assert later.per_label[1].label == "low_and_slow"
+    assert later.per_label[1].auc_latest == pytest.approx(2 / 3)
 
 
 def test_threshold_at_fpr() -> None:
