@@ -27,7 +27,15 @@ from stream.harness.access_log import (
     detect_format,
 )
 from stream.harness.live_evaluation import run_evaluation, wait_for_worker
-from stream.harness.log_replay import crawler_labels, parse_log, publish_paced
+from stream.harness.log_replay import (
+    Replay,
+    crawler_labels,
+    log_files,
+    merge_replays,
+    parse_log,
+    publish_paced,
+    source_names,
+)
 from stream.harness.personas import (
     CRAWLER_ALLOWLIST,
     DEFAULT_MIX,
@@ -162,7 +170,11 @@ def simulate(
 
 @click.command()
 @click.argument(
-    "path", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FILE"
+    "paths",
+    nargs=-1,
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    metavar="FILE_OR_DIR...",
 )
 @click.option(
     "--log-format",
@@ -210,7 +222,7 @@ def simulate(
 @broker_option
 @friendly_errors
 def replay(
-    path: Path,
+    paths: tuple[Path, ...],
     log_format: str,
     profile_path: str,
     speed: float | None,
@@ -221,42 +233,37 @@ def replay(
     broker: str | None,
     trust_remote_user: bool = False,
 ) -> None:
-    """Replay an access log (.gz too) as request events, keeping event time.
+    """Replay access logs (.gz too) as request events, keeping event time.
 
     Apache/nginx combined logs by default, or any nginx log_format. The actor is the
     account ($account_id, $user_id; $remote_user only with --trust-remote-user), else
     the session ($session_id), else the IP. Lines that do not parse are counted and
     reported by line number.
+
+    Several files, or directories (every file under them), are replayed as one log:
+    each file's format is detected on its own (with auto), and their events are merged
+    in event time — a dataset's humans/ and bots/ logs, or a server's rotated files.
     """
     if speed is not None and (max_speed or speed <= 0):
         raise click.UsageError("use either --speed X (X > 0) or --max-speed")
     try:
-        if log_format == "auto":
-            found = detect_format(path)
-            log_format = found.fmt
-            lacks = f"; without {' and '.join(found.lacks)}" if found.lacks else ""
-            click.echo(
-                f"log format: {found.name} (auto: parses {found.matched} of the first "
-                f"{found.sampled} lines{lacks}; --log-format to choose)"
-            )
-        parser = LogParser(
-            log_format, profile_path, source=path.name, trust_remote_user=trust_remote_user
-        )
-    except LogFormatError as exc:
+        files = log_files(paths)
+    except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    replayed = parse_log(path, parser)
-    events, rep = replayed.events, replayed.report
+    replays = [
+        _replay_file(path, source, log_format, profile_path, trust_remote_user)
+        for path, source in zip(files, source_names(files), strict=True)
+    ]
+    events = merge_replays(replays)
+    if len(files) > 1:
+        click.echo(
+            f"{len(files)} files: {sum(r.report.lines for r in replays)} lines, "
+            f"{len(events)} events, {sum(r.report.bad for r in replays)} unparsable"
+        )
     if events_out is not None:
         events_out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
     if labels_out is not None:
         write_labels(labels_out, crawler_labels(events))
-    click.echo(f"{path}: {rep.lines} lines, {rep.events} events, {rep.bad} unparsable")
-    if rep.bad:
-        shown = ", ".join(map(str, rep.bad_lines[:20]))
-        more = f" (and {rep.bad - 20} more)" if rep.bad > 20 else ""
-        click.echo(f"unparsable lines: {shown}{more}", err=True)
-        for example in rep.bad_examples[:3]:
-            click.echo(f"  e.g. {example}", err=True)
     if no_publish or not events:
         return
     settings = build_settings(broker=broker)
@@ -269,6 +276,36 @@ def replay(
     click.echo(
         f"published {sent} events to {settings.topic_requests} in {time.monotonic() - started:.1f}s"
     )
+
+
+def _replay_file(
+    path: Path, source: str, log_format: str, profile_path: str, trust_remote_user: bool
+) -> Replay:
+    """One file parsed (its format detected when ``log_format`` is auto), reported."""
+    try:
+        if log_format == "auto":
+            found = detect_format(path)
+            log_format = found.fmt
+            lacks = f"; without {' and '.join(found.lacks)}" if found.lacks else ""
+            click.echo(
+                f"{path}: log format {found.name} (auto: parses {found.matched} of the first "
+                f"{found.sampled} lines{lacks}; --log-format to choose)"
+            )
+        parser = LogParser(
+            log_format, profile_path, source=source, trust_remote_user=trust_remote_user
+        )
+    except LogFormatError as exc:
+        raise click.UsageError(str(exc)) from None
+    replayed = parse_log(path, parser)
+    rep = replayed.report
+    click.echo(f"{path}: {rep.lines} lines, {rep.events} events, {rep.bad} unparsable")
+    if rep.bad:
+        shown = ", ".join(map(str, rep.bad_lines[:20]))
+        more = f" (and {rep.bad - 20} more)" if rep.bad > 20 else ""
+        click.echo(f"{path}: unparsable lines: {shown}{more}", err=True)
+        for example in rep.bad_examples[:3]:
+            click.echo(f"  e.g. {example}", err=True)
+    return replayed
 
 
 @click.command(name="evaluate")

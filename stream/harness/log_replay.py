@@ -1,17 +1,20 @@
-"""Replaying an access log as request events: parse, label declared crawlers, publish.
+"""Replaying access logs as request events: parse, label declared crawlers, publish.
 
-The parsing is :mod:`stream.harness.access_log`; this module turns a whole file into
-time-ordered events, labels actors that declare a crawler user agent (weak labels for
-an evaluation), and publishes either as fast as possible or at a multiple of the log's
-own pace.
+The parsing is :mod:`stream.harness.access_log`; this module turns whole files into
+time-ordered events (several logs — a dataset's ``humans/`` and ``bots/`` directories, a
+server's rotated files — merged into one stream by event time), labels actors that
+declare a crawler user agent (weak labels for an evaluation), and publishes either as
+fast as possible or at a multiple of the log's own pace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import os
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +42,51 @@ def parse_log(path: Path, parser: LogParser) -> Replay:
     with open_log(path) as fh:
         events = sorted(parser.events(fh), key=lambda e: e["ts"])
     return Replay(events, parser.report)
+
+
+def log_files(paths: Iterable[Path]) -> list[Path]:
+    """The files to replay: each file named, and every file under each directory named
+    (recursively, by path; hidden files and directories skipped). ValueError for a
+    directory with no file, or a path that is neither."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_file():
+            files.append(path)
+        elif path.is_dir():
+            found = sorted(
+                Path(root) / name
+                for root, dirs, names in os.walk(path)
+                if not any(part.startswith(".") for part in Path(root).relative_to(path).parts)
+                for name in names
+                if not name.startswith(".")
+            )
+            if not found:
+                raise ValueError(f"{path}: a directory with no log file in it")
+            files.extend(found)
+        else:
+            raise ValueError(f"{path}: neither a file nor a directory")
+    # a file named twice (or under two directories named) is replayed once
+    return list({f.resolve(): f for f in reversed(files)}.values())[::-1]
+
+
+def source_names(files: Sequence[Path]) -> list[str]:
+    """A name per file for its events' ids (``NAME:LINE``), unique among ``files``: the
+    file's name, or its path below the files' common directory when two share a name
+    (a dataset's ``humans/access_1.log`` and ``bots/access_1.log``)."""
+    names = [f.name for f in files]
+    if len(set(names)) == len(names):
+        return names
+    resolved = [f.resolve() for f in files]
+    common = Path(os.path.commonpath(resolved)) if len(files) > 1 else resolved[0].parent
+    return [str(r.relative_to(common)) for r in resolved]
+
+
+def merge_replays(replays: Sequence[Replay]) -> list[dict[str, Any]]:
+    """The events of several logs, each in time order, as one stream in time order (the
+    earlier file first at equal times)."""
+    if len(replays) == 1:
+        return replays[0].events
+    return list(heapq.merge(*(r.events for r in replays), key=lambda e: e["ts"]))
 
 
 def crawler_labels(events: Iterable[dict[str, Any]]) -> dict[str, str]:

@@ -1,0 +1,132 @@
+"""Replaying several logs as one (:mod:`stream.harness.log_replay`, ``scrapeguard replay``):
+the files under directories, unique event ids, one stream in event time."""
+
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from stream.cli import main
+from stream.harness.access_log import KNOWN_FORMATS, LogParser
+from stream.harness.log_replay import (
+    Replay,
+    log_files,
+    merge_replays,
+    parse_log,
+    source_names,
+)
+
+# a public web-bot dataset's layout (addresses removed; a session id after the referrer)
+DATASET = '- - [{t}] "GET {path} HTTP/1.1" 200 512 "-" {sid} "Mozilla/5.0 (X11; Linux x86_64)"'
+COMBINED = (
+    '198.51.100.{n} - - [{t}] "GET {path} HTTP/1.1" 200 512 "-" "Mozilla/5.0 (Windows NT 10.0)"'
+)
+
+
+def stamp(minute: int) -> str:
+    return f"26/Nov/2026:10:{minute:02d}:00 +0000"
+
+
+def write(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def dataset(root: Path) -> None:
+    """``humans/access_1.log`` and ``bots/access_1.log``: the same name in two directories,
+    their times interleaved."""
+    write(
+        root / "humans" / "access_1.log",
+        [DATASET.format(t=stamp(m), path=f"/news/{m}", sid="h1") for m in (0, 2, 4)],
+    )
+    write(
+        root / "bots" / "access_1.log",
+        [DATASET.format(t=stamp(m), path=f"/news/{m}", sid="b1") for m in (1, 3, 5)],
+    )
+
+
+def test_a_directory_stands_for_every_file_under_it(tmp_path: Path) -> None:
+    dataset(tmp_path)
+    write(tmp_path / ".hidden" / "x.log", ["nothing"])
+    write(tmp_path / "bots" / ".swp", ["nothing"])
+    files = log_files([tmp_path])
+    assert [f.relative_to(tmp_path).as_posix() for f in files] == [
+        "bots/access_1.log",
+        "humans/access_1.log",
+    ]
+    # a file named twice, or also under a directory named, is replayed once
+    assert log_files([tmp_path / "bots" / "access_1.log", tmp_path]) == [
+        tmp_path / "bots" / "access_1.log",
+        tmp_path / "humans" / "access_1.log",
+    ]
+
+
+def test_a_directory_without_a_log_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no log file"):
+        log_files([tmp_path / "empty"])
+    with pytest.raises(ValueError, match="neither a file nor a directory"):
+        log_files([tmp_path / "missing.log"])
+
+
+def test_event_ids_stay_unique_when_two_files_share_a_name(tmp_path: Path) -> None:
+    dataset(tmp_path)
+    files = log_files([tmp_path])
+    assert source_names(files) == ["bots/access_1.log", "humans/access_1.log"]
+    assert source_names([tmp_path / "a.log", tmp_path / "b" / "c.log"]) == ["a.log", "c.log"]
+
+
+def test_logs_merge_into_one_stream_in_event_time(tmp_path: Path) -> None:
+    dataset(tmp_path)
+    fmt = KNOWN_FORMATS["session id, without a remote user"]
+    files = log_files([tmp_path])
+    replays = [
+        parse_log(f, LogParser(fmt, source=name))
+        for f, name in zip(files, source_names(files), strict=True)
+    ]
+    events = merge_replays(replays)
+    assert [e["session_id"] for e in events] == ["h1", "b1"] * 3
+    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
+    assert len({e["event_id"] for e in events}) == 6
+    assert merge_replays([Replay(replays[0].events, replays[0].report)]) == replays[0].events
+
+
+def test_replay_takes_files_and_directories_each_in_its_own_format(tmp_path: Path) -> None:
+    dataset(tmp_path / "web_logs")
+    other = write(
+        tmp_path / "rotated.log",
+        [COMBINED.format(n=n, t=stamp(30 + n), path="/") for n in range(4)],
+    )
+    out = tmp_path / "events.jsonl"
+    result = CliRunner().invoke(
+        main,
+        [
+            "replay",
+            str(tmp_path / "web_logs"),
+            str(other),
+            "--no-publish",
+            "--events-out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "log format session id, without a remote user" in result.output
+    assert "rotated.log: log format combined" in result.output
+    assert "3 files: 10 lines, 10 events, 0 unparsable" in result.output
+    events = [orjson.loads(line) for line in out.read_bytes().splitlines()]
+    assert len(events) == 10
+    assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
+    assert {e["event_id"].rsplit(":", 1)[0] for e in events} == {
+        "web_logs/bots/access_1.log",
+        "web_logs/humans/access_1.log",
+        "rotated.log",
+    }
+
+
+def test_replay_of_an_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "logs").mkdir()
+    result = CliRunner().invoke(main, ["replay", str(tmp_path / "logs"), "--no-publish"])
+    assert result.exit_code == 2
+    assert "no log file" in result.output
