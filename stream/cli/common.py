@@ -53,15 +53,18 @@ def fpr_option(fn: F) -> F:
 
 
 def labels_option(fn: F) -> F:
-    """``--labels FILE``: who is what, for the commands that evaluate (live and offline)."""
+    """``--labels FILE`` (repeatable): who is what, for the commands that evaluate (live
+    and offline)."""
     return click.option(
         "--labels",
-        "labels_path",
+        "labels_paths",
         required=True,
+        multiple=True,
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="`id label` or `id,label` per line: actor keys (from `simulate`, `replay "
         "--labels-out`) or bare ids of a dataset (session/account/IP, matched to the run's "
-        "actors).",
+        "actors). Repeat it to read several files as one (a dataset's train and test "
+        "annotations); an id labelled differently in two is an error.",
     )(fn)
 
 

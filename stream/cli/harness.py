@@ -326,7 +326,7 @@ def _replay_file(
 @broker_option
 @friendly_errors
 def evaluate_cmd(
-    labels_path: Path,
+    labels_paths: tuple[Path, ...],
     out: Path,
     include_shadow: bool,
     wait_s: float,
@@ -352,6 +352,6 @@ def evaluate_cmd(
             f"records of requests left; waited {time.monotonic() - started:.1f} s)",
             err=True,
         )
-    rep = run_evaluation(settings, labels_path, out, include_shadow, fpr)
+    rep = run_evaluation(settings, labels_paths, out, include_shadow, fpr)
     click.echo(evaluation_report.full_text(rep))
     click.echo(f"\nreport: {out / 'report.json'}, {out / 'report.html'}")

@@ -103,7 +103,7 @@ def evaluate_model(
     params: str | None,
     events_file: Path | None,
     topic: str | None,
-    labels_path: Path,
+    labels_paths: tuple[Path, ...],
     split: str,
     test_share: float,
     fpr: float,
@@ -133,7 +133,7 @@ def evaluate_model(
             f"no feature named {', '.join(unknown)} (see `scrapeguard features`)",
             param_hint="--withhold",
         )
-    labels = read_labels(labels_path)
+    labels = read_labels(labels_paths)
     if events_file is not None:
         events = read_events_file(events_file)
     else:

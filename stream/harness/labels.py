@@ -23,7 +23,7 @@ Ids that match nothing are listed, never silently dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,36 +56,45 @@ def _split(line: str) -> list[str]:
     return line.split()
 
 
-def read_labels(path: Path) -> dict[str, str]:
-    """``id label`` (or ``id,label``) per line → ``{id: label}``; ValueError names the line.
+def read_labels(paths: Path | Sequence[Path]) -> dict[str, str]:
+    """``id label`` (or ``id,label``) per line of each file → ``{id: label}``; ValueError
+    names the line.
 
-    Blank lines and ``#`` comments are skipped, and so is a header as the first line
+    Blank lines and ``#`` comments are skipped, and so is a header as a file's first line
     (its id column one of ``id``, ``actor``, ``session_id``, … or its label column one of
-    ``label``, ``class``, …). An id given twice with different labels is an error.
+    ``label``, ``class``, …). Several files (a dataset's train and test annotations) are
+    read as one: an id given twice with different labels, in one file or two, is an error.
     """
     labels: dict[str, str] = {}
-    first = True
-    for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        parts = _split(line)
-        if first:
-            first = False
-            if len(parts) == 2 and (
-                parts[0].lower() in HEADER_IDS or parts[1].lower() in HEADER_LABELS
-            ):
+    where: dict[str, str] = {}
+    for path in [paths] if isinstance(paths, Path) else paths:
+        first = True
+        for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
                 continue
-        if len(parts) != 2 or not parts[0] or not parts[1]:
-            raise ValueError(f"{path}:{n}: expected 'id label' or 'id,label', got {line[:80]!r}")
-        ident, label = parts
-        if labels.get(ident, label) != label:
-            raise ValueError(
-                f"{path}:{n}: {ident!r} is labelled {labels[ident]!r} earlier and {label!r} here"
-            )
-        labels[ident] = label
+            parts = _split(line)
+            if first:
+                first = False
+                if len(parts) == 2 and (
+                    parts[0].lower() in HEADER_IDS or parts[1].lower() in HEADER_LABELS
+                ):
+                    continue
+            if len(parts) != 2 or not parts[0] or not parts[1]:
+                raise ValueError(
+                    f"{path}:{n}: expected 'id label' or 'id,label', got {line[:80]!r}"
+                )
+            ident, label = parts
+            if labels.get(ident, label) != label:
+                raise ValueError(
+                    f"{path}:{n}: {ident!r} is labelled {labels[ident]!r} at {where[ident]} "
+                    f"and {label!r} here"
+                )
+            labels[ident] = label
+            where.setdefault(ident, f"{path}:{n}")
     if not labels:
-        raise ValueError(f"{path}: no labels")
+        shown = paths if isinstance(paths, Path) else ", ".join(map(str, paths))
+        raise ValueError(f"{shown}: no labels")
     return labels
 
 

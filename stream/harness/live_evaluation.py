@@ -9,7 +9,7 @@ decisions' reasons: a live run happens once).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,11 +86,12 @@ def gather_run(settings: Settings) -> LiveRun:
 
 def live_report(
     settings: Settings,
-    labels_path: Path,
+    labels_path: Path | Sequence[Path],
     include_shadow: bool = False,
     fpr: float = 0.01,
 ) -> tuple[Report, LiveRun]:
-    """The report of what is on the topics against ``labels_path`` (not written).
+    """The report of what is on the topics against the labels of ``labels_path`` (one
+    file or several, read as one; not written).
 
     Labels are matched to the actors that have events on ``requests``; the model arm is
     the live run, rules-only is derived from the decisions' reasons (see
@@ -118,7 +119,7 @@ def live_report(
 
 def run_evaluation(
     settings: Settings,
-    labels_path: Path,
+    labels_path: Path | Sequence[Path],
     out: Path,
     include_shadow: bool = False,
     fpr: float = 0.01,

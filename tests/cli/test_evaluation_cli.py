@@ -207,3 +207,22 @@ def test_models_evaluate_with_bare_dataset_ids(
     assert res["prefixed"] == res["actors"] == full["labelled"]
     assert {"ghost-1", "ghost-2"} <= set(res["unmatched_ids"])
     assert report["summary"]["roc_auc"] == full["roc_auc"]  # the same actors, the same AUC
+
+
+def test_models_evaluate_reads_several_label_files_as_one(
+    sim: Path, full: dict[str, object], tmp_path: Path
+) -> None:
+    # a dataset's annotations split in two files (train, test): --labels twice
+    rows = [line.split() for line in (sim / "labels.txt").read_text().splitlines()]
+    bare = [f"{actor.split(':', 1)[1]} {label}\n" for actor, label in rows]
+    train, test = tmp_path / "train", tmp_path / "test"
+    train.write_text("".join(bare[::2]))
+    test.write_text("".join(bare[1::2]))
+    args = ["--events", str(sim / "events.jsonl"), "--labels", str(train), "--labels", str(test)]
+    result = CliRunner().invoke(
+        main, ["models", "evaluate", "ensemble", *args, "--no-controls", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    report = orjson.loads((tmp_path / "report.json").read_bytes())
+    assert report["labels_resolution"]["given"] == len(bare)
+    assert report["summary"]["roc_auc"] == full["roc_auc"]

@@ -40,11 +40,26 @@ def test_bad_lines_are_errors_naming_the_line(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r":1: expected"):
         read_labels(f)
     f.write_text("a human\na bulk_scraper\n")
-    with pytest.raises(ValueError, match="labelled 'human' earlier and 'bulk_scraper' here"):
+    with pytest.raises(ValueError, match=r"'human' at .*labels\.txt:1 and 'bulk_scraper' here"):
         read_labels(f)
     f.write_text("# nothing\n")
     with pytest.raises(ValueError, match="no labels"):
         read_labels(f)
+
+
+def test_several_files_are_read_as_one(tmp_path: Path) -> None:
+    # a dataset's annotations in two files (train, test), a person in both
+    train, test = tmp_path / "train", tmp_path / "test"
+    train.write_text("session_id label\nabc human\ndef moderate_bot\n")
+    test.write_text("ghi human\nabc human\n")
+    assert read_labels([train, test]) == {"abc": "human", "def": "moderate_bot", "ghi": "human"}
+    test.write_text("def human\n")
+    with pytest.raises(ValueError, match=r"'def' is labelled 'moderate_bot' at .*train:3 and"):
+        read_labels([train, test])
+    test.write_text("# nothing\n")
+    assert read_labels([train, test]) == {"abc": "human", "def": "moderate_bot"}
+    with pytest.raises(ValueError, match="no labels"):
+        read_labels([test])
 
 
 def test_resolution_exact_prefixed_suffixed_and_unmatched() -> None:
