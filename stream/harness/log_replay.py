@@ -46,20 +46,15 @@ def parse_log(path: Path, parser: LogParser) -> Replay:
 
 def log_files(paths: Iterable[Path]) -> list[Path]:
     """The files to replay: each file named, and every file under each directory named
-    (recursively, by path; hidden files and directories skipped). ValueError for a
-    directory with no file, or a path that is neither."""
+    (recursively, by path, following links to directories once each; hidden files and
+    directories skipped). ValueError for a directory with no file or one that cannot be
+    read (never a part skipped in silence), or a path that is neither."""
     files: list[Path] = []
     for path in paths:
         if path.is_file():
             files.append(path)
         elif path.is_dir():
-            found = sorted(
-                Path(root) / name
-                for root, dirs, names in os.walk(path)
-                if not any(part.startswith(".") for part in Path(root).relative_to(path).parts)
-                for name in names
-                if not name.startswith(".")
-            )
+            found = _files_under(path)
             if not found:
                 raise ValueError(f"{path}: a directory with no log file in it")
             files.extend(found)
@@ -67,6 +62,23 @@ def log_files(paths: Iterable[Path]) -> list[Path]:
             raise ValueError(f"{path}: neither a file nor a directory")
     # a file named twice (or under two directories named) is replayed once
     return list({f.resolve(): f for f in reversed(files)}.values())[::-1]
+
+
+def _files_under(top: Path) -> list[Path]:
+    def unreadable(exc: OSError) -> None:
+        raise ValueError(f"{exc.filename}: cannot be read ({exc.strerror})")
+
+    seen: set[Path] = set()
+    found: list[Path] = []
+    for root, dirs, names in os.walk(top, onerror=unreadable, followlinks=True):
+        real = Path(root).resolve()
+        if real in seen:  # a link back to a directory already walked
+            dirs.clear()
+            continue
+        seen.add(real)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(root) / n for n in names if not n.startswith(".")]
+    return sorted(found)
 
 
 def source_names(files: Sequence[Path]) -> list[str]:

@@ -1,7 +1,9 @@
 """Replaying several logs as one (:mod:`stream.harness.log_replay`, ``scrapeguard replay``):
 the files under directories, unique event ids, one stream in event time."""
 
+import os
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -61,6 +63,34 @@ def test_a_directory_stands_for_every_file_under_it(tmp_path: Path) -> None:
         tmp_path / "bots" / "access_1.log",
         tmp_path / "humans" / "access_1.log",
     ]
+
+
+def test_links_to_directories_are_followed_once(tmp_path: Path) -> None:
+    dataset(tmp_path / "ds")
+    (tmp_path / "ds" / "humans" / "again").symlink_to(tmp_path / "ds")  # a cycle
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "bots").symlink_to(tmp_path / "ds" / "bots")
+    assert [f.relative_to(tmp_path).as_posix() for f in log_files([tmp_path / "logs"])] == [
+        "logs/bots/access_1.log"
+    ]
+    assert len(log_files([tmp_path / "ds"])) == 2
+
+
+def test_an_unreadable_directory_is_an_error_not_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as a directory without read permission answers (chmod does not stop root, who runs CI)
+    dataset(tmp_path)
+    scandir = os.scandir
+
+    def refuse(path: Any) -> Any:
+        if Path(path).name == "bots":
+            raise PermissionError(13, "Permission denied", str(path))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refuse)
+    with pytest.raises(ValueError, match="bots: cannot be read \\(Permission denied\\)"):
+        log_files([tmp_path])
 
 
 def test_a_directory_without_a_log_is_an_error(tmp_path: Path) -> None:
