@@ -18,7 +18,7 @@ from models.calibration import CalibratedScorer
 from models.hst import HST_RANGES, HST_STATE, build_hst
 from models.registry import ModelEntry, register
 from models.state import Allowlist
-from models.supervised import SUPERVISED_STATE, SupervisedScorer, packaged_prior
+from models.supervised import SUPERVISED_STATE, Prior, SupervisedScorer, packaged_prior
 
 
 class EnsembleScorer:
@@ -53,13 +53,16 @@ def build_ensemble(
     height: int = 8,
     window_size: int = 250,
     seed: int = 42,
+    prior: Prior | None = None,
 ) -> EnsembleScorer:
+    """The registered parameters, and ``prior`` (not one of them: only code passes it, as
+    an evaluation of a prior fitted apart does): the supervised part's start in place of
+    the packaged ``models/prior.json``."""
     if not 0.0 <= novelty_weight <= 1.0:
         raise ValueError("novelty_weight must be within 0..1")
     novelty = build_hst(n_trees=n_trees, height=height, window_size=window_size, seed=seed)
-    return EnsembleScorer(
-        SupervisedScorer(packaged_prior(), learning_rate=learning_rate), novelty, novelty_weight
-    )
+    supervised = SupervisedScorer(prior or packaged_prior(), learning_rate=learning_rate)
+    return EnsembleScorer(supervised, novelty, novelty_weight)
 
 
 def build_supervised(learning_rate: float = 0.02) -> SupervisedScorer:

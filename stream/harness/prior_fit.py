@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +28,9 @@ from models.transform import NAMES, transform
 from stream.core.policy import Policy
 from stream.harness.evaluation import is_person
 from stream.harness.offline import OfflineRun
+
+if TYPE_CHECKING:
+    from stream.harness.personas import Simulation
 
 # features the prior does not use. It judges how an actor browses, not how much: rates
 # and volumes are the rules' business, and they differ by orders of magnitude between a
@@ -64,6 +67,16 @@ class Vectors:
         self.actors += other.actors
         self.labels += other.labels
         self.kinds += other.kinds
+
+    def without(self, kinds: Collection[str]) -> Vectors:
+        """These vectors but those of actors labelled one of ``kinds``."""
+        keep = [i for i, k in enumerate(self.kinds) if k not in kinds]
+        return Vectors(
+            [self.rows[i] for i in keep],
+            [self.actors[i] for i in keep],
+            [self.labels[i] for i in keep],
+            [self.kinds[i] for i in keep],
+        )
 
 
 def collect(
@@ -199,17 +212,28 @@ def prior_score(prior: Prior, x: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, _logit(prior, x)))))
 
 
+FIT_END = 1_790_000_000.0  # the simulations' fixed end: the same seeds give the same prior
+
+
+def simulations(seed: int, actors: int, hours: float) -> Iterator[tuple[str, Simulation]]:
+    """The persona mix of ``seed`` in platform (``api``) and whole-site (``web``) traffic."""
+    from stream.harness.personas import DEFAULT_MIX, Simulation  # the harness's personas
+
+    for web in (False, True):
+        yield (
+            "web" if web else "api",
+            Simulation(actors, hours, FIT_END, dict(DEFAULT_MIX), seed, web=web),
+        )
+
+
 def simulated(
     seeds: Iterable[int], actors: int, hours: float, policy: Policy, spec: ModelSpec
 ) -> Vectors:
     """Vectors of the persona mix, in platform (api) and whole-site (web) traffic."""
-    from stream.harness.personas import DEFAULT_MIX, Simulation  # the harness's personas
-
-    end = 1_790_000_000.0  # a fixed end: the same seeds give the same prior
     out = Vectors()
     for seed in seeds:
-        for web in (False, True):
-            sim = Simulation(actors, hours, end, dict(DEFAULT_MIX), seed, web=web)
+        for kind, sim in simulations(seed, actors, hours):
+            web = kind == "web"  # the actors' prefix as before: f"{seed}:{web}:"
             out.extend(collect(sim.events(), sim.labels(), policy, spec, f"{seed}:{web}:"))
     return out
 
