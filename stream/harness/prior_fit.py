@@ -175,11 +175,19 @@ def calibrate(prior: Prior, vectors: Vectors) -> tuple[float, float]:
     """Platt scaling on traffic the fit did not see: the penalty shrinks the weights, so
     the scores crowd around 0.5; ``sigmoid(a * logit + b)``, folded into the weights and
     the intercept, makes a score a probability again (on class-balanced traffic). The
-    order of actors — every AUC — is unchanged. Returns ``(a, b)``."""
+    order of actors — every AUC — is unchanged, as long as no logit passes the ±30 at
+    which scores stop at 0 or 1 (hence Platt's targets, below). Returns ``(a, b)``."""
     logits = np.array([_logit(prior, x) for x in vectors.rows])
     z1 = np.stack([logits, np.ones(len(logits))], axis=1)
     y = np.array(vectors.labels, dtype=float)
-    a, b = (float(v) for v in _newton(z1, y, _weights(vectors), np.zeros(2)))
+    # Platt's own targets (1999): (N+ + 1) / (N+ + 2) and 1 / (N- + 2) rather than 1 and 0,
+    # N the actors of each class. With 0 and 1, calibration traffic that the prior tells
+    # apart without a miss (a kind of bot it was not taught is missing from it, say) sends
+    # ``a`` towards infinity: every later score is then exactly 0 or 1, no order left
+    pos = len({a for a, lab in zip(vectors.actors, vectors.labels, strict=True) if lab})
+    neg = len(set(vectors.actors)) - pos
+    t = np.where(y == 1.0, (pos + 1) / (pos + 2), 1.0 / (neg + 2))
+    a, b = (float(v) for v in _newton(z1, t, _weights(vectors), np.zeros(2)))
     prior.weights = {k: round(float(v) * a, 6) for k, v in prior.weights.items()}
     prior.intercept = float(prior.intercept * a + b)
     prior.meta["calibration"] = {"a": round(a, 4), "b": round(b, 4)}
