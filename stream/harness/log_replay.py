@@ -77,7 +77,13 @@ def _files_under(top: Path) -> list[Path]:
             continue
         seen.add(real)
         dirs[:] = [d for d in dirs if not d.startswith(".")]
-        found += [Path(root) / n for n in names if not n.startswith(".")]
+        for name in names:
+            path = Path(root) / name
+            if name.startswith("."):
+                continue
+            if not path.is_file():  # a broken link, a pipe: never read, never skipped
+                raise ValueError(f"{path}: not a regular file")
+            found.append(path)
     return sorted(found)
 
 
@@ -89,7 +95,7 @@ def source_names(files: Sequence[Path]) -> list[str]:
     if len(set(names)) == len(names):
         return names
     resolved = [f.resolve() for f in files]
-    common = Path(os.path.commonpath(resolved)) if len(files) > 1 else resolved[0].parent
+    common = Path(os.path.commonpath(resolved))  # two files at least: names clash
     return [str(r.relative_to(common)) for r in resolved]
 
 

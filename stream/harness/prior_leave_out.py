@@ -74,8 +74,8 @@ class Study:
         self.policy = parse_policy(default_policy_text() + CRAWLER_ALLOWLIST)
         spec = REGISTRY.get("hst").spec()  # what collects the vectors, as fit-prior does
         self.l2 = l2
-        self.fit = simulated(fit_seeds, actors, hours, self.policy, spec)
-        self.calibration = simulated([calibration_seed], actors, hours, self.policy, spec)
+        self.fit_vectors = simulated(fit_seeds, actors, hours, self.policy, spec)
+        self.calibration_vectors = simulated([calibration_seed], actors, hours, self.policy, spec)
         self.test: list[tuple[str, list[dict[str, Any]], dict[str, str]]] = [
             (kind, sim.events(), sim.labels())
             for kind, sim in simulations(test_seed, actors, hours)
@@ -83,8 +83,8 @@ class Study:
 
     def prior_without(self, kinds: Collection[str] = ()) -> Prior:
         """The prior fitted and calibrated on every persona but ``kinds``."""
-        prior = fit(self.fit.without(kinds), l2=self.l2)
-        calibrate(prior, self.calibration.without(kinds))
+        prior = fit(self.fit_vectors.without(kinds), l2=self.l2)
+        calibrate(prior, self.calibration_vectors.without(kinds))
         return prior
 
     def aucs(self, scorer: Callable[[], Scorer], name: str = "ensemble") -> dict[str, float]:

@@ -93,6 +93,13 @@ def test_an_unreadable_directory_is_an_error_not_skipped(
         log_files([tmp_path])
 
 
+def test_a_broken_link_in_a_directory_is_an_error(tmp_path: Path) -> None:
+    dataset(tmp_path)
+    (tmp_path / "bots" / "access_2.log").symlink_to(tmp_path / "gone.log")
+    with pytest.raises(ValueError, match=r"access_2\.log: not a regular file"):
+        log_files([tmp_path])
+
+
 def test_a_directory_without_a_log_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no log file"):
