@@ -86,17 +86,17 @@ def gather_run(settings: Settings) -> LiveRun:
 
 def live_report(
     settings: Settings,
-    labels_path: Path | Sequence[Path],
+    labels_paths: Path | Sequence[Path],
     include_shadow: bool = False,
     fpr: float = 0.01,
 ) -> tuple[Report, LiveRun]:
-    """The report of what is on the topics against the labels of ``labels_path`` (one
+    """The report of what is on the topics against the labels of ``labels_paths`` (one
     file or several, read as one; not written).
 
     Labels are matched to the actors that have events on ``requests``; the model arm is
     the live run, rules-only is derived from the decisions' reasons (see
     :mod:`stream.harness.controls`)."""
-    given = read_labels(labels_path)
+    given = read_labels(labels_paths)
     run = gather_run(settings)
     resolution = resolve(given, run.first_seen.keys())
     labels = resolution.labels
@@ -119,13 +119,13 @@ def live_report(
 
 def run_evaluation(
     settings: Settings,
-    labels_path: Path | Sequence[Path],
+    labels_paths: Path | Sequence[Path],
     out: Path,
     include_shadow: bool = False,
     fpr: float = 0.01,
 ) -> Report:
     """:func:`live_report`, written to OUT/report.{json,html}."""
-    rep, _ = live_report(settings, labels_path, include_shadow, fpr)
+    rep, _ = live_report(settings, labels_paths, include_shadow, fpr)
     evaluation_report.write(rep, out)
     return rep
 

@@ -60,8 +60,11 @@ def log_files(paths: Iterable[Path]) -> list[Path]:
             files.extend(found)
         else:
             raise ValueError(f"{path}: neither a file nor a directory")
-    # a file named twice (or under two directories named) is replayed once
-    return list({f.resolve(): f for f in reversed(files)}.values())[::-1]
+    # a file named twice (or under two directories named) is replayed once, where first
+    unique: dict[Path, Path] = {}
+    for f in files:
+        unique.setdefault(f.resolve(), f)
+    return list(unique.values())
 
 
 def _files_under(top: Path) -> list[Path]:
@@ -102,8 +105,6 @@ def source_names(files: Sequence[Path]) -> list[str]:
 def merge_replays(replays: Sequence[Replay]) -> list[dict[str, Any]]:
     """The events of several logs, each in time order, as one stream in time order (the
     earlier file first at equal times)."""
-    if len(replays) == 1:
-        return replays[0].events
     return list(heapq.merge(*(r.events for r in replays), key=lambda e: e["ts"]))
 
 

@@ -28,6 +28,7 @@ from models.transform import NAMES, transform
 from stream.core.policy import Policy
 from stream.harness.evaluation import is_person
 from stream.harness.offline import OfflineRun
+from stream.harness.ranking import auc
 
 if TYPE_CHECKING:
     from stream.harness.personas import Simulation
@@ -199,23 +200,6 @@ def _logit(prior: Prior, x: dict[str, float]) -> float:
     return prior.intercept + sum(prior.weights[k] * z[k] for k in prior.features)
 
 
-def auc(scores: list[float], positive: list[bool]) -> float | None:
-    """Mann-Whitney ROC AUC (ties half); None without both classes."""
-    pos = [s for s, p in zip(scores, positive, strict=True) if p]
-    neg = [s for s, p in zip(scores, positive, strict=True) if not p]
-    if not pos or not neg:
-        return None
-    order = sorted((s, 1 if p else 0) for s, p in zip(scores, positive, strict=True))
-    rank_sum, i = 0.0, 0
-    while i < len(order):
-        j = i
-        while j < len(order) and order[j][0] == order[i][0]:
-            j += 1
-        rank_sum += (i + 1 + j) / 2.0 * sum(flag for _, flag in order[i:j])
-        i = j
-    return (rank_sum - len(pos) * (len(pos) + 1) / 2.0) / (len(pos) * len(neg))
-
-
 def prior_score(prior: Prior, x: dict[str, float]) -> float:
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, _logit(prior, x)))))
 
@@ -253,5 +237,6 @@ def held_out_auc(prior: Prior, vectors: Vectors) -> float | None:
     for actor, x, lab in zip(vectors.actors, vectors.rows, vectors.labels, strict=True):
         best[actor] = max(best.get(actor, 0.0), prior_score(prior, x))
         label[actor] = lab
-    actors = sorted(best)
-    return auc([best[a] for a in actors], [label[a] for a in actors])
+    return auc(
+        [s for a, s in best.items() if label[a]], [s for a, s in best.items() if not label[a]]
+    )

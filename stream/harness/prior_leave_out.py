@@ -27,11 +27,10 @@ from models.base import Scorer
 from models.ensemble import build_ensemble
 from models.supervised import Prior
 from stream.core.policy_loader import default_policy_text, parse_policy
-from stream.harness.labels import is_bot, is_person
 from stream.harness.offline import OfflineRun
 from stream.harness.personas import CRAWLER_ALLOWLIST
 from stream.harness.prior_fit import calibrate, fit, simulated, simulations
-from stream.harness.ranking import roc_auc
+from stream.harness.ranking import ranking
 
 # personas alike in what the prior could learn from one for another
 FAMILIES: dict[str, frozenset[str]] = {
@@ -46,15 +45,9 @@ FAMILIES: dict[str, frozenset[str]] = {
 
 
 def auc_per_kind(labels: Mapping[str, str], scores: Mapping[str, float]) -> dict[str, float]:
-    """ROC AUC of each bot label against the people (an unscored actor ranks lowest)."""
-    out: dict[str, float] = {}
-    for kind in sorted({lab for lab in labels.values() if is_bot(lab)}):
-        auc = roc_auc(
-            {a: lab for a, lab in labels.items() if lab == kind or is_person(lab)}, scores
-        )
-        if auc is not None:
-            out[kind] = auc
-    return out
+    """ROC AUC of each bot label against the people (an unscored actor ranks lowest): the
+    per-label figure of :func:`~stream.harness.ranking.ranking`."""
+    return {r.label: r.auc_all for r in ranking(labels, scores).per_label if r.auc_all is not None}
 
 
 class Study:
