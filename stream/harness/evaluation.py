@@ -14,7 +14,7 @@ is a miss, and an actor without a first event has no time to detect.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from stream.harness.controls import Controls
 
 __all__ = [
+    "FIRST_ACTION_TARGET_S",
     "ActorRow",
     "LabelRow",
     "Report",
@@ -39,11 +40,16 @@ __all__ = [
     "is_allowlisted",
     "is_bot",
     "is_person",
+    "median_over_all",
     "percentile",
     "precision_recall",
     "read_labels",
     "roc_auc",
 ]
+
+
+# "caught while it happens": issue 13's target for the first action, in event time
+FIRST_ACTION_TARGET_S = 1800.0
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -54,6 +60,18 @@ def percentile(values: list[float], q: float) -> float | None:
     k = (len(xs) - 1) * q / 100.0
     lo, hi = math.floor(k), math.ceil(k)
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def median_over_all(times: Sequence[float | None]) -> float | None:
+    """Median time to first action over every actor, an actor never acted on (``None``)
+    counting as never: ``None`` when the middle of them was never acted on (or for no
+    actors). Unlike a median over the actors acted on, catching more of the slow ones
+    can only lower it."""
+    if not times:
+        return None
+    xs = sorted(math.inf if t is None else t for t in times)
+    mid = (xs[(len(xs) - 1) // 2] + xs[len(xs) // 2]) / 2  # never stays never
+    return None if math.isinf(mid) else mid
 
 
 @dataclass
@@ -93,6 +111,11 @@ class LabelRow:
     block_median_s: float | None
     block_p95_s: float | None
     scored: int = 0
+    # first acted on within FIRST_ACTION_TARGET_S of the actor's first event
+    within_target: int = 0
+    # median time to first action over all the label's actors (never acted on = never;
+    # None: the middle actor was never acted on)
+    first_action_median_all_s: float | None = None
 
     @property
     def recall(self) -> float:
@@ -193,6 +216,7 @@ def evaluate(
         rs = by_label[label]
         ch = [r.challenge_s for r in rs if r.challenge_s is not None]
         bl = [r.block_s for r in rs if r.block_s is not None]
+        firsts_all = [r.first_action_s for r in rs]
         label_rows.append(
             LabelRow(
                 label,
@@ -206,6 +230,8 @@ def evaluate(
                 percentile(bl, 50),
                 percentile(bl, 95),
                 scored=sum(r.scored for r in rs),
+                within_target=sum(t is not None and t <= FIRST_ACTION_TARGET_S for t in firsts_all),
+                first_action_median_all_s=median_over_all(firsts_all),
             )
         )
     acted = [r for r in rows if r.acted]  # an allowlisted actor acted on is no true positive

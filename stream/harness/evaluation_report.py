@@ -11,7 +11,7 @@ import orjson
 
 from stream.extras import import_extra
 from stream.harness.controls import CONSTANT, MODEL, RULES_ONLY, Arm
-from stream.harness.evaluation import LabelRow, Report, is_bot
+from stream.harness.evaluation import FIRST_ACTION_TARGET_S, LabelRow, Report, is_bot
 
 TARGETS = (
     "Targets (issue 13): ROC AUC ≥ 0.95 for every bot persona; recall ≥ 0.99 for bulk_scraper, "
@@ -44,17 +44,44 @@ def _signed_s(value: float | None) -> str:
     return ("-" if value < 0 else "+") + _s(abs(value))
 
 
+def _median_all(row: LabelRow) -> str:
+    return "never" if row.first_action_median_all_s is None else _s(row.first_action_median_all_s)
+
+
+def target_line(report: Report) -> str:
+    """Which bot labels are caught within the target: their median time to first action
+    over all their actors (never acted on = never) at most ``FIRST_ACTION_TARGET_S``."""
+    bots = [r for r in report.labels if r.kind == "bot"]
+    missed = [
+        r
+        for r in bots
+        if r.first_action_median_all_s is None
+        or r.first_action_median_all_s > FIRST_ACTION_TARGET_S
+    ]
+    line = (
+        f"first action within {FIRST_ACTION_TARGET_S / 60:g} min of event time, median over "
+        f"all of a bot label's actors (never acted on = never): met for "
+        f"{len(bots) - len(missed)} of {len(bots)} bot labels"
+    )
+    if missed:
+        line += "; not met: " + ", ".join(f"{r.label} ({_median_all(r)})" for r in missed)
+    return line
+
+
 def table(report: Report) -> str:
     """The evaluation table, as Markdown (reads well in a terminal too)."""
+    within = f"{FIRST_ACTION_TARGET_S / 60:g} min"
     head = (
         "| label | actors | recall / acted on | challenged | blocked | "
-        "first action p50 | first action p95 | block p50 | block p95 |"
+        f"acted on within {within} | first action p50, all (never acted on = never) | "
+        "first action p50, acted on | first action p95, acted on | block p50 | block p95 |"
     )
-    lines = [head, "|" + "---|" * 9]
+    lines = [head, "|" + "---|" * 11]
     for r in report.labels:
         share = f"{r.recall:.3f}" if r.kind == "bot" else f"{r.acted}/{r.actors} acted on"
         lines.append(
             f"| {r.label} | {r.actors} | {share} | {r.challenged} | {r.blocked} | "
+            f"{r.within_target}/{r.actors} | {_median_all(r)} | "
             f"{_s(r.challenge_median_s)} | {_s(r.challenge_p95_s)} | "
             f"{_s(r.block_median_s)} | {_s(r.block_p95_s)} |"
         )
@@ -70,6 +97,8 @@ def table(report: Report) -> str:
         + f" (challenged {s['people_challenged']}, blocked {s['people_blocked']}); "
         f"allowlisted acted on {s['allowlisted_acted_on']}"
     )
+    if any(r.kind == "bot" for r in report.labels):
+        lines.append(target_line(report))
     return "\n".join(lines)
 
 

@@ -3,7 +3,14 @@ from pathlib import Path
 import orjson
 import pytest
 
-from stream.harness.evaluation import evaluate, percentile, precision_recall, read_labels, roc_auc
+from stream.harness.evaluation import (
+    evaluate,
+    median_over_all,
+    percentile,
+    precision_recall,
+    read_labels,
+    roc_auc,
+)
 from stream.harness.evaluation_report import table, write
 
 LABELS = {
@@ -65,6 +72,33 @@ def test_known_answer() -> None:
     assert rep.ranking is not None and rep.ranking.auc_all == pytest.approx(
         6 / 9
     )  # b1 beats 3, b2 and b3 tie 3 each
+
+
+def test_time_to_first_action_over_all_actors_counts_the_missed_as_never() -> None:
+    labels = {**LABELS, "account:b4": "bulk_scraper", "account:s1": "slow_crawler"}
+    decisions = [*DECISIONS, d("account:s1", "challenge", 1000 + 3600)]
+    rep = evaluate(labels, decisions, {a: 1000.0 for a in labels}, {})
+    rows = {r.label: r for r in rep.labels}
+    bulk = rows["bulk_scraper"]  # 30, 50, 200 s and b4 never
+    assert bulk.challenge_median_s == 50.0  # of the three acted on
+    assert bulk.first_action_median_all_s == 125.0  # of all four: (50 + 200) / 2
+    assert bulk.within_target == 3
+    slow = rows["slow_crawler"]  # one, acted on after an hour
+    assert (slow.first_action_median_all_s, slow.within_target) == (3600.0, 0)
+    human = rows["human"]  # one challenged after 4,000 s, one never: the middle is never
+    assert human.first_action_median_all_s is None and human.within_target == 0
+    text = table(rep)
+    assert "| bulk_scraper | 4 | 0.750 | 3 | 2 | 3/4 | 2.1m | 50s |" in text
+    assert "| human | 2 | 1/2 acted on | 1 | 0 | 0/2 | never |" in text
+    assert "met for 1 of 2 bot labels; not met: slow_crawler (60.0m)" in text
+
+
+def test_median_over_all() -> None:
+    assert median_over_all([]) is None
+    assert median_over_all([10.0, None, 30.0]) == 30.0
+    assert median_over_all([10.0, 20.0, 30.0, None]) == 25.0
+    assert median_over_all([10.0, 20.0, None, None]) is None  # the middle two: 20, never
+    assert median_over_all([None]) is None
 
 
 def test_shadow_decisions_can_be_included() -> None:
