@@ -7,11 +7,8 @@ from pathlib import Path
 import click
 import orjson
 
-from models import REGISTRY
 from stream.cli.common import friendly_errors, out_option
-from stream.core.policy_loader import default_policy_text, parse_policy
-from stream.harness.personas import CRAWLER_ALLOWLIST
-from stream.harness.prior_fit import calibrate, fit, held_out_auc, simulated
+from stream.harness.prior_fit import calibrate, fit, fit_setting, held_out_auc, simulated
 
 
 @click.command(name="fit-prior")
@@ -53,8 +50,7 @@ def fit_prior(
         )
     if calibration_seed == test_seed:
         raise click.BadParameter("must differ from --test-seed", param_hint="--calibration-seed")
-    policy = parse_policy(default_policy_text() + CRAWLER_ALLOWLIST)
-    spec = REGISTRY.get("hst").spec()
+    policy, spec = fit_setting()
     train = simulated(train_seeds, actors, hours, policy, spec)
     prior = fit(train, l2=l2)
     a, b = calibrate(prior, simulated([calibration_seed], actors, hours, policy, spec))

@@ -22,10 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from models import REGISTRY
 from models.registry import ModelSpec
 from models.supervised import Prior
 from models.transform import NAMES, transform
 from stream.core.policy import Policy
+from stream.core.policy_loader import default_policy_text, parse_policy
 from stream.harness.evaluation import is_person
 from stream.harness.offline import OfflineRun
 from stream.harness.ranking import auc
@@ -205,6 +207,15 @@ def prior_score(prior: Prior, x: dict[str, float]) -> float:
 
 
 FIT_END = 1_790_000_000.0  # the simulations' fixed end: the same seeds give the same prior
+
+
+def fit_setting() -> tuple[Policy, ModelSpec]:
+    """What a prior's traffic is replayed under: the packaged policy with the simulated
+    verified crawler allowlisted, and the model whose pipeline collects the vectors
+    (``hst``: every actor is scored, none by the prior being fitted)."""
+    from stream.harness.personas import CRAWLER_ALLOWLIST  # the harness's personas
+
+    return parse_policy(default_policy_text() + CRAWLER_ALLOWLIST), REGISTRY.get("hst").spec()
 
 
 def simulations(seed: int, actors: int, hours: float) -> Iterator[tuple[str, Simulation]]:

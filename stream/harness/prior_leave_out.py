@@ -26,10 +26,8 @@ from models import REGISTRY
 from models.base import Scorer
 from models.ensemble import build_ensemble
 from models.supervised import Prior
-from stream.core.policy_loader import default_policy_text, parse_policy
 from stream.harness.offline import OfflineRun
-from stream.harness.personas import CRAWLER_ALLOWLIST
-from stream.harness.prior_fit import calibrate, fit, simulated, simulations
+from stream.harness.prior_fit import calibrate, fit, fit_setting, simulated, simulations
 from stream.harness.ranking import ranking
 
 # personas alike in what the prior could learn from one for another
@@ -64,8 +62,7 @@ class Study:
     ) -> None:
         if test_seed in (*fit_seeds, calibration_seed):
             raise ValueError("the test seed must be none of the fit and calibration seeds")
-        self.policy = parse_policy(default_policy_text() + CRAWLER_ALLOWLIST)
-        spec = REGISTRY.get("hst").spec()  # what collects the vectors, as fit-prior does
+        self.policy, spec = fit_setting()  # as models fit-prior replays
         self.l2 = l2
         self.fit_vectors = simulated(fit_seeds, actors, hours, self.policy, spec)
         self.calibration_vectors = simulated([calibration_seed], actors, hours, self.policy, spec)
