@@ -66,7 +66,7 @@ def test_the_core_tests_pass_on_the_python_core() -> None:
         "import pytest\n"
         "from stream.core import windows\n"
         "assert windows.__file__.endswith('.py'), windows.__file__\n"
-        "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'tests/core',"
+        "sys.exit(pytest.main(['-q', '-n', '0', '-p', 'no:cacheprovider', 'tests/core',"
         " '--ignore=tests/core/test_compiled.py']))\n"
     )
     out = subprocess.run(
