@@ -17,7 +17,6 @@ from stream.cli.common import (
     labels_option,
     out_option,
 )
-from stream.core.policy_loader import default_policy_text
 from stream.core.validation import parse_ts
 from stream.harness import evaluation_report
 from stream.harness.access_log import (
@@ -37,11 +36,11 @@ from stream.harness.log_replay import (
     source_names,
 )
 from stream.harness.personas import (
-    CRAWLER_ALLOWLIST,
     DEFAULT_MIX,
     PERSONAS,
     Simulation,
     parse_mix,
+    simulated_policy_text,
 )
 from stream.harness.traffic import publish_events, write_labels
 from stream.kafka.topics import ensure_topics
@@ -147,7 +146,7 @@ def simulate(
     `requests` and write the labels (`actor label` per line)."""
     end = time.time() if end_ts is None else end_ts
     if policy_out is not None:
-        policy_out.write_text(default_policy_text() + CRAWLER_ALLOWLIST)
+        policy_out.write_text(simulated_policy_text())
     sim = Simulation(actors, hours, end, parse_mix(mix), seed)
     events = sim.events()
     write_labels(labels_path, sim.labels())

@@ -179,6 +179,13 @@ def _fit_prior() -> click.Command:
     return fit_prior
 
 
+def _sweep() -> click.Command:
+    from stream.cli.sweep_cmd import sweep_windows
+
+    return sweep_windows
+
+
 models.add_command(_fit_prior())
 models.add_command(evaluate_model)
 models.add_command(compare)
+models.add_command(_sweep())

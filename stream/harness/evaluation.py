@@ -41,6 +41,7 @@ __all__ = [
     "is_bot",
     "is_person",
     "median_over_all",
+    "meets_target",
     "percentile",
     "precision_recall",
     "read_labels",
@@ -121,6 +122,13 @@ class LabelRow:
     def recall(self) -> float:
         """Share of the label's actors acted on (for people: the share wrongly acted on)."""
         return self.acted / self.actors if self.actors else 0.0
+
+
+def meets_target(row: LabelRow) -> bool:
+    """The first-action target: the median time to first action over all the label's
+    actors (never acted on = never) at most ``FIRST_ACTION_TARGET_S``."""
+    median = row.first_action_median_all_s
+    return median is not None and median <= FIRST_ACTION_TARGET_S
 
 
 @dataclass

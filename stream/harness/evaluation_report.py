@@ -11,7 +11,13 @@ import orjson
 
 from stream.extras import import_extra
 from stream.harness.controls import CONSTANT, MODEL, RULES_ONLY, Arm
-from stream.harness.evaluation import FIRST_ACTION_TARGET_S, LabelRow, Report, is_bot
+from stream.harness.evaluation import (
+    FIRST_ACTION_TARGET_S,
+    LabelRow,
+    Report,
+    is_bot,
+    meets_target,
+)
 
 TARGETS = (
     "Targets (issue 13): ROC AUC ≥ 0.95 for every bot persona; recall ≥ 0.99 for bulk_scraper, "
@@ -20,7 +26,8 @@ TARGETS = (
 )
 
 
-def _s(value: float | None) -> str:
+def duration(value: float | None) -> str:
+    """Seconds as s, minutes (under 2 h) or hours; "-" for none."""
     if value is None:
         return "-"
     if value < 120:
@@ -41,23 +48,19 @@ def _signed(value: float | None, digits: int = 3) -> str:
 def _signed_s(value: float | None) -> str:
     if value is None:
         return "-"
-    return ("-" if value < 0 else "+") + _s(abs(value))
+    return ("-" if value < 0 else "+") + duration(abs(value))
 
 
 def _median_all(row: LabelRow) -> str:
-    return "never" if row.first_action_median_all_s is None else _s(row.first_action_median_all_s)
+    median = row.first_action_median_all_s
+    return "never" if median is None else duration(median)
 
 
 def target_line(report: Report) -> str:
     """Which bot labels are caught within the target: their median time to first action
     over all their actors (never acted on = never) at most ``FIRST_ACTION_TARGET_S``."""
     bots = [r for r in report.labels if r.kind == "bot"]
-    missed = [
-        r
-        for r in bots
-        if r.first_action_median_all_s is None
-        or r.first_action_median_all_s > FIRST_ACTION_TARGET_S
-    ]
+    missed = [r for r in bots if not meets_target(r)]
     line = (
         f"first action within {FIRST_ACTION_TARGET_S / 60:g} min of event time, median over "
         f"all of a bot label's actors (never acted on = never): met for "
@@ -82,8 +85,8 @@ def table(report: Report) -> str:
         lines.append(
             f"| {r.label} | {r.actors} | {share} | {r.challenged} | {r.blocked} | "
             f"{r.within_target}/{r.actors} | {_median_all(r)} | "
-            f"{_s(r.challenge_median_s)} | {_s(r.challenge_p95_s)} | "
-            f"{_s(r.block_median_s)} | {_s(r.block_p95_s)} |"
+            f"{duration(r.challenge_median_s)} | {duration(r.challenge_p95_s)} | "
+            f"{duration(r.block_median_s)} | {duration(r.block_p95_s)} |"
         )
     s = report.summary
     precision = "-" if report.precision is None else f"{report.precision:.4f}"
@@ -137,7 +140,7 @@ def controls_table(report: Report) -> str:
     for r in report.labels:
         lr = per_label.get(r.label)
         times = " / ".join(
-            _s(a.first_action_median_s.get(r.label)) if a is not None and a.measured else "-"
+            duration(a.first_action_median_s.get(r.label)) if a is not None and a.measured else "-"
             for a in (model, rules, const)
         )
         lines.append(
@@ -156,7 +159,7 @@ def controls_table(report: Report) -> str:
             f"{arm.name} ({arm.how}): bot recall {_f(arm.bot_recall)}, precision "
             f"{_f(arm.precision)}, people acted on {arm.people_acted}/{arm.people}"
             + ("" if share is None else f" ({share:.2%})")
-            + f", median first action {_s(arm.bot_first_action_median_s)} (of the bots "
+            + f", median first action {duration(arm.bot_first_action_median_s)} (of the bots "
             "acted on)"
         )
     for arm in c.arms:
@@ -300,7 +303,7 @@ def write(report: Report, out_dir: Path, title: str = "scrapeguard evaluation") 
     rows = "".join(
         f"<tr><td>{html.escape(a.actor)}</td><td>{html.escape(a.label)}</td>"
         f"<td>{'unscored' if a.max_score is None else f'{a.max_score:.3f}'}</td>"
-        f"<td>{a.final_action}</td><td>{_s(a.first_action_s)}</td></tr>"
+        f"<td>{a.final_action}</td><td>{duration(a.first_action_s)}</td></tr>"
         for a in report.actors
         if a.acted or is_bot(a.label)
     )

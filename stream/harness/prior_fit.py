@@ -27,7 +27,7 @@ from models.registry import ModelSpec
 from models.supervised import Prior
 from models.transform import NAMES, transform
 from stream.core.policy import Policy
-from stream.core.policy_loader import default_policy_text, parse_policy
+from stream.core.policy_loader import parse_policy
 from stream.harness.evaluation import is_person
 from stream.harness.offline import OfflineRun
 from stream.harness.ranking import auc
@@ -213,9 +213,9 @@ def fit_setting() -> tuple[Policy, ModelSpec]:
     """What a prior's traffic is replayed under: the packaged policy with the simulated
     verified crawler allowlisted, and the model whose pipeline collects the vectors
     (``hst``: every actor is scored, none by the prior being fitted)."""
-    from stream.harness.personas import CRAWLER_ALLOWLIST  # the harness's personas
+    from stream.harness.personas import simulated_policy_text  # the harness's personas
 
-    return parse_policy(default_policy_text() + CRAWLER_ALLOWLIST), REGISTRY.get("hst").spec()
+    return parse_policy(simulated_policy_text()), REGISTRY.get("hst").spec()
 
 
 def simulations(seed: int, actors: int, hours: float) -> Iterator[tuple[str, Simulation]]:

@@ -40,6 +40,16 @@ user_agent = "ExampleSearchBot"
 ip_ranges = ["{CRAWLER_NET}.0/24"]
 """
 
+
+def simulated_policy_text() -> str:
+    """The packaged policy with the simulated verified crawler on its allowlist: what the
+    simulated traffic is judged under (``simulate --policy-out``, ``models sweep``, a
+    prior's fit)."""
+    from stream.core.policy_loader import default_policy_text
+
+    return default_policy_text() + CRAWLER_ALLOWLIST
+
+
 PERSONAS: dict[str, tuple[Callable[[Gen, int], Actors], int]] = {
     # name: (generator, accounts per unit)
     "human": (human, 1),
@@ -136,4 +146,11 @@ class Simulation:
         return out
 
 
-__all__ = ["CRAWLER_ALLOWLIST", "DEFAULT_MIX", "PERSONAS", "Simulation", "parse_mix"]
+__all__ = [
+    "CRAWLER_ALLOWLIST",
+    "DEFAULT_MIX",
+    "PERSONAS",
+    "Simulation",
+    "parse_mix",
+    "simulated_policy_text",
+]
