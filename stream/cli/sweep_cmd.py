@@ -5,7 +5,6 @@ time (docs/evaluation.md)."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -15,7 +14,7 @@ from stream.cli.common import as_json_option, friendly_errors
 from stream.cli.harness import EventTime
 from stream.cli.model_evaluation_cmd import model_spec, params_of
 from stream.core.policy_loader import load_policy, parse_policy
-from stream.harness.evaluation import FIRST_ACTION_TARGET_S, meets_target
+from stream.harness.evaluation import FIRST_ACTION_TARGET_S
 from stream.harness.personas import parse_mix, simulated_policy_text
 from stream.harness.window_sweep import (
     HELD_OUT_SEEDS,
@@ -30,10 +29,6 @@ from stream.harness.window_sweep import (
 #: different hours of the day (the personas' activity follows the clock)
 DEFAULT_ENDS = 4
 ENDS_APART_S = 6 * 3600.0
-
-
-def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @click.command(name="sweep")
@@ -105,15 +100,8 @@ def sweep_windows(
     windows = [Window(seed, end) for seed in seeds or HELD_OUT_SEEDS for end in ends]
 
     def progress(result: WindowResult) -> None:
-        if as_json:
-            return
-        bots = [r for r in result.rows if r.kind == "bot" and r.actors]
-        people = [r for r in result.rows if r.kind == "person"]
-        click.echo(
-            f"seed {result.window.seed}, ending {iso(result.window.end_ts)}: target met for "
-            f"{sum(meets_target(r) for r in bots)} of {len(bots)} bot labels; people acted "
-            f"on {sum(r.acted for r in people)} of {sum(r.actors for r in people)}"
-        )
+        if not as_json:
+            click.echo(result.line())
 
     results = sweep(
         windows, policy, spec, actors=actors, hours=hours, mix=persona_mix, progress=progress

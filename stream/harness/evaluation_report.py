@@ -51,9 +51,9 @@ def _signed_s(value: float | None) -> str:
     return ("-" if value < 0 else "+") + duration(abs(value))
 
 
-def _median_all(row: LabelRow) -> str:
-    median = row.first_action_median_all_s
-    return "never" if median is None else duration(median)
+def median_all(median_s: float | None) -> str:
+    """A median over all of a label's actors: "never" when the middle one never was."""
+    return "never" if median_s is None else duration(median_s)
 
 
 def target_line(report: Report) -> str:
@@ -67,7 +67,9 @@ def target_line(report: Report) -> str:
         f"{len(bots) - len(missed)} of {len(bots)} bot labels"
     )
     if missed:
-        line += "; not met: " + ", ".join(f"{r.label} ({_median_all(r)})" for r in missed)
+        line += "; not met: " + ", ".join(
+            f"{r.label} ({median_all(r.first_action_median_all_s)})" for r in missed
+        )
     return line
 
 
@@ -84,7 +86,7 @@ def table(report: Report) -> str:
         share = f"{r.recall:.3f}" if r.kind == "bot" else f"{r.acted}/{r.actors} acted on"
         lines.append(
             f"| {r.label} | {r.actors} | {share} | {r.challenged} | {r.blocked} | "
-            f"{r.within_target}/{r.actors} | {_median_all(r)} | "
+            f"{r.within_target}/{r.actors} | {median_all(r.first_action_median_all_s)} | "
             f"{duration(r.challenge_median_s)} | {duration(r.challenge_p95_s)} | "
             f"{duration(r.block_median_s)} | {duration(r.block_p95_s)} |"
         )

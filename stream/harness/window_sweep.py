@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from models.registry import ModelSpec
 from stream.core.policy import Policy
 from stream.harness.evaluation import FIRST_ACTION_TARGET_S, LabelRow, meets_target
-from stream.harness.evaluation_report import duration
+from stream.harness.evaluation_report import median_all
 
 #: seeds the packaged prior was neither fitted (1, 2) nor calibrated (3) on
 HELD_OUT_SEEDS = (13, 21, 34)
@@ -34,6 +35,17 @@ class Window:
 class WindowResult:
     window: Window
     rows: list[LabelRow]
+
+    def line(self) -> str:
+        """The window in one line: the bot labels that met the target, the people acted on."""
+        bots = [r for r in self.rows if r.kind == "bot" and r.actors]
+        people = [r for r in self.rows if r.kind == "person"]
+        end = datetime.fromtimestamp(self.window.end_ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (
+            f"seed {self.window.seed}, ending {end}: target met for "
+            f"{sum(meets_target(r) for r in bots)} of {len(bots)} bot labels; people acted "
+            f"on {sum(r.acted for r in people)} of {sum(r.actors for r in people)}"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,7 +99,7 @@ def summarise(results: Iterable[WindowResult]) -> list[LabelSweep]:
 def span(medians_s: list[float | None]) -> str:
     """The range of the per-window medians, "never" ranking last."""
     order = sorted(medians_s, key=lambda s: float("inf") if s is None else s)
-    lo, hi = (duration(s) if s is not None else "never" for s in (order[0], order[-1]))
+    lo, hi = median_all(order[0]), median_all(order[-1])
     return lo if lo == hi else f"{lo} – {hi}"
 
 
