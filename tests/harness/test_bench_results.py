@@ -19,7 +19,12 @@ def measured() -> Measured:
     m.check = {"1000": {"p50": 0.8, "p99": 1.7, "achieved_rps": 1000}}
     m.check_busy = {"1000": {"p50": 6.0, "p99": 70.0, "achieved_rps": 998, "events_eps": 10000}}
     m.two_workers = {"eps": 25000.0}
-    m.memory[100_000] = {"rss_bytes_per_actor": 1903.4, "encoded_bytes_per_actor": 913.6}
+    m.memory[100_000] = {
+        "rss_bytes_per_actor": 1443.9,
+        "rss_bytes_per_actor_all_in": 1860.6,
+        "warm_up_bytes": 49_111_040,
+        "encoded_bytes_per_actor": 913.6,
+    }
     m.restore[100_000] = {"restore_us_per_actor": 0.7, "rss_bytes_per_actor": 1095.0}
     return m
 
@@ -40,7 +45,9 @@ def test_medians_ratio_and_spread_over_the_runs() -> None:
     assert out["peak_rss_mb"] == 150.0  # the highest of the runs
     assert out["cpu_s_per_1k_events"] == 0.07
     assert out["scale_out_eps"] == {"1": 14000, "2": 25000}
-    assert out["bytes_per_actor"] == {"100000": 1903}
+    assert out["bytes_per_actor"] == {"100000": 1444}
+    assert out["bytes_per_actor_all_in"] == {"100000": 1861}
+    assert out["memory_warm_up_mb"] == {"100000": 49.1}
     assert out["encoded_bytes_per_actor"] == {"100000": 914}
     assert out["restore_us_per_actor"] == {"100000": 0.7}
     assert out["check_latency_ms"] == m.check and out["check_latency_busy_ms"] == m.check_busy
@@ -62,3 +69,10 @@ def test_the_table_shows_check_on_an_idle_and_on_a_busy_worker() -> None:
     busy = [r for r in rows if "while the worker takes 10,000 events/s" in r]
     assert len(idle) == 1 and "p99 1.70 ms" in idle[0] and "p99 ≤ 2 ms" in idle[0]
     assert len(busy) == 1 and "p50 6.00 ms, p99 70.00 ms (998/s achieved)" in busy[0]
+
+
+def test_the_table_shows_memory_per_actor_and_the_warm_up_apart() -> None:
+    rows = table(bench_json(measured(), {"runs": 3, "loads_eps": [10000]}, 1.0)).splitlines()
+    mem = [r for r in rows if r.startswith("| state per active actor, 100,000 actors")]
+    assert len(mem) == 1
+    assert "1,444 B in memory (1,861 B with the warm-up's 49.1 MB), 914 B" in mem[0]

@@ -1,11 +1,19 @@
 """Bytes of state per active actor: ``python -m stream.harness.bench.memory N [HOT]`` prints
 JSON (``HOT``: actors kept decoded per partition, default ``Limits.hot_actors``).
 
-Feeds N distinct actors (1-4 events each, half of them viewing profiles, 2 % scrapers
-viewing hundreds) through the pipeline of 8 partitions and measures the growth of the
-process's resident memory, and the size of the encoded state written to the changelog.
-Each partition keeps its default ``Limits.hot_actors`` decoded and the rest compressed
-(:mod:`stream.core.actor_table`); ``hot_actors`` in the output says how many were decoded.
+Feeds ``WARM_ACTORS`` actors, then N more (1-4 events each, half of them viewing profiles,
+2 % scrapers viewing hundreds), through the pipeline of 8 partitions and measures the growth
+of the process's resident memory, and the size of the encoded state written to the
+changelog. Each partition keeps its default ``Limits.hot_actors`` decoded and the rest
+compressed (:mod:`stream.core.actor_table`); ``hot_actors`` in the output says how many
+were decoded (of all the actors, the warm-up's included).
+
+The figures: ``rss_bytes_per_actor``, the growth from the N actors over N (what each further
+actor costs, the hot tier included); ``warm_up_bytes``, the growth from the warm-up (the
+partitions' models, which River builds on their first learn, what the first events load,
+and the warm-up's own actors: a cost per worker, not per actor); and
+``rss_bytes_per_actor_all_in``, all the growth over all the actors (what this bench reported
+as bytes per actor before it had a warm-up).
 """
 
 from __future__ import annotations
@@ -30,6 +38,12 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * 4096
 
 
+# Actors fed before the measured ones: by then every partition's models are built (River's
+# trees on a model's first learn) and the modules the first events load are loaded, so
+# that the per-actor figure is the slope, not that fixed cost spread over the actors.
+WARM_ACTORS = 4_000
+
+
 def detectors(hot: int | None = None) -> list[PartitionDetector]:
     """The pipelines of 8 partitions, each ``hot`` actors decoded (default: the Limits')."""
     policy, spec = load_policy(), REGISTRY.get("hst").spec()
@@ -47,8 +61,9 @@ def detectors(hot: int | None = None) -> list[PartitionDetector]:
     ]
 
 
-def feed(dets: list[PartitionDetector], n: int) -> None:
-    """N distinct actors' events through ``dets`` (see the module)."""
+def feed(dets: list[PartitionDetector], n: int, prefix: str = "m") -> None:
+    """N distinct actors' events through ``dets`` (see the module); ``prefix`` keeps the
+    accounts of two feeds apart."""
 
     class R:
         __slots__ = ("key", "offset", "value")
@@ -61,7 +76,7 @@ def feed(dets: list[PartitionDetector], n: int) -> None:
     offsets = [0] * 8
     batch: list[list[R]] = [[] for _ in range(8)]
     for a in range(n):
-        key = f"account:m{a}".encode()
+        key = f"account:{prefix}{a}".encode()
         # Kafka's partitioner without writer.partition_for's cache: the keys the cache
         # would hold are the load generator's, not the actors' state being measured
         p = (murmur2(key) & 0x7FFFFFFF) % 8
@@ -69,9 +84,9 @@ def feed(dets: list[PartitionDetector], n: int) -> None:
         for i in range(300 if scraper else rng.randint(1, 4)):
             target = str(rng.randrange(10**7)) if scraper or rng.random() < 0.5 else None
             doc = {
-                "event_id": f"m{a}-{i}",
+                "event_id": f"{prefix}{a}-{i}",
                 "ts": now + i * 5,
-                "account_id": f"m{a}",
+                "account_id": f"{prefix}{a}",
                 "ip": f"10.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}",
                 "user_agent": "Mozilla/5.0",
                 "path": "/profiles/{id}",
@@ -88,10 +103,13 @@ def feed(dets: list[PartitionDetector], n: int) -> None:
         dets[q].process(batch[q])
 
 
-def main(n: int, hot: int | None = None) -> dict[str, float]:
+def main(n: int, hot: int | None = None, warm: int = WARM_ACTORS) -> dict[str, float]:
     dets = detectors(hot)
     gc.collect()
-    before = rss_bytes()
+    start = rss_bytes()
+    feed(dets, warm, prefix="w")
+    gc.collect()
+    warmed = rss_bytes()
     feed(dets, n)
     gc.collect()
     after = rss_bytes()
@@ -100,7 +118,9 @@ def main(n: int, hot: int | None = None) -> dict[str, float]:
     return {
         "actors": actors,
         "hot_actors": sum(d.actors.hot for d in dets),
-        "rss_bytes_per_actor": (after - before) / actors,
+        "rss_bytes_per_actor": (after - warmed) / n,
+        "warm_up_bytes": warmed - start,
+        "rss_bytes_per_actor_all_in": (after - start) / actors,
         "encoded_bytes_per_actor": sum(encoded) / actors,
     }
 

@@ -48,7 +48,9 @@ def table(r: dict[str, Any]) -> str:
         )
     for n, b in r["bytes_per_actor"].items():
         rows.append(
-            f"| state per active actor, {int(n):,} actors | {b:,} B in memory, "
+            f"| state per active actor, {int(n):,} actors | {b:,} B in memory "
+            f"({r['bytes_per_actor_all_in'][n]:,} B with the warm-up's "
+            f"{r['memory_warm_up_mb'][n]} MB), "
             f"{r['encoded_bytes_per_actor'][n]:,} B in the changelog | ≤ 1 KB |"
         )
     rows += [

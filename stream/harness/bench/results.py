@@ -52,7 +52,15 @@ def bench_json(m: Measured, config: dict[str, Any], seconds: float) -> dict[str,
         },
         "check_latency_ms": m.check,
         "check_latency_busy_ms": m.check_busy,
+        # what each further actor costs, and the warm-up (the models, the first events'
+        # imports, the warm-up's actors) apart: a cost per worker (stream.harness.bench.memory)
         "bytes_per_actor": {str(n): round(r["rss_bytes_per_actor"]) for n, r in m.memory.items()},
+        "bytes_per_actor_all_in": {
+            str(n): round(r["rss_bytes_per_actor_all_in"]) for n, r in m.memory.items()
+        },
+        "memory_warm_up_mb": {
+            str(n): round(r["warm_up_bytes"] / 1e6, 1) for n, r in m.memory.items()
+        },
         "encoded_bytes_per_actor": {
             str(n): round(r["encoded_bytes_per_actor"]) for n, r in m.memory.items()
         },
@@ -63,9 +71,7 @@ def bench_json(m: Measured, config: dict[str, Any], seconds: float) -> dict[str,
             str(n): r["rss_bytes_per_actor"] for n, r in m.restore.items()
         },
         "peak_rss_mb": round(max(r["peak_rss_mb"] for r in m.throughput), 1),
-        "cpu_s_per_1k_events": round(
-            statistics.median(r["cpu_s_per_1k"] for r in m.throughput), 3
-        ),
+        "cpu_s_per_1k_events": round(statistics.median(r["cpu_s_per_1k"] for r in m.throughput), 3),
         "scale_out_eps": {"1": round(med), "2": round(m.two_workers["eps"])},
         "spread": {
             "throughput_eps": [round(min(eps)), round(max(eps))],

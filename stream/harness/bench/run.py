@@ -312,7 +312,9 @@ class Bench:
             mem = m.memory[n] = self.memory(n)
             self.log(
                 f"bench: {n:,} actors: {mem['rss_bytes_per_actor']:.0f} B/actor in "
-                f"memory, {mem['encoded_bytes_per_actor']:.0f} B in the changelog"
+                f"memory ({mem['rss_bytes_per_actor_all_in']:.0f} with the warm-up's "
+                f"{mem['warm_up_bytes'] / 1e6:.0f} MB), "
+                f"{mem['encoded_bytes_per_actor']:.0f} B in the changelog"
             )
             rest = m.restore[n] = self.restore(n)
             self.log(
