@@ -201,7 +201,11 @@ class Settings(BaseSettings):
         "X-Session-Id", description="Request header /check reads the session id from."
     )
     check_tenant_header: str = Field(
-        "X-Tenant-Id", description="Request header /check reads the tenant from."
+        "",
+        description="Request header /check reads the tenant from; empty (the default): "
+        "/check reads no tenant. Set it only on a multi-tenant platform whose gateway sets "
+        "this header itself: a tenant named by the client would look its decisions up "
+        "among another tenant's.",
     )
     check_ip_headers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["X-Forwarded-For", "X-Real-IP"],

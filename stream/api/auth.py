@@ -19,11 +19,15 @@ API_TOKEN_CALLER = "api-token"
 ANONYMOUS = "anonymous"
 
 
+def same_secret(given: str, secret: str) -> bool:
+    """``given`` (from a request) is ``secret``, compared in constant time. A header's bytes
+    that are not UTF-8 reach aiohttp's handlers as lone surrogates: compared, never raised."""
+    return hmac.compare_digest(given.encode("utf-8", "surrogatepass"), secret.encode())
+
+
 def _is_token(settings: Settings, given: str) -> bool:
     token = settings.api_token
-    return token is not None and hmac.compare_digest(
-        given.encode(), token.get_secret_value().encode()
-    )
+    return token is not None and same_secret(given, token.get_secret_value())
 
 
 def enforcement_caller(settings: Settings, query: WorkerQuery, headers: Any) -> str | None:

@@ -8,7 +8,8 @@ where a decision has an end, ``Retry-After`` (seconds). Any method and any path 
 ``/check/`` are answered alike (Envoy appends the original path to its prefix).
 
 Identities: the account (``X-Account-Id``), the session (``X-Session-Id``), the tenant
-(``X-Tenant-Id``) and the client address — ``X-Forwarded-For`` / ``X-Real-IP``, believed
+(only where ``check_tenant_header`` names a header: the gateway's to set, never the
+client's) and the client address — ``X-Forwarded-For`` / ``X-Real-IP``, believed
 only when the request comes from a trusted proxy, and read right to left past the trusted
 proxies (so a client cannot name another address). Header names and proxies are settings.
 The strictest decision in force about any of them wins.
@@ -137,7 +138,7 @@ def handler(settings: Settings, query: WorkerQuery) -> Any:
         now = time.time()
         entry = query.check(
             now,
-            _ident(headers, h_tenant),
+            _ident(headers, h_tenant) if h_tenant else None,
             _ident(headers, h_account),
             _ident(headers, h_session),
             address.of(request.remote, headers),

@@ -22,6 +22,7 @@ from aiohttp import web
 from faust.web import Request, Response, View
 
 from stream.api import bouncer_stream, check
+from stream.api.auth import same_secret
 from stream.api.explain import explain
 from stream.api.query import WorkerQuery
 from stream.core.actor_ref import parse_actor
@@ -32,10 +33,6 @@ from stream.settings import Settings
 ROUTED = "X-Scrapeguard-Routed"
 SESSION_COOKIE = "scrapeguard_session"
 SESSION_MAX_AGE_S = 12 * 3600
-
-
-def _same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode())
 
 
 def session_value(token: str) -> str:
@@ -50,10 +47,10 @@ def _authorised(settings: Settings, request: Request) -> bool:
         return True
     secret = token.get_secret_value()
     given = request.headers.get("Authorization", "")
-    if given.startswith("Bearer ") and _same(given[7:], secret):
+    if given.startswith("Bearer ") and same_secret(given[7:], secret):
         return True
     cookie = request.cookies.get(SESSION_COOKIE)
-    return isinstance(cookie, str) and _same(cookie, session_value(secret))
+    return isinstance(cookie, str) and same_secret(cookie, session_value(secret))
 
 
 def _bad_query(q: Any) -> tuple[dict[str, Any], str | None]:
@@ -254,9 +251,9 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
             if token is None or not isinstance(given, str):
                 return self.json({"error": "sign-in is not needed here"}, status=400)
             secret = token.get_secret_value()
-            if not _same(given, secret):
+            if not same_secret(given, secret):
                 return self.html(
-                    '<!doctype html><title>scrapeguard</title><p>Wrong token. '
+                    "<!doctype html><title>scrapeguard</title><p>Wrong token. "
                     '<a href="/">Try again</a></p>',
                     status=401,
                 )

@@ -22,7 +22,8 @@ def new_key() -> str:
 
 
 def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+    # any string hashes (a header's bytes that are not UTF-8 arrive as lone surrogates)
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def check_name(name: str) -> str:

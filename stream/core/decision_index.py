@@ -145,8 +145,14 @@ class DecisionIndex:
         ip: str | None = None,
     ) -> Entry | None:
         """The strictest decision in force for these identities (the longest of equals);
-        a manual allow comes back when nothing restricts (None: no decision at all)."""
+        a manual allow comes back when nothing restricts (None: no decision at all).
+
+        Accounts and sessions are looked up in ``tenant``'s namespace only (two tenants'
+        account 42 are two people). An address or range decided without a tenant is in
+        force under every tenant as well: naming a tenant narrows what is asked about,
+        it never hides a decision about the address the request comes from."""
         entries = self._entries
+        tenants = (tenant,) if tenant is None else (tenant, None)
         found: list[Entry] = []
         if account:
             e = entries.get((tenant, "account", account))
@@ -161,12 +167,13 @@ class DecisionIndex:
             if parsed is not None:
                 version, number = parsed
                 text = ip if version == 4 else str(ipaddress.IPv6Address(number))
-                e = entries.get((tenant, "ip", text))
-                if e is not None:
-                    found.append(e)
+                for t in tenants:
+                    e = entries.get((t, "ip", text))
+                    if e is not None:
+                        found.append(e)
                 bits = 32 if version == 4 else 128
                 for (t, v, plen), bucket in self._nets.items():
-                    if t != tenant or v != version:
+                    if v != version or t not in tenants:
                         continue
                     k = bucket.get(number >> (bits - plen) << (bits - plen))
                     if k is not None:

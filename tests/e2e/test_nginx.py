@@ -133,6 +133,9 @@ def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
         60,
     )
     assert b"Access blocked" in body and int(headers["Retry-After"]) > 3600
+    # naming a tenant of its own does not lift the block (nginx drops the client's header)
+    tenant = {"X-Account-Id": "ngx-blocked", "X-Tenant-Id": "elsewhere"}
+    assert request(f"{nginx}/profiles/2", tenant)[0] == 403
 
     status, headers, body = wait_until(
         lambda: (
