@@ -68,6 +68,18 @@ def scenario(entry: Entry) -> str:
     return "scrapeguard/" + ("manual" if entry.decision.origin == "manual" else head)
 
 
+LAST_UNTIL = "9999-12-31T23:59:59Z"
+
+
+def rfc3339(ts: float) -> str:
+    """``ts`` as CrowdSec writes ``until``; past what a date can hold (a decision from a
+    topic anyone with write access can fill), the last date there is, not an error."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except (OverflowError, ValueError, OSError):
+        return LAST_UNTIL if ts > 0 else "1970-01-01T00:00:00Z"
+
+
 def lapi_decision(entry: Entry, now: float) -> dict[str, Any]:
     return {
         "id": entry.id,
@@ -77,7 +89,7 @@ def lapi_decision(entry: Entry, now: float) -> dict[str, Any]:
         "type": TYPES[entry.action],
         "value": entry.ref.value,
         "duration": go_duration(entry.until - now),
-        "until": datetime.fromtimestamp(entry.until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "until": rfc3339(entry.until),
         "uuid": entry.decision.decision_id,
         "simulated": False,
     }

@@ -21,6 +21,7 @@ from stream.core.internal_records import SUBNET_METRIC, FeedItem, GroupSignal
 from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
+from stream.core.validation import MIN_TS
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -88,6 +89,9 @@ def apply_manual_decisions(
 
 
 def _manual(det: PartitionDetector, out: BatchResult, m: ManualDecision) -> None:
+    if not MIN_TS <= m.ts <= det.clock() + det.limits.max_future_skew_s:
+        # its ttl counts from ts: one dated far ahead would keep an allow in force for good
+        raise ValueError("manual decision dated before 2000 or from the future")
     state = det.actors.get(m.actor)
     if state is None:
         state = ActorState()  # decided before (or without) any event of its own
