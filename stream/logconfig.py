@@ -10,6 +10,7 @@ would hold the events, and so the identifiers, being processed).
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any, TextIO
 
@@ -20,6 +21,10 @@ from stream.core.pseudonym import Pseudonymizer
 
 ACTOR_KEYS = frozenset({"actor", "actors"})
 GROUP_KEYS = frozenset({"group"})
+# free text from an exception: a decoder's message quotes what it refused (a record's key,
+# the actor it names, an address), so every quoted part is pseudonymised as an actor
+TEXT_KEYS = frozenset({"error"})
+QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
 #: field name → kind of identifier (each kind has a pseudonym key of its own)
 ID_KEYS = {
     "account_id": "account",
@@ -50,10 +55,16 @@ class PseudonymizeIdentifiers:
                 event[key] = self._map(value, p.actor)
             elif key in GROUP_KEYS:
                 event[key] = self._map(value, p.group)
+            elif key in TEXT_KEYS and isinstance(value, str):
+                event[key] = QUOTED.sub(self._quoted, value)
             elif key in ID_KEYS:
                 kind = ID_KEYS[key]
                 event[key] = self._map(value, lambda v, kind=kind: p.token(v, kind))
         return event
+
+    def _quoted(self, m: re.Match[str]) -> str:
+        inner = m.group(1) if m.group(1) is not None else m.group(2)
+        return repr(self.p.actor(inner)) if inner else m.group(0)
 
     @staticmethod
     def _map(value: Any, fn: Any) -> Any:

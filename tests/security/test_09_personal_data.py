@@ -121,3 +121,18 @@ def test_console_tracebacks_show_no_local_variables() -> None:
     out = buf.getvalue()
     assert "cannot handle event" in out and "Traceback" in out
     assert secret not in out
+
+
+def test_error_texts_in_logs_pseudonymise_what_they_quote() -> None:
+    # a decoder's message quotes the record it refused (second review): the key and the
+    # actor of a record keyed by another actor, an address that does not parse
+    buf = io.StringIO()
+    configure_logging(level="info", fmt="json", stream=buf, pseudonymizer=Pseudonymizer(KEY))
+    log = structlog.get_logger("t")
+    log.warning("bad_record", error="keyed 'bob' but about 'ip:203.0.113.9': key it so")
+    log.warning("bad_record", error="ValueError: \"p_victim\" is not an address; '' empty")
+    lines = [orjson.loads(line)["error"] for line in buf.getvalue().splitlines()]
+    for raw in ("bob", "203.0.113.9", "p_victim"):
+        assert not any(raw in line for line in lines), raw
+    assert lines[0].startswith("keyed 'p_") and "but about 'ip:p_" in lines[0]
+    assert lines[1].endswith("is not an address; '' empty")
