@@ -112,8 +112,11 @@ def load(
     expect: ModelSpec,
     partition: int,
     registry: Registry = REGISTRY,
+    slot: str = "live",
 ) -> Scorer:
-    """Verify, then restore. Raises :class:`SnapshotRefused` for anything unexpected."""
+    """Verify, then restore. Raises :class:`SnapshotRefused` for anything unexpected: a
+    snapshot signed for another partition or slot too (a shadow's learned state republished
+    under ``live:<p>`` would otherwise be restored as the live model)."""
     try:
         outer = orjson.loads(blob)
         header = outer["header"].encode()
@@ -136,6 +139,8 @@ def load(
         raise SnapshotRefused(f"snapshot is of {meta['spec']}, not {expect.as_dict()}")
     if meta.get("partition") != partition:
         raise SnapshotRefused(f"snapshot is of partition {meta.get('partition')}")
+    if meta.get("slot") != slot:
+        raise SnapshotRefused(f"snapshot is of the {meta.get('slot')!r} slot, not {slot!r}")
     try:
         state = orjson.loads(_inflate(payload))
         return registry.get(spec.name).from_state(state)

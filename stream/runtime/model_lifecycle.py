@@ -156,7 +156,7 @@ class ModelManager:
         if blob is None:
             return self.fresh(spec), spec.label()
         try:
-            model = snap.load(blob, self.snapshot_key, spec, partition)
+            model = snap.load(blob, self.snapshot_key, spec, partition, slot=slot)
         except Exception as exc:  # SnapshotRefused, or any bug: never stop a partition here
             self.stats["snapshot_refused"] += 1
             log.warning(

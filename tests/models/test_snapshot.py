@@ -48,6 +48,16 @@ def test_wrong_key_spec_or_partition_is_refused(trained) -> None:  # type: ignor
         snap.load(b"garbage", b"key", SPEC, 1)
 
 
+def test_a_snapshot_of_another_slot_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
+    # signed by the worker, but a shadow's: republished under live:<p> (the snapshot topic
+    # is compacted by slot and partition, and anyone who may write to it can) it would be
+    # restored as the live model (second review)
+    shadow = snap.dump(trained, SPEC, 1, b"key", "shadow", 1.0)
+    with pytest.raises(snap.SnapshotRefused, match="'shadow' slot, not 'live'"):
+        snap.load(shadow, b"key", SPEC, 1)
+    assert snap.load(shadow, b"key", SPEC, 1, slot="shadow") is not None
+
+
 def test_tampered_payload_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
     outer = orjson.loads(snap.dump(trained, SPEC, 1, b"key"))
     outer["payload"] = outer["payload"][:-8] + "AAAAAAA="
