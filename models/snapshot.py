@@ -113,10 +113,13 @@ def load(
     partition: int,
     registry: Registry = REGISTRY,
     slot: str = "live",
+    not_before: float = 0.0,
 ) -> Scorer:
     """Verify, then restore. Raises :class:`SnapshotRefused` for anything unexpected: a
     snapshot signed for another partition or slot too (a shadow's learned state republished
-    under ``live:<p>`` would otherwise be restored as the live model)."""
+    under ``live:<p>`` would otherwise be restored as the live model), or taken before
+    ``not_before`` (when the slot's model last became another: an older one is of that
+    other model, whatever its spec)."""
     try:
         outer = orjson.loads(blob)
         header = outer["header"].encode()
@@ -141,6 +144,11 @@ def load(
         raise SnapshotRefused(f"snapshot is of partition {meta.get('partition')}")
     if meta.get("slot") != slot:
         raise SnapshotRefused(f"snapshot is of the {meta.get('slot')!r} slot, not {slot!r}")
+    taken = meta.get("taken_at")
+    if isinstance(taken, bool) or not isinstance(taken, int | float) or taken < not_before:
+        raise SnapshotRefused(
+            f"snapshot taken at {taken!r}, before the slot's model was deployed ({not_before})"
+        )
     try:
         state = orjson.loads(_inflate(payload))
         return registry.get(spec.name).from_state(state)

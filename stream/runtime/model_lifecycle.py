@@ -156,7 +156,10 @@ class ModelManager:
         if blob is None:
             return self.fresh(spec), spec.label()
         try:
-            model = snap.load(blob, self.snapshot_key, spec, partition, slot=slot)
+            not_before = self.slots.changed_at.get(slot, 0.0)
+            model = snap.load(
+                blob, self.snapshot_key, spec, partition, slot=slot, not_before=not_before
+            )
         except Exception as exc:  # SnapshotRefused, or any bug: never stop a partition here
             self.stats["snapshot_refused"] += 1
             log.warning(

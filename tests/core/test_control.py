@@ -97,6 +97,28 @@ def test_slots_shadow_promote_rollback() -> None:
     assert (slots.live, slots.history) == (HST, [])
 
 
+def test_slots_remember_when_each_slot_last_became_another_model() -> None:
+    # a snapshot of a slot taken before then is of another model (models/snapshot.load)
+    slots = ModelSlots(HST)
+    assert slots.changed_at == {}
+
+    def do(op: str, **kw: object) -> float:
+        cmd = verify(mk(op, **kw), KEY)
+        slots.apply(cmd)  # type: ignore[arg-type]
+        return cmd.issued_at  # type: ignore[union-attr]
+
+    shadow_at = do("deploy", spec=OCSVM, slot="shadow")
+    assert slots.changed_at == {"shadow": shadow_at}
+    promoted_at = do("promote")
+    assert slots.changed_at["live"] == promoted_at
+    redeployed_at = do("deploy", spec=OCSVM, slot="live")  # the same spec: a reset
+    assert slots.changed_at["live"] == redeployed_at
+    rolled_back_at = do("rollback")
+    assert slots.changed_at["live"] == rolled_back_at
+    do("policy", policy=POLICY_TEXT)
+    assert slots.changed_at["live"] == rolled_back_at  # a policy leaves the models alone
+
+
 def test_a_replayed_message_is_applied_once() -> None:
     slots = ModelSlots(HST)
     raw = mk("deploy", spec=OCSVM, slot="live")

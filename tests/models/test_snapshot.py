@@ -58,6 +58,15 @@ def test_a_snapshot_of_another_slot_is_refused(trained) -> None:  # type: ignore
     assert snap.load(shadow, b"key", SPEC, 1, slot="shadow") is not None
 
 
+def test_a_snapshot_taken_before_its_slot_last_changed_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
+    # a redeploy of the same spec resets a poisoned model: a snapshot from before it,
+    # republished, would bring the poison back (second review)
+    blob = snap.dump(trained, SPEC, 1, b"key", "live", 1_000.0)
+    with pytest.raises(snap.SnapshotRefused, match="before the slot's model was deployed"):
+        snap.load(blob, b"key", SPEC, 1, not_before=1_000.5)
+    assert snap.load(blob, b"key", SPEC, 1, not_before=1_000.0) is not None
+
+
 def test_tampered_payload_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
     outer = orjson.loads(snap.dump(trained, SPEC, 1, b"key"))
     outer["payload"] = outer["payload"][:-8] + "AAAAAAA="
