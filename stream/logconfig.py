@@ -64,7 +64,12 @@ class PseudonymizeIdentifiers:
 
     def _quoted(self, m: re.Match[str]) -> str:
         inner = m.group(1) if m.group(1) is not None else m.group(2)
-        return repr(self.p.actor(inner)) if inner else m.group(0)
+        if not inner:
+            return m.group(0)
+        try:
+            return repr(self.p.actor(inner))
+        except UnicodeError:  # a lone surrogate (a header's bytes that are not UTF-8)
+            return "'<not UTF-8>'"
 
     @staticmethod
     def _map(value: Any, fn: Any) -> Any:

@@ -16,7 +16,6 @@ def test_memory_bench_keeps_the_hot_tier_it_is_given() -> None:
     assert r["actors"] == 3500  # the warm-up's actors and the measured ones, all distinct
     assert r["hot_actors"] == 8 * 64  # 8 partitions, each past 64 actors
     assert r["encoded_bytes_per_actor"] > 0
-    assert r["warm_up_bytes"] > 0  # measured apart from the 3,000
 
 
 def test_pipeline_bench_can_freeze_the_collector_as_the_worker_does() -> None:

@@ -131,8 +131,10 @@ def test_error_texts_in_logs_pseudonymise_what_they_quote() -> None:
     log = structlog.get_logger("t")
     log.warning("bad_record", error="keyed 'bob' but about 'ip:203.0.113.9': key it so")
     log.warning("bad_record", error="ValueError: \"p_victim\" is not an address; '' empty")
+    log.warning("bad_key", error="key 'k\udcff' refused")  # a lone surrogate: no exception
     lines = [orjson.loads(line)["error"] for line in buf.getvalue().splitlines()]
     for raw in ("bob", "203.0.113.9", "p_victim"):
         assert not any(raw in line for line in lines), raw
     assert lines[0].startswith("keyed 'p_") and "but about 'ip:p_" in lines[0]
     assert lines[1].endswith("is not an address; '' empty")
+    assert lines[2] == "key '<not UTF-8>' refused"
