@@ -58,7 +58,10 @@ def dump(
     key: bytes,
     slot: str = "live",
     taken_at: float = 0.0,
+    generation: str = "",
 ) -> bytes:
+    """A signed snapshot of ``scorer``; ``generation`` names the slot's model among the
+    models the slot has held (the control message that last changed it: "" for none)."""
     if not key:
         raise ValueError("a snapshot key is required")
     state = orjson.dumps(state_of(scorer))
@@ -70,6 +73,7 @@ def dump(
             "partition": partition,
             "slot": slot,
             "taken_at": taken_at,
+            "generation": generation,
         },
         option=orjson.OPT_SORT_KEYS,
     )
@@ -113,13 +117,13 @@ def load(
     partition: int,
     registry: Registry = REGISTRY,
     slot: str = "live",
-    not_before: float = 0.0,
+    generation: str = "",
 ) -> Scorer:
     """Verify, then restore. Raises :class:`SnapshotRefused` for anything unexpected: a
     snapshot signed for another partition or slot too (a shadow's learned state republished
-    under ``live:<p>`` would otherwise be restored as the live model), or taken before
-    ``not_before`` (when the slot's model last became another: an older one is of that
-    other model, whatever its spec)."""
+    under ``live:<p>`` would otherwise be restored as the live model), or of another of the
+    slot's models than ``generation`` (a snapshot from before a redeploy of the same spec,
+    which resets a model, would otherwise bring the old one back)."""
     try:
         outer = orjson.loads(blob)
         header = outer["header"].encode()
@@ -144,10 +148,10 @@ def load(
         raise SnapshotRefused(f"snapshot is of partition {meta.get('partition')}")
     if meta.get("slot") != slot:
         raise SnapshotRefused(f"snapshot is of the {meta.get('slot')!r} slot, not {slot!r}")
-    taken = meta.get("taken_at")
-    if isinstance(taken, bool) or not isinstance(taken, int | float) or taken < not_before:
+    if meta.get("generation", "") != generation:
         raise SnapshotRefused(
-            f"snapshot taken at {taken!r}, before the slot's model was deployed ({not_before})"
+            f"snapshot is of the slot's model before control message "
+            f"{generation or '(none)'}, not of the model since"
         )
     try:
         state = orjson.loads(_inflate(payload))

@@ -264,10 +264,11 @@ class ModelSlots:
     forgotten_ids: int = 0
     policy: Policy | None = None  # deployed through the control log (None: the worker's file)
     policy_sha: str = ""
-    # slot -> when (issued_at) its model last became another model: a deploy (fresh), a
-    # promotion or a rollback. A snapshot of the slot taken before then is of another model
-    # (even of the same spec: a redeploy to reset a poisoned model) and is not restored.
-    changed_at: dict[str, float] = field(default_factory=dict)
+    # slot -> the id of the control message that last made its model another (a deploy, a
+    # promotion, a rollback): snapshots carry it, and one of an earlier model of the slot
+    # (even of the same spec: a redeploy to reset a poisoned model) is not restored. A
+    # position in the log, not a time: no two clocks are compared.
+    changed_by: dict[str, str] = field(default_factory=dict)
 
     def apply(self, cmd: Command) -> str:
         """Apply ``cmd``; returns a sentence saying what changed. Raises ControlRefused."""
@@ -324,13 +325,13 @@ class ModelSlots:
             else:
                 self.shadow = cmd.spec
                 what = f"shadow model is now {cmd.spec.label()} (fresh)"
-            self.changed_at[cmd.slot or "live"] = cmd.issued_at
+            self.changed_by[cmd.slot or "live"] = cmd.id
         elif cmd.op == "promote":
             if self.shadow is None:
                 raise ControlRefused("no_shadow", "there is no shadow model to promote")
             self.history.append(self.live)
             self.live, self.shadow = self.shadow, None
-            self.changed_at["live"] = cmd.issued_at
+            self.changed_by["live"] = cmd.id
             what = f"promoted {self.live.label()} to live, keeping what it learned"
         elif cmd.op == "policy":
             assert cmd.policy is not None
@@ -340,7 +341,7 @@ class ModelSlots:
             if not self.history:
                 raise ControlRefused("no_history", "there is no earlier live model")
             self.live = self.history.pop()
-            self.changed_at["live"] = cmd.issued_at
+            self.changed_by["live"] = cmd.id
             what = f"rolled back: live model is {self.live.label()} again"
         else:  # retire_shadow
             if self.shadow is None:

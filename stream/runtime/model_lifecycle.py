@@ -156,9 +156,9 @@ class ModelManager:
         if blob is None:
             return self.fresh(spec), spec.label()
         try:
-            not_before = self.slots.changed_at.get(slot, 0.0)
+            generation = self.slots.changed_by.get(slot, "")
             model = snap.load(
-                blob, self.snapshot_key, spec, partition, slot=slot, not_before=not_before
+                blob, self.snapshot_key, spec, partition, slot=slot, generation=generation
             )
         except Exception as exc:  # SnapshotRefused, or any bug: never stop a partition here
             self.stats["snapshot_refused"] += 1
@@ -185,7 +185,8 @@ class ModelManager:
                 wanted.append(("shadow", det.shadow, self.slots.shadow))
             for slot, model, spec in wanted:
                 try:
-                    blob = snap.dump(model, spec, p, self.snapshot_key, slot, now)
+                    generation = self.slots.changed_by.get(slot, "")
+                    blob = snap.dump(model, spec, p, self.snapshot_key, slot, now, generation)
                 except Exception as exc:  # a model that cannot say what it learned
                     self.stats["snapshot_failed"] += 1
                     log.warning("snapshot_failed", slot=slot, partition=p, error=repr(exc))

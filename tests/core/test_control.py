@@ -97,26 +97,26 @@ def test_slots_shadow_promote_rollback() -> None:
     assert (slots.live, slots.history) == (HST, [])
 
 
-def test_slots_remember_when_each_slot_last_became_another_model() -> None:
-    # a snapshot of a slot taken before then is of another model (models/snapshot.load)
+def test_slots_remember_which_message_last_made_each_slot_another_model() -> None:
+    # snapshots carry it, and one of an earlier model of the slot is refused (models/snapshot)
     slots = ModelSlots(HST)
-    assert slots.changed_at == {}
+    assert slots.changed_by == {}
 
-    def do(op: str, **kw: object) -> float:
+    def do(op: str, **kw: object) -> str:
         cmd = verify(mk(op, **kw), KEY)
         slots.apply(cmd)  # type: ignore[arg-type]
-        return cmd.issued_at  # type: ignore[union-attr]
+        return cmd.id  # type: ignore[union-attr]
 
-    shadow_at = do("deploy", spec=OCSVM, slot="shadow")
-    assert slots.changed_at == {"shadow": shadow_at}
-    promoted_at = do("promote")
-    assert slots.changed_at["live"] == promoted_at
-    redeployed_at = do("deploy", spec=OCSVM, slot="live")  # the same spec: a reset
-    assert slots.changed_at["live"] == redeployed_at
-    rolled_back_at = do("rollback")
-    assert slots.changed_at["live"] == rolled_back_at
+    shadow = do("deploy", spec=OCSVM, slot="shadow")
+    assert slots.changed_by == {"shadow": shadow}
+    promoted = do("promote")
+    assert slots.changed_by["live"] == promoted
+    redeployed = do("deploy", spec=OCSVM, slot="live")  # the same spec: a reset
+    assert slots.changed_by["live"] == redeployed != promoted
+    rolled_back = do("rollback")
+    assert slots.changed_by["live"] == rolled_back
     do("policy", policy=POLICY_TEXT)
-    assert slots.changed_at["live"] == rolled_back_at  # a policy leaves the models alone
+    assert slots.changed_by["live"] == rolled_back  # a policy leaves the models alone
 
 
 def test_a_replayed_message_is_applied_once() -> None:

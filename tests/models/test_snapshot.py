@@ -58,13 +58,16 @@ def test_a_snapshot_of_another_slot_is_refused(trained) -> None:  # type: ignore
     assert snap.load(shadow, b"key", SPEC, 1, slot="shadow") is not None
 
 
-def test_a_snapshot_taken_before_its_slot_last_changed_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
+def test_a_snapshot_of_an_earlier_model_of_the_slot_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
     # a redeploy of the same spec resets a poisoned model: a snapshot from before it,
-    # republished, would bring the poison back (second review)
-    blob = snap.dump(trained, SPEC, 1, b"key", "live", 1_000.0)
-    with pytest.raises(snap.SnapshotRefused, match="before the slot's model was deployed"):
-        snap.load(blob, b"key", SPEC, 1, not_before=1_000.5)
-    assert snap.load(blob, b"key", SPEC, 1, not_before=1_000.0) is not None
+    # republished, would bring the poison back (second review). The slot's model is named
+    # by the control message that last changed it, a position in the log, not a time.
+    before = snap.dump(trained, SPEC, 1, b"key", "live", 1_000.0, generation="")
+    with pytest.raises(snap.SnapshotRefused, match="before control message m-7"):
+        snap.load(before, b"key", SPEC, 1, generation="m-7")
+    since = snap.dump(trained, SPEC, 1, b"key", "live", 0.0, generation="m-7")
+    assert snap.load(since, b"key", SPEC, 1, generation="m-7") is not None
+    assert snap.load(before, b"key", SPEC, 1) is not None  # no control message yet
 
 
 def test_tampered_payload_is_refused(trained) -> None:  # type: ignore[no-untyped-def]
