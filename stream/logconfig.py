@@ -21,10 +21,14 @@ from stream.core.pseudonym import Pseudonymizer
 
 ACTOR_KEYS = frozenset({"actor", "actors"})
 GROUP_KEYS = frozenset({"group"})
-# free text from an exception: a decoder's message quotes what it refused (a record's key,
-# the actor it names, an address), so every quoted part is pseudonymised as an actor
-TEXT_KEYS = frozenset({"error"})
-QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"")
+# A decoder's message quotes what it refused (a record's key, the actor it names, an
+# address): in the error text of the events that report a refused record, every quoted
+# part is pseudonymised as an actor. Other events' errors (Kafka's, the broker's) are left
+# alone: their quotes name hosts and settings, not people.
+REFUSAL_EVENTS = frozenset({"bad_record", "actor_state_unreadable"})
+REFUSAL_SUFFIX = "_skipped"  # activity_skipped, manual_decision_skipped, ...
+# a quote not inside a word (so "the actor's 'x'" pairs the right quotes)
+QUOTED = re.compile(r"(?<!\w)'((?:[^'\\]|\\.)*)'(?!\w)|(?<!\w)\"((?:[^\"\\]|\\.)*)\"(?!\w)")
 #: field name → kind of identifier (each kind has a pseudonym key of its own)
 ID_KEYS = {
     "account_id": "account",
@@ -35,6 +39,11 @@ ID_KEYS = {
     "profile": "profile",
     "profiles": "profile",
 }
+
+
+def _refusal(event: EventDict) -> bool:
+    name = event.get("event")
+    return isinstance(name, str) and (name in REFUSAL_EVENTS or name.endswith(REFUSAL_SUFFIX))
 
 
 class PseudonymizeIdentifiers:
@@ -55,7 +64,7 @@ class PseudonymizeIdentifiers:
                 event[key] = self._map(value, p.actor)
             elif key in GROUP_KEYS:
                 event[key] = self._map(value, p.group)
-            elif key in TEXT_KEYS and isinstance(value, str):
+            elif key == "error" and isinstance(value, str) and _refusal(event):
                 event[key] = QUOTED.sub(self._quoted, value)
             elif key in ID_KEYS:
                 kind = ID_KEYS[key]

@@ -130,11 +130,16 @@ def test_error_texts_in_logs_pseudonymise_what_they_quote() -> None:
     configure_logging(level="info", fmt="json", stream=buf, pseudonymizer=Pseudonymizer(KEY))
     log = structlog.get_logger("t")
     log.warning("bad_record", error="keyed 'bob' but about 'ip:203.0.113.9': key it so")
-    log.warning("bad_record", error="ValueError: \"p_victim\" is not an address; '' empty")
-    log.warning("bad_key", error="key 'k\udcff' refused")  # a lone surrogate: no exception
+    log.warning("outcome_skipped", error="ValueError: \"p_victim\" is not an address; '' empty")
+    log.warning("bad_record", error="key 'k\udcff' refused")  # a lone surrogate: no exception
+    log.warning("bad_record", error="the actor's key 'account:carol' is not its own")
+    # other errors name hosts and settings, not people: left as they are
+    log.warning("fetch_failed", error="cannot reach 'kafka-1:9092'")
     lines = [orjson.loads(line)["error"] for line in buf.getvalue().splitlines()]
-    for raw in ("bob", "203.0.113.9", "p_victim"):
-        assert not any(raw in line for line in lines), raw
+    for raw in ("bob", "203.0.113.9", "p_victim", "carol"):
+        assert not any(raw in line for line in lines[:4]), raw
     assert lines[0].startswith("keyed 'p_") and "but about 'ip:p_" in lines[0]
     assert lines[1].endswith("is not an address; '' empty")
     assert lines[2] == "key '<not UTF-8>' refused"
+    assert lines[3].startswith("the actor's key 'account:p_")
+    assert lines[4] == "cannot reach 'kafka-1:9092'"
