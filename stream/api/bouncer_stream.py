@@ -41,7 +41,7 @@ from faust.web import Request, Response, View
 from stream.api.auth import enforcement_caller
 from stream.api.query import WorkerQuery
 from stream.core.actions import Action
-from stream.core.decision_index import Entry
+from stream.core.decision_index import Entry, applies_under
 from stream.settings import Settings
 
 SCOPE_NAMES = {"ip": "Ip", "range": "Range", "account": "Account", "session": "Session"}
@@ -119,7 +119,7 @@ class Filters:
         )
 
     def keep(self, e: Entry) -> bool:
-        if e.ref.scope not in self.scopes or e.ref.tenant != self.tenant:
+        if e.ref.scope not in self.scopes or not applies_under(e.ref, self.tenant):
             return False
         if self.origins is not None and e.decision.origin not in self.origins:
             return False

@@ -64,6 +64,13 @@ def _ip_int(text: str) -> tuple[int, int] | None:
         return None
 
 
+def applies_under(ref: ActorRef, tenant: str | None) -> bool:
+    """Whether a decision about ``ref`` is in force for a request of ``tenant``: one of its
+    own tenant's, or about an address or range and made without a tenant (those apply
+    under every tenant: naming a tenant never hides the decision about an address)."""
+    return ref.tenant == tenant or (ref.tenant is None and ref.scope in ("ip", "range"))
+
+
 class DecisionIndex:
     def __init__(self, max_entries: int = 1_000_000) -> None:
         self.max_entries = max_entries
@@ -73,6 +80,7 @@ class DecisionIndex:
         self.version = 0
         self.evicted = 0
         self.skipped = 0  # decisions about actors that do not parse
+        self.tenanted = 0  # decisions put in force about a tenant's actor
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -101,6 +109,8 @@ class DecisionIndex:
         else:
             self._remove(key)
             self._entries[key] = Entry(ref, d, action, d.expires_at, bouncer_id(d.decision_id))
+            if ref.tenant is not None:
+                self.tenanted += 1
             if ref.scope == "range":
                 net = ipaddress.ip_network(ref.value)
                 bucket = self._nets.setdefault((ref.tenant, net.version, net.prefixlen), {})
@@ -173,7 +183,7 @@ class DecisionIndex:
                         found.append(e)
                 bits = 32 if version == 4 else 128
                 for (t, v, plen), bucket in self._nets.items():
-                    if v != version or t not in tenants:
+                    if v != version or t not in tenants:  # tenants: see applies_under
                         continue
                     k = bucket.get(number >> (bits - plen) << (bits - plen))
                     if k is not None:

@@ -140,12 +140,26 @@ class GlobalView(Service):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._changed.wait(), timeout_s)
 
+    def _tenants_unchecked(self) -> None:
+        """Decisions name tenants, but /check reads none: say so once (an upgrade from when
+        /check read X-Tenant-Id by default leaves a multi-tenant platform unenforced)."""
+        if self.stats["tenant_decisions_unchecked"] == 0:
+            log.warning(
+                "tenant_decisions_unchecked",
+                detail="decisions name tenants but SCRAPEGUARD_CHECK_TENANT_HEADER is not set: "
+                "/check finds none of their accounts and sessions (set it to a header your "
+                "gateway sets itself; docs/enforcement.md)",
+            )
+        self.stats["tenant_decisions_unchecked"] += 1
+
     # -- feeds -------------------------------------------------------------------------
     def _on_decision(self, rec: Any) -> None:
         d = Decision.decode(rec.value)
         self.store.add(d)
         if self.index.add(d):
             self._notify()
+            if self.index.tenanted and not self.settings.check_tenant_header:
+                self._tenants_unchecked()
         if d.shadow:
             return
         if d.origin == "manual":

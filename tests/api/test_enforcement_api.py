@@ -95,7 +95,13 @@ def test_filters_default_to_ip_and_range() -> None:
     assert wide.keep(ip) and wide.keep(acc)
     assert not Filters.of({"origins": "manual"}).keep(ip)
     assert not Filters.of({"scenarios_not_containing": "profiles"}).keep(ip)
-    assert not Filters.of({"tenant": "t1"}).keep(ip)
+    # a tenant's bouncer gets its tenant's decisions and the addresses decided without one,
+    # as /check applies them (never another tenant's, nor accounts without a tenant)
+    t1 = Filters.of({"tenant": "t1", "scopes": "Ip,Account"})
+    assert t1.keep(ip) and not t1.keep(acc)
+    assert t1.keep(entry("t1/account:a", "block")) and not t1.keep(
+        entry("t2/ip:192.0.2.1", "block")
+    )
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,8 @@ def worker_env(broker: EmbeddedBroker, session_dir: Path) -> dict[str, str]:
         "SCRAPEGUARD_SNAPSHOT_EVERY_S": "2",
         "SCRAPEGUARD_INCIDENT_QUIET_S": "3600",
         "SCRAPEGUARD_API_TOKEN": API_TOKEN,
+        # /check reads a tenant: the nginx test shows the shipped config drops a client's
+        "SCRAPEGUARD_CHECK_TENANT_HEADER": "X-Tenant-Id",
         **KEYS,
     }
 

@@ -133,7 +133,8 @@ def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
         60,
     )
     assert b"Access blocked" in body and int(headers["Retry-After"]) > 3600
-    # naming a tenant of its own does not lift the block (nginx drops the client's header)
+    # naming a tenant of its own does not lift the block: the session worker reads
+    # X-Tenant-Id (tests/e2e/conftest.py), and nginx drops the client's
     tenant = {"X-Account-Id": "ngx-blocked", "X-Tenant-Id": "elsewhere"}
     assert request(f"{nginx}/profiles/2", tenant)[0] == 403
 

@@ -141,3 +141,23 @@ def test_a_key_or_token_that_is_not_utf8_is_refused_not_an_error() -> None:
     assert (
         raw_statuses(s, Query(DecisionIndex(), registry), lines) == [b"HTTP/1.1 403 Forbidden"] * 3
     )
+
+
+def test_a_worker_says_when_decisions_name_tenants_that_check_does_not_read() -> None:
+    # an upgrade from when /check read X-Tenant-Id by default: a multi-tenant platform's
+    # decisions would no longer be found, and the worker says so once (and counts)
+    from stream.runtime.global_view import GlobalView
+
+    class Rec:
+        def __init__(self, d: Decision) -> None:
+            self.value = d.encode()
+
+    def fed(s: Settings, *actors: str) -> int:
+        v = GlobalView(s, writer=None, owned=set, on_control=lambda *a: None)  # type: ignore[arg-type]
+        for i, actor in enumerate(actors):
+            v._on_decision(Rec(block(actor, f"{i:032x}")))
+        return v.stats["tenant_decisions_unchecked"]
+
+    assert fed(Settings(), "ip:192.0.2.1", "account:42") == 0
+    assert fed(Settings(), "ip:192.0.2.1", "t1/account:42", "t1/ip:192.0.2.2") == 2
+    assert fed(Settings(check_tenant_header="X-Tenant-Id"), "t1/account:42") == 0
