@@ -93,7 +93,8 @@ def compile_format(fmt: str) -> re.Pattern[str]:
         parts.append(re.escape(fmt[pos : m.start()]))
         name = m.group(1)
         nxt = fmt[m.end() : m.end() + 1]
-        body = r"[^\]]*?" if nxt == "]" else r'[^"]*?' if nxt == '"' else r".*?"
+        # a quoted field may hold an escaped quote: Apache writes a client's " as \"
+        body = r"[^\]]*?" if nxt == "]" else r'(?:[^"\\]|\\.)*?' if nxt == '"' else r".*?"
         if nxt == "" or nxt == " ":
             body = r"\S*" if nxt == " " and name not in ("time_local",) else r".*"
         if name == "time_local":
