@@ -156,9 +156,10 @@ class GlobalView(Service):
     def _on_decision(self, rec: Any) -> None:
         d = Decision.decode(rec.value)
         self.store.add(d)
+        tenanted = self.index.tenanted
         if self.index.add(d):
             self._notify()
-            if self.index.tenanted and not self.settings.check_tenant_header:
+            if self.index.tenanted > tenanted and not self.settings.check_tenant_header:
                 self._tenants_unchecked()
         if d.shadow:
             return

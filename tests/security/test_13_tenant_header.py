@@ -159,5 +159,5 @@ def test_a_worker_says_when_decisions_name_tenants_that_check_does_not_read() ->
         return v.stats["tenant_decisions_unchecked"]
 
     assert fed(Settings(), "ip:192.0.2.1", "account:42") == 0
-    assert fed(Settings(), "ip:192.0.2.1", "t1/account:42", "t1/ip:192.0.2.2") == 2
+    assert fed(Settings(), "t1/account:42", "ip:192.0.2.1", "t1/ip:192.0.2.2") == 2
     assert fed(Settings(check_tenant_header="X-Tenant-Id"), "t1/account:42") == 0
