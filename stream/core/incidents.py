@@ -33,6 +33,9 @@ from stream.core.pseudonym import Pseudonymizer
 CONTACT_FIELDS = frozenset({"email", "phone", "address", "birthdate", "date_of_birth"})
 MAX_ACTORS = 1000
 MAX_DECISIONS = 200
+# operators' decisions (an appeal upheld, a manual block) are kept past MAX_DECISIONS, up
+# to this many more: an incident's record must show the appeal next to the block it lifted
+MAX_MANUAL_DECISIONS = 50
 MAX_USER_AGENTS = 100
 MAX_FIELDS = 256
 PENDING_MAX = 5000  # items buffered per key before an incident opens
@@ -178,9 +181,15 @@ class Incident:
         if not all(isinstance(f, str) for f in inc.fields):
             raise TypeError("fields must be strings")
         inc.user_agents = {u for u in inc.user_agents if isinstance(u, str)}
-        inc.decisions = inc.decisions[:MAX_DECISIONS]
+        inc.decisions = inc.decisions[: MAX_DECISIONS + MAX_MANUAL_DECISIONS]
         inc.first_requests = inc.first_requests[:5]
         return inc
+
+
+def _manual(reasons: list[str] | None) -> bool:
+    """An operator's decision: its reason is ``manual: …``, ``manual_delete: …`` or
+    ``manual_allow: …`` (stream.core.enforcement.apply_manual)."""
+    return reasons is not None and len(reasons) > 0 and reasons[0].startswith("manual")
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -233,9 +242,7 @@ class IncidentBook:
                 self._buffer(it)
                 return
             first = min([it.ts] + [p.ts for p in self.pending.get(it.key, ())])
-            inc = self.open[it.key] = Incident(
-                _incident_id(it.key, it.ts), it.key, first, it.ts
-            )
+            inc = self.open[it.key] = Incident(_incident_id(it.key, it.ts), it.key, first, it.ts)
             for earlier in self.pending.pop(it.key, ()):
                 if earlier.ts >= it.ts - PENDING_S:
                     self._add(inc, earlier, ledger)
@@ -286,7 +293,10 @@ class IncidentBook:
         if it.kind == "decision":
             if info is not None:
                 info["action"] = it.action
-            if len(inc.decisions) < MAX_DECISIONS:
+            kept = len(inc.decisions)
+            if kept < MAX_DECISIONS or (
+                kept < MAX_DECISIONS + MAX_MANUAL_DECISIONS and _manual(it.reasons)
+            ):
                 inc.decisions.append(
                     {
                         "ts": it.ts,
@@ -296,6 +306,8 @@ class IncidentBook:
                         "decision_id": it.decision_id,
                     }
                 )
+            else:
+                self.evictions["incident_decision"] += 1
             return
         inc.requests += 1
         for f in it.fields or ():

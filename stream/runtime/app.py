@@ -39,6 +39,7 @@ INCIDENT_EVICTIONS = (
     "open_incident",
     "incident_user_agent",
     "incident_field",
+    "incident_decision",
 )
 
 

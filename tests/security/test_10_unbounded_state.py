@@ -88,6 +88,25 @@ def test_incident_user_agents_are_capped() -> None:
     assert book.evictions["incident_user_agent"] == 5000 - bound
 
 
+def test_incident_decisions_are_capped_but_an_appeal_is_kept_past_the_cap() -> None:
+    # an appeal made after a busy incident's 200th decision was dropped, so the incident
+    # (and its breach report) no longer showed it next to the block it lifted
+    book = IncidentBook()
+
+    def decision(i: int, reason: str) -> FeedItem:
+        return FeedItem("decision", "subnet:k", f"account:x{i}", NOW + i, action="block",
+                        reasons=[reason], decision_id=f"{i:032x}")  # fmt: skip
+
+    bound, extra = incidents_mod.MAX_DECISIONS, incidents_mod.MAX_MANUAL_DECISIONS
+    rules = [decision(i, "profiles_per_hour 400 > 300") for i in range(bound + 10)]
+    appeals = [decision(bound + 10 + i, "manual_delete: appeal") for i in range(extra + 5)]
+    incs, _ = book.process(rules + appeals)
+    reasons = [d["reasons"][0] for d in incs[-1].decisions]
+    assert len(reasons) == bound + extra
+    assert reasons.count("manual_delete: appeal") == extra  # the rules' past the cap: not kept
+    assert book.evictions["incident_decision"] == 10 + 5
+
+
 def test_open_incidents_are_capped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(incidents_mod, "MAX_OPEN", 50)
     book = IncidentBook()
@@ -110,7 +129,10 @@ def test_the_global_views_incidents_and_members_are_capped(
     monkeypatch.setattr(global_view, "MAX_MEMBERS", 10)
     key = "c" * 40
     v = GlobalView(
-        Settings(control_key=SecretStr(key)), writer=None, owned=set, on_control=lambda *a: None  # type: ignore[arg-type]
+        Settings(control_key=SecretStr(key)),
+        writer=None,
+        owned=set,
+        on_control=lambda *a: None,  # type: ignore[arg-type]
     )
     for i in range(1000):
         inc = {
