@@ -351,6 +351,10 @@ class ModelSlots:
         del self.history[:-20]
         return what
 
+    def generation(self, slot: str) -> str:
+        """The slot's model as snapshots name it (:attr:`changed_by`; "" before any change)."""
+        return self.changed_by.get(slot, "")
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "live": self.live.as_dict(),

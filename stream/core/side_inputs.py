@@ -48,13 +48,18 @@ def _each(
     return out
 
 
+def _from_the_future(det: PartitionDetector, ts: float) -> bool:
+    """``ts`` is later than the partition's clock allows (``max_future_skew_s``)."""
+    return ts > det.clock() + det.limits.max_future_skew_s
+
+
 def apply_group_signals(det: PartitionDetector, signals: Iterable[GroupSignal]) -> BatchResult:
     """Group signals from the correlator: remember them, and decide at once."""
     return _each(det, signals, _signal, "group_signal")
 
 
 def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
-    if sig.ts > det.clock() + det.limits.max_future_skew_s:
+    if _from_the_future(det, sig.ts):
         raise ValueError("group signal from the future")  # it could pin a flag for good
     state = det.actors.get(sig.actor)
     if state is None:
@@ -89,7 +94,7 @@ def apply_manual_decisions(
 
 
 def _manual(det: PartitionDetector, out: BatchResult, m: ManualDecision) -> None:
-    if not MIN_TS <= m.ts <= det.clock() + det.limits.max_future_skew_s:
+    if m.ts < MIN_TS or _from_the_future(det, m.ts):
         # its ttl counts from ts: one dated far ahead would keep an allow in force for good
         raise ValueError("manual decision dated before 2000 or from the future")
     state = det.actors.get(m.actor)

@@ -156,9 +156,13 @@ class ModelManager:
         if blob is None:
             return self.fresh(spec), spec.label()
         try:
-            generation = self.slots.changed_by.get(slot, "")
             model = snap.load(
-                blob, self.snapshot_key, spec, partition, slot=slot, generation=generation
+                blob,
+                self.snapshot_key,
+                spec,
+                partition,
+                slot=slot,
+                generation=self.slots.generation(slot),
             )
         except Exception as exc:  # SnapshotRefused, or any bug: never stop a partition here
             self.stats["snapshot_refused"] += 1
@@ -185,7 +189,7 @@ class ModelManager:
                 wanted.append(("shadow", det.shadow, self.slots.shadow))
             for slot, model, spec in wanted:
                 try:
-                    generation = self.slots.changed_by.get(slot, "")
+                    generation = self.slots.generation(slot)
                     blob = snap.dump(model, spec, p, self.snapshot_key, slot, now, generation)
                 except Exception as exc:  # a model that cannot say what it learned
                     self.stats["snapshot_failed"] += 1
