@@ -15,3 +15,10 @@ import hmac
 def derive(key: bytes, label: str) -> bytes:
     """The sub-key of ``key`` for ``label``."""
     return hmac.new(key, b"scrapeguard/" + label.encode(), hashlib.sha256).digest()
+
+
+def hash_seed(key: bytes) -> int:
+    """The 32-bit seed of the profile and address hashes (:mod:`stream.core.windows`)
+    under ``key``: which profile ids share a sketch position is then the deployment's
+    secret."""
+    return int.from_bytes(derive(key, "sketch-hash")[:4], "little")

@@ -24,7 +24,40 @@ from dataclasses import dataclass
 from stream.core.sliding_counter import SlidingCounter, shared_int
 from stream.core.sliding_counter import zeros as _zeros
 
-__all__ = ["DistinctSpec", "SlidingCounter", "SlidingDistinct", "shared_int", "stable_hash"]
+__all__ = [
+    "DistinctSpec",
+    "SlidingCounter",
+    "SlidingDistinct",
+    "hash_seed",
+    "shared_int",
+    "stable_hash",
+    "use_hash_seed",
+]
+
+
+# The CRC's start value, from a deployment secret (:func:`use_hash_seed`); 0 = unkeyed.
+_seed = 0
+
+
+def use_hash_seed(seed: int) -> None:
+    """Key :func:`stable_hash` for this process (a worker: from its pseudonym key).
+
+    Without a key, anyone who reads this code can search offline for profile ids that
+    share a sketch position and scrape only those, so an actor's distinct-profile count
+    never grows. With a seed unknown to them, which ids collide cannot be computed.
+    Set once at start-up, before any state is restored: hashes kept in actor state
+    were made with the seed in use when they were written (a new seed makes
+    distinct counts read high for up to a window, a day, as old and new hashes mix).
+    """
+    global _seed
+    if not 0 <= seed <= 0xFFFFFFFF:
+        raise ValueError("a hash seed is a 32-bit unsigned integer")
+    _seed = seed
+
+
+def hash_seed() -> int:
+    """The seed :func:`stable_hash` uses now (0: unkeyed)."""
+    return _seed
 
 
 def stable_hash(text: str) -> int:
@@ -32,9 +65,12 @@ def stable_hash(text: str) -> int:
 
     Python's ``hash`` is salted per process, so CRC-32 is used for stability and the
     murmur3 finaliser mixes it: CRC-32 alone is linear, and sequential ids ("1001",
-    "1002", ...) would crowd a few sketch positions.
+    "1002", ...) would crowd a few sketch positions. The CRC starts from the process's
+    seed (:func:`use_hash_seed`); the finaliser, which is not linear, then makes where
+    an item lands depend on the seed. Not a MAC: two ids of one length whose CRCs are
+    equal stay equal under every seed (among real ids such pairs are rare and apart).
     """
-    h = zlib.crc32(text.encode())
+    h = zlib.crc32(text.encode(), _seed)
     h ^= h >> 16
     h = (h * 0x85EBCA6B) & 0xFFFFFFFF
     h ^= h >> 13

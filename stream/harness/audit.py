@@ -18,6 +18,7 @@ from stream.core.batch import Limits
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
 from stream.core.records import DeadLetter, Decision
+from stream.core.windows import hash_seed, use_hash_seed
 
 COMPARED = (
     "events",
@@ -71,9 +72,26 @@ class AuditResult:
 
 
 def from_scratch(
-    records: Iterable[KRecord], policy: Policy, topic: str, now: float, batch: int = 2000
+    records: Iterable[KRecord],
+    policy: Policy,
+    topic: str,
+    now: float,
+    batch: int = 2000,
+    seed: int = 0,
 ) -> tuple[dict[str, ActorState], set[str], set[tuple[int, int]]]:
-    """States, decision ids and dead-lettered (partition, offset) of one clean pass."""
+    """States, decision ids and dead-lettered (partition, offset) of one clean pass,
+    with the workers' hash ``seed`` (their distinct counts are compared)."""
+    before = hash_seed()
+    use_hash_seed(seed)
+    try:
+        return _from_scratch(records, policy, topic, now, batch)
+    finally:
+        use_hash_seed(before)
+
+
+def _from_scratch(
+    records: Iterable[KRecord], policy: Policy, topic: str, now: float, batch: int
+) -> tuple[dict[str, ActorState], set[str], set[tuple[int, int]]]:
     by_part: dict[int, list[KRecord]] = defaultdict(list)
     for r in records:
         by_part[r.partition].append(r)

@@ -1,4 +1,5 @@
-"""The worker's process-wide set-up (stream.cli.worker): GIL switch interval, GC."""
+"""The worker's process-wide set-up (stream.cli.worker): GIL switch interval, GC,
+the hash seed."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from collections.abc import Iterator
 import pytest
 
 from stream.cli.worker import configure_interpreter
+from stream.core import subkeys
+from stream.core.windows import hash_seed, use_hash_seed
 from stream.settings import Settings
 
 
 @pytest.fixture()
 def interpreter_settings() -> Iterator[None]:
     """The interpreter's settings as they were, after the test."""
-    before, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    before, thresholds, seed = sys.getswitchinterval(), gc.get_threshold(), hash_seed()
     yield
     sys.setswitchinterval(before)
     gc.set_threshold(*thresholds)
+    use_hash_seed(seed)
 
 
 def test_the_worker_keeps_the_gil_50_ms_and_collects_young_garbage_every_50k_by_default(
@@ -52,3 +56,15 @@ def test_the_switch_interval_is_a_setting(
     monkeypatch.setenv("SCRAPEGUARD_GIL_SWITCH_INTERVAL_MS", "0.1")
     with pytest.raises(ValueError, match="gil_switch_interval_ms"):
         Settings()
+
+
+def test_the_profile_hash_is_seeded_from_the_pseudonym_key(
+    interpreter_settings: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = "k" * 40
+    monkeypatch.setenv("SCRAPEGUARD_PSEUDONYM_KEY", key)
+    configure_interpreter(Settings())
+    assert hash_seed() == subkeys.hash_seed(key.encode()) != 0
+    monkeypatch.setenv("SCRAPEGUARD_PSEUDONYM_KEY", "m" * 40)
+    configure_interpreter(Settings())
+    assert hash_seed() == subkeys.hash_seed(b"m" * 40) != subkeys.hash_seed(key.encode())
