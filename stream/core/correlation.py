@@ -29,8 +29,10 @@ from typing import Any
 import orjson
 import structlog
 
+from stream.core.actor_ref import ActorRef, parse_actor
 from stream.core.internal_records import (
     ADDRESS_METRIC,
+    NEW_SESSIONS_METRIC,
     SUBNET_METRIC,
     Activity,
     GroupSignal,
@@ -45,6 +47,9 @@ MAX_RECENT = 256  # members remembered by name per group, to signal all of them
 GROUP_IDLE_S = 2 * 3600.0
 MAX_GROUPS = 50_000  # per partition: IPs and subnets; the least recently active go first
 TURN_MIN_S = 300.0  # event time between two turns of a group's evidence
+# new sessions' views must be at least this share of an address's views in the hour: an
+# address whose people keep their cookies (or log in) is not judged by its newcomers
+NEW_SESSIONS_SHARE = 0.5
 
 log = structlog.get_logger(__name__)
 
@@ -57,12 +62,25 @@ def subnet_of(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def address_actor(activity_actor: str, ip: str) -> str:
+    """The actor that stands for ``ip`` under the activity's tenant: ``ip:ADDRESS``, or
+    for IPv6 ``range:…/64`` (one host's or household's block: it picks a new address in
+    it at will)."""
+    tenant = parse_actor(activity_actor).tenant
+    if ":" in ip:
+        return ActorRef(tenant, "range", subnet_of(ip)).key
+    return ActorRef(tenant, "ip", ip).key
+
+
 class GroupState:
     """Distinct accounts and profile views of one IP or subnet over the last hour."""
 
     __slots__ = (
         "accounts",
         "flagged",
+        "fresh",
+        "fresh_block",
+        "fresh_until",
         "last_ts",
         "recent",
         "scores",
@@ -88,6 +106,29 @@ class GroupState:
         # member is told otherwise than the rest
         self.told = (0, 0)
         self.turned_ts = 0.0  # event time of the last turn
+        # profile views of new sessions on the address, in the hour (once there are any);
+        # when its signal to the address ends, and whether that signal asked for a block
+        self.fresh: SlidingCounter | None = None
+        self.fresh_until = 0.0
+        self.fresh_block = False
+
+    def add_session(self, act: Activity) -> None:
+        """A session's activity: its views (of a new session, apart), not an account."""
+        if self.fresh is None:
+            self.fresh = SlidingCounter(60, 60.0, channels=2, typecode="I")
+        self.fresh.add(act.ts, (act.views if act.fresh else 0, act.views))
+        if act.ts > self.last_ts:
+            self.last_ts = act.ts
+
+    @property
+    def fresh_views_per_hour(self) -> int:
+        """Profile views of sessions in their first requests, in the hour."""
+        return 0 if self.fresh is None else self.fresh.total(0)
+
+    @property
+    def session_views_per_hour(self) -> int:
+        """Profile views of sessions (new or not), in the hour."""
+        return 0 if self.fresh is None else self.fresh.total(1)
 
     def add(self, act: Activity) -> None:
         self.accounts.add(stable_hash(act.actor), act.ts)
@@ -141,6 +182,16 @@ class GroupState:
                 "f": self.flagged,
                 "tt": self.turned_ts,
                 "tl": list(self.told),
+                **(
+                    {
+                        "fh": self.fresh.head,
+                        "fr": list(self.fresh.ring),
+                        "fu": self.fresh_until,
+                        "fb": self.fresh_block,
+                    }
+                    if self.fresh is not None
+                    else {}
+                ),
             }
         )
 
@@ -155,7 +206,7 @@ class GroupState:
                 int(head),
                 int(sweep),
                 bytes.fromhex(members),
-                bytes.fromhex(stamps) if stamps else None,
+                bytes.fromhex(stamps) if stamps is not None else None,
             )
             g.views.head = int(d["vh"])
             for i, v in enumerate(d["vr"]):
@@ -169,6 +220,16 @@ class GroupState:
             g.turned_ts = float(d.get("tt", 0.0))
             high, evidenced = d.get("tl", (0, 0))
             g.told = (int(high), int(evidenced))
+            if "fr" in d:  # new sessions' views (a state written before has none)
+                g.fresh = fresh = SlidingCounter(60, 60.0, channels=2, typecode="I")
+                fresh.head = int(d["fh"])
+                ring = [int(v) for v in d["fr"]]
+                if len(ring) != len(fresh.ring):
+                    raise ValueError("new sessions' ring of another size")
+                for i, v in enumerate(ring):
+                    fresh.ring[i] = v
+                fresh.totals = [sum(ring[0::2]), sum(ring[1::2])]
+                g.fresh_until, g.fresh_block = float(d["fu"]), bool(d["fb"])
             if not (
                 math.isfinite(g.turned_ts)
                 and all(0.0 <= v <= 1.0 for v in g.scores.values())
@@ -238,6 +299,9 @@ class GroupCorrelator:
             subnet = subnet_of(act.ip)
         except ValueError:
             return  # the detector only forwards validated addresses
+        if act.session:
+            self._session(act, subnet, signals, changed)
+            return
         for key, metric, limit in (
             ("ip:" + act.ip, ADDRESS_METRIC, groups.accounts_per_ip),
             ("subnet:" + subnet, SUBNET_METRIC, groups.accounts_per_subnet),
@@ -252,6 +316,50 @@ class GroupCorrelator:
             g.add(act)
             changed.add(key)
             self._check(g, key, metric, limit, act, signals)
+
+    def _session(
+        self, act: Activity, subnet: str, out: list[GroupSignal], changed: set[str]
+    ) -> None:
+        """A session's views on its address (IPv6: its /64). Past ``[groups]
+        new_session_views_per_ip`` views of new sessions, while they are most of the
+        address's views, a signal to the address itself — when due, and at once when it
+        newly asks for a block."""
+        limit = self.policy.groups.new_session_views_per_ip
+        if limit is None:
+            return
+        key = "ip:" + act.ip if ":" not in act.ip else "subnet:" + subnet
+        g = self.groups.get(key)
+        if g is None:
+            g = self.groups[key] = GroupState()
+        else:
+            self.groups.move_to_end(key)
+        g.add_session(act)
+        changed.add(key)
+        if not act.fresh:
+            return
+        n = g.fresh_views_per_hour
+        block = limit.block is not None and n > limit.block
+        if not (block or (limit.challenge is not None and n > limit.challenge)):
+            return
+        if n < NEW_SESSIONS_SHARE * (g.session_views_per_hour + g.views_per_hour):
+            return  # most of the address's views are of people who keep their sessions
+        ttl = self.policy.groups.signal_ttl_s
+        if g.fresh_until - act.ts > ttl / 2 and not (block and not g.fresh_block):
+            return  # signalled, in force for a while yet, and not newly over the block
+        g.fresh_until, g.fresh_block = act.ts + ttl, block
+        threshold = limit.block if block else limit.challenge
+        assert threshold is not None
+        out.append(
+            GroupSignal(
+                address_actor(act.actor, act.ip),
+                key,
+                NEW_SESSIONS_METRIC,
+                n,
+                int(threshold),
+                act.ts,
+                act.ts + ttl,
+            )
+        )
 
     def bound(self) -> list[str]:
         """Evict the least recently active groups beyond ``max_groups``; their keys."""

@@ -21,6 +21,7 @@ from hashlib import blake2b
 from typing import TYPE_CHECKING
 
 from stream.core.actions import Action
+from stream.core.internal_records import GROUP_METRICS
 from stream.core.operator_records import ManualDecision
 from stream.core.records import Decision
 
@@ -42,7 +43,7 @@ class Origin(IntEnum):
         return self.name.lower()
 
 
-_GROUP_METRICS = ("accounts_per_ip", "accounts_per_subnet")
+_GROUP_METRICS = GROUP_METRICS
 
 
 def origin_of(reasons: tuple[str, ...] | list[str]) -> Origin:

@@ -23,7 +23,11 @@ class Activity:
     """One account on one IP during one detector batch (detector → correlator), with the
     account's latest model score (0 before its first) and whether that score rests on
     evidence of its own (``evidenced``: ``[groups] member_min_profiles_per_hour`` profile
-    views in the hour). A record written before these were carried reads as 0, without."""
+    views in the hour). A record written before these were carried reads as 0, without.
+
+    ``session``: the actor is not an account but a session, no account of the address's
+    groups; its views count towards the address's ``new_session_views_per_ip`` while it is
+    ``fresh`` (in its first requests: :data:`FRESH_MAX_EVENTS`), and later against it."""
 
     actor: str
     ip: str
@@ -31,18 +35,22 @@ class Activity:
     views: int
     score: float = 0.0
     evidenced: bool = False
+    session: bool = False
+    fresh: bool = False
 
     def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "a": self.actor,
-                "i": self.ip,
-                "t": self.ts,
-                "v": self.views,
-                "s": self.score,
-                "e": self.evidenced,
-            }
-        )
+        d = {
+            "a": self.actor,
+            "i": self.ip,
+            "t": self.ts,
+            "v": self.views,
+            "s": self.score,
+            "e": self.evidenced,
+        }
+        if self.session:
+            d["n"] = True
+            d["f"] = self.fresh
+        return orjson.dumps(d)
 
     @classmethod
     def decode(cls, raw: bytes | None) -> Activity:
@@ -59,6 +67,12 @@ class Activity:
         if not isinstance(evidenced, bool):
             raise ValueError(f"{what}: e must be true or false")
         act.evidenced = evidenced
+        session, fresh = d.get("n", False), d.get("f", False)
+        if not (isinstance(session, bool) and isinstance(fresh, bool)):
+            raise ValueError(f"{what}: n and f must be true or false")
+        if fresh and not session:
+            raise ValueError(f"{what}: only a session is fresh")
+        act.session, act.fresh = session, fresh
         if not 0 <= act.views < 2**31:
             raise ValueError(f"{what}: v must be a count of profile views")
         if not 0.0 <= act.score <= 1.0:
@@ -66,8 +80,14 @@ class Activity:
         return act
 
 
-# the correlator's groups: the accounts of one address, and of one /24 (or IPv6 /48)
+# the correlator's groups: the accounts of one address, and of one /24 (or IPv6 /64)
 ADDRESS_METRIC, SUBNET_METRIC = "accounts_per_ip", "accounts_per_subnet"
+# profile views of sessions in their first requests, from one address (an IPv6 /64):
+# a logged-out scraper that drops its cookie on every request (signalled to the address)
+NEW_SESSIONS_METRIC = "new_session_views_per_ip"
+GROUP_METRICS = (ADDRESS_METRIC, SUBNET_METRIC, NEW_SESSIONS_METRIC)
+# a session is fresh while it has made at most this many requests
+FRESH_MAX_EVENTS = 3
 
 
 def group_share(high: int, evidenced: int, threshold: int) -> float:
@@ -80,7 +100,9 @@ def group_share(high: int, evidenced: int, threshold: int) -> float:
 
 @dataclass(slots=True)
 class GroupSignal:
-    """An account belongs to a group that passed a ``[groups]`` limit (correlator → detector).
+    """An account belongs to a group that passed a ``[groups]`` limit (correlator → detector);
+    or, for ``new_session_views_per_ip``, the address (``ip:…``, an IPv6 ``range:…/64``)
+    whose new sessions passed it is the actor.
 
     ``high``: how many of the group's accounts with evidence of their own (``evidenced``)
     score ``[groups] member_min_score`` or more: the evidence of the group as a whole (0
@@ -138,8 +160,8 @@ class GroupSignal:
         )
         if not sig.ts < sig.expires_at:
             raise ValueError(f"{what}: expires_at must be after ts")
-        if sig.metric not in (ADDRESS_METRIC, SUBNET_METRIC):
-            raise ValueError(f"{what}: metric must be {ADDRESS_METRIC} or {SUBNET_METRIC}")
+        if sig.metric not in GROUP_METRICS:
+            raise ValueError(f"{what}: metric must be one of {', '.join(GROUP_METRICS)}")
         if not (0 <= sig.high < 2**31 and 0 <= sig.evidenced < 2**31):
             raise ValueError(f"{what}: high and evidenced must be counts of accounts")
         if not 0 <= sig.threshold < 2**31:

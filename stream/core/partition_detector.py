@@ -28,7 +28,7 @@ from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action
 from stream.core.features import StreamContext
 from stream.core.incidents import incident_key, sample_path
-from stream.core.internal_records import Activity, FeedItem
+from stream.core.internal_records import FRESH_MAX_EVENTS, Activity, FeedItem
 from stream.core.ledger import LedgerCodec
 from stream.core.older_era import ERA_GAP_S, OlderEra
 from stream.core.partition_scoring import PartitionScoring
@@ -154,17 +154,26 @@ class PartitionDetector(PartitionScoring):
                 self.older_era.remember(actor, now)
         # the correlator counts accounts that view profiles: activity without views is
         # noise; each with the account's latest score and whether that rests on evidence
-        # of its own (the group's evidence as a whole)
+        # of its own (the group's evidence as a whole). A session is no account: its
+        # views in its first requests (fresh) are a scraper's that drops its cookie on
+        # every request when they are most of its address's views
         min_views = self.policy.groups.member_min_profiles_per_hour
         evidence: dict[str, tuple[float, bool]] = {}  # once per actor, not per activity
         out.activities = []
-        for (actor, ip, _minute), (ts, views) in seen_on.items():
-            if views:
-                if actor not in evidence:
-                    state = touched[actor][0]
-                    evidence[actor] = (state.score, state.counters.profiles_per_hour >= min_views)
-                score, evidenced = evidence[actor]
-                out.activities.append(Activity(actor, ip, ts, int(views), score, evidenced))
+        for (actor, ip, _minute), (ts, views, session) in seen_on.items():
+            if not views:
+                continue
+            if session:
+                fresh = touched[actor][0].counters.events <= FRESH_MAX_EVENTS
+                out.activities.append(
+                    Activity(actor, ip, ts, int(views), session=True, fresh=fresh)
+                )
+                continue
+            if actor not in evidence:
+                state = touched[actor][0]
+                evidence[actor] = (state.score, state.counters.profiles_per_hour >= min_views)
+            score, evidenced = evidence[actor]
+            out.activities.append(Activity(actor, ip, ts, int(views), score, evidenced))
         self.actors.trim()  # after the batch: every state in ``touched`` is done with
         self.collect_evicted(out)
         return out
@@ -234,14 +243,15 @@ class PartitionDetector(PartitionScoring):
             self.watermark = res.ts
         self.at_ts = res.ts
         touched[actor] = (state, res.ts, res.event_id, res.ip, res.user_agent, rec)
-        if res.account_id is not None and res.ip is not None:
-            # one activity per account, IP and minute of event time: a batch can
-            # span hours of event time when a worker catches up on a backlog
+        if res.ip is not None and (res.account_id is not None or res.session_id is not None):
+            # one activity per account (or session: the correlator counts a session's
+            # first requests apart), IP and minute of event time: a batch can span hours
+            # of event time when a worker catches up on a backlog
             bucket = (actor, res.ip, int(res.ts // 60.0))
             seen = seen_on.get(bucket)
             view = 1.0 if res.target_profile_id is not None else 0.0
             if seen is None:
-                seen_on[bucket] = [res.ts, view]
+                seen_on[bucket] = [res.ts, view, 0.0 if res.account_id is not None else 1.0]
             else:
                 if res.ts > seen[0]:
                     seen[0] = res.ts
@@ -311,9 +321,7 @@ class PartitionDetector(PartitionScoring):
             return []
         cutoff = self.watermark - self.limits.actor_idle_ttl_s
         in_use = self.older_era.in_use()
-        idle = [
-            a for a, last_ts in self.actors.last_seen() if last_ts < cutoff and a not in in_use
-        ]
+        idle = [a for a, last_ts in self.actors.last_seen() if last_ts < cutoff and a not in in_use]
         gone = []
         for actor in idle:
             state = self.actors.peek(actor)

@@ -172,9 +172,7 @@ class PartitionScoring:
             out.scores.append(Score(actor, score, ts, g.label, "shadow"))
         # the live model never decides about an allowlisted actor; neither does the challenger
         reason = (
-            policy.score_reason(state, score)
-            if score is not None and not state.allowlisted
-            else ""
+            policy.score_reason(state, score) if score is not None and not state.allowlisted else ""
         )
         if reason and self.shadow_flags.get(actor, 0.0) <= ts:
             assert score is not None
@@ -209,9 +207,13 @@ class PartitionScoring:
         event_id: str,
         ip: str | None = None,
         user_agent: str = "",
+        verdict: Verdict | None = None,
     ) -> bool:
+        """Put what the policy asks for now in force (or ``verdict``, when the caller has
+        judged: an address's new sessions); publish a decision when that changes."""
         policy = self.policy
-        verdict = policy.evaluate(state, ts, active_action(state, ts))
+        if verdict is None:
+            verdict = policy.evaluate(state, ts, active_action(state, ts))
         decision = step(
             state,
             verdict,

@@ -76,6 +76,10 @@ class Groups:
     # (a farm's accounts all score high, an office's few do; 0 = off;
     # internal_records.group_share counts it)
     member_share_alone: float = 0.5
+    # profile views an hour from one address (an IPv6 /64) by sessions in their first
+    # requests, when they are at least half its views (NEW_SESSIONS_SHARE): challenge or
+    # block the address itself (a logged-out scraper dropping its cookie every request)
+    new_session_views_per_ip: Limit | None = None
 
     def mostly_high(self, share: float) -> bool:
         """Whether ``share`` of a group's accounts scoring ``member_min_score`` or more is

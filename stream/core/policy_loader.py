@@ -27,6 +27,7 @@ from typing import Any
 
 from stream.core.allowlist import Allowlist, Crawler, IPNetwork
 from stream.core.automation import SIGNALS
+from stream.core.internal_records import NEW_SESSIONS_METRIC
 from stream.core.policy import METRICS, GroupLimit, Groups, Limit, Policy, PolicyError
 
 DEFAULT_POLICY = "policy.default.toml"
@@ -151,6 +152,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
     "groups": {
         "accounts_per_ip": group_limit,
         "accounts_per_subnet": group_limit,
+        "new_session_views_per_ip": limit,
         "signal_ttl_s": number(0, above=True),
         "member_min_score": number(0, 1),
         "member_min_profiles_per_hour": integer(0),
@@ -341,6 +343,14 @@ def line_of(text: str, section: str, key: str | None) -> int | None:
     return None
 
 
+def new_sessions(spec: tuple[float | None, float | None] | None) -> Limit | None:
+    if spec is None:
+        return None
+    challenge, block = spec
+    floor = min(x for x in (challenge, block) if x is not None)
+    return Limit(NEW_SESSIONS_METRIC, challenge, block, floor)
+
+
 def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
     def limits(section: str, skip: tuple[str, ...] = ()) -> tuple[Limit, ...]:
         out = []
@@ -363,6 +373,7 @@ def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
             groups.get("member_min_profiles_per_hour", 10),
             groups.get("member_challenge_alone", 0.99),
             groups.get("member_share_alone", 0.5),
+            new_sessions(groups.get("new_session_views_per_ip")),
         ),
         limits=limits("limits"),
         new_account_max_age_days=v["new_account"].get("max_age_days", 0.0),

@@ -6,21 +6,24 @@ batches of requests, so a batch's requests are judged with them.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import structlog
 
+from stream.core.actions import Action
 from stream.core.actor_ref import parse_actor
 from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, ActorState
 from stream.core.batch import BatchResult
 from stream.core.counters import DAY_S
 from stream.core.enforcement import apply_manual as manual_decision
 from stream.core.incidents import incident_key
-from stream.core.internal_records import SUBNET_METRIC, FeedItem, GroupSignal
+from stream.core.internal_records import NEW_SESSIONS_METRIC, SUBNET_METRIC, FeedItem, GroupSignal
 from stream.core.operator_records import ManualDecision
 from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
+from stream.core.policy import Verdict
 from stream.core.validation import MIN_TS
 
 log = structlog.get_logger(__name__)
@@ -61,6 +64,9 @@ def apply_group_signals(det: PartitionDetector, signals: Iterable[GroupSignal]) 
 def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
     if _from_the_future(det, sig.ts):
         raise ValueError("group signal from the future")  # it could pin a flag for good
+    if sig.metric == NEW_SESSIONS_METRIC:
+        _new_sessions(det, out, sig)
+        return
     state = det.actors.get(sig.actor)
     if state is None:
         state = ActorState()  # signalled before its events
@@ -83,6 +89,40 @@ def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
         trigger = f"group:{label}:{sig.ts}"
         # filed under the group in force (the one the decision names): decide's incident key
         det.decide(out, state, sig.actor, sig.ts, trigger)
+
+
+def _new_sessions(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
+    """An address (an IPv6 /64) whose new sessions viewed too many profiles in the hour:
+    the address itself is challenged or blocked, as the policy's own thresholds say (the
+    correlator's are those of its policy when it sent the signal)."""
+    ref = parse_actor(sig.actor)
+    if not ref.is_network:
+        raise ValueError(f"{NEW_SESSIONS_METRIC} signals an address, not {ref.scope}")
+    limit = det.policy.groups.new_session_views_per_ip
+    value = sig.value
+    if limit is not None and limit.block is not None and value > limit.block:
+        action, threshold = Action.BLOCK, limit.block
+    elif limit is not None and limit.challenge is not None and value > limit.challenge:
+        action, threshold = Action.CHALLENGE, limit.challenge
+    else:
+        out.stats["group_signal_under_policy"] += 1  # off, or raised since it was sent
+        return
+    state = det.actors.get(sig.actor)
+    if state is None:
+        state = ActorState()  # the address made no request of its own
+        det.actors.put(sig.actor, state)
+        state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
+    out.changed[sig.actor] = state
+    out.stats["group_signals"] += 1
+    ip = ref.value if ref.scope == "ip" else None
+    # an allowlisted address (an office's, a partner's); a /64 by its first address
+    first = ip or str(ipaddress.ip_network(ref.value, strict=False).network_address)
+    if det.policy.allowlist.matches(sig.actor, first, ""):
+        return
+    label = det.pseudo.group(sig.group)
+    reason = f"{NEW_SESSIONS_METRIC} {value} > {threshold:g} ({label.partition(':')[2]})"
+    trigger = f"group:{label}:{sig.ts}"
+    det.decide(out, state, sig.actor, sig.ts, trigger, ip=ip, verdict=Verdict(action, (reason,)))
 
 
 def apply_manual_decisions(

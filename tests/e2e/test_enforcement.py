@@ -151,6 +151,7 @@ def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
     time.sleep(1.0)
     assert current(worker, actor)["action"] == "allow"  # type: ignore[index]
     assert check(worker, key, X_Account_Id="appellant")[0] == 200
+
     # the appeal is in the incident, next to the block it lifted (the incidents' view is
     # built from their feed topic by a Faust agent: it may take a moment)
     def incident_reasons() -> list[str] | None:
@@ -184,3 +185,39 @@ def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
             expect(page.locator("#manual")).to_contain_text(actor)
         finally:
             browser.close()
+
+
+def test_an_address_whose_new_sessions_scrape_is_challenged_whatever_the_cookie(
+    broker: EmbeddedBroker, worker: WorkerProcess, key: str
+) -> None:
+    """A logged-out scraper dropping its cookie on every request: each request a session
+    of its own (keyed by it), one address. The address itself is acted on, so a request
+    with a cookie never seen before is challenged at the gateway's question."""
+    from kafka import KafkaProducer
+
+    ip = "203.0.122.9"  # a /24 of its own (incidents keep their first 200 decisions)
+    ts0 = time.time() - 300  # recent: the challenge (an hour) is still in force now
+    producer = KafkaProducer(bootstrap_servers=broker.address, linger_ms=5)
+    for i in range(400):
+        doc = {
+            "event_id": f"rot-{i}",
+            "ts": ts0 + i * 0.5,
+            "session_id": f"rot-{i}",
+            "ip": ip,
+            "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+            "path": "/profiles/{id}",
+            "status": 200,
+            "target_profile_id": f"rot-person-{i}",
+        }
+        producer.send("requests", orjson.dumps(doc), key=f"session:rot-{i}".encode())
+    producer.flush()
+    producer.close()
+    c = wait_until(lambda: (c := current(worker, f"ip:{ip}")) and c["action"] != "allow" and c, 90)
+    assert c["decision"]["reasons"][0].startswith("new_session_views_per_ip ")
+    assert c["decision"]["origin"] == "group"
+    status, headers, _ = check(worker, key, X_Session_Id="never-seen", X_Forwarded_For=ip)
+    assert status in (401, 403) and headers["X-Scrapeguard-Action"] == c["action"]
+    # another address, and no session was acted on
+    assert check(worker, key, X_Session_Id="never-seen", X_Forwarded_For="203.0.123.9")[0] == 200
+    session = current(worker, "session:rot-1")
+    assert session is None or session["action"] == "allow"

@@ -1,0 +1,146 @@
+"""Logged-out sessions counted on their address (``[groups] new_session_views_per_ip``).
+
+A scraper that drops its session cookie on every request is a new session actor each
+time, with one event: under every per-actor limit. The detector reports sessions'
+profile views to the correlator, apart from accounts and marked fresh in a session's
+first requests; the correlator signals the address itself (an IPv6 /64) when new
+sessions' views pass the limit and are most of its views; the detector challenges or
+blocks the address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from models import REGISTRY
+from stream.core import side_inputs
+from stream.core.batch import Limits
+from stream.core.correlation import GroupCorrelator, GroupState, address_actor
+from stream.core.enforcement import Origin, origin_of
+from stream.core.internal_records import NEW_SESSIONS_METRIC, Activity, GroupSignal
+from stream.core.partition_detector import PartitionDetector
+from stream.core.policy_loader import load_policy, parse_policy
+from stream.harness.offline import OfflineRun
+from tests.helpers import T0, event
+
+POLICY = load_policy()
+IP = "203.0.113.77"
+
+
+def rotating(n: int, ip: str = IP, step_s: float = 0.2, tenant: str | None = None) -> list[Any]:
+    """``n`` profile views, each from a session of its own (the cookie dropped)."""
+    docs = []
+    for i in range(n):
+        doc = event(i, T0 + i * step_s, None, session_id=f"s{i}", ip=ip)
+        doc["target_profile_id"] = str(50_000 + i)
+        if tenant:
+            doc["tenant"] = tenant
+        docs.append(doc)
+    return docs
+
+
+def people(visitors: int, ip: str = IP, views_each: int = 8) -> list[Any]:
+    """Logged-out people behind one address: each keeps its cookie through a visit of
+    a page, its assets and ``views_each`` profiles, a few seconds apart."""
+    docs: list[Any] = []
+    for v in range(visitors):
+        t = T0 + v * (3600.0 / visitors)
+        for j in range(views_each):
+            doc = event(len(docs), t + j * 20.0, None, session_id=f"p{v}", ip=ip)
+            doc["target_profile_id"] = str(70_000 + v * 100 + j)
+            docs.append(doc)
+            for a in range(3):  # the page's assets, with the same cookie
+                docs.append(
+                    event(len(docs), t + j * 20.0 + 0.1 * (a + 1), None, session_id=f"p{v}",
+                          ip=ip, path=f"/static/app{a}.js")
+                )  # fmt: skip
+    return sorted(docs, key=lambda d: d["ts"])
+
+
+def run(docs: list[Any], policy: Any = POLICY) -> Any:
+    return OfflineRun(policy, REGISTRY.get("hst").spec(), now=T0 + 7200).run(docs)
+
+
+def test_logged_out_people_behind_one_address_are_left_alone() -> None:
+    # 400 visitors an hour through one NAT, 8 profiles each: 400 new sessions' first
+    # views pass the limit of 150, but they are a small share of the address's views
+    res = run(people(400))
+    assert res.decisions == []
+
+
+def test_it_is_off_with_an_empty_table_and_under_the_allowlist() -> None:
+    off = parse_policy("[groups]\nnew_session_views_per_ip = {}\n")
+    assert run(rotating(1000), off).decisions == []
+    allowed = parse_policy(f'[allowlist]\nip_ranges = ["{IP}/32"]\n')
+    assert run(rotating(1000), allowed).decisions == []
+
+
+def test_an_ipv6_scraper_is_counted_on_its_64_and_the_range_is_acted_on() -> None:
+    docs = rotating(1000, ip="2001:db8:1:2::1")
+    for i, doc in enumerate(docs):
+        doc["ip"] = f"2001:db8:1:2::{i + 1:x}"  # a new address of its /64 each time
+    res = run(docs)
+    assert {d.actor for d in res.decisions} == {"range:2001:db8:1:2::/64"}
+
+
+def test_the_address_is_named_under_the_sessions_tenant() -> None:
+    assert address_actor("t1/session:abc", IP) == f"t1/ip:{IP}"
+    assert address_actor("session:a/b", IP) == f"ip:{IP}"
+    assert address_actor("session:x", "2001:db8::7") == "range:2001:db8::/64"
+    res = run(rotating(1000, tenant="t1"))
+    assert {d.actor for d in res.decisions} == {f"t1/ip:{IP}"}
+
+
+def test_the_detector_reports_sessions_apart_and_fresh_only_in_their_first_requests() -> None:
+    det = PartitionDetector(
+        "requests", 0, POLICY, REGISTRY.get("hst").build(), "hst@1", Limits(),
+        clock=lambda: T0 + 86400,
+    )  # fmt: skip
+    from tests.helpers import rec
+
+    docs = [event(i, T0 + i, None, session_id="s", target_profile_id=str(i)) for i in range(5)]
+    acts = det.process([rec(0, docs[0], "session:s")]).activities
+    assert [(a.session, a.fresh, a.views) for a in acts] == [(True, True, 1)]
+    later = det.process([rec(i, d, "session:s") for i, d in enumerate(docs[1:], 1)]).activities
+    assert [(a.session, a.fresh) for a in later] == [(True, False)]  # 5 requests by now
+
+
+def test_a_signal_is_sent_when_due_and_at_once_when_it_newly_asks_for_a_block() -> None:
+    corr = GroupCorrelator(POLICY)
+    sent: list[GroupSignal] = []
+    for i in range(700):
+        act = Activity(f"session:s{i}", IP, T0 + i, 1, session=True, fresh=True)
+        sent += corr.process([act])[0]
+    assert [(s.value, s.threshold) for s in sent] == [(151, 150), (601, 600)]
+    assert {s.actor for s in sent} == {f"ip:{IP}"}
+
+
+def test_the_state_of_new_sessions_round_trips() -> None:
+    g = GroupState()
+    g.add_session(Activity("session:a", IP, T0, 3, session=True, fresh=True))
+    g.add_session(Activity("session:b", IP, T0 + 60, 5, session=True, fresh=False))
+    g.fresh_until, g.fresh_block = T0 + 3600, True
+    back = GroupState.decode(g.encode())
+    assert (back.fresh_views_per_hour, back.session_views_per_hour) == (3, 8)
+    assert (back.fresh_until, back.fresh_block) == (T0 + 3600, True)
+    assert GroupState.decode(GroupState().encode()).fresh is None
+
+
+def test_an_activity_is_fresh_only_as_a_session() -> None:
+    act = Activity("session:a", IP, T0, 1, session=True, fresh=True)
+    assert Activity.decode(act.encode()) == act
+    with pytest.raises(ValueError, match="only a session is fresh"):
+        Activity.decode(b'{"a":"account:a","i":"1.2.3.4","t":1e9,"v":1,"f":true}')
+
+
+def test_a_signal_about_an_account_is_refused_and_the_decision_says_group() -> None:
+    det = PartitionDetector(
+        "requests", 0, POLICY, REGISTRY.get("hst").build(), "hst@1", Limits(),
+        clock=lambda: T0 + 86400,
+    )  # fmt: skip
+    sig = GroupSignal("account:a", f"ip:{IP}", NEW_SESSIONS_METRIC, 999, 600, T0, T0 + 3600)
+    out = side_inputs.apply_group_signals(det, [sig])
+    assert out.decisions == [] and out.stats["skipped_group_signal"] == 1
+    assert origin_of([f"{NEW_SESSIONS_METRIC} 151 > 150 (p_x)"]) == Origin.GROUP
