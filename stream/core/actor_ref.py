@@ -79,8 +79,12 @@ def parse_actor(text: str) -> ActorRef:
 
 
 def normalise_ip(text: str) -> str:
-    """An address in its canonical text form; ValueError when it is not one."""
+    """An address in its canonical text form (an IPv4-mapped IPv6 address as its IPv4,
+    as events' addresses are: :func:`stream.core.validation.canonical_ipv6`); ValueError
+    when it is not one."""
     try:
-        return str(ipaddress.ip_address(text))
+        addr = ipaddress.ip_address(text)
+        mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None
+        return str(mapped if mapped is not None else addr)
     except ValueError:
         raise ValueError(f"{text[:80]!r} is not an IPv4 or IPv6 address") from None

@@ -2,11 +2,13 @@
 
 The detector reports, once per batch, which account was seen on which IP with how
 many profile views (:class:`Activity`, keyed by subnet so a subnet and its IPs meet in
-one partition). :class:`GroupCorrelator` keeps, per IP and per /24 (IPv6 /64), the
+one partition). :class:`GroupCorrelator` keeps, per IP and per /24 (an IPv6 address's
+group is its /64, and it has no wider one), the
 distinct accounts and the profile views of the last hour, and when a group passes the
 policy's ``[groups]`` limits it emits a :class:`GroupSignal` for every account of the
-group. Signals are keyed by account, so they reach the detector partition that owns
-that account's state, where policy turns them into challenges.
+group. Signals are keyed by actor (the account; for ``new_session_views_per_ip`` the
+address), so they reach the detector partition that owns that actor's state, where
+policy turns them into challenges.
 
 Each activity carries its account's latest score and whether that rests on evidence of
 its own, so a signal also says how many of the group's evidenced accounts score ``[groups]
@@ -46,6 +48,10 @@ ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=
 MAX_RECENT = 256  # members remembered by name per group, to signal all of them
 GROUP_IDLE_S = 2 * 3600.0
 MAX_GROUPS = 50_000  # per partition: IPs and subnets; the least recently active go first
+# per partition: addresses' logged-out sessions, per tenant, in a table of their own (a
+# flood of logged-out visitors must not push a flagged farm's group out)
+MAX_SESSION_GROUPS = 50_000
+SESSIONS = "sessions:"  # the key of an address's sessions: "sessions:" + the address's actor
 TURN_MIN_S = 300.0  # event time between two turns of a group's evidence
 # new sessions' views must be at least this share of an address's views in the hour: an
 # address whose people keep their cookies (or log in) is not judged by its newcomers
@@ -251,7 +257,8 @@ class GroupState:
 
 
 class GroupCorrelator:
-    """All groups of one activity partition, at most ``max_groups`` of them."""
+    """All groups of one activity partition: at most ``max_groups`` of them, and at most
+    ``max_session_groups`` addresses' logged-out sessions apart."""
 
     def __init__(
         self,
@@ -266,6 +273,8 @@ class GroupCorrelator:
         self.older_era = OlderEra(clock, max_keys=max_groups)
         # least recently active first: a group moves to the end when it is touched
         self.groups: OrderedDict[str, GroupState] = OrderedDict()
+        self.session_groups: OrderedDict[str, GroupState] = OrderedDict()  # keys SESSIONS…
+        self.max_session_groups = MAX_SESSION_GROUPS
         self.watermark = 0.0
         self._evicted: list[str] = []
         self.skipped = 0  # activities that tripped an error: skipped, never a stop
@@ -284,12 +293,20 @@ class GroupCorrelator:
             changed.discard(key)
         self.older_era.forget(gone)
         idle_before = self.watermark - GROUP_IDLE_S
-        older = [key for key in changed if self.groups[key].last_ts < idle_before]
+        older = [key for key in changed if self.state(key).last_ts < idle_before]
         if older:  # an older era's groups (stream.core.older_era)
             now = self.older_era.clock()
             for key in older:
                 self.older_era.remember(key, now)
         return signals, changed
+
+    def state(self, key: str) -> GroupState:
+        """The group of ``key``, whichever table holds it (KeyError when none does)."""
+        return self.session_groups[key] if key.startswith(SESSIONS) else self.groups[key]
+
+    def adopt(self, key: str, g: GroupState) -> None:
+        """A restored group, into its table (least recently active first)."""
+        (self.session_groups if key.startswith(SESSIONS) else self.groups)[key] = g
 
     def _one(self, act: Activity, signals: list[GroupSignal], changed: set[str]) -> None:
         groups = self.policy.groups
@@ -302,12 +319,14 @@ class GroupCorrelator:
         if act.session:
             self._session(act, subnet, signals, changed)
             return
+        v6 = ":" in act.ip
         for key, metric, limit in (
-            ("ip:" + act.ip, ADDRESS_METRIC, groups.accounts_per_ip),
+            # an IPv6 host picks a new address of its /64 at will: the /64 is its address
+            ("ip:" + (subnet if v6 else act.ip), ADDRESS_METRIC, groups.accounts_per_ip),
             ("subnet:" + subnet, SUBNET_METRIC, groups.accounts_per_subnet),
         ):
-            if limit is None:
-                continue
+            if limit is None or (v6 and metric == SUBNET_METRIC):
+                continue  # off; or an IPv6 /64, which is the address's group already
             g = self.groups.get(key)
             if g is None:
                 g = self.groups[key] = GroupState()
@@ -320,19 +339,24 @@ class GroupCorrelator:
     def _session(
         self, act: Activity, subnet: str, out: list[GroupSignal], changed: set[str]
     ) -> None:
-        """A session's views on its address (IPv6: its /64). Past ``[groups]
-        new_session_views_per_ip`` views of new sessions, while they are most of the
-        address's views, a signal to the address itself — when due, and at once when it
-        newly asks for a block."""
-        limit = self.policy.groups.new_session_views_per_ip
+        """A session's views on its address (IPv6: its /64), under its tenant. Past
+        ``[groups] new_session_views_per_ip`` views of new sessions in the hour, while
+        they are most of the address's views (its sessions' and its accounts'), a signal
+        to the address itself: at once, when it newly asks for a block, and again when
+        the decision it made is due for renewal (``[ttl] renew_before_s``)."""
+        policy = self.policy
+        limit = policy.groups.new_session_views_per_ip
         if limit is None:
             return
-        key = "ip:" + act.ip if ":" not in act.ip else "subnet:" + subnet
-        g = self.groups.get(key)
+        actor = address_actor(act.actor, act.ip)
+        key = SESSIONS + actor
+        g = self.session_groups.get(key)
         if g is None:
-            g = self.groups[key] = GroupState()
+            if not act.fresh:
+                return  # no new session seen here lately: nothing to weigh them against
+            g = self.session_groups[key] = GroupState()
         else:
-            self.groups.move_to_end(key)
+            self.session_groups.move_to_end(key)
         g.add_session(act)
         changed.add(key)
         if not act.fresh:
@@ -341,31 +365,29 @@ class GroupCorrelator:
         block = limit.block is not None and n > limit.block
         if not (block or (limit.challenge is not None and n > limit.challenge)):
             return
-        if n < NEW_SESSIONS_SHARE * (g.session_views_per_hour + g.views_per_hour):
+        accounts = self.groups.get("ip:" + (subnet if ":" in act.ip else act.ip))
+        views = g.session_views_per_hour + (accounts.views_per_hour if accounts else 0)
+        if n < NEW_SESSIONS_SHARE * views:
             return  # most of the address's views are of people who keep their sessions
-        ttl = self.policy.groups.signal_ttl_s
-        if g.fresh_until - act.ts > ttl / 2 and not (block and not g.fresh_block):
-            return  # signalled, in force for a while yet, and not newly over the block
+        if g.fresh_until - act.ts > policy.renew_before_s and not (block and not g.fresh_block):
+            return  # its decision is in force for a while yet, and not newly a block
+        ttl = policy.ttl_block_s if block else policy.ttl_challenge_s
         g.fresh_until, g.fresh_block = act.ts + ttl, block
         threshold = limit.block if block else limit.challenge
         assert threshold is not None
         out.append(
-            GroupSignal(
-                address_actor(act.actor, act.ip),
-                key,
-                NEW_SESSIONS_METRIC,
-                n,
-                int(threshold),
-                act.ts,
-                act.ts + ttl,
-            )
+            GroupSignal(actor, key, NEW_SESSIONS_METRIC, n, int(threshold), act.ts, act.ts + ttl)
         )
 
     def bound(self) -> list[str]:
-        """Evict the least recently active groups beyond ``max_groups``; their keys."""
+        """Evict the least recently active groups beyond ``max_groups``, and addresses'
+        sessions beyond ``max_session_groups``; their keys."""
         gone = []
         while len(self.groups) > self.max_groups:
             key, _ = self.groups.popitem(last=False)
+            gone.append(key)
+        while len(self.session_groups) > self.max_session_groups:
+            key, _ = self.session_groups.popitem(last=False)
             gone.append(key)
         self._evicted.extend(gone)
         return gone
@@ -445,8 +467,11 @@ class GroupCorrelator:
             return []
         cutoff = self.watermark - GROUP_IDLE_S
         in_use = self.older_era.in_use()
-        gone = [k for k, g in self.groups.items() if g.last_ts < cutoff and k not in in_use]
-        for key in gone:
-            del self.groups[key]
+        gone = []
+        for table in (self.groups, self.session_groups):
+            idle = [k for k, g in table.items() if g.last_ts < cutoff and k not in in_use]
+            for key in idle:
+                del table[key]
+            gone += idle
         self.older_era.forget(gone)
         return gone

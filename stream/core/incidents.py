@@ -61,21 +61,25 @@ def incident_key(group_reason: str, ip: str | None, actor: str, pseudo: Pseudony
     return "actor:" + pseudo.actor(actor)
 
 
-_ID_LIKE = re.compile(r"^(?=.*\d)[\w.~%+=:-]{3,}$|^[\w.~%+=:-]{24,}$")
+# what a route's own words look like (profiles, api, v2, about); anything else in a path
+# may name someone: a slug (jane-doe), an e-mail, an id, an escaped name (j%C3%BCrgen)
+_ROUTE_WORD = re.compile(r"^(?:[a-z]{1,24}|v\d{1,2})$")
 
 
 def sample_path(path: str, target: str | None) -> str:
     """The path of an access as evidence, without whose profile it was: the query is
-    dropped, the profile id and segments that look like ids become placeholders."""
+    dropped, the profile id becomes ``{profile}``, and every segment but a route's
+    placeholders and plain lower-case words becomes ``{id}``. A name written as one
+    lower-case word (``/u/janedoe``) cannot be told from a route's word and stays."""
     path = path.split("?", 1)[0].split("#", 1)[0]
     parts = []
     for seg in path.split("/"):
         if target and seg == target:
             parts.append("{profile}")
-        elif seg and not seg.startswith("{") and _ID_LIKE.match(seg):
-            parts.append("{id}")
-        else:
+        elif not seg or (seg.startswith("{") and seg.endswith("}")) or _ROUTE_WORD.match(seg):
             parts.append(seg)
+        else:
+            parts.append("{id}")
     return "/".join(parts)[:200]
 
 

@@ -164,7 +164,10 @@ class PartitionDetector(PartitionScoring):
             if not views:
                 continue
             if session:
-                fresh = touched[actor][0].counters.events <= FRESH_MAX_EVENTS
+                state = touched[actor][0]
+                if state.allowlisted:
+                    continue  # a partner's or a verified crawler's: not the address's doing
+                fresh = state.counters.events <= FRESH_MAX_EVENTS
                 out.activities.append(
                     Activity(actor, ip, ts, int(views), session=True, fresh=fresh)
                 )

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Iterable
+from ipaddress import IPv4Network, IPv6Network
 from typing import TypeVar
 
 import structlog
 
 from stream.core.actions import Action
-from stream.core.actor_ref import parse_actor
+from stream.core.actor_ref import ActorRef, parse_actor
 from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, ActorState
 from stream.core.batch import BatchResult
+from stream.core.correlation import SESSIONS
 from stream.core.counters import DAY_S
 from stream.core.enforcement import apply_manual as manual_decision
 from stream.core.incidents import incident_key
@@ -96,8 +98,9 @@ def _new_sessions(det: PartitionDetector, out: BatchResult, sig: GroupSignal) ->
     the address itself is challenged or blocked, as the policy's own thresholds say (the
     correlator's are those of its policy when it sent the signal)."""
     ref = parse_actor(sig.actor)
-    if not ref.is_network:
-        raise ValueError(f"{NEW_SESSIONS_METRIC} signals an address, not {ref.scope}")
+    network = _one_address(ref)
+    if sig.group != SESSIONS + sig.actor:
+        raise ValueError(f"{NEW_SESSIONS_METRIC} signal of another group than its address's")
     limit = det.policy.groups.new_session_views_per_ip
     value = sig.value
     if limit is not None and limit.block is not None and value > limit.block:
@@ -107,6 +110,10 @@ def _new_sessions(det: PartitionDetector, out: BatchResult, sig: GroupSignal) ->
     else:
         out.stats["group_signal_under_policy"] += 1  # off, or raised since it was sent
         return
+    allow = det.policy.allowlist
+    if sig.actor in allow.actors or any(network.overlaps(r) for r in allow.ip_ranges):
+        out.stats["group_signal_allowlisted"] += 1  # an office's, a partner's address
+        return
     state = det.actors.get(sig.actor)
     if state is None:
         state = ActorState()  # the address made no request of its own
@@ -114,15 +121,22 @@ def _new_sessions(det: PartitionDetector, out: BatchResult, sig: GroupSignal) ->
         state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
     out.changed[sig.actor] = state
     out.stats["group_signals"] += 1
-    ip = ref.value if ref.scope == "ip" else None
-    # an allowlisted address (an office's, a partner's); a /64 by its first address
-    first = ip or str(ipaddress.ip_network(ref.value, strict=False).network_address)
-    if det.policy.allowlist.matches(sig.actor, first, ""):
-        return
     label = det.pseudo.group(sig.group)
     reason = f"{NEW_SESSIONS_METRIC} {value} > {threshold:g} ({label.partition(':')[2]})"
     trigger = f"group:{label}:{sig.ts}"
+    ip = ref.value if ref.scope == "ip" else None
     det.decide(out, state, sig.actor, sig.ts, trigger, ip=ip, verdict=Verdict(action, (reason,)))
+
+
+def _one_address(ref: ActorRef) -> IPv4Network | IPv6Network:
+    """The network an address signal may name: one IPv4 address, or one IPv6 /64 — never
+    a wider range (a forged signal for ``range:0.0.0.0/0`` would block everyone)."""
+    net = ipaddress.ip_network(ref.value, strict=False)
+    if ref.scope == "ip" and net.version == 4 and net.prefixlen == 32:
+        return net
+    if ref.scope == "range" and net.version == 6 and net.prefixlen == 64:
+        return net
+    raise ValueError(f"{NEW_SESSIONS_METRIC} signals an IPv4 address or an IPv6 /64 only")
 
 
 def apply_manual_decisions(

@@ -10,6 +10,7 @@ record.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 from dataclasses import dataclass
@@ -75,6 +76,16 @@ def _parse_iso(text: str) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
+
+
+@lru_cache(maxsize=65536)
+def canonical_ipv6(text: str) -> str:
+    """A valid IPv6 address's canonical form (``2001:DB8:0::1`` → ``2001:db8::1``), and
+    the IPv4 address of an IPv4-mapped one (``::ffff:198.51.100.9`` → ``198.51.100.9``,
+    as dual-stack servers log IPv4 clients): else every IPv4 client would be one /64."""
+    addr = ipaddress.IPv6Address(text)
+    mapped = addr.ipv4_mapped
+    return str(mapped) if mapped is not None else str(addr)
 
 
 def _valid_ip(text: str) -> bool:
@@ -191,6 +202,8 @@ def validate_doc(
     ip = doc.get("ip")
     if ip is not None and (not isinstance(ip, str) or not _valid_ip(ip)):
         return Invalid("invalid_field", "ip must be an IPv4 or IPv6 address or null")
+    if ip is not None and ":" in ip:
+        ip = canonical_ipv6(ip)  # one name per address; an IPv4-mapped one is the IPv4
 
     actor = actor_key(account_id, session_id, ip, tenant)
     if actor is None:
@@ -259,6 +272,14 @@ def validate_doc(
         if created_ts is None:
             return Invalid(
                 "invalid_field", "account_created_ts must be epoch seconds or ISO-8601 or null"
+            )
+        # an account made after its own request (milliseconds sent for seconds, most
+        # often) would read as new for good: every [new_account] limit on every request
+        if not 0.0 <= created_ts <= ts + max_future_skew_s:
+            return Invalid(
+                "invalid_field",
+                f"account_created_ts {created_ts:.0f} is "
+                + ("before 1970" if created_ts < 0 else "after the event (milliseconds?)"),
             )
 
     fields = doc.get("fields")

@@ -45,7 +45,7 @@ class CorrelatorAgent(BatchedFaustAgent):
             for p in partitions:
                 core = GroupCorrelator(self.policy)
                 for key, g in sorted(restored[p].items(), key=lambda kv: kv[1].last_ts):
-                    core.groups[key] = g  # least recently active first
+                    core.adopt(key, g)  # least recently active first
                 core.bound()
                 core.watermark = max((g.last_ts for g in core.groups.values()), default=0.0)
                 if core.groups:
@@ -92,7 +92,7 @@ class CorrelatorAgent(BatchedFaustAgent):
                     threshold=sig.threshold,
                 )
             for key in changed:
-                plan.state.append((s.group_state_topic, key.encode(), core.groups[key].encode(), p))
+                plan.state.append((s.group_state_topic, key.encode(), core.state(key).encode(), p))
             self._tombstone_evicted(plan, p, core)
         return plan
 

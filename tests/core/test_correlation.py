@@ -36,6 +36,15 @@ def test_farm_on_one_ip() -> None:
     assert (ip[0].group, ip[0].metric, ip[0].value) == ("ip:198.51.100.9", "accounts_per_ip", 9)
 
 
+def test_a_farm_on_one_ipv6_host_is_one_address_whatever_address_of_its_64_it_uses() -> None:
+    core = GroupCorrelator(POLICY)
+    acts = [Activity(f"account:f{i}", f"2001:db8:7:9::{i + 1:x}", T0 + i, 50) for i in range(12)]
+    signals, changed = core.process(acts)
+    assert {s.actor for s in signals} == {f"account:f{i}" for i in range(12)}
+    assert {(s.group, s.metric) for s in signals} == {("ip:2001:db8:7:9::/64", "accounts_per_ip")}
+    assert changed == {"ip:2001:db8:7:9::/64"}  # no second group of the same /64
+
+
 def test_office_of_people_reading_few_profiles_is_left_alone() -> None:
     core = GroupCorrelator(POLICY)
     acts = [Activity(f"account:o{i}", "192.0.2.10", T0 + i * 60, 3) for i in range(40)]

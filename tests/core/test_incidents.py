@@ -60,6 +60,11 @@ def test_sample_paths_hold_no_profile_id() -> None:
     assert sample_path("/u/alice/friends", "alice") == "/u/{profile}/friends"
     assert sample_path("/users/8d3c9e0f-77aa/photos/12345", None) == "/users/{id}/photos/{id}"
     assert sample_path("/profiles/{id}", "7") == "/profiles/{id}"
+    # slugs, e-mails and escaped names are not the target id, but name people too
+    assert sample_path("/in/jane-doe/details", "4242") == "/in/{id}/details"
+    assert sample_path("/by-email/jane@example.org", None) == "/{id}/{id}"
+    assert sample_path("/u/j%C3%BCrgen.M/about", None) == "/u/{id}/about"
+    assert sample_path("/api/v2/People/{x", None) == "/api/v2/{id}/{id}"
 
 
 def test_accesses_before_the_first_decision_are_attached() -> None:

@@ -10,6 +10,7 @@ blocks the address.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -23,9 +24,10 @@ from stream.core.internal_records import NEW_SESSIONS_METRIC, Activity, GroupSig
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy, parse_policy
 from stream.harness.offline import OfflineRun
-from tests.helpers import T0, event
+from tests.helpers import T0, event, rec
 
-POLICY = load_policy()
+POLICY = load_policy()  # new_session_views_per_ip = { challenge = 150 }
+BLOCKING = parse_policy("[groups]\nnew_session_views_per_ip = { challenge = 150, block = 600 }\n")
 IP = "203.0.113.77"
 
 
@@ -83,6 +85,9 @@ def test_an_ipv6_scraper_is_counted_on_its_64_and_the_range_is_acted_on() -> Non
         doc["ip"] = f"2001:db8:1:2::{i + 1:x}"  # a new address of its /64 each time
     res = run(docs)
     assert {d.actor for d in res.decisions} == {"range:2001:db8:1:2::/64"}
+    # an IPv4 client logged by a dual-stack server as IPv4-mapped is its IPv4 address
+    mapped = rotating(1000, ip=f"::ffff:{IP}")
+    assert {d.actor for d in run(mapped).decisions} == {f"ip:{IP}"}
 
 
 def test_the_address_is_named_under_the_sessions_tenant() -> None:
@@ -94,11 +99,7 @@ def test_the_address_is_named_under_the_sessions_tenant() -> None:
 
 
 def test_the_detector_reports_sessions_apart_and_fresh_only_in_their_first_requests() -> None:
-    det = PartitionDetector(
-        "requests", 0, POLICY, REGISTRY.get("hst").build(), "hst@1", Limits(),
-        clock=lambda: T0 + 86400,
-    )  # fmt: skip
-    from tests.helpers import rec
+    det = detector()
 
     docs = [event(i, T0 + i, None, session_id="s", target_profile_id=str(i)) for i in range(5)]
     acts = det.process([rec(0, docs[0], "session:s")]).activities
@@ -107,14 +108,72 @@ def test_the_detector_reports_sessions_apart_and_fresh_only_in_their_first_reque
     assert [(a.session, a.fresh) for a in later] == [(True, False)]  # 5 requests by now
 
 
-def test_a_signal_is_sent_when_due_and_at_once_when_it_newly_asks_for_a_block() -> None:
-    corr = GroupCorrelator(POLICY)
+def test_a_signal_is_sent_at_once_and_again_when_it_newly_asks_for_a_block() -> None:
+    corr = GroupCorrelator(BLOCKING)
     sent: list[GroupSignal] = []
     for i in range(700):
         act = Activity(f"session:s{i}", IP, T0 + i, 1, session=True, fresh=True)
         sent += corr.process([act])[0]
     assert [(s.value, s.threshold) for s in sent] == [(151, 150), (601, 600)]
-    assert {s.actor for s in sent} == {f"ip:{IP}"}
+    assert {(s.actor, s.group) for s in sent} == {(f"ip:{IP}", f"sessions:ip:{IP}")}
+    assert sent[1].expires_at - sent[1].ts == BLOCKING.ttl_block_s
+
+
+def test_a_challenge_is_renewed_while_it_goes_on_without_a_gap() -> None:
+    # 250 new sessions' views an hour for three hours: the challenge (an hour) is
+    # renewed before it lapses, every time
+    docs = rotating(750, step_s=14.4)
+    # batches of 100 events, in order of event time as a worker reading as they come
+    res = OfflineRun(POLICY, REGISTRY.get("hst").spec(), batch_size=100, now=T0 + 14400).run(docs)
+    about = [d for d in res.decisions if d.actor == f"ip:{IP}"]
+    assert about[0].action == "challenge" and len(about) == 3  # at 36, 86 and 136 minutes
+    for before, after in itertools.pairwise(about):
+        assert after.action == "challenge" and after.reasons[0] == "renewal"
+        assert after.ts < before.expires_at  # no gap
+
+
+def test_a_block_is_the_policys_to_ask_for() -> None:
+    res = run(rotating(3000), BLOCKING)
+    assert [d.action for d in res.decisions] == ["challenge", "block"]
+    assert [d.action for d in run(rotating(3000)).decisions] == ["challenge"]
+
+
+def test_the_tenant_whose_sessions_scrape_is_the_one_acted_on() -> None:
+    docs = rotating(400, tenant="a") + [
+        {**d, "tenant": "b", "event_id": f"b{i}"} for i, d in enumerate(rotating(4))
+    ]
+    res = run(sorted(docs, key=lambda d: d["ts"]))
+    assert {d.actor for d in res.decisions} == {f"a/ip:{IP}"}
+
+
+@pytest.mark.parametrize(
+    ("actor", "group"),
+    [
+        ("range:0.0.0.0/0", "sessions:range:0.0.0.0/0"),  # everyone
+        ("range:2001:db8::/48", "sessions:range:2001:db8::/48"),  # wider than a /64
+        ("range:198.51.100.0/24", "sessions:range:198.51.100.0/24"),
+        ("ip:2001:db8::1", "sessions:ip:2001:db8::1"),  # an IPv6 address is its /64
+        (f"ip:{IP}", "sessions:ip:198.51.100.1"),  # another address's group
+        ("account:a", f"sessions:ip:{IP}"),
+    ],
+)
+def test_a_signal_names_one_address_or_one_64_of_its_own_group_else_it_is_refused(
+    actor: str, group: str
+) -> None:
+    det = detector()
+    sig = GroupSignal(actor, group, NEW_SESSIONS_METRIC, 999, 150, T0, T0 + 3600)
+    out = side_inputs.apply_group_signals(det, [sig])
+    assert out.decisions == [] and out.stats["skipped_group_signal"] == 1
+
+
+def test_allowlisted_ranges_overlapping_the_64_and_allowlisted_sessions_are_left_alone() -> None:
+    docs = rotating(1000)
+    for i, doc in enumerate(docs):
+        doc["ip"] = f"2001:db8:1:2::{i + 1:x}"
+    one = parse_policy('[allowlist]\nip_ranges = ["2001:db8:1:2::10/128"]\n')
+    assert run(docs, one).decisions == []
+    crawler = parse_policy('[allowlist]\nuser_agents = ["^Mozilla"]\n')
+    assert run(rotating(1000), crawler).decisions == []
 
 
 def test_the_state_of_new_sessions_round_trips() -> None:
@@ -135,12 +194,12 @@ def test_an_activity_is_fresh_only_as_a_session() -> None:
         Activity.decode(b'{"a":"account:a","i":"1.2.3.4","t":1e9,"v":1,"f":true}')
 
 
-def test_a_signal_about_an_account_is_refused_and_the_decision_says_group() -> None:
-    det = PartitionDetector(
+def test_a_decision_on_new_sessions_says_group() -> None:
+    assert origin_of([f"{NEW_SESSIONS_METRIC} 151 > 150 (p_x)"]) == Origin.GROUP
+
+
+def detector() -> PartitionDetector:
+    return PartitionDetector(
         "requests", 0, POLICY, REGISTRY.get("hst").build(), "hst@1", Limits(),
         clock=lambda: T0 + 86400,
     )  # fmt: skip
-    sig = GroupSignal("account:a", f"ip:{IP}", NEW_SESSIONS_METRIC, 999, 600, T0, T0 + 3600)
-    out = side_inputs.apply_group_signals(det, [sig])
-    assert out.decisions == [] and out.stats["skipped_group_signal"] == 1
-    assert origin_of([f"{NEW_SESSIONS_METRIC} 151 > 150 (p_x)"]) == Origin.GROUP

@@ -1,15 +1,17 @@
 """The published JSON Schemas (docs/schemas/) agree with the code that reads the topics.
 
 * request events: valid by the schema ⇔ accepted by ``validate_doc``, on documents that
-  hypothesis builds from valid and invalid values of every field. Two checks of the
-  validator are outside the schema because they need a clock or a calendar, and the
-  strategy keeps away from them: ``ts`` at most ``max_future_skew_s`` past the worker's
-  clock (every generated time is before ``NOW``), and ISO-8601 strings that match the
-  pattern but are no real date or fall on 1999-12-31 in UTC (generated ISO strings are
-  real dates from 2001 on). One difference of JSON itself: JSON Schema counts ``200.0``
-  as an integer, the validator wants an integer token, so the strategy never makes a
-  float with no fractional part where an integer is expected. Every limit of every field
-  is also checked on both sides in a table (``BOUNDARIES``).
+  hypothesis builds from valid and invalid values of every field. Three checks of the
+  validator are outside the schema because they need a clock, a calendar or another
+  field, and the strategy keeps away from them: ``ts`` at most ``max_future_skew_s`` past
+  the worker's clock (every generated time is before ``NOW``); ISO-8601 strings that
+  match the pattern but are no real date or fall on 1999-12-31 in UTC (generated ISO
+  strings are real dates from 2001 on); ``account_created_ts`` after the event's ``ts``
+  (every generated creation time is before 2000). One difference of JSON itself: JSON
+  Schema counts ``200.0`` as an integer, the validator wants an integer token, so the
+  strategy never makes a float with no fractional part where an integer is expected.
+  Every limit of every field is also checked on both sides in a table (``BOUNDARIES``);
+  an account made after its event is refused by the validator alone (test_validation).
 * decisions: valid by the schema ⇔ :meth:`Decision.from_dict` accepts; every decision
   the pipeline makes is valid.
 """
@@ -102,11 +104,13 @@ statuses = st.one_of(
 )
 methods = st.one_of(st.none(), st.text(max_size=8), st.text(min_size=15, max_size=17), ints, junk)
 user_agents = st.one_of(st.none(), text, ints, junk)
+# an account made after its event (cross-field: outside the schema) is kept away from:
+# every generated creation time is before 2000, and so before every valid ``ts``
 created = st.one_of(
     st.none(),
-    st.floats(allow_nan=False, allow_infinity=False),
-    ints,
-    iso_times(datetime(1990, 1, 1)),
+    st.floats(allow_nan=False, allow_infinity=False, max_value=MIN_TS - 1),
+    st.integers(min_value=-(2**63), max_value=int(MIN_TS) - 1),
+    iso_times(datetime(1990, 1, 1)).filter(lambda s: s < "1999"),
     noise,
     junk,
 )
@@ -226,6 +230,8 @@ BOUNDARIES = [  # (changes to BASE, accepted?) on both sides of every limit
     ({"fields": ["f" * 64] * 65}, False),
     ({"fields": ["f" * 65]}, False),
     ({"account_created_ts": "2024-02-30"}, False),  # calendar: outside the schema
+    ({"account_created_ts": 0}, True),
+    ({"account_created_ts": -0.5}, False),
     ({"schema_version": 1.0}, True),
     ({"user_agent": "u" * 5000}, True),  # cut, not refused
 ]

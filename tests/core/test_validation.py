@@ -3,6 +3,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stream.core.actor_ref import normalise_ip
 from stream.core.records import RequestEvent
 from stream.core.validation import Invalid, actor_key, parse_ts, validate
 from tests.helpers import T0, event
@@ -74,6 +75,8 @@ def test_too_large_is_refused_before_parsing() -> None:
         ({"fields": "name"}, "invalid_field"),
         ({"fields": [1, 2]}, "invalid_field"),
         ({"account_created_ts": "soon"}, "invalid_field"),
+        ({"account_created_ts": T0 * 1000}, "invalid_field"),  # milliseconds: after the event
+        ({"account_created_ts": -1.0}, "invalid_field"),
         ({"user_agent": 5}, "invalid_field"),
         ({"event_id": None}, "missing_field"),
         ({"path": None}, "missing_field"),
@@ -84,6 +87,22 @@ def test_contract_violations_have_reasons(override: dict[str, object], reason: s
     assert isinstance(res, Invalid), res
     assert res.reason == reason
     assert res.detail
+
+
+def test_an_account_made_before_1970_or_after_its_request_is_refused_and_said_why() -> None:
+    ms = check(event(account_created_ts=T0 * 1000))
+    assert isinstance(ms, Invalid) and "after the event (milliseconds?)" in ms.detail
+    assert not isinstance(check(event(account_created_ts=0.0)), Invalid)  # 1970: kept
+    assert not isinstance(check(event(account_created_ts=T0 + 60)), Invalid)  # clock skew
+
+
+def test_ipv6_addresses_are_named_one_way_and_ipv4_mapped_ones_as_their_ipv4() -> None:
+    mapped = check(event(account_id=None, ip="::ffff:198.51.100.9"))
+    assert isinstance(mapped, RequestEvent)
+    assert (mapped.ip, mapped.actor) == ("198.51.100.9", "ip:198.51.100.9")
+    upper = check(event(ip="2001:DB8:0:0::1"))
+    assert isinstance(upper, RequestEvent) and upper.ip == "2001:db8::1"
+    assert normalise_ip("::ffff:198.51.100.9") == "198.51.100.9"
 
 
 def test_iso_timestamps_naive_means_utc() -> None:

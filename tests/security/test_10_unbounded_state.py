@@ -8,6 +8,7 @@ Every one is bounded now, and what a bound drops is counted in
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
 import orjson
@@ -46,7 +47,7 @@ def test_the_actor_table_is_capped_and_evictions_are_tombstoned() -> None:
         recs = []
         for i in range(1000):
             n = batch * 1000 + i
-            ip = f"2001:db8:{n // 65536:x}:{n % 65536:x}::1"
+            ip = str(ipaddress.ip_address(f"2001:db8:{n // 65536:x}:{n % 65536:x}::1"))
             doc = {"event_id": f"e{n}", "ts": NOW - 60, "ip": ip, "path": "/", "status": 200}
             recs.append(Rec(n, f"ip:{ip}".encode(), orjson.dumps(doc)))
         out = det.process(recs)
@@ -65,6 +66,25 @@ def test_correlator_groups_are_capped() -> None:
     gone = core.take_evicted()
     assert len(gone) == 2 * 5000 - 500 and not set(gone) & set(core.groups)
     assert changed <= set(core.groups)
+
+
+def test_logged_out_addresses_are_capped_apart_and_do_not_push_a_farm_out() -> None:
+    core = GroupCorrelator(load_policy(), max_groups=500)
+    core.max_session_groups = 300
+    farm = [Activity(f"account:f{i}", "198.51.100.9", NOW, 50) for i in range(12)]
+    core.process(farm)
+    visitors = [
+        Activity(
+            f"session:s{i}", f"10.{i // 250}.{i % 250}.2", NOW + 1, 1, session=True, fresh=True
+        )
+        for i in range(5000)
+    ]
+    _, changed = core.process(visitors)
+    assert len(core.session_groups) == 300
+    assert "ip:198.51.100.9" in core.groups  # the farm's group is still there
+    gone = core.take_evicted()
+    assert len(gone) == 5000 - 300 and all(k.startswith("sessions:") for k in gone)
+    assert set(changed) <= set(core.session_groups)
 
 
 def access(key: str, i: int, ua: str = "UA") -> FeedItem:
