@@ -26,8 +26,8 @@ from stream.cli.common import (
 )
 from stream.core.compiled import summary
 from stream.core.policy_loader import load_policy
-from stream.core.subkeys import hash_seed
-from stream.core.windows import use_hash_seed
+from stream.core.subkeys import hash_key
+from stream.core.windows import use_hash_key
 from stream.kafka.topics import ensure_topics
 from stream.keys import check_worker_settings
 from stream.settings import Settings
@@ -47,11 +47,11 @@ class _Worker(faust.Worker):
 def configure_interpreter(settings: Settings) -> None:
     """Process-wide: this process is a worker, its batch thread beside the event loop.
     How long a thread keeps the GIL, and how often the cyclic garbage collector runs
-    (docs/performance.md, *The switch interval* and *Garbage collection*); the seed of
+    (docs/performance.md, *The switch interval* and *Garbage collection*); the key of
     the profile and address hashes, from the pseudonym key (docs/security.md, S1)."""
     key = settings.pseudonym_key  # check_worker_settings has made sure there is one
     if key is not None:
-        use_hash_seed(hash_seed(key.get_secret_value().encode()))
+        use_hash_key(hash_key(key.get_secret_value().encode()))
     sys.setswitchinterval(settings.gil_switch_interval_ms / 1000)
     gc.set_threshold(settings.gc_young_threshold, GC_OLDER_THRESHOLD, GC_OLDER_THRESHOLD)
 

@@ -31,12 +31,12 @@ from __future__ import annotations
 
 import math
 import struct
-import zlib
 from array import array
 from typing import Any, Final
 from urllib.parse import urlsplit
 
 from stream.core.records import RequestEvent
+from stream.core.windows import keyed_hash, stable_hash
 
 TAU_S: Final = 3600.0  # time constant of the recency weighting
 DECAY_STEP_S: Final = 30.0  # decay is applied when event time moves on by this much
@@ -140,7 +140,9 @@ def concrete_path(path: str, target: str | None) -> str:
 
 
 def _hash16(text: str) -> int:
-    return (zlib.crc32(text.encode()) & 0xFFFF) or 1
+    # the fast keyed CRC: a bot needs no made-up collision to name a page it was shown
+    # as its referrer (it can fetch the page), so BLAKE2b would buy nothing here
+    return (stable_hash(text) & 0xFFFF) or 1
 
 
 def referrer_path(referrer: str) -> str:
@@ -342,7 +344,7 @@ class Behaviour:
     def _user_agent(self, user_agent: str) -> None:
         if not user_agent:
             return
-        h = zlib.crc32(user_agent.encode()) or 1
+        h = keyed_hash(user_agent) or 1  # keyed: no user agents made up to count as one
         uas = self.uas
         if h in uas:
             return

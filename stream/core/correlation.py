@@ -42,7 +42,7 @@ from stream.core.internal_records import (
 )
 from stream.core.older_era import OlderEra
 from stream.core.policy import GroupLimit, Policy
-from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, stable_hash
+from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, keyed_hash
 
 ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=512)
 MAX_RECENT = 256  # members remembered by name per group, to signal all of them
@@ -137,7 +137,7 @@ class GroupState:
         return 0 if self.fresh is None else self.fresh.total(1)
 
     def add(self, act: Activity) -> None:
-        self.accounts.add(stable_hash(act.actor), act.ts)
+        self.accounts.add(keyed_hash(act.actor), act.ts)  # names an attacker may pick
         self.views.add(act.ts, (act.views,))
         if act.ts > self.last_ts:
             self.last_ts = act.ts

@@ -17,8 +17,7 @@ def derive(key: bytes, label: str) -> bytes:
     return hmac.new(key, b"scrapeguard/" + label.encode(), hashlib.sha256).digest()
 
 
-def hash_seed(key: bytes) -> int:
-    """The 32-bit seed of the profile and address hashes (:mod:`stream.core.windows`)
-    under ``key``: which profile ids share a sketch position is then the deployment's
-    secret."""
-    return int.from_bytes(derive(key, "sketch-hash")[:4], "little")
+def hash_key(key: bytes) -> bytes:
+    """The key of the distinct-count and behaviour hashes (:mod:`stream.core.windows`)
+    under ``key``: which items collide is then the deployment's secret."""
+    return derive(key, "sketch-hash")

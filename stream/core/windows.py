@@ -16,10 +16,12 @@ the window are refused by :meth:`add` (the caller decides what that means).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import zlib
 from array import array
 from dataclasses import dataclass
+from functools import lru_cache
 
 from stream.core.sliding_counter import SlidingCounter, shared_int
 from stream.core.sliding_counter import zeros as _zeros
@@ -28,36 +30,52 @@ __all__ = [
     "DistinctSpec",
     "SlidingCounter",
     "SlidingDistinct",
-    "hash_seed",
+    "hash_key",
+    "keyed_hash",
     "shared_int",
     "stable_hash",
-    "use_hash_seed",
+    "use_hash_key",
 ]
 
 
-# The CRC's start value, from a deployment secret (:func:`use_hash_seed`); 0 = unkeyed.
+# The deployment's hash key (:func:`use_hash_key`; empty = unkeyed) and the CRC's start
+# value taken from it
+_key = b""
 _seed = 0
 
 
-def use_hash_seed(seed: int) -> None:
-    """Key :func:`stable_hash` for this process (a worker: from its pseudonym key).
+def use_hash_key(key: bytes) -> None:
+    """Key :func:`stable_hash` and :func:`keyed_hash` for this process (a worker: a key
+    derived from its pseudonym key; ``b""``: unkeyed, as offline tools run).
 
     Without a key, anyone who reads this code can search offline for profile ids that
     share a sketch position and scrape only those, so an actor's distinct-profile count
-    never grows. With a seed unknown to them, which ids collide cannot be computed.
-    Set once at start-up, before any state is restored: hashes kept in actor state
-    were made with the seed in use when they were written (a new seed makes
-    distinct counts read high for up to a window, a day, as old and new hashes mix).
+    never grows; or make up user agents that count as one. With a key unknown to them,
+    which items collide cannot be computed. Set once at start-up, before any state is
+    restored: hashes kept in actor state were made with the key in use when they were
+    written (a new key makes distinct counts read high for up to a window, a day, as old
+    and new hashes mix).
     """
-    global _seed
-    if not 0 <= seed <= 0xFFFFFFFF:
-        raise ValueError("a hash seed is a 32-bit unsigned integer")
-    _seed = seed
+    global _key, _seed
+    if len(key) > 64:
+        raise ValueError("a hash key is at most 64 bytes (BLAKE2b's)")
+    _key = bytes(key)
+    _seed = int.from_bytes(_key[:4], "little")
+    keyed_hash.cache_clear()
 
 
-def hash_seed() -> int:
-    """The seed :func:`stable_hash` uses now (0: unkeyed)."""
-    return _seed
+def hash_key() -> bytes:
+    """The key the hashes use now (``b""``: unkeyed)."""
+    return _key
+
+
+@lru_cache(maxsize=16384)
+def keyed_hash(text: str) -> int:
+    """A 32-bit keyed BLAKE2b of ``text``: for what a client chooses (user agents, pages,
+    account names), where CRC-32 would not do — its collisions can be made up offline
+    and stay collisions under every start value. Cached: most such texts repeat."""
+    digest = hashlib.blake2b(text.encode(), digest_size=4, key=_key).digest()
+    return int.from_bytes(digest, "little")
 
 
 def stable_hash(text: str) -> int:
@@ -66,9 +84,14 @@ def stable_hash(text: str) -> int:
     Python's ``hash`` is salted per process, so CRC-32 is used for stability and the
     murmur3 finaliser mixes it: CRC-32 alone is linear, and sequential ids ("1001",
     "1002", ...) would crowd a few sketch positions. The CRC starts from the process's
-    seed (:func:`use_hash_seed`); the finaliser, which is not linear, then makes where
-    an item lands depend on the seed. Not a MAC: two ids of one length whose CRCs are
-    equal stay equal under every seed (among real ids such pairs are rare and apart).
+    seed (:func:`use_hash_key`); the finaliser, which is not linear, then makes where
+    an item lands depend on the seed. Not a MAC: CRC-32 from a seed is the CRC from 0
+    XOR a mask of the seed and the length, so 32 bits are secret, and two ids of one
+    length whose CRCs are equal stay equal under every seed (among real ids such pairs
+    are rare and apart). One who could watch many of their own challenges start could
+    in principle search the seed; the shipped gateways do not tell clients the count.
+    For ids a client picks among but cannot make up (profiles, addresses); for what it
+    writes itself, :func:`keyed_hash`.
     """
     h = zlib.crc32(text.encode(), _seed)
     h ^= h >> 16

@@ -18,7 +18,7 @@ from stream.core.batch import Limits
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
 from stream.core.records import DeadLetter, Decision
-from stream.core.windows import hash_seed, use_hash_seed
+from stream.core.windows import hash_key, use_hash_key
 
 COMPARED = (
     "events",
@@ -77,16 +77,16 @@ def from_scratch(
     topic: str,
     now: float,
     batch: int = 2000,
-    seed: int = 0,
+    key: bytes = b"",
 ) -> tuple[dict[str, ActorState], set[str], set[tuple[int, int]]]:
     """States, decision ids and dead-lettered (partition, offset) of one clean pass,
-    with the workers' hash ``seed`` (their distinct counts are compared)."""
-    before = hash_seed()
-    use_hash_seed(seed)
+    with the workers' hash ``key`` (their distinct counts are compared)."""
+    before = hash_key()
+    use_hash_key(key)
     try:
         return _from_scratch(records, policy, topic, now, batch)
     finally:
-        use_hash_seed(before)
+        use_hash_key(before)
 
 
 def _from_scratch(

@@ -28,7 +28,7 @@ from stream.core.actor_codec import decode
 from stream.core.actor_state import ActorState
 from stream.core.policy_loader import parse_policy
 from stream.core.records import DeadLetter, Decision
-from stream.core.subkeys import hash_seed
+from stream.core.subkeys import hash_key
 from stream.harness.audit import AuditResult, KRecord, audit, from_scratch
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
 from stream.harness.worker_process import WorkerProcess
@@ -285,9 +285,9 @@ class Chaos:
         records = [
             KRecord(r.partition, r.offset, r.key, r.value) for r in read_all(s, s.topic_requests)
         ]
-        seed = hash_seed(self.env["SCRAPEGUARD_PSEUDONYM_KEY"].encode())
+        key = hash_key(self.env["SCRAPEGUARD_PSEUDONYM_KEY"].encode())
         exp_states, exp_decisions, exp_dead = from_scratch(
-            records, self.policy, s.topic_requests, time.time(), seed=seed
+            records, self.policy, s.topic_requests, time.time(), key=key
         )
         actual: dict[str, ActorState] = {}
         for r in read_all(s, s.state_topic):

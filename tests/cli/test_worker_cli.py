@@ -11,18 +11,18 @@ import pytest
 
 from stream.cli.worker import configure_interpreter
 from stream.core import subkeys
-from stream.core.windows import hash_seed, use_hash_seed
+from stream.core.windows import hash_key, use_hash_key
 from stream.settings import Settings
 
 
 @pytest.fixture()
 def interpreter_settings() -> Iterator[None]:
     """The interpreter's settings as they were, after the test."""
-    before, thresholds, seed = sys.getswitchinterval(), gc.get_threshold(), hash_seed()
+    before, thresholds, key = sys.getswitchinterval(), gc.get_threshold(), hash_key()
     yield
     sys.setswitchinterval(before)
     gc.set_threshold(*thresholds)
-    use_hash_seed(seed)
+    use_hash_key(key)
 
 
 def test_the_worker_keeps_the_gil_50_ms_and_collects_young_garbage_every_50k_by_default(
@@ -64,7 +64,7 @@ def test_the_profile_hash_is_seeded_from_the_pseudonym_key(
     key = "k" * 40
     monkeypatch.setenv("SCRAPEGUARD_PSEUDONYM_KEY", key)
     configure_interpreter(Settings())
-    assert hash_seed() == subkeys.hash_seed(key.encode()) != 0
+    assert hash_key() == subkeys.hash_key(key.encode()) != b""
     monkeypatch.setenv("SCRAPEGUARD_PSEUDONYM_KEY", "m" * 40)
     configure_interpreter(Settings())
-    assert hash_seed() == subkeys.hash_seed(b"m" * 40) != subkeys.hash_seed(key.encode())
+    assert hash_key() == subkeys.hash_key(b"m" * 40) != subkeys.hash_key(key.encode())

@@ -27,6 +27,15 @@ def test_envoy_ext_authz_asks_check_with_the_identity_headers() -> None:
     assert {h.lower() for h in IDENTITY} <= sent and TENANT.lower() not in sent
     assert authz["authorization_request"]["headers_to_add"][0]["key"] == "X-Api-Key"
     assert hcm["http_filters"][-1]["name"] == "envoy.filters.http.router"
+    # a denial reaches the client with its action and id, never its reason (a limit and
+    # a count would tell a scraper how to stay under it)
+    to_client = authz["authorization_response"]["allowed_client_headers"]["patterns"]
+    assert all("exact" in p for p in to_client)
+    assert {p["exact"] for p in to_client} == {
+        "x-scrapeguard-action",
+        "x-scrapeguard-decision-id",
+        "retry-after",
+    }
 
 
 def test_traefik_forward_auth_asks_check_and_strips_the_key() -> None:
@@ -39,6 +48,9 @@ def test_traefik_forward_auth_asks_check_and_strips_the_key() -> None:
     assert TENANT not in fa["authRequestHeaders"]
     strip = doc["middlewares"]["scrapeguard-strip"]["headers"]["customRequestHeaders"]
     assert strip == {"X-Api-Key": ""}
+    # the check's denial goes to the client through scrapeguard-key: without its reason
+    hidden = doc["middlewares"]["scrapeguard-key"]["headers"]["customResponseHeaders"]
+    assert hidden == {"X-Scrapeguard-Reason": ""}
 
 
 def test_nginx_passes_the_key_the_identities_and_the_client_address() -> None:

@@ -146,7 +146,10 @@ def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
         60,
     )
     assert b"confirm you are a person" in body
-    assert headers["X-Scrapeguard-Reason"].startswith("anomaly_score")
+    # the decision's id for an appeal, not its reason: which limit and what count would
+    # tell a scraper how to stay under them
+    assert "X-Scrapeguard-Reason" not in headers
+    assert len(headers["X-Scrapeguard-Decision-Id"]) == 32
     assert 0 < int(headers["Retry-After"]) <= 3600
 
     # the person is still served, and the scraper's address is not blocked for others
