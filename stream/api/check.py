@@ -52,7 +52,7 @@ class ClientAddress:
 
     def _trusted(self, addr: str) -> bool:
         try:
-            ip = ipaddress.ip_address(addr)
+            ip = ipaddress.ip_address(normalise_ip(addr.strip("[]")))  # mapped: its IPv4
         except ValueError:
             return False
         return any(ip in net for net in self.nets)

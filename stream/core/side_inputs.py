@@ -121,10 +121,11 @@ def _new_sessions(det: PartitionDetector, out: BatchResult, sig: GroupSignal) ->
         state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
     out.changed[sig.actor] = state
     out.stats["group_signals"] += 1
-    label = det.pseudo.group(sig.group)
-    reason = f"{NEW_SESSIONS_METRIC} {value} > {threshold:g} ({label.partition(':')[2]})"
-    trigger = f"group:{label}:{sig.ts}"
     ip = ref.value if ref.scope == "ip" else None
+    # the address by pseudonym, an IPv6 /64 as pseudonymised ranges are
+    where = det.pseudo.where(f"ip:{ip}" if ip is not None else f"subnet:{ref.value}")
+    reason = f"{NEW_SESSIONS_METRIC} {value} > {threshold:g} ({where})"
+    trigger = f"group:{det.pseudo.group(sig.group)}:{sig.ts}"
     det.decide(out, state, sig.actor, sig.ts, trigger, ip=ip, verdict=Verdict(action, (reason,)))
 
 

@@ -157,6 +157,9 @@ def actor_key_of(doc: dict[str, Any]) -> str | None:
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
         ids.append(value if isinstance(value, str) and value else None)
+    ip = ids[2]
+    if ip is not None and ":" in ip and _valid_ip(ip):
+        ids[2] = canonical_ipv6(ip)  # as the worker names it: no re-keying hop
     return actor_key(*ids)
 
 

@@ -47,8 +47,9 @@ class CorrelatorAgent(BatchedFaustAgent):
                 for key, g in sorted(restored[p].items(), key=lambda kv: kv[1].last_ts):
                     core.adopt(key, g)  # least recently active first
                 core.bound()
-                core.watermark = max((g.last_ts for g in core.groups.values()), default=0.0)
-                if core.groups:
+                every = [*core.groups.values(), *core.session_groups.values()]
+                core.watermark = max((g.last_ts for g in every), default=0.0)
+                if every:
                     core.older_era.restored()
                 self.partitions[p] = core
 

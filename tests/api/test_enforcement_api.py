@@ -22,6 +22,9 @@ TRUSTED = ClientAddress(["127.0.0.1/32", "10.0.0.0/8"], ["X-Forwarded-For", "X-R
         ("127.0.0.1", {"X-Forwarded-For": "203.0.113.9, 10.1.1.1"}, "203.0.113.9"),
         ("127.0.0.1", {"X-Forwarded-For": "10.2.2.2, 10.1.1.1"}, "10.2.2.2"),
         ("127.0.0.1", {"X-Real-IP": "2001:DB8::7"}, "2001:db8::7"),
+        # a dual-stack listener sees its IPv4 proxy as IPv4-mapped: still the proxy
+        ("::ffff:10.0.0.5", {"X-Forwarded-For": "198.51.100.7"}, "198.51.100.7"),
+        ("::ffff:198.51.100.8", {"X-Forwarded-For": "1.2.3.4"}, "198.51.100.8"),
         ("127.0.0.1", {}, "127.0.0.1"),
         ("127.0.0.1", {"X-Forwarded-For": "garbage"}, None),
     ],

@@ -85,6 +85,8 @@ def test_an_ipv6_scraper_is_counted_on_its_64_and_the_range_is_acted_on() -> Non
         doc["ip"] = f"2001:db8:1:2::{i + 1:x}"  # a new address of its /64 each time
     res = run(docs)
     assert {d.actor for d in res.decisions} == {"range:2001:db8:1:2::/64"}
+    assert "2001:db8" not in res.decisions[0].reasons[0]  # the range by pseudonym
+    assert res.decisions[0].reasons[0].endswith(")") and "(p_" in res.decisions[0].reasons[0]
     # an IPv4 client logged by a dual-stack server as IPv4-mapped is its IPv4 address
     mapped = rotating(1000, ip=f"::ffff:{IP}")
     assert {d.actor for d in run(mapped).decisions} == {f"ip:{IP}"}

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 
 from stream.core.actor_ref import normalise_ip
 from stream.core.records import RequestEvent
-from stream.core.validation import Invalid, actor_key, parse_ts, validate
+from stream.core.validation import Invalid, actor_key, actor_key_of, parse_ts, validate
 from tests.helpers import T0, event
 
 NOW = T0 + 3600
@@ -103,6 +103,10 @@ def test_ipv6_addresses_are_named_one_way_and_ipv4_mapped_ones_as_their_ipv4() -
     upper = check(event(ip="2001:DB8:0:0::1"))
     assert isinstance(upper, RequestEvent) and upper.ip == "2001:db8::1"
     assert normalise_ip("::ffff:198.51.100.9") == "198.51.100.9"
+    # producers key by the same name, so no event takes a re-keying hop
+    assert actor_key_of({"ip": "::ffff:198.51.100.9"}) == "ip:198.51.100.9"
+    assert actor_key_of({"ip": "2001:DB8:0::1"}) == "ip:2001:db8::1"
+    assert actor_key_of({"ip": "not::an::ip"}) == "ip:not::an::ip"  # the worker refuses it
 
 
 def test_iso_timestamps_naive_means_utc() -> None:

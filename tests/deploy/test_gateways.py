@@ -50,7 +50,7 @@ def test_traefik_forward_auth_asks_check_and_strips_the_key() -> None:
     assert strip == {"X-Api-Key": ""}
     # the check's denial goes to the client through scrapeguard-key: without its reason
     hidden = doc["middlewares"]["scrapeguard-key"]["headers"]["customResponseHeaders"]
-    assert hidden == {"X-Scrapeguard-Reason": ""}
+    assert hidden == {"X-Scrapeguard-Reason": "", "X-Scrapeguard-Origin": ""}
 
 
 def test_nginx_passes_the_key_the_identities_and_the_client_address() -> None:

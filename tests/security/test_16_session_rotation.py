@@ -26,7 +26,7 @@ def test_3000_profiles_from_one_address_with_a_new_session_each_are_acted_on() -
         res = run.run(docs)
         about = [d for d in res.decisions if d.actor == f"ip:{IP}"]
         assert [d.action for d in about] == actions
-        assert about[0].reasons[0].startswith("new_session_views_per_ip 151 > 150 (")
+        assert about[0].reasons[0].startswith("new_session_views_per_ip 151 > 150 (p_")
         assert IP not in " ".join(r for d in about for r in d.reasons)  # by pseudonym
         assert {d.origin for d in about} == {"group"}
         # caught while it happens: within the first minute of event time
