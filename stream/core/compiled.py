@@ -35,6 +35,7 @@ COMPILED: tuple[str, ...] = (
     "stream.core.counters",
     "stream.core.enforcement",
     "stream.core.features",
+    "stream.core.group_state",
     "stream.core.internal_records",
     "stream.core.older_era",
     "stream.core.partition_detector",

@@ -12,7 +12,8 @@ from typing import Any
 import faust
 import structlog
 
-from stream.core.correlation import GroupCorrelator, GroupState
+from stream.core.correlation import GroupCorrelator
+from stream.core.group_state import GroupState
 from stream.core.internal_records import Activity
 from stream.core.policy import Policy
 from stream.kafka.changelog import StateChangelog

@@ -2,7 +2,8 @@ import pytest
 
 from stream.core import side_inputs
 from stream.core.batch import Limits
-from stream.core.correlation import Activity, GroupCorrelator, GroupSignal, GroupState, subnet_of
+from stream.core.correlation import Activity, GroupCorrelator, GroupSignal, subnet_of
+from stream.core.group_state import GroupState
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy, parse_policy
 from tests.helpers import T0

@@ -15,7 +15,8 @@ from stream.core import side_inputs
 from stream.core.actor_codec import decode, encode
 from stream.core.actor_state import ActorState
 from stream.core.batch import Limits
-from stream.core.correlation import TURN_MIN_S, GroupCorrelator, GroupState
+from stream.core.correlation import TURN_MIN_S, GroupCorrelator
+from stream.core.group_state import GroupState
 from stream.core.internal_records import Activity, GroupSignal, group_share
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy, parse_policy

@@ -18,8 +18,9 @@ import pytest
 from models import REGISTRY
 from stream.core import side_inputs
 from stream.core.batch import Limits
-from stream.core.correlation import GroupCorrelator, GroupState, address_actor
+from stream.core.correlation import GroupCorrelator, address_actor
 from stream.core.enforcement import Origin, origin_of
+from stream.core.group_state import GroupState
 from stream.core.internal_records import NEW_SESSIONS_METRIC, Activity, GroupSignal
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy, parse_policy

@@ -31,7 +31,7 @@ from stream.core import (
     records,
     side_inputs,
 )
-from stream.core.correlation import GroupState
+from stream.core.group_state import GroupState
 from stream.core.incidents import Incident
 from stream.core.outcomes import ActorOutcome
 from stream.kafka.read_to_end import MARKER_KEY

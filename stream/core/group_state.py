@@ -1,0 +1,197 @@
+"""One correlation group's state: the distinct accounts and the profile views of an IP
+or a subnet over the last hour, which of its accounts it has signalled and what it told
+them; for an address's logged-out sessions, their views (new sessions' apart). Its
+changelog codec (JSON; total, like every decoder). :mod:`stream.core.correlation` keeps
+the groups of a partition and decides the signals.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+
+from stream.core.internal_records import Activity
+from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, keyed_hash
+
+ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=512)
+MAX_RECENT = 256  # members remembered by name per group, to signal all of them
+
+
+class GroupState:
+    """Distinct accounts and profile views of one IP or subnet over the last hour."""
+
+    __slots__ = (
+        "accounts",
+        "flagged",
+        "fresh",
+        "fresh_block",
+        "fresh_until",
+        "last_ts",
+        "recent",
+        "scores",
+        "signalled",
+        "told",
+        "turned_ts",
+        "views",
+    )
+
+    def __init__(self) -> None:
+        self.accounts = SlidingDistinct(ACCOUNTS)
+        self.views = SlidingCounter(60, 60.0, channels=1, typecode="I")
+        self.recent: dict[str, float] = {}
+        # actor -> its latest score, for the accounts of ``recent`` whose latest activity
+        # had evidence of its own
+        self.scores: dict[str, float] = {}
+        self.signalled: dict[str, float] = {}  # actor -> expiry of its last signal
+        self.last_ts = 0.0
+        self.flagged = False
+        # (high, evidenced) as last signalled: whether the group is "mostly high" for its
+        # members (``[groups] member_share_alone``), and what every signal says while
+        # the group's evidence has turned but may not turn yet (TURN_MIN_S), so that no
+        # member is told otherwise than the rest
+        self.told = (0, 0)
+        self.turned_ts = 0.0  # event time of the last turn
+        # profile views of new sessions on the address, in the hour (once there are any);
+        # when its signal to the address ends, and whether that signal asked for a block
+        self.fresh: SlidingCounter | None = None
+        self.fresh_until = 0.0
+        self.fresh_block = False
+
+    def add_session(self, act: Activity) -> None:
+        """A session's activity: its views (of a new session, apart), not an account."""
+        if self.fresh is None:
+            self.fresh = SlidingCounter(60, 60.0, channels=2, typecode="I")
+        self.fresh.add(act.ts, (act.views if act.fresh else 0, act.views))
+        if act.ts > self.last_ts:
+            self.last_ts = act.ts
+
+    @property
+    def fresh_views_per_hour(self) -> int:
+        """Profile views of sessions in their first requests, in the hour."""
+        return 0 if self.fresh is None else self.fresh.total(0)
+
+    @property
+    def session_views_per_hour(self) -> int:
+        """Profile views of sessions (new or not), in the hour."""
+        return 0 if self.fresh is None else self.fresh.total(1)
+
+    def add(self, act: Activity) -> None:
+        self.accounts.add(keyed_hash(act.actor), act.ts)  # names an attacker may pick
+        self.views.add(act.ts, (act.views,))
+        if act.ts > self.last_ts:
+            self.last_ts = act.ts
+        recent = self.recent
+        if act.actor in recent:
+            if act.ts < recent[act.actor]:
+                return  # an older activity says nothing newer of the account
+        elif len(recent) >= MAX_RECENT:
+            oldest = min(recent, key=recent.__getitem__)
+            del recent[oldest]
+            self.scores.pop(oldest, None)
+        recent[act.actor] = act.ts
+        if act.evidenced:
+            self.scores[act.actor] = act.score
+        else:
+            self.scores.pop(act.actor, None)
+
+    def evidence(self, min_score: float, since: float) -> tuple[int, int]:
+        """Of the accounts seen after ``since`` with evidence of their own: how many score
+        ``min_score`` or more, and how many there are."""
+        high = evidenced = 0
+        recent = self.recent
+        for actor, score in self.scores.items():
+            if recent.get(actor, 0.0) > since:
+                evidenced += 1
+                high += score >= min_score
+        return high, evidenced
+
+    @property
+    def accounts_per_hour(self) -> int:
+        return round(self.accounts.estimate())
+
+    @property
+    def views_per_hour(self) -> int:
+        return self.views.total()
+
+    def encode(self) -> bytes:
+        head, sweep, members, stamps = self.accounts.dump()
+        return orjson.dumps(
+            {
+                "d": [head, sweep, members.hex(), stamps.hex() if stamps is not None else None],
+                "vh": self.views.head,
+                "vr": list(self.views.ring),
+                "r": self.recent,
+                "sc": self.scores,
+                "s": self.signalled,
+                "t": self.last_ts,
+                "f": self.flagged,
+                "tt": self.turned_ts,
+                "tl": list(self.told),
+                **(
+                    {
+                        "fh": self.fresh.head,
+                        "fr": list(self.fresh.ring),
+                        "fu": self.fresh_until,
+                        "fb": self.fresh_block,
+                    }
+                    if self.fresh is not None
+                    else {}
+                ),
+            }
+        )
+
+    @classmethod
+    def decode(cls, raw: bytes) -> GroupState:
+        try:
+            d: dict[str, Any] = orjson.loads(raw)
+            g = cls()
+            head, sweep, members, stamps = d["d"]
+            g.accounts = SlidingDistinct.load(
+                ACCOUNTS,
+                int(head),
+                int(sweep),
+                bytes.fromhex(members),
+                bytes.fromhex(stamps) if stamps is not None else None,
+            )
+            g.views.head = int(d["vh"])
+            for i, v in enumerate(d["vr"]):
+                g.views.ring[i] = int(v)
+            g.views.totals = [sum(g.views.ring)]
+            g.recent = {str(k): float(v) for k, v in d["r"].items()}
+            g.signalled = {str(k): float(v) for k, v in d["s"].items()}
+            g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
+            # a state written before scores were carried has none of these
+            g.scores = {str(k): float(v) for k, v in d.get("sc", {}).items() if k in g.recent}
+            g.turned_ts = float(d.get("tt", 0.0))
+            high, evidenced = d.get("tl", (0, 0))
+            g.told = (int(high), int(evidenced))
+            if "fr" in d:  # new sessions' views (a state written before has none)
+                g.fresh = fresh = SlidingCounter(60, 60.0, channels=2, typecode="I")
+                fresh.head = int(d["fh"])
+                ring = [int(v) for v in d["fr"]]
+                if len(ring) != len(fresh.ring):
+                    raise ValueError("new sessions' ring of another size")
+                for i, v in enumerate(ring):
+                    fresh.ring[i] = v
+                fresh.totals = [sum(ring[0::2]), sum(ring[1::2])]
+                g.fresh_until, g.fresh_block = float(d["fu"]), bool(d["fb"])
+            if not (
+                math.isfinite(g.turned_ts)
+                and all(0.0 <= v <= 1.0 for v in g.scores.values())
+                and 0 <= g.told[0] < 2**31
+                and 0 <= g.told[1] < 2**31
+            ):
+                raise ValueError("evidence out of range")
+            return g
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            IndexError,
+            AttributeError,
+            OverflowError,
+            orjson.JSONDecodeError,
+        ) as exc:
+            raise ValueError(f"malformed group state: {type(exc).__name__}: {exc}") from None
