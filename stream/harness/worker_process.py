@@ -67,6 +67,20 @@ class WorkerProcess:
         except (OSError, ValueError):
             return None
 
+    def stats(self, timeout_s: float = 30.0) -> dict[str, Any]:
+        """``/health``, asked until it answers: a busy worker (a batch beside the event
+        loop, a loaded machine) may take longer than one request's 2 s."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited ({self.proc.returncode})")
+            health = self.health()
+            if health is not None:
+                return health
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"worker's /health did not answer in {timeout_s:g}s")
+            time.sleep(0.2)
+
     def wait_processed(self, events: int, timeout_s: float = 60.0) -> dict[str, Any]:
         """Until the worker has counted at least ``events`` events (since it started)."""
         deadline = time.monotonic() + timeout_s

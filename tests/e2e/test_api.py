@@ -33,7 +33,7 @@ def get(worker: WorkerProcess, path: str, token: str | None = API_TOKEN) -> tupl
 @pytest.fixture(scope="module")
 def scraped(broker: EmbeddedBroker, worker: WorkerProcess) -> dict[str, Any]:
     """A scraper taking names and emails of 450 people, from one address."""
-    before = worker.health()["events"]  # type: ignore[index]
+    before = worker.stats()["events"]
     producer = KafkaProducer(bootstrap_servers=broker.address, linger_ms=5)
     for i in range(450):
         doc = {

@@ -22,7 +22,7 @@ CODECS = ("gzip", "snappy", "lz4", "zstd")
 
 def test_every_compression_codec_is_read(broker: EmbeddedBroker, worker: WorkerProcess) -> None:
     worker.wait_ready()
-    before = worker.health()["events"]
+    before = worker.stats()["events"]
     run = uuid.uuid4().hex[:8]
     start = time.time() - 400
     for codec in CODECS:

@@ -36,7 +36,7 @@ def test_dashboard_shows_decisions_incidents_and_explains(
 ) -> None:
     assert Path(CHROMIUM).exists(), "Debian's chromium is required (.ci/run installs it)"
     now = time.time()
-    before = worker.health()["events"]  # type: ignore[index]
+    before = worker.stats()["events"]
     producer = KafkaProducer(bootstrap_servers=broker.address, linger_ms=5)
     for i in range(250):  # 5 requests a second: over 180 a minute, and a scraping library
         doc = {

@@ -145,7 +145,7 @@ def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
     assert lifted["decision"]["by"]
     assert check(worker, key, X_Account_Id="appellant")[0] == 200
     # the actor keeps going at the same pace: the rules may not block it during the allow
-    before = worker.health()["events"]  # type: ignore[index]
+    before = worker.stats()["events"]
     scrape(broker, "appellant", 200, "203.0.120.77", TS0 + 900 + 0.5)
     worker.wait_processed(before + 200)
     time.sleep(1.0)

@@ -37,8 +37,7 @@ def cli(
 def test_group_personas_are_caught_through_the_correlator(
     broker: EmbeddedBroker, worker: WorkerProcess, tmp_path: Path
 ) -> None:
-    before = worker.health()
-    assert before is not None
+    before = worker.stats()
     labels = tmp_path / "labels.txt"
     out = cli(
         "simulate",
@@ -60,7 +59,7 @@ def test_group_personas_are_caught_through_the_correlator(
     # at once: evaluate itself waits until the worker has worked the events, and the group
     # signals they lead to (one more round trip through Kafka)
     ev = cli("evaluate", "--labels", str(labels), "--out", str(report_dir), "--broker", broker.url)
-    assert (worker.health() or {}).get("events", 0) >= before["events"] + sent
+    assert worker.stats().get("events", 0) >= before["events"] + sent
     assert "the worker has worked everything published" in ev.stderr
     assert "| distributed | 30 | 1.000 |" in ev.stdout, _rows(ev.stdout, "distributed")
     assert re.search(r"\| human \| \d+ \| 0/\d+ acted on \|", ev.stdout)
@@ -130,8 +129,7 @@ def test_replay_of_a_real_combined_log_and_evaluate_it_with_bare_ids(
     """Replay a real log, then evaluate with labels as a dataset gives them (`id,label`, a
     header, bare IPs): matched to the run's actors, the unmatched reported, AUC over every
     labelled actor."""
-    before = worker.health()
-    assert before is not None
+    before = worker.stats()
     labels_out = tmp_path / "crawlers.txt"
     out = cli("replay", str(REAL_LOG), "--labels-out", str(labels_out), "--broker", broker.url)
     assert "10000 lines, 9999 events, 1 unparsable" in out.stdout
@@ -147,7 +145,7 @@ def test_replay_of_a_real_combined_log_and_evaluate_it_with_bare_ids(
     report_dir = tmp_path / "report"
     ev = cli("evaluate", "--labels", str(dataset), "--out", str(report_dir), "--broker", broker.url)
     assert "the worker has worked everything published" in ev.stderr  # it waited
-    assert (worker.health() or {}).get("events", 0) >= before["events"] + 9999
+    assert worker.stats().get("events", 0) >= before["events"] + 9999
     report = orjson.loads((report_dir / "report.json").read_bytes())
     res = report["labels_resolution"]
     assert res["prefixed"] == len(rows) and res["unmatched_ids"] == ["198.51.100.250"]

@@ -87,7 +87,7 @@ def raw_control(broker: EmbeddedBroker, message: bytes) -> None:
 def test_shadow_then_promote_then_rollback(
     broker: EmbeddedBroker, worker: WorkerProcess, tmp_path: Path
 ) -> None:
-    assert worker.health()["model"] == "ensemble@1"  # type: ignore[index]
+    assert worker.stats()["model"] == "ensemble@1"  # type: ignore[index]
     params = '{"learning_rate": 0.05}'
     out = cli(broker, "models", "deploy", "supervised", "--params", params, "--shadow")
     assert "sent: deploy supervised@1" in out.stdout
@@ -97,7 +97,7 @@ def test_shadow_then_promote_then_rollback(
     assert roles == {"ensemble": "live", "supervised": "shadow"}
     assert listed["slots"]["shadow"]["params"]["learning_rate"] == 0.05
 
-    before = worker.health()["events"]  # type: ignore[index]
+    before = worker.stats()["events"]
     worker.wait_processed(before + busy_traffic(broker, "shadowed"))
     reader = TopicReader(broker.address, "scrapeguard-scores".replace("scrapeguard", "e2e"))
     scores = reader.wait_for(lambda rs: any(r.get("slot") == "shadow" for r in rs))
@@ -120,7 +120,7 @@ def test_shadow_then_promote_then_rollback(
         assert 0.0 <= doc["roc_auc_all"][slot] <= 1.0
         assert 0.0 <= doc["roc_auc_scored"][slot] <= 1.0
 
-    events_before = worker.health()["events"]  # type: ignore[index]
+    events_before = worker.stats()["events"]
     cli(broker, "models", "promote")
     h = until(worker, lambda h: h["model"] == "supervised@1" and h["shadow_model"] is None)
     assert h["events"] == events_before  # no restart: the same process, same counters
@@ -185,7 +185,10 @@ def test_shadow_then_promote_then_rollback(
         ),
         (
             lambda: control.make(
-                "promote", CONTROL_KEY.encode(), seq=99, issuer="e2e-test",
+                "promote",
+                CONTROL_KEY.encode(),
+                seq=99,
+                issuer="e2e-test",
                 issued_at=time.time() - 7200,
             ),
             "stale",
@@ -196,8 +199,7 @@ def test_shadow_then_promote_then_rollback(
 def test_bad_control_messages_are_refused_and_change_nothing(
     broker: EmbeddedBroker, worker: WorkerProcess, make: Callable[[], bytes], reason: str
 ) -> None:
-    h = worker.health()
-    assert h is not None
+    h = worker.stats()
     key = f"control_refused_{reason}"
     seen = h["model_control"].get(key, 0)
     raw_control(broker, make())
@@ -217,7 +219,7 @@ def test_cli_refuses_what_workers_would_refuse(broker: EmbeddedBroker) -> None:
 def test_learned_state_survives_a_restart_and_forged_snapshots_are_refused(
     broker: EmbeddedBroker, worker: WorkerProcess
 ) -> None:
-    before = worker.health()["events"]  # type: ignore[index]
+    before = worker.stats()["events"]
     worker.wait_processed(before + busy_traffic(broker, "snap", actors=5, n=60))
     time.sleep(3)  # a snapshot round (every 2 s in the tests)
     reader = TopicReader(broker.address, "e2e-model-snapshots")
@@ -233,7 +235,6 @@ def test_learned_state_survives_a_restart_and_forged_snapshots_are_refused(
     producer.send("e2e-model-snapshots", forged, key=b"live:0", partition=0).get(timeout=30)
     producer.close()
     worker.start()
-    h = worker.health()
-    assert h is not None
+    h = worker.stats()
     assert h["model_control"].get("snapshot_refused") == 1  # partition 0: starts fresh
     assert h["model_control"].get("snapshot_restored") == 7  # the other seven partitions

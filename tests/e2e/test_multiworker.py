@@ -43,13 +43,13 @@ def test_second_worker_shares_partitions_routes_explain_and_requires_its_token(
                 and len((b.health() or {}).get("partitions", [])) == 4
             )
         )
-        a_parts = set(worker.health()["partitions"])  # type: ignore[index]
+        a_parts = set(worker.stats()["partitions"])  # type: ignore[index]
         actor = next(
             f"account:mw-{i}"
             for i in range(100)
             if partition_for(f"account:mw-{i}".encode(), 8) in a_parts
         )
-        before = worker.health()["events"]  # type: ignore[index]
+        before = worker.stats()["events"]
         producer = KafkaProducer(bootstrap_servers=broker.address)
         for i in range(20):
             doc = {
@@ -75,7 +75,7 @@ def test_second_worker_shares_partitions_routes_explain_and_requires_its_token(
         # another token — B's caller's token is not forwarded, B's peer credential is
         until(lambda: get(b.web_port, f"/explain/{quote(actor)}", TOKEN)[1].get("known"), 30)
         status, body = get(b.web_port, f"/explain/{quote(actor)}", TOKEN)
-        assert status == 200 and body["answered_by"] == worker.health()["worker"]  # type: ignore[index]
+        assert status == 200 and body["answered_by"] == worker.stats()["worker"]
         assert body["counters"]["requests_per_hour"] == 20
         # decisions are answered by any worker from its global view: 404 here, not routed
         assert get(b.web_port, f"/decisions/{quote(actor)}", TOKEN)[0] == 404

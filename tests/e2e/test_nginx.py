@@ -120,8 +120,7 @@ def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
     status, headers, body = request(f"{nginx}/profiles/1", {"X-Account-Id": "ngx-person"})
     assert (status, body, headers.get("X-Seen-Action")) == (200, PAGE, "allow"), (status, body)
 
-    before = worker.health()
-    assert before is not None
+    before = worker.stats()
     ts0 = time.time() - 2 * 460
     scrape(broker, "ngx-challenged", 120, "203.0.114.10", ts0 + 2 * 340)
     scrape(broker, "ngx-blocked", 450, "203.0.114.11", ts0)

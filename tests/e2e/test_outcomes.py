@@ -49,8 +49,7 @@ def outcome_count(worker: WorkerProcess, kind: str) -> float:
 def test_a_label_from_the_cli_teaches_the_owner_of_the_actor(
     broker: EmbeddedBroker, worker: WorkerProcess
 ) -> None:
-    before = worker.health()
-    assert before is not None
+    before = worker.stats()
     learned = outcome_count(worker, "learned_live")
     scrape(broker, "lbl-mallory", 15, "203.0.113.77", time.time() - 600)
     worker.wait_processed(before["events"] + 15, timeout_s=60)

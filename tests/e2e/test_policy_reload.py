@@ -104,7 +104,7 @@ def test_policy_deploy_applies_without_a_restart(
 
     # back under the session's policy (180 a minute): the same burst is left alone
     calm = f"reload-{uuid.uuid4().hex[:6]}"
-    before = worker.health()["events"]  # type: ignore[index]
+    before = worker.stats()["events"]
     worker.wait_processed(before + burst(broker, calm))
     time.sleep(2)
     reader.poll()

@@ -136,8 +136,7 @@ def outcome(
     broker: EmbeddedBroker, worker: WorkerProcess, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Any]:
     events, malformed = scenario()
-    before = worker.health()
-    assert before is not None
+    before = worker.stats()
     path: Path = tmp_path_factory.mktemp("spine") / "events.jsonl"
     path.write_bytes(
         b"\n".join([orjson.dumps(e) for e in events] + [m for m, _ in malformed if b"\n" not in m])
