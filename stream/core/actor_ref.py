@@ -72,10 +72,25 @@ def parse_actor(text: str) -> ActorRef:
         value = normalise_ip(value)
     elif scope == "range":
         try:
-            value = str(ipaddress.ip_network(value, strict=False))
+            value = str(normalise_network(value))
         except ValueError:
             raise ValueError(f"{value[:80]!r} is not an address range (CIDR)") from None
     return ActorRef(tenant, scope, value)
+
+
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def normalise_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A range (CIDR), an IPv4-mapped IPv6 one (``::ffff:198.51.100.0/120``) as its IPv4
+    range (``198.51.100.0/24``): events name such clients by their IPv4 address
+    (:func:`normalise_ip`). ValueError when it is not a range."""
+    net = ipaddress.ip_network(text, strict=False)
+    if isinstance(net, ipaddress.IPv6Network) and net.prefixlen >= 96 and net.subnet_of(_MAPPED):
+        mapped = net.network_address.ipv4_mapped
+        assert mapped is not None
+        return ipaddress.IPv4Network(f"{mapped}/{net.prefixlen - 96}")
+    return net
 
 
 def normalise_ip(text: str) -> str:

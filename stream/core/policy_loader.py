@@ -16,7 +16,6 @@ What is replaced whole: one limit (``metric = { challenge = N, block = M }``; ``
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 import tomllib
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from stream.core.actor_ref import normalise_network, parse_actor
 from stream.core.allowlist import Allowlist, Crawler, IPNetwork
 from stream.core.automation import SIGNALS
 from stream.core.internal_records import NEW_SESSIONS_METRIC
@@ -114,10 +114,23 @@ def signals(v: Any) -> tuple[str, ...]:
 
 
 def cidrs(v: Any) -> tuple[IPNetwork, ...]:
-    try:
-        return tuple(ipaddress.ip_network(c, strict=False) for c in strings(v))
+    try:  # an IPv4-mapped range as its IPv4 range, as events name those clients
+        return tuple(normalise_network(c) for c in strings(v))
     except ValueError as exc:
         raise ValueError(f"must be a list of CIDR ranges: {exc}") from None
+
+
+def actor_names(v: Any) -> tuple[str, ...]:
+    """Actors as the detector names them (``ip:::ffff:198.51.100.9`` is
+    ``ip:198.51.100.9``, ``ip:2001:DB8::1`` is ``ip:2001:db8::1``); a name that is no
+    actor stays as written (it matches nothing)."""
+    out = []
+    for name in strings(v):
+        try:
+            out.append(parse_actor(name).key)
+        except ValueError:
+            out.append(name)
+    return tuple(out)
 
 
 def regexes(v: Any) -> re.Pattern[str] | None:
@@ -179,7 +192,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "renew_before_s": number(0),
     },
     "allowlist": {
-        "actors": strings,
+        "actors": actor_names,
         "ip_ranges": cidrs,
         "user_agents": regexes,
         "crawler": crawlers,

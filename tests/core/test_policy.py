@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from stream.core.actions import Action
+from stream.core.actor_ref import parse_actor
 from stream.core.actor_state import ActorState
 from stream.core.policy import PolicyError
 from stream.core.policy_loader import load_policy, parse_policy
@@ -138,6 +139,22 @@ def test_a_regular_run_of_pages_lets_a_score_act_below_the_gates() -> None:
     # fewer profile views in the hour than the run's floor
     high = parse_policy("[score]\nregular_min_profiles_per_hour = 36")
     assert high.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
+
+
+def test_allowlist_entries_are_named_as_events_name_their_clients() -> None:
+    """A dual-stack log shows IPv4 clients as IPv4-mapped IPv6 addresses; events name
+    them by their IPv4 address, so the allowlist's entries written that way do too."""
+    p = parse_policy(
+        '[allowlist]\nip_ranges = ["::ffff:198.51.100.0/120"]\n'
+        'actors = ["ip:::ffff:203.0.113.9", "ip:2001:DB8::1", "not an actor"]\n'
+    )
+    allow = p.allowlist
+    assert allow.matches("ip:198.51.100.200", "198.51.100.200", "")
+    assert not allow.matches("ip:198.51.101.1", "198.51.101.1", "")
+    assert allow.matches("ip:203.0.113.9", "203.0.113.9", "")
+    assert allow.matches("ip:2001:db8::1", "2001:db8::1", "")
+    assert parse_actor("range:::ffff:198.51.100.0/120").value == "198.51.100.0/24"
+    assert parse_actor("range:2001:db8::/64").value == "2001:db8::/64"
 
 
 def test_allowlist_actors_ranges_agents_and_verified_crawlers() -> None:
