@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 
 SCOPES = ("account", "session", "ip", "range")
 MAX_ACTOR_CHARS = 1100  # tenant and id are at most 512 characters each in events
@@ -93,10 +94,12 @@ def normalise_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Networ
     return net
 
 
+@lru_cache(maxsize=65536)
 def normalise_ip(text: str) -> str:
-    """An address in its canonical text form (an IPv4-mapped IPv6 address as its IPv4,
-    as events' addresses are: :func:`stream.core.validation.canonical_ipv6`); ValueError
-    when it is not one."""
+    """An address in its canonical text form (``2001:DB8:0::1`` → ``2001:db8::1``), an
+    IPv4-mapped IPv6 one as its IPv4 (``::ffff:198.51.100.9`` → ``198.51.100.9``, as
+    dual-stack servers log IPv4 clients: else every IPv4 client would be one /64). Events,
+    actors, ranges and ``/check`` all name addresses so. ValueError when it is not one."""
     try:
         addr = ipaddress.ip_address(text)
         mapped = addr.ipv4_mapped if isinstance(addr, ipaddress.IPv6Address) else None

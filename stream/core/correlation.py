@@ -63,6 +63,12 @@ def subnet_of(ip: str) -> str:
     return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
 
 
+def address_group(ip: str, subnet: str) -> str:
+    """The key of an address's account group: ``ip:ADDRESS``, an IPv6 one's /64 (a host
+    picks addresses of it at will; ``subnet`` is :func:`subnet_of` ``ip``)."""
+    return "ip:" + (subnet if ":" in ip else ip)
+
+
 def address_actor(activity_actor: str, ip: str) -> str:
     """The actor that stands for ``ip`` under the activity's tenant: ``ip:ADDRESS``, or
     for IPv6 ``range:…/64`` (one host's or household's block: it picks a new address in
@@ -139,7 +145,7 @@ class GroupCorrelator:
         v6 = ":" in act.ip
         for key, metric, limit in (
             # an IPv6 host picks a new address of its /64 at will: the /64 is its address
-            ("ip:" + (subnet if v6 else act.ip), ADDRESS_METRIC, groups.accounts_per_ip),
+            (address_group(act.ip, subnet), ADDRESS_METRIC, groups.accounts_per_ip),
             ("subnet:" + subnet, SUBNET_METRIC, groups.accounts_per_subnet),
         ):
             if limit is None or (v6 and metric == SUBNET_METRIC):
@@ -182,7 +188,7 @@ class GroupCorrelator:
         block = limit.block is not None and n > limit.block
         if not (block or (limit.challenge is not None and n > limit.challenge)):
             return
-        accounts = self.groups.get("ip:" + (subnet if ":" in act.ip else act.ip))
+        accounts = self.groups.get(address_group(act.ip, subnet))
         views = g.session_views_per_hour + (accounts.views_per_hour if accounts else 0)
         if n < NEW_SESSIONS_SHARE * views:
             return  # most of the address's views are of people who keep their sessions

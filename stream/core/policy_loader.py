@@ -356,12 +356,11 @@ def line_of(text: str, section: str, key: str | None) -> int | None:
     return None
 
 
-def new_sessions(spec: tuple[float | None, float | None] | None) -> Limit | None:
-    if spec is None:
-        return None
+def limit_of(metric: str, spec: tuple[float | None, float | None]) -> Limit:
+    """A checked ``{ challenge, block }`` as a :class:`Limit`, with its lowest threshold."""
     challenge, block = spec
     floor = min(x for x in (challenge, block) if x is not None)
-    return Limit(NEW_SESSIONS_METRIC, challenge, block, floor)
+    return Limit(metric, challenge, block, floor)
 
 
 def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
@@ -371,12 +370,11 @@ def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
             spec = v[section].get(metric)
             if metric in skip or spec is None:
                 continue
-            challenge, block = spec
-            floor = min(x for x in (challenge, block) if x is not None)
-            out.append(Limit(metric, challenge, block, floor))
+            out.append(limit_of(metric, spec))
         return tuple(out)
 
     score, ttl, allow, groups = v["score"], v["ttl"], v["allowlist"], v["groups"]
+    sessions = groups.get("new_session_views_per_ip")
     policy = Policy(
         groups=Groups(
             groups.get("accounts_per_ip"),
@@ -386,7 +384,7 @@ def _build(v: dict[str, dict[str, Any]], source: str) -> Policy:
             groups.get("member_min_profiles_per_hour", 10),
             groups.get("member_challenge_alone", 0.99),
             groups.get("member_share_alone", 0.5),
-            new_sessions(groups.get("new_session_views_per_ip")),
+            None if sessions is None else limit_of(NEW_SESSIONS_METRIC, sessions),
         ),
         limits=limits("limits"),
         new_account_max_age_days=v["new_account"].get("max_age_days", 0.0),

@@ -10,7 +10,6 @@ record.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import socket
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from stream.core.actor_ref import normalise_ip
 from stream.core.records import RequestEvent
 
 MIN_TS = 946684800.0  # 2000-01-01T00:00:00Z: older event times are absurd for this product
@@ -76,16 +76,6 @@ def _parse_iso(text: str) -> float | None:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.timestamp()
-
-
-@lru_cache(maxsize=65536)
-def canonical_ipv6(text: str) -> str:
-    """A valid IPv6 address's canonical form (``2001:DB8:0::1`` → ``2001:db8::1``), and
-    the IPv4 address of an IPv4-mapped one (``::ffff:198.51.100.9`` → ``198.51.100.9``,
-    as dual-stack servers log IPv4 clients): else every IPv4 client would be one /64."""
-    addr = ipaddress.IPv6Address(text)
-    mapped = addr.ipv4_mapped
-    return str(mapped) if mapped is not None else str(addr)
 
 
 def _valid_ip(text: str) -> bool:
@@ -159,7 +149,7 @@ def actor_key_of(doc: dict[str, Any]) -> str | None:
         ids.append(value if isinstance(value, str) and value else None)
     ip = ids[2]
     if ip is not None and ":" in ip and _valid_ip(ip):
-        ids[2] = canonical_ipv6(ip)  # as the worker names it: no re-keying hop
+        ids[2] = normalise_ip(ip)  # as the worker names it: no re-keying hop
     return actor_key(*ids)
 
 
@@ -206,7 +196,7 @@ def validate_doc(
     if ip is not None and (not isinstance(ip, str) or not _valid_ip(ip)):
         return Invalid("invalid_field", "ip must be an IPv4 or IPv6 address or null")
     if ip is not None and ":" in ip:
-        ip = canonical_ipv6(ip)  # one name per address; an IPv4-mapped one is the IPv4
+        ip = normalise_ip(ip)  # one name per address; an IPv4-mapped one is the IPv4
 
     actor = actor_key(account_id, session_id, ip, tenant)
     if actor is None:
