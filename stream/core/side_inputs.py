@@ -53,6 +53,17 @@ def _each(
     return out
 
 
+def _state_of(det: PartitionDetector, actor: str, ts: float) -> ActorState:
+    """The actor's state; a new one when a side input reaches it before (or without) any
+    event of its own, aged from ``ts`` so that idle expiry measures from it."""
+    state = det.actors.get(actor)
+    if state is None:
+        state = ActorState()
+        det.actors.put(actor, state)
+        state.counters.last_ts = ts
+    return state
+
+
 def _from_the_future(det: PartitionDetector, ts: float) -> bool:
     """``ts`` is later than the partition's clock allows (``max_future_skew_s``)."""
     return ts > det.clock() + det.limits.max_future_skew_s
@@ -69,11 +80,7 @@ def _signal(det: PartitionDetector, out: BatchResult, sig: GroupSignal) -> None:
     if sig.metric == NEW_SESSIONS_METRIC:
         _new_sessions(det, out, sig)
         return
-    state = det.actors.get(sig.actor)
-    if state is None:
-        state = ActorState()  # signalled before its events
-        det.actors.put(sig.actor, state)
-        state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
+    state = _state_of(det, sig.actor, sig.ts)
     # reasons, triggers and incident keys name the group by pseudonym or range
     label = det.pseudo.group(sig.group)
     reason = sig.reason_naming(label.partition(":")[2])
@@ -114,11 +121,7 @@ def _new_sessions(det: PartitionDetector, out: BatchResult, sig: GroupSignal) ->
     if sig.actor in allow.actors or any(network.overlaps(r) for r in allow.ip_ranges):
         out.stats["group_signal_allowlisted"] += 1  # an office's, a partner's address
         return
-    state = det.actors.get(sig.actor)
-    if state is None:
-        state = ActorState()  # the address made no request of its own
-        det.actors.put(sig.actor, state)
-        state.counters.last_ts = sig.ts  # so that idle expiry measures from the signal
+    state = _state_of(det, sig.actor, sig.ts)
     out.changed[sig.actor] = state
     out.stats["group_signals"] += 1
     ip = ref.value if ref.scope == "ip" else None
@@ -152,11 +155,7 @@ def _manual(det: PartitionDetector, out: BatchResult, m: ManualDecision) -> None
     if m.ts < MIN_TS or _from_the_future(det, m.ts):
         # its ttl counts from ts: one dated far ahead would keep an allow in force for good
         raise ValueError("manual decision dated before 2000 or from the future")
-    state = det.actors.get(m.actor)
-    if state is None:
-        state = ActorState()  # decided before (or without) any event of its own
-        det.actors.put(m.actor, state)
-        state.counters.last_ts = m.ts  # so that idle expiry measures from it
+    state = _state_of(det, m.actor, m.ts)
     decision = manual_decision(state, m, det.model_label)
     out.changed[m.actor] = state
     out.decisions.append(decision)
