@@ -28,7 +28,7 @@ from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action
 from stream.core.features import StreamContext
 from stream.core.incidents import incident_key, sample_path
-from stream.core.internal_records import FRESH_MAX_EVENTS, Activity, FeedItem
+from stream.core.internal_records import Activity, FeedItem, is_fresh
 from stream.core.ledger import LedgerCodec
 from stream.core.older_era import ERA_GAP_S, OlderEra
 from stream.core.partition_scoring import PartitionScoring
@@ -135,7 +135,8 @@ class PartitionDetector(PartitionScoring):
         out = BatchResult()
         now = self.clock()
         touched: dict[str, Touched] = {}
-        seen_on: dict[tuple[str, str, int], list[float]] = {}  # (actor, ip, minute) -> [ts, views]
+        # (actor, ip, minute, is a session) -> [newest ts, profile views, fresh views]
+        seen_on: dict[tuple[str, str, int, bool], list[float]] = {}
         for rec in records:
             self.record_ts = getattr(rec, "timestamp", None)
             try:
@@ -155,22 +156,24 @@ class PartitionDetector(PartitionScoring):
         # the correlator counts accounts that view profiles: activity without views is
         # noise; each with the account's latest score and whether that rests on evidence
         # of its own (the group's evidence as a whole). A session is no account: its
-        # views in its first requests (fresh) are a scraper's that drops its cookie on
-        # every request when they are most of its address's views
+        # views in its first requests or seconds (fresh) are a scraper's that drops its
+        # cookie on every request when they are most of its address's views
         min_views = self.policy.groups.member_min_profiles_per_hour
         evidence: dict[str, tuple[float, bool]] = {}  # once per actor, not per activity
         out.activities = []
-        for (actor, ip, _minute), (ts, views, session) in seen_on.items():
+        for (actor, ip, _minute, session), (ts, views, fresh) in seen_on.items():
             if not views:
                 continue
             if session:
-                state = touched[actor][0]
-                if state.allowlisted:
+                if touched[actor][0].allowlisted:
                     continue  # a partner's or a verified crawler's: not the address's doing
-                fresh = state.counters.events <= FRESH_MAX_EVENTS
-                out.activities.append(
-                    Activity(actor, ip, ts, int(views), session=True, fresh=fresh)
-                )
+                # the views after the session's first moments, then its first ones: the
+                # correlator weighs the fresh against all of the address's views
+                for n, is_fresh in ((views - fresh, False), (fresh, True)):
+                    if n:
+                        out.activities.append(
+                            Activity(actor, ip, ts, int(n), session=True, fresh=is_fresh)
+                        )
                 continue
             if actor not in evidence:
                 state = touched[actor][0]
@@ -187,7 +190,7 @@ class PartitionDetector(PartitionScoring):
         now: float,
         out: BatchResult,
         touched: dict[str, Touched],
-        seen_on: dict[tuple[str, str, int], list[float]],
+        seen_on: dict[tuple[str, str, int, bool], list[float]],
         until_ts: float | None = None,
     ) -> bool:
         """One record: validate, count, check the limits (the per-event part of a batch).
@@ -250,15 +253,22 @@ class PartitionDetector(PartitionScoring):
             # one activity per account (or session: the correlator counts a session's
             # first requests apart), IP and minute of event time: a batch can span hours
             # of event time when a worker catches up on a backlog
-            bucket = (actor, res.ip, int(res.ts // 60.0))
+            session = res.account_id is None
+            bucket = (actor, res.ip, int(res.ts // 60.0), session)
             seen = seen_on.get(bucket)
             view = 1.0 if res.target_profile_id is not None else 0.0
+            # a session's view in its first requests or first seconds is a fresh one
+            fresh = 0.0
+            if session and view:
+                counters = state.counters
+                fresh = 1.0 if is_fresh(counters.events, res.ts - counters.first_ts) else 0.0
             if seen is None:
-                seen_on[bucket] = [res.ts, view, 0.0 if res.account_id is not None else 1.0]
+                seen_on[bucket] = [res.ts, view, fresh]
             else:
                 if res.ts > seen[0]:
                     seen[0] = res.ts
                 seen[1] += view
+                seen[2] += fresh
         policy = self.policy
         allowed = self._allowlisted(state, actor, res.ip, res.user_agent)
         due = score_due(state.counters.events, policy.score_min_events, res.ts, state.next_score_ts)

@@ -21,7 +21,14 @@ from stream.core.batch import Limits
 from stream.core.correlation import GroupCorrelator, address_actor
 from stream.core.enforcement import Origin, origin_of
 from stream.core.group_state import GroupState
-from stream.core.internal_records import NEW_SESSIONS_METRIC, Activity, GroupSignal
+from stream.core.internal_records import (
+    FRESH_MAX_AGE_S,
+    FRESH_MAX_EVENTS,
+    NEW_SESSIONS_METRIC,
+    Activity,
+    GroupSignal,
+    is_fresh,
+)
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy, parse_policy
 from stream.harness.offline import OfflineRun
@@ -104,11 +111,28 @@ def test_the_address_is_named_under_the_sessions_tenant() -> None:
 def test_the_detector_reports_sessions_apart_and_fresh_only_in_their_first_requests() -> None:
     det = detector()
 
-    docs = [event(i, T0 + i, None, session_id="s", target_profile_id=str(i)) for i in range(5)]
+    docs = [event(i, T0 + 15 * i, None, session_id="s", target_profile_id=str(i)) for i in range(6)]
     acts = det.process([rec(0, docs[0], "session:s")]).activities
     assert [(a.session, a.fresh, a.views) for a in acts] == [(True, True, 1)]
     later = det.process([rec(i, d, "session:s") for i, d in enumerate(docs[1:], 1)]).activities
-    assert [(a.session, a.fresh) for a in later] == [(True, False)]  # 5 requests by now
+    assert {a.session for a in later} == {True}
+    # 15 s apart: the 2nd and 3rd requests are fresh (the first 3), the 4th to 6th not
+    assert sum(a.views for a in later if a.fresh) == 2
+    assert sum(a.views for a in later if not a.fresh) == 3
+
+
+def test_a_session_is_fresh_in_its_first_seconds_whatever_the_batches() -> None:
+    # a cookie kept for a burst of 8 views in 2 s: all fresh, in one batch or eight
+    docs = [event(i, T0 + i / 4, None, session_id="b", target_profile_id=str(i)) for i in range(8)]
+    records = [rec(i, d, "session:b") for i, d in enumerate(docs)]
+    whole = detector().process(records).activities
+    det = detector()
+    one_by_one = [a for r in records for a in det.process([r]).activities]
+    for acts in (whole, one_by_one):
+        assert sum(a.views for a in acts if a.fresh) == 8
+        assert not [a for a in acts if not a.fresh]
+    assert is_fresh(1, 3600.0) and is_fresh(50, FRESH_MAX_AGE_S)
+    assert not is_fresh(FRESH_MAX_EVENTS + 1, FRESH_MAX_AGE_S + 0.5)
 
 
 def test_a_signal_is_sent_at_once_and_again_when_it_newly_asks_for_a_block() -> None:
