@@ -29,7 +29,7 @@ from functools import lru_cache
 import structlog
 
 from stream.core.actor_ref import ActorRef, parse_actor
-from stream.core.group_state import MAX_RECENT, GroupState
+from stream.core.group_state import MAX_RECENT, GroupState, SessionGroup
 from stream.core.internal_records import (
     ADDRESS_METRIC,
     NEW_SESSIONS_METRIC,
@@ -96,7 +96,7 @@ class GroupCorrelator:
         self.older_era = OlderEra(clock, max_keys=max_groups)
         # least recently active first: a group moves to the end when it is touched
         self.groups: OrderedDict[str, GroupState] = OrderedDict()
-        self.session_groups: OrderedDict[str, GroupState] = OrderedDict()  # keys SESSIONS…
+        self.session_groups: OrderedDict[str, SessionGroup] = OrderedDict()  # keys SESSIONS…
         self.max_session_groups = MAX_SESSION_GROUPS
         self.watermark = 0.0
         self._evicted: list[str] = []
@@ -123,13 +123,21 @@ class GroupCorrelator:
                 self.older_era.remember(key, now)
         return signals, changed
 
-    def state(self, key: str) -> GroupState:
+    def state(self, key: str) -> GroupState | SessionGroup:
         """The group of ``key``, whichever table holds it (KeyError when none does)."""
         return self.session_groups[key] if key.startswith(SESSIONS) else self.groups[key]
 
-    def adopt(self, key: str, g: GroupState) -> None:
-        """A restored group, into its table (least recently active first)."""
-        (self.session_groups if key.startswith(SESSIONS) else self.groups)[key] = g
+    def adopt(self, key: str, g: GroupState | SessionGroup) -> bool:
+        """A restored group, into its table (least recently active first); False, and
+        left out, when its kind is not its key's (an address's sessions are keyed
+        SESSIONS…)."""
+        if isinstance(g, SessionGroup) != key.startswith(SESSIONS):
+            return False
+        if isinstance(g, SessionGroup):
+            self.session_groups[key] = g
+        else:
+            self.groups[key] = g
+        return True
 
     def _one(self, act: Activity, signals: list[GroupSignal], changed: set[str]) -> None:
         groups = self.policy.groups
@@ -177,7 +185,7 @@ class GroupCorrelator:
         if g is None:
             if not act.fresh:
                 return  # no new session seen here lately: nothing to weigh them against
-            g = self.session_groups[key] = GroupState()
+            g = self.session_groups[key] = SessionGroup()
         else:
             self.session_groups.move_to_end(key)
         g.add_session(act)

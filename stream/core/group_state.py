@@ -1,13 +1,16 @@
 """One correlation group's state: the distinct accounts and the profile views of an IP
 or a subnet over the last hour, which of its accounts it has signalled and what it told
-them; for an address's logged-out sessions, their views (new sessions' apart). Its
-changelog codec (JSON; total, like every decoder). :mod:`stream.core.correlation` keeps
-the groups of a partition and decides the signals.
+them (:class:`GroupState`); an address's logged-out sessions, their views with new
+sessions' apart (:class:`SessionGroup`, a few hundred bytes: there may be tens of
+thousands). Their changelog codec (JSON; total, like every decoder):
+:func:`decode_group`. :mod:`stream.core.correlation` keeps the groups of a partition and
+decides the signals.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -25,9 +28,6 @@ class GroupState:
     __slots__ = (
         "accounts",
         "flagged",
-        "fresh",
-        "fresh_block",
-        "fresh_until",
         "last_ts",
         "recent",
         "scores",
@@ -53,29 +53,6 @@ class GroupState:
         # member is told otherwise than the rest
         self.told = (0, 0)
         self.turned_ts = 0.0  # event time of the last turn
-        # profile views of new sessions on the address, in the hour (once there are any);
-        # when its signal to the address ends, and whether that signal asked for a block
-        self.fresh: SlidingCounter | None = None
-        self.fresh_until = 0.0
-        self.fresh_block = False
-
-    def add_session(self, act: Activity) -> None:
-        """A session's activity: its views (of a new session, apart), not an account."""
-        if self.fresh is None:
-            self.fresh = SlidingCounter(60, 60.0, channels=2, typecode="I")
-        self.fresh.add(act.ts, (act.views if act.fresh else 0, act.views))
-        if act.ts > self.last_ts:
-            self.last_ts = act.ts
-
-    @property
-    def fresh_views_per_hour(self) -> int:
-        """Profile views of sessions in their first requests, in the hour."""
-        return 0 if self.fresh is None else self.fresh.total(0)
-
-    @property
-    def session_views_per_hour(self) -> int:
-        """Profile views of sessions (new or not), in the hour."""
-        return 0 if self.fresh is None else self.fresh.total(1)
 
     def add(self, act: Activity) -> None:
         self.accounts.add(keyed_hash(act.actor), act.ts)  # names an attacker may pick
@@ -129,69 +106,126 @@ class GroupState:
                 "f": self.flagged,
                 "tt": self.turned_ts,
                 "tl": list(self.told),
-                **(
-                    {
-                        "fh": self.fresh.head,
-                        "fr": list(self.fresh.ring),
-                        "fu": self.fresh_until,
-                        "fb": self.fresh_block,
-                    }
-                    if self.fresh is not None
-                    else {}
-                ),
             }
         )
 
     @classmethod
     def decode(cls, raw: bytes) -> GroupState:
-        try:
-            d: dict[str, Any] = orjson.loads(raw)
-            g = cls()
-            head, sweep, members, stamps = d["d"]
-            g.accounts = SlidingDistinct.load(
-                ACCOUNTS,
-                int(head),
-                int(sweep),
-                bytes.fromhex(members),
-                bytes.fromhex(stamps) if stamps is not None else None,
-            )
-            g.views.head = int(d["vh"])
-            for i, v in enumerate(d["vr"]):
-                g.views.ring[i] = int(v)
-            g.views.totals = [sum(g.views.ring)]
-            g.recent = {str(k): float(v) for k, v in d["r"].items()}
-            g.signalled = {str(k): float(v) for k, v in d["s"].items()}
-            g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
-            # a state written before scores were carried has none of these
-            g.scores = {str(k): float(v) for k, v in d.get("sc", {}).items() if k in g.recent}
-            g.turned_ts = float(d.get("tt", 0.0))
-            high, evidenced = d.get("tl", (0, 0))
-            g.told = (int(high), int(evidenced))
-            if "fr" in d:  # new sessions' views (a state written before has none)
-                g.fresh = fresh = SlidingCounter(60, 60.0, channels=2, typecode="I")
-                fresh.head = int(d["fh"])
-                ring = [int(v) for v in d["fr"]]
-                if len(ring) != len(fresh.ring):
-                    raise ValueError("new sessions' ring of another size")
-                for i, v in enumerate(ring):
-                    fresh.ring[i] = v
-                fresh.totals = [sum(ring[0::2]), sum(ring[1::2])]
-                g.fresh_until, g.fresh_block = float(d["fu"]), bool(d["fb"])
-            if not (
-                math.isfinite(g.turned_ts)
-                and all(0.0 <= v <= 1.0 for v in g.scores.values())
-                and 0 <= g.told[0] < 2**31
-                and 0 <= g.told[1] < 2**31
-            ):
-                raise ValueError("evidence out of range")
-            return g
-        except (
-            KeyError,
-            TypeError,
-            ValueError,
-            IndexError,
-            AttributeError,
-            OverflowError,
-            orjson.JSONDecodeError,
-        ) as exc:
-            raise ValueError(f"malformed group state: {type(exc).__name__}: {exc}") from None
+        return _decoded(raw, cls.from_dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GroupState:
+        g = cls()
+        head, sweep, members, stamps = d["d"]
+        g.accounts = SlidingDistinct.load(
+            ACCOUNTS,
+            int(head),
+            int(sweep),
+            bytes.fromhex(members),
+            bytes.fromhex(stamps) if stamps is not None else None,
+        )
+        g.views.head = int(d["vh"])
+        for i, v in enumerate(d["vr"]):
+            g.views.ring[i] = int(v)
+        g.views.totals = [sum(g.views.ring)]
+        g.recent = {str(k): float(v) for k, v in d["r"].items()}
+        g.signalled = {str(k): float(v) for k, v in d["s"].items()}
+        g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
+        # a state written before scores were carried has none of these
+        g.scores = {str(k): float(v) for k, v in d.get("sc", {}).items() if k in g.recent}
+        g.turned_ts = float(d.get("tt", 0.0))
+        high, evidenced = d.get("tl", (0, 0))
+        g.told = (int(high), int(evidenced))
+        if not (
+            math.isfinite(g.turned_ts)
+            and all(0.0 <= v <= 1.0 for v in g.scores.values())
+            and 0 <= g.told[0] < 2**31
+            and 0 <= g.told[1] < 2**31
+        ):
+            raise ValueError("evidence out of range")
+        return g
+
+
+class SessionGroup:
+    """An address's (an IPv6 /64's) logged-out sessions under one tenant: their profile
+    views over the last hour, new sessions' apart, and the signal to the address."""
+
+    __slots__ = ("fresh_block", "fresh_until", "last_ts", "views")
+
+    def __init__(self) -> None:
+        # per minute: (views of new sessions, views of all sessions)
+        self.views = SlidingCounter(60, 60.0, channels=2, typecode="I")
+        self.last_ts = 0.0
+        self.fresh_until = 0.0  # when its signal to the address ends
+        self.fresh_block = False  # whether that signal asked for a block
+
+    def add_session(self, act: Activity) -> None:
+        """A session's activity: its views (of a new session, apart)."""
+        self.views.add(act.ts, (act.views if act.fresh else 0, act.views))
+        if act.ts > self.last_ts:
+            self.last_ts = act.ts
+
+    @property
+    def fresh_views_per_hour(self) -> int:
+        """Profile views of new sessions (:func:`~stream.core.internal_records.is_fresh`),
+        in the hour."""
+        return self.views.total(0)
+
+    @property
+    def session_views_per_hour(self) -> int:
+        """Profile views of sessions (new or not), in the hour."""
+        return self.views.total(1)
+
+    def encode(self) -> bytes:
+        views = self.views
+        return orjson.dumps(
+            {
+                "t": self.last_ts,
+                "fh": views.head,
+                "fr": list(views.ring),
+                "fu": self.fresh_until,
+                "fb": self.fresh_block,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SessionGroup:
+        """Read the fields of its own (a state written as a whole group has them too)."""
+        g = cls()
+        views = g.views
+        views.head = int(d["fh"])
+        ring = [int(v) for v in d["fr"]]
+        if len(ring) != len(views.ring):
+            raise ValueError("new sessions' ring of another size")
+        for i, v in enumerate(ring):
+            views.ring[i] = v  # an array of unsigned 32-bit counts: refuses the rest
+        views.totals = [sum(ring[0::2]), sum(ring[1::2])]
+        g.last_ts, g.fresh_until = float(d["t"]), float(d["fu"])
+        g.fresh_block = bool(d["fb"])
+        if not (math.isfinite(g.last_ts) and math.isfinite(g.fresh_until)):
+            raise ValueError("times out of range")
+        return g
+
+
+def decode_group(raw: bytes) -> GroupState | SessionGroup:
+    """A group's changelog record: an address's sessions (it carries their views,
+    ``fr``) or a group of accounts. Total: anything else raises ValueError."""
+    return _decoded(raw, lambda d: (SessionGroup if "fr" in d else GroupState).from_dict(d))
+
+
+def _decoded(raw: bytes, read: Callable[[dict[str, Any]], Any]) -> Any:
+    try:
+        d = orjson.loads(raw)
+        if not isinstance(d, dict):
+            raise TypeError("not an object")
+        return read(d)
+    except (
+        KeyError,
+        TypeError,
+        ValueError,
+        IndexError,
+        AttributeError,
+        OverflowError,
+        orjson.JSONDecodeError,
+    ) as exc:
+        raise ValueError(f"malformed group state: {type(exc).__name__}: {exc}") from None

@@ -13,7 +13,7 @@ import faust
 import structlog
 
 from stream.core.correlation import GroupCorrelator
-from stream.core.group_state import GroupState
+from stream.core.group_state import decode_group
 from stream.core.internal_records import Activity
 from stream.core.policy import Policy
 from stream.kafka.changelog import StateChangelog
@@ -39,18 +39,21 @@ class CorrelatorAgent(BatchedFaustAgent):
             self.settings,
             self.writer.writer.producer,
             self.settings.group_state_topic,
-            GroupState.decode,
+            decode_group,
         )
         restored = await changelog.restore(partitions)
         async with self.lock:
             for p in partitions:
                 core = GroupCorrelator(self.policy)
                 for key, g in sorted(restored[p].items(), key=lambda kv: kv[1].last_ts):
-                    core.adopt(key, g)  # least recently active first
+                    if not core.adopt(key, g):  # least recently active first
+                        self.stats["group_state_refused"] += 1
+                        log.warning("group_state_refused", partition=p, kind=type(g).__name__)
                 core.bound()
-                every = [*core.groups.values(), *core.session_groups.values()]
-                core.watermark = max((g.last_ts for g in every), default=0.0)
-                if every:
+                stamps = [g.last_ts for g in core.groups.values()]
+                stamps += [g.last_ts for g in core.session_groups.values()]
+                core.watermark = max(stamps, default=0.0)
+                if stamps:
                     core.older_era.restored()
                 self.partitions[p] = core
 

@@ -11,8 +11,10 @@ blocks the address.
 from __future__ import annotations
 
 import itertools
+import tracemalloc
 from typing import Any
 
+import orjson
 import pytest
 
 from models import REGISTRY
@@ -20,7 +22,7 @@ from stream.core import side_inputs
 from stream.core.batch import Limits
 from stream.core.correlation import GroupCorrelator, address_actor
 from stream.core.enforcement import Origin, origin_of
-from stream.core.group_state import GroupState
+from stream.core.group_state import GroupState, SessionGroup, decode_group
 from stream.core.internal_records import (
     FRESH_MAX_AGE_S,
     FRESH_MAX_EVENTS,
@@ -204,14 +206,46 @@ def test_allowlisted_ranges_overlapping_the_64_and_allowlisted_sessions_are_left
 
 
 def test_the_state_of_new_sessions_round_trips() -> None:
-    g = GroupState()
+    g = SessionGroup()
     g.add_session(Activity("session:a", IP, T0, 3, session=True, fresh=True))
     g.add_session(Activity("session:b", IP, T0 + 60, 5, session=True, fresh=False))
     g.fresh_until, g.fresh_block = T0 + 3600, True
-    back = GroupState.decode(g.encode())
+    back = decode_group(g.encode())
+    assert isinstance(back, SessionGroup)
     assert (back.fresh_views_per_hour, back.session_views_per_hour) == (3, 8)
-    assert (back.fresh_until, back.fresh_block) == (T0 + 3600, True)
-    assert GroupState.decode(GroupState().encode()).fresh is None
+    assert (back.fresh_until, back.fresh_block, back.last_ts) == (T0 + 3600, True, T0 + 60)
+    assert isinstance(decode_group(GroupState().encode()), GroupState)
+
+
+def test_an_address_sessions_are_a_small_state_of_their_own() -> None:
+    # they were a whole group of accounts (~1.7 KB, an account set never used); the
+    # correlator keeps up to MAX_SESSION_GROUPS of them a partition
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [SessionGroup() for _ in range(1000)]
+        for i, g in enumerate(kept):
+            g.add_session(Activity(f"session:{i}", IP, T0 + i, 1, session=True, fresh=True))
+        each = (tracemalloc.get_traced_memory()[0] - before) / len(kept)
+    finally:
+        tracemalloc.stop()
+    assert each < 1000, each
+
+
+def test_a_state_written_as_a_whole_group_is_read_as_the_sessions_it_held() -> None:
+    # the last version wrote an address's sessions as a GroupState with these fields
+    whole = orjson.loads(GroupState().encode())
+    ring = [0] * 120
+    ring[2 * (int(T0 // 60) % 60)], ring[2 * (int(T0 // 60) % 60) + 1] = 3, 9
+    whole.update({"fh": int(T0 // 60), "fr": ring, "fu": T0 + 3600, "fb": False, "t": T0})
+    back = decode_group(orjson.dumps(whole))
+    assert isinstance(back, SessionGroup)
+    assert (back.fresh_views_per_hour, back.session_views_per_hour) == (3, 9)
+    corr = GroupCorrelator(POLICY)
+    assert corr.adopt(f"sessions:ip:{IP}", back)
+    assert not corr.adopt(f"ip:{IP}", back)  # a kind that is not its key's is left out
+    assert not corr.adopt(f"sessions:ip:{IP}x", GroupState())
+    assert list(corr.session_groups) == [f"sessions:ip:{IP}"] and not corr.groups
 
 
 def test_an_activity_is_fresh_only_as_a_session() -> None:

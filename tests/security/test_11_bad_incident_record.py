@@ -31,7 +31,7 @@ from stream.core import (
     records,
     side_inputs,
 )
-from stream.core.group_state import GroupState
+from stream.core.group_state import GroupState, SessionGroup, decode_group
 from stream.core.incidents import Incident
 from stream.core.outcomes import ActorOutcome
 from stream.kafka.read_to_end import MARKER_KEY
@@ -79,6 +79,7 @@ DECODERS: dict[str, Callable[[bytes], Any]] = {
     "outcome": ActorOutcome.decode,
     "incident state": Incident.decode,
     "group state": GroupState.decode,
+    "group or sessions state": decode_group,
     "actor state": actor_codec.decode,
     "control message": lambda raw: control.verify(raw, KEY),
     "model snapshot": lambda raw: snap.load(raw, KEY, SPEC, 0),
@@ -120,11 +121,14 @@ def valid() -> dict[str, dict[str, Any]]:
 
     g = GroupState()
     g.add(Activity("account:a", "192.0.2.1", 1e9, 1))
+    sessions = SessionGroup()
+    sessions.add_session(Activity("session:a", "192.0.2.1", 1e9, 2, session=True, fresh=True))
     inc = Incident("inc-1", "subnet:192.0.2.0/24", 1e9, 1e9 + 5)
     inc.actors["account:p_1"] = {"first": 1e9, "last": 1e9, "action": "allow"}
     inc.profiles.add("p_2")
     encoded = {
         "group state": g.encode(),
+        "group or sessions state": sessions.encode(),
         "incident state": inc.encode(),
         "incident summary": orjson.dumps(inc.summary()),
         "decision": Decision("d", "account:a", "block", ["r"], 0.5, "m", 1, 2, 3).encode(),
