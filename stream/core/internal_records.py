@@ -27,7 +27,7 @@ class Activity:
 
     ``session``: the actor is not an account but a session, no account of the address's
     groups; its views count towards the address's ``new_session_views_per_ip`` while it is
-    ``fresh`` (in its first requests or seconds: :func:`is_fresh`), and later against it."""
+    ``fresh`` (in its first requests: :data:`FRESH_MAX_EVENTS`), and later against it."""
 
     actor: str
     ip: str
@@ -86,17 +86,11 @@ ADDRESS_METRIC, SUBNET_METRIC = "accounts_per_ip", "accounts_per_subnet"
 # a logged-out scraper that drops its cookie on every request (signalled to the address)
 NEW_SESSIONS_METRIC = "new_session_views_per_ip"
 GROUP_METRICS = (ADDRESS_METRIC, SUBNET_METRIC, NEW_SESSIONS_METRIC)
-# a session is fresh in its first requests, and in its first seconds of event time: a
-# scraper that keeps a cookie for a burst of requests is as new as one that drops it
-# every time, where a person keeping theirs reads a profile or two in half a minute
+# a session's view is fresh when the session has made at most this many requests with
+# it (judged view by view, so that where batches split changes nothing). Not by age: a
+# person opening profiles in tabs makes many views in a few seconds, and a scraper can
+# age a cookie before it uses it (third review)
 FRESH_MAX_EVENTS = 3
-FRESH_MAX_AGE_S = 10.0
-
-
-def is_fresh(events: int, age_s: float) -> bool:
-    """Whether a session that has made ``events`` requests, the newest ``age_s`` seconds
-    after its first, is a new session (:data:`NEW_SESSIONS_METRIC`)."""
-    return events <= FRESH_MAX_EVENTS or age_s <= FRESH_MAX_AGE_S
 
 
 def group_share(high: int, evidenced: int, threshold: int) -> float:

@@ -28,7 +28,7 @@ from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action
 from stream.core.features import StreamContext
 from stream.core.incidents import incident_key, sample_path
-from stream.core.internal_records import Activity, FeedItem, is_fresh
+from stream.core.internal_records import FRESH_MAX_EVENTS, Activity, FeedItem
 from stream.core.ledger import LedgerCodec
 from stream.core.older_era import ERA_GAP_S, OlderEra
 from stream.core.partition_scoring import PartitionScoring
@@ -156,8 +156,8 @@ class PartitionDetector(PartitionScoring):
         # the correlator counts accounts that view profiles: activity without views is
         # noise; each with the account's latest score and whether that rests on evidence
         # of its own (the group's evidence as a whole). A session is no account: its
-        # views in its first requests or seconds (fresh) are a scraper's that drops its
-        # cookie on every request when they are most of its address's views
+        # views in its first requests (fresh) are a scraper's that drops its cookie on
+        # every request when they are most of its address's views
         min_views = self.policy.groups.member_min_profiles_per_hour
         evidence: dict[str, tuple[float, bool]] = {}  # once per actor, not per activity
         out.activities = []
@@ -167,12 +167,12 @@ class PartitionDetector(PartitionScoring):
             if session:
                 if touched[actor][0].allowlisted:
                     continue  # a partner's or a verified crawler's: not the address's doing
-                # the views after the session's first moments, then its first ones: the
-                # correlator weighs the fresh against all of the address's views
-                for n, is_fresh in ((views - fresh, False), (fresh, True)):
+                # its first views, then the rest (in time order: the correlator keeps
+                # an address's sessions from its first fresh view on)
+                for n, new in ((fresh, True), (views - fresh, False)):
                     if n:
                         out.activities.append(
-                            Activity(actor, ip, ts, int(n), session=True, fresh=is_fresh)
+                            Activity(actor, ip, ts, int(n), session=True, fresh=new)
                         )
                 continue
             if actor not in evidence:
@@ -257,11 +257,8 @@ class PartitionDetector(PartitionScoring):
             bucket = (actor, res.ip, int(res.ts // 60.0), session)
             seen = seen_on.get(bucket)
             view = 1.0 if res.target_profile_id is not None else 0.0
-            # a session's view in its first requests or first seconds is a fresh one
-            fresh = 0.0
-            if session and view:
-                counters = state.counters
-                fresh = 1.0 if is_fresh(counters.events, res.ts - counters.first_ts) else 0.0
+            # a session's view in its first requests is a fresh one, view by view
+            fresh = view if session and state.counters.events <= FRESH_MAX_EVENTS else 0.0
             if seen is None:
                 seen_on[bucket] = [res.ts, view, fresh]
             else:
