@@ -2,14 +2,13 @@
 or a subnet over the last hour, which of its accounts it has signalled and what it told
 them (:class:`GroupState`); an address's logged-out sessions, their views with new
 sessions' apart (:class:`SessionGroup`, a few hundred bytes: there may be tens of
-thousands). Their changelog codec (JSON; total, like every decoder):
-:func:`decode_group`. :mod:`stream.core.correlation` keeps the groups of a partition and
-decides the signals.
+thousands). Their changelog codecs (JSON; total, like every decoder, and bounded: a
+record read back can never make the correlator fail). :mod:`stream.core.correlation`
+keeps the groups of a partition, restores them by their keys, and decides the signals.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -124,21 +123,20 @@ class GroupState:
             bytes.fromhex(members),
             bytes.fromhex(stamps) if stamps is not None else None,
         )
-        g.views.head = int(d["vh"])
+        g.views.head = _head(d["vh"])
         for i, v in enumerate(d["vr"]):
             g.views.ring[i] = int(v)
         g.views.totals = [sum(g.views.ring)]
         g.recent = {str(k): float(v) for k, v in d["r"].items()}
         g.signalled = {str(k): float(v) for k, v in d["s"].items()}
-        g.last_ts, g.flagged = float(d["t"]), bool(d["f"])
+        g.last_ts, g.flagged = _time(d["t"]), bool(d["f"])
         # a state written before scores were carried has none of these
         g.scores = {str(k): float(v) for k, v in d.get("sc", {}).items() if k in g.recent}
-        g.turned_ts = float(d.get("tt", 0.0))
+        g.turned_ts = _time(d.get("tt", 0.0))
         high, evidenced = d.get("tl", (0, 0))
         g.told = (int(high), int(evidenced))
         if not (
-            math.isfinite(g.turned_ts)
-            and all(0.0 <= v <= 1.0 for v in g.scores.values())
+            all(0.0 <= v <= 1.0 for v in g.scores.values())
             and 0 <= g.told[0] < 2**31
             and 0 <= g.told[1] < 2**31
         ):
@@ -167,8 +165,8 @@ class SessionGroup:
 
     @property
     def fresh_views_per_hour(self) -> int:
-        """Profile views of new sessions (:func:`~stream.core.internal_records.is_fresh`),
-        in the hour."""
+        """Profile views of new sessions (in their first requests,
+        :data:`~stream.core.internal_records.FRESH_MAX_EVENTS`), in the hour."""
         return self.views.total(0)
 
     @property
@@ -193,24 +191,41 @@ class SessionGroup:
         """Read the fields of its own (a state written as a whole group has them too)."""
         g = cls()
         views = g.views
-        views.head = int(d["fh"])
+        views.head = _head(d["fh"])
         ring = [int(v) for v in d["fr"]]
         if len(ring) != len(views.ring):
             raise ValueError("new sessions' ring of another size")
         for i, v in enumerate(ring):
             views.ring[i] = v  # an array of unsigned 32-bit counts: refuses the rest
         views.totals = [sum(ring[0::2]), sum(ring[1::2])]
-        g.last_ts, g.fresh_until = float(d["t"]), float(d["fu"])
+        g.last_ts, g.fresh_until = _time(d["t"]), _time(d["fu"])
         g.fresh_block = bool(d["fb"])
-        if not (math.isfinite(g.last_ts) and math.isfinite(g.fresh_until)):
-            raise ValueError("times out of range")
         return g
 
+    @classmethod
+    def decode(cls, raw: bytes) -> SessionGroup:
+        return _decoded(raw, cls.from_dict)
 
-def decode_group(raw: bytes) -> GroupState | SessionGroup:
-    """A group's changelog record: an address's sessions (it carries their views,
-    ``fr``) or a group of accounts. Total: anything else raises ValueError."""
-    return _decoded(raw, lambda d: (SessionGroup if "fr" in d else GroupState).from_dict(d))
+
+# what a record read back may hold: an event time from 1970 to 2242, a per-minute head
+# from before the first count (-1) to that time's minute. Else a forged or corrupt record
+# could stop a group's counts for good, push the partition's watermark past every group
+# (expiring them), or fail to encode again (a worker stopped on every restore)
+MAX_TS = float(2**33)
+
+
+def _time(v: Any) -> float:
+    ts = float(v)
+    if not 0.0 <= ts < MAX_TS:  # NaN fails too
+        raise ValueError(f"time out of range: {ts!r}")
+    return ts
+
+
+def _head(v: Any) -> int:
+    head = int(v)
+    if not -1 <= head < MAX_TS / 60.0:
+        raise ValueError(f"counter head out of range: {head!r}")
+    return head
 
 
 def _decoded(raw: bytes, read: Callable[[dict[str, Any]], Any]) -> Any:

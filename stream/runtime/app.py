@@ -76,6 +76,8 @@ class Worker:
             + d.stats.get("skipped_group_signal", 0),
             "activity": self.correlator.stats.get("bad_activity", 0)
             + self.correlator.stats.get("skipped_activity", 0),
+            # correlator changelog records that did not read at restore
+            "group_state": self.correlator.stats.get("group_state_skipped", 0),
             "feed_item": self.incidents.stats.get("bad_feed_item", 0)
             + self.incidents.stats.get("skipped_feed_item", 0),
             "member": self.view.stats.get("members_refused", 0),

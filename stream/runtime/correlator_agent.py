@@ -13,7 +13,6 @@ import faust
 import structlog
 
 from stream.core.correlation import GroupCorrelator
-from stream.core.group_state import decode_group
 from stream.core.internal_records import Activity
 from stream.core.policy import Policy
 from stream.kafka.changelog import StateChangelog
@@ -39,22 +38,13 @@ class CorrelatorAgent(BatchedFaustAgent):
             self.settings,
             self.writer.writer.producer,
             self.settings.group_state_topic,
-            decode_group,
+            bytes,  # read by key: an address's sessions or a group (GroupCorrelator.restore)
         )
         restored = await changelog.restore(partitions)
         async with self.lock:
             for p in partitions:
                 core = GroupCorrelator(self.policy)
-                for key, g in sorted(restored[p].items(), key=lambda kv: kv[1].last_ts):
-                    if not core.adopt(key, g):  # least recently active first
-                        self.stats["group_state_refused"] += 1
-                        log.warning("group_state_refused", partition=p, kind=type(g).__name__)
-                core.bound()
-                stamps = [g.last_ts for g in core.groups.values()]
-                stamps += [g.last_ts for g in core.session_groups.values()]
-                core.watermark = max(stamps, default=0.0)
-                if stamps:
-                    core.older_era.restored()
+                self.stats["group_state_skipped"] += core.restore(restored[p].items())
                 self.partitions[p] = core
 
     def use_policy(self, policy: Policy) -> None:

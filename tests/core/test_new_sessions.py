@@ -22,7 +22,7 @@ from stream.core import side_inputs
 from stream.core.batch import Limits
 from stream.core.correlation import GroupCorrelator, address_actor
 from stream.core.enforcement import Origin, origin_of
-from stream.core.group_state import GroupState, SessionGroup, decode_group
+from stream.core.group_state import GroupState, SessionGroup
 from stream.core.internal_records import (
     FRESH_MAX_EVENTS,
     NEW_SESSIONS_METRIC,
@@ -208,11 +208,12 @@ def test_the_state_of_new_sessions_round_trips() -> None:
     g.add_session(Activity("session:a", IP, T0, 3, session=True, fresh=True))
     g.add_session(Activity("session:b", IP, T0 + 60, 5, session=True, fresh=False))
     g.fresh_until, g.fresh_block = T0 + 3600, True
-    back = decode_group(g.encode())
-    assert isinstance(back, SessionGroup)
+    back = SessionGroup.decode(g.encode())
     assert (back.fresh_views_per_hour, back.session_views_per_hour) == (3, 8)
     assert (back.fresh_until, back.fresh_block, back.last_ts) == (T0 + 3600, True, T0 + 60)
-    assert isinstance(decode_group(GroupState().encode()), GroupState)
+    for wrong in ({"fh": 1e30}, {"t": 1e300}, {"fu": -1.0}, {"fh": -2}):
+        with pytest.raises(ValueError, match="out of range"):
+            SessionGroup.decode(orjson.dumps({**orjson.loads(g.encode()), **wrong}))
 
 
 def test_an_address_sessions_are_a_small_state_of_their_own() -> None:
@@ -230,20 +231,29 @@ def test_an_address_sessions_are_a_small_state_of_their_own() -> None:
     assert each < 1000, each
 
 
-def test_a_state_written_as_a_whole_group_is_read_as_the_sessions_it_held() -> None:
-    # the last version wrote an address's sessions as a GroupState with these fields
-    whole = orjson.loads(GroupState().encode())
+def test_groups_are_restored_as_their_keys_say() -> None:
+    # the last version wrote an address's sessions as a whole group with these fields; and
+    # an account group written in between carried them too: each is read as its key says
     ring = [0] * 120
     ring[2 * (int(T0 // 60) % 60)], ring[2 * (int(T0 // 60) % 60) + 1] = 3, 9
-    whole.update({"fh": int(T0 // 60), "fr": ring, "fu": T0 + 3600, "fb": False, "t": T0})
-    back = decode_group(orjson.dumps(whole))
-    assert isinstance(back, SessionGroup)
-    assert (back.fresh_views_per_hour, back.session_views_per_hour) == (3, 9)
+    written = orjson.loads(GroupState().encode())
+    written.update({"fh": int(T0 // 60), "fr": ring, "fu": T0 + 3600, "fb": False, "t": T0})
+    accounts = GroupState()
+    accounts.add(Activity("account:a", IP, T0, 2))
+    with_sessions = {**orjson.loads(accounts.encode()), **{k: written[k] for k in ("fh", "fr")}}
     corr = GroupCorrelator(POLICY)
-    assert corr.adopt(f"sessions:ip:{IP}", back)
-    assert not corr.adopt(f"ip:{IP}", back)  # a kind that is not its key's is left out
-    assert not corr.adopt(f"sessions:ip:{IP}x", GroupState())
-    assert list(corr.session_groups) == [f"sessions:ip:{IP}"] and not corr.groups
+    unreadable = corr.restore(
+        [
+            (f"sessions:ip:{IP}", orjson.dumps(written)),
+            (f"ip:{IP}", orjson.dumps(with_sessions)),
+            ("ip:192.0.2.9", b"{}"),
+        ]
+    )
+    assert unreadable == 1
+    back = corr.session_groups[f"sessions:ip:{IP}"]
+    assert (back.fresh_views_per_hour, back.session_views_per_hour) == (3, 9)
+    assert corr.groups[f"ip:{IP}"].accounts_per_hour == 1
+    assert corr.watermark == T0
 
 
 def test_an_activity_is_fresh_only_as_a_session() -> None:
