@@ -37,6 +37,7 @@ from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
 from stream.core.enforcement import Origin
 from stream.core.internal_records import ADDRESS_METRIC, SUBNET_METRIC
+from stream.core.records import in_time_range
 from stream.core.windows import DistinctSpec, SlidingDistinct, shared_int
 
 VERSION = 4
@@ -146,9 +147,9 @@ def newest_ts(data: bytes) -> float:
     if data[0] not in (3, VERSION):
         raise ValueError(f"unknown actor state version {data[0]}")
     (ts,) = _LAST_TS.unpack_from(data, LAST_TS_OFFSET)
-    if not math.isfinite(ts):
-        raise ValueError("actor state with a non-finite event time")
-    return float(ts)
+    # a time of 1e300 would become the partition's watermark on restore: every other actor
+    # idle, expired (in_time_range refuses NaN and infinities too)
+    return in_time_range(float(ts), "actor state")
 
 
 def _pack_distinct(d: SlidingDistinct) -> bytes:
@@ -275,4 +276,10 @@ def _decode(buf: memoryview) -> ActorState:
         s.behaviour, pos = Behaviour.load(buf, pos)
     if pos != len(buf):
         raise ValueError("trailing bytes in actor state")
+    if not (0 <= c.events < 2**53 and 0 <= c.views < 2**53 and c.gap_var >= 0.0):
+        # one more event past 2**63 fails to encode (the worker stops on it after every
+        # restore); a negative variance fails every score
+        raise ValueError("counts out of range")
+    in_time_range(c.first_ts, "actor state")
+    in_time_range(c.last_ts, "actor state")
     return s

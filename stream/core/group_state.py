@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from stream.core.internal_records import Activity
+from stream.core.records import MAX_TS, in_time_range
 from stream.core.windows import DistinctSpec, SlidingCounter, SlidingDistinct, keyed_hash
 
 ACCOUNTS: DistinctSpec = DistinctSpec(slots=60, slot_s=60.0, exact_max=64, bits=512)
@@ -207,23 +208,13 @@ class SessionGroup:
         return _decoded(raw, cls.from_dict)
 
 
-# what a record read back may hold: an event time from 1970 to 2242, a per-minute head
-# from before the first count (-1) to that time's minute. Else a forged or corrupt record
-# could stop a group's counts for good, push the partition's watermark past every group
-# (expiring them), or fail to encode again (a worker stopped on every restore)
-MAX_TS = float(2**33)
-
-
 def _time(v: Any) -> float:
-    ts = float(v)
-    if not 0.0 <= ts < MAX_TS:  # NaN fails too
-        raise ValueError(f"time out of range: {ts!r}")
-    return ts
+    return in_time_range(float(v), "group state")
 
 
 def _head(v: Any) -> int:
     head = int(v)
-    if not -1 <= head < MAX_TS / 60.0:
+    if not -1 <= head < MAX_TS / 60.0:  # a minute of the times above, or none yet
         raise ValueError(f"counter head out of range: {head!r}")
     return head
 

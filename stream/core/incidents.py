@@ -29,6 +29,7 @@ from stream.core.correlation import subnet_of
 from stream.core.internal_records import FeedItem
 from stream.core.ledger import DistinctCount
 from stream.core.pseudonym import Pseudonymizer
+from stream.core.records import in_time_range
 
 CONTACT_FIELDS = frozenset({"email", "phone", "address", "birthdate", "date_of_birth"})
 MAX_ACTORS = 1000
@@ -147,7 +148,7 @@ class Incident:
         changelog can hold any bytes someone wrote)."""
         try:
             inc = cls._decode(raw)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
             raise ValueError(f"malformed incident state: {type(exc).__name__}: {exc}") from None
         return inc
 
@@ -158,18 +159,20 @@ class Incident:
             raise TypeError("not a JSON object")
         if d["status"] not in ("open", "closed") or not isinstance(d["key"], str):
             raise ValueError("bad status or key")
+        if not isinstance(d["incident_id"], str):
+            raise TypeError("incident_id must be a string")
         inc = cls(
             d["incident_id"],
             d["key"],
-            float(d["opened_at"]),
-            float(d["last_activity_at"]),
+            in_time_range(float(d["opened_at"]), "opened_at"),
+            in_time_range(float(d["last_activity_at"]), "last_activity_at"),
             status=d["status"],
-            requests=int(d["requests"]),
+            requests=_count(d["requests"]),
             fields=set(d["fields_exposed"]),
             decisions=_dicts(d["decisions"]),
             first_requests=_dicts(d["first_requests"]),
             user_agents=set(d.get("user_agents", [])),
-            version=int(d["version"]),
+            version=_count(d["version"]),
         )
         actors = d.get("actor_detail") or {a: {} for a in d["actors"]}
         if not isinstance(actors, dict) or not all(
@@ -194,6 +197,15 @@ def _manual(reasons: list[str] | None) -> bool:
     """An operator's decision: its reason is ``manual: …``, ``manual_delete: …`` or
     ``manual_allow: …`` (stream.core.enforcement.apply_manual)."""
     return reasons is not None and len(reasons) > 0 and reasons[0].startswith("manual")
+
+
+def _count(value: Any) -> int:
+    """A count read back: an integer of JSON's safe range (one past 64 bits would not
+    encode again, and the incidents agent would stop on it after every restore)."""
+    n = int(value)
+    if not 0 <= n < 2**53:
+        raise ValueError(f"count out of range: {n}")
+    return n
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from stream.core.records import int_of, json_object, number_of, text_of
+from stream.core.records import int_of, json_object, number_of, text_of, time_of
 
 
 @dataclass(slots=True)
@@ -59,7 +59,7 @@ class Activity:
         act = cls(
             text_of(d, "a", what),
             text_of(d, "i", what),
-            number_of(d, "t", what),
+            time_of(d, "t", what),  # it moves the correlator's watermark
             int_of(d, "v", what),
             number_of(d, "s", what, 0.0),
         )
@@ -202,9 +202,7 @@ class FeedItem:
         kind = d.get("kind")
         if kind not in ("decision", "access"):
             raise ValueError(f"{what}: kind must be decision or access")
-        item = cls(
-            kind, text_of(d, "key", what), text_of(d, "actor", what), number_of(d, "ts", what)
-        )
+        item = cls(kind, text_of(d, "key", what), text_of(d, "actor", what), time_of(d, "ts", what))
         for f in fields(cls):
             if f.name in ("kind", "key", "actor", "ts") or f.name not in d:
                 continue

@@ -49,6 +49,23 @@ def text_of(doc: dict[str, Any], key: str, what: str) -> str:
     return value
 
 
+# the event times a record read from Kafka may carry: 1970 to 2242 (2**33 s). A number
+# beyond decodes, but breaks what it feeds: a per-minute head past 64 bits fails to encode
+# again (a worker stopped on every restore), a watermark of 1e300 expires everything
+MAX_TS = float(2**33)
+
+
+def in_time_range(ts: float, what: str) -> float:
+    """``ts`` when it is a time of :data:`MAX_TS`'s range (NaN is not); else ValueError."""
+    if not 0.0 <= ts < MAX_TS:
+        raise ValueError(f"{what}: time out of range: {ts!r}")
+    return ts
+
+
+def time_of(doc: dict[str, Any], key: str, what: str) -> float:
+    return in_time_range(number_of(doc, key, what), f"{what}: {key}")
+
+
 def number_of(doc: dict[str, Any], key: str, what: str, default: float | None = None) -> float:
     value = doc.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):

@@ -62,7 +62,9 @@ def test_counters_survive_a_restart(broker: EmbeddedBroker, worker: WorkerProces
     assert status == 200 and body["known"], body
     counters = body["counters"]
     assert counters["requests_per_hour"] == 330, counters  # 80 if it had forgotten
-    assert counters["profiles_per_hour"] > 300, counters  # distinct: an estimate above 32
+    # distinct: above 32 an estimate of a 256-bit sketch whose positions depend on the
+    # session's generated key (~6 % error at 330: 298 was seen once); 80 if forgotten
+    assert counters["profiles_per_hour"] > 250, counters
     checks = {c["metric"]: c for c in body["checks"]}
     assert checks["profiles_per_hour"]["status"] == "over the challenge limit"
 

@@ -220,18 +220,30 @@ def test_a_group_read_back_always_works_on(name: str, data: st.DataObject) -> No
         ("group state", "vh", 1e30),
         ("group state", "t", 1e300),
         ("group state", "tt", -5.0),
+        # an activity at 1e30 made its address's sessions fail to encode (the correlator
+        # stopped on the record, redelivered after every restart); at 1e300 it moved the
+        # watermark past every group
+        ("activity", "t", 1e30),
+        ("feed item", "ts", 1e300),  # the incidents' watermark: every incident closed
+        # an incident whose count or version is past 64 bits does not encode again, nor
+        # one whose id is no string: the incidents agent stopped after every restore
+        ("incident state", "requests", 1e30),
+        ("incident state", "version", 2**64 - 1),
+        ("incident state", "incident_id", 7),
+        ("incident state", "last_activity_at", 1e300),
     ],
 )
-def test_a_group_read_back_with_an_extreme_value_is_left_out(
+def test_a_record_read_back_with_an_extreme_value_is_refused(
     name: str, field: str, value: Any
 ) -> None:
     # a head of 1e30 read back made the group's next changelog write raise: the worker
     # stopped, and stopped again on every restore (second review of this round); a time of
     # 1e300 pushed the partition's watermark past every group, expiring them
     doc = {**valid()[name], field: value}
-    with pytest.raises(ValueError, match="out of range"):
+    with pytest.raises(ValueError, match=r"out of range|must be"):
         DECODERS[name](orjson.dumps(doc))
-    _works_on(name, orjson.dumps(doc))
+    if name in ("group state", "sessions state"):
+        _works_on(name, orjson.dumps(doc))
 
 
 def test_one_bad_activity_does_not_stop_the_correlator() -> None:
