@@ -230,7 +230,12 @@ class ActorTable:
         n = len(hot) - self.hot_max
         if n > 0:
             for actor in list(islice(hot, n)):  # the least recently used first
-                cold[actor] = freeze(hot.pop(actor))
+                state = hot.pop(actor)
+                try:
+                    cold[actor] = freeze(state)
+                except Exception as exc:  # one state must never stop the partition
+                    log.error("actor_state_unencodable", error=f"{type(exc).__name__}: {exc}")
+                    self._evicted.append(actor)  # dropped: tombstoned and counted
         if self._raw:
             self.pack_raw(self.raw_per_trim)
         self._evict()
@@ -265,7 +270,8 @@ class ActorTable:
             self._evicted.append(actor)
 
     def take_evicted(self) -> list[str]:
-        """Actors evicted by the bound since the last call."""
+        """Actors evicted by the bound, or dropped because they did not encode, since the
+        last call."""
         out, self._evicted = self._evicted, []
         return out
 

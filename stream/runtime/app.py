@@ -62,6 +62,11 @@ class Worker:
             "view_incident": self.view.stats.get("evicted_incident", 0),
             "view_member": self.view.stats.get("evicted_member", 0),
             "reason_code": self.view.stats.get("evicted_reason_code", 0),
+            # states that did not encode: dropped, tombstoned (batch_outputs.state_bytes)
+            "unencodable_state": sum(
+                agent.stats.get("state_unencodable", 0)
+                for agent in (self.detector, self.correlator, self.incidents)
+            ),
         }
         for kind in INCIDENT_EVICTIONS:
             out[kind] = 0

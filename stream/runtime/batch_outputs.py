@@ -6,6 +6,9 @@ Shared by the detector agent and the bench's detector as a Faust agent."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, MutableMapping
+from typing import TypeVar
+
 import structlog
 
 from stream.core.actor_codec import encode
@@ -15,6 +18,23 @@ from stream.kafka.writer import Message, Publish
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
+S = TypeVar("S")
+
+
+def state_bytes(
+    state: S, encode_state: Callable[[S], bytes], stats: MutableMapping[str, int], what: str
+) -> bytes | None:
+    """``encode_state(state)``, a state's record (its changelog record, or a summary of it);
+    None (for a changelog, a tombstone: after a restart the state starts afresh) when it
+    does not encode — a bug, or a value no
+    decoder should have let in — counted (``state_unencodable``) and logged. One state
+    must never stop a worker: a stopped worker would meet it again after every restart."""
+    try:
+        return encode_state(state)
+    except Exception as exc:
+        stats["state_unencodable"] += 1
+        log.error("state_unencodable", what=what, error=f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def add_outcome(plan: Publish, s: Settings, partition: int, out: BatchResult) -> None:
@@ -33,7 +53,8 @@ def add_outcome(plan: Publish, s: Settings, partition: int, out: BatchResult) ->
     for sc in out.scores:
         results.append((s.scores_topic, sc.actor.encode(), sc.encode(), None))
     for actor, state in out.changed.items():
-        plan.state.append((s.state_topic, actor.encode(), encode(state), partition))
+        record = state_bytes(state, encode, out.stats, "actor state")
+        plan.state.append((s.state_topic, actor.encode(), record, partition))
     for actor in out.evicted:
         plan.state.append((s.state_topic, actor.encode(), None, partition))
     for d in out.decisions:

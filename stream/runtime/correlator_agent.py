@@ -13,14 +13,20 @@ import faust
 import structlog
 
 from stream.core.correlation import GroupCorrelator
+from stream.core.group_state import GroupState, SessionGroup
 from stream.core.internal_records import Activity
 from stream.core.policy import Policy
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService
+from stream.runtime.batch_outputs import state_bytes
 from stream.runtime.faust_agent import BatchedFaustAgent
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
+
+
+def _encoded(g: GroupState | SessionGroup) -> bytes:
+    return g.encode()
 
 
 class CorrelatorAgent(BatchedFaustAgent):
@@ -87,7 +93,8 @@ class CorrelatorAgent(BatchedFaustAgent):
                     threshold=sig.threshold,
                 )
             for key in changed:
-                plan.state.append((s.group_state_topic, key.encode(), core.state(key).encode(), p))
+                value = state_bytes(core.state(key), _encoded, self.stats, "group state")
+                plan.state.append((s.group_state_topic, key.encode(), value, p))
             self._tombstone_evicted(plan, p, core)
         return plan
 

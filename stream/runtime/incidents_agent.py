@@ -18,6 +18,7 @@ from stream.core.internal_records import FeedItem, LedgerEntry, encode_incident
 from stream.core.pseudonym import Pseudonymizer
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService
+from stream.runtime.batch_outputs import state_bytes
 from stream.runtime.faust_agent import BatchedFaustAgent
 from stream.settings import Settings
 
@@ -108,10 +109,12 @@ class IncidentsAgent(BatchedFaustAgent):
     def _emit(self, plan: Publish, partition: int, incidents: list[Incident]) -> None:
         s = self.settings
         for inc in incidents:
-            plan.results.append(
-                (s.topic_incidents, inc.id.encode(), encode_incident(inc.summary()), None)
-            )
-            value = inc.encode() if inc.status == "open" else None
+            summary = state_bytes(inc.summary(), encode_incident, self.stats, "incident")
+            if summary is not None:
+                plan.results.append((s.topic_incidents, inc.id.encode(), summary, None))
+            value = None  # a closed incident's state is deleted
+            if inc.status == "open":
+                value = state_bytes(inc, Incident.encode, self.stats, "incident state")
             plan.state.append((s.incident_state_topic, inc.key.encode(), value, partition))
             if inc.version == 1 or inc.status == "closed":
                 log.info(

@@ -156,6 +156,18 @@ def test_a_state_whose_counts_could_not_go_on_is_refused(field: str, value: Any)
         decode(encode(s))
 
 
+def test_a_state_that_does_not_freeze_is_dropped_not_raised() -> None:
+    # trimming to the hot size encodes the least recently used: a state that did not
+    # encode raised out of the batch, and the worker stopped (review of this round)
+    table = ActorTable(hot_max=1)
+    bad = state(T0)
+    bad.counters.events = 2**64
+    table.put("bad", bad)
+    table.put("good", state(T0 + 1))
+    table.trim()
+    assert list(table) == ["good"] and table.take_evicted() == ["bad"]
+
+
 def _undecodable() -> bytes:
     """Bytes that pass the cheap check and still do not decode (a truncated tail)."""
     blob = encode(state(T0))[:-3]
