@@ -71,7 +71,7 @@ def hash_key() -> bytes:
 
 @lru_cache(maxsize=16384)
 def keyed_hash(text: str) -> int:
-    """A 32-bit keyed BLAKE2b of ``text``: for what a client chooses (user agents, pages,
+    """A 32-bit keyed BLAKE2b of ``text``: for what a client writes itself (user agents,
     account names), where CRC-32 would not do — its collisions can be made up offline
     and stay collisions under every start value. Cached: most such texts repeat."""
     digest = hashlib.blake2b(text.encode(), digest_size=4, key=_key).digest()

@@ -45,11 +45,7 @@ class WorkerProcess:
         assert self.proc is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"worker exited ({self.proc.returncode}); log: "
-                    + self.log_path.read_text()[-3000:]
-                )
+            self._check_alive()
             health = self.health()
             if health and health.get("ready"):
                 return
@@ -67,13 +63,19 @@ class WorkerProcess:
         except (OSError, ValueError):
             return None
 
+    def _check_alive(self) -> None:
+        """RuntimeError, with the end of its log, when the worker has exited."""
+        if self.proc is not None and self.proc.poll() is not None:
+            raise RuntimeError(
+                f"worker exited ({self.proc.returncode}); log: " + self.log_path.read_text()[-3000:]
+            )
+
     def stats(self, timeout_s: float = 30.0) -> dict[str, Any]:
         """``/health``, asked until it answers: a busy worker (a batch beside the event
         loop, a loaded machine) may take longer than one request's 2 s."""
         deadline = time.monotonic() + timeout_s
         while True:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited ({self.proc.returncode})")
+            self._check_alive()
             health = self.health()
             if health is not None:
                 return health
@@ -85,11 +87,7 @@ class WorkerProcess:
         """Until the worker has counted at least ``events`` events (since it started)."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"worker exited ({self.proc.returncode}); log: "
-                    + self.log_path.read_text()[-3000:]
-                )
+            self._check_alive()
             h = self.health()
             if h and h.get("events", 0) >= events:
                 return h
