@@ -133,7 +133,11 @@ def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
     # an address of its own /24: an incident keeps its first 200 decisions (incidents.py
     # MAX_DECISIONS), and the session's other tests fill 203.0.113.0/24's (twice in CI the
     # appeal arrived after the 200th and was not kept)
-    scrape(broker, "appellant", 450, "203.0.120.77", TS0)
+    # recent event time: the incidents' watermark follows the newest feed item, and manual
+    # decisions are dated by the wall clock; an incident whose last activity was hours
+    # before closed as idle before the appeal reached it (seen twice in CI)
+    ts0 = time.time() - 1400
+    scrape(broker, "appellant", 450, "203.0.120.77", ts0)
     wait_until(lambda: (c := current(worker, actor)) and c["action"] == "block", 60)
     assert check(worker, key, X_Account_Id="appellant")[0] == 403
     cli(broker, "decisions", "delete", actor, "--reason", "appeal 17 upheld", "--ttl", "6h")
@@ -146,7 +150,7 @@ def test_appeal_lifts_a_block_and_the_rules_do_not_block_again(
     assert check(worker, key, X_Account_Id="appellant")[0] == 200
     # the actor keeps going at the same pace: the rules may not block it during the allow
     before = worker.stats()["events"]
-    scrape(broker, "appellant", 200, "203.0.120.77", TS0 + 900 + 0.5)
+    scrape(broker, "appellant", 200, "203.0.120.77", ts0 + 900 + 0.5)
     worker.wait_processed(before + 200)
     time.sleep(1.0)
     assert current(worker, actor)["action"] == "allow"  # type: ignore[index]
