@@ -45,7 +45,12 @@ def _score_rule(policy: Policy) -> str:
 
 
 def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """``ts`` as a date; past what a date can hold (a decision read back from a topic
+    anyone with write access can fill), words, not an error (a 500)."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError):
+        return f"a time no date holds ({ts!r})"
 
 
 def explain(

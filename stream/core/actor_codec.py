@@ -37,7 +37,7 @@ from stream.core.behaviour import Behaviour
 from stream.core.counters import DAY_DISTINCT, HOUR_DISTINCT, IP_DISTINCT
 from stream.core.enforcement import Origin
 from stream.core.internal_records import ADDRESS_METRIC, SUBNET_METRIC
-from stream.core.records import in_time_range
+from stream.core.records import in_expiry_range, in_time_range
 from stream.core.windows import DistinctSpec, SlidingDistinct, shared_int
 
 VERSION = 4
@@ -280,6 +280,28 @@ def _decode(buf: memoryview) -> ActorState:
         # one more event past 2**63 fails to encode (the worker stops on it after every
         # restore); a negative variance fails every score
         raise ValueError("counts out of range")
-    in_time_range(c.first_ts, "actor state")
-    in_time_range(c.last_ts, "actor state")
+    _check_times(s)
     return s
+
+
+def _check_times(s: ActorState) -> None:
+    """Refuse times a state's own events cannot have made: windows or behaviour ahead of its
+    newest event (their counts would stop growing), and enforcement times past the range
+    (a decision never renewed; ``/explain`` could not print it)."""
+    c, e = s.counters, s.enforcement
+    last = in_time_range(c.last_ts, "actor state")
+    in_time_range(c.first_ts, "actor state")
+    for w in (c.hour, c.day):
+        if w.head > w.slot_of(last):
+            raise ValueError("actor state: a window is ahead of the newest event")
+    for d in (c.distinct_hour, c.distinct_day, c.ips):
+        if d is not None and not d.last_sweep <= d.head <= last // d.spec.slot_s:
+            raise ValueError("actor state: a distinct count is ahead of the newest event")
+    if s.behaviour.newest_ts() > last:
+        raise ValueError("actor state: its behaviour is ahead of the newest event")
+    for ts in (c.nav_ts, e.since):
+        in_time_range(ts, "actor state")
+    if c.created_ts != -1.0:
+        in_time_range(c.created_ts, "actor state: account creation")
+    for ts in (e.expires, e.allow_until, s.group_expires, s.subnet_expires, s.next_score_ts):
+        in_expiry_range(ts, "actor state")

@@ -9,10 +9,11 @@ is :mod:`stream.core.actor_codec`.
 
 from __future__ import annotations
 
-from stream.core.behaviour import PAGE, PROFILE, Behaviour
+from stream.core.behaviour import Behaviour
 from stream.core.counters import ActorCounters
 from stream.core.enforcement import Enforcement
 from stream.core.records import RequestEvent
+from stream.core.request_kind import PAGE, PROFILE
 
 VERDICT_NONE, VERDICT_HUMAN, VERDICT_BOT = 0, 1, 2  # what outcomes (labels) said
 
@@ -66,7 +67,7 @@ class ActorState:
 
     def apply(self, ev: RequestEvent, offset: int) -> int:
         """Count one event (the caller has checked :meth:`too_late` first); returns the
-        request's kind (:func:`stream.core.behaviour.request_kind`)."""
+        request's kind (:func:`stream.core.request_kind.request_kind`)."""
         kind = self.behaviour.apply(ev)
         self.counters.apply(ev, navigation=kind in (PAGE, PROFILE))
         if offset > self.last_offset:

@@ -1,8 +1,8 @@
 """How an actor browses, in event time: the behavioural evidence the model reads.
 
 The volume windows (:mod:`stream.core.counters`) say how much; this says how. Each
-request is classified (:func:`request_kind`: a page, a profile view, a static asset,
-``robots.txt``, an API call) and folded into recency-weighted counters that decay with
+request is classified (:mod:`stream.core.request_kind`: a page, a profile view, a static
+asset, ``robots.txt``, an API call) and folded into recency-weighted counters that decay with
 a time constant of ``TAU_S`` of event time, so every share below describes the actor's
 recent behaviour, whatever the volume. From the web-robot-detection literature (Tan &
 Kumar 2002; Doran & Gokhale 2011; Stevanovic et al. 2012; Suchacka et al. 2021) and from
@@ -33,9 +33,17 @@ import math
 import struct
 from array import array
 from typing import Any, Final
-from urllib.parse import urlsplit
 
-from stream.core.records import RequestEvent
+from stream.core.records import MAX_TS, RequestEvent
+from stream.core.request_kind import (
+    API,
+    ASSET,
+    PROFILE,
+    ROBOTS,
+    concrete_path,
+    referrer_path,
+    request_kind,
+)
 from stream.core.windows import keyed_hash, stable_hash
 
 TAU_S: Final = 3600.0  # time constant of the recency weighting
@@ -45,25 +53,6 @@ GAP_ALPHA: Final = 0.1  # weight of a new observation in the rhythm averages
 RECENT_PAGES: Final = 16  # hashes of recently seen pages, for revisits and referrers
 MAX_UAS: Final = 4
 
-# request kinds
-PAGE, PROFILE, ASSET, ROBOTS, API = 0, 1, 2, 3, 4
-
-STATIC_EXTENSIONS: Final = frozenset(
-    {
-        *("css", "js", "mjs", "map", "png", "jpg", "jpeg", "gif", "svg", "ico", "webp"),
-        *("avif", "bmp", "tif", "tiff", "woff", "woff2", "ttf", "otf", "eot"),
-        *("mp4", "webm", "mp3", "ogg", "wav", "m4a", "mov"),
-    }
-)
-STATIC_PREFIXES: Final = (
-    "/static/",
-    "/assets/",
-    "/images/",
-    "/img/",
-    "/css/",
-    "/js/",
-    "/fonts/",
-)
 CONTACT_FIELDS: Final = frozenset({"email", "phone", "address", "birthdate", "date_of_birth"})
 
 # indices of the recency-weighted counters
@@ -109,53 +98,13 @@ N_COUNTERS: Final = 18
     S_PAGES_SEEN,  # pages and profile views in all
 ) = range(16)
 N_STATS: Final = 16
-
-
-def _extension(path: str) -> str:
-    last = path.rpartition("/")[2]
-    dot = last.rfind(".")
-    return last[dot + 1 :].lower() if dot > 0 else ""
-
-
-def request_kind(method: str, path: str, is_profile_view: bool) -> int:
-    """A profile view, a static asset, ``robots.txt``, an API call, or a page."""
-    if is_profile_view:
-        return PROFILE
-    if path == "/robots.txt":
-        return ROBOTS
-    if _extension(path) in STATIC_EXTENSIONS or path.startswith(STATIC_PREFIXES):
-        return ASSET
-    if method not in ("GET", "HEAD"):
-        return API
-    return PAGE
-
-
-def concrete_path(path: str, target: str | None) -> str:
-    """``/profiles/{id}`` with the profile id in place of the template, as a referrer
-    would name the page."""
-    if target is None or "{" not in path:
-        return path
-    head, _, rest = path.partition("{")
-    return head + target + rest.partition("}")[2]
+_TIMES: Final = (S_ANCHOR, S_LAST_TS, S_LAST_PAGE_TS, S_SESSION_START)
 
 
 def _hash16(text: str) -> int:
     # the fast keyed CRC: a bot needs no made-up collision to name a page it was shown
     # as its referrer (it can fetch the page), so BLAKE2b would buy nothing here
     return (stable_hash(text) & 0xFFFF) or 1
-
-
-def referrer_path(referrer: str) -> str:
-    """The page a referrer names as a request path would: path and query, without scheme,
-    host or fragment (hosts say nothing about the actor and can leak how a test set was
-    recorded), so that it matches the hash of the page the actor fetched."""
-    if referrer.startswith("/"):
-        return referrer.split("#", 1)[0]
-    try:
-        url = urlsplit(referrer)
-    except ValueError:
-        return ""
-    return (url.path or "/") + ("?" + url.query if url.query else "")
 
 
 _C0: Final = array("f", bytes(4 * N_COUNTERS))  # never changed: copied by Behaviour()
@@ -419,4 +368,13 @@ class Behaviour:
         if len(uas) != n:
             raise ValueError("truncated behaviour state")
         b.uas = _one_ua(uas[0]) if n == 1 else uas
+        if not (all(map(math.isfinite, b.c)) and all(map(math.isfinite, b.s))):
+            raise ValueError("behaviour state is not finite")
+        if not all(0.0 <= b.s[i] < MAX_TS for i in _TIMES):
+            raise ValueError("behaviour state: time out of range")
         return b, pos + 4 * n
+
+    def newest_ts(self) -> float:
+        """The newest of the event times it holds (0 when fresh)."""
+        s = self.s
+        return max(s[S_ANCHOR], s[S_LAST_TS], s[S_LAST_PAGE_TS], s[S_SESSION_START])

@@ -42,6 +42,7 @@ COMPILED: tuple[str, ...] = (
     "stream.core.partition_scoring",
     "stream.core.policy",
     "stream.core.records",
+    "stream.core.request_kind",
     "stream.core.scoring",
     "stream.core.sliding_counter",
     "stream.core.validation",

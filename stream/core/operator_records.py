@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import orjson
 
 from stream.core.actor_ref import parse_actor
-from stream.core.records import json_object, number_of, text_of
+from stream.core.records import MAX_TTL_S, json_object, number_of, text_of
 
 
 @dataclass(slots=True)
@@ -50,7 +50,7 @@ class ManualDecision:
         actor = text_of(d, "actor", what)
         actor = parse_actor(actor).key  # normalised as decisions name it; ValueError if bad
         ttl = number_of(d, "ttl_s", what)
-        if not 0 <= ttl <= 10 * 365 * 86400:
+        if not 0 <= ttl <= MAX_TTL_S:
             raise ValueError(f"{what}: ttl_s must be between 0 and ten years")
         if op == "add" and ttl <= 0:
             raise ValueError(f"{what}: a decision needs a ttl_s above 0")

@@ -24,7 +24,6 @@ from stream.core.actions import Action
 from stream.core.actor_state import ActorState
 from stream.core.actor_table import ActorTable
 from stream.core.batch import BatchResult, Limits, Record
-from stream.core.behaviour import ASSET
 from stream.core.enforcement import active_action
 from stream.core.features import StreamContext
 from stream.core.incidents import incident_key, sample_path
@@ -34,6 +33,7 @@ from stream.core.older_era import ERA_GAP_S, OlderEra
 from stream.core.partition_scoring import PartitionScoring
 from stream.core.policy import Policy
 from stream.core.pseudonym import Pseudonymizer
+from stream.core.request_kind import ASSET
 from stream.core.scoring import LabelBudget, score_due
 from stream.core.validation import Invalid, validate
 

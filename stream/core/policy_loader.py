@@ -18,142 +18,33 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from stream.core.actor_ref import normalise_network, parse_actor
-from stream.core.allowlist import Allowlist, Crawler, IPNetwork
-from stream.core.automation import SIGNALS
+from stream.core.allowlist import Allowlist
 from stream.core.internal_records import NEW_SESSIONS_METRIC
-from stream.core.policy import METRICS, GroupLimit, Groups, Limit, Policy, PolicyError
+from stream.core.policy import METRICS, Groups, Limit, Policy, PolicyError
+from stream.core.policy_values import (
+    Check,
+    actor_names,
+    boolean,
+    cidrs,
+    crawlers,
+    group_limit,
+    integer,
+    limit,
+    number,
+    regexes,
+    signals,
+)
+from stream.core.records import MAX_TTL_S
 
 DEFAULT_POLICY = "policy.default.toml"
 
-Check = Callable[[Any], Any]  # returns the checked value or raises ValueError (a sentence)
-
-
 def default_policy_text() -> str:
     return resources.files("stream.core").joinpath(DEFAULT_POLICY).read_text()
-
-
-# -- value checks ---------------------------------------------------------------------------
-def number(lo: float | None = None, hi: float | None = None, *, above: bool = False) -> Check:
-    """A number (not a boolean) within ``lo``..``hi`` (strictly above ``lo`` with ``above``)."""
-
-    def check(v: Any) -> float:
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            raise ValueError(f"must be a number, not {_show(v)}")
-        if lo is not None and (v <= lo if above else v < lo):
-            raise ValueError(f"must be {'above' if above else 'at least'} {lo:g}, not {v:g}")
-        if hi is not None and v > hi:
-            raise ValueError(f"must be at most {hi:g}, not {v:g}")
-        return float(v)
-
-    return check
-
-
-def integer(lo: int = 0) -> Check:
-    def check(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise ValueError(f"must be a whole number, not {_show(v)}")
-        if v < lo:
-            raise ValueError(f"must be at least {lo}, not {v}")
-        return v
-
-    return check
-
-
-def boolean(v: Any) -> bool:
-    if not isinstance(v, bool):
-        raise ValueError(f"must be true or false (no quotes), not {_show(v)}")
-    return v
-
-
-def limit(v: Any) -> tuple[float | None, float | None] | None:
-    """``{ challenge = N, block = M }`` (either may be left out); ``{}`` means off."""
-    if not isinstance(v, dict):
-        raise ValueError(f"must be {{ challenge = N, block = M }}, not {_show(v)}")
-    unknown = set(v) - {"challenge", "block"}
-    if unknown:
-        raise ValueError(f"has unknown entries {sorted(unknown)}; known: challenge, block")
-    if not v:
-        return None
-    challenge, block = (number(0)(v[k]) if k in v else None for k in ("challenge", "block"))
-    if challenge is not None and block is not None and block < challenge:
-        raise ValueError(
-            f"block ({block:g}) is below challenge ({challenge:g}); challenge must come first"
-        )
-    return challenge, block
-
-
-def group_limit(v: Any) -> GroupLimit | None:
-    """``{ challenge = N, min_profile_views_per_hour = M }``; ``{}`` means off."""
-    shape = "{ challenge = N, min_profile_views_per_hour = M }"
-    if not isinstance(v, dict) or (v and set(v) != {"challenge", "min_profile_views_per_hour"}):
-        raise ValueError(f"must be {shape} (or {{}} for off), not {_show(v)}")
-    if not v:
-        return None
-    return GroupLimit(integer(0)(v["challenge"]), integer(0)(v["min_profile_views_per_hour"]))
-
-
-def strings(v: Any) -> tuple[str, ...]:
-    if not isinstance(v, list) or not all(isinstance(s, str) for s in v):
-        raise ValueError(f"must be a list of strings, not {_show(v)}")
-    return tuple(v)
-
-
-def signals(v: Any) -> tuple[str, ...]:
-    names = strings(v)
-    wrong = [n for n in names if n not in SIGNALS]
-    if wrong:
-        raise ValueError(f"has unknown signs {wrong}; known: {', '.join(SIGNALS)}")
-    return names
-
-
-def cidrs(v: Any) -> tuple[IPNetwork, ...]:
-    try:  # an IPv4-mapped range as its IPv4 range, as events name those clients
-        return tuple(normalise_network(c) for c in strings(v))
-    except ValueError as exc:
-        raise ValueError(f"must be a list of CIDR ranges: {exc}") from None
-
-
-def actor_names(v: Any) -> tuple[str, ...]:
-    """Actors as the detector names them (``ip:::ffff:198.51.100.9`` is
-    ``ip:198.51.100.9``, ``ip:2001:DB8::1`` is ``ip:2001:db8::1``); a name that is no
-    actor stays as written (it matches nothing)."""
-    out = []
-    for name in strings(v):
-        try:
-            out.append(parse_actor(name).key)
-        except ValueError:
-            out.append(name)
-    return tuple(out)
-
-
-def regexes(v: Any) -> re.Pattern[str] | None:
-    patterns = strings(v)
-    try:
-        return re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
-    except re.error as exc:
-        raise ValueError(f"has a bad regular expression: {exc}") from None
-
-
-def crawlers(v: Any) -> tuple[Crawler, ...]:
-    shape = "[[allowlist.crawler]] tables with user_agent = '...' and ip_ranges = [...]"
-    if not isinstance(v, list) or not all(
-        isinstance(c, dict) and set(c) == {"user_agent", "ip_ranges"} for c in v
-    ):
-        raise ValueError(f"must be {shape}")
-    out = []
-    for c in v:
-        pattern = regexes([c["user_agent"]]) if isinstance(c["user_agent"], str) else None
-        if pattern is None:
-            raise ValueError("crawler user_agent must be a regular expression (a string)")
-        out.append(Crawler(pattern, cidrs(c["ip_ranges"])))
-    return tuple(out)
 
 
 # -- the schema: section → key → check ("" is the top level) --------------------------------
@@ -166,7 +57,7 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "accounts_per_ip": group_limit,
         "accounts_per_subnet": group_limit,
         "new_session_views_per_ip": limit,
-        "signal_ttl_s": number(0, above=True),
+        "signal_ttl_s": number(0, MAX_TTL_S, above=True),
         "member_min_score": number(0, 1),
         "member_min_profiles_per_hour": integer(0),
         "member_challenge_alone": number(0, 1),
@@ -181,14 +72,14 @@ SCHEMA: dict[str, dict[str, Check]] = {
         "crawler_min_profiles_per_day": integer(0),
         "require_one_of": signals,
         "min_events": integer(1),
-        "interval_s": number(0),
+        "interval_s": number(0, MAX_TTL_S),
         "learn_sample_rate": number(0, 1),
         "random_challenge_rate": number(0, 1),
     },
     "escalation": {"block_after_challenge_views": integer(0)},
     "ttl": {
-        "challenge_s": number(0, above=True),
-        "block_s": number(0, above=True),
+        "challenge_s": number(0, MAX_TTL_S, above=True),
+        "block_s": number(0, MAX_TTL_S, above=True),
         "renew_before_s": number(0),
     },
     "allowlist": {
@@ -320,16 +211,6 @@ def _line_number(error: str) -> int:
 def _did_you_mean(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _show(v: Any) -> str:
-    if isinstance(v, str):
-        return f"the string {v!r}"
-    if isinstance(v, dict):
-        return "a table"
-    if isinstance(v, list):
-        return "a list"
-    return repr(v).lower() if isinstance(v, bool) else repr(v)
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\"' -]+?)\s*\]\]?\s*(#.*)?$")

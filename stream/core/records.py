@@ -53,12 +53,23 @@ def text_of(doc: dict[str, Any], key: str, what: str) -> str:
 # beyond decodes, but breaks what it feeds: a per-minute head past 64 bits fails to encode
 # again (a worker stopped on every restore), a watermark of 1e300 expires everything
 MAX_TS = float(2**33)
+# the longest any decision, allow or group signal may be in force (a policy's TTLs, an
+# operator's decision): ten years. A time it ends at is under MAX_TS + MAX_TTL_S
+MAX_TTL_S = 10 * 365 * 86400.0
 
 
 def in_time_range(ts: float, what: str) -> float:
     """``ts`` when it is a time of :data:`MAX_TS`'s range (NaN is not); else ValueError."""
     if not 0.0 <= ts < MAX_TS:
         raise ValueError(f"{what}: time out of range: {ts!r}")
+    return ts
+
+
+def in_expiry_range(ts: float, what: str) -> float:
+    """``ts`` when it is a time something in force may end at (0: none): a time of the range
+    plus at most :data:`MAX_TTL_S`; else ValueError (NaN too)."""
+    if not 0.0 <= ts < MAX_TS + MAX_TTL_S:
+        raise ValueError(f"{what}: expiry out of range: {ts!r}")
     return ts
 
 

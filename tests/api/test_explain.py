@@ -7,6 +7,7 @@ import orjson
 from stream.api.explain import explain
 from stream.core.actor_state import ActorState
 from stream.core.policy_loader import parse_policy
+from stream.core.records import Decision
 from stream.core.validation import validate
 from tests.helpers import T0, crawler, event
 
@@ -89,3 +90,26 @@ def test_a_crawler_challenged_below_the_gates_is_not_told_it_did_too_little() ->
     out = explain("ip:192.0.2.9", few, policy, [], "m@1", few.last_ts)
     words = next(w for w in out["words"] if w.startswith("Anomaly score"))
     assert "too little activity for the score to act now" in words
+
+
+def test_a_decision_read_back_with_a_time_no_date_holds_is_explained_not_a_500() -> None:
+    # the decisions topic is written by workers, but anyone with write access can fill it:
+    # a decision dated 1e300 in an actor's history made /explain answer 500 (review)
+    forged = Decision.from_dict(
+        {
+            "decision_id": "d1",
+            "actor": "account:alice",
+            "action": "block",
+            "reasons": ["forged"],
+            "score": None,
+            "ttl_s": 60,
+            "expires_at": 1e300,
+            "ts": 1e300,
+            "shadow": False,
+        }
+    )
+    policy = parse_policy("")
+    out = explain("account:alice", None, policy, [forged], "m@1", T0)
+    assert out["words"][-1] == "Its last decision was block at a time no date holds (1e+300)."
+    known = explain("account:alice", state_of(3), policy, [forged], "m@1", T0)
+    assert known["decisions"][0]["ts"] == 1e300

@@ -12,10 +12,12 @@ from stream.core.actor_codec import MIN_BYTES, decode, encode, newest_ts
 from stream.core.actor_state import ActorState
 from stream.core.actor_table import ActorTable, freeze, thaw
 from stream.core.batch import Limits
+from stream.core.behaviour import S_ANCHOR, S_GAP_MEAN, S_LAST_PAGE_TS
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.core.pseudonym import Pseudonymizer
 from stream.core.validation import RequestEvent, validate
+from stream.harness.offline import OfflineRun
 from stream.harness.personas import DEFAULT_MIX, Simulation
 from tests.helpers import T0, Rec, event
 
@@ -154,6 +156,74 @@ def test_a_state_whose_counts_could_not_go_on_is_refused(field: str, value: Any)
     setattr(s.counters, field, value)
     with pytest.raises(ValueError, match="out of range"):
         decode(encode(s))
+
+
+AHEAD = 2_000_000_000.0  # a time of the range, years after the state's events
+
+
+def _set(path: str, value: float) -> Callable[[ActorState], None]:
+    *owners, name = path.split(".")
+
+    def apply(s: ActorState) -> None:
+        obj: Any = s
+        for owner in owners:
+            obj = getattr(obj, owner)
+        setattr(obj, name, value)
+
+    return apply
+
+
+def _behaviour(index: int, value: float) -> Callable[[ActorState], None]:
+    def apply(s: ActorState) -> None:
+        s.behaviour.s[index] = value
+
+    return apply
+
+
+@pytest.mark.parametrize(
+    ("forge", "error"),
+    [
+        # windows ahead of the actor's newest event: its counts stopped growing for good
+        (_set("counters.hour.head", int(AHEAD // 60)), "window is ahead"),
+        (_set("counters.day.head", int(AHEAD // 3600)), "window is ahead"),
+        (_set("counters.distinct_hour.head", int(AHEAD // 60)), "distinct count is ahead"),
+        (_set("counters.distinct_day.last_sweep", int(AHEAD // 3600)), "distinct count"),
+        (_behaviour(S_ANCHOR, AHEAD), "behaviour is ahead"),  # its shares froze
+        (_behaviour(S_LAST_PAGE_TS, 1e300), "time out of range"),
+        (_behaviour(S_GAP_MEAN, math.nan), "not finite"),
+        # a decision in force past the range: never renewed, and /explain answered 500
+        (_set("enforcement.expires", 1e300), "expiry out of range"),
+        (_set("enforcement.allow_until", math.inf), "expiry out of range"),
+        (_set("enforcement.since", 1e300), "time out of range"),
+        (_set("next_score_ts", 1e300), "expiry out of range"),
+        (_set("counters.nav_ts", -5.0), "time out of range"),
+        (_set("counters.created_ts", 1e300), "time out of range"),
+    ],
+)
+def test_a_state_with_times_its_events_cannot_have_made_is_refused(
+    forge: Callable[[ActorState], None], error: str
+) -> None:
+    s = state(T0)
+    assert s.counters.distinct_hour is not None and s.counters.distinct_day is not None
+    decode(encode(s))  # as the events made it: read back
+    forge(s)
+    with pytest.raises(ValueError, match=error):
+        decode(encode(s))
+
+
+def test_every_state_the_pipeline_writes_reads_back() -> None:
+    # the bounds above refuse no state the pipeline makes: the simulator's mix through the
+    # detectors and correlators (decisions, group signals, scores), every actor read back
+    sim = Simulation(300, 4, END, DEFAULT_MIX, seed=4)
+    run = OfflineRun(load_policy(), REGISTRY.get("ensemble").spec(), partitions=2, now=END)
+    run.run(sim.events())
+    states = [s for det in run.detectors for _, s in det.actors.items()]
+    assert len(states) > 250
+    assert any(s.enforcement.expires > 0 for s in states)
+    assert any(s.group_expires > 0 or s.subnet_expires > 0 for s in states)
+    assert any(s.next_score_ts > 0 for s in states)
+    for s in states:
+        assert encode(decode(encode(s))) == encode(s)
 
 
 def test_a_state_that_does_not_freeze_is_dropped_not_raised() -> None:

@@ -6,9 +6,9 @@ from stream.core.behaviour import (
     C_VIEW_OFFSITE,
     C_VIEW_REF,
     Behaviour,
-    referrer_path,
 )
 from stream.core.records import RequestEvent
+from stream.core.request_kind import referrer_path
 from tests.helpers import T0
 
 

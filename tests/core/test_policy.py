@@ -190,6 +190,10 @@ ip_ranges = ["66.249.64.0/19"]
         ("[score]\nchallenge = 3", "at most 1"),
         ("[allowlist]\nip_ranges = ['999.1.1.1/8']", "ip_ranges"),
         ("[ttl]\nchallenge_s = 60\nrenew_before_s = 600", "renew_before_s"),
+        # past ten years a decision's end is no time a record may carry back
+        ("[ttl]\nblock_s = 1e300", "block_s must be at most 3.1536e\\+08"),
+        ("[groups]\nsignal_ttl_s = 4e8", "signal_ttl_s must be at most"),
+        ("[score]\ninterval_s = 1e300", "interval_s must be at most"),
     ],
 )
 def test_bad_policy_files_give_clear_errors(text: str, message: str) -> None:
