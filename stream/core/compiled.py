@@ -44,6 +44,7 @@ COMPILED: tuple[str, ...] = (
     "stream.core.records",
     "stream.core.request_kind",
     "stream.core.scoring",
+    "stream.core.shared_values",
     "stream.core.sliding_counter",
     "stream.core.validation",
     "stream.core.windows",

@@ -1,7 +1,6 @@
 """A count of events per slot of event time, over a sliding window:
 :class:`SlidingCounter` (re-exported by :mod:`stream.core.windows`, which describes the
-windows), and the small shared pieces both kinds of window use (:func:`zeros`,
-:func:`shared_int`).
+windows).
 """
 
 from __future__ import annotations
@@ -11,45 +10,7 @@ from array import array
 from collections.abc import Callable
 from typing import ClassVar
 
-_ZEROS: dict[tuple[str, int], array[int]] = {}
-
-
-def zeros(typecode: str, n: int) -> array[int]:
-    """A shared array of ``n`` zeros (copy it with ``[:]``: one allocation, no bytes)."""
-    z = _ZEROS.get((typecode, n))
-    if z is None:
-        z = _ZEROS[(typecode, n)] = array(typecode, bytes(array(typecode).itemsize * n))
-    return z
-
-
-_CAPS: dict[str, int] = {}  # saturation value per typecode: one int object, shared
-
-
-def _cap(typecode: str) -> int:
-    cap = _CAPS.get(typecode)
-    if cap is None:
-        cap = _CAPS[typecode] = (1 << (8 * array(typecode).itemsize)) - 1
-    return cap
-
-
-def _itemsize(typecode: str) -> int:
-    return array(typecode).itemsize
-
-
-_SHARED_INTS: dict[int, int] = {}
-_SHARED_INTS_MAX = 4096
-
-
-def shared_int(n: int) -> int:
-    """One int object for each recent slot number, for every window whose head is there
-    (an int past 256 is a 28-byte object of its own; most actors' heads are a few minutes)."""
-    v = _SHARED_INTS.get(n)
-    if v is None:
-        if len(_SHARED_INTS) >= _SHARED_INTS_MAX:
-            _SHARED_INTS.clear()
-        v = _SHARED_INTS[n] = n
-    return v
-
+from stream.core.shared_values import saturation, shared_int, size_of, zeros
 
 _CELL = "I"  # the sparse form of a counter: slot numbers and counts, uint32 each
 _CELL_MAX = 0xFFFFFFFF
@@ -77,8 +38,8 @@ class Shape:
         self, slots: int, slot_s: float, channels: int, typecode: str, sparse: bool
     ) -> None:
         self.slots, self.slot_s, self.channels, self.typecode = slots, slot_s, channels, typecode
-        self.cap = cap = _cap(typecode)
-        self.itemsize = _itemsize(typecode)
+        self.cap = cap = saturation(typecode)
+        self.itemsize = size_of(typecode)
         groups = slots * channels * self.itemsize // (2 * 4 * (1 + channels))
         self.max_cells = groups if sparse and cap <= _CELL_MAX else 0
         # one slot's counts as an array of the typecode holds them (native order)

@@ -23,8 +23,9 @@ from array import array
 from dataclasses import dataclass
 from functools import lru_cache
 
-from stream.core.sliding_counter import SlidingCounter, shared_int
-from stream.core.sliding_counter import zeros as _zeros
+from stream.core.shared_values import shared_int
+from stream.core.shared_values import zeros as _zeros
+from stream.core.sliding_counter import SlidingCounter
 
 __all__ = [
     "DistinctSpec",
