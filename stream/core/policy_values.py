@@ -26,7 +26,7 @@ def number(lo: float | None = None, hi: float | None = None, *, above: bool = Fa
         if lo is not None and (v <= lo if above else v < lo):
             raise ValueError(f"must be {'above' if above else 'at least'} {lo:g}, not {v:g}")
         if hi is not None and v > hi:
-            raise ValueError(f"must be at most {hi:g}, not {v:g}")
+            raise ValueError(f"must be at most {hi:.12g}, not {v:g}")
         return float(v)
 
     return check
