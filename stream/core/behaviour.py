@@ -372,6 +372,10 @@ class Behaviour:
             raise ValueError("behaviour state is not finite")
         if not all(0.0 <= b.s[i] < MAX_TS for i in _TIMES):
             raise ValueError("behaviour state: time out of range")
+        # what the updates cannot make, and the features could not read (sqrt, expm1)
+        s = b.s
+        if not (s[S_GAP_VAR] >= 0.0 and s[S_DEPTH_VAR] >= 0.0 and 0.0 <= s[S_LOG_GAP] <= 30.0):
+            raise ValueError("behaviour state: statistics out of range")
         return b, pos + 4 * n
 
     def newest_ts(self) -> float:

@@ -15,7 +15,14 @@ from typing import Any
 
 import orjson
 
-from stream.core.records import int_of, json_object, number_of, text_of, time_of
+from stream.core.records import (
+    in_expiry_range,
+    int_of,
+    json_object,
+    number_of,
+    text_of,
+    time_of,
+)
 
 
 @dataclass(slots=True)
@@ -156,8 +163,8 @@ class GroupSignal:
             text_of(d, "metric", what),
             int_of(d, "value", what),
             int_of(d, "threshold", what),
-            number_of(d, "ts", what),
-            number_of(d, "expires_at", what),
+            time_of(d, "ts", what),
+            in_expiry_range(number_of(d, "expires_at", what), f"{what}: expires_at"),
             int_of(d, "high", what) if "high" in d else 0,
             int_of(d, "evidenced", what) if "evidenced" in d else 0,
         )

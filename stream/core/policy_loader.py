@@ -43,6 +43,7 @@ from stream.core.records import MAX_TTL_S
 
 DEFAULT_POLICY = "policy.default.toml"
 
+
 def default_policy_text() -> str:
     return resources.files("stream.core").joinpath(DEFAULT_POLICY).read_text()
 

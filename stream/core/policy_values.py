@@ -5,6 +5,7 @@ checked (and converted), or raises ValueError with a sentence that says what it 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,6 +24,8 @@ def number(lo: float | None = None, hi: float | None = None, *, above: bool = Fa
     def check(v: Any) -> float:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise ValueError(f"must be a number, not {show(v)}")
+        if not math.isfinite(v):  # TOML has nan and inf; NaN passes every comparison
+            raise ValueError(f"must be a finite number, not {v}")
         if lo is not None and (v <= lo if above else v < lo):
             raise ValueError(f"must be {'above' if above else 'at least'} {lo:g}, not {v:g}")
         if hi is not None and v > hi:

@@ -312,11 +312,16 @@ class SlidingDistinct:
         obj = cls(spec)
         obj.head, obj.last_sweep = shared_int(head), shared_int(last_sweep)
         oldest = head - spec.slots
+        # no stamp the last sweep would have cleared (read back, it would alias into the
+        # window once the head moves on: a count below zero), none ahead of the head
+        swept = last_sweep - spec.slots
         if stamps is not None:
             if len(members) != len(stamps) or len(members) % 4 or len(members) > 4 * spec.exact_max:
                 raise ValueError("exact distinct set is inconsistent")
             obj.keys = array("i", members + stamps)
             n = len(obj.keys) >> 1
+            if n and not (swept < min(obj.keys[n:]) and max(obj.keys[n:]) <= head):
+                raise ValueError("exact distinct set: a member's slot is out of the window")
             obj.count = sum(1 for slot in obj.keys[n:] if slot > oldest)
             return obj
         if len(members) != spec.bits:
@@ -327,6 +332,8 @@ class SlidingDistinct:
         for stamp in bytes(members):
             if stamp:
                 slot = obj._unstamp(stamp)
+                if slot <= swept:
+                    raise ValueError("distinct sketch: a stamp the last sweep would have cleared")
                 if slot > oldest:
                     hist[slot % spec.slots] += 1
                     obj.count += 1

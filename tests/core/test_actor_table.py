@@ -12,7 +12,7 @@ from stream.core.actor_codec import MIN_BYTES, decode, encode, newest_ts
 from stream.core.actor_state import ActorState
 from stream.core.actor_table import ActorTable, freeze, thaw
 from stream.core.batch import Limits
-from stream.core.behaviour import S_ANCHOR, S_GAP_MEAN, S_LAST_PAGE_TS
+from stream.core.behaviour import S_ANCHOR, S_GAP_MEAN, S_GAP_VAR, S_LAST_PAGE_TS, S_LOG_GAP
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy_loader import load_policy
 from stream.core.pseudonym import Pseudonymizer
@@ -187,10 +187,13 @@ def _behaviour(index: int, value: float) -> Callable[[ActorState], None]:
         (_set("counters.hour.head", int(AHEAD // 60)), "window is ahead"),
         (_set("counters.day.head", int(AHEAD // 3600)), "window is ahead"),
         (_set("counters.distinct_hour.head", int(AHEAD // 60)), "distinct count is ahead"),
-        (_set("counters.distinct_day.last_sweep", int(AHEAD // 3600)), "distinct count"),
+        (_set("counters.distinct_day.last_sweep", int(AHEAD // 3600)), "distinct"),
         (_behaviour(S_ANCHOR, AHEAD), "behaviour is ahead"),  # its shares froze
         (_behaviour(S_LAST_PAGE_TS, 1e300), "time out of range"),
         (_behaviour(S_GAP_MEAN, math.nan), "not finite"),
+        # finite, but what no update makes: its features raised (sqrt, expm1), /explain 500
+        (_behaviour(S_GAP_VAR, -1.0), "statistics out of range"),
+        (_behaviour(S_LOG_GAP, 800.0), "statistics out of range"),
         # a decision in force past the range: never renewed, and /explain answered 500
         (_set("enforcement.expires", 1e300), "expiry out of range"),
         (_set("enforcement.allow_until", math.inf), "expiry out of range"),
@@ -209,6 +212,28 @@ def test_a_state_with_times_its_events_cannot_have_made_is_refused(
     forge(s)
     with pytest.raises(ValueError, match=error):
         decode(encode(s))
+
+
+def test_a_distinct_count_with_a_stamp_it_cannot_hold_is_refused() -> None:
+    # sketch: a stamp 200 slots old that the last sweep would have cleared read back, and
+    # 56 minutes on it aliased into the window: the hour's histogram went below zero and
+    # every event of the actor at that position raised (review of this stop)
+    s = state(T0, views=40)
+    d = s.counters.distinct_hour
+    assert d is not None and d.sketch is not None and d.last_sweep == d.head
+    pos = next(p for p, stamp in enumerate(d.sketch) if stamp == 0)
+    d.sketch[pos] = (d.head - 200) % 255 + 1
+    with pytest.raises(ValueError, match="the last sweep would have cleared"):
+        decode(encode(s))
+    # exact: a member stamped ahead of the head would never leave the window; one older
+    # than the last sweep could not be there
+    for stamp in (lambda h: h + 5, lambda h: h - 200):
+        s = state(T0)
+        d = s.counters.distinct_hour
+        assert d is not None and d.keys is not None and d.sketch is None
+        d.keys[len(d.keys) - 1] = stamp(d.head)
+        with pytest.raises(ValueError, match="out of the window"):
+            decode(encode(s))
 
 
 def test_every_state_the_pipeline_writes_reads_back() -> None:

@@ -194,6 +194,10 @@ ip_ranges = ["66.249.64.0/19"]
         ("[ttl]\nblock_s = 1e300", "block_s must be at most 315360000, not 1e\\+300"),
         ("[groups]\nsignal_ttl_s = 4e8", "signal_ttl_s must be at most"),
         ("[score]\ninterval_s = 1e300", "interval_s must be at most"),
+        # TOML's nan passed every bound; a state it made (an expiry of nan) did not read back
+        ("[ttl]\nblock_s = nan", "block_s must be a finite number, not nan"),
+        ("[score]\ninterval_s = nan", "interval_s must be a finite number"),
+        ("[groups]\nsignal_ttl_s = inf", "signal_ttl_s must be a finite number"),
     ],
 )
 def test_bad_policy_files_give_clear_errors(text: str, message: str) -> None:

@@ -231,6 +231,10 @@ def test_a_group_read_back_always_works_on(name: str, data: st.DataObject) -> No
         ("incident state", "version", 2**64 - 1),
         ("incident state", "incident_id", 7),
         ("incident state", "last_activity_at", 1e300),
+        # a signal dated before 1970 made a state (its actor unseen) that was then refused
+        # after a restart (review of this stop)
+        ("group signal", "ts", -5.0),
+        ("group signal", "expires_at", 1e300),
     ],
 )
 def test_a_record_read_back_with_an_extreme_value_is_refused(
