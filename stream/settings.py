@@ -209,8 +209,10 @@ class Settings(BaseSettings):
     )
     check_ip_headers: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["X-Forwarded-For", "X-Real-IP"],
-        description="Headers with the client address, first present wins (comma-separated); "
-        "believed only when the request comes from a trusted proxy.",
+        description="Headers with the client address, first present wins (comma-separated; "
+        "every line of a header is read); believed only when the request comes from a "
+        "trusted proxy, which must set or append to the first of them that a client could "
+        "send: a proxy that sets only X-Real-IP passes the client's own X-Forwarded-For on.",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.1/32", "::1/128"],

@@ -48,6 +48,7 @@ SCOPE_NAMES = {"ip": "Ip", "range": "Range", "account": "Account", "session": "S
 TYPES = {Action.CHALLENGE: "captcha", Action.BLOCK: "ban"}
 MAX_WAIT_S = 60.0
 FORBIDDEN = {"message": "access forbidden"}
+NOT_READY = {"message": "decisions are not read yet"}
 
 
 def go_duration(seconds: float) -> str:
@@ -160,9 +161,22 @@ class Cursors:
         self.sent[bouncer] = records
         return new, deleted
 
+    def restore(self, bouncer: str, sent: dict[int, dict[str, Any]] | None) -> None:
+        """Put back what ``bouncer`` knew before a delta it never received."""
+        if sent is None:
+            self.sent.pop(bouncer, None)
+        else:
+            self.sent[bouncer] = sent
+
     def next_expiry(self, bouncer: str, current: dict[int, Entry]) -> float | None:
         ends = [current[i].until for i in self.sent.get(bouncer, {}) if i in current]
         return min(ends) if ends else None
+
+
+def _gone(request: Any) -> bool:
+    """The client closed its connection (a bouncer's own timeout ran out)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
 
 
 def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
@@ -175,11 +189,17 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
     @app.page("/v1/decisions/stream")
     class DecisionStream(View):
         async def head(self, request: Request, **_: Any) -> Response:
+            if not query.enforcement_ready:  # bouncer keys are read with the decisions
+                return self.json(NOT_READY, status=503)
             if enforcement_caller(settings, query, request.headers) is None:
                 return self.json(FORBIDDEN, status=403)
             return self.bytes(b"", content_type="application/json")
 
         async def get(self, request: Request, **_: Any) -> Response:
+            # before the worker has read the decisions no bouncer's key is known yet: a 403
+            # then would stop a bouncer that gives up on it at start-up
+            if not query.enforcement_ready:
+                return self.json(NOT_READY, status=503)
             bouncer = enforcement_caller(settings, query, request.headers)
             if bouncer is None:
                 return self.json(FORBIDDEN, status=403)
@@ -191,15 +211,19 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
                 wait_s = min(MAX_WAIT_S, max(0.0, float(q.get("wait", "0").rstrip("s"))))
             except ValueError:
                 return self.json({"message": "wait must be a number of seconds"}, status=400)
-            if not query.enforcement_ready:
-                return self.json({"message": "decisions are not read yet"}, status=503)
             filters = Filters.of(q)
             deadline = time.monotonic() + wait_s
             while True:
                 version = query.decisions_version
                 now = time.time()
                 current = in_force(filters, now)
+                before = cursors.sent.get(bouncer)
                 new, deleted = cursors.delta(bouncer, current, now, startup == "true")
+                if (new or deleted) and _gone(request):
+                    # a poll its bouncer gave up on (aiohttp does not cancel it): the delta
+                    # stays for the bouncer's next poll, not for a closed connection
+                    cursors.restore(bouncer, before)
+                    return self.bytes(b"", status=499)
                 left = deadline - time.monotonic()
                 if new or deleted or left <= 0 or startup == "true":
                     break

@@ -15,8 +15,9 @@ proxies (so a client cannot name another address). Header names and proxies are 
 The strictest decision in force about any of them wins.
 
 Answers come from the worker's own index of the decisions in force (no I/O); before the
-worker has read the decisions to their end it answers as ``check_when_not_ready`` says.
-A wrong or missing key (see :mod:`stream.api.auth`) gets 403 — a gateway then denies.
+worker has read the decisions to their end it answers as ``check_when_not_ready`` says,
+whatever the key (bouncer keys are read with them). Then a wrong or missing key (see
+:mod:`stream.api.auth`) gets 403 — a gateway then denies.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from faust.web import Request, Response, View
 from stream.api.auth import enforcement_caller
 from stream.api.query import WorkerQuery
 from stream.core.actions import Action
-from stream.core.actor_ref import normalise_ip
+from stream.core.actor_ref import normalise_ip, normalise_network
 from stream.core.decision_index import Entry
 from stream.settings import Settings
 
@@ -46,7 +47,8 @@ class ClientAddress:
     """The client's address from the peer and the configured headers."""
 
     def __init__(self, trusted: list[str], headers: list[str]) -> None:
-        self.nets = [ipaddress.ip_network(n, strict=False) for n in trusted]
+        # an IPv4-mapped range as its IPv4 range, as peers and hops are read
+        self.nets = [normalise_network(n) for n in trusted]
         self.headers = list(headers)
         self.trusted = lru_cache(maxsize=4096)(self._trusted)
 
@@ -61,7 +63,8 @@ class ClientAddress:
         if peer is None or not self.trusted(peer):
             return _valid(peer)
         for name in self.headers:
-            value = headers.get(name)
+            # every line of the header: a proxy may add its own after the client's
+            value = ",".join(headers.getall(name, ()))
             if not value:
                 continue
             hops = [h.strip() for h in value.split(",") if h.strip()]
@@ -100,7 +103,7 @@ def answer(entry: Entry | None, now: float) -> tuple[int, dict[str, str]]:
     headers = {
         "X-Scrapeguard-Action": entry.action.label,
         "X-Scrapeguard-Reason": _header_text("; ".join(d.reasons)),
-        "X-Scrapeguard-Decision-Id": d.decision_id,
+        "X-Scrapeguard-Decision-Id": _header_text(d.decision_id),
         "X-Scrapeguard-Origin": d.origin,
     }
     if entry.restricts:
@@ -118,7 +121,9 @@ def handler(settings: Settings, query: WorkerQuery) -> Any:
 
     async def check(request: web.Request) -> web.Response:
         headers = request.headers
-        if enforcement_caller(settings, query, headers) is None:
+        # bouncer keys are read with the decisions: before then a bouncer's key is not yet
+        # known, and a 403 would block every visitor of the site while a worker restarts
+        if query.enforcement_ready and enforcement_caller(settings, query, headers) is None:
             return web.Response(
                 status=403,
                 text="scrapeguard: wrong or missing X-Api-Key\n",

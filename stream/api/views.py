@@ -154,8 +154,8 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
         async def get(self, request: Request, actor: str) -> Response:
             if (denied := guard(self, request)) is not None:
                 return denied
-            try:
-                parse_actor(actor)
+            try:  # as decisions name it: ip:2001:DB8::1 is ip:2001:db8::1
+                actor = parse_actor(actor).key
             except ValueError as exc:  # 404 means "no decision", never "bad path"
                 return self.json({"actor": actor[:200], "error": str(exc)}, status=400)
             current = query.current_decision(actor, time.time())
@@ -171,6 +171,10 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
             routed = from_peer(request)
             if not routed and (denied := guard(self, request)) is not None:
                 return denied
+            try:  # as the detector names it (and routes it to a partition)
+                actor = parse_actor(actor).key
+            except ValueError as exc:
+                return self.json({"actor": actor[:200], "error": str(exc)}, status=400)
             view = query.actor(actor)
             if not view.owned and not routed and not request.headers.get(ROUTED):
                 url = query.owner_url(view.partition)
@@ -191,13 +195,19 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
             assert peers is not None
             path = f"/explain/{quote(actor, safe='')}"
             headers = {ROUTED: "1", PEER_HEADER: peer_credential(peers, path)}
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s,
-                s.get(f"{url.rstrip('/')}{path}", headers=headers, allow_redirects=False) as resp,
-            ):
-                return self.bytes(
-                    await resp.read(), status=resp.status, content_type="application/json"
-                )
+            try:
+                async with (
+                    aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s,
+                    s.get(
+                        f"{url.rstrip('/')}{path}", headers=headers, allow_redirects=False
+                    ) as resp,
+                ):
+                    return self.bytes(
+                        await resp.read(), status=resp.status, content_type="application/json"
+                    )
+            except (aiohttp.ClientError, TimeoutError) as exc:  # the owner stopped or hangs
+                error = f"the worker that owns its partition did not answer ({type(exc).__name__})"
+                return self.json({"actor": actor, "error": error}, status=502)
 
     @app.page("/incidents")
     class Incidents(View):

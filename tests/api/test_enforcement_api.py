@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from multidict import CIMultiDict
 
 from stream.api.bouncer_stream import Cursors, Filters, go_duration, lapi_decision
 from stream.api.check import ClientAddress, answer
@@ -32,7 +33,7 @@ TRUSTED = ClientAddress(["127.0.0.1/32", "10.0.0.0/8"], ["X-Forwarded-For", "X-R
 def test_client_address_believes_only_trusted_proxies(
     peer: str, headers: dict[str, str], client: str | None
 ) -> None:
-    assert TRUSTED.of(peer, headers) == client
+    assert TRUSTED.of(peer, CIMultiDict(headers)) == client
 
 
 def decision(actor: str, action: str, ttl_s: float = 3600, did: str = "ab" * 16) -> Decision:

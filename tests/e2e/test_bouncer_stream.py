@@ -4,6 +4,7 @@ bouncer, long poll, and Debian's stock crowdsec-custom-bouncer run against it un
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -105,6 +106,31 @@ def test_startup_then_deltas_then_long_poll(
     )
     assert accounts == [("stream-acct", "captcha")]
     assert all(d["scope"] != "Account" for d in stream(worker, key, "startup=true")[1]["new"])
+
+
+def test_a_poll_its_bouncer_gave_up_on_does_not_take_the_next_polls_block(
+    broker: EmbeddedBroker, worker: WorkerProcess, key: str
+) -> None:
+    # review of this stop: aiohttp does not cancel a handler whose client left, so a long
+    # poll a bouncer timed out on kept waiting on the bouncer's cursor; when a block came
+    # it took it as new, wrote it to a closed connection, and the bouncer's next poll
+    # never saw it
+    stream(worker, key, "startup=false")  # up to date
+    with socket.create_connection(("127.0.0.1", worker.web_port), timeout=5) as gone:
+        gone.sendall(
+            b"GET /v1/decisions/stream?startup=false&wait=30 HTTP/1.1\r\n"
+            b"Host: 127.0.0.1\r\nX-Api-Key: " + key.encode() + b"\r\n\r\n"
+        )
+        time.sleep(1.0)  # the poll is waiting; then its bouncer gives up
+    got: dict[str, Any] = {}
+    t = threading.Thread(target=lambda: got.update(answer=stream(worker, key, "wait=20")))
+    t.start()
+    time.sleep(1.0)
+    manual(broker, "ip:100.64.7.78", "add", "block", 3600)
+    t.join(30)
+    status, delta = got["answer"]
+    assert status == 200 and [d["value"] for d in delta["new"]] == ["100.64.7.78"]
+    manual(broker, "ip:100.64.7.78", "delete", "allow", 0)
 
 
 def test_keys(broker: EmbeddedBroker, worker: WorkerProcess, key: str) -> None:
