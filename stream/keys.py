@@ -116,6 +116,12 @@ def http_problems(settings: Settings) -> list[str]:
     token = settings.api_token
     if token is not None and is_placeholder(token.get_secret_value()):
         return ["SCRAPEGUARD_API_TOKEN is a published placeholder value"]
+    if token is not None and len(token.get_secret_value().encode()) < MIN_KEY_BYTES:
+        # the API answers a wrong token at once and without a limit: guessed, it is the API
+        return [
+            f"SCRAPEGUARD_API_TOKEN is shorter than {MIN_KEY_BYTES} bytes "
+            "(e.g. `openssl rand -hex 32` makes one)"
+        ]
     if settings.web_port and token is None and not is_loopback(settings.web_host):
         return [
             f"SCRAPEGUARD_WEB_HOST is {settings.web_host}, not the loopback interface, and "

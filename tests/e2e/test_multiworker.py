@@ -18,7 +18,7 @@ from stream.kafka.writer import partition_for
 from tests.e2e.http import get
 
 pytestmark = pytest.mark.broker
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-of-the-second-worker-0123"
 
 
 def until(pred: Any, timeout_s: float = 60) -> None:

@@ -136,6 +136,9 @@ def test_a_worker_bound_beyond_loopback_needs_a_token() -> None:
 
     assert keys.http_problems(Settings(web_host="127.0.0.1")) == []  # the default is fine
     assert keys.http_problems(Settings(web_host="0.0.0.0", api_token=SecretStr(TOKEN))) == []
+    # a short token is refused (review of this stop): the API has no limit on attempts
+    (short,) = keys.http_problems(Settings(api_token=SecretStr("s3cret-token")))
+    assert short.startswith("SCRAPEGUARD_API_TOKEN is shorter than 32 bytes")
 
 
 # -- bad query parameters: 400, never 500 ---------------------------------------------------
