@@ -33,20 +33,15 @@ import asyncio
 import gc
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import structlog
 from aiokafka import TopicPartition
 
-from stream.core import side_inputs
 from stream.core.actor_codec import newest_ts
 from stream.core.batch import BatchResult, Limits
-from stream.core.internal_records import GroupSignal
 from stream.core.ledger import LedgerCodec
 from stream.core.older_era import ERA_GAP_S, era_floor
-from stream.core.operator_records import ManualDecision
-from stream.core.outcomes import ActorOutcome
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
 from stream.core.records import DeadLetter, Source
@@ -57,6 +52,7 @@ from stream.runtime.batch_outputs import add_outcome
 from stream.runtime.lag import detector_lags
 from stream.runtime.metrics import Metrics
 from stream.runtime.model_lifecycle import ModelManager
+from stream.runtime.side_topics import side_topics
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -79,23 +75,6 @@ def checked_state(blob: bytes) -> bytes:
     actor is decoded on its first use (:mod:`stream.core.actor_table`)."""
     newest_ts(blob)
     return blob
-
-
-def _decoder(decode: Callable[[bytes | None], Any], keyed: bool = True) -> Callable[[Any], Any]:
-    """A record's decoder; ``keyed``: the record must be keyed by the actor it names, as
-    decisions name it — else it would reach another partition than the actor's state."""
-
-    def from_record(r: Any) -> Any:
-        item = decode(r.value)
-        if keyed and r.key != item.actor.encode():
-            key = r.key.decode(errors="replace") if r.key is not None else None
-            raise ValueError(
-                f"keyed {key!r} but about {item.actor!r}: key the record by the actor as "
-                "decisions name it (normalised), so that it reaches the actor's partition"
-            )
-        return item
-
-    return from_record
 
 
 class Detector(BatchConsumer):
@@ -137,32 +116,10 @@ class Detector(BatchConsumer):
         self._snapshots: StateChangelog[bytes] | None = None
         self.align_topic = settings.topic_requests
         self.align_era_gap_s = ERA_GAP_S  # today's traffic beside a replayed old log
-        # the topics besides requests: (what, decoder, how a partition's detector applies it)
-        self._inputs: dict[str, tuple[str, Any, Any]] = {
-            settings.signals_topic: (
-                "group_signal",
-                _decoder(GroupSignal.decode, keyed=False),
-                side_inputs.apply_group_signals,
-            ),
-            settings.manual_topic: (
-                "manual_decision",
-                _decoder(ManualDecision.decode),
-                side_inputs.apply_manual_decisions,
-            ),
-            settings.outcomes_topic: (
-                "outcome",
-                _decoder(ActorOutcome.decode),
-                side_inputs.apply_outcomes,
-            ),
-        }
+        self._inputs = side_topics(settings)  # the topics besides requests
         super().__init__(
             settings,
-            [
-                settings.topic_requests,
-                settings.signals_topic,
-                settings.manual_topic,
-                settings.outcomes_topic,
-            ],
+            [settings.topic_requests, *self._inputs],
             settings.detector_group,
             writer,
             **kwargs,
