@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import orjson
 
 from stream.cli.common import (
     broker_option,
@@ -42,7 +41,7 @@ from stream.harness.personas import (
     parse_mix,
     simulated_policy_text,
 )
-from stream.harness.traffic import publish_events, write_labels
+from stream.harness.traffic import publish_events, write_events, write_labels
 from stream.kafka.topics import ensure_topics
 
 F = TypeVar("F", bound=Any)
@@ -151,7 +150,7 @@ def simulate(
     events = sim.events()
     write_labels(labels_path, sim.labels())
     if events_out is not None:
-        events_out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        write_events(events_out, events)
     click.echo(
         f"simulated {len(sim.labels())} actors, {len(events)} events over {hours:g}h "
         f"ending at {end:.3f} (seed {seed}); labels in {labels_path}"
@@ -260,7 +259,7 @@ def replay(
             f"{len(events)} events, {sum(r.report.bad for r in replays)} unparsable"
         )
     if events_out is not None:
-        events_out.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+        write_events(events_out, events)
     if labels_out is not None:
         write_labels(labels_out, crawler_labels(events))
     if no_publish or not events:
@@ -298,6 +297,12 @@ def _replay_file(
     replayed = parse_log(path, parser)
     rep = replayed.report
     click.echo(f"{path}: {rep.lines} lines, {rep.events} events, {rep.bad} unparsable")
+    if rep.read_error:
+        click.echo(
+            f"{path}: reading stopped after line {rep.lines} ({rep.read_error}); the lines "
+            "before it are replayed",
+            err=True,
+        )
     if rep.bad:
         shown = ", ".join(map(str, rep.bad_lines[:20]))
         more = f" (and {rep.bad - 20} more)" if rep.bad > 20 else ""

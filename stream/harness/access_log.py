@@ -33,8 +33,10 @@ group ``id`` (``--profile-path``), unless the format logs it.
 from __future__ import annotations
 
 import gzip
+import math
 import re
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -90,13 +92,36 @@ def compile_format(fmt: str) -> re.Pattern[str]:
     names: set[str] = set()
     pos = 0
     for m in _VAR.finditer(fmt):
-        parts.append(re.escape(fmt[pos : m.start()]))
+        literal = fmt[pos : m.start()]
         name = m.group(1)
         nxt = fmt[m.end() : m.end() + 1]
+        if name == "extra" and nxt == "" and literal.endswith(" "):
+            # "... $extra" at the end: fields a server adds after the known ones, if any
+            # (a log whose later lines gained a field keeps one format for all)
+            parts.append(re.escape(literal[:-1]) + r"(?: (?P<extra>.*))?")
+            names.add(name)
+            pos = m.end()
+            continue
+        parts.append(re.escape(literal))
         # a quoted field may hold an escaped quote: Apache writes a client's " as \"
-        body = r"[^\]]*?" if nxt == "]" else r'(?:[^"\\]|\\.)*?' if nxt == '"' else r".*?"
+        # any other separator ends the field at its first occurrence: a field that may run
+        # past it (".*?") backtracks without end on a long line of separators
+        body = (
+            r"[^\]]*?"
+            if nxt == "]"
+            else r'(?:[^"\\]|\\.)*?'
+            if nxt == '"'
+            else f"[^{re.escape(nxt)}]*"
+            if nxt
+            else ".*"
+        )
         if nxt == "" or nxt == " ":
             body = r"\S*" if nxt == " " and name not in ("time_local",) else r".*"
+        if nxt == " " and name in _ID_VARS:
+            # an id is never a quoted field: nginx's "main" format ends with a quoted
+            # "$http_x_forwarded_for", which made a user agent without spaces a session id
+            body = r'[^\s"]\S*'
+
         if name == "time_local":
             body = r"[^\]]+"
         parts.append(f"(?P<{name}>{body})" if name not in names else f"(?:{body})")
@@ -119,7 +144,10 @@ def _ts(groups: dict[str, str]) -> float:
         return datetime.strptime(groups["time_local"], "%d/%b/%Y:%H:%M:%S %z").timestamp()
     if groups.get("time_iso8601"):
         return datetime.fromisoformat(groups["time_iso8601"]).timestamp()
-    return float(groups["msec"])
+    ts = float(groups["msec"])
+    if not math.isfinite(ts):  # float() reads "nan" and "inf"
+        raise ValueError(f"not a time: {groups['msec']}")
+    return ts
 
 
 @dataclass
@@ -128,6 +156,7 @@ class ParseReport:
     events: int = 0
     bad_lines: list[int] = field(default_factory=list)
     bad_examples: list[str] = field(default_factory=list)
+    read_error: str = ""  # why reading stopped before the end (a truncated gzip file)
 
     @property
     def bad(self) -> int:
@@ -169,7 +198,10 @@ class LogParser:
                 return None
             method, target = req[0], req[1]
         else:
-            method, target = g.get("request_method", "GET"), g.get("request_uri") or g["uri"]
+            method = g.get("request_method", "GET")
+            target = g.get("request_uri") or g.get("uri") or ""
+            if not target:
+                return None
         path = target.split("?", 1)[0]
         event: dict[str, Any] = {
             "event_id": f"{self.source}:{lineno}",
@@ -203,10 +235,11 @@ class LogParser:
 
     def events(self, stream: IO[str]) -> Iterator[dict[str, Any]]:
         report = self.report
-        for lineno, raw in enumerate(stream, 1):
-            line = raw.rstrip("\r\n")
-            if not line:
-                continue
+
+        def stopped(error: str) -> None:
+            report.read_error = error
+
+        for lineno, line in numbered_lines(stream, stopped):
             report.lines += 1
             event = self.parse_line(line, lineno)
             if event is None:
@@ -216,6 +249,23 @@ class LogParser:
                 continue
             report.events += 1
             yield event
+
+
+def numbered_lines(stream: IO[str], stopped: Callable[[str], None]) -> Iterator[tuple[int, str]]:
+    """The non-empty lines of ``stream``, numbered from 1; a read error (a gzip file cut
+    short or corrupt) ends them, and ``stopped`` is told why."""
+    lines = enumerate(stream, 1)
+    while True:
+        try:
+            lineno, raw = next(lines)
+        except StopIteration:
+            return
+        except (EOFError, OSError, zlib.error) as exc:
+            stopped(f"{type(exc).__name__}: {exc}")
+            return
+        line = raw.rstrip("\r\n")
+        if line:
+            yield lineno, line
 
 
 @dataclass(frozen=True)
@@ -241,12 +291,12 @@ def detect_format(path: Path, sample_lines: int = DETECT_SAMPLE_LINES) -> Detect
     parses any."""
     sample: list[str] = []
     with open_log(path) as fh:
-        for raw in fh:
-            line = raw.rstrip("\r\n")
-            if line:
-                sample.append(line)
-                if len(sample) >= sample_lines:
-                    break
+        for _, line in numbered_lines(fh, lambda error: None):  # the replay reports it
+            sample.append(line)
+            if len(sample) >= sample_lines:
+                break
+    if not sample:  # an empty file (as logrotate leaves one): nothing to replay in it
+        return Detected("combined", COMBINED, 0, 0)
     counts: list[Detected] = []
     for name, fmt in KNOWN_FORMATS.items():
         parser = LogParser(fmt)
@@ -258,7 +308,7 @@ def detect_format(path: Path, sample_lines: int = DETECT_SAMPLE_LINES) -> Detect
     # odd line does not cost a whole file its user agents and referrers
     best = next((d for d in counts if d.matched and d.matched >= 0.98 * most), None)
     if best is None:
-        shown = sample[0][:120] if sample else "(the file is empty)"
+        shown = sample[0][:120]
         raise LogFormatError(
             f"{path}: no known log format parses its lines (tried {', '.join(KNOWN_FORMATS)}); "
             f"give --log-format with the nginx log_format of the file. First line: {shown}"
@@ -270,6 +320,8 @@ def open_log(path: Path) -> IO[str]:
     """Plain or gzip-compressed text (by content, not by name)."""
     with open(path, "rb") as fh:
         magic = fh.read(2)
+    # utf-8-sig: a byte-order mark is not part of the first address; lines end at "\n"
+    # only (and "\r\n"), so a stray "\r" inside a line does not shift the line numbers
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace", newline="\n")
+    return open(path, encoding="utf-8-sig", errors="replace", newline="\n")

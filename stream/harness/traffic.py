@@ -28,6 +28,12 @@ def publish_events(settings: Settings, events: Iterable[dict[str, Any]]) -> int:
     return write_all(settings, as_messages(settings.topic_requests, events))
 
 
+def write_events(path: Path, events: Iterable[dict[str, Any]]) -> None:
+    """One JSON event per line (what ``--events`` options read), its directory made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+
+
 def write_labels(path: Path, labels: dict[str, str]) -> None:
     """``actor label`` per line, sorted (what ``evaluate --labels`` reads)."""
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -223,3 +223,80 @@ def test_one_odd_line_does_not_make_auto_fall_back_to_common(tmp_path: Path) -> 
         )
     )
     assert common.lacks == ["user agent", "referrer"]
+
+
+# -- logs from outside the project (a review of this stop fuzzed replay) -------------------
+def test_nginx_main_format_with_user_agents_without_spaces_keeps_them(tmp_path: Path) -> None:
+    # nginx's stock "main" format ends with "$http_x_forwarded_for": a user agent without
+    # spaces (curl, python-requests) was read as a session id, quotes and all, and the
+    # forwarded-for "-" as the user agent; every curl client became one actor
+    line = LINE.replace('"Mozilla/5.0 (X11; Linux x86_64)"', '"curl/8.4.0" "-"')
+    found = detect_format(_write(tmp_path, [line] * 3))
+    assert found.name == "combined with more fields"
+    ev = LogParser(found.fmt).parse_line(line, 1)
+    assert ev is not None and ev["user_agent"] == "curl/8.4.0" and "session_id" not in ev
+
+
+def test_a_log_whose_later_lines_gained_a_field_keeps_its_user_agents(tmp_path: Path) -> None:
+    # 460 combined lines then 40 with a request time: combined parsed 92 %, so common won
+    # and the whole file lost its user agents and referrers
+    found = detect_format(_write(tmp_path, [LINE] * 460 + [LINE + " 0.003 0.002"] * 40))
+    assert (found.name, found.matched, found.lacks) == ("combined with more fields", 500, [])
+
+
+def test_an_empty_request_uri_is_an_unparsable_line_not_an_error() -> None:
+    fmt = '$remote_addr [$time_local] $request_method "$request_uri" $status'
+    line = '192.0.2.2 [10/Oct/2024:13:55:37 +0000] GET "" 400'
+    assert LogParser(fmt).parse_line(line, 1) is None  # raised KeyError: the replay stopped
+
+
+@pytest.mark.parametrize("msec", ["nan", "inf", "1e400"])
+def test_a_time_that_is_no_number_is_an_unparsable_line(msec: str) -> None:
+    fmt = '$msec $remote_addr "$request" $status'
+    assert LogParser(fmt).parse_line('1728568536.1 192.0.2.1 "GET /a HTTP/1.1" 200', 1)
+    assert LogParser(fmt).parse_line(f'{msec} 192.0.2.1 "GET /a HTTP/1.1" 200', 1) is None
+
+
+def test_no_field_of_a_custom_format_may_run_past_its_separator() -> None:
+    # "$a,$b,..." compiled each field to ".*?": a truncated line of many commas backtracked
+    # for minutes (1,600 commas: 12 s; the review's 7 KB line: 62 s)
+    fmt = '$remote_addr,$remote_user,$time_iso8601,"$request",$status,$request_time'
+    assert ".*?" not in compile_format(fmt).pattern
+    parser = LogParser(fmt)
+    good = '192.0.2.1,-,2024-10-10T13:55:37+00:00,"GET /a?x=1,2 HTTP/1.1",200,0.003'
+    assert parser.parse_line(good, 1) is not None
+    assert parser.parse_line("192.0.2.1," + "," * 1600, 2) is None
+
+
+def test_a_gzip_file_cut_short_replays_what_it_holds_and_says_where_it_stopped(
+    tmp_path: Path,
+) -> None:
+    whole = gzip.compress(("\n".join([LINE] * 2000) + "\n").encode())
+    cut = tmp_path / "access.log.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    assert detect_format(cut).name == "combined"
+    parser = LogParser()
+    with open_log(cut) as fh:
+        events = list(parser.events(fh))
+    assert 0 < len(events) == parser.report.lines < 2000 and parser.report.bad == 0
+    assert parser.report.read_error.startswith("EOFError")
+
+
+def test_a_byte_order_mark_and_a_stray_carriage_return_change_nothing(tmp_path: Path) -> None:
+    odd = LINE.replace("Linux x86_64", "Linux\rx86_64")  # a \r inside a line
+    path = tmp_path / "access.log"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join([LINE, odd, "garbage", LINE]).encode() + b"\n")
+    parser = LogParser()
+    with open_log(path) as fh:
+        events = list(parser.events(fh))
+    assert events[0]["ip"] == "203.0.113.9"  # not "\ufeff203.0.113.9"
+    assert [e["event_id"] for e in events] == ["log:1", "log:2", "log:4"]
+    assert parser.report.bad_lines == [3]  # not 4: the \r did not split line 2
+
+
+def test_an_empty_file_is_detected_as_nothing_to_replay(tmp_path: Path) -> None:
+    # logrotate's "create" leaves an empty access.log beside the rotated ones: replaying
+    # the directory stopped at it
+    empty = tmp_path / "access.log"
+    empty.write_text("")
+    assert detect_format(empty).sampled == 0

@@ -167,3 +167,26 @@ def test_replay_of_an_empty_directory_is_a_usage_error(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["replay", str(tmp_path / "logs"), "--no-publish"])
     assert result.exit_code == 2
     assert "no log file" in result.output
+
+
+def test_replay_goes_past_an_empty_file_and_a_cut_gzip_and_writes_where_asked(
+    tmp_path: Path,
+) -> None:
+    # review of this stop: an empty access.log beside rotated ones stopped the replay (no
+    # format parses nothing), a gzip file cut short aborted it with no report, and
+    # --events-out in a directory not made yet was a traceback
+    import gzip
+
+    lines = [COMBINED.format(n=n % 200, t=stamp(n % 60), path="/") for n in range(600)]
+    write(tmp_path / "logs" / "access.log", []).write_text("")
+    whole = gzip.compress(("\n".join(lines) + "\n").encode())
+    (tmp_path / "logs" / "access.log.2.gz").write_bytes(whole[: len(whole) * 2 // 3])
+    write(tmp_path / "logs" / "access.log.1", lines[:5])
+    out = tmp_path / "new" / "dir" / "events.jsonl"
+    args = ["replay", str(tmp_path / "logs"), "--no-publish", "--events-out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "access.log: 0 lines, 0 events, 0 unparsable" in result.output
+    assert "access.log.2.gz: reading stopped after line" in result.output
+    assert "(EOFError: Compressed file ended" in result.output
+    assert len(out.read_bytes().splitlines()) > 5
