@@ -297,6 +297,13 @@ def _replay_file(
     replayed = parse_log(path, parser)
     rep = replayed.report
     click.echo(f"{path}: {rep.lines} lines, {rep.events} events, {rep.bad} unparsable")
+    if rep.refused:
+        reasons = ", ".join(f"{n} {reason}" for reason, n in rep.refused.most_common())
+        click.echo(
+            f"{path}: {rep.refused.total()} events the worker will refuse and dead-letter "
+            f"({reasons})",
+            err=True,
+        )
     if rep.read_error:
         click.echo(
             f"{path}: reading stopped after line {rep.lines} ({rep.read_error}); the lines "

@@ -35,12 +35,16 @@ from __future__ import annotations
 import gzip
 import math
 import re
+import time
 import zlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
+
+from stream.core.validation import Invalid, validate_doc
 
 COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -157,6 +161,9 @@ class ParseReport:
     bad_lines: list[int] = field(default_factory=list)
     bad_examples: list[str] = field(default_factory=list)
     read_error: str = ""  # why reading stopped before the end (a truncated gzip file)
+    # events written that the worker will refuse (dead-letter), by reason: status 000, an
+    # address that is a host name, a time out of its range
+    refused: Counter[str] = field(default_factory=Counter)
 
     @property
     def bad(self) -> int:
@@ -239,6 +246,8 @@ class LogParser:
         def stopped(error: str) -> None:
             report.read_error = error
 
+        now = time.time()
+
         for lineno, line in numbered_lines(stream, stopped):
             report.lines += 1
             event = self.parse_line(line, lineno)
@@ -248,6 +257,9 @@ class LogParser:
                     report.bad_examples.append(line[:200])
                 continue
             report.events += 1
+            checked = validate_doc(event, now=now)
+            if isinstance(checked, Invalid):
+                report.refused[checked.reason] += 1
             yield event
 
 
