@@ -121,14 +121,9 @@ def handler(settings: Settings, query: WorkerQuery) -> Any:
 
     async def check(request: web.Request) -> web.Response:
         headers = request.headers
-        # bouncer keys are read with the decisions: before then a bouncer's key is not yet
-        # known, and a 403 would block every visitor of the site while a worker restarts
-        if query.enforcement_ready and enforcement_caller(settings, query, headers) is None:
-            return web.Response(
-                status=403,
-                text="scrapeguard: wrong or missing X-Api-Key\n",
-                headers={"X-Scrapeguard-Error": "bad api key"},
-            )
+        # readiness before the key: bouncer keys are read with the decisions, so before then
+        # a bouncer's key is not yet known, and a 403 would block every visitor of the site
+        # while a worker restarts
         if not query.enforcement_ready:
             if fail_open:
                 return web.Response(
@@ -139,6 +134,12 @@ def handler(settings: Settings, query: WorkerQuery) -> Any:
                 status=503,
                 text="scrapeguard: decisions not read yet\n",
                 headers={"X-Scrapeguard-Reason": "not_ready", "Retry-After": "1"},
+            )
+        if enforcement_caller(settings, query, headers) is None:
+            return web.Response(
+                status=403,
+                text="scrapeguard: wrong or missing X-Api-Key\n",
+                headers={"X-Scrapeguard-Error": "bad api key"},
             )
         now = time.time()
         entry = query.check(

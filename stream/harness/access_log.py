@@ -91,6 +91,25 @@ class LogFormatError(ValueError):
     """The log_format string cannot be used."""
 
 
+def _field_body(name: str, nxt: str) -> str:
+    """The pattern of field ``name``, followed in the format by the character ``nxt``."""
+    if name == "time_local":
+        return r"[^\]]+"
+    if nxt == "":
+        return ".*"
+    if nxt == " ":
+        # an id is never a quoted field: nginx's "main" format ends with a quoted
+        # "$http_x_forwarded_for", which made a user agent without spaces a session id
+        return r'[^\s"]\S*' if name in _ID_VARS else r"\S*"
+    if nxt == "]":
+        return r"[^\]]*?"
+    if nxt == '"':
+        return r'(?:[^"\\]|\\.)*?'  # an escaped quote inside: Apache writes " as \"
+    # any other separator ends the field at its first occurrence: a field that may run past
+    # it (".*?") backtracks without end on a long line of separators
+    return f"[^{re.escape(nxt)}]*"
+
+
 def compile_format(fmt: str) -> re.Pattern[str]:
     parts: list[str] = []
     names: set[str] = set()
@@ -107,27 +126,7 @@ def compile_format(fmt: str) -> re.Pattern[str]:
             pos = m.end()
             continue
         parts.append(re.escape(literal))
-        # a quoted field may hold an escaped quote: Apache writes a client's " as \"
-        # any other separator ends the field at its first occurrence: a field that may run
-        # past it (".*?") backtracks without end on a long line of separators
-        body = (
-            r"[^\]]*?"
-            if nxt == "]"
-            else r'(?:[^"\\]|\\.)*?'
-            if nxt == '"'
-            else f"[^{re.escape(nxt)}]*"
-            if nxt
-            else ".*"
-        )
-        if nxt == "" or nxt == " ":
-            body = r"\S*" if nxt == " " and name not in ("time_local",) else r".*"
-        if nxt == " " and name in _ID_VARS:
-            # an id is never a quoted field: nginx's "main" format ends with a quoted
-            # "$http_x_forwarded_for", which made a user agent without spaces a session id
-            body = r'[^\s"]\S*'
-
-        if name == "time_local":
-            body = r"[^\]]+"
+        body = _field_body(name, nxt)
         parts.append(f"(?P<{name}>{body})" if name not in names else f"(?:{body})")
         names.add(name)
         pos = m.end()
