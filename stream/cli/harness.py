@@ -180,8 +180,8 @@ def simulate(
     show_default=True,
     help="nginx log_format string of $variables, or auto: the richest known format "
     "(combined, combined with a session id after the referrer, a session id without the "
-    "user field, with an ident, with more fields, common) that parses (within 2 %) as "
-    "many of the first 500 lines as any.",
+    "user field, with an ident, with more fields, common, Apache's vhost_combined) that "
+    "parses (within 2 %) as many of the first 500 lines as any.",
 )
 @click.option(
     "--profile-path",
@@ -262,6 +262,9 @@ def replay(
         write_events(events_out, events)
     if labels_out is not None:
         write_labels(labels_out, crawler_labels(events))
+    if not events and any(r.report.lines for r in replays):
+        # lines, and not one of them an event: a wrong format, not an empty log
+        raise click.ClickException("no line parsed: nothing to replay (see above)")
     if no_publish or not events:
         return
     settings = build_settings(broker=broker)
@@ -280,8 +283,9 @@ def _replay_file(
     path: Path, source: str, log_format: str, profile_path: str, trust_remote_user: bool
 ) -> Replay:
     """One file parsed (its format detected when ``log_format`` is auto), reported."""
+    given = log_format != "auto"
     try:
-        if log_format == "auto":
+        if not given:
             found = detect_format(path)
             log_format = found.fmt
             lacks = f"; without {' and '.join(found.lacks)}" if found.lacks else ""
@@ -316,7 +320,24 @@ def _replay_file(
         click.echo(f"{path}: unparsable lines: {shown}{more}", err=True)
         for example in rep.bad_examples[:3]:
             click.echo(f"  e.g. {example}", err=True)
+    if given and rep.lines and not rep.events:
+        click.echo(f"{path}: {_format_hint(path)}", err=True)
     return replayed
+
+
+def _format_hint(path: Path) -> str:
+    """What to try when a given --log-format parsed none of a file's lines."""
+    try:
+        found = detect_format(path)
+    except LogFormatError:
+        return (
+            "no line matches the --log-format given: compare its fields and separators, "
+            "one by one, with the lines shown above"
+        )
+    return (
+        f"no line matches the --log-format given, but the known format {found.name} parses "
+        f"{found.matched} of the first {found.sampled} lines: try --log-format auto"
+    )
 
 
 @click.command(name="evaluate")

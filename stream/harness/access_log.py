@@ -73,11 +73,27 @@ KNOWN_FORMATS: dict[str, str] = {
         '"$http_referer" "$http_user_agent" $extra'
     ),
     "common": '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent',
+    # Apache's vhost_combined ("%v:%p %h %l %u %t ..."), Debian's other_vhosts_access.log:
+    # the server's name and port before the client's address
+    "vhost combined": (
+        '$server_name:$server_port $remote_addr $ident $remote_user [$time_local] "$request" '
+        '$status $body_bytes_sent "$http_referer" "$http_user_agent"'
+    ),
 }
 DETECT_SAMPLE_LINES = 500
 DEFAULT_PROFILE_PATH = r"^/(?:profiles?|users?|people|members|u|in)/(?P<id>[^/?#]+)"
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(line: str, limit: int = 200) -> str:
+    """A log line as it may be shown on a terminal: at most ``limit`` characters, control
+    characters written as ``\\xNN`` (a log is written by its clients: an escape sequence
+    in a user agent must not move the cursor or retitle the analyst's terminal)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line[:limit])
+
+
 _ID_VARS = {
     "account_id": "account_id",
     "user_id": "account_id",
@@ -253,7 +269,7 @@ class LogParser:
             if event is None:
                 report.bad_lines.append(lineno)
                 if len(report.bad_examples) < 5:
-                    report.bad_examples.append(line[:200])
+                    report.bad_examples.append(shown(line))
                 continue
             report.events += 1
             checked = validate_doc(event, now=now)
@@ -319,10 +335,10 @@ def detect_format(path: Path, sample_lines: int = DETECT_SAMPLE_LINES) -> Detect
     # odd line does not cost a whole file its user agents and referrers
     best = next((d for d in counts if d.matched and d.matched >= 0.98 * most), None)
     if best is None:
-        shown = sample[0][:120]
+        first = shown(sample[0], 120)
         raise LogFormatError(
             f"{path}: no known log format parses its lines (tried {', '.join(KNOWN_FORMATS)}); "
-            f"give --log-format with the nginx log_format of the file. First line: {shown}"
+            f"give --log-format with the nginx log_format of the file. First line: {first}"
         )
     return best
 

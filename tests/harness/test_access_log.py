@@ -1,9 +1,11 @@
 import gzip
+import io
 from pathlib import Path
 
 import pytest
 
 from stream.harness.access_log import (
+    KNOWN_FORMATS,
     LogFormatError,
     LogParser,
     compile_format,
@@ -197,6 +199,7 @@ def test_auto_detects_a_session_id_without_the_user_field(tmp_path: Path) -> Non
         (LINE.replace(" - alice ", " ident alice "), "combined with an ident"),
         (LINE + ' 0.042 "upstream"', "combined with more fields"),
         ('203.0.113.9 - - [17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 51', "common"),
+        ("www.example.org:443 " + LINE, "vhost combined"),
     ],
 )
 def test_auto_detects_the_other_known_formats(tmp_path: Path, line: str, name: str) -> None:
@@ -300,3 +303,29 @@ def test_an_empty_file_is_detected_as_nothing_to_replay(tmp_path: Path) -> None:
     empty = tmp_path / "access.log"
     empty.write_text("")
     assert detect_format(empty).sampled == 0
+
+
+def test_apache_vhost_combined_reads_the_client_not_the_server() -> None:
+    # Debian's other_vhosts_access.log: "%v:%p %h %l %u %t ..."; auto found no format
+    ev = LogParser(KNOWN_FORMATS["vhost combined"]).parse_line("www.example.org:443 " + LINE, 1)
+    assert ev is not None
+    assert (ev["ip"], ev["path"], ev["referrer"], ev["user_agent"]) == (
+        "203.0.113.9",
+        "/profiles/4242",
+        "https://example.org/",
+        "Mozilla/5.0 (X11; Linux x86_64)",
+    )
+
+
+def test_a_line_is_shown_without_its_control_characters(tmp_path: Path) -> None:
+    # a log is written by its clients: an escape sequence in a line quoted back to the
+    # analyst (an unparsable example, the first line of an unknown format) must not reach
+    # the terminal as one
+    evil = 'x "\x1b]0;owned\x07\x1b[2J" \x9b1m'
+    parser = LogParser()
+    for _ in parser.events(io.StringIO(evil + "\n")):
+        pass
+    assert parser.report.bad_examples == ['x "\\x1b]0;owned\\x07\\x1b[2J" \\x9b1m']
+    with pytest.raises(LogFormatError) as err:
+        detect_format(_write(tmp_path, [evil]))
+    assert "\x1b" not in str(err.value) and "\\x1b]0;owned" in str(err.value)

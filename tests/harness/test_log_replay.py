@@ -202,3 +202,21 @@ def test_replay_says_which_events_the_worker_will_refuse(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert "3 lines, 3 events, 0 unparsable" in result.output
     assert "2 events the worker will refuse and dead-letter (2 invalid_field)" in result.output
+
+
+def test_a_format_given_that_parses_nothing_fails_with_a_hint(tmp_path: Path) -> None:
+    # every line unparsable used to end in "0 events" and exit 0: a script went on to
+    # evaluate nothing
+    log = write(
+        tmp_path / "other_vhosts_access.log",
+        ["www.example.org:80 " + COMBINED.format(n=1, t=stamp(1), path="/")] * 3,
+    )
+    given = ["--log-format", '$remote_addr - $remote_user [$time_local] "$request" $status']
+    result = CliRunner().invoke(main, ["replay", str(log), "--no-publish", *given])
+    assert result.exit_code == 1, result.output
+    assert "3 lines, 0 events, 3 unparsable" in result.output
+    assert "the known format vhost combined parses 3 of the first 3 lines" in result.output
+    assert "no line parsed: nothing to replay" in result.output
+    auto = CliRunner().invoke(main, ["replay", str(log), "--no-publish"])
+    assert auto.exit_code == 0, auto.output
+    assert "3 lines, 3 events, 0 unparsable" in auto.output
