@@ -215,10 +215,14 @@ class LogParser:
         except (ValueError, KeyError, OverflowError):
             return None
         if "request" in g:
-            req = g["request"].split(" ")
+            # "METHOD target PROTOCOL", the target as the client sent it: a space inside it
+            # (Apache logs the raw line) or a doubled space must not cut it short
+            req = g["request"].split()
             if len(req) < 2:
                 return None
-            method, target = req[0], req[1]
+            method = req[0]
+            versioned = len(req) > 2 and req[-1].startswith("HTTP/")
+            target = " ".join(req[1:-1]) if versioned else req[1]
         else:
             method = g.get("request_method", "GET")
             target = g.get("request_uri") or g.get("uri") or ""

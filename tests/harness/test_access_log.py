@@ -329,3 +329,19 @@ def test_a_line_is_shown_without_its_control_characters(tmp_path: Path) -> None:
     with pytest.raises(LogFormatError) as err:
         detect_format(_write(tmp_path, [evil]))
     assert "\x1b" not in str(err.value) and "\\x1b]0;owned" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("request_line", "path"),
+    [
+        ("GET /people/a b HTTP/1.1", "/people/a b"),  # Apache logs the raw target
+        ("GET  /people/x  HTTP/1.1", "/people/x"),  # a doubled space
+        ("GET /people/y", "/people/y"),  # HTTP/0.9: no protocol
+    ],
+)
+def test_a_request_line_with_odd_spaces_keeps_its_whole_target(
+    request_line: str, path: str
+) -> None:
+    line = LINE.replace("GET /profiles/4242?tab=about HTTP/1.1", request_line)
+    ev = LogParser().parse_line(line, 1)
+    assert ev is not None and (ev["method"], ev["path"]) == ("GET", path)
