@@ -31,7 +31,6 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
@@ -42,6 +41,7 @@ from stream.api.auth import enforcement_caller
 from stream.api.query import WorkerQuery
 from stream.core.actions import Action
 from stream.core.decision_index import Entry, applies_under
+from stream.core.utc_text import RFC3339, utc_text
 from stream.settings import Settings
 
 SCOPE_NAMES = {"ip": "Ip", "range": "Range", "account": "Account", "session": "Session"}
@@ -75,10 +75,7 @@ LAST_UNTIL = "9999-12-31T23:59:59Z"
 def rfc3339(ts: float) -> str:
     """``ts`` as CrowdSec writes ``until``; past what a date can hold (a decision from a
     topic anyone with write access can fill), the last date there is, not an error."""
-    try:
-        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, ValueError, OSError):
-        return LAST_UNTIL if ts > 0 else "1970-01-01T00:00:00Z"
+    return utc_text(ts, RFC3339, LAST_UNTIL if ts > 0 else "1970-01-01T00:00:00Z")
 
 
 def lapi_decision(entry: Entry, now: float) -> dict[str, Any]:

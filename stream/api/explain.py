@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from stream.core.actions import Action
@@ -11,6 +10,7 @@ from stream.core.automation import SIGNALS, automation_signals
 from stream.core.features import features
 from stream.core.policy import Policy
 from stream.core.records import Decision
+from stream.core.utc_text import utc_text
 
 WORDS = {
     "requests_per_minute": "requests in the last minute",
@@ -44,15 +44,6 @@ def _score_rule(policy: Policy) -> str:
     return rule
 
 
-def _when(ts: float) -> str:
-    """``ts`` as a date; past what a date can hold (a decision read back from a topic
-    anyone with write access can fill), words, not an error (a 500)."""
-    try:
-        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    except (OverflowError, ValueError, OSError):
-        return f"a time no date holds ({ts!r})"
-
-
 def explain(
     actor: str,
     state: ActorState | None,
@@ -73,7 +64,8 @@ def explain(
             "in the last two days (or never)."
         )
         if history:
-            words.append(f"Its last decision was {history[-1].action} at {_when(history[-1].ts)}.")
+            last = history[-1]
+            words.append(f"Its last decision was {last.action} at {utc_text(last.ts)}.")
         out["words"] = words
         return out
     ts = state.last_ts
@@ -84,7 +76,7 @@ def explain(
     limits = policy.limits_for(young, crawler)
     counters = {m: getattr(c, m) for m in WORDS}
     checks = []
-    words.append(f"Newest request: {_when(ts)}; {c.events} requests counted in all.")
+    words.append(f"Newest request: {utc_text(ts)}; {c.events} requests counted in all.")
     if age is not None:
         words.append(
             f"The account was {age:.1f} days old then"
@@ -168,7 +160,7 @@ def explain(
     )
     action = state.enforcement.active(now if now > ts else ts)
     if action:
-        words.append(f"In force now: {action.words} until {_when(state.enforcement.expires)}.")
+        words.append(f"In force now: {action.words} until {utc_text(state.enforcement.expires)}.")
     else:
         words.append("Nothing is in force now: requests are allowed.")
     out.update(

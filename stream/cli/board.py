@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from mode import Service
@@ -13,6 +12,7 @@ from rich.live import Live
 from rich.table import Table
 
 from stream.core.records import Decision
+from stream.core.utc_text import CLOCK, utc_text
 from stream.kafka.read_to_end import TopicReader
 from stream.settings import Settings
 
@@ -20,7 +20,7 @@ STYLE = {"allow": "green", "challenge": "yellow", "block": "bold red"}
 
 
 def clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S")
+    return utc_text(ts, CLOCK)
 
 
 def duration(seconds: float) -> str:

@@ -7,7 +7,6 @@ import getpass
 import re
 import time
 import uuid
-from datetime import UTC, datetime
 
 import click
 
@@ -15,6 +14,7 @@ from stream.cli.common import broker_option, build_settings, friendly_errors
 from stream.core.actor_ref import parse_actor
 from stream.core.bouncer_keys import check_name, hash_key, new_key
 from stream.core.operator_records import BouncerKey, ManualDecision
+from stream.core.utc_text import MINUTES, utc_text
 from stream.kafka.read_to_end import read_all
 from stream.kafka.topics import ensure_topics
 from stream.kafka.writer import write_all
@@ -170,7 +170,7 @@ def bouncers_list(broker: str | None) -> None:
     if not found:
         click.echo("no bouncers (scrapeguard bouncers add NAME makes a key)")
     for name, b in sorted(found.items()):
-        made = datetime.fromtimestamp(b.created_at, UTC).strftime("%Y-%m-%d %H:%M")
+        made = utc_text(b.created_at, MINUTES)
         click.echo(f"{name}  created {made} by {b.created_by or '-'}  sha256 {b.key_sha256[:12]}…")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import urllib.error
 import urllib.request
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,6 +21,7 @@ from stream.cli.common import (
 )
 from stream.core.breach_report import build, render
 from stream.core.ledger import Sealer
+from stream.core.utc_text import MINUTES, utc_text
 from stream.runtime.topic_readers import latest_incidents, ledger_entries
 from stream.settings import Settings
 
@@ -34,7 +34,7 @@ def _get(settings: Settings, incident_id: str) -> dict[str, Any]:
 
 
 def _t(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
+    return utc_text(ts, MINUTES)
 
 
 @click.group()

@@ -9,17 +9,17 @@ pseudonyms; with the ledger key (``--reveal-with``) sealed profile ids are opene
 from __future__ import annotations
 
 import html
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from stream.core.internal_records import LedgerEntry
 from stream.core.ledger import Sealer
+from stream.core.utc_text import utc_text
 
 
 def _t(ts: float | None) -> str:
-    return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return "-" if ts is None else utc_text(ts)
 
 
 def build(
