@@ -178,10 +178,12 @@ def simulate(
     "--log-format",
     default="auto",
     show_default=True,
-    help="nginx log_format string of $variables, or auto: the richest known format "
-    "(combined, combined with a session id after the referrer, a session id without the "
-    "user field, with an ident, with more fields, common, Apache's vhost_combined) that "
-    "parses (within 2 %) as many of the first 500 lines as any.",
+    help="nginx log_format string of $variables; json (one JSON object per line: "
+    "nginx's escape=json, Caddy, Traefik; keys as nginx, Caddy or Traefik name them); or "
+    "auto: the richest known format (combined, combined with a session id after the "
+    "referrer, a session id without the user field, with an ident, with more fields, "
+    "common, Apache's vhost_combined, json) that parses (within 2 %) as many of the first "
+    "500 lines as any.",
 )
 @click.option(
     "--profile-path",

@@ -1,4 +1,5 @@
-"""Access logs → request events: Apache/nginx *combined* or any nginx ``log_format``.
+"""Access logs → request events: Apache/nginx *combined*, any nginx ``log_format``, or JSON
+lines (``json``: :mod:`stream.harness.json_log` reads their keys into the variables below).
 
 A ``log_format`` string of ``$variables`` and literal text is compiled to one regular
 expression. Variables mapped to the request-event contract:
@@ -45,7 +46,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from stream.core.validation import Invalid, validate_doc
+from stream.harness.json_log import json_fields
 
+JSON = "json"  # --log-format json: JSON lines, their keys read by stream.harness.json_log
 COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
     '"$http_referer" "$http_user_agent"'
@@ -79,6 +82,8 @@ KNOWN_FORMATS: dict[str, str] = {
         '$server_name:$server_port $remote_addr $ident $remote_user [$time_local] "$request" '
         '$status $body_bytes_sent "$http_referer" "$http_user_agent"'
     ),
+    # one JSON object per line (nginx's escape=json, Caddy, Traefik): stream.harness.json_log
+    "json": JSON,
 }
 DETECT_SAMPLE_LINES = 500
 DEFAULT_PROFILE_PATH = r"^/(?:profiles?|users?|people|members|u|in)/(?P<id>[^/?#]+)"
@@ -193,7 +198,10 @@ class LogParser:
         source: str = "log",
         trust_remote_user: bool = False,
     ) -> None:
-        self.pattern = compile_format(fmt)
+        self.fields: Callable[[str], dict[str, str] | None] = (
+            json_fields if fmt == JSON else self._match
+        )
+        self.pattern = None if fmt == JSON else compile_format(fmt)
         self.trust_remote_user = trust_remote_user
         try:
             self.profile = re.compile(profile_path)
@@ -204,11 +212,18 @@ class LogParser:
         self.source = source
         self.report = ParseReport()
 
-    def parse_line(self, line: str, lineno: int) -> dict[str, Any] | None:
+    def _match(self, line: str) -> dict[str, str] | None:
+        """The fields of a line of the log_format; None when it does not match."""
+        assert self.pattern is not None
         m = self.pattern.match(line)
         if m is None:
             return None
-        g = {k: v for k, v in m.groupdict().items() if v is not None}
+        return {k: v for k, v in m.groupdict().items() if v is not None}
+
+    def parse_line(self, line: str, lineno: int) -> dict[str, Any] | None:
+        g = self.fields(line)
+        if g is None:
+            return None
         try:
             ts = _ts(g)
             status = int(g["status"])
@@ -308,7 +323,10 @@ class Detected:
 
     @property
     def lacks(self) -> list[str]:
-        """What request events from this format go without."""
+        """What request events from this format go without (a JSON log names its fields
+        line by line: nothing known)."""
+        if self.fmt == JSON:
+            return []
         return [
             what
             for var, what in (("http_user_agent", "user agent"), ("http_referer", "referrer"))

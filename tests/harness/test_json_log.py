@@ -1,0 +1,131 @@
+"""JSON access logs (:mod:`stream.harness.json_log`, ``replay --log-format json``): nginx's
+escape=json, Caddy's and Traefik's lines become the same request events as a text log's."""
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from stream.harness.access_log import LogParser, detect_format
+from stream.harness.json_log import json_fields
+
+NGINX = {
+    "time_local": "17/May/2015:10:05:03 +0000",
+    "remote_addr": "203.0.113.9",
+    "request": "GET /profiles/4242?tab=about HTTP/1.1",
+    "status": "200",
+    "request_time": "0.004",  # a duration: never the time
+    "http_referer": "",
+    "http_user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+}
+CADDY = {
+    "level": "info",
+    "ts": 1431857103.25,
+    "logger": "http.log.access",
+    "request": {
+        "remote_ip": "203.0.113.10",
+        "method": "GET",
+        "uri": "/profiles/7",
+        "headers": {"User-Agent": ["curl/8.0"], "Referer": ["https://example.org/"]},
+    },
+    "user_id": "",
+    "status": 200,
+}
+TRAEFIK = {
+    "ClientAddr": "203.0.113.11:5678",
+    "ClientHost": "203.0.113.11",
+    "DownstreamStatus": 404,
+    "RequestMethod": "HEAD",
+    "RequestPath": "/robots.txt",
+    "StartUTC": "2015-05-17T10:05:05.123456789Z",
+    "request_User-Agent": "Googlebot/2.1 (+http://www.google.com/bot.html)",
+    "request_Referer": "-",
+}
+
+
+def _event(doc: dict[str, Any]) -> dict[str, Any] | None:
+    return LogParser("json").parse_line(orjson.dumps(doc).decode(), 1)
+
+
+def test_nginx_escape_json_reads_as_combined_does() -> None:
+    ev = _event(NGINX)
+    text = LogParser().parse_line(
+        '203.0.113.9 - - [17/May/2015:10:05:03 +0000] "GET /profiles/4242?tab=about HTTP/1.1" '
+        '200 512 "-" "Mozilla/5.0 (X11; Linux x86_64)"',
+        1,
+    )
+    assert ev == text
+
+
+def test_caddy_nested_request_and_header_lists() -> None:
+    ev = _event(CADDY)
+    assert ev is not None
+    assert (ev["ts"], ev["ip"], ev["method"], ev["path"], ev["status"]) == (
+        1431857103.25,
+        "203.0.113.10",
+        "GET",
+        "/profiles/7",
+        200,
+    )
+    assert (ev["user_agent"], ev["referrer"], ev["target_profile_id"]) == (
+        "curl/8.0",
+        "https://example.org/",
+        "7",
+    )
+    assert "account_id" not in ev  # Caddy's empty user_id
+
+
+def test_traefik_names_and_an_iso_time_with_nanoseconds() -> None:
+    ev = _event(TRAEFIK)
+    assert ev is not None
+    assert (ev["ip"], ev["method"], ev["path"], ev["status"], ev["referrer"]) == (
+        "203.0.113.11",
+        "HEAD",
+        "/robots.txt",
+        404,
+        "",
+    )
+    assert ev["ts"] == pytest.approx(1431857105.123456)
+    assert str(ev["user_agent"]).startswith("Googlebot/2.1")
+
+
+@pytest.mark.parametrize(
+    ("ts", "seconds"),
+    [(1431857103, 1431857103.0), (1431857103250, 1431857103.25), ("1431857103.5", 1431857103.5)],
+)
+def test_an_epoch_time_in_seconds_or_milliseconds(ts: object, seconds: float) -> None:
+    ev = _event({"ts": ts, "status": 200, "uri": "/", "ip": "203.0.113.1"})
+    assert ev is not None and ev["ts"] == seconds
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "not json",
+        "[1, 2]",
+        '"a string"',
+        '{"ts": "yesterday", "status": 200, "uri": "/"}',  # no time
+        '{"ts": NaN, "status": 200, "uri": "/"}',
+        '{"ts": 1e400, "status": 200, "uri": "/"}',
+        '{"ts": true, "status": 200, "uri": "/"}',
+        '{"ts": 1431857103, "status": "OK", "uri": "/"}',  # no status
+        '{"ts": 1431857103, "status": 200}',  # no target
+        '{"ts": 1431857103, "status": 200, "uri": {"a": 1}}',
+        '{"ts": 1431857103, "request_time": 0.2, "status": 200, "request": [1]}',
+    ],
+)
+def test_a_line_that_is_no_request_is_unparsable_not_an_error(line: str) -> None:
+    assert LogParser("json").parse_line(line, 1) is None
+
+
+def test_only_a_time_field_makes_a_time() -> None:
+    # nginx's $request_time is how long the request took, in seconds
+    assert json_fields('{"request_time": 1431857103, "status": 200, "uri": "/"}') is None
+
+
+def test_auto_detects_json_lines(tmp_path: Path) -> None:
+    log = tmp_path / "access.json"
+    log.write_text("".join(orjson.dumps(d).decode() + "\n" for d in (NGINX, CADDY, TRAEFIK)))
+    found = detect_format(log)
+    assert (found.name, found.matched, found.sampled, found.lacks) == ("json", 3, 3, [])
