@@ -63,8 +63,9 @@ def labels_option(fn: F) -> F:
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         help="`id label` or `id,label` per line: actor keys (from `simulate`, `replay "
         "--labels-out`) or bare ids of a dataset (session/account/IP, matched to the run's "
-        "actors). Repeat it to read several files as one (a dataset's train and test "
-        "annotations); an id labelled differently in two is an error.",
+        "actors); a CSV with a header naming its id and label columns; 1/0 under an "
+        "is_bot or is_human column. Repeat it to read several files as one (a dataset's "
+        "train and test annotations); an id labelled differently in two is an error.",
     )(fn)
 
 

@@ -5,6 +5,13 @@ blank lines, ``#`` comments and an optional header line (``id,label``, ``session
 class``, …). ``human`` and every ``human_*`` label are people, every ``allowlisted_*``
 label must never be acted on, every other label is a kind of bot.
 
+A header may name more than two columns (a CSV of ``ip,user_agent,label``): the id is
+the first column named as an id, the label the first named as a label. A label column
+named as a question (``is_bot``, ``bot``, ``is_human``, …) may hold ``1``/``0``,
+``true``/``false`` or ``yes``/``no``: read as ``bot`` or ``human`` by its name, so that
+a file of 0s and 1s is not read as all bots (``0`` is no word for a person). Such values
+under no header, or under a header that does not say which way they point, are an error.
+
 An id is an actor key as the worker writes it (``account:42``, ``session:abc``,
 ``ip:198.51.100.7``) or, as in public datasets, a bare identifier. :func:`resolve`
 matches each id to an actor that exists in the run:
@@ -22,6 +29,7 @@ Ids that match nothing are listed, never silently dropped.
 
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +39,14 @@ from typing import Any
 SCOPES = ("session", "account", "ip")
 HEADER_IDS = frozenset({"id", "actor", "key", "session", "session_id", "sessionid", "ip"})
 HEADER_LABELS = frozenset({"label", "labels", "class", "category", "type", "kind"})
+# label columns that ask a question: their yes means a bot, or a person. The bare words
+# (bot, human) are also labels: a line "a1 human" is data, so they name a column only in a
+# header whose id column is named too ("session_id,bot")
+BOT_COLUMNS = frozenset({"is_bot", "isbot", "is_robot", "is_crawler", "is_scraper"})
+PERSON_COLUMNS = frozenset({"is_human", "ishuman", "is_person"})
+BARE_QUESTIONS = {"bot": True, "robot": True, "human": False, "person": False}
+YES = frozenset({"1", "true", "yes", "y", "t"})
+NO = frozenset({"0", "false", "no", "n", "f"})
 _SUFFIX = re.compile(r"^(?P<base>.+)_(?P<n>\d{1,3})$")
 
 
@@ -52,8 +68,53 @@ def kind_of(label: str) -> str:
 
 def _split(line: str) -> list[str]:
     if "," in line:
-        return [p.strip() for p in line.split(",")]
+        return [p.strip() for p in next(csv.reader([line]))]
     return line.split()
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where a file's id and label are, and which way a yes/no label points."""
+
+    ident: int = 0
+    label: int = 1
+    width: int = 2  # columns a line has
+    yes_is_bot: bool | None = None  # None: the header did not ask a question
+
+    @staticmethod
+    def of_header(parts: list[str]) -> _Columns | None:
+        """The columns a header line names; None when the line is no header."""
+        names = [p.lower() for p in parts]
+        ident = next((i for i, n in enumerate(names) if n in HEADER_IDS), None)
+        named = HEADER_LABELS | BOT_COLUMNS | PERSON_COLUMNS
+        if ident is not None:
+            named = named | BARE_QUESTIONS.keys()
+        label = next((i for i, n in enumerate(names) if n in named and i != ident), None)
+        if len(parts) == 2:  # one column named is enough: the other is the other
+            if ident is None and label is not None:
+                ident = 1 - label
+            elif label is None and ident is not None:
+                label = 1 - ident
+        if ident is None or label is None:
+            return None
+        question = names[label]
+        yes_is_bot = BARE_QUESTIONS.get(
+            question,
+            True if question in BOT_COLUMNS else False if question in PERSON_COLUMNS else None,
+        )
+        return _Columns(ident, label, len(parts), yes_is_bot)
+
+    def label_of(self, value: str) -> str:
+        """The label ``value`` in this column: a yes/no read as bot or human."""
+        low = value.lower()
+        if low not in YES and low not in NO:
+            return value
+        if self.yes_is_bot is None:
+            raise ValueError(
+                f"label {value!r} says yes or no, but to what? Name the column in a header "
+                "line (is_bot or is_human), or write human and a bot's kind"
+            )
+        return "bot" if (low in YES) == self.yes_is_bot else "human"
 
 
 def read_labels(paths: Path | Sequence[Path]) -> dict[str, str]:
@@ -69,6 +130,7 @@ def read_labels(paths: Path | Sequence[Path]) -> dict[str, str]:
     where: dict[str, str] = {}
     for path in [paths] if isinstance(paths, Path) else paths:
         first = True
+        cols = _Columns()
         for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
             line = raw.strip()
             if not line or line.startswith("#"):
@@ -76,15 +138,19 @@ def read_labels(paths: Path | Sequence[Path]) -> dict[str, str]:
             parts = _split(line)
             if first:
                 first = False
-                if len(parts) == 2 and (
-                    parts[0].lower() in HEADER_IDS or parts[1].lower() in HEADER_LABELS
-                ):
+                header = _Columns.of_header(parts)
+                if header is not None:
+                    cols = header
                     continue
-            if len(parts) != 2 or not parts[0] or not parts[1]:
-                raise ValueError(
-                    f"{path}:{n}: expected 'id label' or 'id,label', got {line[:80]!r}"
+            if len(parts) != cols.width or not parts[cols.ident] or not parts[cols.label]:
+                expected = (
+                    "'id label' or 'id,label'" if cols.width == 2 else "a line like the header's"
                 )
-            ident, label = parts
+                raise ValueError(f"{path}:{n}: expected {expected}, got {line[:80]!r}")
+            try:
+                ident, label = parts[cols.ident], cols.label_of(parts[cols.label])
+            except ValueError as exc:
+                raise ValueError(f"{path}:{n}: {exc}") from None
             if labels.get(ident, label) != label:
                 raise ValueError(
                     f"{path}:{n}: {ident!r} is labelled {labels[ident]!r} at {where[ident]} "

@@ -47,6 +47,38 @@ def test_bad_lines_are_errors_naming_the_line(tmp_path: Path) -> None:
         read_labels(f)
 
 
+def test_yes_and_no_labels_are_read_by_their_column_name(tmp_path: Path) -> None:
+    # a dataset's 0s and 1s used to be read as labels "0" and "1": both kinds of bot, so
+    # a file of people and bots was all bots and no AUC could be had
+    f = tmp_path / "labels.csv"
+    f.write_text("session_id,is_bot\ns1,1\ns2,0\ns3,True\ns4,no\n")
+    assert read_labels(f) == {"s1": "bot", "s2": "human", "s3": "bot", "s4": "human"}
+    f.write_text("is_human id\n1 s1\n0 s2\n")
+    assert read_labels(f) == {"s1": "human", "s2": "bot"}
+    f.write_text("ip,bot\n198.51.100.7,1\n")  # a bare question, with the id column named
+    assert read_labels(f) == {"198.51.100.7": "bot"}
+    f.write_text("s1 1\ns2 0\n")
+    with pytest.raises(ValueError, match=r":1: label '1' says yes or no, but to what\?"):
+        read_labels(f)
+    f.write_text("session_id,label\ns1,0\n")
+    with pytest.raises(ValueError, match=r":2: label '0' says yes or no"):
+        read_labels(f)
+    f.write_text("a1 human\na2 bot\n")  # the bare words are labels, not a header
+    assert read_labels(f) == {"a1": "human", "a2": "bot"}
+
+
+def test_a_header_picks_the_id_and_label_of_wider_lines(tmp_path: Path) -> None:
+    f = tmp_path / "sessions.csv"
+    f.write_text(
+        'user_agent,session_id,requests,label\n"Mozilla/5.0 (X11, Linux)",s1,12,human\n'
+        "curl/8.0,s2,300,advanced_bot\n"
+    )
+    assert read_labels(f) == {"s1": "human", "s2": "advanced_bot"}
+    f.write_text("user_agent,session_id,label\ncurl/8.0,s2\n")
+    with pytest.raises(ValueError, match=r":2: expected a line like the header's"):
+        read_labels(f)
+
+
 def test_several_files_are_read_as_one(tmp_path: Path) -> None:
     # a dataset's annotations in two files (train, test), a person in both
     train, test = tmp_path / "train", tmp_path / "test"
