@@ -34,7 +34,6 @@ policy file until another is deployed (a restarted worker finds it in the contro
 from __future__ import annotations
 
 import hashlib
-import hmac
 import math
 import time
 import uuid
@@ -48,6 +47,7 @@ from models import REGISTRY, ModelSpec
 from models.registry import InvalidParams, UnknownModel
 from stream.core.policy import Policy, PolicyError
 from stream.core.policy_loader import parse_policy
+from stream.core.signing import mac, sign, signature_matches
 
 VERSION = 2
 OPS = ("deploy", "promote", "rollback", "retire_shadow", "policy")
@@ -73,26 +73,6 @@ class ControlRefused(ValueError):
         self.reason = reason
         self.detail = detail
         self.authentic = authentic  # set when the signature was ours
-
-
-def _canonical(body: dict[str, Any]) -> bytes:
-    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-
-
-def _mac(key: bytes, body: dict[str, Any]) -> str:
-    return hmac.new(key, _canonical(body), hashlib.sha256).hexdigest()
-
-
-def signature_matches(given: object, expected: str) -> bool:
-    """Constant time, and total: anything but the same ASCII hex string is False."""
-    if not isinstance(given, str) or not given.isascii():
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def sign(body: dict[str, Any], key: bytes) -> bytes:
-    """The message as sent: ``body`` plus ``sig`` (hex HMAC of the canonical body)."""
-    return orjson.dumps({**body, "sig": _mac(key, body)})
 
 
 def make(
@@ -167,7 +147,7 @@ def verify(
     sig = msg.pop("sig", None)
     if not isinstance(sig, str) or not sig:
         raise ControlRefused("unsigned", "the message has no signature")
-    if not signature_matches(sig, _mac(key, msg)):
+    if not signature_matches(sig, mac(key, msg)):
         raise ControlRefused("bad_signature", "the signature does not match our key")
     # the signature is ours: from here on every refusal is remembered by id and seq
     if msg.get("v") != VERSION:

@@ -20,9 +20,8 @@ import hmac
 import time
 from urllib.parse import unquote, urlsplit
 
-import orjson
-
 from stream.core.internal_records import Member
+from stream.core.signing import mac, signature_matches
 from stream.core.subkeys import derive
 
 PEER_HEADER = "X-Scrapeguard-Peer"
@@ -38,11 +37,7 @@ def peer_key(control_key: bytes) -> bytes:
 
 
 def _member_mac(key: bytes, m: Member) -> str:
-    body = orjson.dumps(
-        {"worker": m.worker, "url": m.url, "ts": m.ts, "partitions": m.partitions},
-        option=orjson.OPT_SORT_KEYS,
-    )
-    return hmac.new(key, body, hashlib.sha256).hexdigest()
+    return mac(key, {"worker": m.worker, "url": m.url, "ts": m.ts, "partitions": m.partitions})
 
 
 def sign_member(m: Member, key: bytes) -> Member:
@@ -50,15 +45,9 @@ def sign_member(m: Member, key: bytes) -> Member:
     return m
 
 
-def _same(given: object, expected: str) -> bool:
-    if not isinstance(given, str) or not given.isascii():
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
 def member_ok(m: Member, key: bytes) -> bool:
     """Signed with our key, and its URL is a plain HTTP origin."""
-    return _same(m.sig, _member_mac(key, m)) and plain_origin(m.url)
+    return signature_matches(m.sig, _member_mac(key, m)) and plain_origin(m.url)
 
 
 def plain_origin(url: str) -> bool:
@@ -93,11 +82,11 @@ def peer_ok(key: bytes, value: str | None, path: str, now: float | None = None) 
     """True when ``value`` is a fresh credential of a worker for exactly ``path``."""
     if not value or ":" not in value:
         return False
-    ts_text, _, mac = value.partition(":")
+    ts_text, _, given = value.partition(":")
     if not ts_text.isascii() or not ts_text.isdigit() or len(ts_text) > 12:
         return False
     ts = int(ts_text)
     now = time.time() if now is None else now
     if abs(now - ts) > PEER_WINDOW_S:
         return False
-    return _same(mac, _peer_mac(key, ts, path))
+    return signature_matches(given, _peer_mac(key, ts, path))
