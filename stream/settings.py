@@ -130,8 +130,9 @@ class Settings(BaseSettings):
     control_key: SecretStr | None = Field(
         None,
         description="HMAC key that signs control messages (model deploy/promote/rollback); "
-        "keys derived from it sign member records and worker-to-worker requests. Required "
-        "by workers (at least 32 bytes); the CLI needs it to send control messages.",
+        "keys derived from it sign member records, manual decisions and worker-to-worker "
+        "requests. Required by workers (at least 32 bytes); the CLI needs it to send control "
+        "messages and manual decisions.",
     )
     control_window_s: float = Field(
         600.0,

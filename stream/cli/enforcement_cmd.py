@@ -13,11 +13,12 @@ import click
 from stream.cli.common import broker_option, build_settings, friendly_errors
 from stream.core.actor_ref import parse_actor
 from stream.core.bouncer_keys import check_name, hash_key, new_key
-from stream.core.operator_records import BouncerKey, ManualDecision
+from stream.core.operator_records import BouncerKey, ManualDecision, manual_key
 from stream.core.utc_text import MINUTES, utc_text
 from stream.kafka.read_to_end import read_all
 from stream.kafka.topics import ensure_topics
 from stream.kafka.writer import write_all
+from stream.runtime.topic_readers import control_key
 from stream.settings import Settings
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -35,15 +36,22 @@ def parse_duration(text: str) -> float:
     return sum(float(n) * _UNITS[u] for n, u in parts)
 
 
-def _publish_manual(settings: Settings, m: ManualDecision) -> None:
+def _publish_manual(settings: Settings, m: ManualDecision, key: bytes) -> None:
     ensure_topics(settings)
-    write_all(settings, [(settings.manual_topic, m.actor.encode(), m.encode(), None)])
+    record = m.encode(manual_key(key))
+    write_all(settings, [(settings.manual_topic, m.actor.encode(), record, None)])
 
 
 def _manual(
     broker: str | None, actor: str, op: str, action: str, ttl_s: float, reason: str, by: str | None
 ) -> None:
     settings = build_settings(broker=broker)
+    key = control_key(settings)
+    if key is None:
+        raise click.ClickException(
+            "SCRAPEGUARD_CONTROL_KEY is not set: manual decisions are signed with a key "
+            "derived from the one the workers hold (they refuse unsigned ones)"
+        )
     try:
         ref = parse_actor(actor)
     except ValueError as exc:
@@ -67,7 +75,7 @@ def _manual(
         by=by or getpass.getuser(),
         ts=time.time(),
     )
-    _publish_manual(settings, m)
+    _publish_manual(settings, m, key)
     what = f"{action} for {ttl_s:g}s" if op == "add" else "lift what is in force"
     if op == "delete" and ttl_s > 0:
         what += f" and keep the rules off for {ttl_s:g}s"
@@ -99,6 +107,9 @@ def add(actor: str, action: str, ttl: str, reason: str, by: str | None, broker: 
     ACTOR is account:ID, session:ID, ip:ADDRESS or range:CIDR (tenant/ in front for a
     tenant's). A manual block or challenge holds for its TTL whatever the rules say; a
     manual allow lifts what is in force and keeps the rules off the actor for its TTL.
+
+    The record is signed with a key derived from SCRAPEGUARD_CONTROL_KEY, which this
+    command needs: workers refuse (dead-letter) manual decisions that are not.
     """
     _manual(broker, actor, "add", action, parse_duration(ttl), reason, by)
 
@@ -117,7 +128,10 @@ def add(actor: str, action: str, ttl: str, reason: str, by: str | None, broker: 
 @broker_option
 @friendly_errors
 def delete(actor: str, reason: str, ttl: str, by: str | None, broker: str | None) -> None:
-    """Lift the decision in force about ACTOR (an appeal upheld)."""
+    """Lift the decision in force about ACTOR (an appeal upheld).
+
+    Signed as `decisions add` is: needs SCRAPEGUARD_CONTROL_KEY.
+    """
     _manual(broker, actor, "delete", "allow", parse_duration(ttl), reason, by)
 
 

@@ -2,7 +2,8 @@
 :mod:`stream.core.records`):
 
 * :class:`ManualDecision` (``<app>-manual-decisions``: ``scrapeguard decisions`` →
-  the detector that owns the actor),
+  the detector that owns the actor), signed with a key derived from the control key
+  (:func:`manual_key`): a writer of the topic without it cannot allow its own actor,
 * :class:`BouncerKey` (``<app>-bouncers``: ``scrapeguard bouncers`` → every worker).
 """
 
@@ -14,6 +15,14 @@ import orjson
 
 from stream.core.actor_ref import parse_actor
 from stream.core.records import MAX_TTL_S, json_object, number_of, text_of
+from stream.core.signing import sign, signed_with
+from stream.core.subkeys import derive
+
+
+def manual_key(control_key: bytes) -> bytes:
+    """The key that signs manual decisions: derived from the control key, which operators
+    hold for ``scrapeguard models`` already."""
+    return derive(control_key, "manual-decisions")
 
 
 @dataclass(slots=True)
@@ -34,13 +43,20 @@ class ManualDecision:
     by: str
     ts: float  # wall-clock time it was made
 
-    def encode(self) -> bytes:
-        return orjson.dumps({k: getattr(self, k) for k in self.__slots__})
+    def encode(self, key: bytes) -> bytes:
+        """The record, signed with ``key`` (:func:`manual_key`)."""
+        return sign({k: getattr(self, k) for k in self.__slots__}, key)
 
     @classmethod
-    def decode(cls, raw: bytes | None) -> ManualDecision:
+    def decode(cls, raw: bytes | None, key: bytes) -> ManualDecision:
+        """The record, if signed with ``key`` (:func:`manual_key`); ValueError if not."""
         what = "manual decision"
         d = json_object(raw, what)
+        if not signed_with(d, key):
+            raise ValueError(
+                f"{what}: not signed with this deployment's control key (write it with "
+                "scrapeguard decisions, SCRAPEGUARD_CONTROL_KEY set)"
+            )
         op = d.get("op")
         if op not in ("add", "delete"):
             raise ValueError(f"{what}: op must be add or delete")

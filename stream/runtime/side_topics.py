@@ -6,12 +6,14 @@ a partition's detector applies it (:mod:`stream.core.side_inputs`).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from stream.core import side_inputs
 from stream.core.internal_records import GroupSignal
-from stream.core.operator_records import ManualDecision
+from stream.core.operator_records import ManualDecision, manual_key
 from stream.core.outcomes import ActorOutcome
+from stream.runtime.topic_readers import control_key
 from stream.settings import Settings
 
 # topic -> (what, the record's decoder, how a partition's detector applies a batch of them)
@@ -35,8 +37,15 @@ def _decoder(decode: Callable[[bytes | None], Any], keyed: bool = True) -> Calla
     return from_record
 
 
+def _unkeyed(raw: bytes | None) -> Any:
+    raise ValueError("this worker has no SCRAPEGUARD_CONTROL_KEY: manual decisions are refused")
+
+
 def side_topics(settings: Settings) -> SideTopics:
-    """The detector's side topics, in the order it subscribes to them."""
+    """The detector's side topics, in the order it subscribes to them. Manual decisions
+    must be signed with the key derived from the control key (a worker has one: it
+    refuses to start without)."""
+    key = control_key(settings)
     return {
         settings.signals_topic: (
             "group_signal",
@@ -45,7 +54,9 @@ def side_topics(settings: Settings) -> SideTopics:
         ),
         settings.manual_topic: (
             "manual_decision",
-            _decoder(ManualDecision.decode),
+            _decoder(
+                _unkeyed if key is None else partial(ManualDecision.decode, key=manual_key(key))
+            ),
             side_inputs.apply_manual_decisions,
         ),
         settings.outcomes_topic: (

@@ -14,6 +14,7 @@ import orjson
 from kafka import KafkaProducer
 
 from stream.harness.embedded_broker import EmbeddedBroker
+from tests.e2e.conftest import CONTROL_KEY
 
 
 def request(
@@ -31,7 +32,8 @@ def cli(broker: EmbeddedBroker, *args: str) -> str:
     """``scrapeguard ARGS --broker …`` for the e2e app; its standard output."""
     out = subprocess.run(
         [sys.executable, "-m", "stream", *args, "--broker", broker.url],
-        env={**os.environ, "SCRAPEGUARD_APP_ID": "e2e"},
+        # the session's control key: manual decisions are signed with a key derived from it
+        env={**os.environ, "SCRAPEGUARD_APP_ID": "e2e", "SCRAPEGUARD_CONTROL_KEY": CONTROL_KEY},
         capture_output=True,
         text=True,
         timeout=90,

@@ -16,9 +16,10 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
-from stream.core.operator_records import ManualDecision
+from stream.core.operator_records import ManualDecision, manual_key
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
+from tests.e2e.conftest import CONTROL_KEY
 from tests.e2e.enforcement import cli, new_bouncer, request, wait_until
 
 pytestmark = pytest.mark.broker
@@ -30,7 +31,8 @@ def manual(broker: EmbeddedBroker, actor: str, op: str, action: str, ttl_s: floa
         uuid.uuid4().hex, actor, op, action, ttl_s, "stream test", "e2e", time.time()
     )
     producer = KafkaProducer(bootstrap_servers=broker.address)
-    producer.send("e2e-manual-decisions", m.encode(), key=actor.encode()).get(timeout=10)
+    record = m.encode(manual_key(CONTROL_KEY.encode()))
+    producer.send("e2e-manual-decisions", record, key=actor.encode()).get(timeout=10)
     acked = time.monotonic()
     producer.close()
     return acked

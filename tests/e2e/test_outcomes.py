@@ -39,6 +39,12 @@ def dead_letter_of(broker: EmbeddedBroker, topic: str, value: bytes, key: bytes)
     return rec
 
 
+def action_of(worker: WorkerProcess, actor: str) -> str | None:
+    """The action in force on ``actor`` by ``GET /decisions/{actor}``."""
+    status, body = http.get(worker.web_port, f"/decisions/{actor}")
+    return body["action"] if status == 200 else None
+
+
 def outcome_count(worker: WorkerProcess, kind: str) -> float:
     status, text = http.get(worker.web_port, "/metrics")
     assert status == 200
@@ -85,3 +91,31 @@ def test_an_outcome_keyed_by_another_actor_is_dead_lettered(broker: EmbeddedBrok
     rec = dead_letter_of(broker, "e2e-outcomes", orjson.dumps(doc), b"ip:2001:DB8::1")
     assert rec["reason"] == "invalid_outcome"
     assert "keyed 'ip:2001:DB8::1'" in rec["detail"] and "'ip:2001:db8::1'" in rec["detail"]
+
+
+def test_a_manual_allow_not_signed_by_an_operator_is_dead_lettered_and_lifts_nothing(
+    broker: EmbeddedBroker, worker: WorkerProcess
+) -> None:
+    # (review of this stop) a writer of the topic (a platform service that publishes
+    # requests, say) could allow its own scraper: records must be signed with a key derived
+    # from the control key, as `scrapeguard decisions` signs them
+    actor = "account:forger"
+    cli(broker, "decisions", "add", actor, "--action", "block", "--ttl", "2h", "--reason", "r")
+    wait_until(lambda: action_of(worker, actor) == "block", 30)
+    forged = orjson.dumps(
+        {
+            "manual_id": "forged",
+            "actor": actor,
+            "op": "add",
+            "action": "allow",
+            "ttl_s": 315_360_000.0,
+            "reason": "partner",
+            "by": "ops",
+            "ts": time.time(),
+        }
+    )
+    rec = dead_letter_of(broker, "e2e-manual-decisions", forged, actor.encode())
+    assert rec["reason"] == "invalid_manual_decision"
+    assert "not signed with this deployment's control key" in rec["detail"]
+    time.sleep(1.0)  # the worker read the record (it dead-lettered it) and kept the block
+    assert action_of(worker, actor) == "block"

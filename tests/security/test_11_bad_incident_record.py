@@ -74,7 +74,7 @@ DECODERS: dict[str, Callable[[bytes], Any]] = {
     "ledger entry": internal_records.LedgerEntry.decode,
     "incident summary": internal_records.decode_incident,
     "member": internal_records.Member.decode,
-    "manual decision": operator_records.ManualDecision.decode,
+    "manual decision": lambda raw: operator_records.ManualDecision.decode(raw, KEY),
     "bouncer key": operator_records.BouncerKey.decode,
     "outcome": ActorOutcome.decode,
     "incident state": Incident.decode,
@@ -142,7 +142,7 @@ def valid() -> dict[str, dict[str, Any]]:
         "member": Member("w", "http://h:1", 1.0, [0], "00").encode(),
         "manual decision": ManualDecision(
             "m", "account:a", "add", "block", 60.0, "r", "alice", 1e9
-        ).encode(),
+        ).encode(KEY),
         "bouncer key": BouncerKey("edge", "0" * 64, 1e9, "alice").encode(),
         "outcome": ActorOutcome("o", "account:a", "verdict_bot", "r", "alice", 1e9).encode(),
         "model snapshot": snap.dump(REGISTRY.build(SPEC), SPEC, 0, KEY),
