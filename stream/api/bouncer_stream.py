@@ -130,17 +130,27 @@ class Filters:
         return True
 
 
+@dataclass
+class Delta:
+    """What a bouncer has not been sent (``new``), what it was sent that is no longer in
+    force (``deleted``), and what it knows once it has this delta (``records``)."""
+
+    new: list[dict[str, Any]]
+    deleted: list[dict[str, Any]]
+    records: dict[int, dict[str, Any]]
+
+    def __bool__(self) -> bool:
+        return bool(self.new or self.deleted)
+
+
 class Cursors:
     """Per bouncer: the decisions it was last sent (id → its record), in this worker."""
 
     def __init__(self) -> None:
         self.sent: dict[str, dict[int, dict[str, Any]]] = {}
 
-    def delta(
-        self, bouncer: str, current: dict[int, Entry], now: float, startup: bool
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """What ``bouncer`` has not been sent of ``current`` (new), and what it was sent
-        that is no longer in force (deleted); ``current`` becomes what it knows."""
+    def delta(self, bouncer: str, current: dict[int, Entry], now: float, startup: bool) -> Delta:
+        """``bouncer``'s delta to ``current``; it knows it only once :meth:`delivered`."""
         known = None if startup else self.sent.get(bouncer)
         records: dict[int, dict[str, Any]] = {}
         new: list[dict[str, Any]] = []
@@ -155,15 +165,11 @@ class Cursors:
             if known is None
             else [{**d, "duration": "0s"} for i, d in known.items() if i not in current]
         )
-        self.sent[bouncer] = records
-        return new, deleted
+        return Delta(new, deleted, records)
 
-    def restore(self, bouncer: str, sent: dict[int, dict[str, Any]] | None) -> None:
-        """Put back what ``bouncer`` knew before a delta it never received."""
-        if sent is None:
-            self.sent.pop(bouncer, None)
-        else:
-            self.sent[bouncer] = sent
+    def delivered(self, bouncer: str, delta: Delta) -> None:
+        """``bouncer`` was sent ``delta``: what it knows is its records now."""
+        self.sent[bouncer] = delta.records
 
     def next_expiry(self, bouncer: str, current: dict[int, Entry]) -> float | None:
         ends = [current[i].until for i in self.sent.get(bouncer, {}) if i in current]
@@ -214,22 +220,21 @@ def install(app: faust.App, settings: Settings, query: WorkerQuery) -> None:
                 version = query.decisions_version
                 now = time.time()
                 current = in_force(filters, now)
-                before = cursors.sent.get(bouncer)
-                new, deleted = cursors.delta(bouncer, current, now, startup == "true")
-                if (new or deleted) and _gone(request):
+                delta = cursors.delta(bouncer, current, now, startup == "true")
+                if delta and _gone(request):
                     # a poll its bouncer gave up on (aiohttp does not cancel it): the delta
                     # stays for the bouncer's next poll, not for a closed connection
-                    cursors.restore(bouncer, before)
                     return self.bytes(b"", status=499)
                 left = deadline - time.monotonic()
-                if new or deleted or left <= 0 or startup == "true":
+                if delta or left <= 0 or startup == "true":
                     break
                 expiry = cursors.next_expiry(bouncer, current)
                 if expiry is not None:
                     left = min(left, max(0.05, expiry - now))
                 await query.wait_for_decisions(version, left)
                 await asyncio.sleep(0)  # let a burst of decisions land together
-            body = orjson.dumps({"new": new, "deleted": deleted})
+            cursors.delivered(bouncer, delta)
+            body = orjson.dumps({"new": delta.new, "deleted": delta.deleted})
             return self.bytes(body, content_type="application/json")
 
     @app.page("/v1/usage-metrics")

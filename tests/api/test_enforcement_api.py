@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from stream.api.bouncer_stream import Cursors, Filters, go_duration, lapi_decision
+from stream.api.bouncer_stream import Cursors, Delta, Filters, go_duration, lapi_decision
 from stream.api.check import ClientAddress, answer
 from stream.cli.enforcement_cmd import parse_duration
 from stream.core.decision_index import DecisionIndex, Entry
@@ -80,15 +80,33 @@ def test_deltas_per_bouncer() -> None:
     a = entry("ip:203.0.113.9", "challenge", did="a" * 32)
     b = entry("ip:203.0.113.9", "block", did="b" * 32)
     c = entry("range:10.0.0.0/8", "block", did="c" * 32)
-    new, deleted = cur.delta("fw", {a.id: a}, NOW, startup=True)
-    assert [d["id"] for d in new] == [a.id] and deleted == []
-    assert cur.delta("fw", {a.id: a}, NOW, startup=False) == ([], [])
+
+    def poll(bouncer: str, current: dict[int, Entry], startup: bool = False) -> Delta:
+        delta = cur.delta(bouncer, current, NOW, startup=startup)
+        cur.delivered(bouncer, delta)
+        return delta
+
+    first = poll("fw", {a.id: a}, startup=True)
+    assert [d["id"] for d in first.new] == [a.id] and first.deleted == []
+    assert not poll("fw", {a.id: a})
     # the challenge became a block: one delete, one add; another bouncer starts afresh
-    new, deleted = cur.delta("fw", {b.id: b, c.id: c}, NOW, startup=False)
-    assert {d["id"] for d in new} == {b.id, c.id} and [d["id"] for d in deleted] == [a.id]
-    assert deleted[0]["value"] == "203.0.113.9"
-    new, deleted = cur.delta("edge", {c.id: c}, NOW, startup=False)
-    assert [d["id"] for d in new] == [c.id] and deleted == []
+    changed = poll("fw", {b.id: b, c.id: c})
+    assert {d["id"] for d in changed.new} == {b.id, c.id}
+    assert [d["id"] for d in changed.deleted] == [a.id]
+    assert changed.deleted[0]["value"] == "203.0.113.9"
+    other = poll("edge", {c.id: c})
+    assert [d["id"] for d in other.new] == [c.id] and other.deleted == []
+
+
+def test_a_delta_not_delivered_is_computed_again() -> None:
+    # a poll whose bouncer left (its own timeout) is not delivered: the next poll gets it
+    cur = Cursors()
+    a = entry("ip:203.0.113.9", "block", did="a" * 32)
+    cur.delivered("fw", cur.delta("fw", {}, NOW, startup=True))
+    lost = cur.delta("fw", {a.id: a}, NOW, startup=False)
+    assert [d["id"] for d in lost.new] == [a.id]
+    again = cur.delta("fw", {a.id: a}, NOW, startup=False)
+    assert [d["id"] for d in again.new] == [a.id]
 
 
 def test_filters_default_to_ip_and_range() -> None:
