@@ -64,11 +64,17 @@ def _ip_int(text: str) -> tuple[int, int] | None:
         return None
 
 
+def tenants_in_force(scope: str, tenant: str | None) -> tuple[str | None, ...]:
+    """The tenants whose decisions about a ``scope`` actor are in force for a request of
+    ``tenant``: its own; for an address or range, also those made without a tenant (they
+    apply under every tenant: naming a tenant never hides the decision about an address;
+    two tenants' account 42 are two people)."""
+    return (tenant, None) if tenant is not None and scope in ("ip", "range") else (tenant,)
+
+
 def applies_under(ref: ActorRef, tenant: str | None) -> bool:
-    """Whether a decision about ``ref`` is in force for a request of ``tenant``: one of its
-    own tenant's, or about an address or range and made without a tenant (those apply
-    under every tenant: naming a tenant never hides the decision about an address)."""
-    return ref.tenant == tenant or (ref.tenant is None and ref.scope in ("ip", "range"))
+    """Whether a decision about ``ref`` is in force for a request of ``tenant``."""
+    return ref.tenant in tenants_in_force(ref.scope, tenant)
 
 
 class DecisionIndex:
@@ -157,21 +163,16 @@ class DecisionIndex:
         """The strictest decision in force for these identities (the longest of equals);
         a manual allow comes back when nothing restricts (None: no decision at all).
 
-        Accounts and sessions are looked up in ``tenant``'s namespace only (two tenants'
-        account 42 are two people). An address or range decided without a tenant is in
-        force under every tenant as well: naming a tenant narrows what is asked about,
-        it never hides a decision about the address the request comes from."""
+        Which tenants' decisions count: :func:`tenants_in_force`."""
         entries = self._entries
-        tenants = (tenant,) if tenant is None else (tenant, None)
+        tenants = tenants_in_force("ip", tenant)
         found: list[Entry] = []
-        if account:
-            e = entries.get((tenant, "account", account))
-            if e is not None:
-                found.append(e)
-        if session:
-            e = entries.get((tenant, "session", session))
-            if e is not None:
-                found.append(e)
+        for scope, value in (("account", account), ("session", session)):
+            if value:
+                for t in tenants_in_force(scope, tenant):
+                    e = entries.get((t, scope, value))
+                    if e is not None:
+                        found.append(e)
         if ip:
             parsed = _ip_int(ip)
             if parsed is not None:
@@ -183,7 +184,7 @@ class DecisionIndex:
                         found.append(e)
                 bits = 32 if version == 4 else 128
                 for (t, v, plen), bucket in self._nets.items():
-                    if v != version or t not in tenants:  # tenants: see applies_under
+                    if v != version or t not in tenants:
                         continue
                     k = bucket.get(number >> (bits - plen) << (bits - plen))
                     if k is not None:
