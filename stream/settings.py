@@ -137,8 +137,8 @@ class Settings(BaseSettings):
     control_window_s: float = Field(
         600.0,
         gt=0,
-        description="A control message is applied only if it was appended to the control "
-        "topic within this many seconds of its issued_at.",
+        description="A control message (a manual decision) is applied only if it was "
+        "appended to its topic within this many seconds of its issued_at (its ts).",
     )
     snapshot_key: SecretStr | None = Field(
         None,

@@ -47,7 +47,7 @@ from models import REGISTRY, ModelSpec
 from models.registry import InvalidParams, UnknownModel
 from stream.core.policy import Policy, PolicyError
 from stream.core.policy_loader import parse_policy
-from stream.core.signing import mac, sign, signature_matches
+from stream.core.signing import record_mac, sign, signature_matches
 
 VERSION = 2
 OPS = ("deploy", "promote", "rollback", "retire_shadow", "policy")
@@ -147,7 +147,8 @@ def verify(
     sig = msg.pop("sig", None)
     if not isinstance(sig, str) or not sig:
         raise ControlRefused("unsigned", "the message has no signature")
-    if not signature_matches(sig, mac(key, msg)):
+    expected = record_mac(key, msg)
+    if expected is None or not signature_matches(sig, expected):
         raise ControlRefused("bad_signature", "the signature does not match our key")
     # the signature is ours: from here on every refusal is remembered by id and seq
     if msg.get("v") != VERSION:

@@ -19,7 +19,6 @@ from stream.core.actor_state import VERDICT_BOT, VERDICT_HUMAN, ActorState
 from stream.core.batch import BatchResult
 from stream.core.correlation import SESSIONS
 from stream.core.counters import DAY_S
-from stream.core.enforcement import Origin
 from stream.core.enforcement import apply_manual as manual_decision
 from stream.core.incidents import incident_key
 from stream.core.internal_records import NEW_SESSIONS_METRIC, SUBNET_METRIC, FeedItem, GroupSignal
@@ -157,15 +156,6 @@ def _manual(det: PartitionDetector, out: BatchResult, m: ManualDecision) -> None
         # its ttl counts from ts: one dated far ahead would keep an allow in force for good
         raise ValueError("manual decision dated before 2000 or from the future")
     state = _state_of(det, m.actor, m.ts)
-    enf = state.enforcement
-    if enf.origin == Origin.MANUAL and m.ts < enf.since:
-        # an actor's manual records arrive in order (one key, one partition): an older one
-        # after a newer is an operator's record appended again — say an allow, to lift the
-        # block that replaced it
-        raise ValueError(
-            f"manual decision {m.manual_id} made before the manual decision in force on "
-            "the actor: a record written again, not applied"
-        )
     decision = manual_decision(state, m, det.model_label)
     out.changed[m.actor] = state
     out.decisions.append(decision)

@@ -39,7 +39,8 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
             {"retention.ms": str(int(settings.decisions_retention_s * 1000))},
         ),
         # co-partitioned with requests: the detector that owns an actor applies it
-        TopicSpec(settings.manual_topic, p),
+        # the broker's time on each record: a manual decision appended again later is refused
+        TopicSpec(settings.manual_topic, p, {"message.timestamp.type": "LogAppendTime"}),
         TopicSpec(settings.outcomes_topic, p),  # co-partitioned too: labels for the owner
         TopicSpec(settings.topic_deadletter, p),
         # co-partitioned with requests: partition i holds the state of requests partition i

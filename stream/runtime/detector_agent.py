@@ -232,7 +232,7 @@ class Detector(BatchConsumer):
                 for r in records:
                     try:
                         items.append(decode(r))
-                    except ValueError as exc:
+                    except Exception as exc:  # decoders are total; a slip must not stop us
                         self._refused(refused, what, tp, r, exc)
                 outcomes.append((tp.partition, apply(det, items)))
                 if refused.deadletters:
@@ -254,18 +254,19 @@ class Detector(BatchConsumer):
         return self._plan(outcomes)
 
     def _refused(
-        self, out: BatchResult, what: str, tp: TopicPartition, r: Any, exc: ValueError
+        self, out: BatchResult, what: str, tp: TopicPartition, r: Any, exc: Exception
     ) -> None:
         """A record of an input topic that does not decode: operators' and enforcement's
         records (manual decisions, outcomes) go to the dead-letter topic with the reason;
         the correlator's group signals (internal) are counted and logged."""
-        log.warning("bad_record", topic=tp.topic, offset=r.offset, error=str(exc))
+        why = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+        log.warning("bad_record", topic=tp.topic, offset=r.offset, error=why)
         if what == "group_signal":
             self._handled[f"bad_{what}"] += 1
             return
         source = Source(tp.topic, tp.partition, r.offset)
         out.deadletters.append(
-            DeadLetter(f"invalid_{what}", str(exc), source, r.key, r.value, time.time())
+            DeadLetter(f"invalid_{what}", why, source, r.key, r.value, time.time())
         )
         out.stats[f"dead_invalid_{what}"] += 1
 

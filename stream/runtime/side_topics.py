@@ -10,6 +10,7 @@ from functools import partial
 from typing import Any
 
 from stream.core import side_inputs
+from stream.core.control import appended_at
 from stream.core.internal_records import GroupSignal
 from stream.core.operator_records import ManualDecision, manual_key
 from stream.core.outcomes import ActorOutcome
@@ -37,15 +38,30 @@ def _decoder(decode: Callable[[bytes | None], Any], keyed: bool = True) -> Calla
     return from_record
 
 
-def _unkeyed(raw: bytes | None) -> Any:
-    raise ValueError("this worker has no SCRAPEGUARD_CONTROL_KEY: manual decisions are refused")
+def _manual_decoder(settings: Settings) -> Callable[[Any], Any]:
+    """Manual decisions: signed with the key derived from the control key, and appended
+    within ``control_window_s`` of when they were made (:meth:`ManualDecision.check_appended`)."""
+    key = control_key(settings)
+    if key is None:
+
+        def refuse(r: Any) -> Any:
+            raise ValueError(
+                "this worker has no SCRAPEGUARD_CONTROL_KEY: manual decisions are refused"
+            )
+
+        return refuse
+    signed = _decoder(partial(ManualDecision.decode, key=manual_key(key)))
+
+    def from_record(r: Any) -> Any:
+        m = signed(r)
+        m.check_appended(appended_at(r), settings.control_window_s)
+        return m
+
+    return from_record
 
 
 def side_topics(settings: Settings) -> SideTopics:
-    """The detector's side topics, in the order it subscribes to them. Manual decisions
-    must be signed with the key derived from the control key (a worker has one: it
-    refuses to start without)."""
-    key = control_key(settings)
+    """The detector's side topics, in the order it subscribes to them."""
     return {
         settings.signals_topic: (
             "group_signal",
@@ -54,9 +70,7 @@ def side_topics(settings: Settings) -> SideTopics:
         ),
         settings.manual_topic: (
             "manual_decision",
-            _decoder(
-                _unkeyed if key is None else partial(ManualDecision.decode, key=manual_key(key))
-            ),
+            _manual_decoder(settings),
             side_inputs.apply_manual_decisions,
         ),
         settings.outcomes_topic: (

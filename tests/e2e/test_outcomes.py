@@ -12,9 +12,11 @@ import orjson
 import pytest
 from kafka import KafkaProducer
 
+from stream.core.operator_records import ManualDecision, manual_key
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
 from tests.e2e import http
+from tests.e2e.conftest import CONTROL_KEY
 from tests.e2e.enforcement import cli, scrape, wait_until
 from tests.e2e.kafka_io import TopicReader
 
@@ -118,4 +120,24 @@ def test_a_manual_allow_not_signed_by_an_operator_is_dead_lettered_and_lifts_not
     assert rec["reason"] == "invalid_manual_decision"
     assert "not signed with this deployment's control key" in rec["detail"]
     time.sleep(1.0)  # the worker read the record (it dead-lettered it) and kept the block
+    assert action_of(worker, actor) == "block"
+
+
+def test_a_signed_manual_allow_appended_again_later_is_dead_lettered(
+    broker: EmbeddedBroker, worker: WorkerProcess
+) -> None:
+    # (review of this stop) a writer of the topic can copy an operator's signed record and
+    # append it again: an old allow, after the block that replaced it. A record must enter
+    # the topic within control_window_s (600 s) of when it was made
+    actor = "account:replayer"
+    cli(broker, "decisions", "add", actor, "--action", "block", "--ttl", "2h", "--reason", "r")
+    wait_until(lambda: action_of(worker, actor) == "block", 30)
+    old = ManualDecision(
+        "m-old", actor, "add", "allow", 86400.0, "partner", "ops", time.time() - 3600
+    )
+    rec = dead_letter_of(
+        broker, "e2e-manual-decisions", old.encode(manual_key(CONTROL_KEY.encode())), actor.encode()
+    )
+    assert rec["reason"] == "invalid_manual_decision" and "appended again" in rec["detail"]
+    time.sleep(1.0)
     assert action_of(worker, actor) == "block"
