@@ -179,7 +179,7 @@ def simulate(
     default="auto",
     show_default=True,
     help="nginx log_format string of $variables; json (one JSON object per line: "
-    "nginx's escape=json, Caddy, Traefik; keys as nginx, Caddy or Traefik name them); or "
+    "nginx's escape=json with its variables' names, Caddy, Traefik, Elastic Common Schema); or "
     "auto: the richest known format (combined, combined with a session id after the "
     "referrer, a session id without the user field, with an ident, with more fields, "
     "common, Apache's vhost_combined, json) that parses (within 2 %) as many of the first "

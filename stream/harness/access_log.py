@@ -41,7 +41,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -167,11 +167,19 @@ def _ts(groups: dict[str, str]) -> float:
     if groups.get("time_local"):
         return datetime.strptime(groups["time_local"], "%d/%b/%Y:%H:%M:%S %z").timestamp()
     if groups.get("time_iso8601"):
-        return datetime.fromisoformat(groups["time_iso8601"]).timestamp()
+        when = datetime.fromisoformat(groups["time_iso8601"])
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()  # no zone: UTC
     ts = float(groups["msec"])
     if not math.isfinite(ts):  # float() reads "nan" and "inf"
         raise ValueError(f"not a time: {groups['msec']}")
     return ts
+
+
+def _status(text: str) -> int:
+    """An HTTP status written in ASCII digits (``int`` also reads "٣٠٠" and " 200 ")."""
+    if not (text.isascii() and text.isdigit()):
+        raise ValueError(f"not a status: {text[:20]!r}")
+    return int(text)
 
 
 @dataclass
@@ -226,7 +234,7 @@ class LogParser:
             return None
         try:
             ts = _ts(g)
-            status = int(g["status"])
+            status = _status(g["status"])
         except (ValueError, KeyError, OverflowError):
             return None
         if "request" in g:

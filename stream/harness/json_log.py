@@ -1,94 +1,130 @@
 """JSON access logs → the fields a ``log_format`` would have given (``--log-format json``).
 
-One JSON object per line, as nginx writes with ``log_format … escape=json`` and as Caddy
-and Traefik write by default. A line's keys are matched, case-insensitively and with
-``-`` read as ``_``, against the names below, first at the top level, then at any depth
-(Caddy nests ``request.remote_ip`` and ``request.headers.User-Agent``; a header's list of
-values gives its first). The first name found wins; nginx's own variable names come first.
+One JSON object per line, read by the server that wrote it — each field at the place that
+server puts it, never from anywhere else in the line: a request's headers are the
+client's to write, so a header named ``Remote-Addr`` or ``Account-Id`` must not become the
+address or the account. Headers are read for the user agent and the referrer only.
 
-==========================  =========================================================
-field (nginx's name)        keys read, in order
-==========================  =========================================================
-time (``msec``)             ``time_iso8601``, ``time_local``, ``msec``, ``timestamp``,
-                            ``@timestamp``, ``time``, ``ts``, ``startutc``: epoch
-                            seconds (or milliseconds: over 10^11), ISO-8601 or
-                            ``17/May/2015:10:05:03 +0000``
-``remote_addr``             ``remote_addr``, ``remote_ip``, ``client_ip``, ``clienthost``,
-                            ``client_addr``, ``ip``
-``request``                 ``request`` when it is a string (``GET /x HTTP/1.1``)
-``request_method``          ``request_method``, ``method``, ``requestmethod``
-``request_uri``             ``request_uri``, ``uri``, ``requestpath``, ``path``, ``url``
-``status``                  ``status``, ``downstreamstatus``, ``status_code``
-``http_referer``            ``http_referer``, ``referer``, ``referrer``,
-                            ``request_referer``
-``http_user_agent``         ``http_user_agent``, ``user_agent``, ``useragent``,
-                            ``request_user_agent``
-``session_id`` and the      the same names
-other ids of the contract
-==========================  =========================================================
+===========  ===========================================================================
+a line of    is read as (the first that is there)
+===========  ===========================================================================
+Caddy        its ``request`` object: time ``ts``; address ``request.client_ip``,
+             ``request.remote_ip``; ``request.method``, ``request.uri``; ``status``;
+             headers ``request.headers.User-Agent``, ``…Referer``; account ``user_id``
+Traefik      (``ClientHost``, ``RequestMethod`` or ``DownstreamStatus`` at the top) time
+             ``StartUTC``, ``time``; ``ClientHost``, ``RequestMethod``, ``RequestPath``,
+             ``DownstreamStatus``; headers ``request_User-Agent``, ``request_Referer``
+ECS          (Elastic Common Schema: an ``http`` or ``url`` object) ``@timestamp``;
+             ``client.ip``, ``source.ip``; ``http.request.method``; ``url.original``,
+             ``url.path``; ``http.response.status_code``; ``user_agent.original``;
+             ``http.request.referrer``
+any other    top-level keys named as nginx's variables (nginx's ``escape=json``), in any
+             case, ``-`` read as ``_``: a time (``time_iso8601``, ``time_local``,
+             ``msec``, ``timestamp``, ``@timestamp``, ``time``, ``ts``), ``remote_addr``
+             (``client_ip``, ``remote_ip``, ``ip``), ``request`` or ``request_method`` and
+             ``request_uri`` (``uri``, ``path``), ``status``, ``http_referer``
+             (``http_referrer``, ``referer``, ``referrer``), ``http_user_agent``
+             (``user_agent``), and the ids of the request contract (``session_id``,
+             ``account_id``, ``user_id``, ``tenant``, ``target_profile_id``)
+===========  ===========================================================================
 
-Never ``request_time`` (nginx's duration of the request, not its time). Everything else
-is ignored. A line that is not a JSON object, or lacks a time, a target or a status, is
-unparsable (``None``), never an error.
+Never ``request_time`` (nginx's duration of a request, not its time). A time is epoch
+seconds, milliseconds, microseconds or nanoseconds (by its size), ISO-8601 (without a
+zone: UTC) or ``17/May/2015:10:05:03 +0000``. A line that is not a JSON object, or has
+no time, is unparsable (``None``), never an error.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
 
-# the fields of a log_format this reads, each from the first of its keys a line has
-KEYS: Final[dict[str, tuple[str, ...]]] = {
-    "time": (
-        "time_iso8601",
-        "time_local",
-        "msec",
-        "timestamp",
-        "@timestamp",
-        "time",
-        "ts",
-        "startutc",
-    ),
-    "remote_addr": ("remote_addr", "remote_ip", "client_ip", "clienthost", "client_addr", "ip"),
+Path = tuple[str, ...]
+
+CADDY: Final[dict[str, tuple[Path, ...]]] = {
+    "time": (("ts",),),
+    "remote_addr": (("request", "client_ip"), ("request", "remote_ip")),
+    "request_method": (("request", "method"),),
+    "request_uri": (("request", "uri"),),
+    "status": (("status",),),
+    "http_user_agent": (("request", "headers", "User-Agent"),),
+    "http_referer": (("request", "headers", "Referer"),),
+    "user_id": (("user_id",),),
+}
+TRAEFIK: Final[dict[str, tuple[Path, ...]]] = {
+    "time": (("StartUTC",), ("time",)),
+    "remote_addr": (("ClientHost",),),
+    "request_method": (("RequestMethod",),),
+    "request_uri": (("RequestPath",),),
+    "status": (("DownstreamStatus",),),
+    "http_user_agent": (("request_User-Agent",),),
+    "http_referer": (("request_Referer",),),
+}
+ECS: Final[dict[str, tuple[Path, ...]]] = {
+    "time": (("@timestamp",),),
+    "remote_addr": (("client", "ip"), ("source", "ip")),
+    "request_method": (("http", "request", "method"),),
+    "request_uri": (("url", "original"), ("url", "path")),
+    "status": (("http", "response", "status_code"),),
+    "http_user_agent": (("user_agent", "original"),),
+    "http_referer": (("http", "request", "referrer"),),
+}
+# a flat line (nginx's escape=json and the like): top-level keys, normalised
+FLAT: Final[dict[str, tuple[str, ...]]] = {
+    "time": ("time_iso8601", "time_local", "msec", "timestamp", "@timestamp", "time", "ts"),
+    "remote_addr": ("remote_addr", "client_ip", "remote_ip", "ip"),
     "request": ("request",),
-    "request_method": ("request_method", "method", "requestmethod"),
-    "request_uri": ("request_uri", "uri", "requestpath", "path", "url"),
-    "status": ("status", "downstreamstatus", "status_code"),
-    "http_referer": ("http_referer", "referer", "referrer", "request_referer"),
-    "http_user_agent": ("http_user_agent", "user_agent", "useragent", "request_user_agent"),
+    "request_method": ("request_method", "method"),
+    "request_uri": ("request_uri", "uri", "path"),
+    "status": ("status",),
+    "http_referer": ("http_referer", "http_referrer", "referer", "referrer"),
+    "http_user_agent": ("http_user_agent", "user_agent"),
     "session_id": ("session_id",),
     "account_id": ("account_id",),
     "user_id": ("user_id",),
     "tenant": ("tenant",),
     "target_profile_id": ("target_profile_id",),
 }
-MAX_DEPTH: Final = 4  # Caddy's deepest: request.headers.User-Agent
-MS_ABOVE: Final = 1e11  # epoch seconds reach 1e11 in the year 5138: larger is milliseconds
+# epoch times by size: beyond 1e11 seconds (the year 5138) it is milliseconds, and so on
+SCALES: Final = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
 
 
-def _flatten(doc: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The line's top-level keys, and every key at any depth (the first of a name wins),
-    both normalised (lower case, ``-`` as ``_``)."""
-    top: dict[str, Any] = {}
-    deep: dict[str, Any] = {}
-    stack: list[tuple[dict[str, Any], int]] = [(doc, 0)]
-    while stack:
-        node, depth = stack.pop()
-        for key, value in node.items():
-            name = key.lower().replace("-", "_")
-            if isinstance(value, dict):
-                if depth + 1 < MAX_DEPTH:
-                    stack.append((value, depth + 1))
-                continue
-            if isinstance(value, list):  # a header's values: the first
-                value = value[0] if value else None
-            if depth == 0:
-                top.setdefault(name, value)
-            deep.setdefault(name, value)
-    return top, deep
+def _at(doc: dict[str, Any], path: Path) -> Any:
+    """The value at ``path`` (a header's list of values: its first), or None."""
+    node: Any = doc
+    for key in path:
+        if not isinstance(node, dict):
+            return None
+        node = node.get(key)
+    if isinstance(node, list):
+        node = node[0] if node else None
+    return node
+
+
+def _dialect(doc: dict[str, Any]) -> dict[str, tuple[Path, ...]] | None:
+    """The server's layout of ``doc``; None for a flat line."""
+    if isinstance(doc.get("request"), dict):
+        return CADDY
+    if "ClientHost" in doc or "RequestMethod" in doc or "DownstreamStatus" in doc:
+        return TRAEFIK
+    if isinstance(doc.get("http"), dict) or isinstance(doc.get("url"), dict):
+        return ECS
+    return None
+
+
+def _candidates(doc: dict[str, Any]) -> dict[str, list[Any]]:
+    """Each field's values, in the order they are tried."""
+    layout = _dialect(doc)
+    if layout is not None:
+        return {field: [_at(doc, path) for path in paths] for field, paths in layout.items()}
+    flat: dict[str, Any] = {}
+    for key, value in doc.items():
+        if not isinstance(value, dict | list):
+            flat.setdefault(key.lower().replace("-", "_"), value)
+    return {field: [flat.get(k) for k in keys] for field, keys in FLAT.items()}
 
 
 def _text(value: Any) -> str | None:
@@ -109,18 +145,28 @@ def _epoch(value: Any) -> float | None:
     if isinstance(value, str):
         text = value.strip()
         try:
-            number = float(text)
+            value = float(text)
         except ValueError:
-            for parse in (_clf, datetime.fromisoformat):
-                try:
-                    return parse(text).timestamp()
-                except (ValueError, OverflowError, OSError):
-                    continue
-            return None
-        value = number
+            return _date(text)
     if not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    return value / 1000.0 if value > MS_ABOVE else float(value)
+    for above, per_second in SCALES:
+        if value > above:
+            return value / per_second
+    return float(value)
+
+
+def _date(text: str) -> float | None:
+    """A written date as epoch seconds (ISO-8601 without a zone: UTC); None if none."""
+    for parse in (_clf, datetime.fromisoformat):
+        try:
+            when = parse(text)
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return when.timestamp()
+        except (ValueError, OverflowError, OSError):
+            continue
+    return None
 
 
 def _clf(text: str) -> datetime:
@@ -136,22 +182,16 @@ def json_fields(line: str) -> dict[str, str] | None:
         return None
     if not isinstance(doc, dict):
         return None
-    top, deep = _flatten(doc)
     fields: dict[str, str] = {}
-    for field, keys in KEYS.items():
-        for where in (top, deep):
-            found = next((where[k] for k in keys if where.get(k) is not None), None)
-            if found is not None:
-                break
-        if found is None:
-            continue
+    for field, values in _candidates(doc).items():
+        present = [v for v in values if v is not None]
         if field == "time":
-            ts = _epoch(found)
+            ts = next((t for t in map(_epoch, present) if t is not None), None)
             if ts is None:
                 return None
             fields["msec"] = repr(ts)
             continue
-        text = _text(found)
+        text = next((t for t in map(_text, present) if t is not None), None)
         if text is not None:
             fields[field] = text
-    return fields if "msec" in fields else None
+    return fields

@@ -90,13 +90,103 @@ def test_traefik_names_and_an_iso_time_with_nanoseconds() -> None:
     assert str(ev["user_agent"]).startswith("Googlebot/2.1")
 
 
+def test_a_clients_headers_never_become_the_address_the_account_or_the_request() -> None:
+    # (review of this stop) a search at any depth read Caddy's request.headers, and
+    # Traefik's request_<Header> keys: a client sending "Remote-Addr", "Account-Id" or
+    # "Method" headers framed another address or account, or changed the request
+    caddy = {
+        **CADDY,
+        "request": {
+            **CADDY["request"],  # type: ignore[dict-item]
+            "headers": {
+                "User-Agent": ["curl/8.0"],
+                "Remote-Addr": ["198.51.100.77"],
+                "Account-Id": ["victim"],
+                "Request-Uri": ["/profiles/victim"],
+                "Request": ["POST /admin HTTP/1.1"],
+                "Status": ["500"],
+            },
+        },
+    }
+    ev = _event(caddy)
+    assert ev is not None
+    assert (ev["ip"], ev["method"], ev["path"], ev["status"]) == (
+        "203.0.113.10",
+        "GET",
+        "/profiles/7",
+        200,
+    )
+    assert "account_id" not in ev and ev["user_agent"] == "curl/8.0"
+    traefik = {**TRAEFIK, "request_Method": "DELETE", "request_Uri": "/x", "request_Ip": "1.2.3.4"}
+    ev = _event(traefik)
+    assert ev is not None and (ev["ip"], ev["method"], ev["path"]) == (
+        "203.0.113.11",
+        "HEAD",
+        "/robots.txt",
+    )
+    # a flat line's nested objects are never read either
+    flat = {**NGINX, "upstream": {"remote_addr": "10.0.0.1", "request": "POST /x HTTP/1.1"}}
+    assert _event(flat) == _event(NGINX)
+
+
+def test_an_elastic_common_schema_line_reads_the_client_not_the_destination() -> None:
+    ecs = {
+        "@timestamp": "2015-05-17T10:05:03.000Z",
+        "destination": {"ip": "10.0.0.1"},
+        "source": {"ip": "203.0.113.12"},
+        "http": {
+            "request": {"method": "GET", "referrer": "https://example.org/"},
+            "response": {"status_code": 200},
+        },
+        "url": {"original": "/profiles/9?tab=x", "path": "/profiles/9"},
+        "user_agent": {"original": "Mozilla/5.0"},
+    }
+    ev = _event(ecs)
+    assert ev is not None
+    assert (ev["ts"], ev["ip"], ev["path"], ev["referrer"], ev["user_agent"]) == (
+        1431857103.0,
+        "203.0.113.12",
+        "/profiles/9",
+        "https://example.org/",
+        "Mozilla/5.0",
+    )
+
+
 @pytest.mark.parametrize(
     ("ts", "seconds"),
-    [(1431857103, 1431857103.0), (1431857103250, 1431857103.25), ("1431857103.5", 1431857103.5)],
+    [
+        (1431857103, 1431857103.0),
+        (1431857103250, 1431857103.25),
+        (1431857103250000, 1431857103.25),  # microseconds
+        (1431857103250000000, 1431857103.25),  # nanoseconds (Caddy's unix_nano)
+        ("1431857103.5", 1431857103.5),
+        ("2015-05-17T10:05:03", 1431857103.0),  # no zone: UTC, whatever the host's
+        ("yesterday", None),
+    ],
 )
-def test_an_epoch_time_in_seconds_or_milliseconds(ts: object, seconds: float) -> None:
+def test_an_epoch_time_by_its_size_and_a_date_without_a_zone(
+    ts: object, seconds: float | None
+) -> None:
     ev = _event({"ts": ts, "status": 200, "uri": "/", "ip": "203.0.113.1"})
-    assert ev is not None and ev["ts"] == seconds
+    if seconds is None:
+        assert ev is None
+    else:
+        assert ev is not None and ev["ts"] == pytest.approx(seconds)
+
+
+def test_a_time_key_that_is_no_time_gives_way_to_the_next() -> None:
+    # "time" is tried before "ts"
+    ev = _event({"time": "yesterday", "ts": 1431857000, "status": 200, "uri": "/"})
+    assert ev is not None and ev["ts"] == 1431857000.0
+
+
+def test_nginx_http_referrer_spelling_and_a_status_in_other_digits() -> None:
+    ev = _event({**NGINX, "http_referrer": "https://example.org/"})
+    assert ev is not None and ev["referrer"] == ""  # http_referer, present, comes first
+    del_ref = {k: v for k, v in NGINX.items() if k != "http_referer"}
+    ev = _event({**del_ref, "http_referrer": "https://example.org/"})
+    assert ev is not None and ev["referrer"] == "https://example.org/"
+    assert _event({**NGINX, "status": "\u0663\u0660\u0660"}) is None  # Arabic-Indic 300
 
 
 @pytest.mark.parametrize(
