@@ -3,14 +3,16 @@
 A labels file has one ``id label`` per line (whitespace or one comma between them), with
 blank lines, ``#`` comments and an optional header line (``id,label``, ``session_id
 class``, …). ``human`` and every ``human_*`` label are people, every ``allowlisted_*``
-label must never be acted on, every other label is a kind of bot.
+label must never be acted on (in any case), every other label is a kind of bot.
 
 A header may name more than two columns (a CSV of ``ip,user_agent,label``): the id is
-the first column named as an id, the label the first named as a label. A label column
+the first column named as an id, the label the column named ``label`` (``labels``,
+``class``, ``category``), else a question (``is_bot``, …), else ``type`` or ``kind``. A label column
 named as a question (``is_bot``, ``bot``, ``is_human``, …) may hold ``1``/``0``,
 ``true``/``false`` or ``yes``/``no``: read as ``bot`` or ``human`` by its name, so that
 a file of 0s and 1s is not read as all bots (``0`` is no word for a person). Such values
-under no header, or under a header that does not say which way they point, are an error.
+under no header, or under a header that does not say which way they point, are an error,
+and so is any other value under a question.
 
 An id is an actor key as the worker writes it (``account:42``, ``session:abc``,
 ``ip:198.51.100.7``) or, as in public datasets, a bare identifier. :func:`resolve`
@@ -39,6 +41,9 @@ from typing import Any
 SCOPES = ("session", "account", "ip")
 HEADER_IDS = frozenset({"id", "actor", "key", "session", "session_id", "sessionid", "ip"})
 HEADER_LABELS = frozenset({"label", "labels", "class", "category", "type", "kind"})
+# which column is the label when a header names several: these first, then a question
+# (is_bot, is_human, …), then a bare bot/human beside a named id, then type or kind
+FIRST_LABELS = ("label", "labels", "class", "category")
 # label columns that ask a question: their yes means a bot, or a person. The bare words
 # (bot, human) are also labels: a line "a1 human" is data, so they name a column only in a
 # header whose id column is named too ("session_id,bot")
@@ -51,11 +56,12 @@ _SUFFIX = re.compile(r"^(?P<base>.+)_(?P<n>\d{1,3})$")
 
 
 def is_person(label: str) -> bool:
-    return label == "human" or label.startswith("human_")
+    low = label.lower()  # a dataset's "Human" is a person too
+    return low == "human" or low.startswith("human_")
 
 
 def is_allowlisted(label: str) -> bool:
-    return label.startswith("allowlisted")
+    return label.lower().startswith("allowlisted")
 
 
 def is_bot(label: str) -> bool:
@@ -86,10 +92,13 @@ class _Columns:
         """The columns a header line names; None when the line is no header."""
         names = [p.lower() for p in parts]
         ident = next((i for i, n in enumerate(names) if n in HEADER_IDS), None)
-        named = HEADER_LABELS | BOT_COLUMNS | PERSON_COLUMNS
+        groups = [FIRST_LABELS, BOT_COLUMNS | PERSON_COLUMNS]
         if ident is not None:
-            named = named | BARE_QUESTIONS.keys()
-        label = next((i for i, n in enumerate(names) if n in named and i != ident), None)
+            groups.append(BARE_QUESTIONS.keys())
+        groups.append(HEADER_LABELS)
+        label = next(
+            (i for g in groups for i, n in enumerate(names) if n in g and i != ident), None
+        )
         if len(parts) == 2:  # one column named is enough: the other is the other
             if ident is None and label is not None:
                 ident = 1 - label
@@ -108,6 +117,8 @@ class _Columns:
         """The label ``value`` in this column: a yes/no read as bot or human."""
         low = value.lower()
         if low not in YES and low not in NO:
+            if self.yes_is_bot is not None:
+                raise ValueError(f"label {value!r} under a yes/no column: not yes or no")
             return value
         if self.yes_is_bot is None:
             raise ValueError(
@@ -131,7 +142,7 @@ def read_labels(paths: Path | Sequence[Path]) -> dict[str, str]:
     for path in [paths] if isinstance(paths, Path) else paths:
         first = True
         cols = _Columns()
-        for n, raw in enumerate(Path(path).read_text().splitlines(), 1):
+        for n, raw in enumerate(Path(path).read_text(encoding="utf-8-sig").splitlines(), 1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue

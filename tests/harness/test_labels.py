@@ -79,6 +79,19 @@ def test_a_header_picks_the_id_and_label_of_wider_lines(tmp_path: Path) -> None:
         read_labels(f)
 
 
+def test_the_label_column_is_chosen_by_its_name_not_its_place(tmp_path: Path) -> None:
+    # (review of this stop) "type" before "label" was taken for the label: a device type
+    # read as a kind of bot
+    f = tmp_path / "sessions.csv"
+    f.write_text("\ufeffsession_id,type,label\ns1,mobile,human\ns2,desktop,advanced_bot\n")
+    assert read_labels(f) == {"s1": "human", "s2": "advanced_bot"}
+    f.write_text("session_id,kind,is_bot\ns1,mobile,0\n")
+    assert read_labels(f) == {"s1": "human"}
+    f.write_text("session_id,is_human\ns1,2\n")
+    with pytest.raises(ValueError, match=r":2: label '2' under a yes/no column"):
+        read_labels(f)
+
+
 def test_several_files_are_read_as_one(tmp_path: Path) -> None:
     # a dataset's annotations in two files (train, test), a person in both
     train, test = tmp_path / "train", tmp_path / "test"
@@ -137,8 +150,9 @@ def test_sub_sessions_with_different_labels_conflict_and_are_left_out() -> None:
 
 
 def test_kinds() -> None:
-    assert [kind_of(x) for x in ("human", "human_office", "allowlisted_x", "humans")] == [
+    assert [kind_of(x) for x in ("human", "Human", "human_office", "allowlisted_x", "humans")] == [
         "person",
+        "person",  # in any case (a dataset's "Human" was a kind of bot)
         "person",
         "allowlisted",
         "bot",  # only `human` and `human_*` are people: a dataset's `humans` is not
