@@ -47,6 +47,7 @@ from typing import IO, Any
 
 from stream.core.validation import Invalid, validate_doc
 from stream.harness.json_log import json_fields
+from stream.harness.terminal_text import shown
 
 JSON = "json"  # --log-format json: JSON lines, their keys read by stream.harness.json_log
 COMBINED = (
@@ -89,16 +90,6 @@ DETECT_SAMPLE_LINES = 500
 DEFAULT_PROFILE_PATH = r"^/(?:profiles?|users?|people|members|u|in)/(?P<id>[^/?#]+)"
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def shown(line: str, limit: int = 200) -> str:
-    """A log line as it may be shown on a terminal: at most ``limit`` characters, control
-    characters written as ``\\xNN`` (a log is written by its clients: an escape sequence
-    in a user agent must not move the cursor or retitle the analyst's terminal)."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", line[:limit])
-
-
 _ID_VARS = {
     "account_id": "account_id",
     "user_id": "account_id",
@@ -240,12 +231,13 @@ class LogParser:
         if "request" in g:
             # "METHOD target PROTOCOL", the target as the client sent it: a space inside it
             # (Apache logs the raw line) or a doubled space must not cut it short
-            req = g["request"].split()
-            if len(req) < 2:
+            method, _, rest = g["request"].partition(" ")
+            target, _, protocol = rest.strip(" ").rpartition(" ")
+            if not protocol.startswith("HTTP/"):  # HTTP/0.9: no protocol
+                target = rest.strip(" ")
+            target = target.strip(" ")
+            if not method or not target:
                 return None
-            method = req[0]
-            versioned = len(req) > 2 and req[-1].startswith("HTTP/")
-            target = " ".join(req[1:-1]) if versioned else req[1]
         else:
             method = g.get("request_method", "GET")
             target = g.get("request_uri") or g.get("uri") or ""

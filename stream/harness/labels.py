@@ -38,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from stream.harness.terminal_text import shown
+
 SCOPES = ("session", "account", "ip")
 HEADER_IDS = frozenset({"id", "actor", "key", "session", "session_id", "sessionid", "ip"})
 HEADER_LABELS = frozenset({"label", "labels", "class", "category", "type", "kind"})
@@ -228,8 +230,8 @@ class Resolution:
         ):
             if ids:
                 more = f" (and {len(ids) - 10} more)" if len(ids) > 10 else ""
-                shown = ", ".join(ids[:10]) + more
-                parts.append(f"  {len(ids)} {name}: {shown}")
+                listed = ", ".join(shown(i, 80) for i in ids[:10]) + more
+                parts.append(f"  {len(ids)} {name}: {listed}")
         return "\n".join(parts)
 
 

@@ -337,6 +337,7 @@ def test_a_line_is_shown_without_its_control_characters(tmp_path: Path) -> None:
         ("GET /people/a b HTTP/1.1", "/people/a b"),  # Apache logs the raw target
         ("GET  /people/x  HTTP/1.1", "/people/x"),  # a doubled space
         ("GET /people/y", "/people/y"),  # HTTP/0.9: no protocol
+        ("GET /people/a\u00a0b\tc HTTP/1.1", "/people/a\u00a0b\tc"),  # split on spaces only
     ],
 )
 def test_a_request_line_with_odd_spaces_keeps_its_whole_target(
@@ -345,3 +346,9 @@ def test_a_request_line_with_odd_spaces_keeps_its_whole_target(
     line = LINE.replace("GET /profiles/4242?tab=about HTTP/1.1", request_line)
     ev = LogParser().parse_line(line, 1)
     assert ev is not None and (ev["method"], ev["path"]) == ("GET", path)
+
+
+@pytest.mark.parametrize("request_line", ["GET  HTTP/1.1", "GET", "GET ", "-"])
+def test_a_request_line_without_a_target_is_unparsable(request_line: str) -> None:
+    line = LINE.replace("GET /profiles/4242?tab=about HTTP/1.1", request_line)
+    assert LogParser().parse_line(line, 1) is None
