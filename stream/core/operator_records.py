@@ -47,18 +47,19 @@ class ManualDecision:
         """The record, signed with ``key`` (:func:`manual_key`)."""
         return sign({k: getattr(self, k) for k in self.__slots__}, key)
 
-    def check_appended(self, appended_at: float | None, window_s: float) -> None:
+    def check_appended(self, appended_at: float | None, window_s: float, ahead_s: float) -> None:
         """ValueError unless the record entered its topic (``appended_at``, the broker's
-        time with ``LogAppendTime``) within ``window_s`` of when it was made: a signed
-        record appended again later — an old allow, to lift the block that replaced it —
-        is refused, as control messages are."""
+        time with ``LogAppendTime``) within ``window_s`` after it was made, or at most
+        ``ahead_s`` before (an operator's clock ahead): a signed record appended again
+        later — an old allow, to lift the block that replaced it — is refused, as control
+        messages are (:mod:`stream.core.manual_replays`)."""
         if appended_at is None:
             raise ValueError("manual decision: the record has no timestamp")
-        if abs(appended_at - self.ts) > window_s:
+        if not appended_at - window_s <= self.ts <= appended_at + ahead_s:
             raise ValueError(
                 f"manual decision {self.manual_id}: made at {self.ts:.0f} but appended at "
-                f"{appended_at:.0f}, more than {window_s:g}s apart (a record appended again, "
-                "or a clock that is off)"
+                f"{appended_at:.0f} (at most {window_s:g}s after or {ahead_s:g}s before): a "
+                "record appended again, or a clock that is off"
             )
 
     @classmethod

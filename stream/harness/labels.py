@@ -41,7 +41,10 @@ from typing import Any
 from stream.harness.terminal_text import shown
 
 SCOPES = ("session", "account", "ip")
-HEADER_IDS = frozenset({"id", "actor", "key", "session", "session_id", "sessionid", "ip"})
+HEADER_IDS = frozenset(
+    {"id", "actor", "key", "session", "session_id", "sessionid", "ip", "account", "account_id"}
+    | {"user_id", "userid"}
+)
 HEADER_LABELS = frozenset({"label", "labels", "class", "category", "type", "kind"})
 # which column is the label when a header names several: these first, then a question
 # (is_bot, is_human, …), then a bare bot/human beside a named id, then type or kind
@@ -101,11 +104,11 @@ class _Columns:
         label = next(
             (i for g in groups for i, n in enumerate(names) if n in g and i != ident), None
         )
-        if len(parts) == 2:  # one column named is enough: the other is the other
-            if ident is None and label is not None:
-                ident = 1 - label
-            elif label is None and ident is not None:
-                label = 1 - ident
+        # "sid,label": a label column named beyond doubt makes the other the id; a first
+        # line "a1 type" or "id crawler" is data (type, crawler: kinds of bot)
+        certain = FIRST_LABELS + tuple(BOT_COLUMNS | PERSON_COLUMNS)
+        if ident is None and label is not None and len(parts) == 2 and names[label] in certain:
+            ident = 1 - label
         if ident is None or label is None:
             return None
         question = names[label]
@@ -221,7 +224,9 @@ class Resolution:
         if counts:
             parts.append(
                 "  by label: "
-                + ", ".join(f"{lab} {n} ({kind_of(lab)})" for lab, n in sorted(counts.items()))
+                + ", ".join(
+                    f"{shown(lab, 80)} {n} ({kind_of(lab)})" for lab, n in sorted(counts.items())
+                )
             )
         for name, ids in (
             ("matched no actor with events in the run", self.unmatched),

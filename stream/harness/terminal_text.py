@@ -13,16 +13,29 @@ import unicodedata
 from typing import Final
 
 # control, format (bidirectional overrides, zero-width), line and paragraph separators,
-# surrogates
-HIDDEN: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+# surrogates, private-use and unassigned code points
+HIDDEN: Final = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"})
+# Unicode's other default-ignorable code points (shown as nothing): Hangul fillers, the
+# combining grapheme joiner, Khmer's inherent vowels, Mongolian and other variation
+# selectors
+IGNORABLE: Final = (
+    (0x034F, 0x034F),
+    (0x115F, 0x1160),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFFA0, 0xFFA0),
+    (0xE0100, 0xE01EF),
+)
 
 
 def _escape(ch: str) -> str:
     if ch == "\\":
         return "\\\\"  # so that a written "\x1b" cannot pass for an escaped one
-    if unicodedata.category(ch) not in HIDDEN:
-        return ch
     code = ord(ch)
+    if unicodedata.category(ch) not in HIDDEN and not any(a <= code <= b for a, b in IGNORABLE):
+        return ch
     return (
         f"\\x{code:02x}"
         if code < 0x100

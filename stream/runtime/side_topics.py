@@ -12,6 +12,7 @@ from typing import Any
 from stream.core import side_inputs
 from stream.core.control import appended_at
 from stream.core.internal_records import GroupSignal
+from stream.core.manual_replays import ManualReplays
 from stream.core.operator_records import ManualDecision, manual_key
 from stream.core.outcomes import ActorOutcome
 from stream.runtime.topic_readers import control_key
@@ -39,8 +40,9 @@ def _decoder(decode: Callable[[bytes | None], Any], keyed: bool = True) -> Calla
 
 
 def _manual_decoder(settings: Settings) -> Callable[[Any], Any]:
-    """Manual decisions: signed with the key derived from the control key, and appended
-    within ``control_window_s`` of when they were made (:meth:`ManualDecision.check_appended`)."""
+    """Manual decisions: signed with the key derived from the control key, and no copy of
+    a record appended before (:class:`~stream.core.manual_replays.ManualReplays`: within
+    ``control_window_s`` of when it was made, and not read before)."""
     key = control_key(settings)
     if key is None:
 
@@ -51,10 +53,11 @@ def _manual_decoder(settings: Settings) -> Callable[[Any], Any]:
 
         return refuse
     signed = _decoder(partial(ManualDecision.decode, key=manual_key(key)))
+    replays = ManualReplays(settings.control_window_s, settings.max_future_skew_s)
 
     def from_record(r: Any) -> Any:
         m = signed(r)
-        m.check_appended(appended_at(r), settings.control_window_s)
+        replays.check(m, appended_at(r), r.partition, r.offset)
         return m
 
     return from_record

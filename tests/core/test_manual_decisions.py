@@ -202,11 +202,11 @@ def test_a_manual_record_appended_long_after_it_was_made_is_refused() -> None:
     # the block that replaced it, would lift that block. The topic stamps each record with
     # the broker's time (LogAppendTime), as the control topic does
     m = manual("add", "allow", 86400, T0)
-    m.check_appended(T0 + 2.5, window_s=600)  # the CLI's own record, a moment later
-    m.check_appended(T0 - 30, window_s=600)  # a CLI clock a little ahead
-    for appended in (T0 + 601, T0 + 86400 * 30, T0 - 601, None):
+    m.check_appended(T0 + 2.5, window_s=600, ahead_s=300)  # the CLI's own, a moment later
+    m.check_appended(T0 - 300, window_s=600, ahead_s=300)  # a CLI clock ahead, in the skew
+    for appended in (T0 + 601, T0 + 86400 * 30, T0 - 301, None):
         with pytest.raises(ValueError, match=r"appended again|no timestamp"):
-            m.check_appended(appended, window_s=600)
+            m.check_appended(appended, window_s=600, ahead_s=300)
 
 
 def test_a_record_nested_too_deep_to_sign_is_refused_not_raised() -> None:

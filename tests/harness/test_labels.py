@@ -92,6 +92,19 @@ def test_the_label_column_is_chosen_by_its_name_not_its_place(tmp_path: Path) ->
         read_labels(f)
 
 
+def test_a_first_line_is_a_header_only_when_it_names_both_columns(tmp_path: Path) -> None:
+    # (review of this stop) "account_id" was no id name: labels were keyed by the IP
+    f = tmp_path / "labels.csv"
+    f.write_text("account_id,ip,label\n42,1.2.3.4,human\n")
+    assert read_labels(f) == {"42": "human"}
+    f.write_text("sid,label\ns1,human\n")  # a label column named beyond doubt
+    assert read_labels(f) == {"s1": "human"}
+    for data in ("a1 type", "id crawler"):  # first lines that are data, not headers
+        f.write_text(f"{data}\nb2 human\n")
+        first, label = data.split()
+        assert read_labels(f) == {first: label, "b2": "human"}
+
+
 def test_several_files_are_read_as_one(tmp_path: Path) -> None:
     # a dataset's annotations in two files (train, test), a person in both
     train, test = tmp_path / "train", tmp_path / "test"

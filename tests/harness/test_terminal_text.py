@@ -19,6 +19,8 @@ from stream.harness.terminal_text import shown
         ("zero\u200bwidth\ufeff", "zero\\u200bwidth\\ufeff"),
         ("\U000e0041 tag", "\\U000e0041 tag"),  # a tag character (format)
         ("C:\\x1b", "C:\\\\x1b"),  # a written "\x1b" does not pass for an escaped one
+        ("a\u3164b\u115f\u034f\ufe0f", "a\\u3164b\\u115f\\u034f\\ufe0f"),  # ignorables
+        ("\ue000\U000f0000\u0378", "\\ue000\\U000f0000\\u0378"),  # private use, unassigned
     ],
 )
 def test_what_a_terminal_would_act_on_is_written_out(text: str, written: str) -> None:
