@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -95,49 +96,43 @@ def test_an_outcome_keyed_by_another_actor_is_dead_lettered(broker: EmbeddedBrok
     assert "keyed 'ip:2001:DB8::1'" in rec["detail"] and "'ip:2001:db8::1'" in rec["detail"]
 
 
-def test_a_manual_allow_not_signed_by_an_operator_is_dead_lettered_and_lifts_nothing(
-    broker: EmbeddedBroker, worker: WorkerProcess
-) -> None:
-    # (review of this stop) a writer of the topic (a platform service that publishes
-    # requests, say) could allow its own scraper: records must be signed with a key derived
-    # from the control key, as `scrapeguard decisions` signs them
-    actor = "account:forger"
-    cli(broker, "decisions", "add", actor, "--action", "block", "--ttl", "2h", "--reason", "r")
-    wait_until(lambda: action_of(worker, actor) == "block", 30)
-    forged = orjson.dumps(
-        {
-            "manual_id": "forged",
-            "actor": actor,
-            "op": "add",
-            "action": "allow",
-            "ttl_s": 315_360_000.0,
-            "reason": "partner",
-            "by": "ops",
-            "ts": time.time(),
-        }
+def _forged(actor: str) -> bytes:
+    """An allow of ten years, not signed: what a writer of the topic without the key can
+    write (a platform service that publishes requests, say)."""
+    body = {"manual_id": "forged", "actor": actor, "op": "add", "action": "allow"}
+    return orjson.dumps(
+        {**body, "ttl_s": 315_360_000.0, "reason": "partner", "by": "ops", "ts": time.time()}
     )
-    rec = dead_letter_of(broker, "e2e-manual-decisions", forged, actor.encode())
-    assert rec["reason"] == "invalid_manual_decision"
-    assert "not signed with this deployment's control key" in rec["detail"]
-    time.sleep(1.0)  # the worker read the record (it dead-lettered it) and kept the block
-    assert action_of(worker, actor) == "block"
 
 
-def test_a_signed_manual_allow_appended_again_later_is_dead_lettered(
-    broker: EmbeddedBroker, worker: WorkerProcess
-) -> None:
-    # (review of this stop) a writer of the topic can copy an operator's signed record and
-    # append it again: an old allow, after the block that replaced it. A record must enter
-    # the topic within control_window_s (600 s) of when it was made
-    actor = "account:replayer"
-    cli(broker, "decisions", "add", actor, "--action", "block", "--ttl", "2h", "--reason", "r")
-    wait_until(lambda: action_of(worker, actor) == "block", 30)
+def _made_an_hour_ago(actor: str) -> bytes:
+    """An operator's signed allow, appended again an hour after it was made."""
     old = ManualDecision(
         "m-old", actor, "add", "allow", 86400.0, "partner", "ops", time.time() - 3600
     )
-    rec = dead_letter_of(
-        broker, "e2e-manual-decisions", old.encode(manual_key(CONTROL_KEY.encode())), actor.encode()
-    )
-    assert rec["reason"] == "invalid_manual_decision" and "appended again" in rec["detail"]
-    time.sleep(1.0)
+    return old.encode(manual_key(CONTROL_KEY.encode()))
+
+
+@pytest.mark.parametrize(
+    ("actor", "record", "why"),
+    [
+        ("account:forger", _forged, "not signed with this deployment's control key"),
+        ("account:replayer", _made_an_hour_ago, "a record appended again"),
+    ],
+)
+def test_a_manual_allow_not_made_by_an_operator_now_is_dead_lettered_and_lifts_nothing(
+    broker: EmbeddedBroker,
+    worker: WorkerProcess,
+    actor: str,
+    record: Callable[[str], bytes],
+    why: str,
+) -> None:
+    # (review of this stop) manual decisions were not signed: a writer of the topic could
+    # allow its own scraper. Now they are signed with a key derived from the control key,
+    # and a record must enter the topic within control_window_s (600 s) of when it was made
+    cli(broker, "decisions", "add", actor, "--action", "block", "--ttl", "2h", "--reason", "r")
+    wait_until(lambda: action_of(worker, actor) == "block", 30)
+    rec = dead_letter_of(broker, "e2e-manual-decisions", record(actor), actor.encode())
+    assert rec["reason"] == "invalid_manual_decision" and why in rec["detail"]
+    time.sleep(1.0)  # the worker read the record (it dead-lettered it) and kept the block
     assert action_of(worker, actor) == "block"

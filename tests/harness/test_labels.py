@@ -67,42 +67,49 @@ def test_yes_and_no_labels_are_read_by_their_column_name(tmp_path: Path) -> None
     assert read_labels(f) == {"a1": "human", "a2": "bot"}
 
 
-def test_a_header_picks_the_id_and_label_of_wider_lines(tmp_path: Path) -> None:
-    f = tmp_path / "sessions.csv"
-    f.write_text(
-        'user_agent,session_id,requests,label\n"Mozilla/5.0 (X11, Linux)",s1,12,human\n'
-        "curl/8.0,s2,300,advanced_bot\n"
-    )
-    assert read_labels(f) == {"s1": "human", "s2": "advanced_bot"}
-    f.write_text("user_agent,session_id,label\ncurl/8.0,s2\n")
-    with pytest.raises(ValueError, match=r":2: expected a line like the header's"):
-        read_labels(f)
-
-
-def test_the_label_column_is_chosen_by_its_name_not_its_place(tmp_path: Path) -> None:
-    # (review of this stop) "type" before "label" was taken for the label: a device type
-    # read as a kind of bot
-    f = tmp_path / "sessions.csv"
-    f.write_text("\ufeffsession_id,type,label\ns1,mobile,human\ns2,desktop,advanced_bot\n")
-    assert read_labels(f) == {"s1": "human", "s2": "advanced_bot"}
-    f.write_text("session_id,kind,is_bot\ns1,mobile,0\n")
-    assert read_labels(f) == {"s1": "human"}
-    f.write_text("session_id,is_human\ns1,2\n")
-    with pytest.raises(ValueError, match=r":2: label '2' under a yes/no column"):
-        read_labels(f)
-
-
-def test_a_first_line_is_a_header_only_when_it_names_both_columns(tmp_path: Path) -> None:
-    # (review of this stop) "account_id" was no id name: labels were keyed by the IP
+@pytest.mark.parametrize(
+    ("text", "labels"),
+    [
+        # a header naming wider lines: its id and label columns are read
+        (
+            'user_agent,session_id,requests,label\n"Mozilla/5.0 (X11, Linux)",s1,12,human\n'
+            "curl/8.0,s2,300,advanced_bot\n",
+            {"s1": "human", "s2": "advanced_bot"},
+        ),
+        # (review of this stop) the label column by its name, not its place: a device
+        # "type" before "label" was read as a kind of bot; a byte-order mark is no name
+        ("\ufeffsession_id,type,label\ns1,mobile,human\n", {"s1": "human"}),
+        ("session_id,kind,is_bot\ns1,mobile,0\n", {"s1": "human"}),
+        # "account_id" was no id name: labels were keyed by the IP
+        ("account_id,ip,label\n42,1.2.3.4,human\n", {"42": "human"}),
+        ("sid,label\ns1,human\n", {"s1": "human"}),  # a label column named beyond doubt
+        # first lines that are data, not headers (type, crawler: kinds of bot)
+        ("a1 type\nb2 human\n", {"a1": "type", "b2": "human"}),
+        ("id crawler\nb2 human\n", {"id": "crawler", "b2": "human"}),
+    ],
+)
+def test_a_header_names_the_id_and_label_columns(
+    tmp_path: Path, text: str, labels: dict[str, str]
+) -> None:
     f = tmp_path / "labels.csv"
-    f.write_text("account_id,ip,label\n42,1.2.3.4,human\n")
-    assert read_labels(f) == {"42": "human"}
-    f.write_text("sid,label\ns1,human\n")  # a label column named beyond doubt
-    assert read_labels(f) == {"s1": "human"}
-    for data in ("a1 type", "id crawler"):  # first lines that are data, not headers
-        f.write_text(f"{data}\nb2 human\n")
-        first, label = data.split()
-        assert read_labels(f) == {first: label, "b2": "human"}
+    f.write_text(text)
+    assert read_labels(f) == labels
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("user_agent,session_id,label\ncurl/8.0,s2\n", r":2: expected a line like the header's"),
+        ("session_id,is_human\ns1,2\n", r":2: label '2' under a yes/no column"),
+    ],
+)
+def test_a_line_that_does_not_fit_its_header_is_an_error(
+    tmp_path: Path, text: str, error: str
+) -> None:
+    f = tmp_path / "labels.csv"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=error):
+        read_labels(f)
 
 
 def test_several_files_are_read_as_one(tmp_path: Path) -> None:
