@@ -31,7 +31,7 @@ COMMANDS = {
     "models": "stream.cli.models_cmd:models",
     "keys": "stream.cli.keys_cmd:keys",
     "simulate": "stream.cli.harness:simulate",
-    "replay": "stream.cli.harness:replay",
+    "replay": "stream.cli.replay_cmd:replay",
     "evaluate": "stream.cli.harness:evaluate_cmd",
     "stress": "stream.cli.stress:stress",
     "chaos": "stream.cli.chaos_cmd:chaos",
