@@ -5,6 +5,7 @@ as request events, keeping event time (:mod:`stream.harness.access_log`,
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -44,7 +45,8 @@ from stream.kafka.topics import ensure_topics
     help="nginx log_format string of $variables; json (one JSON object per line: "
     "nginx's escape=json with its variables' names, Caddy, Traefik, Elastic Common Schema); or "
     "auto: the richest known format (combined, combined with a session id after the "
-    "referrer, a session id without the user field, with an ident, with more fields, "
+    "referrer, a session id without the user field, with an ident, nginx's main, with "
+    "more fields, "
     "common, Apache's vhost_combined, json) that parses (within 2 %) as many of the first "
     "500 lines as any.",
 )
@@ -81,6 +83,14 @@ from stream.kafka.topics import ensure_topics
     help="Take $remote_user as the account. Only for logs whose authentication is verified: "
     "nginx logs the name a client sends even when the login fails.",
 )
+@click.option(
+    "--forwarded-for",
+    is_flag=True,
+    help="Take the client's address from $http_x_forwarded_for (nginx's main format, a JSON "
+    "log's X-Forwarded-For): the last address it names, the one the proxy in front of the "
+    "server saw. Only for a server behind one proxy of your own: a client writes the header "
+    "as it likes, and only the proxy's own entry can be believed.",
+)
 @click.option("--no-publish", is_flag=True, help="Parse and report only.")
 @broker_option
 @friendly_errors
@@ -95,13 +105,15 @@ def replay(
     no_publish: bool,
     broker: str | None,
     trust_remote_user: bool = False,
+    forwarded_for: bool = False,
 ) -> None:
     """Replay access logs (.gz too) as request events, keeping event time.
 
-    Apache/nginx combined logs by default, or any nginx log_format. The actor is the
-    account ($account_id, $user_id; $remote_user only with --trust-remote-user), else
-    the session ($session_id), else the IP. Lines that do not parse are counted and
-    reported by line number.
+    Apache/nginx combined logs by default, or any nginx log_format, or JSON lines. The
+    actor is the account ($account_id, $user_id; $remote_user only with
+    --trust-remote-user), else the session ($session_id), else the IP ($remote_addr; the
+    last X-Forwarded-For address only with --forwarded-for). Lines that do not parse are
+    counted and reported by line number.
 
     Several files, or directories (every file under them), are replayed as one log:
     each file's format is detected on its own (with auto), and their events are merged
@@ -113,8 +125,18 @@ def replay(
         files = log_files(paths)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+
+    def parser(fmt: str, source: str) -> LogParser:
+        return LogParser(
+            fmt,
+            profile_path,
+            source=source,
+            trust_remote_user=trust_remote_user,
+            forwarded_for=forwarded_for,
+        )
+
     replays = [
-        _replay_file(path, source, log_format, profile_path, trust_remote_user)
+        _replay_file(path, source, log_format, parser)
         for path, source in zip(files, source_names(files), strict=True)
     ]
     events = merge_replays(replays)
@@ -145,7 +167,7 @@ def replay(
 
 
 def _replay_file(
-    path: Path, source: str, log_format: str, profile_path: str, trust_remote_user: bool
+    path: Path, source: str, log_format: str, parser: Callable[[str, str], LogParser]
 ) -> Replay:
     """One file parsed (its format detected when ``log_format`` is auto), reported."""
     given = log_format != "auto"
@@ -158,12 +180,10 @@ def _replay_file(
                 f"{path}: log format {found.name} (auto: parses {found.matched} of the first "
                 f"{found.sampled} lines{lacks}; --log-format to choose)"
             )
-        parser = LogParser(
-            log_format, profile_path, source=source, trust_remote_user=trust_remote_user
-        )
+        file_parser = parser(log_format, source)
     except LogFormatError as exc:
         raise click.UsageError(str(exc)) from None
-    replayed = parse_log(path, parser)
+    replayed = parse_log(path, file_parser)
     rep = replayed.report
     click.echo(f"{path}: {rep.lines} lines, {rep.events} events, {rep.bad} unparsable")
     if rep.refused:
@@ -187,6 +207,13 @@ def _replay_file(
             click.echo(f"  e.g. {example}", err=True)
     if given and rep.lines and not rep.events:
         click.echo(f"{path}: {_format_hint(path)}", err=True)
+    if rep.forwarded > rep.events / 2 and not file_parser.forwarded_for:
+        click.echo(
+            f"{path}: {rep.forwarded} of {rep.events} requests name an X-Forwarded-For "
+            "address; behind a proxy every request has the proxy's address, and "
+            "--forwarded-for takes the client's",
+            err=True,
+        )
     return replayed
 
 

@@ -14,6 +14,8 @@ expression. Variables mapped to the request-event contract:
 ``$status``            ``status``
 ``$http_user_agent``   ``user_agent``
 ``$http_referer``      ``referrer`` (``-`` becomes ``""``: the request had none)
+``$http_x_forwarded_for``  ``ip`` with ``forwarded_for`` (``--forwarded-for``): the last
+                       address it names, the one the proxy in front of the server saw
 ``$account_id``, ``$user_id``, ``$session_id``, ``$tenant``, ``$target_profile_id``
                        the field of the same meaning
 =====================  ===========================================================
@@ -71,6 +73,11 @@ KNOWN_FORMATS: dict[str, str] = {
     "combined with an ident": (
         '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
         '"$http_referer" "$http_user_agent"'
+    ),
+    # nginx's stock "main": combined and the X-Forwarded-For header (--forwarded-for)
+    "nginx main": (
+        '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
+        '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
     ),
     "combined with more fields": (
         '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -166,6 +173,13 @@ def _ts(groups: dict[str, str]) -> float:
     return ts
 
 
+def _last_forwarded(header: str) -> str:
+    """The last address of an X-Forwarded-For value (the one the proxy in front of the
+    server saw: the client may write the ones before it), or ""."""
+    last = header.rpartition(",")[2].strip()
+    return "" if last in ("", "-", "unknown") else last
+
+
 def _status(text: str) -> int:
     """An HTTP status written in ASCII digits (``int`` also reads "٣٠٠" and " 200 ")."""
     if not (text.isascii() and text.isdigit()):
@@ -183,6 +197,7 @@ class ParseReport:
     # events written that the worker will refuse (dead-letter), by reason: status 000, an
     # address that is a host name, a time out of its range
     refused: Counter[str] = field(default_factory=Counter)
+    forwarded: int = 0  # events whose line names an X-Forwarded-For address
 
     @property
     def bad(self) -> int:
@@ -196,12 +211,14 @@ class LogParser:
         profile_path: str = DEFAULT_PROFILE_PATH,
         source: str = "log",
         trust_remote_user: bool = False,
+        forwarded_for: bool = False,
     ) -> None:
         self.fields: Callable[[str], dict[str, str] | None] = (
             json_fields if fmt == JSON else self._match
         )
         self.pattern = None if fmt == JSON else compile_format(fmt)
         self.trust_remote_user = trust_remote_user
+        self.forwarded_for = forwarded_for
         try:
             self.profile = re.compile(profile_path)
         except re.error as exc:
@@ -255,6 +272,11 @@ class LogParser:
         }
         if "http_referer" in g:
             event["referrer"] = "" if g["http_referer"] in ("", "-") else g["http_referer"]
+        forwarded = _last_forwarded(g.get("http_x_forwarded_for", ""))
+        if forwarded:
+            self.report.forwarded += 1
+            if self.forwarded_for:
+                event["ip"] = forwarded
         for var, name in _ID_VARS.items():
             value = g.get(var)
             if value and value != "-":

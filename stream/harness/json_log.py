@@ -3,17 +3,20 @@
 One JSON object per line, read by the server that wrote it — each field at the place that
 server puts it, never from anywhere else in the line: a request's headers are the
 client's to write, so a header named ``Remote-Addr`` or ``Account-Id`` must not become the
-address or the account. Headers are read for the user agent and the referrer only.
+address or the account. Headers are read for the user agent, the referrer and
+X-Forwarded-For only (the last taken for the address only with ``--forwarded-for``).
 
 ===========  ===========================================================================
 a line of    is read as (the first that is there)
 ===========  ===========================================================================
 Caddy        its ``request`` object: time ``ts``; address ``request.client_ip``,
              ``request.remote_ip``; ``request.method``, ``request.uri``; ``status``;
-             headers ``request.headers.User-Agent``, ``…Referer``; account ``user_id``
+             headers ``request.headers.User-Agent``, ``…Referer``,
+             ``…X-Forwarded-For``; account ``user_id``
 Traefik      (``ClientHost``, ``RequestMethod`` or ``DownstreamStatus`` at the top) time
              ``StartUTC``, ``time``; ``ClientHost``, ``RequestMethod``, ``RequestPath``,
-             ``DownstreamStatus``; headers ``request_User-Agent``, ``request_Referer``
+             ``DownstreamStatus``; headers ``request_User-Agent``, ``request_Referer``,
+             ``request_X-Forwarded-For``
 ECS          (Elastic Common Schema: an ``http`` or ``url`` object) ``@timestamp``;
              ``client.ip``, ``source.ip``; ``http.request.method``; ``url.original``,
              ``url.path``; ``http.response.status_code``; ``user_agent.original``;
@@ -24,8 +27,9 @@ any other    top-level keys named as nginx's variables (nginx's ``escape=json``)
              (``client_ip``, ``remote_ip``, ``ip``), ``request`` or ``request_method`` and
              ``request_uri`` (``uri``, ``path``), ``status``, ``http_referer``
              (``http_referrer``, ``referer``, ``referrer``), ``http_user_agent``
-             (``user_agent``), and the ids of the request contract (``session_id``,
-             ``account_id``, ``user_id``, ``tenant``, ``target_profile_id``)
+             (``user_agent``), ``http_x_forwarded_for``, and the ids of the request
+             contract (``session_id``, ``account_id``, ``user_id``, ``tenant``,
+             ``target_profile_id``)
 ===========  ===========================================================================
 
 Never ``request_time`` (nginx's duration of a request, not its time). A time is epoch
@@ -52,6 +56,7 @@ CADDY: Final[dict[str, tuple[Path, ...]]] = {
     "status": (("status",),),
     "http_user_agent": (("request", "headers", "User-Agent"),),
     "http_referer": (("request", "headers", "Referer"),),
+    "http_x_forwarded_for": (("request", "headers", "X-Forwarded-For"),),
     "user_id": (("user_id",),),
 }
 TRAEFIK: Final[dict[str, tuple[Path, ...]]] = {
@@ -62,6 +67,7 @@ TRAEFIK: Final[dict[str, tuple[Path, ...]]] = {
     "status": (("DownstreamStatus",),),
     "http_user_agent": (("request_User-Agent",),),
     "http_referer": (("request_Referer",),),
+    "http_x_forwarded_for": (("request_X-Forwarded-For",),),
 }
 ECS: Final[dict[str, tuple[Path, ...]]] = {
     "time": (("@timestamp",),),
@@ -82,6 +88,7 @@ FLAT: Final[dict[str, tuple[str, ...]]] = {
     "status": ("status",),
     "http_referer": ("http_referer", "http_referrer", "referer", "referrer"),
     "http_user_agent": ("http_user_agent", "user_agent"),
+    "http_x_forwarded_for": ("http_x_forwarded_for", "x_forwarded_for"),
     "session_id": ("session_id",),
     "account_id": ("account_id",),
     "user_id": ("user_id",),

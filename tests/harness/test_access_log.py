@@ -235,7 +235,7 @@ def test_nginx_main_format_with_user_agents_without_spaces_keeps_them(tmp_path: 
     # forwarded-for "-" as the user agent; every curl client became one actor
     line = LINE.replace('"Mozilla/5.0 (X11; Linux x86_64)"', '"curl/8.4.0" "-"')
     found = detect_format(_write(tmp_path, [line] * 3))
-    assert found.name == "combined with more fields"
+    assert found.name == "nginx main"
     ev = LogParser(found.fmt).parse_line(line, 1)
     assert ev is not None and ev["user_agent"] == "curl/8.4.0" and "session_id" not in ev
 
@@ -352,3 +352,19 @@ def test_a_request_line_with_odd_spaces_keeps_its_whole_target(
 def test_a_request_line_without_a_target_is_unparsable(request_line: str) -> None:
     line = LINE.replace("GET /profiles/4242?tab=about HTTP/1.1", request_line)
     assert LogParser().parse_line(line, 1) is None
+
+
+def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for_when_asked() -> None:
+    # nginx's main format behind a load balancer: every $remote_addr is the balancer's,
+    # so every logged-out request was one actor. The last address of the header is the
+    # one the balancer saw; the ones before it are the client's to write
+    line = LINE.replace("203.0.113.9", "10.0.0.5") + ' "198.51.100.66, 203.0.113.44"'
+    plain = LogParser(KNOWN_FORMATS["nginx main"])
+    ev = plain.parse_line(line, 1)
+    assert ev is not None and ev["ip"] == "10.0.0.5" and plain.report.forwarded == 1
+    asked = LogParser(KNOWN_FORMATS["nginx main"], forwarded_for=True).parse_line(line, 1)
+    assert asked is not None and asked["ip"] == "203.0.113.44"
+    # no header on the line: the server's own view stands
+    none = LogParser(KNOWN_FORMATS["nginx main"], forwarded_for=True)
+    ev = none.parse_line(LINE + ' "-"', 1)
+    assert ev is not None and ev["ip"] == "203.0.113.9" and none.report.forwarded == 0

@@ -219,3 +219,13 @@ def test_auto_detects_json_lines(tmp_path: Path) -> None:
     log.write_text("".join(orjson.dumps(d).decode() + "\n" for d in (NGINX, CADDY, TRAEFIK)))
     found = detect_format(log)
     assert (found.name, found.matched, found.sampled, found.lacks) == ("json", 3, 3, [])
+
+
+def test_x_forwarded_for_gives_the_address_only_when_asked() -> None:
+    headers = {"User-Agent": ["curl/8.0"], "X-Forwarded-For": ["6.6.6.6, 203.0.113.50"]}
+    caddy = {**CADDY, "request": {**CADDY["request"], "headers": headers}}  # type: ignore[dict-item]
+    line = orjson.dumps(caddy).decode()
+    plain = LogParser("json").parse_line(line, 1)
+    assert plain is not None and plain["ip"] == "203.0.113.10"
+    asked = LogParser("json", forwarded_for=True).parse_line(line, 1)
+    assert asked is not None and asked["ip"] == "203.0.113.50"

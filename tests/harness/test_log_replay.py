@@ -220,3 +220,22 @@ def test_a_format_given_that_parses_nothing_fails_with_a_hint(tmp_path: Path) ->
     auto = CliRunner().invoke(main, ["replay", str(log), "--no-publish"])
     assert auto.exit_code == 0, auto.output
     assert "3 lines, 3 events, 0 unparsable" in auto.output
+
+
+def test_replay_says_when_the_addresses_are_a_proxys(tmp_path: Path) -> None:
+    lines = [
+        COMBINED.format(n=1, t=stamp(i), path="/").replace("198.51.100.1", "10.0.0.5")
+        + f' "203.0.113.{i}"'
+        for i in range(10)
+    ]
+    log = write(tmp_path / "access.log", lines)
+    out = tmp_path / "events.jsonl"
+    plain = CliRunner().invoke(main, ["replay", str(log), "--no-publish", "--events-out", str(out)])
+    assert plain.exit_code == 0, plain.output
+    assert "log format nginx main" in plain.output
+    assert "10 of 10 requests name an X-Forwarded-For address" in plain.output
+    assert {orjson.loads(x)["ip"] for x in out.read_bytes().splitlines()} == {"10.0.0.5"}
+    args = ["replay", str(log), "--no-publish", "--forwarded-for", "--events-out", str(out)]
+    asked = CliRunner().invoke(main, args)
+    assert asked.exit_code == 0 and "X-Forwarded-For" not in asked.output
+    assert len({orjson.loads(x)["ip"] for x in out.read_bytes().splitlines()}) == 10
