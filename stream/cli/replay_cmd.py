@@ -11,12 +11,9 @@ from pathlib import Path
 import click
 
 from stream.cli.common import broker_option, build_settings, friendly_errors
-from stream.harness.access_log import (
-    DEFAULT_PROFILE_PATH,
-    LogFormatError,
-    LogParser,
-    detect_format,
-)
+from stream.harness.access_log import DEFAULT_PROFILE_PATH, JSON, LogFormatError, LogParser
+from stream.harness.forwarded_for import parse_proxies
+from stream.harness.log_formats import detect_format
 from stream.harness.log_replay import (
     Replay,
     crawler_labels,
@@ -85,11 +82,13 @@ from stream.kafka.topics import ensure_topics
 )
 @click.option(
     "--forwarded-for",
-    is_flag=True,
-    help="Take the client's address from $http_x_forwarded_for (nginx's main format, a JSON "
-    "log's X-Forwarded-For): the last address it names, the one the proxy in front of the "
-    "server saw. Only for a server behind one proxy of your own: a client writes the header "
-    "as it likes, and only the proxy's own entry can be believed.",
+    "proxies",
+    default=None,
+    metavar="CIDR[,CIDR]",
+    help="Your proxies (load balancers) in front of the server: for a request from one of "
+    "them, the client's address is the last entry of $http_x_forwarded_for (nginx's main "
+    "format, a JSON log's X-Forwarded-For), the one the proxy saw. Requests from other "
+    "addresses keep $remote_addr: a client writes the header as it likes.",
 )
 @click.option("--no-publish", is_flag=True, help="Parse and report only.")
 @broker_option
@@ -105,14 +104,15 @@ def replay(
     no_publish: bool,
     broker: str | None,
     trust_remote_user: bool = False,
-    forwarded_for: bool = False,
+    proxies: str | None = None,
 ) -> None:
     """Replay access logs (.gz too) as request events, keeping event time.
 
     Apache/nginx combined logs by default, or any nginx log_format, or JSON lines. The
     actor is the account ($account_id, $user_id; $remote_user only with
     --trust-remote-user), else the session ($session_id), else the IP ($remote_addr; the
-    last X-Forwarded-For address only with --forwarded-for). Lines that do not parse are
+    last X-Forwarded-For address of a request from a proxy named with --forwarded-for).
+    Lines that do not parse are
     counted and reported by line number.
 
     Several files, or directories (every file under them), are replayed as one log:
@@ -121,6 +121,10 @@ def replay(
     """
     if speed is not None and (max_speed or speed <= 0):
         raise click.UsageError("use either --speed X (X > 0) or --max-speed")
+    try:
+        forwarded_for = parse_proxies(proxies) if proxies is not None else ()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--forwarded-for") from None
     try:
         files = log_files(paths)
     except ValueError as exc:
@@ -211,7 +215,16 @@ def _replay_file(
         click.echo(
             f"{path}: {rep.forwarded} of {rep.events} requests name an X-Forwarded-For "
             "address; behind a proxy every request has the proxy's address, and "
-            "--forwarded-for takes the client's",
+            "--forwarded-for PROXY_CIDR takes the client's",
+            err=True,
+        )
+    if (
+        file_parser.forwarded_for
+        and log_format not in (JSON,)
+        and ("$http_x_forwarded_for" not in log_format)
+    ):
+        click.echo(
+            f"{path}: --forwarded-for, but this format logs no $http_x_forwarded_for",
             err=True,
         )
     return replayed

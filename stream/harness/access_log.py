@@ -14,8 +14,9 @@ expression. Variables mapped to the request-event contract:
 ``$status``            ``status``
 ``$http_user_agent``   ``user_agent``
 ``$http_referer``      ``referrer`` (``-`` becomes ``""``: the request had none)
-``$http_x_forwarded_for``  ``ip`` with ``forwarded_for`` (``--forwarded-for``): the last
-                       address it names, the one the proxy in front of the server saw
+``$http_x_forwarded_for``  ``ip`` for a request from a proxy in ``forwarded_for``
+                       (``--forwarded-for CIDR``): the last address it names
+                       (:mod:`stream.harness.forwarded_for`)
 ``$account_id``, ``$user_id``, ``$session_id``, ``$tenant``, ``$target_profile_id``
                        the field of the same meaning
 =====================  ===========================================================
@@ -48,6 +49,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from stream.core.validation import Invalid, validate_doc
+from stream.harness.forwarded_for import Network, forwarded_address, through
 from stream.harness.json_log import json_fields
 from stream.harness.terminal_text import shown
 
@@ -56,44 +58,6 @@ COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
     '"$http_referer" "$http_user_agent"'
 )
-# what ``--log-format auto`` tries, in this order (the most lines of a sample win; a tie
-# goes to the earlier): the variants seen in public web-log datasets
-KNOWN_FORMATS: dict[str, str] = {
-    "combined": COMBINED,
-    "combined with a session id": (
-        '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
-        '"$http_referer" $session_id "$http_user_agent"'
-    ),
-    # Apache's "%h %l [%t] \"%r\" %>s %b \"%{Referer}i\" <session> \"%{User-Agent}i\"": no
-    # %u field, as in a public web-bot dataset whose addresses are all "-"
-    "session id, without a remote user": (
-        '$remote_addr $ident [$time_local] "$request" $status $body_bytes_sent '
-        '"$http_referer" $session_id "$http_user_agent"'
-    ),
-    "combined with an ident": (
-        '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
-        '"$http_referer" "$http_user_agent"'
-    ),
-    # nginx's stock "main": combined and the X-Forwarded-For header (--forwarded-for)
-    "nginx main": (
-        '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
-        '"$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
-    ),
-    "combined with more fields": (
-        '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent '
-        '"$http_referer" "$http_user_agent" $extra'
-    ),
-    "common": '$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent',
-    # Apache's vhost_combined ("%v:%p %h %l %u %t ..."), Debian's other_vhosts_access.log:
-    # the server's name and port before the client's address
-    "vhost combined": (
-        '$server_name:$server_port $remote_addr $ident $remote_user [$time_local] "$request" '
-        '$status $body_bytes_sent "$http_referer" "$http_user_agent"'
-    ),
-    # one JSON object per line (nginx's escape=json, Caddy, Traefik): stream.harness.json_log
-    "json": JSON,
-}
-DETECT_SAMPLE_LINES = 500
 DEFAULT_PROFILE_PATH = r"^/(?:profiles?|users?|people|members|u|in)/(?P<id>[^/?#]+)"
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -173,13 +137,6 @@ def _ts(groups: dict[str, str]) -> float:
     return ts
 
 
-def _last_forwarded(header: str) -> str:
-    """The last address of an X-Forwarded-For value (the one the proxy in front of the
-    server saw: the client may write the ones before it), or ""."""
-    last = header.rpartition(",")[2].strip()
-    return "" if last in ("", "-", "unknown") else last
-
-
 def _status(text: str) -> int:
     """An HTTP status written in ASCII digits (``int`` also reads "٣٠٠" and " 200 ")."""
     if not (text.isascii() and text.isdigit()):
@@ -211,14 +168,14 @@ class LogParser:
         profile_path: str = DEFAULT_PROFILE_PATH,
         source: str = "log",
         trust_remote_user: bool = False,
-        forwarded_for: bool = False,
+        forwarded_for: tuple[Network, ...] = (),
     ) -> None:
         self.fields: Callable[[str], dict[str, str] | None] = (
             json_fields if fmt == JSON else self._match
         )
         self.pattern = None if fmt == JSON else compile_format(fmt)
         self.trust_remote_user = trust_remote_user
-        self.forwarded_for = forwarded_for
+        self.forwarded_for = forwarded_for  # the proxies whose X-Forwarded-For counts
         try:
             self.profile = re.compile(profile_path)
         except re.error as exc:
@@ -272,10 +229,10 @@ class LogParser:
         }
         if "http_referer" in g:
             event["referrer"] = "" if g["http_referer"] in ("", "-") else g["http_referer"]
-        forwarded = _last_forwarded(g.get("http_x_forwarded_for", ""))
+        forwarded = forwarded_address(g.get("http_x_forwarded_for", ""))
         if forwarded:
             self.report.forwarded += 1
-            if self.forwarded_for:
+            if through(event["ip"], self.forwarded_for):
                 event["ip"] = forwarded
         for var, name in _ID_VARS.items():
             value = g.get(var)
@@ -334,57 +291,6 @@ def numbered_lines(stream: IO[str], stopped: Callable[[str], None]) -> Iterator[
         line = raw.rstrip("\r\n")
         if line:
             yield lineno, line
-
-
-@dataclass(frozen=True)
-class Detected:
-    name: str
-    fmt: str
-    matched: int  # lines of the sample the format parses
-    sampled: int
-
-    @property
-    def lacks(self) -> list[str]:
-        """What request events from this format go without (a JSON log names its fields
-        line by line: nothing known)."""
-        if self.fmt == JSON:
-            return []
-        return [
-            what
-            for var, what in (("http_user_agent", "user agent"), ("http_referer", "referrer"))
-            if f"${var}" not in self.fmt
-        ]
-
-
-def detect_format(path: Path, sample_lines: int = DETECT_SAMPLE_LINES) -> Detected:
-    """The richest known format (:data:`KNOWN_FORMATS`) that parses (within 2 %) as many
-    of the first ``sample_lines`` lines of ``path`` as any; LogFormatError when none
-    parses any."""
-    sample: list[str] = []
-    with open_log(path) as fh:
-        for _, line in numbered_lines(fh, lambda error: None):  # the replay reports it
-            sample.append(line)
-            if len(sample) >= sample_lines:
-                break
-    if not sample:  # an empty file (as logrotate leaves one): nothing to replay in it
-        return Detected("combined", COMBINED, 0, 0)
-    counts: list[Detected] = []
-    for name, fmt in KNOWN_FORMATS.items():
-        parser = LogParser(fmt)
-        n = sum(parser.parse_line(line, i) is not None for i, line in enumerate(sample, 1))
-        counts.append(Detected(name, fmt, n, len(sample)))
-    most = max(d.matched for d in counts)
-    # the formats run from the richest to the poorest, and a poorer one (common) also
-    # parses the lines of the richer ones: the first within 2 % of the best wins, so one
-    # odd line does not cost a whole file its user agents and referrers
-    best = next((d for d in counts if d.matched and d.matched >= 0.98 * most), None)
-    if best is None:
-        first = shown(sample[0], 120)
-        raise LogFormatError(
-            f"{path}: no known log format parses its lines (tried {', '.join(KNOWN_FORMATS)}); "
-            f"give --log-format with the nginx log_format of the file. First line: {first}"
-        )
-    return best
 
 
 def open_log(path: Path) -> IO[str]:

@@ -4,7 +4,8 @@ One JSON object per line, read by the server that wrote it — each field at the
 server puts it, never from anywhere else in the line: a request's headers are the
 client's to write, so a header named ``Remote-Addr`` or ``Account-Id`` must not become the
 address or the account. Headers are read for the user agent, the referrer and
-X-Forwarded-For only (the last taken for the address only with ``--forwarded-for``).
+X-Forwarded-For only (its last entry taken for the address only for a request from a
+proxy named with ``--forwarded-for``).
 
 ===========  ===========================================================================
 a line of    is read as (the first that is there)
@@ -100,13 +101,17 @@ SCALES: Final = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
 
 
 def _at(doc: dict[str, Any], path: Path) -> Any:
-    """The value at ``path`` (a header's list of values: its first), or None."""
+    """The value at ``path``, or None. A header's several lines are its list: joined
+    with commas for X-Forwarded-For, as HTTP joins them (a proxy that adds a line of its
+    own after the client's writes the last entry), else its first."""
     node: Any = doc
     for key in path:
         if not isinstance(node, dict):
             return None
         node = node.get(key)
     if isinstance(node, list):
+        if path[-1] == "X-Forwarded-For":
+            return ", ".join(v for v in node if isinstance(v, str)) or None
         node = node[0] if node else None
     return node
 

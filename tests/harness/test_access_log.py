@@ -4,14 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from stream.harness.access_log import (
-    KNOWN_FORMATS,
-    LogFormatError,
-    LogParser,
-    compile_format,
-    detect_format,
-    open_log,
-)
+from stream.harness.access_log import LogFormatError, LogParser, compile_format, open_log
+from stream.harness.forwarded_for import forwarded_address, parse_proxies
+from stream.harness.log_formats import KNOWN_FORMATS, detect_format
 
 REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
 
@@ -362,9 +357,49 @@ def test_behind_a_proxy_the_client_address_comes_from_x_forwarded_for_when_asked
     plain = LogParser(KNOWN_FORMATS["nginx main"])
     ev = plain.parse_line(line, 1)
     assert ev is not None and ev["ip"] == "10.0.0.5" and plain.report.forwarded == 1
-    asked = LogParser(KNOWN_FORMATS["nginx main"], forwarded_for=True).parse_line(line, 1)
+    proxies = parse_proxies("10.0.0.0/8")
+    asked = LogParser(KNOWN_FORMATS["nginx main"], forwarded_for=proxies).parse_line(line, 1)
     assert asked is not None and asked["ip"] == "203.0.113.44"
-    # no header on the line: the server's own view stands
-    none = LogParser(KNOWN_FORMATS["nginx main"], forwarded_for=True)
-    ev = none.parse_line(LINE + ' "-"', 1)
-    assert ev is not None and ev["ip"] == "203.0.113.9" and none.report.forwarded == 0
+    # (review of this stop) a request that reached the server directly names any
+    # address it likes: only a request from a proxy named is taken at its header's word
+    direct = LINE + ' "198.51.100.66"'
+    ev = LogParser(KNOWN_FORMATS["nginx main"], forwarded_for=proxies).parse_line(direct, 1)
+    assert ev is not None and ev["ip"] == "203.0.113.9"
+    none = LogParser(KNOWN_FORMATS["nginx main"], forwarded_for=proxies)
+    ev = none.parse_line(LINE.replace("203.0.113.9", "10.0.0.5") + ' "-"', 1)
+    assert ev is not None and ev["ip"] == "10.0.0.5" and none.report.forwarded == 0
+
+
+@pytest.mark.parametrize(
+    ("header", "address"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("6.6.6.6, 203.0.113.9", "203.0.113.9"),
+        ("203.0.113.9:5678", "203.0.113.9"),  # Azure's gateway adds the port
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("2001:DB8::1", "2001:db8::1"),
+        ("203.0.113.9,", None),  # a trailing comma: the last entry is empty
+        ("unknown", None),
+        ("_hidden", None),
+        ("www.example.com", None),
+        ("01.2.3.4", None),
+        ("-", None),
+    ],
+)
+def test_the_last_x_forwarded_for_entry_is_an_address_or_nothing(
+    header: str, address: str | None
+) -> None:
+    assert forwarded_address(header) == address
+
+
+def test_a_quoted_host_after_the_user_agent_is_not_taken_for_x_forwarded_for(
+    tmp_path: Path,
+) -> None:
+    # (review of this stop) nginx's main format took combined + "$host" (or $gzip_ratio):
+    # the host was then an X-Forwarded-For the hint advised to believe
+    line = LINE + ' "www.example.com"'
+    found = detect_format(_write(tmp_path, [line] * 50))
+    assert found.name == "combined with more fields"
+    assert detect_format(_write(tmp_path, [LINE + ' "203.0.113.1, 10.0.0.9"'] * 50)).name == (
+        "nginx main"
+    )

@@ -21,7 +21,8 @@ import pytest
 
 from models import REGISTRY
 from stream.core.policy_loader import load_policy
-from stream.harness.access_log import LogParser, detect_format
+from stream.harness.access_log import LogParser
+from stream.harness.log_formats import detect_format
 from stream.harness.log_replay import parse_log
 from stream.harness.offline import OfflineResult, OfflineRun
 from stream.harness.ranking import roc_auc

@@ -10,7 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from stream.cli import main
-from stream.harness.access_log import KNOWN_FORMATS, LogParser
+from stream.harness.access_log import LogParser
+from stream.harness.log_formats import KNOWN_FORMATS
 from stream.harness.log_replay import (
     Replay,
     log_files,
@@ -235,7 +236,9 @@ def test_replay_says_when_the_addresses_are_a_proxys(tmp_path: Path) -> None:
     assert "log format nginx main" in plain.output
     assert "10 of 10 requests name an X-Forwarded-For address" in plain.output
     assert {orjson.loads(x)["ip"] for x in out.read_bytes().splitlines()} == {"10.0.0.5"}
-    args = ["replay", str(log), "--no-publish", "--forwarded-for", "--events-out", str(out)]
-    asked = CliRunner().invoke(main, args)
+    args = ["replay", str(log), "--no-publish", "--events-out", str(out), "--forwarded-for"]
+    asked = CliRunner().invoke(main, [*args, "10.0.0.0/8"])
     assert asked.exit_code == 0 and "X-Forwarded-For" not in asked.output
     assert len({orjson.loads(x)["ip"] for x in out.read_bytes().splitlines()}) == 10
+    bad = CliRunner().invoke(main, [*args, "10.0.0.0/33"])
+    assert bad.exit_code == 2 and "'10.0.0.0/33' is no address or network" in bad.output
