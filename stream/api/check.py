@@ -22,10 +22,8 @@ whatever the key (bouncer keys are read with them). Then a wrong or missing key 
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import time
-from functools import lru_cache
 from typing import Any
 
 import faust
@@ -35,7 +33,7 @@ from faust.web import Request, Response, View
 from stream.api.auth import enforcement_caller
 from stream.api.query import WorkerQuery
 from stream.core.actions import Action
-from stream.core.actor_ref import normalise_ip, normalise_network
+from stream.core.client_address import TrustedProxies, valid_address
 from stream.core.decision_index import Entry
 from stream.settings import Settings
 
@@ -44,44 +42,22 @@ MAX_ID_CHARS = 512
 
 
 class ClientAddress:
-    """The client's address from the peer and the configured headers."""
+    """The client's address from the peer and the configured headers, the first of them
+    a request carries (:class:`~stream.core.client_address.TrustedProxies`)."""
 
     def __init__(self, trusted: list[str], headers: list[str]) -> None:
-        # an IPv4-mapped range as its IPv4 range, as peers and hops are read
-        self.nets = [normalise_network(n) for n in trusted]
+        self.proxies = TrustedProxies(trusted)
         self.headers = list(headers)
-        self.trusted = lru_cache(maxsize=4096)(self._trusted)
-
-    def _trusted(self, addr: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(normalise_ip(addr.strip("[]")))  # mapped: its IPv4
-        except ValueError:
-            return False
-        return any(ip in net for net in self.nets)
 
     def of(self, peer: str | None, headers: Any) -> str | None:
-        if peer is None or not self.trusted(peer):
-            return _valid(peer)
+        if peer is None or not self.proxies.vouches(peer):
+            return valid_address(peer)
         for name in self.headers:
             # every line of the header: a proxy may add its own after the client's
             value = ",".join(headers.getall(name, ()))
-            if not value:
-                continue
-            hops = [h.strip() for h in value.split(",") if h.strip()]
-            for hop in reversed(hops):
-                if not self.trusted(hop):
-                    return _valid(hop)  # the nearest address no trusted proxy vouches for
-            return _valid(hops[0]) if hops else None
-        return _valid(peer)
-
-
-def _valid(addr: str | None) -> str | None:
-    if not addr:
-        return None
-    try:
-        return normalise_ip(addr.strip("[]"))
-    except ValueError:
-        return None
+            if value:
+                return self.proxies.client(peer, value)
+        return valid_address(peer)
 
 
 def _ident(headers: Any, name: str) -> str | None:

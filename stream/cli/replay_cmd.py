@@ -11,8 +11,8 @@ from pathlib import Path
 import click
 
 from stream.cli.common import broker_option, build_settings, friendly_errors
+from stream.core.client_address import TrustedProxies
 from stream.harness.access_log import DEFAULT_PROFILE_PATH, JSON, LogFormatError, LogParser
-from stream.harness.forwarded_for import parse_proxies
 from stream.harness.log_formats import detect_format
 from stream.harness.log_replay import (
     Replay,
@@ -86,9 +86,10 @@ from stream.kafka.topics import ensure_topics
     default=None,
     metavar="CIDR[,CIDR]",
     help="Your proxies (load balancers) in front of the server: for a request from one of "
-    "them, the client's address is the last entry of $http_x_forwarded_for (nginx's main "
-    "format, a JSON log's X-Forwarded-For), the one the proxy saw. Requests from other "
-    "addresses keep $remote_addr: a client writes the header as it likes.",
+    "them, the client's address is the nearest entry of $http_x_forwarded_for (nginx's main "
+    "format, a JSON log's X-Forwarded-For) none of them vouches for, read right to left as "
+    "/check reads it. Requests from other addresses keep $remote_addr: a client writes the "
+    "header as it likes.",
 )
 @click.option("--no-publish", is_flag=True, help="Parse and report only.")
 @broker_option
@@ -111,7 +112,7 @@ def replay(
     Apache/nginx combined logs by default, or any nginx log_format, or JSON lines. The
     actor is the account ($account_id, $user_id; $remote_user only with
     --trust-remote-user), else the session ($session_id), else the IP ($remote_addr; the
-    last X-Forwarded-For address of a request from a proxy named with --forwarded-for).
+    client X-Forwarded-For names, for a request from a proxy named with --forwarded-for).
     Lines that do not parse are
     counted and reported by line number.
 
@@ -122,7 +123,9 @@ def replay(
     if speed is not None and (max_speed or speed <= 0):
         raise click.UsageError("use either --speed X (X > 0) or --max-speed")
     try:
-        forwarded_for = parse_proxies(proxies) if proxies is not None else ()
+        forwarded_for = (
+            None if proxies is None else TrustedProxies(p.strip() for p in proxies.split(","))
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--forwarded-for") from None
     try:

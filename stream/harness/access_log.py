@@ -15,8 +15,8 @@ expression. Variables mapped to the request-event contract:
 ``$http_user_agent``   ``user_agent``
 ``$http_referer``      ``referrer`` (``-`` becomes ``""``: the request had none)
 ``$http_x_forwarded_for``  ``ip`` for a request from a proxy in ``forwarded_for``
-                       (``--forwarded-for CIDR``): the last address it names
-                       (:mod:`stream.harness.forwarded_for`)
+                       (``--forwarded-for CIDR``): the client it names, read as
+                       ``/check`` reads it (:mod:`stream.core.client_address`)
 ``$account_id``, ``$user_id``, ``$session_id``, ``$tenant``, ``$target_profile_id``
                        the field of the same meaning
 =====================  ===========================================================
@@ -48,8 +48,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from stream.core.client_address import TrustedProxies, valid_address
 from stream.core.validation import Invalid, validate_doc
-from stream.harness.forwarded_for import Network, forwarded_address, through
 from stream.harness.json_log import json_fields
 from stream.harness.terminal_text import shown
 
@@ -168,7 +168,7 @@ class LogParser:
         profile_path: str = DEFAULT_PROFILE_PATH,
         source: str = "log",
         trust_remote_user: bool = False,
-        forwarded_for: tuple[Network, ...] = (),
+        forwarded_for: TrustedProxies | None = None,
     ) -> None:
         self.fields: Callable[[str], dict[str, str] | None] = (
             json_fields if fmt == JSON else self._match
@@ -229,11 +229,12 @@ class LogParser:
         }
         if "http_referer" in g:
             event["referrer"] = "" if g["http_referer"] in ("", "-") else g["http_referer"]
-        forwarded = forwarded_address(g.get("http_x_forwarded_for", ""))
-        if forwarded:
+        forwarded = g.get("http_x_forwarded_for", "")
+        if valid_address(forwarded.rpartition(",")[2]):
             self.report.forwarded += 1
-            if through(event["ip"], self.forwarded_for):
-                event["ip"] = forwarded
+            if self.forwarded_for is not None:
+                # a hop that names no address ("unknown"): the server's own view stands
+                event["ip"] = self.forwarded_for.client(event["ip"], forwarded) or event["ip"]
         for var, name in _ID_VARS.items():
             value = g.get(var)
             if value and value != "-":

@@ -4,8 +4,8 @@ One JSON object per line, read by the server that wrote it — each field at the
 server puts it, never from anywhere else in the line: a request's headers are the
 client's to write, so a header named ``Remote-Addr`` or ``Account-Id`` must not become the
 address or the account. Headers are read for the user agent, the referrer and
-X-Forwarded-For only (its last entry taken for the address only for a request from a
-proxy named with ``--forwarded-for``).
+X-Forwarded-For only (the client it names taken for the address only for a request
+from a proxy named with ``--forwarded-for``: :mod:`stream.core.client_address`).
 
 ===========  ===========================================================================
 a line of    is read as (the first that is there)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from stream.core.client_address import valid_address
 from stream.harness.access_log import (
     COMBINED,
     JSON,
@@ -14,7 +15,6 @@ from stream.harness.access_log import (
     numbered_lines,
     open_log,
 )
-from stream.harness.forwarded_for import looks_forwarded
 from stream.harness.terminal_text import shown
 
 # what ``--log-format auto`` tries, in this order (the most lines of a sample win; a tie
@@ -75,6 +75,15 @@ class Detected:
             for var, what in (("http_user_agent", "user agent"), ("http_referer", "referrer"))
             if f"${var}" not in self.fmt
         ]
+
+
+def looks_forwarded(header: str) -> bool:
+    """Whether a logged field reads as X-Forwarded-For: empty, ``-``, or addresses
+    (``unknown`` or obfuscated ``_x`` ones among them) — not a host name, nor a time."""
+    if header.strip() in ("", "-"):
+        return True
+    entries = [e.strip() for e in header.split(",")]
+    return all(valid_address(e) or e.lower() == "unknown" or e.startswith("_") for e in entries)
 
 
 def _fits(parser: LogParser, line: str) -> bool:

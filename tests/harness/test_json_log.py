@@ -7,8 +7,8 @@ from typing import Any
 import orjson
 import pytest
 
+from stream.core.client_address import TrustedProxies
 from stream.harness.access_log import LogParser
-from stream.harness.forwarded_for import parse_proxies
 from stream.harness.json_log import json_fields
 from stream.harness.log_formats import detect_format
 
@@ -231,5 +231,5 @@ def test_x_forwarded_for_gives_the_address_only_when_asked() -> None:
     line = orjson.dumps(caddy).decode()
     plain = LogParser("json").parse_line(line, 1)
     assert plain is not None and plain["ip"] == "203.0.113.10"
-    asked = LogParser("json", forwarded_for=parse_proxies("203.0.113.0/24")).parse_line(line, 1)
+    asked = LogParser("json", forwarded_for=TrustedProxies(["203.0.113.10/32"])).parse_line(line, 1)
     assert asked is not None and asked["ip"] == "203.0.113.50"
