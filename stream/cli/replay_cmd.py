@@ -4,6 +4,7 @@ as request events, keeping event time (:mod:`stream.harness.access_log`,
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,6 +120,8 @@ def replay(
     Several files, or directories (every file under them), are replayed as one log:
     each file's format is detected on its own (with auto), and their events are merged
     in event time — a dataset's humans/ and bots/ logs, or a server's rotated files.
+    Memory stays bounded whatever the size: each file is sorted in runs spilled to a
+    temporary directory ($TMPDIR), merged as they are sent.
     """
     if speed is not None and (max_speed or speed <= 0):
         raise click.UsageError("use either --speed X (X > 0) or --max-speed")
@@ -142,20 +145,37 @@ def replay(
             forwarded_for=forwarded_for,
         )
 
-    replays = [
-        _replay_file(path, source, log_format, parser)
-        for path, source in zip(files, source_names(files), strict=True)
-    ]
-    events = merge_replays(replays)
-    if len(files) > 1:
+    try:
+        with tempfile.TemporaryDirectory(prefix="scrapeguard-replay-") as spill:
+            replays = [
+                _replay_file(path, source, log_format, parser, Path(spill))
+                for path, source in zip(files, source_names(files), strict=True)
+            ]
+            _replay(replays, events_out, labels_out, no_publish, broker, speed)
+    except OSError as exc:  # a log unreadable, a full disk ($TMPDIR holds the sorted runs)
+        raise click.ClickException(f"replay stopped: {exc} (sorted runs go to $TMPDIR)") from None
+
+
+def _replay(
+    replays: list[Replay],
+    events_out: Path | None,
+    labels_out: Path | None,
+    no_publish: bool,
+    broker: str | None,
+    speed: float | None,
+) -> None:
+    """The files' events, merged in event time, written out and published: each a pass
+    over the merged runs, none holding the log in memory."""
+    events = sum(r.report.events for r in replays)
+    if len(replays) > 1:
         click.echo(
-            f"{len(files)} files: {sum(r.report.lines for r in replays)} lines, "
-            f"{len(events)} events, {sum(r.report.bad for r in replays)} unparsable"
+            f"{len(replays)} files: {sum(r.report.lines for r in replays)} lines, "
+            f"{events} events, {sum(r.report.bad for r in replays)} unparsable"
         )
     if events_out is not None:
-        write_events(events_out, events)
+        write_events(events_out, merge_replays(replays))
     if labels_out is not None:
-        write_labels(labels_out, crawler_labels(events))
+        write_labels(labels_out, crawler_labels(merge_replays(replays)))
     if not events and any(r.report.lines for r in replays):
         # lines, and not one of them an event: a wrong format, not an empty log
         raise click.ClickException("no line parsed: nothing to replay (see above)")
@@ -165,18 +185,23 @@ def replay(
     ensure_topics(settings)
     started = time.monotonic()
     if speed is None:
-        sent = publish_events(settings, events)
+        sent = publish_events(settings, merge_replays(replays))
     else:
-        sent = publish_paced(settings, events, speed)
+        sent = publish_paced(settings, merge_replays(replays), speed)
     click.echo(
         f"published {sent} events to {settings.topic_requests} in {time.monotonic() - started:.1f}s"
     )
 
 
 def _replay_file(
-    path: Path, source: str, log_format: str, parser: Callable[[str, str], LogParser]
+    path: Path,
+    source: str,
+    log_format: str,
+    parser: Callable[[str, str], LogParser],
+    spill_to: Path,
 ) -> Replay:
-    """One file parsed (its format detected when ``log_format`` is auto), reported."""
+    """One file parsed (its format detected when ``log_format`` is auto), sorted in runs
+    spilled to ``spill_to``, reported."""
     given = log_format != "auto"
     try:
         if not given:
@@ -190,7 +215,7 @@ def _replay_file(
         file_parser = parser(log_format, source)
     except LogFormatError as exc:
         raise click.UsageError(str(exc)) from None
-    replayed = parse_log(path, file_parser)
+    replayed = parse_log(path, file_parser, spill_to)
     rep = replayed.report
     click.echo(f"{path}: {rep.lines} lines, {rep.events} events, {rep.bad} unparsable")
     if rep.refused:

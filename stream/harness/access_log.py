@@ -144,21 +144,21 @@ def _status(text: str) -> int:
     return int(text)
 
 
+BAD_LINES_KEPT = 20  # line numbers of unparsable lines a report keeps (it counts all)
+
+
 @dataclass
 class ParseReport:
     lines: int = 0
     events: int = 0
-    bad_lines: list[int] = field(default_factory=list)
+    bad: int = 0  # unparsable lines
+    bad_lines: list[int] = field(default_factory=list)  # the first BAD_LINES_KEPT of them
     bad_examples: list[str] = field(default_factory=list)
     read_error: str = ""  # why reading stopped before the end (a truncated gzip file)
     # events written that the worker will refuse (dead-letter), by reason: status 000, an
     # address that is a host name, a time out of its range
     refused: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0  # events whose line names an X-Forwarded-For address
-
-    @property
-    def bad(self) -> int:
-        return len(self.bad_lines)
 
 
 class LogParser:
@@ -266,7 +266,9 @@ class LogParser:
             report.lines += 1
             event = self.parse_line(line, lineno)
             if event is None:
-                report.bad_lines.append(lineno)
+                report.bad += 1
+                if len(report.bad_lines) < BAD_LINES_KEPT:
+                    report.bad_lines.append(lineno)
                 if len(report.bad_examples) < 5:
                     report.bad_examples.append(shown(line))
                 continue

@@ -5,6 +5,12 @@ time-ordered events (several logs — a dataset's ``humans/`` and ``bots/`` dire
 server's rotated files — merged into one stream by event time), labels actors that
 declare a crawler user agent (weak labels for an evaluation), and publishes either as
 fast as possible or at a multiple of the log's own pace.
+
+Memory is bounded: given a directory to spill to, a log is sorted in runs of
+``RUN_EVENTS`` events written there as JSON lines, and the runs (and the files) are merged
+as they are read, an external merge sort. The order is that of one stable sort of each
+file by event time, then a merge of the files (the earlier file first at equal times),
+whatever the run size.
 """
 
 from __future__ import annotations
@@ -13,11 +19,15 @@ import asyncio
 import heapq
 import os
 import re
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from stream.harness.access_log import LogParser, ParseReport, open_log
 from stream.harness.traffic import as_messages, event_key
@@ -31,17 +41,59 @@ DECLARED_CRAWLER = re.compile(
 )
 
 
+# events sorted in memory at a time when spilling (~1.5 KB each at the peak of a sort)
+RUN_EVENTS = 100_000
+# events already due sent to the broker at once by a paced replay, at most
+PACED_BATCH = 10_000
+
+
+def _ts(event: dict[str, Any]) -> float:
+    ts: float = event["ts"]
+    return ts
+
+
 @dataclass
 class Replay:
-    events: list[dict[str, Any]]
+    """A log's events in time order: sorted runs, each in memory or spilled to a file."""
+
+    runs: list[list[dict[str, Any]] | Path]
     report: ParseReport
 
+    def events(self) -> Iterator[dict[str, Any]]:
+        """The events in time order (the runs merged); each call reads them anew."""
+        return heapq.merge(*(_read_run(run) for run in self.runs), key=_ts)
 
-def parse_log(path: Path, parser: LogParser) -> Replay:
-    """Every parsable line of ``path`` (plain or gzip) as a request event, in time order."""
+
+def _read_run(run: list[dict[str, Any]] | Path) -> Iterator[dict[str, Any]]:
+    if isinstance(run, list):
+        yield from run
+        return
+    with run.open("rb") as fh:
+        for line in fh:
+            yield orjson.loads(line)
+
+
+def parse_log(
+    path: Path, parser: LogParser, spill_to: Path | None = None, run_events: int = RUN_EVENTS
+) -> Replay:
+    """Every parsable line of ``path`` (plain or gzip) as a request event, in time order.
+
+    Without ``spill_to`` the events are held in memory; with it, sorted runs of
+    ``run_events`` are written to that directory (which the caller removes) and only one
+    run is in memory at a time."""
+    runs: list[list[dict[str, Any]] | Path] = []
     with open_log(path) as fh:
-        events = sorted(parser.events(fh), key=lambda e: e["ts"])
-    return Replay(events, parser.report)
+        events = parser.events(fh)
+        if spill_to is None:
+            runs.append(sorted(events, key=_ts))
+        else:
+            while chunk := sorted(islice(events, run_events), key=_ts):
+                with tempfile.NamedTemporaryFile(
+                    "wb", dir=spill_to, prefix="run-", suffix=".jsonl", delete=False
+                ) as out:
+                    out.writelines(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in chunk)
+                runs.append(Path(out.name))
+    return Replay(runs, parser.report)
 
 
 def log_files(paths: Iterable[Path]) -> list[Path]:
@@ -102,10 +154,10 @@ def source_names(files: Sequence[Path]) -> list[str]:
     return [str(r.relative_to(common)) for r in resolved]
 
 
-def merge_replays(replays: Sequence[Replay]) -> list[dict[str, Any]]:
+def merge_replays(replays: Sequence[Replay]) -> Iterator[dict[str, Any]]:
     """The events of several logs, each in time order, as one stream in time order (the
-    earlier file first at equal times)."""
-    return list(heapq.merge(*(r.events for r in replays), key=lambda e: e["ts"]))
+    earlier file first at equal times), read as they are consumed."""
+    return heapq.merge(*(r.events() for r in replays), key=_ts)
 
 
 def crawler_labels(events: Iterable[dict[str, Any]]) -> dict[str, str]:
@@ -123,23 +175,26 @@ def crawler_labels(events: Iterable[dict[str, Any]]) -> dict[str, str]:
     return labels
 
 
-def publish_paced(settings: Settings, events: list[dict[str, Any]], speed: float) -> int:
-    """Publish at ``speed`` times the log's own pace (1 = real time)."""
+def publish_paced(settings: Settings, events: Iterable[dict[str, Any]], speed: float) -> int:
+    """Publish at ``speed`` times the log's own pace (1 = real time): the events already
+    due go together, then the replay waits for the next one's time."""
 
     async def go() -> int:
-        t0_event, t0_wall, sent = events[0]["ts"], time.monotonic(), 0
+        sent, batch = 0, list[dict[str, Any]]()
+        start: tuple[float, float] | None = None  # the first event's time, the wall's then
         async with open_writer(settings) as writer:
-            i = 0
-            while i < len(events):
-                due = t0_wall + (events[i]["ts"] - t0_event) / speed
-                await asyncio.sleep(max(0.0, due - time.monotonic()))
-                horizon = t0_event + (time.monotonic() - t0_wall) * speed
-                j = i
-                while j < len(events) and events[j]["ts"] <= horizon:
-                    j += 1
-                j = max(j, i + 1)
-                sent += await writer.write(as_messages(settings.topic_requests, events[i:j]))
-                i = j
+            for event in events:
+                if start is None:
+                    start = (event["ts"], time.monotonic())
+                wait = start[1] + (event["ts"] - start[0]) / speed - time.monotonic()
+                if batch and (wait > 0 or len(batch) >= PACED_BATCH):
+                    sent += await writer.write(as_messages(settings.topic_requests, batch))
+                    batch = []
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                batch.append(event)
+            if batch:
+                sent += await writer.write(as_messages(settings.topic_requests, batch))
         return sent
 
-    return asyncio.run(go()) if events else 0
+    return asyncio.run(go())

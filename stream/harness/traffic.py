@@ -31,7 +31,8 @@ def publish_events(settings: Settings, events: Iterable[dict[str, Any]]) -> int:
 def write_events(path: Path, events: Iterable[dict[str, Any]]) -> None:
     """One JSON event per line (what ``--events`` options read), its directory made."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in events))
+    with path.open("wb") as out:  # streamed: ``events`` may be a replay's whole log
+        out.writelines(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in events)
 
 
 def write_labels(path: Path, labels: dict[str, str]) -> None:

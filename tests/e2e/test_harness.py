@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,28 @@ def test_evaluate_says_when_no_worker_works_what_was_published(
     assert "consumer group 'no-such-worker-detector' has" in ev.stderr
     assert "SCRAPEGUARD_APP_ID=no-such-worker" in ev.stderr and "--wait-s 0" in ev.stderr
     assert not (tmp_path / "report").exists()
+
+
+def test_a_paced_replay_keeps_the_logs_pace_and_publishes_every_event(
+    broker: EmbeddedBroker, worker: WorkerProcess, tmp_path: Path
+) -> None:
+    """--speed 4 on a log of 4 seconds: about a second, every event published (the
+    events are read from spilled runs as they are sent, never held whole)."""
+    start = int(time.time()) - 60
+    stamps = [time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(start + n)) for n in range(5)]
+    lines = [
+        f'203.0.113.{77 + n % 2} - - [{t}] "GET /news/{n} HTTP/1.1" 200 512 "-" '
+        '"Mozilla/5.0 (X11; Linux x86_64)"\n'
+        for n, t in enumerate(stamps)
+    ]
+    log = tmp_path / "paced.log"
+    log.write_text("".join(reversed(lines)))  # out of order: replay sorts by event time
+    before = worker.stats().get("events", 0)
+    out = cli("replay", str(log), "--speed", "4", "--broker", broker.url)
+    published = re.search(r"published 5 events to \S+ in ([0-9.]+)s", out.stdout)
+    assert published, out.stdout
+    assert float(published.group(1)) >= 0.9  # 4 s of log at 4 times its pace
+    deadline = time.monotonic() + 60
+    while worker.stats().get("events", 0) < before + 5 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert worker.stats().get("events", 0) >= before + 5

@@ -5,7 +5,13 @@ from pathlib import Path
 import pytest
 
 from stream.core.client_address import TrustedProxies
-from stream.harness.access_log import LogFormatError, LogParser, compile_format, open_log
+from stream.harness.access_log import (
+    BAD_LINES_KEPT,
+    LogFormatError,
+    LogParser,
+    compile_format,
+    open_log,
+)
 from stream.harness.log_formats import KNOWN_FORMATS, detect_format
 
 REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
@@ -101,6 +107,15 @@ def test_bad_lines_are_counted_with_line_numbers(tmp_path: Path) -> None:
         events = list(parser.events(fh))
     assert len(events) == 2
     assert parser.report.lines == 4 and parser.report.bad_lines == [2, 5]
+    assert parser.report.bad == 2
+
+
+def test_a_report_counts_every_bad_line_and_keeps_the_first_numbers() -> None:
+    # a log of the wrong format is all bad lines: their numbers are not all held
+    parser = LogParser()
+    list(parser.events(io.StringIO("garbage\n" * 1000 + LINE + "\n")))
+    assert parser.report.bad == 1000 and parser.report.events == 1
+    assert parser.report.bad_lines == list(range(1, BAD_LINES_KEPT + 1))
 
 
 @pytest.mark.parametrize(

@@ -40,7 +40,7 @@ def run(seed: int, tmp: Path) -> tuple[OfflineResult, dict[str, str], int]:
     assert found.name == "session id, without a remote user", found
     replay = parse_log(path, LogParser(found.fmt, source=path.name))
     assert replay.report.bad == 0
-    events = replay.events
+    events = list(replay.events())
     # the landing request of each session has no session yet ("-"): no actor, as in the
     # dataset; the worker sends such an event to the dead-letter topic
     with_actor = [e for e in events if "session_id" in e]

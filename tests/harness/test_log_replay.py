@@ -2,6 +2,7 @@
 the files under directories, unique event ids, one stream in event time."""
 
 import os
+import random
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +125,45 @@ def test_logs_merge_into_one_stream_in_event_time(tmp_path: Path) -> None:
         parse_log(f, LogParser(fmt, source=name))
         for f, name in zip(files, source_names(files), strict=True)
     ]
-    events = merge_replays(replays)
+    events = list(merge_replays(replays))
     assert [e["session_id"] for e in events] == ["h1", "b1"] * 3
     assert [e["ts"] for e in events] == sorted(e["ts"] for e in events)
     assert len({e["event_id"] for e in events}) == 6
-    assert merge_replays([Replay(replays[0].events, replays[0].report)]) == replays[0].events
+    assert list(merge_replays(replays[:1])) == list(replays[0].events())
+
+
+def shuffled_log(path: Path, n: int, seed: int) -> Path:
+    """``n`` combined lines out of time order, many at one second (ties keep line order)."""
+    rng = random.Random(seed)
+    lines = [
+        COMBINED.format(n=rng.randrange(9), t=stamp(rng.randrange(6)), path=f"/p/{i}")
+        for i in range(n)
+    ]
+    return write(path, lines)
+
+
+@pytest.mark.parametrize("run_events", [1, 7, 50, 1000])
+def test_spilled_runs_give_the_order_of_one_sort_in_memory(tmp_path: Path, run_events: int) -> None:
+    # a log larger than memory is sorted in runs written to disk and merged on reading;
+    # the order must be that of one stable sort of the whole file, ties in line order
+    logs = [shuffled_log(tmp_path / f"access_{k}.log", 120, seed=k) for k in range(3)]
+    spill = tmp_path / "spill"
+    spill.mkdir()
+
+    def replays(spill_to: Path | None) -> list[Replay]:
+        return [
+            parse_log(f, LogParser(source=f.name), spill_to, run_events=run_events) for f in logs
+        ]
+
+    held, spilled = replays(None), replays(spill)
+    assert len(list(spill.iterdir())) == 3 * -(-120 // run_events)  # every run on disk
+    assert all(isinstance(run, Path) for r in spilled for run in r.runs)
+    assert list(merge_replays(spilled)) == list(merge_replays(held))
+    assert list(merge_replays(spilled)) == list(merge_replays(spilled))  # read anew
+    with logs[0].open() as fh:  # the oracle: the lines in file order, one stable sort
+        in_line_order = list(LogParser(source=logs[0].name).events(fh))
+    assert list(spilled[0].events()) == sorted(in_line_order, key=lambda e: e["ts"])
+    assert list(spilled[0].events()) != in_line_order  # the log was out of order
 
 
 def test_replay_takes_files_and_directories_each_in_its_own_format(tmp_path: Path) -> None:
@@ -242,3 +277,15 @@ def test_replay_says_when_the_addresses_are_a_proxys(tmp_path: Path) -> None:
     assert len({orjson.loads(x)["ip"] for x in out.read_bytes().splitlines()}) == 10
     bad = CliRunner().invoke(main, [*args, "10.0.0.0/33"])
     assert bad.exit_code == 2 and "'10.0.0.0/33' is no address or network" in bad.output
+
+
+def test_a_temporary_directory_that_cannot_be_written_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    log = write(tmp_path / "access.log", [COMBINED.format(n=1, t=stamp(1), path="/")])
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))  # as a full disk
+    result = CliRunner().invoke(main, ["replay", str(log), "--no-publish"])
+    assert result.exit_code == 1, result.output
+    assert "replay stopped:" in result.output and "$TMPDIR" in result.output

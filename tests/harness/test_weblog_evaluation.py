@@ -51,11 +51,11 @@ def run(rules_only: bool = False) -> OfflineResult:
         policy = rules_only_policy(policy)
     spec = REGISTRY.get("ensemble").spec()
     offline = OfflineRun(policy, spec, now=NOW, export_vectors=True, withhold=WITHHELD)
-    return offline.run(replay().events)
+    return offline.run(replay().events())
 
 
 def test_the_labels_are_the_declared_crawlers_of_the_log() -> None:
-    labels = crawler_labels(replay().events)
+    labels = crawler_labels(replay().events())
     crawlers = sum(lab == "declared_crawler" for lab in labels.values())
     assert len(labels) == 1753 and 100 < crawlers < 400
 
@@ -67,7 +67,7 @@ def test_the_model_never_sees_the_user_agent() -> None:
 
 
 def test_declared_crawlers_rank_above_the_rest_without_the_user_agent() -> None:
-    labels = crawler_labels(replay().events)
+    labels = crawler_labels(replay().events())
     res = run()
     assert len(res.last_score) == len(labels)  # every actor is scored
     auc_last = roc_auc(labels, res.last_score)
@@ -80,7 +80,7 @@ def test_declared_crawlers_rank_above_the_rest_without_the_user_agent() -> None:
 def test_the_model_beats_the_rules_only_and_constant_controls() -> None:
     """Rules alone act on none of this site's visitors (no profile paths, no volume):
     as a ranking, acted-on or not is no better than a coin; a constant score neither."""
-    labels = crawler_labels(replay().events)
+    labels = crawler_labels(replay().events())
     acted = {d.actor for d in run(rules_only=True).decisions if d.action != "allow"}
     rules = {a: 1.0 if a in acted else 0.0 for a in labels}
     constant = dict.fromkeys(labels, 1.0)
