@@ -246,15 +246,13 @@ def _replay_file(
             "--forwarded-for PROXY_CIDR takes the client's",
             err=True,
         )
-    if (
-        file_parser.forwarded_for
-        and log_format not in (JSON,)
-        and ("$http_x_forwarded_for" not in log_format)
-    ):
-        click.echo(
-            f"{path}: --forwarded-for, but this format logs no $http_x_forwarded_for",
-            err=True,
+    if file_parser.forwarded_for and rep.events and not rep.forwarded:
+        why = (
+            "this format logs no $http_x_forwarded_for"
+            if log_format != JSON and "$http_x_forwarded_for" not in log_format
+            else "no request of this log names an X-Forwarded-For address"
         )
+        click.echo(f"{path}: --forwarded-for, but {why}: every address is $remote_addr", err=True)
     return replayed
 
 

@@ -279,6 +279,28 @@ def test_replay_says_when_the_addresses_are_a_proxys(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "'10.0.0.0/33' is no address or network" in bad.output
 
 
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (COMBINED.format(n=1, t=stamp(1), path="/"), "this format logs no $http_x_forwarded_for"),
+        (  # a JSON log whose server logs no X-Forwarded-For (review of the last stop)
+            '{"time": "2026-11-26T10:01:00Z", "remote_addr": "10.0.0.5", "request_uri": "/", '
+            '"status": 200, "http_user_agent": "Mozilla/5.0"}',
+            "no request of this log names an X-Forwarded-For address",
+        ),
+    ],
+)
+def test_forwarded_for_says_when_the_log_names_no_forwarded_address(
+    tmp_path: Path, line: str, why: str
+) -> None:
+    log = write(tmp_path / "access.log", [line] * 3)
+    result = CliRunner().invoke(
+        main, ["replay", str(log), "--no-publish", "--forwarded-for", "10.0.0.0/8"]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"--forwarded-for, but {why}: every address is $remote_addr" in result.output
+
+
 def test_a_temporary_directory_that_cannot_be_written_is_a_clear_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
