@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -23,7 +24,7 @@ from stream.harness.controls import controls_of_live
 from stream.harness.evaluation import Report, evaluate
 from stream.harness.labels import read_labels, resolve
 from stream.kafka.consumed import NoEnd, NotConsumed, Stage, wait_stages
-from stream.kafka.read_to_end import read_all
+from stream.kafka.read_to_end import for_each_record, read_all
 from stream.settings import Settings
 
 
@@ -40,18 +41,21 @@ class LiveRun:
 def first_events(settings: Settings) -> dict[str, float]:
     """Every actor with a valid-looking event on ``requests`` → its first event time."""
     first_seen: dict[str, float] = {}
-    for r in read_all(settings, settings.topic_requests):
+
+    def fold(r: Any) -> None:
         try:
             doc = orjson.loads(r.value) if r.value else None
         except orjson.JSONDecodeError:
-            continue
+            return
         if not isinstance(doc, dict):
-            continue
+            return
         ts, actor = parse_ts(doc.get("ts")), actor_key_of(doc)
         if ts is None or actor is None:
-            continue  # the worker dead-letters it: not an actor of the run
+            return  # the worker dead-letters it: not an actor of the run
         if ts < first_seen.get(actor, float("inf")):
             first_seen[actor] = ts
+
+    for_each_record(settings, settings.topic_requests, fold)  # a replayed log: never held
     return first_seen
 
 
@@ -66,20 +70,26 @@ def gather_run(settings: Settings) -> LiveRun:
             bad += 1  # counted in the report, not silently dropped
     max_score: dict[str, float] = {}
     last_score: dict[str, float] = {}
-    for r in read_all(settings, settings.scores_topic):
+    bad_scores = 0
+
+    def fold(r: Any) -> None:
+        nonlocal bad_scores
         try:
             sc = Score.decode(r.value)
         except ValueError:
-            bad += 1
-            continue
+            bad_scores += 1
+            return
         if sc.slot != "live":
-            continue
+            return
         if sc.score > max_score.get(sc.actor, -1.0):
             max_score[sc.actor] = sc.score
         # the topic is keyed by actor: one actor's scores are in the order they were
         # computed, the last with the most evidence (a late event's score can carry an
         # older event time), as the offline run keeps them
         last_score[sc.actor] = sc.score
+
+    for_each_record(settings, settings.scores_topic, fold)
+    bad += bad_scores
     first_seen = first_events(settings)
     return LiveRun(decisions, first_seen, max_score, bad, last_score)
 

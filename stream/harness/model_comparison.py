@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from stream.core.records import Decision, Score
 from stream.harness.labels import Resolution, resolve
 from stream.harness.live_evaluation import first_events
 from stream.harness.ranking import roc_auc
-from stream.kafka.read_to_end import read_all
+from stream.kafka.read_to_end import for_each_record, read_all
 from stream.settings import Settings
 
 
@@ -45,14 +46,17 @@ def compare(settings: Settings, labels: Mapping[str, str] | None = None) -> Comp
     actors with events on ``requests``) the AUC of each slot, three ways."""
     best: dict[str, dict[str, float]] = {"live": {}, "shadow": {}}
     models: dict[str, set[str]] = {"live": set(), "shadow": set()}
-    for rec in read_all(settings, settings.scores_topic):
+
+    def fold(rec: Any) -> None:
         try:
             sc = Score.decode(rec.value)
         except ValueError:
-            continue
+            return
         models[sc.slot].add(sc.model)
         if sc.score > best[sc.slot].get(sc.actor, -1.0):
             best[sc.slot][sc.actor] = sc.score
+
+    for_each_record(settings, settings.scores_topic, fold)
     challenged: dict[str, set[str]] = {"live": set(), "shadow": set()}
     for rec in read_all(settings, settings.topic_decisions):
         try:

@@ -208,6 +208,23 @@ class TopicReader:
         return n
 
 
+async def deliver_records(
+    settings: Settings,
+    topic: str,
+    on_record: OnRecord,
+    partitions: Iterable[int] | None = None,
+    timeout_s: float = 300.0,
+) -> None:
+    """Every record of ``topic`` to its end (aiokafka ``ConsumerRecord``, markers left
+    out) to ``on_record``, each partition in order, none held."""
+    reader = TopicReader(settings, {topic: on_record}, partitions)
+    await reader.start()
+    try:
+        await reader.read_to_end(timeout_s)
+    finally:
+        await reader.stop()
+
+
 async def read_records(
     settings: Settings,
     topic: str,
@@ -216,12 +233,7 @@ async def read_records(
 ) -> list[Any]:
     """Every record of ``topic`` (aiokafka ``ConsumerRecord``, markers left out)."""
     records: list[Any] = []
-    reader = TopicReader(settings, {topic: records.append}, partitions)
-    await reader.start()
-    try:
-        await reader.read_to_end(timeout_s)
-    finally:
-        await reader.stop()
+    await deliver_records(settings, topic, records.append, partitions, timeout_s)
     return records
 
 
@@ -233,6 +245,13 @@ def read_all(
 ) -> list[Any]:
     """Synchronous :func:`read_records`, for the CLI, the harness and the tests."""
     return asyncio.run(read_records(settings, topic, partitions, timeout_s))
+
+
+def for_each_record(settings: Settings, topic: str, on_record: OnRecord) -> None:
+    """Synchronous :func:`deliver_records`: a topic too large to hold (``requests``)
+    folded record by record. A record ``on_record`` raises on is skipped and counted
+    (the reader's error policy), so it should be total."""
+    asyncio.run(deliver_records(settings, topic, on_record))
 
 
 def decode_all(
