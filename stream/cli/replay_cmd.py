@@ -4,9 +4,11 @@ as request events, keeping event time (:mod:`stream.harness.access_log`,
 
 from __future__ import annotations
 
+import errno
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import click
@@ -19,11 +21,12 @@ from stream.harness.log_replay import (
     Replay,
     crawler_labels,
     log_files,
-    merge_replays,
     parse_log,
     publish_paced,
+    replay_runs,
     source_names,
 )
+from stream.harness.sorted_runs import Run, compact, merge_runs
 from stream.harness.traffic import publish_events, write_events, write_labels
 from stream.kafka.topics import ensure_topics
 
@@ -146,26 +149,42 @@ def replay(
         )
 
     try:
-        with tempfile.TemporaryDirectory(prefix="scrapeguard-replay-") as spill:
+        spill = tempfile.TemporaryDirectory(
+            prefix="scrapeguard-replay-", ignore_cleanup_errors=True
+        )
+    except OSError as exc:
+        raise click.ClickException(
+            f"no temporary directory for the sorted runs: {exc} (set TMPDIR)"
+        ) from None
+    with spill:
+        spill_to = Path(spill.name)
+        try:
             replays = [
-                _replay_file(path, source, log_format, parser, Path(spill))
+                _replay_file(path, source, log_format, parser, spill_to)
                 for path, source in zip(files, source_names(files), strict=True)
             ]
-            _replay(replays, events_out, labels_out, no_publish, broker, speed)
-    except OSError as exc:  # a log unreadable, a full disk ($TMPDIR holds the sorted runs)
-        raise click.ClickException(f"replay stopped: {exc} (sorted runs go to $TMPDIR)") from None
+            runs = compact(replay_runs(replays), spill_to)
+            _replay(replays, runs, events_out, labels_out, no_publish, broker, speed)
+        except OSError as exc:  # a log unreadable, --events-out not writable, a full disk
+            spilling = str(exc.filename or "").startswith(spill.name)
+            hint = " (sorted runs go to $TMPDIR)" if spilling or exc.errno in _SPACE else ""
+            raise click.ClickException(f"replay stopped: {exc}{hint}") from None
+
+
+_SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE)
 
 
 def _replay(
     replays: list[Replay],
+    runs: list[Run],
     events_out: Path | None,
     labels_out: Path | None,
     no_publish: bool,
     broker: str | None,
     speed: float | None,
 ) -> None:
-    """The files' events, merged in event time, written out and published: each a pass
-    over the merged runs, none holding the log in memory."""
+    """The files' events, merged in event time (``runs``), written out and published:
+    each a pass over the runs, none holding the log in memory."""
     events = sum(r.report.events for r in replays)
     if len(replays) > 1:
         click.echo(
@@ -173,9 +192,11 @@ def _replay(
             f"{events} events, {sum(r.report.bad for r in replays)} unparsable"
         )
     if events_out is not None:
-        write_events(events_out, merge_replays(replays))
+        with closing(merge_runs(runs)) as merged:
+            write_events(events_out, merged)
     if labels_out is not None:
-        write_labels(labels_out, crawler_labels(merge_replays(replays)))
+        with closing(merge_runs(runs)) as merged:
+            write_labels(labels_out, crawler_labels(merged))
     if not events and any(r.report.lines for r in replays):
         # lines, and not one of them an event: a wrong format, not an empty log
         raise click.ClickException("no line parsed: nothing to replay (see above)")
@@ -184,10 +205,11 @@ def _replay(
     settings = build_settings(broker=broker)
     ensure_topics(settings)
     started = time.monotonic()
-    if speed is None:
-        sent = publish_events(settings, merge_replays(replays))
-    else:
-        sent = publish_paced(settings, merge_replays(replays), speed)
+    with closing(merge_runs(runs)) as merged:
+        if speed is None:
+            sent = publish_events(settings, merged)
+        else:
+            sent = publish_paced(settings, merged, speed)
     click.echo(
         f"published {sent} events to {settings.topic_requests} in {time.monotonic() - started:.1f}s"
     )

@@ -138,8 +138,9 @@ def _ts(groups: dict[str, str]) -> float:
 
 
 def _status(text: str) -> int:
-    """An HTTP status written in ASCII digits (``int`` also reads "٣٠٠" and " 200 ")."""
-    if not (text.isascii() and text.isdigit()):
+    """An HTTP status: three ASCII digits at most (``int`` also reads "٣٠٠" and " 200 ",
+    and a status of 2**64 would be no JSON number a Kafka client writes)."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 3):
         raise ValueError(f"not a status: {text[:20]!r}")
     return int(text)
 

@@ -6,30 +6,25 @@ server's rotated files — merged into one stream by event time), labels actors 
 declare a crawler user agent (weak labels for an evaluation), and publishes either as
 fast as possible or at a multiple of the log's own pace.
 
-Memory is bounded: given a directory to spill to, a log is sorted in runs of
-``RUN_EVENTS`` events written there as JSON lines, and the runs (and the files) are merged
-as they are read, an external merge sort. The order is that of one stable sort of each
-file by event time, then a merge of the files (the earlier file first at equal times),
-whatever the run size.
+Memory is bounded: given a directory to spill to, a log is sorted in runs written there
+and merged as read (:mod:`stream.harness.sorted_runs`). The order is that of one stable
+sort of each file by event time, then a merge of the files (the earlier file first at
+equal times), whatever the run size.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from stream.harness.access_log import LogParser, ParseReport, open_log
+from stream.harness.sorted_runs import RUN_EVENTS, Run, merge_runs, sorted_runs
 from stream.harness.traffic import as_messages, event_key
 from stream.kafka.writer import open_writer
 from stream.settings import Settings
@@ -41,36 +36,21 @@ DECLARED_CRAWLER = re.compile(
 )
 
 
-# events sorted in memory at a time when spilling (~1.5 KB each at the peak of a sort)
-RUN_EVENTS = 100_000
 # events already due sent to the broker at once by a paced replay, at most
 PACED_BATCH = 10_000
 
 
-def _ts(event: dict[str, Any]) -> float:
-    ts: float = event["ts"]
-    return ts
-
-
 @dataclass
 class Replay:
-    """A log's events in time order: sorted runs, each in memory or spilled to a file."""
+    """A log's events in time order: sorted runs, each in memory or spilled to a file
+    (:mod:`stream.harness.sorted_runs`)."""
 
-    runs: list[list[dict[str, Any]] | Path]
+    runs: list[Run]
     report: ParseReport
 
     def events(self) -> Iterator[dict[str, Any]]:
         """The events in time order (the runs merged); each call reads them anew."""
-        return heapq.merge(*(_read_run(run) for run in self.runs), key=_ts)
-
-
-def _read_run(run: list[dict[str, Any]] | Path) -> Iterator[dict[str, Any]]:
-    if isinstance(run, list):
-        yield from run
-        return
-    with run.open("rb") as fh:
-        for line in fh:
-            yield orjson.loads(line)
+        return merge_runs(self.runs)
 
 
 def parse_log(
@@ -81,18 +61,8 @@ def parse_log(
     Without ``spill_to`` the events are held in memory; with it, sorted runs of
     ``run_events`` are written to that directory (which the caller removes) and only one
     run is in memory at a time."""
-    runs: list[list[dict[str, Any]] | Path] = []
     with open_log(path) as fh:
-        events = parser.events(fh)
-        if spill_to is None:
-            runs.append(sorted(events, key=_ts))
-        else:
-            while chunk := sorted(islice(events, run_events), key=_ts):
-                with tempfile.NamedTemporaryFile(
-                    "wb", dir=spill_to, prefix="run-", suffix=".jsonl", delete=False
-                ) as out:
-                    out.writelines(orjson.dumps(e, option=orjson.OPT_APPEND_NEWLINE) for e in chunk)
-                runs.append(Path(out.name))
+        runs = sorted_runs(parser.events(fh), spill_to, run_events)
     return Replay(runs, parser.report)
 
 
@@ -147,17 +117,25 @@ def source_names(files: Sequence[Path]) -> list[str]:
     file's name, or its path below the files' common directory when two share a name
     (a dataset's ``humans/access_1.log`` and ``bots/access_1.log``)."""
     names = [f.name for f in files]
-    if len(set(names)) == len(names):
-        return names
-    resolved = [f.resolve() for f in files]
-    common = Path(os.path.commonpath(resolved))  # two files at least: names clash
-    return [str(r.relative_to(common)) for r in resolved]
+    if len(set(names)) != len(names):
+        resolved = [f.resolve() for f in files]
+        common = Path(os.path.commonpath(resolved))  # two files at least: names clash
+        names = [str(r.relative_to(common)) for r in resolved]
+    # a name's bytes that are no UTF-8 (b"access-\xff.log") written as escapes: an event
+    # id holds text, and a lone surrogate is no text a JSON writer takes
+    return [os.fsencode(n).decode("utf-8", "backslashreplace") for n in names]
+
+
+def replay_runs(replays: Sequence[Replay]) -> list[Run]:
+    """The runs of several logs in file order: merged (:func:`merge_runs`), one stream in
+    time order, the earlier file first at equal times."""
+    return [run for r in replays for run in r.runs]
 
 
 def merge_replays(replays: Sequence[Replay]) -> Iterator[dict[str, Any]]:
     """The events of several logs, each in time order, as one stream in time order (the
     earlier file first at equal times), read as they are consumed."""
-    return heapq.merge(*(r.events() for r in replays), key=_ts)
+    return merge_runs(replay_runs(replays))
 
 
 def crawler_labels(events: Iterable[dict[str, Any]]) -> dict[str, str]:
@@ -186,12 +164,11 @@ def publish_paced(settings: Settings, events: Iterable[dict[str, Any]], speed: f
             for event in events:
                 if start is None:
                     start = (event["ts"], time.monotonic())
-                wait = start[1] + (event["ts"] - start[0]) / speed - time.monotonic()
-                if batch and (wait > 0 or len(batch) >= PACED_BATCH):
+                due = start[1] + (event["ts"] - start[0]) / speed
+                if batch and (due > time.monotonic() or len(batch) >= PACED_BATCH):
                     sent += await writer.write(as_messages(settings.topic_requests, batch))
                     batch = []
-                if wait > 0:
-                    await asyncio.sleep(wait)
+                await asyncio.sleep(max(0.0, due - time.monotonic()))  # after the write
                 batch.append(event)
             if batch:
                 sent += await writer.write(as_messages(settings.topic_requests, batch))

@@ -90,6 +90,7 @@ def test_profile_path_regex_is_configurable() -> None:
         "garbage",
         LINE.replace("[17/May/2015:10:05:03 +0000]", "[yesterday]"),
         LINE.replace(" 200 ", " abc "),
+        LINE.replace(" 200 ", " 99999999999999999999999 "),  # no JSON number: a spill raised
         LINE[:-1],  # truncated: the user agent's closing quote is missing
         LINE.replace('"GET /profiles/4242?tab=about HTTP/1.1"', '"-"'),
     ],

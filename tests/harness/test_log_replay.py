@@ -310,4 +310,16 @@ def test_a_temporary_directory_that_cannot_be_written_is_a_clear_error(
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))  # as a full disk
     result = CliRunner().invoke(main, ["replay", str(log), "--no-publish"])
     assert result.exit_code == 1, result.output
-    assert "replay stopped:" in result.output and "$TMPDIR" in result.output
+    assert "no temporary directory for the sorted runs" in result.output
+    assert "(set TMPDIR)" in result.output
+
+
+def test_an_events_out_that_cannot_be_written_is_a_clear_error_about_it(tmp_path: Path) -> None:
+    log = write(tmp_path / "access.log", [COMBINED.format(n=1, t=stamp(1), path="/")])
+    out = tmp_path / "access.log" / "events.jsonl"  # under a file: no such directory
+    result = CliRunner().invoke(
+        main, ["replay", str(log), "--no-publish", "--events-out", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    assert "replay stopped: [Errno 17] File exists" in result.output
+    assert "$TMPDIR" not in result.output  # the review: not a temporary directory's fault
