@@ -115,6 +115,9 @@ def test_event_ids_stay_unique_when_two_files_share_a_name(tmp_path: Path) -> No
     files = log_files([tmp_path])
     assert source_names(files) == ["bots/access_1.log", "humans/access_1.log"]
     assert source_names([tmp_path / "a.log", tmp_path / "b" / "c.log"]) == ["a.log", "c.log"]
+    # a name's bytes that are no UTF-8: escaped, since an event id is JSON text
+    odd = Path(os.fsdecode(b"access-\xff.log"))
+    assert source_names([odd]) == ["access-\\xff.log"]
 
 
 def test_logs_merge_into_one_stream_in_event_time(tmp_path: Path) -> None:
