@@ -28,6 +28,7 @@ from stream.harness.log_replay import (
 )
 from stream.harness.sorted_runs import Run, compact, merge_runs
 from stream.harness.traffic import publish_events, write_events, write_labels
+from stream.harness.w3c_log import W3C
 from stream.kafka.topics import ensure_topics
 
 
@@ -44,12 +45,13 @@ from stream.kafka.topics import ensure_topics
     default="auto",
     show_default=True,
     help="nginx log_format string of $variables; json (one JSON object per line: "
-    "nginx's escape=json with its variables' names, Caddy, Traefik, Elastic Common Schema); or "
+    "nginx's escape=json with its variables' names, Caddy, Traefik, Elastic Common Schema); "
+    "w3c (W3C extended, its fields named by #Fields: IIS, CloudFront); or "
     "auto: the richest known format (combined, combined with a session id after the "
     "referrer, a session id without the user field, with an ident, nginx's main, with "
     "more fields, "
-    "common, Apache's vhost_combined, json) that parses (within 2 %) as many of the first "
-    "500 lines as any.",
+    "common, Apache's vhost_combined, w3c, json) that parses (within 2 %) as many of the "
+    "first 500 lines as any.",
 )
 @click.option(
     "--profile-path",
@@ -113,7 +115,8 @@ def replay(
 ) -> None:
     """Replay access logs (.gz too) as request events, keeping event time.
 
-    Apache/nginx combined logs by default, or any nginx log_format, or JSON lines. The
+    Apache/nginx combined logs by default, or any nginx log_format, JSON lines, or W3C
+    extended logs (IIS, CloudFront). The
     actor is the account ($account_id, $user_id; $remote_user only with
     --trust-remote-user), else the session ($session_id), else the IP ($remote_addr; the
     client X-Forwarded-For names, for a request from a proxy named with --forwarded-for).
@@ -271,7 +274,7 @@ def _replay_file(
     if file_parser.forwarded_for and rep.events and not rep.forwarded:
         why = (
             "this format logs no $http_x_forwarded_for"
-            if log_format != JSON and "$http_x_forwarded_for" not in log_format
+            if log_format not in (JSON, W3C) and "$http_x_forwarded_for" not in log_format
             else "no request of this log names an X-Forwarded-For address"
         )
         click.echo(f"{path}: --forwarded-for, but {why}: every address is $remote_addr", err=True)

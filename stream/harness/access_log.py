@@ -52,6 +52,7 @@ from stream.core.client_address import TrustedProxies, valid_address
 from stream.core.validation import Invalid, validate_doc
 from stream.harness.json_log import json_fields
 from stream.harness.terminal_text import shown
+from stream.harness.w3c_log import W3C, W3CFields, is_directive
 
 JSON = "json"  # --log-format json: JSON lines, their keys read by stream.harness.json_log
 COMBINED = (
@@ -171,10 +172,12 @@ class LogParser:
         trust_remote_user: bool = False,
         forwarded_for: TrustedProxies | None = None,
     ) -> None:
+        # a W3C extended log names its fields in its own directives: read as they come
+        self.w3c = W3CFields() if fmt == W3C else None
         self.fields: Callable[[str], dict[str, str] | None] = (
-            json_fields if fmt == JSON else self._match
+            json_fields if fmt == JSON else self.w3c or self._match
         )
-        self.pattern = None if fmt == JSON else compile_format(fmt)
+        self.pattern = None if fmt in (JSON, W3C) else compile_format(fmt)
         self.trust_remote_user = trust_remote_user
         self.forwarded_for = forwarded_for  # the proxies whose X-Forwarded-For counts
         try:
@@ -265,6 +268,9 @@ class LogParser:
 
         for lineno, line in numbered_lines(stream, stopped):
             report.lines += 1
+            if self.w3c is not None and is_directive(line):
+                self.w3c.directive(line)  # a line, but neither a request nor unparsable
+                continue
             event = self.parse_line(line, lineno)
             if event is None:
                 report.bad += 1

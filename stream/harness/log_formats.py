@@ -16,6 +16,7 @@ from stream.harness.access_log import (
     open_log,
 )
 from stream.harness.terminal_text import shown
+from stream.harness.w3c_log import W3C
 
 # what ``--log-format auto`` tries, in this order (the most lines of a sample win; a tie
 # goes to the earlier): the variants seen in public web-log datasets
@@ -51,6 +52,8 @@ KNOWN_FORMATS: dict[str, str] = {
         '$server_name:$server_port $remote_addr $ident $remote_user [$time_local] "$request" '
         '$status $body_bytes_sent "$http_referer" "$http_user_agent"'
     ),
+    # IIS's and CloudFront's W3C extended logs (#Fields: ...): stream.harness.w3c_log
+    "w3c": W3C,
     # one JSON object per line (nginx's escape=json, Caddy, Traefik): stream.harness.json_log
     "json": JSON,
 }
@@ -67,8 +70,8 @@ class Detected:
     @property
     def lacks(self) -> list[str]:
         """What request events from this format go without (a JSON log names its fields
-        line by line: nothing known)."""
-        if self.fmt == JSON:
+        line by line, a W3C log in its directives: nothing known)."""
+        if self.fmt in (JSON, W3C):
             return []
         return [
             what

@@ -1,0 +1,125 @@
+"""W3C extended logs (:mod:`stream.harness.w3c_log`): IIS (spaces, ``+`` for a space) and
+CloudFront (tabs, percent-encoded), fields named by the last ``#Fields:`` directive."""
+
+import io
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from stream.cli import main
+from stream.harness.access_log import LogParser
+from stream.harness.log_formats import detect_format
+from stream.harness.w3c_log import W3C, W3CFields
+
+IIS_FIELDS = (
+    "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
+    "cs(User-Agent) cs(Referer) sc-status sc-substatus sc-win32-status time-taken"
+)
+IIS = [
+    "#Software: Microsoft Internet Information Services 10.0",
+    "#Version: 1.0",
+    "#Date: 2026-11-26 10:00:00",
+    IIS_FIELDS,
+    "2026-11-26 10:00:01 10.0.0.4 GET /profiles/4242 tab=about 443 - 198.51.100.7 "
+    "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64) https://www.example.com/search?q=a 200 0 0 15",
+    "2026-11-26 10:00:02 10.0.0.4 GET /robots.txt - 443 - 203.0.113.9 "
+    "Mozilla/5.0+(compatible;+Googlebot/2.1;++http://www.google.com/bot.html) - 200 0 0 3",
+    # the server restarted with fewer fields: the new directive applies from here
+    "#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent)",
+    "2026-11-26 11:00:01 198.51.100.8 HEAD /x 404 curl/8.0",
+]
+CLOUDFRONT = [
+    "#Version: 1.0",
+    "#Fields: date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem "
+    "sc-status cs(Referer) cs(User-Agent) cs-uri-query cs(Cookie) x-forwarded-for",
+    "\t".join(
+        [
+            "2026-11-26",
+            "10:00:05",
+            "FRA56-C1",
+            "2390",
+            "192.0.2.100",
+            "GET",
+            "d1.cloudfront.net",
+            "/profiles/77",
+            "200",
+            "-",
+            "Mozilla/5.0%20(X11;%20Linux%20x86_64)%20Firefox/120.0+x",
+            "q=1",
+            "-",
+            "-",
+        ]
+    ),
+]
+
+
+def events(lines: list[str]) -> tuple[list[dict[str, object]], LogParser]:
+    parser = LogParser(W3C, source="w3c")
+    return list(parser.events(io.StringIO("\n".join(lines) + "\n"))), parser
+
+
+def test_an_iis_log_is_read_by_its_directives() -> None:
+    evs, parser = events(IIS)
+    assert [(e["ip"], e["method"], e["path"], e["status"]) for e in evs] == [
+        ("198.51.100.7", "GET", "/profiles/4242", 200),
+        ("203.0.113.9", "GET", "/robots.txt", 200),
+        ("198.51.100.8", "HEAD", "/x", 404),
+    ]
+    assert evs[0]["ts"] == 1795687201.0  # 2026-11-26T10:00:01Z: W3C times are UTC
+    assert evs[0]["user_agent"] == "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
+    assert evs[0]["referrer"] == "https://www.example.com/search?q=a"
+    assert evs[0]["target_profile_id"] == "4242"
+    # "++" is IIS's " +": the crawler's link stays one a crawler pattern knows
+    assert (
+        evs[1]["user_agent"]
+        == "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    )
+    assert "referrer" not in evs[1] or evs[1]["referrer"] == ""
+    # directives are lines, neither requests nor unparsable
+    assert (parser.report.lines, parser.report.events, parser.report.bad) == (8, 3, 0)
+
+
+def test_a_cloudfront_log_is_tab_separated_and_percent_encoded() -> None:
+    evs, parser = events(CLOUDFRONT)
+    assert len(evs) == 1 and parser.report.bad == 0
+    ev = evs[0]
+    assert (ev["ip"], ev["path"], ev["status"]) == ("192.0.2.100", "/profiles/77", 200)
+    assert ev["user_agent"] == "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0+x"  # + is a plus
+
+
+def test_a_line_before_the_fields_directive_is_unparsable() -> None:
+    assert W3CFields()("2026-11-26 10:00:01 198.51.100.8 GET /x 200 curl/8.0") is None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "2026-11-26 11:00:01 198.51.100.8 HEAD /x 404",  # a value missing
+        "2026-11-26 11:00:01 198.51.100.8 HEAD /x 404 curl/8.0 extra",  # one too many
+        "2026-13-26 11:00:01 198.51.100.8 HEAD /x 404 curl/8.0",  # no such date
+        "2026-11-26 11:00:01 198.51.100.8 HEAD - 404 curl/8.0",  # no path
+        "2026-11-26 11:00:01 198.51.100.8 HEAD /x 4040 curl/8.0",  # no status
+    ],
+)
+def test_lines_that_do_not_fit_the_directive_are_counted_unparsable(line: str) -> None:
+    evs, parser = events([IIS[6], line])
+    assert evs == [] and parser.report.bad == 1 and parser.report.bad_lines == [2]
+
+
+def test_auto_detects_a_w3c_log_and_replay_reads_it(tmp_path: Path) -> None:
+    log = tmp_path / "u_ex261126.log"
+    log.write_text("\n".join(IIS) + "\n")
+    assert detect_format(log).name == "w3c"
+    out = tmp_path / "events.jsonl"
+    result = CliRunner().invoke(
+        main, ["replay", str(log), "--no-publish", "--events-out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "log format w3c" in result.output and "8 lines, 3 events, 0 unparsable" in result.output
+    assert [orjson.loads(x)["ip"] for x in out.read_bytes().splitlines()] == [
+        "198.51.100.7",
+        "203.0.113.9",
+        "198.51.100.8",
+    ]
