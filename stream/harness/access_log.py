@@ -79,6 +79,9 @@ def _field_body(name: str, nxt: str) -> str:
     """The pattern of field ``name``, followed in the format by the character ``nxt``."""
     if name == "time_local":
         return r"[^\]]+"
+    if name == "remote_addr" and nxt == ":":
+        # "$remote_addr:$remote_port" (AWS's load balancers): an IPv6 address holds colons
+        return r"\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+(?=:\d+(?:\s|$))|[^\s:]*"
     if nxt == "":
         return ".*"
     if nxt == " ":
@@ -136,6 +139,11 @@ def _ts(groups: dict[str, str]) -> float:
     if not math.isfinite(ts):  # float() reads "nan" and "inf"
         raise ValueError(f"not a time: {groups['msec']}")
     return ts
+
+
+def _address(text: str | None) -> str | None:
+    """The client's address as logged: ``-`` is none, IPv6 brackets are taken off."""
+    return None if text in (None, "", "-") else text.strip("[]")
 
 
 def _status(text: str) -> int:
@@ -221,11 +229,17 @@ class LogParser:
             target = g.get("request_uri") or g.get("uri") or ""
             if not target:
                 return None
+        if target[:8].lower().startswith(("http://", "https://")):
+            # absolute-form ("GET https://host:443/p HTTP/1.1"): a load balancer's or a
+            # proxy's log; the path is what follows the authority
+            after = target.split("://", 1)[1]
+            slash = after.find("/")
+            target = after[slash:] if slash >= 0 else "/"
         path = target.split("?", 1)[0]
         event: dict[str, Any] = {
             "event_id": f"{self.source}:{lineno}",
             "ts": ts,
-            "ip": g.get("remote_addr") if g.get("remote_addr") not in (None, "", "-") else None,
+            "ip": _address(g.get("remote_addr")),
             "user_agent": g.get("http_user_agent", ""),
             "method": method,
             "path": path,

@@ -52,6 +52,19 @@ KNOWN_FORMATS: dict[str, str] = {
         '$server_name:$server_port $remote_addr $ident $remote_user [$time_local] "$request" '
         '$status $body_bytes_sent "$http_referer" "$http_user_agent"'
     ),
+    # AWS's load balancers (the client as address:port, the request line's target in
+    # absolute form, no referrer): an Application Load Balancer's access log ...
+    "aws alb": (
+        "$alb_type $time_iso8601 $alb_name $remote_addr:$remote_port $target_addr "
+        "$request_processing_time $target_processing_time $response_processing_time $status "
+        '$target_status $received_bytes $body_bytes_sent "$request" "$http_user_agent" $extra'
+    ),
+    # ... and a Classic Load Balancer's
+    "aws classic elb": (
+        "$time_iso8601 $elb_name $remote_addr:$remote_port $backend_addr "
+        "$request_processing_time $backend_processing_time $response_processing_time $status "
+        '$backend_status $received_bytes $body_bytes_sent "$request" "$http_user_agent" $extra'
+    ),
     # IIS's and CloudFront's W3C extended logs (#Fields: ...): stream.harness.w3c_log
     "w3c": W3C,
     # one JSON object per line (nginx's escape=json, Caddy, Traefik): stream.harness.json_log

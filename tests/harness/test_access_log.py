@@ -397,3 +397,59 @@ def test_a_quoted_host_after_the_user_agent_is_not_taken_for_x_forwarded_for(
     assert detect_format(_write(tmp_path, [LINE + ' "203.0.113.1, 10.0.0.9"'] * 50)).name == (
         "nginx main"
     )
+
+
+ALB = (
+    "https 2026-11-26T10:00:01.186641Z app/my-lb/50dc6c495c0c9188 {client}:2817 10.0.0.1:80 "
+    '0.086 0.048 0.037 200 200 0 57 "GET https://www.example.com:443/profiles/12?x=1 HTTP/1.1" '
+    '"Mozilla/5.0 (X11; Linux x86_64)" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 '
+    'arn:aws:elasticloadbalancing:us-east-2:1:targetgroup/t/73 "Root=1-5833" "www.example.com" '
+    '"arn:aws:acm:us-east-2:1:certificate/1" 1 2026-11-26T10:00:00.364000Z "forward" "-" "-" '
+    '"10.0.0.1:80" "200" "-" "-" TID_1'
+)
+CLASSIC_ELB = (
+    "2026-11-26T10:00:02.945958Z my-lb 198.51.100.7:2817 10.0.0.1:80 0.000086 0.001048 "
+    '0.001337 404 404 0 57 "GET http://www.example.com:80/robots.txt HTTP/1.1" "curl/8.0" - -'
+)
+
+
+@pytest.mark.parametrize(
+    ("client", "ip"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8::7", "2001:db8::7"),  # an IPv6 address's colons before the port's
+        ("[2001:db8::7]", "2001:db8::7"),
+    ],
+)
+def test_an_aws_load_balancers_log_is_known(tmp_path: Path, client: str, ip: str) -> None:
+    path = tmp_path / "alb.log"
+    path.write_text(ALB.format(client=client) + "\n")
+    found = detect_format(path)
+    assert found.name == "aws alb" and found.lacks == ["referrer"]
+    ev = LogParser(found.fmt).parse_line(ALB.format(client=client), 1)
+    assert ev is not None
+    assert (ev["ip"], ev["method"], ev["status"], ev["ts"]) == (ip, "GET", 200, 1795687201.186641)
+    # the target in absolute form: the path is what follows the authority
+    assert ev["path"] == "/profiles/12" and ev["target_profile_id"] == "12"
+
+
+def test_a_classic_load_balancers_log_is_known(tmp_path: Path) -> None:
+    path = tmp_path / "elb.log"
+    path.write_text(CLASSIC_ELB + "\n")
+    found = detect_format(path)
+    assert found.name == "aws classic elb"
+    ev = LogParser(found.fmt).parse_line(CLASSIC_ELB, 1)
+    assert ev is not None and (ev["ip"], ev["path"], ev["status"]) == (
+        "198.51.100.7",
+        "/robots.txt",
+        404,
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "path"),
+    [("https://h.example/a/b?q", "/a/b"), ("HTTP://h.example", "/"), ("/plain", "/plain")],
+)
+def test_an_absolute_form_target_is_read_as_its_path(target: str, path: str) -> None:
+    ev = LogParser().parse_line(LINE.replace("/profiles/4242?tab=about", target), 1)
+    assert ev is not None and ev["path"] == path
