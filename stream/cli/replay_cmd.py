@@ -45,7 +45,8 @@ from stream.kafka.topics import ensure_topics
     default="auto",
     show_default=True,
     help="nginx log_format string of $variables; json (one JSON object per line: "
-    "nginx's escape=json with its variables' names, Caddy, Traefik, Elastic Common Schema); "
+    "nginx's escape=json with its variables' names, Caddy, Traefik, Elastic Common Schema, "
+    "Google Cloud's httpRequest, Cloudflare's Logpush); "
     "w3c (W3C extended, its fields named by #Fields: IIS, CloudFront); or "
     "auto: the richest known format (combined, combined with a session id after the "
     "referrer, a session id without the user field, with an ident, nginx's main, with "

@@ -22,6 +22,15 @@ ECS          (Elastic Common Schema: an ``http`` or ``url`` object) ``@timestamp
              ``client.ip``, ``source.ip``; ``http.request.method``; ``url.original``,
              ``url.path``; ``http.response.status_code``; ``user_agent.original``;
              ``http.request.referrer``
+Google       (an ``httpRequest`` object: Cloud Load Balancing's or Cloud Run's log
+Cloud        entry) ``timestamp``, ``receiveTimestamp``; ``httpRequest.remoteIp``,
+             ``…requestMethod``, ``…requestUrl`` (absolute: read as its path),
+             ``…status``, ``…userAgent``, ``…referer``
+Cloudflare   (``ClientRequestMethod`` or ``EdgeStartTimestamp`` at the top: Logpush's
+             HTTP requests) ``EdgeStartTimestamp``; ``ClientIP``,
+             ``ClientRequestMethod``, ``ClientRequestURI``, ``ClientRequestPath``;
+             ``EdgeResponseStatus``, ``OriginResponseStatus``;
+             ``ClientRequestUserAgent``, ``ClientRequestReferer``
 any other    top-level keys named as nginx's variables (nginx's ``escape=json``), in any
              case, ``-`` read as ``_``: a time (``time_iso8601``, ``time_local``,
              ``msec``, ``timestamp``, ``@timestamp``, ``time``, ``ts``), ``remote_addr``
@@ -79,6 +88,27 @@ ECS: Final[dict[str, tuple[Path, ...]]] = {
     "http_user_agent": (("user_agent", "original"),),
     "http_referer": (("http", "request", "referrer"),),
 }
+# Google Cloud's log entries of a load balancer or Cloud Run (an "httpRequest" object; the
+# URL absolute, read as its path by the parser)
+GOOGLE_CLOUD: Final[dict[str, tuple[Path, ...]]] = {
+    "time": (("timestamp",), ("receiveTimestamp",)),
+    "remote_addr": (("httpRequest", "remoteIp"),),
+    "request_method": (("httpRequest", "requestMethod"),),
+    "request_uri": (("httpRequest", "requestUrl"),),
+    "status": (("httpRequest", "status"),),
+    "http_user_agent": (("httpRequest", "userAgent"),),
+    "http_referer": (("httpRequest", "referer"),),
+}
+# Cloudflare's HTTP requests dataset (Logpush): top-level fields of its own names
+CLOUDFLARE: Final[dict[str, tuple[Path, ...]]] = {
+    "time": (("EdgeStartTimestamp",),),
+    "remote_addr": (("ClientIP",),),
+    "request_method": (("ClientRequestMethod",),),
+    "request_uri": (("ClientRequestURI",), ("ClientRequestPath",)),
+    "status": (("EdgeResponseStatus",), ("OriginResponseStatus",)),
+    "http_user_agent": (("ClientRequestUserAgent",),),
+    "http_referer": (("ClientRequestReferer",),),
+}
 # a flat line (nginx's escape=json and the like): top-level keys, normalised
 FLAT: Final[dict[str, tuple[str, ...]]] = {
     "time": ("time_iso8601", "time_local", "msec", "timestamp", "@timestamp", "time", "ts"),
@@ -124,6 +154,10 @@ def _dialect(doc: dict[str, Any]) -> dict[str, tuple[Path, ...]] | None:
         return TRAEFIK
     if isinstance(doc.get("http"), dict) or isinstance(doc.get("url"), dict):
         return ECS
+    if isinstance(doc.get("httpRequest"), dict):
+        return GOOGLE_CLOUD
+    if "ClientRequestMethod" in doc or "EdgeStartTimestamp" in doc:
+        return CLOUDFLARE
     return None
 
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from stream.core.client_address import TrustedProxies
-from stream.harness.access_log import LogParser
+from stream.harness.access_log import JSON, LogParser
 from stream.harness.json_log import json_fields
 from stream.harness.log_formats import detect_format
 
@@ -233,3 +233,56 @@ def test_x_forwarded_for_gives_the_address_only_when_asked() -> None:
     assert plain is not None and plain["ip"] == "203.0.113.10"
     asked = LogParser("json", forwarded_for=TrustedProxies(["203.0.113.10/32"])).parse_line(line, 1)
     assert asked is not None and asked["ip"] == "203.0.113.50"
+
+
+def test_a_google_cloud_load_balancers_entry() -> None:
+    line = orjson.dumps(
+        {
+            "httpRequest": {
+                "requestMethod": "GET",
+                "requestUrl": "https://www.example.com/profiles/9?tab=x",
+                "status": 200,
+                "userAgent": "Mozilla/5.0 (X11; Linux x86_64)",
+                "remoteIp": "198.51.100.7",
+                "referer": "https://www.example.com/search",
+            },
+            "timestamp": "2026-11-26T10:00:01.123456789Z",
+            "receiveTimestamp": "2026-11-26T10:00:02Z",
+            "resource": {"type": "http_load_balancer"},
+        }
+    ).decode()
+    ev = LogParser(JSON).parse_line(line, 1)
+    assert ev is not None
+    assert (ev["ts"], ev["ip"], ev["method"], ev["path"], ev["status"]) == (
+        1795687201.123456,
+        "198.51.100.7",
+        "GET",
+        "/profiles/9",  # the absolute URL read as its path
+        200,
+    )
+    assert ev["target_profile_id"] == "9" and ev["referrer"] == "https://www.example.com/search"
+
+
+def test_a_cloudflare_logpush_line() -> None:
+    line = orjson.dumps(
+        {
+            "ClientIP": "2001:db8::7",
+            "ClientRequestHost": "www.example.com",
+            "ClientRequestMethod": "HEAD",
+            "ClientRequestURI": "/people/ann?x=1",
+            "ClientRequestUserAgent": "curl/8.0",
+            "ClientRequestReferer": "",
+            "EdgeResponseStatus": 403,
+            "EdgeStartTimestamp": 1795687201123456789,  # Unix nanoseconds
+        }
+    ).decode()
+    ev = LogParser(JSON).parse_line(line, 1)
+    assert ev is not None
+    assert (ev["ip"], ev["method"], ev["path"], ev["status"], ev["user_agent"]) == (
+        "2001:db8::7",
+        "HEAD",
+        "/people/ann",
+        403,
+        "curl/8.0",
+    )
+    assert abs(ev["ts"] - 1795687201.123457) < 1e-3 and ev["referrer"] == ""
