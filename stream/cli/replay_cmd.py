@@ -202,7 +202,7 @@ def _replay(
     if labels_out is not None:
         with closing(merge_runs(runs)) as merged:
             write_labels(labels_out, crawler_labels(merged))
-    if not events and any(r.report.lines for r in replays):
+    if not events and any(r.report.requests for r in replays):
         # lines, and not one of them an event: a wrong format, not an empty log
         raise click.ClickException("no line parsed: nothing to replay (see above)")
     if no_publish or not events:
@@ -244,7 +244,7 @@ def _replay_file(
         raise click.UsageError(str(exc)) from None
     replayed = parse_log(path, file_parser, spill_to)
     rep = replayed.report
-    click.echo(f"{path}: {rep.lines} lines, {rep.events} events, {rep.bad} unparsable")
+    click.echo(f"{path}: {rep.line()}")
     if rep.refused:
         reasons = ", ".join(f"{n} {reason}" for reason, n in rep.refused.most_common())
         click.echo(
@@ -264,7 +264,7 @@ def _replay_file(
         click.echo(f"{path}: unparsable lines: {shown}{more}", err=True)
         for example in rep.bad_examples[:3]:
             click.echo(f"  e.g. {example}", err=True)
-    if given and rep.lines and not rep.events:
+    if given and rep.requests and not rep.events:
         click.echo(f"{path}: {_format_hint(path)}", err=True)
     if rep.forwarded > rep.events / 2 and not file_parser.forwarded_for:
         click.echo(

@@ -81,7 +81,7 @@ def _field_body(name: str, nxt: str) -> str:
         return r"[^\]]+"
     if name == "remote_addr" and nxt == ":":
         # "$remote_addr:$remote_port" (AWS's load balancers): an IPv6 address holds colons
-        return r"\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]+(?=:\d+(?:\s|$))|[^\s:]*"
+        return r"\[[0-9A-Fa-f:.%]+\]|[0-9A-Fa-f:.%]+(?=:(?:\d+|-)(?:[^0-9A-Fa-f:.]|$))|[^\s:]*"
     if nxt == "":
         return ".*"
     if nxt == " ":
@@ -143,7 +143,13 @@ def _ts(groups: dict[str, str]) -> float:
 
 def _address(text: str | None) -> str | None:
     """The client's address as logged: ``-`` is none, IPv6 brackets are taken off."""
-    return None if text in (None, "", "-") else text.strip("[]")
+    address = (text or "").strip("[]")
+    return None if address in ("", "-") else address
+
+
+# a request target in absolute form: its scheme and authority (up to the path, the query
+# or the fragment: "http://h?next=/users/42" names no profile)
+_ABSOLUTE = re.compile(r"https?://[^/?#]*", re.IGNORECASE)
 
 
 def _status(text: str) -> int:
@@ -169,6 +175,17 @@ class ParseReport:
     # address that is a host name, a time out of its range
     refused: Counter[str] = field(default_factory=Counter)
     forwarded: int = 0  # events whose line names an X-Forwarded-For address
+    directives: int = 0  # a W3C log's "#" lines: neither requests nor unparsable
+
+    @property
+    def requests(self) -> int:
+        """Lines that should have been requests (directives left out)."""
+        return self.lines - self.directives
+
+    def line(self) -> str:
+        """The report in a line: lines, events, unparsable (and directives)."""
+        directives = f", {self.directives} directives" if self.directives else ""
+        return f"{self.lines} lines, {self.events} events, {self.bad} unparsable{directives}"
 
 
 class LogParser:
@@ -229,12 +246,12 @@ class LogParser:
             target = g.get("request_uri") or g.get("uri") or ""
             if not target:
                 return None
-        if target[:8].lower().startswith(("http://", "https://")):
+        absolute = _ABSOLUTE.match(target)
+        if absolute:
             # absolute-form ("GET https://host:443/p HTTP/1.1"): a load balancer's or a
-            # proxy's log; the path is what follows the authority
-            after = target.split("://", 1)[1]
-            slash = after.find("/")
-            target = after[slash:] if slash >= 0 else "/"
+            # proxy's log (and a proxy probe's); the path is what follows the authority
+            rest = target[absolute.end() :].split("#", 1)[0]  # a fragment is no path
+            target = rest if rest.startswith("/") else "/" + rest
         path = target.split("?", 1)[0]
         event: dict[str, Any] = {
             "event_id": f"{self.source}:{lineno}",
@@ -284,6 +301,7 @@ class LogParser:
             report.lines += 1
             if self.w3c is not None and is_directive(line):
                 self.w3c.directive(line)  # a line, but neither a request nor unparsable
+                report.directives += 1
                 continue
             event = self.parse_line(line, lineno)
             if event is None:

@@ -16,7 +16,7 @@ from stream.harness.access_log import (
     open_log,
 )
 from stream.harness.terminal_text import shown
-from stream.harness.w3c_log import W3C
+from stream.harness.w3c_log import W3C, is_directive
 
 # what ``--log-format auto`` tries, in this order (the most lines of a sample win; a tie
 # goes to the earlier): the variants seen in public web-log datasets
@@ -108,6 +108,8 @@ def _fits(parser: LogParser, line: str) -> bool:
     $gzip_ratio, which nginx's main format would read as the client's address."""
     if parser.parse_line(line, 0) is None:
         return False
+    if parser.pattern is None:  # JSON and W3C lines name their fields
+        return True
     fields = parser.fields(line) or {}
     return looks_forwarded(fields.get("http_x_forwarded_for", ""))
 
@@ -124,6 +126,8 @@ def detect_format(path: Path, sample_lines: int = DETECT_SAMPLE_LINES) -> Detect
                 break
     if not sample:  # an empty file (as logrotate leaves one): nothing to replay in it
         return Detected("combined", COMBINED, 0, 0)
+    if all(is_directive(line) for line in sample) and any("#Fields:" in x for x in sample):
+        return Detected("w3c", W3C, 0, 0)  # IIS's header alone, after a restart
     counts: list[Detected] = []
     for name, fmt in KNOWN_FORMATS.items():
         parser = LogParser(fmt)

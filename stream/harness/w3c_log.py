@@ -25,7 +25,8 @@ W3C field                            read as
 
 A header's spaces are written ``+`` by IIS, and percent-encoded by CloudFront (whose
 ``+`` is a plus): a space-separated line's ``+`` is read as a space (``++`` as `` +``, a
-crawler's ``; +http://…``), a tab-separated line's value is percent-decoded. A line
+crawler's ``; +http://…``), a tab-separated line's value is percent-decoded (twice
+when CloudFront encoded it twice: ``%2520``). A line
 before any ``#Fields:``, or with another number of values than the directive names, is
 unparsable (``None``), never an error.
 """
@@ -67,9 +68,20 @@ def _space(m: re.Match[str]) -> str:
     return " " + m.group(1)
 
 
+def _decoded(value: str) -> str:
+    """A CloudFront header's value: percent-decoded, twice when it was encoded twice
+    (``%2520``, as CloudFront writes user agents in many of its logs)."""
+    once = unquote(value)
+    return unquote(once) if _ESCAPE.search(once) else once
+
+
+_ESCAPE: Final = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
 def is_directive(line: str) -> bool:
-    """``#Software:``, ``#Version:``, ``#Date:``, ``#Fields:``: no request."""
-    return line.startswith("#")
+    """``#Software:``, ``#Version:``, ``#Date:``, ``#Fields:``: no request (a byte-order
+    mark before one: files of IIS joined with ``cat``)."""
+    return line.lstrip("\ufeff").startswith("#")
 
 
 class W3CFields:
@@ -80,7 +92,7 @@ class W3CFields:
         self.names: list[str | None] | None = None  # what each position stands for
 
     def directive(self, line: str) -> None:
-        key, _, value = line[1:].partition(":")
+        key, _, value = line.lstrip("\ufeff")[1:].partition(":")
         if key.strip().lower() == "fields":
             self.names = [FIELDS.get(name.lower()) for name in value.split()]
 
@@ -92,7 +104,7 @@ class W3CFields:
         if self.names is None:
             return None
         tabs = "\t" in line
-        values = line.split("\t") if tabs else line.split(" ")
+        values = line.split("\t") if tabs else line.rstrip(" ").split(" ")
         if len(values) != len(self.names):
             return None
         got = {
@@ -102,7 +114,7 @@ class W3CFields:
         }
         for header in _HEADERS:
             if header in got:
-                got[header] = unquote(got[header]) if tabs else _PLUS.sub(_space, got[header])
+                got[header] = _decoded(got[header]) if tabs else _PLUS.sub(_space, got[header])
         date, clock = got.pop("date", ""), got.pop("time", "")
         uri, query = got.pop("uri", ""), got.pop("query", "")
         if not date or not clock or not uri:

@@ -419,6 +419,7 @@ CLASSIC_ELB = (
         ("198.51.100.7", "198.51.100.7"),
         ("2001:db8::7", "2001:db8::7"),  # an IPv6 address's colons before the port's
         ("[2001:db8::7]", "2001:db8::7"),
+        ("::ffff:198.51.100.7", "::ffff:198.51.100.7"),
     ],
 )
 def test_an_aws_load_balancers_log_is_known(tmp_path: Path, client: str, ip: str) -> None:
@@ -448,7 +449,15 @@ def test_a_classic_load_balancers_log_is_known(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("target", "path"),
-    [("https://h.example/a/b?q", "/a/b"), ("HTTP://h.example", "/"), ("/plain", "/plain")],
+    [
+        ("https://h.example/a/b?q", "/a/b"),
+        ("HTTP://h.example", "/"),
+        ("/plain", "/plain"),
+        # the review: a query or fragment right after the host names no profile
+        ("http://example.com?next=/users/42", "/"),
+        ("http://h#/profiles/7", "/"),
+        ("http://u@h:1/x#f", "/x"),
+    ],
 )
 def test_an_absolute_form_target_is_read_as_its_path(target: str, path: str) -> None:
     ev = LogParser().parse_line(LINE.replace("/profiles/4242?tab=about", target), 1)

@@ -117,9 +117,53 @@ def test_auto_detects_a_w3c_log_and_replay_reads_it(tmp_path: Path) -> None:
         main, ["replay", str(log), "--no-publish", "--events-out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert "log format w3c" in result.output and "8 lines, 3 events, 0 unparsable" in result.output
+    assert (
+        "log format w3c" in result.output
+        and "8 lines, 3 events, 0 unparsable, 5 directives" in result.output
+    )
     assert [orjson.loads(x)["ip"] for x in out.read_bytes().splitlines()] == [
         "198.51.100.7",
         "203.0.113.9",
         "198.51.100.8",
     ]
+
+
+def test_a_cloudfront_user_agent_encoded_twice_is_decoded_twice() -> None:
+    line = CLOUDFRONT[2].replace(
+        "Mozilla/5.0%20(X11;%20Linux%20x86_64)%20Firefox/120.0+x", "Mozilla/5.0%2520(X11)"
+    )
+    evs, _ = events([*CLOUDFRONT[:2], line])
+    assert evs[0]["user_agent"] == "Mozilla/5.0 (X11)"
+
+
+def test_iis_quirks_a_trailing_space_and_a_byte_order_mark_mid_file() -> None:
+    # from the review: files joined with cat keep each one's BOM before its directives
+    evs, parser = events(
+        [IIS[0], IIS[3], IIS[4] + " ", "\ufeff" + IIS[6], "\ufeff#Version: 1.0", IIS[7]]
+    )
+    assert len(evs) == 2 and parser.report.bad == 0 and parser.report.directives == 4
+    assert evs[1]["method"] == "HEAD"  # read by the second directive's fields
+
+
+def test_a_forwarded_for_column_of_host_names_does_not_stop_detection(tmp_path: Path) -> None:
+    lines = [
+        "#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(X-Forwarded-For)",
+        *(f"2026-11-26 11:00:0{n} 198.51.100.8 GET /x 200 proxy.example" for n in range(5)),
+    ]
+    log = tmp_path / "u_ex.log"
+    log.write_text("\n".join(lines) + "\n")
+    assert detect_format(log).name == "w3c"
+
+
+def test_a_header_only_w3c_file_replays_nothing_and_stops_nothing(tmp_path: Path) -> None:
+    # IIS leaves a file of directives alone after a restart; beside it, a day's log
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "u_ex261125.log").write_text("\n".join(IIS[:4]) + "\n")
+    (logs / "u_ex261126.log").write_text("\n".join(IIS) + "\n")
+    result = CliRunner().invoke(main, ["replay", str(logs), "--no-publish"])
+    assert result.exit_code == 0, result.output
+    assert "u_ex261125.log: 4 lines, 0 events, 0 unparsable, 4 directives" in result.output
+    assert "2 files: 12 lines, 3 events, 0 unparsable" in result.output
+    alone = CliRunner().invoke(main, ["replay", str(logs / "u_ex261125.log"), "--no-publish"])
+    assert alone.exit_code == 0, alone.output
