@@ -28,7 +28,7 @@ from stream.harness import evaluation_report
 from stream.harness.evaluation import read_labels
 from stream.harness.model_comparison import compare as compare_models
 from stream.harness.offline import evaluate_model as evaluate_offline
-from stream.harness.offline import read_events_file
+from stream.harness.offline import read_events_file, sort_by_event_time
 from stream.kafka.read_to_end import read_all
 
 
@@ -143,7 +143,7 @@ def evaluate_model(
             doc = orjson.loads(rec.value) if rec.value else None
             if isinstance(doc, dict):
                 events.append(doc)
-        events.sort(key=lambda e: e["ts"] if isinstance(e.get("ts"), int | float) else 0.0)
+        sort_by_event_time(events)
     policy = load_policy(policy_file)
     result = evaluate_offline(
         policy,

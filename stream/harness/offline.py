@@ -24,6 +24,7 @@ from stream.core.internal_records import Activity, GroupSignal
 from stream.core.partition_detector import PartitionDetector
 from stream.core.policy import Policy
 from stream.core.records import Decision
+from stream.core.validation import parse_ts
 from stream.harness.evaluation import Report, evaluate, precision_recall
 from stream.harness.traffic import event_key
 from stream.kafka.writer import partition_for
@@ -110,11 +111,11 @@ class OfflineRun:
             by_part[p].append(_Rec(self.offsets[p], key, orjson.dumps(doc)))
             self.offsets[p] += 1
             actor = key.decode() if key else None
-            ts = doc.get("ts")
-            if isinstance(ts, int | float) and ts > self._now:
-                self._now = float(ts)
-            if actor and isinstance(ts, int | float) and actor not in res.first_seen:
-                res.first_seen[actor] = float(ts)
+            ts = parse_ts(doc.get("ts"))  # epoch seconds or ISO-8601, as the worker reads it
+            if ts is not None and ts > self._now:
+                self._now = ts
+            if actor and ts is not None and actor not in res.first_seen:
+                res.first_seen[actor] = ts
         activities: dict[int, list[Activity]] = defaultdict(list)
         for p, recs in by_part.items():
             out = self.detectors[p].process(recs)
@@ -154,8 +155,14 @@ def read_events_file(path: Path) -> list[dict[str, Any]]:
             if not isinstance(doc, dict):
                 raise ValueError(f"{path}:{n}: not a JSON object")
             events.append(doc)
-    events.sort(key=lambda e: e["ts"] if isinstance(e.get("ts"), int | float) else 0.0)
+    sort_by_event_time(events)
     return events
+
+
+def sort_by_event_time(events: list[dict[str, Any]]) -> None:
+    """In place, by ``ts`` as the worker reads it (epoch seconds or ISO-8601); an event
+    without a valid time first (the worker dead-letters it), the order kept at ties."""
+    events.sort(key=lambda e: parse_ts(e.get("ts")) or 0.0)
 
 
 @dataclass
