@@ -141,6 +141,11 @@ def _ts(groups: dict[str, str]) -> float:
     return ts
 
 
+def _none_if_dash(text: str) -> str:
+    """A header as logged: ``-`` is how a log writes one the client did not send."""
+    return "" if text == "-" else text
+
+
 def _address(text: str | None) -> str | None:
     """The client's address as logged: ``-`` is none, IPv6 brackets are taken off."""
     address = (text or "").strip("[]")
@@ -257,7 +262,7 @@ class LogParser:
             "event_id": f"{self.source}:{lineno}",
             "ts": ts,
             "ip": _address(g.get("remote_addr")),
-            "user_agent": g.get("http_user_agent", ""),
+            "user_agent": _none_if_dash(g.get("http_user_agent", "")),
             "method": method,
             "path": path,
             "status": status,

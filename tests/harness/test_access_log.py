@@ -462,3 +462,11 @@ def test_a_classic_load_balancers_log_is_known(tmp_path: Path) -> None:
 def test_an_absolute_form_target_is_read_as_its_path(target: str, path: str) -> None:
     ev = LogParser().parse_line(LINE.replace("/profiles/4242?tab=about", target), 1)
     assert ev is not None and ev["path"] == path
+
+
+def test_a_user_agent_logged_as_dash_is_none() -> None:
+    # as the referrer: "-" is how a log writes a header the client did not send, and a
+    # JSON or W3C log's missing user agent was already none (a crawler without a user
+    # agent that reads robots.txt shows itself as one)
+    ev = LogParser().parse_line(LINE.rsplit('"', 2)[0] + '"-"', 1)
+    assert ev is not None and ev["user_agent"] == ""
