@@ -51,7 +51,8 @@ from stream.kafka.topics import ensure_topics
     "auto: the richest known format (combined, combined with a session id after the "
     "referrer, a session id without the user field, with an ident, nginx's main, with "
     "more fields, "
-    "common, Apache's vhost_combined, AWS's ALB and classic ELB, w3c, json) that parses "
+    "common, Apache's vhost_combined, AWS's ALB and classic ELB, Envoy, Istio, w3c, json) "
+    "that parses "
     "(within 2 %) as many of the "
     "first 500 lines as any.",
 )
@@ -266,7 +267,7 @@ def _replay_file(
             click.echo(f"  e.g. {example}", err=True)
     if given and rep.requests and not rep.events:
         click.echo(f"{path}: {_format_hint(path)}", err=True)
-    if rep.forwarded > rep.events / 2 and not file_parser.forwarded_for:
+    if rep.forwarded > rep.events / 2 and file_parser.logs_peer and not file_parser.forwarded_for:
         click.echo(
             f"{path}: {rep.forwarded} of {rep.events} requests name an X-Forwarded-For "
             "address; behind a proxy every request has the proxy's address, and "

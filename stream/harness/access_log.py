@@ -208,6 +208,8 @@ class LogParser:
             json_fields if fmt == JSON else self.w3c or self._match
         )
         self.pattern = None if fmt in (JSON, W3C) else compile_format(fmt)
+        # whether lines name the address the request came from ($remote_addr)
+        self.logs_peer = self.pattern is None or "remote_addr" in self.pattern.groupindex
         self.trust_remote_user = trust_remote_user
         self.forwarded_for = forwarded_for  # the proxies whose X-Forwarded-For counts
         try:
@@ -270,9 +272,15 @@ class LogParser:
         if "http_referer" in g:
             event["referrer"] = "" if g["http_referer"] in ("", "-") else g["http_referer"]
         forwarded = g.get("http_x_forwarded_for", "")
-        if valid_address(forwarded.rpartition(",")[2]):
+        nearest = valid_address(forwarded.rpartition(",")[2])
+        if nearest:
             self.report.forwarded += 1
-            if self.forwarded_for is not None:
+            if not self.logs_peer:
+                # a format without the peer's address (Envoy's default): the header's last
+                # entry is the address the proxy that wrote it (use_remote_address), or the
+                # one in front of it, saw
+                event["ip"] = nearest
+            elif self.forwarded_for is not None:
                 # a hop that names no address ("unknown"): the server's own view stands
                 event["ip"] = self.forwarded_for.client(event["ip"], forwarded) or event["ip"]
         for var, name in _ID_VARS.items():

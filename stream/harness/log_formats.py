@@ -65,6 +65,22 @@ KNOWN_FORMATS: dict[str, str] = {
         "$request_processing_time $backend_processing_time $response_processing_time $status "
         '$backend_status $received_bytes $body_bytes_sent "$request" "$http_user_agent" $extra'
     ),
+    # Envoy's default access log: no peer address, the client's is X-Forwarded-For's last
+    # entry (Envoy appends it with use_remote_address) ...
+    "envoy": (
+        '[$time_iso8601] "$request" $status $response_flags $bytes_received $body_bytes_sent '
+        '$duration $upstream_service_time "$http_x_forwarded_for" "$http_user_agent" '
+        '"$request_id" "$authority" "$upstream_host"'
+    ),
+    # ... and Istio's sidecars' (the peer, downstream_remote_address, near the end)
+    "istio": (
+        '[$time_iso8601] "$request" $status $response_flags $response_code_details '
+        '$connection_termination_details "$upstream_transport_failure_reason" '
+        "$bytes_received $body_bytes_sent $duration $upstream_service_time "
+        '"$http_x_forwarded_for" "$http_user_agent" "$request_id" "$authority" '
+        '"$upstream_host" $upstream_cluster $upstream_local_address $downstream_local_address '
+        "$remote_addr:$remote_port $requested_server_name $route_name"
+    ),
     # IIS's and CloudFront's W3C extended logs (#Fields: ...): stream.harness.w3c_log
     "w3c": W3C,
     # one JSON object per line (nginx's escape=json, Caddy, Traefik): stream.harness.json_log

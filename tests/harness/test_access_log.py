@@ -470,3 +470,43 @@ def test_a_user_agent_logged_as_dash_is_none() -> None:
     # agent that reads robots.txt shows itself as one)
     ev = LogParser().parse_line(LINE.rsplit('"', 2)[0] + '"-"', 1)
     assert ev is not None and ev["user_agent"] == ""
+
+
+ENVOY = (
+    '[2026-11-26T10:00:01.310Z] "GET /profiles/31?x=1 HTTP/2" 200 - 154 2048 26 25 '
+    '"{xff}" "Mozilla/5.0 (X11; Linux x86_64)" "cc21d9b0-cf5c-432b" "www.example.com" '
+    '"10.0.2.1:80"'
+)
+ISTIO = (
+    '[2026-11-26T10:00:01.310Z] "GET /profiles/31 HTTP/1.1" 200 - via_upstream - "-" 0 2048 '
+    '26 25 "203.0.113.50" "Mozilla/5.0 (X11; Linux x86_64)" "cc21d9b0" "www.example.com" '
+    '"10.44.0.7:8080" outbound|8080||web.default.svc.cluster.local 10.44.1.3:51234 '
+    "10.44.0.7:8080 10.44.1.9:40122 - default"
+)
+
+
+@pytest.mark.parametrize(
+    ("xff", "ip"),
+    [("198.51.100.7", "198.51.100.7"), ("203.0.113.5, 198.51.100.7", "198.51.100.7"), ("-", None)],
+)
+def test_envoys_default_log_takes_the_client_from_x_forwarded_for(
+    tmp_path: Path, xff: str, ip: str | None
+) -> None:
+    # Envoy's default format logs no peer: the header's last entry is the address the
+    # proxy saw (a line without one has no address: the worker refuses it, said)
+    line = ENVOY.format(xff=xff)
+    found = detect_format(_write(tmp_path, [line]))
+    assert found.name == "envoy"
+    ev = LogParser(found.fmt).parse_line(line, 1)
+    assert ev is not None and ev["ip"] == ip and ev["path"] == "/profiles/31"
+    assert ev["ts"] == 1795687201.31
+
+
+def test_istios_log_names_its_peer(tmp_path: Path) -> None:
+    found = detect_format(_write(tmp_path, [ISTIO]))
+    assert found.name == "istio"
+    ev = LogParser(found.fmt).parse_line(ISTIO, 1)
+    assert ev is not None and (ev["ip"], ev["status"]) == ("10.44.1.9", 200)
+    proxied = LogParser(found.fmt, forwarded_for=TrustedProxies(["10.44.0.0/16"]))
+    ev = proxied.parse_line(ISTIO, 1)
+    assert ev is not None and ev["ip"] == "203.0.113.50"
