@@ -50,11 +50,8 @@ from stream.kafka.topics import ensure_topics
     "w3c (W3C extended, its fields named by #Fields: IIS, CloudFront); or "
     "auto: the richest known format (combined, combined with a session id after the "
     "referrer, a session id without the user field, with an ident, nginx's main, with "
-    "more fields, "
-    "common, Apache's vhost_combined, AWS's ALB and classic ELB, Envoy, Istio, w3c, json) "
-    "that parses "
-    "(within 2 %) as many of the "
-    "first 500 lines as any.",
+    "more fields, common, Apache's vhost_combined, AWS's ALB and classic ELB, Envoy, "
+    "Istio, w3c, json) that parses (within 2 %) as many of the first 500 lines as any.",
 )
 @click.option(
     "--profile-path",
