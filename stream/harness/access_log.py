@@ -278,9 +278,9 @@ class LogParser:
             if not self.logs_peer:
                 # a format without the peer's address (Envoy's default): the header's last
                 # entry is the address the proxy that wrote it (use_remote_address), or the
-                # one in front of it, saw
+                # one in front of it, saw; past it, --forwarded-for's proxies as usual
                 event["ip"] = nearest
-            elif self.forwarded_for is not None:
+            if self.forwarded_for is not None:
                 # a hop that names no address ("unknown"): the server's own view stands
                 event["ip"] = self.forwarded_for.client(event["ip"], forwarded) or event["ip"]
         for var, name in _ID_VARS.items():

@@ -500,6 +500,10 @@ def test_envoys_default_log_takes_the_client_from_x_forwarded_for(
     ev = LogParser(found.fmt).parse_line(line, 1)
     assert ev is not None and ev["ip"] == ip and ev["path"] == "/profiles/31"
     assert ev["ts"] == 1795687201.31
+    # behind a load balancer of yours: its entry is passed as a proxy's
+    behind = LogParser(found.fmt, forwarded_for=TrustedProxies(["198.51.100.0/24"]))
+    ev = behind.parse_line(line, 1)
+    assert ev is not None and ev["ip"] == ("203.0.113.5" if "," in xff else ip)
 
 
 def test_istios_log_names_its_peer(tmp_path: Path) -> None:
