@@ -7,8 +7,8 @@ from __future__ import annotations
 import errno
 import tempfile
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import click
@@ -151,27 +151,40 @@ def replay(
             forwarded_for=forwarded_for,
         )
 
-    try:
-        spill = tempfile.TemporaryDirectory(
-            prefix="scrapeguard-replay-", ignore_cleanup_errors=True
-        )
-    except OSError as exc:
-        raise click.ClickException(
-            f"no temporary directory for the sorted runs: {exc} (set TMPDIR)"
-        ) from None
-    with spill:
-        spill_to = Path(spill.name)
+    with _spill_dir() as spill_to:
         try:
             replays = [
                 _replay_file(path, source, log_format, parser, spill_to)
                 for path, source in zip(files, source_names(files), strict=True)
             ]
-            runs = compact(replay_runs(replays), spill_to)
+            runs = replay_runs(replays)
+            if spill_to is not None:
+                runs = compact(runs, spill_to)
             _replay(replays, runs, events_out, labels_out, no_publish, broker, speed)
         except OSError as exc:  # a log unreadable, --events-out not writable, a full disk
-            spilling = str(exc.filename or "").startswith(spill.name)
+            spilling = spill_to is not None and str(exc.filename or "").startswith(str(spill_to))
             hint = " (sorted runs go to $TMPDIR)" if spilling or exc.errno in _SPACE else ""
             raise click.ClickException(f"replay stopped: {exc}{hint}") from None
+
+
+@contextmanager
+def _spill_dir() -> Iterator[Path | None]:
+    """A temporary directory for the sorted runs, removed after; None (the log sorted in
+    memory, as before there were runs) when none can be made."""
+    try:
+        spill = tempfile.TemporaryDirectory(
+            prefix="scrapeguard-replay-", ignore_cleanup_errors=True
+        )
+    except OSError as exc:
+        click.echo(
+            f"no temporary directory for the sorted runs ({exc}): the log is sorted in "
+            "memory; set TMPDIR to replay a log larger than memory",
+            err=True,
+        )
+        yield None
+        return
+    with spill:
+        yield Path(spill.name)
 
 
 _SPACE = (errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE)
@@ -223,7 +236,7 @@ def _replay_file(
     source: str,
     log_format: str,
     parser: Callable[[str, str], LogParser],
-    spill_to: Path,
+    spill_to: Path | None,
 ) -> Replay:
     """One file parsed (its format detected when ``log_format`` is auto), sorted in runs
     spilled to ``spill_to``, reported."""

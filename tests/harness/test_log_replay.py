@@ -304,17 +304,20 @@ def test_forwarded_for_says_when_the_log_names_no_forwarded_address(
     assert f"--forwarded-for, but {why}: every address is $remote_addr" in result.output
 
 
-def test_a_temporary_directory_that_cannot_be_written_is_a_clear_error(
+def test_without_a_temporary_directory_the_log_is_sorted_in_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import tempfile
 
     log = write(tmp_path / "access.log", [COMBINED.format(n=1, t=stamp(1), path="/")])
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-dir"))  # as a full disk
-    result = CliRunner().invoke(main, ["replay", str(log), "--no-publish"])
-    assert result.exit_code == 1, result.output
+    out = tmp_path / "events.jsonl"
+    args = ["replay", str(log), "--no-publish", "--events-out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output  # sorted in memory instead, and said
     assert "no temporary directory for the sorted runs" in result.output
-    assert "(set TMPDIR)" in result.output
+    assert "the log is sorted in memory; set TMPDIR" in result.output
+    assert len(out.read_bytes().splitlines()) == 1
 
 
 def test_an_events_out_that_cannot_be_written_is_a_clear_error_about_it(tmp_path: Path) -> None:
