@@ -59,6 +59,13 @@ COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
     '"$http_referer" "$http_user_agent"'
 )
+# Envoy's default access log: no peer address, the client's is X-Forwarded-For's last
+# entry (Envoy appends it with use_remote_address)
+ENVOY = (
+    '[$time_iso8601] "$request" $status $response_flags $bytes_received $body_bytes_sent '
+    '$duration $upstream_service_time "$http_x_forwarded_for" "$http_user_agent" '
+    '"$request_id" "$authority" "$upstream_host"'
+)
 DEFAULT_PROFILE_PATH = r"^/(?:profiles?|users?|people|members|u|in)/(?P<id>[^/?#]+)"
 
 _VAR = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -81,13 +88,15 @@ def _field_body(name: str, nxt: str) -> str:
         return r"[^\]]+"
     if name == "remote_addr" and nxt == ":":
         # "$remote_addr:$remote_port" (AWS's load balancers): an IPv6 address holds colons
-        return r"\[[0-9A-Fa-f:.%]+\]|[0-9A-Fa-f:.%]+(?=:(?:\d+|-)(?:[^0-9A-Fa-f:.]|$))|[^\s:]*"
-    if nxt == "":
-        return ".*"
-    if nxt == " ":
-        # an id is never a quoted field: nginx's "main" format ends with a quoted
-        # "$http_x_forwarded_for", which made a user agent without spaces a session id
-        return r'[^\s"]\S*' if name in _ID_VARS else r"\S*"
+        return r'\[[0-9A-Fa-f:.%]+\]|[0-9A-Fa-f:.%]+(?=:(?:\d+|-)(?:[^0-9A-Fa-f:.]|$))|[^\s:"]*'
+    if nxt in ("", " "):
+        # an unquoted field is a token without a quote: Envoy writes a header's quotes
+        # unescaped, and a user agent of '" "x" … 6.6.6.6:1 -' must not move the fields
+        # after it (an Istio line's peer), nor a last field swallow the real ones; an id
+        # is never a quoted field either (nginx's main format ends with a quoted
+        # "$http_x_forwarded_for", which made a user agent without spaces a session id)
+        return r'[^\s"]+' if name in _ID_VARS else r'[^\s"]*'
+
     if nxt == "]":
         return r"[^\]]*?"
     if nxt == '"':
@@ -148,8 +157,12 @@ def _none_if_dash(text: str) -> str:
 
 def _address(text: str | None) -> str | None:
     """The client's address as logged: ``-`` is none, IPv6 brackets are taken off."""
-    address = (text or "").strip("[]")
-    return None if address in ("", "-") else address
+    address = (text or "").strip()
+    if address in ("", "-", "[]"):
+        return None
+    # a port or brackets taken off (Google Cloud's remoteIp may carry one); a host name
+    # is kept as logged, for the worker to refuse with its reason
+    return valid_address(address) or address.strip("[]")
 
 
 # a request target in absolute form: its scheme and authority (up to the path, the query
@@ -208,8 +221,10 @@ class LogParser:
             json_fields if fmt == JSON else self.w3c or self._match
         )
         self.pattern = None if fmt in (JSON, W3C) else compile_format(fmt)
-        # whether lines name the address the request came from ($remote_addr)
-        self.logs_peer = self.pattern is None or "remote_addr" in self.pattern.groupindex
+        # False for Envoy's default format only: it logs no peer, and the proxy appends
+        # the one it saw to X-Forwarded-For (another format without $remote_addr takes no
+        # address from a header its client writes)
+        self.logs_peer = fmt != ENVOY
         self.trust_remote_user = trust_remote_user
         self.forwarded_for = forwarded_for  # the proxies whose X-Forwarded-For counts
         try:
@@ -246,7 +261,7 @@ class LogParser:
             if not protocol.startswith("HTTP/"):  # HTTP/0.9: no protocol
                 target = rest.strip(" ")
             target = target.strip(" ")
-            if not method or not target:
+            if not method or not target or method == "-":  # Envoy's TCP line: "- - -"
                 return None
         else:
             method = g.get("request_method", "GET")

@@ -26,9 +26,10 @@ Google       (an ``httpRequest`` object: Cloud Load Balancing's or Cloud Run's l
 Cloud        entry) ``timestamp``, ``receiveTimestamp``; ``httpRequest.remoteIp``,
              ``…requestMethod``, ``…requestUrl`` (absolute: read as its path),
              ``…status``, ``…userAgent``, ``…referer``
-Cloudflare   (``ClientRequestMethod`` or ``EdgeStartTimestamp`` at the top: Logpush's
-             HTTP requests) ``EdgeStartTimestamp``; ``ClientIP``,
-             ``ClientRequestMethod``, ``ClientRequestURI``, ``ClientRequestPath``;
+Cloudflare   (two of ``ClientIP``, ``ClientRequestMethod``, ``ClientRequestURI``,
+             ``EdgeStartTimestamp`` at the top: Logpush's HTTP requests)
+             ``EdgeStartTimestamp``; ``ClientIP``, ``ClientRequestMethod``,
+             ``ClientRequestURI``, ``ClientRequestPath``;
              ``EdgeResponseStatus``, ``OriginResponseStatus``;
              ``ClientRequestUserAgent``, ``ClientRequestReferer``
 any other    top-level keys named as nginx's variables (nginx's ``escape=json``), in any
@@ -109,6 +110,9 @@ CLOUDFLARE: Final[dict[str, tuple[Path, ...]]] = {
     "http_user_agent": (("ClientRequestUserAgent",),),
     "http_referer": (("ClientRequestReferer",),),
 }
+_CLOUDFLARE_KEYS: Final = frozenset(
+    ("ClientIP", "ClientRequestMethod", "ClientRequestURI", "EdgeStartTimestamp")
+)
 # a flat line (nginx's escape=json and the like): top-level keys, normalised
 FLAT: Final[dict[str, tuple[str, ...]]] = {
     "time": ("time_iso8601", "time_local", "msec", "timestamp", "@timestamp", "time", "ts"),
@@ -156,7 +160,7 @@ def _dialect(doc: dict[str, Any]) -> dict[str, tuple[Path, ...]] | None:
         return ECS
     if isinstance(doc.get("httpRequest"), dict):
         return GOOGLE_CLOUD
-    if "ClientRequestMethod" in doc or "EdgeStartTimestamp" in doc:
+    if len(_CLOUDFLARE_KEYS & doc.keys()) >= 2:  # not one key a flat line may share
         return CLOUDFLARE
     return None
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from stream.core.client_address import valid_address
 from stream.harness.access_log import (
     COMBINED,
+    ENVOY,
     JSON,
     LogFormatError,
     LogParser,
@@ -65,13 +66,8 @@ KNOWN_FORMATS: dict[str, str] = {
         "$request_processing_time $backend_processing_time $response_processing_time $status "
         '$backend_status $received_bytes $body_bytes_sent "$request" "$http_user_agent" $extra'
     ),
-    # Envoy's default access log: no peer address, the client's is X-Forwarded-For's last
-    # entry (Envoy appends it with use_remote_address) ...
-    "envoy": (
-        '[$time_iso8601] "$request" $status $response_flags $bytes_received $body_bytes_sent '
-        '$duration $upstream_service_time "$http_x_forwarded_for" "$http_user_agent" '
-        '"$request_id" "$authority" "$upstream_host"'
-    ),
+    # Envoy's default access log: no peer, X-Forwarded-For's last entry instead ...
+    "envoy": ENVOY,
     # ... and Istio's sidecars' (the peer, downstream_remote_address, near the end)
     "istio": (
         '[$time_iso8601] "$request" $status $response_flags $response_code_details '

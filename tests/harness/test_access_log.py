@@ -419,7 +419,7 @@ CLASSIC_ELB = (
         ("198.51.100.7", "198.51.100.7"),
         ("2001:db8::7", "2001:db8::7"),  # an IPv6 address's colons before the port's
         ("[2001:db8::7]", "2001:db8::7"),
-        ("::ffff:198.51.100.7", "::ffff:198.51.100.7"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # IPv4-mapped: the worker's form
     ],
 )
 def test_an_aws_load_balancers_log_is_known(tmp_path: Path, client: str, ip: str) -> None:
@@ -514,3 +514,26 @@ def test_istios_log_names_its_peer(tmp_path: Path) -> None:
     proxied = LogParser(found.fmt, forwarded_for=TrustedProxies(["10.44.0.0/16"]))
     ev = proxied.parse_line(ISTIO, 1)
     assert ev is not None and ev["ip"] == "203.0.113.50"
+
+
+def test_a_user_agent_with_quotes_cannot_choose_an_istio_lines_peer() -> None:
+    # from the review: Envoy writes a header's quotes unescaped; a user agent that closes
+    # the quoted fields and writes a tail of its own named the peer (6.6.6.6), and the
+    # last field's ".*" swallowed the real tail. Now such a line matches nothing
+    ua = 'Mozilla/5.0" "r" "a" "u" c u d 6.6.6.6:1 - x'
+    line = ISTIO.replace('"Mozilla/5.0 (X11; Linux x86_64)"', f'"{ua}"')
+    ev = LogParser(KNOWN_FORMATS["istio"]).parse_line(line, 1)
+    assert ev is None or ev["ip"] == "10.44.1.9"
+
+
+def test_only_envoys_format_takes_its_address_from_x_forwarded_for() -> None:
+    # a format of your own without $remote_addr takes no address from a header its
+    # client writes (nginx appends nothing to it)
+    own = LogParser('[$time_local] "$request" $status "$http_x_forwarded_for"')
+    ev = own.parse_line('[17/May/2015:10:05:03 +0000] "GET / HTTP/1.1" 200 "1.1.1.1"', 1)
+    assert ev is not None and ev["ip"] is None
+
+
+def test_envoys_tcp_lines_are_no_requests() -> None:
+    line = ENVOY.format(xff="-").replace('"GET /profiles/31?x=1 HTTP/2" 200', '"- - -" 0')
+    assert LogParser(KNOWN_FORMATS["envoy"]).parse_line(line, 1) is None

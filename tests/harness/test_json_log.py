@@ -286,3 +286,30 @@ def test_a_cloudflare_logpush_line() -> None:
         "curl/8.0",
     )
     assert abs(ev["ts"] - 1795687201.123457) < 1e-3 and ev["referrer"] == ""
+
+
+def test_a_port_on_google_clouds_remote_ip_is_taken_off() -> None:
+    line = orjson.dumps(
+        {
+            "httpRequest": {"requestMethod": "GET", "requestUrl": "/", "status": 200},
+            "timestamp": "2026-11-26T10:00:01Z",
+        }
+    ).decode()
+    doc = orjson.loads(line)
+    doc["httpRequest"]["remoteIp"] = "203.0.113.9:4567"  # as Google's own example writes it
+    ev = LogParser(JSON).parse_line(orjson.dumps(doc).decode(), 1)
+    assert ev is not None and ev["ip"] == "203.0.113.9"
+
+
+def test_one_cloudflare_key_does_not_make_a_flat_line_cloudflares() -> None:
+    line = orjson.dumps(
+        {
+            "time_iso8601": "2026-11-26T10:00:01+00:00",
+            "remote_addr": "198.51.100.7",
+            "request": "GET / HTTP/1.1",
+            "status": "200",
+            "EdgeStartTimestamp": "",
+        }
+    ).decode()
+    ev = LogParser(JSON).parse_line(line, 1)
+    assert ev is not None and ev["ip"] == "198.51.100.7"
