@@ -235,8 +235,15 @@ def test_x_forwarded_for_gives_the_address_only_when_asked() -> None:
     assert asked is not None and asked["ip"] == "203.0.113.50"
 
 
+def parsed(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` as a line of a JSON log, parsed (it must be a request)."""
+    ev = LogParser(JSON).parse_line(orjson.dumps(doc).decode(), 1)
+    assert ev is not None
+    return ev
+
+
 def test_a_google_cloud_load_balancers_entry() -> None:
-    line = orjson.dumps(
+    ev = parsed(
         {
             "httpRequest": {
                 "requestMethod": "GET",
@@ -250,9 +257,7 @@ def test_a_google_cloud_load_balancers_entry() -> None:
             "receiveTimestamp": "2026-11-26T10:00:02Z",
             "resource": {"type": "http_load_balancer"},
         }
-    ).decode()
-    ev = LogParser(JSON).parse_line(line, 1)
-    assert ev is not None
+    )
     assert (ev["ts"], ev["ip"], ev["method"], ev["path"], ev["status"]) == (
         1795687201.123456,
         "198.51.100.7",
@@ -263,8 +268,17 @@ def test_a_google_cloud_load_balancers_entry() -> None:
     assert ev["target_profile_id"] == "9" and ev["referrer"] == "https://www.example.com/search"
 
 
+def test_a_port_on_google_clouds_remote_ip_is_taken_off() -> None:
+    request = {"requestMethod": "GET", "requestUrl": "/", "status": 200}
+    # as Google's own example of the field writes it
+    ev = parsed(
+        {"httpRequest": {**request, "remoteIp": "203.0.113.9:4567"}, "timestamp": "2026-11-26"}
+    )
+    assert ev["ip"] == "203.0.113.9"
+
+
 def test_a_cloudflare_logpush_line() -> None:
-    line = orjson.dumps(
+    ev = parsed(
         {
             "ClientIP": "2001:db8::7",
             "ClientRequestHost": "www.example.com",
@@ -275,9 +289,7 @@ def test_a_cloudflare_logpush_line() -> None:
             "EdgeResponseStatus": 403,
             "EdgeStartTimestamp": 1795687201123456789,  # Unix nanoseconds
         }
-    ).decode()
-    ev = LogParser(JSON).parse_line(line, 1)
-    assert ev is not None
+    )
     assert (ev["ip"], ev["method"], ev["path"], ev["status"], ev["user_agent"]) == (
         "2001:db8::7",
         "HEAD",
@@ -288,28 +300,7 @@ def test_a_cloudflare_logpush_line() -> None:
     assert abs(ev["ts"] - 1795687201.123457) < 1e-3 and ev["referrer"] == ""
 
 
-def test_a_port_on_google_clouds_remote_ip_is_taken_off() -> None:
-    line = orjson.dumps(
-        {
-            "httpRequest": {"requestMethod": "GET", "requestUrl": "/", "status": 200},
-            "timestamp": "2026-11-26T10:00:01Z",
-        }
-    ).decode()
-    doc = orjson.loads(line)
-    doc["httpRequest"]["remoteIp"] = "203.0.113.9:4567"  # as Google's own example writes it
-    ev = LogParser(JSON).parse_line(orjson.dumps(doc).decode(), 1)
-    assert ev is not None and ev["ip"] == "203.0.113.9"
-
-
 def test_one_cloudflare_key_does_not_make_a_flat_line_cloudflares() -> None:
-    line = orjson.dumps(
-        {
-            "time_iso8601": "2026-11-26T10:00:01+00:00",
-            "remote_addr": "198.51.100.7",
-            "request": "GET / HTTP/1.1",
-            "status": "200",
-            "EdgeStartTimestamp": "",
-        }
-    ).decode()
-    ev = LogParser(JSON).parse_line(line, 1)
-    assert ev is not None and ev["ip"] == "198.51.100.7"
+    flat = {"time_iso8601": "2026-11-26T10:00:01+00:00", "remote_addr": "198.51.100.7"}
+    ev = parsed({**flat, "request": "GET / HTTP/1.1", "status": "200", "EdgeStartTimestamp": ""})
+    assert ev["ip"] == "198.51.100.7"
