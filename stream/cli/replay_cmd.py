@@ -16,7 +16,7 @@ import click
 from stream.cli.common import broker_option, build_settings, friendly_errors
 from stream.core.client_address import TrustedProxies
 from stream.harness.access_log import DEFAULT_PROFILE_PATH, JSON, LogFormatError, LogParser
-from stream.harness.log_formats import detect_format
+from stream.harness.log_formats import detect_format, named_format
 from stream.harness.log_replay import (
     Replay,
     crawler_labels,
@@ -44,7 +44,8 @@ from stream.kafka.topics import ensure_topics
     "--log-format",
     default="auto",
     show_default=True,
-    help="nginx log_format string of $variables; json (one JSON object per line: "
+    help="nginx log_format string of $variables; a known format's name (combined, "
+    "nginx-main, aws-alb, envoy, …: those auto tries); json (one JSON object per line: "
     "nginx's escape=json with its variables' names, Caddy, Traefik, Elastic Common Schema, "
     "Google Cloud's httpRequest, Cloudflare's Logpush); "
     "w3c (W3C extended, its fields named by #Fields: IIS, CloudFront); or "
@@ -131,6 +132,7 @@ def replay(
     """
     if speed is not None and (max_speed or speed <= 0):
         raise click.UsageError("use either --speed X (X > 0) or --max-speed")
+    log_format = named_format(log_format)
     try:
         forwarded_for = (
             None if proxies is None else TrustedProxies(p.strip() for p in proxies.split(","))

@@ -85,6 +85,13 @@ KNOWN_FORMATS: dict[str, str] = {
 DETECT_SAMPLE_LINES = 500
 
 
+def named_format(text: str) -> str:
+    """``text``, or the format of the known format it names (``combined``, ``nginx-main``,
+    ``aws_alb``: any case, ``-`` or ``_`` for a space)."""
+    name = " ".join(text.strip().lower().replace("-", " ").replace("_", " ").split())
+    return KNOWN_FORMATS.get(name, text)
+
+
 @dataclass(frozen=True)
 class Detected:
     name: str

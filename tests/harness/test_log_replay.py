@@ -329,3 +329,16 @@ def test_an_events_out_that_cannot_be_written_is_a_clear_error_about_it(tmp_path
     assert result.exit_code == 1, result.output
     assert "replay stopped: [Errno 17] File exists" in result.output
     assert "$TMPDIR" not in result.output  # the review: not a temporary directory's fault
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [("combined", ""), ("COMBINED", ""), (" nginx-main ", ' "-"'), ("nginx_main", ' "-"')],
+)
+def test_log_format_takes_a_known_formats_name(tmp_path: Path, name: str, extra: str) -> None:
+    # an operator writes --log-format combined; it was "the log format has no $variables"
+    line = COMBINED.format(n=1, t=stamp(1), path="/") + extra
+    log = write(tmp_path / "access.log", [line])
+    result = CliRunner().invoke(main, ["replay", str(log), "--no-publish", "--log-format", name])
+    assert result.exit_code == 0, result.output
+    assert "1 lines, 1 events, 0 unparsable" in result.output
