@@ -69,6 +69,16 @@ def labels_option(fn: F) -> F:
     )(fn)
 
 
+def events_out_option(fn: F) -> F:
+    """``--events-out``: the events also written as JSON lines."""
+    return click.option(
+        "--events-out",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="Also write the events as JSON lines (for `models evaluate --events`).",
+    )(fn)
+
+
 def as_json_option(fn: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output (JSON).")(
         fn

@@ -11,6 +11,7 @@ import click
 from stream.cli.common import (
     broker_option,
     build_settings,
+    events_out_option,
     fpr_option,
     friendly_errors,
     labels_option,
@@ -97,12 +98,7 @@ def end_ts_option(fn: F) -> F:
     show_default=True,
     help="Where to write the labels.",
 )
-@click.option(
-    "--events-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the events as JSON lines (for `models evaluate --events`).",
-)
+@events_out_option
 @click.option(
     "--policy-out",
     type=click.Path(dir_okay=False, path_type=Path),

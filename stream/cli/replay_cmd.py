@@ -13,7 +13,12 @@ from pathlib import Path
 
 import click
 
-from stream.cli.common import broker_option, build_settings, friendly_errors
+from stream.cli.common import (
+    broker_option,
+    build_settings,
+    events_out_option,
+    friendly_errors,
+)
 from stream.core.client_address import TrustedProxies
 from stream.harness.access_log import DEFAULT_PROFILE_PATH, JSON, LogFormatError, LogParser
 from stream.harness.log_formats import detect_format, named_format
@@ -68,12 +73,7 @@ from stream.kafka.topics import ensure_topics
     help="Replay at X times the log's own pace (1 = real time).",
 )
 @click.option("--max-speed", is_flag=True, help="As fast as possible (the default).")
-@click.option(
-    "--events-out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also write the events as JSON lines.",
-)
+@events_out_option
 @click.option(
     "--labels-out",
     type=click.Path(dir_okay=False, path_type=Path),

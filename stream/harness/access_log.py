@@ -285,7 +285,7 @@ class LogParser:
             "status": status,
         }
         if "http_referer" in g:
-            event["referrer"] = "" if g["http_referer"] in ("", "-") else g["http_referer"]
+            event["referrer"] = _none_if_dash(g["http_referer"])
         forwarded = g.get("http_x_forwarded_for", "")
         nearest = valid_address(forwarded.rpartition(",")[2])
         if nearest:

@@ -214,13 +214,17 @@ async def deliver_records(
     on_record: OnRecord,
     partitions: Iterable[int] | None = None,
     timeout_s: float = 300.0,
+    follow: bool = False,
 ) -> None:
     """Every record of ``topic`` to its end (aiokafka ``ConsumerRecord``, markers left
-    out) to ``on_record``, each partition in order, none held."""
+    out) to ``on_record``, each partition in order, none held; then (``follow``) new
+    ones until cancelled."""
     reader = TopicReader(settings, {topic: on_record}, partitions)
     await reader.start()
     try:
         await reader.read_to_end(timeout_s)
+        if follow:
+            await reader.follow()
     finally:
         await reader.stop()
 
@@ -271,16 +275,5 @@ def decode_all(
 def tail(settings: Settings, topic: str, on_record: OnRecord, follow: bool = False) -> None:
     """Deliver every record of ``topic`` to its end, then (``follow``) new ones until
     interrupted (Ctrl-C)."""
-
-    async def go() -> None:
-        reader = TopicReader(settings, {topic: on_record})
-        await reader.start()
-        try:
-            await reader.read_to_end()
-            if follow:
-                await reader.follow()
-        finally:
-            await reader.stop()
-
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(go())
+        asyncio.run(deliver_records(settings, topic, on_record, timeout_s=120.0, follow=follow))
