@@ -18,6 +18,15 @@ def test_memory_bench_keeps_the_hot_tier_it_is_given() -> None:
     assert r["encoded_bytes_per_actor"] > 0
 
 
+def test_memory_bench_warm_up_teaches_every_partitions_models() -> None:
+    # the measured actors never teach (1-4 events): the models' trees and their last good
+    # copy must be built by the warm-up, or they count as the measured actors' memory
+    dets = memory.detectors()
+    memory.feed(dets, 400, prefix="w", events=memory.WARM_EVENTS, gap_s=memory.WARM_GAP_S)
+    learns = [d.guard("live")._learns for d in dets]  # type: ignore[union-attr]
+    assert min(learns) > 0, learns
+
+
 def test_pipeline_bench_can_freeze_the_collector_as_the_worker_does() -> None:
     r = pipeline.measure(4000, gc_freeze=1)
     assert r["gc_freeze"] == 1 and 2000 <= r["events"] <= 2008

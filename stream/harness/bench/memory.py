@@ -1,8 +1,9 @@
 """Bytes of state per active actor: ``python -m stream.harness.bench.memory N [HOT]`` prints
 JSON (``HOT``: actors kept decoded per partition, default ``Limits.hot_actors``).
 
-Feeds ``WARM_ACTORS`` actors, then N more (1-4 events each, half of them viewing profiles,
-2 % scrapers viewing hundreds), through the pipeline of 8 partitions and measures the growth
+Feeds ``WARM_ACTORS`` actors (``WARM_EVENTS`` page views each, so that every partition's
+models learn), then N more (1-4 events each, half of them viewing profiles, 2 % scrapers
+viewing hundreds), through the pipeline of 8 partitions and measures the growth
 of the process's resident memory, and the size of the encoded state written to the
 changelog. Each partition keeps its default ``Limits.hot_actors`` decoded and the rest
 compressed (:mod:`stream.core.actor_table`); ``hot_actors`` in the output says how many
@@ -39,9 +40,20 @@ def rss_bytes() -> int:
 
 
 # Actors fed before the measured ones: by then every partition's models are built (River's
-# trees on a model's first learn) and the modules the first events load are loaded, so
-# that the per-actor figure is the slope, not that fixed cost spread over the actors.
-WARM_ACTORS = 4_000
+# trees on a model's first learn), and so is the last good copy each partition keeps of
+# them (stream.core.scoring: every CHECKPOINT_EVERY learns), and the modules the first
+# events load are loaded, so that the per-actor figure is the slope, not that fixed cost
+# spread over the actors. An actor teaches the models at most once per score interval
+# (300 s), from LEARN_MIN_EVENTS events: each of the warm-up's actors makes 100 requests
+# 30 s apart (~9 learns); the measured ones make 1-4 in seconds and never teach. Few
+# warm-up actors, because the memory they free as they leave the hot tier during the
+# measured feed is used again by the measured actors (up to ~1.5 KB each, not counted).
+# With 4,000 warm-up actors of 1-4 requests, no model had learnt by the end of the
+# warm-up: the trees were built during the measured feed, and ~90 B of the per-actor
+# figure at 100,000 actors was River's trees.
+WARM_ACTORS = 1_000
+WARM_EVENTS = 100
+WARM_GAP_S = 30.0
 
 
 def detectors(hot: int | None = None) -> list[PartitionDetector]:
@@ -61,9 +73,13 @@ def detectors(hot: int | None = None) -> list[PartitionDetector]:
     ]
 
 
-def feed(dets: list[PartitionDetector], n: int, prefix: str = "m") -> None:
-    """N distinct actors' events through ``dets`` (see the module); ``prefix`` keeps the
-    accounts of two feeds apart."""
+def feed(
+    dets: list[PartitionDetector], n: int, prefix: str = "m", events: int = 0, gap_s: float = 5.0
+) -> None:
+    """N distinct actors' events through ``dets`` (see the module), ``gap_s`` apart;
+    ``prefix`` keeps the accounts of two feeds apart. ``events``: each actor's number of
+    events, and neither scrapers nor profile views (the warm-up's, so that the models
+    learn); by default 1-4, half of them profile views, and 2 % scrapers."""
 
     class R:
         __slots__ = ("key", "offset", "value")
@@ -73,6 +89,8 @@ def feed(dets: list[PartitionDetector], n: int, prefix: str = "m") -> None:
 
     rng = random.Random(1)
     now = time.time() - 3600
+    # ~5,000 events a batch of the 8 partitions (a batch of 100,000 held ~0.4 GB)
+    per_batch = max(1, 5000 // events) if events else 2000
     offsets = [0] * 8
     batch: list[list[R]] = [[] for _ in range(8)]
     for a in range(n):
@@ -80,12 +98,16 @@ def feed(dets: list[PartitionDetector], n: int, prefix: str = "m") -> None:
         # Kafka's partitioner without writer.partition_for's cache: the keys the cache
         # would hold are the load generator's, not the actors' state being measured
         p = (murmur2(key) & 0x7FFFFFFF) % 8
-        scraper = a % 500 == 0
-        for i in range(300 if scraper else rng.randint(1, 4)):
-            target = str(rng.randrange(10**7)) if scraper or rng.random() < 0.5 else None
+        scraper = not events and a % 500 == 0
+        for i in range(events or (300 if scraper else rng.randint(1, 4))):
+            target = (
+                str(rng.randrange(10**7))
+                if scraper or (not events and rng.random() < 0.5)
+                else None
+            )
             doc = {
                 "event_id": f"{prefix}{a}-{i}",
-                "ts": now + i * 5,
+                "ts": now + i * gap_s,
                 "account_id": f"{prefix}{a}",
                 "ip": f"10.{(a >> 16) & 255}.{(a >> 8) & 255}.{a & 255}",
                 "user_agent": "Mozilla/5.0",
@@ -95,7 +117,7 @@ def feed(dets: list[PartitionDetector], n: int, prefix: str = "m") -> None:
             }
             batch[p].append(R(offsets[p], key, orjson.dumps(doc)))
             offsets[p] += 1
-        if a % 2000 == 1999:
+        if a % per_batch == per_batch - 1:
             for q in range(8):
                 dets[q].process(batch[q])
                 batch[q] = []
@@ -107,7 +129,7 @@ def main(n: int, hot: int | None = None, warm: int = WARM_ACTORS) -> dict[str, f
     dets = detectors(hot)
     gc.collect()
     start = rss_bytes()
-    feed(dets, warm, prefix="w")
+    feed(dets, warm, prefix="w", events=WARM_EVENTS, gap_s=WARM_GAP_S)
     gc.collect()
     warmed = rss_bytes()
     feed(dets, n)
