@@ -142,20 +142,32 @@ class SlidingCounter:
         slots, channels, head = self.shape.slots, self.shape.channels, self.head
         if len(ring) != slots * channels:
             raise ValueError("window ring has the wrong size")
-        self.totals = [sum(ring[c::channels]) for c in range(channels)]
-        if self.shape.max_cells and head >= 0:
-            used = sorted(
-                {head - ((head - i // channels) % slots) for i, n in enumerate(ring) if n}
-            )
-            if len(used) <= self.shape.max_cells and (
-                not used or 0 <= used[0] <= used[-1] <= _CELL_MAX
-            ):
-                counts = ring.tolist()
+        # one pass over the counts as a list (a cold actor's decode: no slices, no set)
+        counts: list[int] = ring.tolist()
+        totals = [0] * channels
+        used: list[int] = []  # ring positions of the slots in use
+        base = 0
+        for k in range(slots):
+            in_use = False
+            for c in range(channels):
+                n = counts[base + c]
+                if n:
+                    totals[c] += n
+                    in_use = True
+            if in_use:
+                used.append(k)
+            base += channels
+        self.totals = totals
+        max_cells = self.shape.max_cells
+        if max_cells and head >= 0 and len(used) <= max_cells:
+            # a position's slot: the newest slot at or before head that maps to it
+            slot_of = sorted(head - ((head - k) % slots) for k in used)
+            if not slot_of or 0 <= slot_of[0] <= slot_of[-1] <= _CELL_MAX:
                 cells: list[int] = []
-                for slot in used:
-                    base = (slot % slots) * channels
+                for slot in slot_of:
+                    b = (slot % slots) * channels
                     cells.append(slot)
-                    cells += counts[base : base + channels]
+                    cells += counts[b : b + channels]
                 self._ring, self.cells = None, array(_CELL, cells)
                 return
         self._ring, self.cells = ring, None

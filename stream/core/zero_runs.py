@@ -16,7 +16,7 @@ measurement with another thread busy (``python -m stream.harness.bench.gil``),
 ``zlib.decompress`` of one entry took 753 µs (1.5 µs alone); in another, under other
 load, nothing was slower. This code is compiled with the core
 (``stream/core/compiled.py``) and never lets go of the lock; it is not faster than zlib
-alone (squeeze ~8-23 µs, expand ~4-14 µs per entry, against zlib's ~5-9 and ~1-3). What
+alone (squeeze ~7-23 µs, expand ~4-14 µs per entry, against zlib's ~5-9 and ~1-3). What
 shows the gain is the worker: docs/performance.md, *Waiting for the interpreter lock*.
 """
 
@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Final
 
 _MAX_RUN: Final = 256
-_ZEROS: Final = bytes(_MAX_RUN)
+# a run of k + 1 zeros is _RUNS[k]: no slice made per run
+_RUNS: Final = [bytes(k + 1) for k in range(_MAX_RUN)]
 
 
 def squeeze(raw: bytes) -> bytes:
@@ -40,11 +41,13 @@ def squeeze(raw: bytes) -> bytes:
             break
         if j > i:
             out += raw[i:j]
-        run = raw[j : j + _MAX_RUN]
-        run_n = len(run) - len(run.lstrip(b"\x00"))
+        end = min(j + _MAX_RUN, n)
+        k = j + 1
+        while k < end and raw[k] == 0:
+            k += 1
         out.append(0)
-        out.append(run_n - 1)
-        i = j + run_n
+        out.append(k - j - 1)
+        i = k
     return bytes(out)
 
 
@@ -63,6 +66,6 @@ def expand(data: bytes) -> bytes:
             raise ValueError("zero run without its length")
         if j > i:
             out += data[i:j]
-        out += _ZEROS[: data[j + 1] + 1]
+        out += _RUNS[data[j + 1]]
         i = j + 2
     return bytes(out)
