@@ -192,7 +192,7 @@ class ActorCounters:
     def profiles_per_hour(self) -> int:
         # an estimate never exceeds what it estimates: at most one profile per view
         d = self.distinct_hour
-        return 0 if d is None else min(round(d.estimate()), self.hour.totals[VIEW])
+        return 0 if d is None else min(round(d.estimate()), self.hour.total(VIEW))
 
     @property
     def profiles_per_day(self) -> int:
@@ -200,7 +200,7 @@ class ActorCounters:
         d = self.distinct_day
         if d is None:
             return 0
-        return min(max(round(d.estimate()), self.profiles_per_hour), self.day.totals[0])
+        return min(max(round(d.estimate()), self.profiles_per_hour), self.day.total(0))
 
     def account_age_days(self, ts: float) -> float | None:
         if self.created_ts < 0:

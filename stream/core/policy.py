@@ -332,7 +332,7 @@ class Policy:
         young = self.is_young(state, ts)
         crawler = self.is_crawler(state)
         limits = self.limits_for(young, crawler)
-        per_hour, per_day = counters.hour.totals[0], counters.day.totals[0]
+        per_hour, per_day = counters.hour.total(0), counters.day.total(0)
         floor_hour, floor_day = _floors(self)[young]
         if not crawler and per_hour <= floor_hour and per_day <= floor_day:
             limits = ()  # every metric is below every threshold (the many quiet actors)

@@ -68,8 +68,9 @@ class SlidingCounter:
 
     # The shape (slots, slot_s, channels, typecode, cap, max_cells) is the same for every
     # counter of a kind: one shared :class:`Shape` per kind, so an instance holds only a
-    # reference to it, its head, counts and totals.
-    __slots__ = ("_ring", "cells", "head", "shape", "totals")
+    # reference to it, its head, counts and totals. The totals of channels 0-2 are three
+    # fields (t0, t1, t2): a list of them was 64-80 bytes more per counter.
+    __slots__ = ("_ring", "cells", "head", "shape", "t0", "t1", "t2")
 
     def __init__(
         self,
@@ -87,7 +88,9 @@ class SlidingCounter:
         else:
             self._ring = zeros(typecode, slots * channels)[:]  # a copy of a shared zero ring
         self.head = -1
-        self.totals = [0] * channels
+        if channels > 3:
+            raise ValueError("a sliding counter has at most 3 channels")
+        self.t0 = self.t1 = self.t2 = 0
 
     # -- the two forms ---------------------------------------------------------------
     @property
@@ -232,17 +235,17 @@ class SlidingCounter:
                 self._ring, self.cells = None, array(_CELL)
             else:
                 self._ring = zeros(self.shape.typecode, slots * channels)[:]
-            self.totals = [0] * channels
+            self.t0 = self.t1 = self.t2 = 0
             self.head = slot = shared_int(slot)
             return
         cells = self.cells
         if cells is not None:
             oldest = slot - slots  # groups of this slot or older leave the window
             if cells and cells[0] <= oldest:
-                totals, g, n = self.totals, 1 + channels, 0
+                g, n = 1 + channels, 0
                 while n < len(cells) and cells[n] <= oldest:
                     for c in range(channels):
-                        totals[c] -= cells[n + 1 + c]
+                        self._bump(c, -cells[n + 1 + c])
                     n += g
                 del cells[:n]
             self.head = slot = shared_int(slot)
@@ -250,26 +253,24 @@ class SlidingCounter:
         ring = self._ring
         assert ring is not None
         if gap * channels <= 6:  # a few cells expire (the usual step): one by one
-            totals = self.totals
             for k in range(head + 1, slot + 1):
                 base = (k % slots) * channels
                 for c in range(channels):
                     n = ring[base + c]
                     if n:
-                        totals[c] -= n
+                        self._bump(c, -n)
                         ring[base + c] = 0
         else:
             # slots head+1 .. slot expire: at most two contiguous runs of the ring
             first, last = (head + 1) % slots, slot % slots
             runs = ((first, last + 1),) if first <= last else ((first, slots), (0, last + 1))
-            totals = self.totals
             for a, b in runs:
                 lo, hi = a * channels, b * channels
                 run = ring[lo:hi]
                 if run.count(0) == hi - lo:
                     continue  # nothing counted there (a sparse actor's usual gap)
                 for c in range(channels):
-                    totals[c] -= sum(run[c::channels])
+                    self._bump(c, -sum(run[c::channels]))
                 ring[lo:hi] = zeros(ring.typecode, hi - lo)
         self.head = slot = shared_int(slot)
 
@@ -312,14 +313,14 @@ class SlidingCounter:
         if slot is None:
             return False
         buf, base = self._locate(slot)
-        cap, totals = self.shape.cap, self.totals
+        cap = self.shape.cap
         for c, n in enumerate(incs):
             if n:
                 room = cap - buf[base + c]
                 if n > room:
                     n = room
                 buf[base + c] += n
-                totals[c] += n
+                self._bump(c, n)
         return True
 
     def add_one(self, ts: float, channel: int = 0) -> bool:
@@ -331,7 +332,7 @@ class SlidingCounter:
         i += channel
         if buf[i] < self.shape.cap:
             buf[i] += 1
-            self.totals[channel] += 1
+            self._bump(channel, 1)
         return True
 
     def add_request(self, ts: float, view: bool, error: bool) -> bool:
@@ -340,21 +341,44 @@ class SlidingCounter:
         if slot is None:
             return False
         buf, base = self._locate(slot)
-        cap, totals = self.shape.cap, self.totals
+        cap = self.shape.cap
         if buf[base] < cap:
             buf[base] += 1
-            totals[0] += 1
+            self.t0 += 1
         if view and buf[base + 1] < cap:
             buf[base + 1] += 1
-            totals[1] += 1
+            self.t1 += 1
         if error and buf[base + 2] < cap:
             buf[base + 2] += 1
-            totals[2] += 1
+            self.t2 += 1
         return True
 
     # -- reads -----------------------------------------------------------------------
     def total(self, channel: int = 0) -> int:
-        return self.totals[channel]
+        """The window's count of ``channel``."""
+        if channel == 0:
+            return self.t0
+        return self.t1 if channel == 1 else self.t2
+
+    @property
+    def totals(self) -> list[int]:
+        """The window's count of each channel."""
+        return [self.t0, self.t1, self.t2][: self.shape.channels]
+
+    @totals.setter
+    def totals(self, totals: list[int]) -> None:
+        if len(totals) != self.shape.channels:
+            raise ValueError("one total per channel")
+        padded = [*totals, 0, 0]
+        self.t0, self.t1, self.t2 = padded[0], padded[1], padded[2]
+
+    def _bump(self, channel: int, n: int) -> None:
+        if channel == 0:
+            self.t0 += n
+        elif channel == 1:
+            self.t1 += n
+        else:
+            self.t2 += n
 
     def occupied(self) -> int:
         """Slots of the window with a count in any channel."""
