@@ -337,6 +337,8 @@ class SlidingCounter:
 
     def add_request(self, ts: float, view: bool, error: bool) -> bool:
         """:meth:`add` of ``(1, view, error)`` to a three-channel ring (the hot path)."""
+        if self.shape.channels != 3:
+            raise IndexError("add_request needs three channels")
         slot = self._slot(ts)
         if slot is None:
             return False
@@ -356,6 +358,8 @@ class SlidingCounter:
     # -- reads -----------------------------------------------------------------------
     def total(self, channel: int = 0) -> int:
         """The window's count of ``channel``."""
+        if not 0 <= channel < self.shape.channels:
+            raise IndexError(f"no channel {channel}")
         if channel == 0:
             return self.t0
         return self.t1 if channel == 1 else self.t2
@@ -373,6 +377,8 @@ class SlidingCounter:
         self.t0, self.t1, self.t2 = padded[0], padded[1], padded[2]
 
     def _bump(self, channel: int, n: int) -> None:
+        if not 0 <= channel < self.shape.channels:
+            raise IndexError(f"no channel {channel}")
         if channel == 0:
             self.t0 += n
         elif channel == 1:
