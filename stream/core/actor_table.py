@@ -1,15 +1,18 @@
 """One partition's per-actor state, in two tiers: recently used actors decoded, the rest
 compressed.
 
-A decoded :class:`~stream.core.actor_state.ActorState` is ~1.9 KB of Python objects for
+A decoded :class:`~stream.core.actor_state.ActorState` is ~1.8 KB of Python objects for
 the bench mix (sparse window counters, arrays, boxed numbers); its changelog encoding
 with its zero runs squeezed (:mod:`stream.core.zero_runs`) is ~100–300 B, because the
 rings of an actor that made a few requests are mostly zeros (~0.9–1.4 KB for an actor in
 sketch mode). The table keeps at most
-``hot_max`` actors decoded, in least-recently-used order, and compresses the rest after
-each batch, so memory grows by a few hundred bytes per additional actor instead of
-kilobytes. Touching a compressed actor costs a decode (~15 µs) once, after which it is
-hot again; the hot tier should hold the actors active within a few batches.
+``hot_max`` actors decoded and compresses the rest after each batch, so memory grows by a
+few hundred bytes per additional actor instead of kilobytes. Touching a compressed actor
+costs a decode (~15 µs) once, after which it is decoded again; the hot tier should hold
+the actors active within a few batches. Which actors stay decoded is a segmented
+least-recently-used order (see :class:`ActorTable`): actors that come back in a later
+batch are kept before actors seen in one batch only, so that a flood of one-off actors
+does not push out the ones that return (each of which would then pay a decode per visit).
 
 The table is bounded as a whole too: beyond ``max_actors`` the least recently active
 actors are evicted (an attacker can make up actors — IPv6 addresses, sessions — far
@@ -89,16 +92,28 @@ def entry_ts(blob: bytes) -> float:
 
 
 class ActorTable:
-    """Actor → state, at most ``hot_max`` of them decoded and ``max_actors`` in all."""
+    """Actor → state, at most ``hot_max`` of them decoded and ``max_actors`` in all.
+
+    The decoded actors are two segments (a segmented LRU): *probation*, at most half of
+    ``hot_max``, for actors decoded in one batch only (new ones, and cold ones touched
+    again), and *protected*, the rest, for actors touched again in a later batch while
+    decoded. Past its size, protected hands its least recently used actors back to
+    probation, and probation compresses its least recently used. So a flood of actors
+    seen once (made-up sessions, one-off visitors, a crawler's sweep) cycles through
+    probation and compresses there, while the actors that come back keep their place.
+    """
 
     __slots__ = (
         "_cold",
         "_evicted",
+        "_fresh",
         "_hot",
+        "_probation",
         "_raw",
         "_reported",
         "hot_max",
         "max_actors",
+        "probation_max",
         "raw_per_trim",
         "unreadable",
     )
@@ -111,11 +126,15 @@ class ActorTable:
         if max_actors is not None and max_actors < 1:
             raise ValueError("max_actors must be at least 1")
         self.hot_max = hot_max
+        self.probation_max = max(1, hot_max // 2)
         self.max_actors = max_actors
         self.raw_per_trim = raw_per_trim
-        # a plain dict in least-recently-used order (an actor used is moved to the end by
-        # taking it out and putting it back): half the bytes of an OrderedDict's entry
+        # plain dicts in least-recently-used order (an actor used is moved to the end by
+        # taking it out and putting it back): half the bytes of an OrderedDict's entry.
+        # _hot is the protected segment, _probation the other (see the class)
         self._hot: dict[str, ActorState] = {}
+        self._probation: dict[str, ActorState] = {}
+        self._fresh: set[str] = set()  # actors that entered probation in this batch
         # insertion order is the order actors left the hot tier: least recently used first
         self._cold: dict[str, bytes] = {}
         self._evicted: list[str] = []
@@ -126,18 +145,24 @@ class ActorTable:
         self.unreadable = 0  # cold entries that did not decode (see take_unreadable)
 
     def __len__(self) -> int:
-        return len(self._hot) + len(self._cold)
+        return len(self._hot) + len(self._probation) + len(self._cold)
 
     def __contains__(self, actor: object) -> bool:
-        return actor in self._hot or actor in self._cold
+        return actor in self._hot or actor in self._probation or actor in self._cold
 
     def __iter__(self) -> Iterator[str]:
         yield from list(self._hot)
+        yield from list(self._probation)
         yield from list(self._cold)
 
     @property
     def hot(self) -> int:
-        """Actors held decoded."""
+        """Actors held decoded (both segments)."""
+        return len(self._hot) + len(self._probation)
+
+    @property
+    def protected(self) -> int:
+        """Actors held decoded that came back in a later batch (see the class)."""
         return len(self._hot)
 
     @property
@@ -155,6 +180,13 @@ class ActorTable:
         if state is not None:
             hot[actor] = state  # now the most recently used
             return state
+        state = self._probation.pop(actor, None)
+        if state is not None:
+            if actor in self._fresh:
+                self._probation[actor] = state  # the same batch: still on probation
+            else:
+                hot[actor] = state  # back in a later batch: protected
+            return state
         blob = self._cold.pop(actor, None)
         if blob is None:
             return None
@@ -166,7 +198,8 @@ class ActorTable:
             else:
                 self._unreadable(exc)
             return None
-        hot[actor] = state
+        self._probation[actor] = state
+        self._fresh.add(actor)
         return state
 
     def peek(self, actor: str) -> ActorState | None:
@@ -176,6 +209,8 @@ class ActorTable:
         unreadable cold entry reads as None (counted and logged the first time).
         """
         state = self._hot.get(actor)
+        if state is None:
+            state = self._probation.get(actor)
         if state is not None:
             return state
         blob = self._cold.get(actor)
@@ -199,10 +234,13 @@ class ActorTable:
         return n
 
     def put(self, actor: str, state: ActorState) -> None:
+        """A new state for ``actor`` (on probation, as a new actor's)."""
         if self._cold.pop(actor, None) is not None:
             self._reported.discard(actor)
         self._hot.pop(actor, None)
-        self._hot[actor] = state
+        self._probation.pop(actor, None)
+        self._probation[actor] = state
+        self._fresh.add(actor)
 
     def put_encoded(self, actor: str, blob: bytes) -> float:
         """An actor's changelog bytes into the cold tier as they are (restore); its newest
@@ -211,6 +249,7 @@ class ActorTable:
         used are evicted, as by :meth:`trim`."""
         last_ts = newest_ts(blob)
         self._hot.pop(actor, None)
+        self._probation.pop(actor, None)
         self._cold.pop(actor, None)
         self._cold[actor] = blob
         self._raw.append(actor)
@@ -218,19 +257,25 @@ class ActorTable:
         return last_ts
 
     def pop(self, actor: str) -> None:
-        if self._hot.pop(actor, None) is None:
+        if self._hot.pop(actor, None) is None and self._probation.pop(actor, None) is None:
             self._cold.pop(actor, None)
         self._reported.discard(actor)
 
     def trim(self) -> int:
-        """Compress the least recently used actors beyond ``hot_max`` (how many were) and
-        up to ``raw_per_trim`` raw entries, then evict the least recently used beyond
+        """After a batch: hand the protected segment's least recently used beyond its size
+        to probation, compress probation's beyond its own (how many were), compress up to
+        ``raw_per_trim`` raw entries, then evict the least recently used beyond
         ``max_actors``."""
-        hot, cold = self._hot, self._cold
-        n = len(hot) - self.hot_max
+        hot, probation, cold = self._hot, self._probation, self._cold
+        self._fresh.clear()
+        n = len(hot) - (self.hot_max - self.probation_max)
         if n > 0:
             for actor in list(islice(hot, n)):  # the least recently used first
-                state = hot.pop(actor)
+                probation[actor] = hot.pop(actor)
+        n = len(probation) - self.probation_max
+        if n > 0:
+            for actor in list(islice(probation, n)):
+                state = probation.pop(actor)
                 try:
                     cold[actor] = freeze(state)
                 except Exception as exc:  # one state must never stop the partition
@@ -258,11 +303,14 @@ class ActorTable:
         cap = self.max_actors
         if cap is None:
             return
-        hot, cold = self._hot, self._cold
-        for _ in range(len(hot) + len(cold) - cap):
+        hot, probation, cold = self._hot, self._probation, self._cold
+        for _ in range(len(hot) + len(probation) + len(cold) - cap):
             if cold:
                 actor = next(iter(cold))
                 del cold[actor]
+            elif probation:
+                actor = next(iter(probation))
+                del probation[actor]
             else:
                 actor = next(iter(hot))
                 del hot[actor]
@@ -278,6 +326,8 @@ class ActorTable:
     def last_seen(self) -> Iterator[tuple[str, float]]:
         """``(actor, newest event time)`` of every actor, without decoding any."""
         for actor, state in self._hot.items():
+            yield actor, state.last_ts
+        for actor, state in self._probation.items():
             yield actor, state.last_ts
         for actor, blob in self._cold.items():
             yield actor, entry_ts(blob)

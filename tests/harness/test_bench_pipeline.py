@@ -1,5 +1,6 @@
 import pytest
 
+from stream.core.scoring import CHECKPOINT_EVERY
 from stream.harness.bench import gil, memory, pipeline, restore
 
 
@@ -14,17 +15,26 @@ def test_pipeline_bench_times_the_second_half_of_the_mix() -> None:
 def test_memory_bench_keeps_the_hot_tier_it_is_given() -> None:
     r = memory.main(3000, hot=64, warm=500)
     assert r["actors"] == 3500  # the warm-up's actors and the measured ones, all distinct
-    assert r["hot_actors"] == 8 * 64  # 8 partitions, each past 64 actors
+    # 8 partitions, each past 64 actors, each actor seen in one batch: probation's half
+    assert r["hot_actors"] == 8 * 32
     assert r["encoded_bytes_per_actor"] > 0
+
+
+def test_memory_bench_twice_brings_every_actor_back_while_decoded() -> None:
+    r = memory.main(3000, hot=64, warm=500, twice=True)
+    assert r["actors"] == 3500  # a re-delivery makes no actor
+    assert r["hot_actors"] == 8 * 64  # back in a later batch: the whole hot tier fills
 
 
 def test_memory_bench_warm_up_teaches_every_partitions_models() -> None:
     # the measured actors never teach (1-4 events): the models' trees and their last good
     # copy must be built by the warm-up, or they count as the measured actors' memory
     dets = memory.detectors()
-    memory.feed(dets, 400, prefix="w", events=memory.WARM_EVENTS, gap_s=memory.WARM_GAP_S)
+    memory.feed(
+        dets, memory.WARM_ACTORS, prefix="w", events=memory.WARM_EVENTS, gap_s=memory.WARM_GAP_S
+    )
     learns = [d.guard("live")._learns for d in dets]  # type: ignore[union-attr]
-    assert min(learns) > 0, learns
+    assert min(learns) >= CHECKPOINT_EVERY, learns  # a last good copy of the built trees
 
 
 def test_pipeline_bench_can_freeze_the_collector_as_the_worker_does() -> None:
