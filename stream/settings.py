@@ -104,7 +104,8 @@ class Settings(BaseSettings):
     hot_actors_per_partition: int = Field(
         8192,
         ge=1,
-        description="Actors per partition kept decoded (~1.8 KB each); the least recently "
+        description="Actors per partition kept decoded (~1.8 KB each; at most half of them "
+        "actors seen in one batch only); the least recently "
         "active beyond this are kept compressed (~0.4 KB each) until their next event.",
     )
     labels_per_partition_per_hour: int = Field(
