@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         8192,
         ge=1,
         description="Actors per partition kept decoded (~1.8 KB each; at most half of them "
-        "actors seen in one batch only); the least recently "
+        "new actors, not yet seen in an earlier batch); the least recently "
         "active beyond this are kept compressed (~0.4 KB each) until their next event.",
     )
     labels_per_partition_per_hour: int = Field(

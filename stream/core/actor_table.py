@@ -11,8 +11,8 @@ few hundred bytes per additional actor instead of kilobytes. Touching a compress
 costs a decode (~15 µs) once, after which it is decoded again; the hot tier should hold
 the actors active within a few batches. Which actors stay decoded is a segmented
 least-recently-used order (see :class:`ActorTable`): actors that come back in a later
-batch are kept before actors seen in one batch only, so that a flood of one-off actors
-does not push out the ones that return (each of which would then pay a decode per visit).
+batch are kept before new ones, so that a flood of one-off actors does not push out the
+ones that return (each of which would then pay a decode per visit).
 
 The table is bounded as a whole too: beyond ``max_actors`` the least recently active
 actors are evicted (an attacker can make up actors — IPv6 addresses, sessions — far
@@ -95,12 +95,13 @@ class ActorTable:
     """Actor → state, at most ``hot_max`` of them decoded and ``max_actors`` in all.
 
     The decoded actors are two segments (a segmented LRU): *probation*, at most half of
-    ``hot_max``, for actors decoded in one batch only (new ones, and cold ones touched
-    again), and *protected*, the rest, for actors touched again in a later batch while
-    decoded. Past its size, protected hands its least recently used actors back to
-    probation, and probation compresses its least recently used. So a flood of actors
-    seen once (made-up sessions, one-off visitors, a crawler's sweep) cycles through
-    probation and compresses there, while the actors that come back keep their place.
+    ``hot_max``, for new actors (first seen in this batch or since their last trim), and
+    *protected*, the rest, for actors that came back in a later batch, whether they were
+    still decoded or had been compressed. Past its size, protected hands its least
+    recently used actors back to probation, and probation compresses its least recently
+    used. So a flood of actors seen once (made-up sessions, one-off visitors, a crawler's
+    sweep) cycles through probation and compresses there, and an actor that comes back is
+    decoded at most once more before it holds a protected place.
     """
 
     __slots__ = (
@@ -134,7 +135,7 @@ class ActorTable:
         # _hot is the protected segment, _probation the other (see the class)
         self._hot: dict[str, ActorState] = {}
         self._probation: dict[str, ActorState] = {}
-        self._fresh: set[str] = set()  # actors that entered probation in this batch
+        self._fresh: set[str] = set()  # actors put on probation in this batch
         # insertion order is the order actors left the hot tier: least recently used first
         self._cold: dict[str, bytes] = {}
         self._evicted: list[str] = []
@@ -198,8 +199,7 @@ class ActorTable:
             else:
                 self._unreadable(exc)
             return None
-        self._probation[actor] = state
-        self._fresh.add(actor)
+        hot[actor] = state  # compressed at an earlier trim: back in a later batch
         return state
 
     def peek(self, actor: str) -> ActorState | None:

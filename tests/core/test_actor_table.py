@@ -49,10 +49,26 @@ def test_least_recently_used_actors_are_compressed_first() -> None:
     assert table.trim() == 1  # probation keeps 2: b, the least recently used, is compressed
     assert table.hot == 2 and table.protected == 0 and len(table) == 3
     assert "b" in table and list(table) == ["c", "a", "b"]  # decoded ones first, then b
-    b = table.get("b")  # decoded again, on probation
+    b = table.get("b")  # back in a later batch, decoded again: protected
     assert b is not None and b.last_ts == T0 + 1 + 2
     assert table.get("a") is not None  # back in a later batch while decoded: protected
-    assert table.trim() == 0 and list(table) == ["a", "c", "b"] and table.protected == 1
+    assert table.trim() == 0 and list(table) == ["b", "a", "c"] and table.protected == 2
+
+
+def test_an_actor_back_through_a_flood_of_new_ones_is_decoded_once_more_at_most() -> None:
+    table = ActorTable(hot_max=16)  # probation 8, protected 8
+    n = 0
+    for batch in range(10):
+        if table.get("real") is None:
+            assert batch == 0
+            table.put("real", state(T0))
+        for _ in range(10):  # more new actors after it than probation holds
+            table.put(f"new{n}", state(T0 + n))
+            n += 1
+        table.trim()
+        # compressed at the first trim; decoded once when back, and protected since
+        first = next(iter(table))
+        assert (table.protected, first) == ((0, "new2") if batch == 0 else (1, "real"))
 
 
 def test_actors_that_come_back_stay_decoded_through_a_flood_of_one_off_actors() -> None:
