@@ -32,6 +32,7 @@ COMPILED: tuple[str, ...] = (
     "stream.core.batch",
     "stream.core.behaviour",
     "stream.core.correlation",
+    "stream.core.counter_shape",
     "stream.core.counters",
     "stream.core.enforcement",
     "stream.core.features",
