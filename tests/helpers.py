@@ -48,6 +48,21 @@ def rec(offset: int, doc: dict[str, Any] | bytes, key: bytes | str | None = "aut
     return Rec(offset, key_b, value)
 
 
+def actor_state(ts: float, views: int = 3) -> Any:
+    """An actor's state after ``views`` profile views, a second apart from ``ts``."""
+    from stream.core.actor_state import ActorState
+    from stream.core.records import RequestEvent
+    from stream.core.validation import validate
+
+    s = ActorState()
+    for i in range(views):
+        doc = event(i, ts + i, target_profile_id=str(100 + i))
+        ev = validate(orjson.dumps(doc), now=ts + 3600)
+        assert isinstance(ev, RequestEvent)
+        s.apply(ev, i)
+    return s
+
+
 def group_member(score: float, ts: float = T0, views: int = 10) -> Any:
     """An account with evidence of its own for a group signal at ``ts``: ``views``
     profile views in the minute before it ([groups] member_min_profiles_per_hour), a
