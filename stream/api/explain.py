@@ -33,7 +33,7 @@ def _score_rule(policy: Policy) -> str:
             rule += f", above {alone:g} without one"
     if policy.regular_run_floor > 0:
         rule += (
-            f"; below the gates, with regular page timing from "
+            f"; below the gates, with regular or hurried page timing from "
             f"{policy.regular_run_floor} profiles an hour"
         )
     if policy.crawler_floor > 0:
@@ -149,7 +149,7 @@ def explain(
     )
     eligible = (
         policy.score_eligible(state)
-        or policy.regular_run(state)
+        or bool(policy.page_run(state))
         or bool(policy.crawler_signs(state))
     )
     words.append(

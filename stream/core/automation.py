@@ -3,9 +3,10 @@
 A user agent of an HTTP library, a headless browser or a scraping framework; a recent
 read of ``robots.txt`` by an actor of one user agent (crawlers read it, browsers never
 ask for it); and, read from an actor's windows, regular timing (of all requests, or of
-page views alone), id enumeration, no sleep and many errors. The policy may require one
-of these before an anomaly score can challenge: busy people (recruiters, moderators) are
-statistically unusual too, but they sleep, click irregularly and use browsers.
+page views alone), page views in a hurry, id enumeration, no sleep and many errors. The
+policy may require one of these before an anomaly score can challenge: busy people
+(recruiters, moderators) are statistically unusual too, but they sleep, click
+irregularly, read and use browsers.
 """
 
 from __future__ import annotations
@@ -71,6 +72,15 @@ REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
 # a steady reader's log-normal pauses (sigma 0.4-0.5) come out near 0.4-0.5 on average
 # and under 0.35 in stretches; a script's uniform(a, b) pause is (b - a) / (sqrt(3)(a + b))
 REGULAR_RUN_CV: Final = 0.25
+# a rapid run of pages: the geometric mean of the recent gaps between page views (assets
+# excluded, sessions apart; behaviour.GAP_ALPHA weighs the last ~10) under this, over at
+# least this many gaps. People read: in the simulator (4,552 people, 12 windows) and in a
+# scenario written apart from it (1,720 people, 10 seeds) no one's came under 3.6 s over
+# 15+ gaps, and a reader whose pauses have a median of 5 s (log-normal, sigma 1) never
+# does in 100 views (500 tries; 11 % come under 3 s); a script in a hurry (0.5-4 s a
+# page, however uneven) stays near 1-2 s
+RAPID_DWELL_S: Final = 2.0
+RAPID_MIN_GAPS: Final = 15
 # robots.txt read recently: its recency-weighted count (time constant behaviour.TAU_S =
 # 1 h) above this lasts ~4 h of the actor's own event time after one read, longer after
 # several (5 reads: ~5.5 h)
@@ -88,6 +98,16 @@ def metronome_pages(b: Behaviour, max_cv: float) -> bool:
     sign ``regular_pages`` takes ``REGULAR_CV``; a score acting below the volume gates on
     this alone, the stricter ``REGULAR_RUN_CV`` (``Policy.regular_run``)."""
     return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < max_cv
+
+
+def rapid_pages(b: Behaviour) -> bool:
+    """Page views in a hurry: over ``RAPID_MIN_GAPS`` or more gaps between navigations,
+    a typical (geometric mean) gap under ``RAPID_DWELL_S`` — a script clicking on as soon
+    as a page has loaded, however uneven its pauses — by an actor of one user agent (or
+    none): an address shared by people interleaves their pages, and shows several."""
+    return (
+        b.s[bh.S_GAPS] >= RAPID_MIN_GAPS and 0.0 <= b.dwell_s() < RAPID_DWELL_S and len(b.uas) <= 1
+    )
 
 
 def robots_recent(b: Behaviour) -> bool:
@@ -127,6 +147,7 @@ SIGNALS: dict[str, Callable[[ActorCounters, Behaviour], bool]] = {
     "automation_ua": lambda c, b: c.automation,
     "regular_timing": lambda c, b: c.events >= 30 and 0.0 < c.gap_cv() < REGULAR_CV,
     "regular_pages": lambda c, b: metronome_pages(b, REGULAR_CV),
+    "rapid_pages": lambda c, b: rapid_pages(b),
     "enumeration": lambda c, b: c.seq_share > 0.5,
     "no_sleep": lambda c, b: c.active_hours >= 16,
     "errors": lambda c, b: (

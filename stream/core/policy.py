@@ -19,6 +19,7 @@ from stream.core.automation import (
     REGULAR_RUN_CV,
     automation_signals,
     metronome_pages,
+    rapid_pages,
     shows_crawler,
 )
 
@@ -115,15 +116,10 @@ class Policy:
     score_interval_s: float = 300.0
     learn_sample_rate: float = 1.0
     random_challenge_rate: float = 0.0
-    # a score above this challenges without a sign of automation (still past the gates);
-    # 1.0 = never
+    # a score above this challenges without a sign (past the gates); 1.0 = never
     score_challenge_alone: float = 1.0
-    # a run of page views at a metronome's rhythm (the sign regular_pages) from this many
-    # profile views in the hour lets a score above `challenge` act below the gates; 0 = off
+    # the floors of the paths below the gates (page_run, crawler_signs); 0 = off
     score_regular_min_profiles_per_hour: int = 0
-    # a crawler that shows itself (robots.txt read: CRAWLER_SIGNS, when the policy accepts
-    # the sign) lets a score above `challenge` act below the gates once it has viewed this
-    # many distinct profiles in the day; 0 = off
     score_crawler_min_profiles_per_day: int = 0
     # stricter limits while an actor shows itself a crawler (automation.shows_crawler: one
     # user agent, which names a crawler, or no browser's that read robots.txt lately)
@@ -140,34 +136,34 @@ class Policy:
             and c.profiles_per_hour >= self.score_min_profiles_per_hour
         )
 
-    def regular_run(self, state: ActorState) -> bool:
-        """Evidence of its own below the gates: page views at a metronome's rhythm (the
-        sign ``regular_pages``, held to a stricter spread:
-        :func:`~stream.core.automation.metronome_pages`) from ``regular_min_profiles_per_hour``
-        profile views in the hour — browser automation in short sessions at human pace.
-        Off when the policy does not accept ``regular_pages`` as a sign."""
+    def page_run(self, state: ActorState) -> str:
+        """Evidence below the gates from ``regular_min_profiles_per_hour`` profile views
+        in the hour — browser automation in sessions too short for the gates: a run of
+        pages at a metronome's rhythm (``"regular"``: ``regular_pages`` at a stricter
+        spread) or in a hurry (``"rapid"``: ``rapid_pages``), each if the policy takes
+        its sign; ``""`` for neither."""
         floor = self.regular_run_floor
-        return (
-            floor > 0
-            and state.counters.profiles_per_hour >= floor
-            and metronome_pages(state.behaviour, REGULAR_RUN_CV)
-        )
+        if floor <= 0 or state.counters.profiles_per_hour < floor:
+            return ""
+        signs, b = self.score_require_one_of, state.behaviour
+        if (not signs or "regular_pages" in signs) and metronome_pages(b, REGULAR_RUN_CV):
+            return "regular"
+        if (not signs or "rapid_pages" in signs) and rapid_pages(b):
+            return "rapid"
+        return ""
 
     @property
     def regular_run_floor(self) -> int:
-        """Profile views an hour from which a regular run of pages lets a score act below
-        the gates (:meth:`regular_run`); 0 when that path is off."""
+        """The floor of :meth:`page_run`; 0 when that path is off."""
         signs = self.score_require_one_of
-        if signs and "regular_pages" not in signs:
+        if signs and "regular_pages" not in signs and "rapid_pages" not in signs:
             return 0
         return self.score_regular_min_profiles_per_hour
 
     def crawler_signs(self, state: ActorState) -> list[str]:
-        """Below the gates: the signs by which ``state`` shows itself a crawler
-        (:data:`~stream.core.automation.CRAWLER_SIGNS` that ``require_one_of`` accepts),
-        once it has viewed ``crawler_min_profiles_per_day`` distinct profiles in the day —
-        a crawler of profiles that keeps under the hourly gates. Empty when the path is
-        off or the actor shows none."""
+        """Below the gates, for a crawler of profiles that keeps under the hourly gates:
+        the :data:`~stream.core.automation.CRAWLER_SIGNS` the policy takes that ``state``
+        shows, once it has viewed ``crawler_min_profiles_per_day`` profiles in the day."""
         names = self.crawler_sign_names
         floor = self.score_crawler_min_profiles_per_day
         if floor <= 0 or not names:
@@ -203,7 +199,7 @@ class Policy:
             out.append(
                 f"[score] regular_min_profiles_per_hour = "
                 f"{self.score_regular_min_profiles_per_hour} has no effect: require_one_of "
-                "leaves out regular_pages (set it to 0 to say so)"
+                "leaves out regular_pages and rapid_pages (set it to 0 to say so)"
             )
         if self.score_crawler_min_profiles_per_day and not self.crawler_floor:
             out.append(
@@ -230,14 +226,15 @@ class Policy:
         """Why ``score`` challenges ``state`` (``""`` when it does not): with enough
         evidence, above ``challenge`` with a sign of automation (when the policy asks for
         one), or above ``challenge_alone`` without one; below the gates, above
-        ``challenge`` on a regular run of pages (:meth:`regular_run`) or from a crawler
+        ``challenge`` on a run of pages (:meth:`page_run`) or from a crawler
         that shows itself and has viewed a day's floor of profiles (:meth:`crawler_signs`)."""
         if score <= self.score_challenge:
             return ""
         if not self.score_eligible(state):
-            if self.regular_run(state):
+            run = self.page_run(state)
+            if run:
                 return (
-                    f"anomaly_score {score:.3f} > {self.score_challenge:g} with a regular run "
+                    f"anomaly_score {score:.3f} > {self.score_challenge:g} with a {run} run "
                     "of pages below the gates"
                 )
             signs = self.crawler_signs(state)

@@ -4,7 +4,13 @@ import random
 from collections.abc import Iterator
 
 from stream.core.actor_state import ActorState
-from stream.core.automation import REGULAR_RUN_CV, SIGNALS, metronome_pages
+from stream.core.automation import (
+    RAPID_MIN_GAPS,
+    REGULAR_RUN_CV,
+    SIGNALS,
+    metronome_pages,
+    rapid_pages,
+)
 from stream.core.records import RequestEvent
 from tests.helpers import T0
 
@@ -50,6 +56,45 @@ def test_a_steady_reader_is_never_a_regular_run() -> None:
 def test_too_few_gaps_are_not_a_run() -> None:
     script = browse([12.0] * 25)
     assert not metronome_pages(script.behaviour, REGULAR_RUN_CV)
+
+
+def test_a_script_in_a_hurry_is_rapid_however_uneven_its_pauses() -> None:
+    r = random.Random(2)
+    pauses = [r.uniform(0.5, 2.5) for _ in range(RAPID_MIN_GAPS + 1)]  # spread ~0.38
+    script = browse(pauses)
+    assert rapid_pages(script.behaviour)
+    assert SIGNALS["rapid_pages"](script.counters, script.behaviour)
+    assert not metronome_pages(script.behaviour, REGULAR_RUN_CV)  # too uneven for that
+    # one gap fewer is not yet a run
+    assert not rapid_pages(browse(pauses[:-1]).behaviour)
+
+
+def test_people_reading_and_a_burst_of_quick_clicks_are_not_rapid() -> None:
+    # a reader's log-normal pauses around 5 s (a quick reader), over 100 views
+    for seed in range(20):
+        r = random.Random(seed)
+        states = views([5.0 * r.lognormvariate(0.0, 1.0) for _ in range(100)])
+        assert not any(rapid_pages(s.behaviour) for s in states)
+    # ten quick clicks (paging through a list) after reading, then reading again
+    r = random.Random(3)
+    pauses = [20.0 * r.lognormvariate(0.0, 0.5) for _ in range(20)] + [1.0] * 10
+    pauses += [20.0 * r.lognormvariate(0.0, 0.5) for _ in range(20)]
+    assert not any(rapid_pages(s.behaviour) for s in views(pauses))
+
+
+def test_an_address_shared_by_several_user_agents_is_not_rapid() -> None:
+    s, t = ActorState(), T0
+    for i in range(RAPID_MIN_GAPS + 5):
+        t += 1.0
+        ua = ("Mozilla/5.0 (Windows)", "Mozilla/5.0 (Macintosh)")[i % 2]
+        s.apply(
+            RequestEvent(
+                f"e{i}", t, "ip:10.0.0.1", None, None, "10.0.0.1", ua, "GET",
+                "/profiles/{id}", 200, f"p{i}",
+            ),
+            i,
+        )  # fmt: skip
+    assert not rapid_pages(s.behaviour)
 
 
 def test_robots_txt_is_a_sign_for_about_four_hours_after_one_read_by_one_user_agent() -> None:

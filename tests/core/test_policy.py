@@ -141,6 +141,25 @@ def test_a_regular_run_of_pages_lets_a_score_act_below_the_gates() -> None:
     assert high.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
 
 
+def test_a_rapid_run_of_pages_lets_a_score_act_below_the_gates() -> None:
+    # 20 profiles in 30 s, at uneven gaps: no metronome, but in a hurry
+    hurry = actor(20, minutes=0.5, irregular=True)
+    hurry.score = 0.85
+    v = POLICY.evaluate(hurry, hurry.last_ts, Action.ALLOW)
+    assert v.reasons == ("anomaly_score 0.850 > 0.8 with a rapid run of pages below the gates",)
+    # the same 20 profiles at a reader's pace (20 minutes) are not
+    reader = actor(20, minutes=20, irregular=True)
+    reader.score = 0.85
+    assert POLICY.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
+    # a policy without the sign rapid_pages does not take the run, one with it alone does
+    regular_only = parse_policy("[score]\nrequire_one_of = ['regular_pages']")
+    assert regular_only.evaluate(hurry, hurry.last_ts, Action.ALLOW).action == Action.ALLOW
+    rapid_only = parse_policy("[score]\nrequire_one_of = ['rapid_pages']")
+    assert rapid_only.evaluate(hurry, hurry.last_ts, Action.ALLOW).reasons == v.reasons
+    # ... and its run's floor takes effect (only the crawlers' one, robots_txt's, does not)
+    assert not any("regular_min" in note for note in rapid_only.inert_settings())
+
+
 def test_allowlist_entries_are_named_as_events_name_their_clients() -> None:
     """A dual-stack log shows IPv4 clients as IPv4-mapped IPv6 addresses; events name
     them by their IPv4 address, so the allowlist's entries written that way do too."""
