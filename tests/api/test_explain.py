@@ -34,7 +34,7 @@ def test_the_score_rule_names_the_sign_and_the_threshold_without_one() -> None:
     alone = score_words("[score]\nrequire_one_of = []\nchallenge = 0.8")
     assert "challenge above 0.8;" in alone and "sign of automation," not in alone
     assert "below the gates, with regular or hurried page timing from 10 profiles an hour" in words
-    assert "below the gates, from a reader of robots.txt after 5 profiles a day" in words
+    assert "below the gates, from a reader of robots.txt after 20 profiles a day" in words
     assert "robots.txt" not in score_words("[score]\ncrawler_min_profiles_per_day = 0")
     assert "robots.txt" not in score_words("[score]\nrequire_one_of = ['automation_ua']")
     assert "page timing" not in score_words("[score]\nregular_min_profiles_per_hour = 0")
@@ -86,7 +86,7 @@ def test_a_crawler_challenged_below_the_gates_is_not_told_it_did_too_little() ->
     out = explain("ip:192.0.2.9", reader, policy, [], "m@1", reader.last_ts)
     words = next(w for w in out["words"] if w.startswith("Anomaly score"))
     assert "too little activity" not in words and "robots_txt" in words
-    few = crawler(4)  # under the day's floor of 5: the score cannot act yet
+    few = crawler(10)  # under the day's floor of 20: the score cannot act yet
     out = explain("ip:192.0.2.9", few, policy, [], "m@1", few.last_ts)
     words = next(w for w in out["words"] if w.startswith("Anomaly score"))
     assert "too little activity for the score to act now" in words

@@ -332,7 +332,7 @@ def test_a_floor_whose_sign_is_left_out_is_reported_inert() -> None:
     assert len(notes) == 2
     assert "regular_min_profiles_per_hour = 10 has no effect" in notes[0]
     assert "regular_pages" in notes[0]
-    assert "crawler_min_profiles_per_day = 5 has no effect" in notes[1]
+    assert "crawler_min_profiles_per_day = 20 has no effect" in notes[1]
     said_off = parse_policy(
         '[score]\nrequire_one_of = ["automation_ua", "errors"]\n'
         "regular_min_profiles_per_hour = 0\ncrawler_min_profiles_per_day = 0\n"

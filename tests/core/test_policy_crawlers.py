@@ -17,17 +17,17 @@ NO_CRAWLER_LIMITS = parse_policy("[crawlers]\nprofiles_per_day = {}")
 def test_a_crawler_that_reads_robots_txt_is_challenged_below_the_gates_after_a_days_floor() -> (
     None
 ):
-    # 5 profiles at 12 an hour, robots.txt read 25 minutes ago: the default floor of 5
+    # 20 profiles at 12 an hour, robots.txt read 100 minutes ago: the default floor of 20
     policy = NO_CRAWLER_LIMITS
-    reader = crawler(5)
+    reader = crawler(20)
     assert policy.score_eligible(reader) is False
     v = policy.evaluate(reader, reader.last_ts, Action.ALLOW)
     assert v.action == Action.CHALLENGE
     assert v.reasons == (
-        "anomaly_score 0.900 > 0.8 with robots_txt and 5 profiles in the day below the gates",
+        "anomaly_score 0.900 > 0.8 with robots_txt and 20 profiles in the day below the gates",
     )
     # below the floor, under `challenge`, or with the path off: nothing
-    assert policy.evaluate(crawler(4), T0 + 4 * 300.0, Action.ALLOW).action == Action.ALLOW
+    assert policy.evaluate(crawler(19), T0 + 19 * 300.0, Action.ALLOW).action == Action.ALLOW
     reader.score = 0.8
     assert policy.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
     reader.score = 0.9
@@ -39,7 +39,7 @@ def test_a_crawler_that_reads_robots_txt_is_challenged_below_the_gates_after_a_d
         "[score]\nrequire_one_of = ['automation_ua', 'regular_pages']\n"
         "[crawlers]\nprofiles_per_day = {}"
     )
-    assert no_robots.crawler_floor == 0 and POLICY.crawler_floor == 5
+    assert no_robots.crawler_floor == 0 and POLICY.crawler_floor == 20
     assert no_robots.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
     # an HTTP library's user agent alone is not enough below the gates: a platform's own
     # app may send one
