@@ -23,6 +23,9 @@ WORDS = {
 }
 
 
+_RUNS = (("regular", "regular_pages"), ("hurried", "rapid_pages"))  # Policy.page_run's
+
+
 def _score_rule(policy: Policy) -> str:
     """When the policy lets a score challenge, in words."""
     rule = f"challenge above {policy.score_challenge:g}"
@@ -32,8 +35,10 @@ def _score_rule(policy: Policy) -> str:
             alone = max(policy.score_challenge_alone, policy.score_challenge)
             rule += f", above {alone:g} without one"
     if policy.regular_run_floor > 0:
+        signs = policy.score_require_one_of
+        runs = [w for w, s in _RUNS if not signs or s in signs]
         rule += (
-            f"; below the gates, with regular or hurried page timing from "
+            f"; below the gates, with {' or '.join(runs)} page timing from "
             f"{policy.regular_run_floor} profiles an hour"
         )
     if policy.crawler_floor > 0:

@@ -72,15 +72,15 @@ REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
 # a steady reader's log-normal pauses (sigma 0.4-0.5) come out near 0.4-0.5 on average
 # and under 0.35 in stretches; a script's uniform(a, b) pause is (b - a) / (sqrt(3)(a + b))
 REGULAR_RUN_CV: Final = 0.25
-# a rapid run of pages: the geometric mean of the recent gaps between page views (assets
-# excluded, sessions apart; behaviour.GAP_ALPHA weighs the last ~10) under this, over at
-# least this many gaps. People read: in the simulator (4,552 people, 12 windows) and in a
-# scenario written apart from it (1,720 people, 10 seeds) no one's came under 3.6 s over
-# 15+ gaps, and a reader whose pauses have a median of 5 s (log-normal, sigma 1) never
-# does in 100 views (500 tries; 11 % come under 3 s); a script in a hurry (0.5-4 s a
-# page, however uneven) stays near 1-2 s
-RAPID_DWELL_S: Final = 2.0
-RAPID_MIN_GAPS: Final = 15
+# a rapid run of pages: a session of RAPID_MIN_PAGES or more page views (assets,
+# robots.txt and non-GET calls excluded; a session ends after behaviour.SESSION_GAP_S)
+# whose mean gap, from its first view to its last, is within RAPID_GAP_S. Over the whole
+# session, not the last few gaps: a person who opens a dozen results in tabs, or whose
+# pages fetch more pages, comes in bursts between readings, and the readings count. The
+# lower bound leaves out a burst within a moment (a page elsewhere embedding profile URLs
+# as images loads them at once); a script in a hurry waits for each page (0.5-4 s)
+RAPID_GAP_S: Final = (0.3, 2.0)
+RAPID_MIN_PAGES: Final = 30
 # robots.txt read recently: its recency-weighted count (time constant behaviour.TAU_S =
 # 1 h) above this lasts ~4 h of the actor's own event time after one read, longer after
 # several (5 reads: ~5.5 h)
@@ -96,18 +96,21 @@ def metronome_pages(b: Behaviour, max_cv: float) -> bool:
     navigations (a page's own assets excluded, sessions apart), a spread under ``max_cv``
     — a script that waits ``uniform(a, b)`` seconds per page, however human its pace. The
     sign ``regular_pages`` takes ``REGULAR_CV``; a score acting below the volume gates on
-    this alone, the stricter ``REGULAR_RUN_CV`` (``Policy.regular_run``)."""
+    this alone, the stricter ``REGULAR_RUN_CV`` (``Policy.page_run``)."""
     return b.s[bh.S_GAPS] >= REGULAR_MIN_GAPS and 0.0 <= b.page_gap_cv() < max_cv
 
 
 def rapid_pages(b: Behaviour) -> bool:
-    """Page views in a hurry: over ``RAPID_MIN_GAPS`` or more gaps between navigations,
-    a typical (geometric mean) gap under ``RAPID_DWELL_S`` — a script clicking on as soon
-    as a page has loaded, however uneven its pauses — by an actor of one user agent (or
-    none): an address shared by people interleaves their pages, and shows several."""
-    return (
-        b.s[bh.S_GAPS] >= RAPID_MIN_GAPS and 0.0 <= b.dwell_s() < RAPID_DWELL_S and len(b.uas) <= 1
-    )
+    """A session in a hurry: ``RAPID_MIN_PAGES`` or more page views whose mean gap is
+    within ``RAPID_GAP_S`` — a script clicking on as soon as a page has loaded, however
+    uneven its pauses — by an actor of one user agent (or none): an address that people
+    share interleaves their pages, and shows several."""
+    s = b.s
+    pages = s[bh.S_SESSION_PAGES]
+    if pages < RAPID_MIN_PAGES or len(b.uas) > 1:
+        return False
+    low, high = RAPID_GAP_S
+    return low <= (s[bh.S_LAST_PAGE_TS] - s[bh.S_SESSION_START]) / (pages - 1.0) < high
 
 
 def robots_recent(b: Behaviour) -> bool:

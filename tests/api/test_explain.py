@@ -38,6 +38,8 @@ def test_the_score_rule_names_the_sign_and_the_threshold_without_one() -> None:
     assert "robots.txt" not in score_words("[score]\ncrawler_min_profiles_per_day = 0")
     assert "robots.txt" not in score_words("[score]\nrequire_one_of = ['automation_ua']")
     assert "page timing" not in score_words("[score]\nregular_min_profiles_per_hour = 0")
+    only = score_words("[score]\nrequire_one_of = ['rapid_pages']")
+    assert "below the gates, with hurried page timing from 10" in only
     # with no sign required the run still lets the score act below the gates
     assert "below the gates, with regular or hurried page timing" in alone
     assert "too little activity for the score to act now" in words  # 12 requests

@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 from stream.core.actor_state import ActorState
 from stream.core.automation import (
-    RAPID_MIN_GAPS,
+    RAPID_MIN_PAGES,
     REGULAR_RUN_CV,
     SIGNALS,
     metronome_pages,
@@ -60,31 +60,38 @@ def test_too_few_gaps_are_not_a_run() -> None:
 
 def test_a_script_in_a_hurry_is_rapid_however_uneven_its_pauses() -> None:
     r = random.Random(2)
-    pauses = [r.uniform(0.5, 2.5) for _ in range(RAPID_MIN_GAPS + 1)]  # spread ~0.38
+    pauses = [r.uniform(0.5, 2.5) for _ in range(40)]  # spread ~0.38
     script = browse(pauses)
     assert rapid_pages(script.behaviour)
     assert SIGNALS["rapid_pages"](script.counters, script.behaviour)
-    assert not metronome_pages(script.behaviour, REGULAR_RUN_CV)  # too uneven for that
-    # one gap fewer is not yet a run
-    assert not rapid_pages(browse(pauses[:-1]).behaviour)
+    # 39 gaps: enough for the metronome's run, which these pauses are too uneven for
+    assert not metronome_pages(script.behaviour, REGULAR_RUN_CV)
+    # one view fewer than a run's pages is not yet one
+    assert not rapid_pages(browse(pauses[: RAPID_MIN_PAGES - 1]).behaviour)
+    assert rapid_pages(browse(pauses[:RAPID_MIN_PAGES]).behaviour)
 
 
-def test_people_reading_and_a_burst_of_quick_clicks_are_not_rapid() -> None:
-    # a reader's log-normal pauses around 5 s (a quick reader), over 100 views
+def test_people_reading_and_bursts_of_tabs_are_not_rapid() -> None:
+    # a quick reader's log-normal pauses around 5 s, over 100 views
     for seed in range(20):
         r = random.Random(seed)
         states = views([5.0 * r.lognormvariate(0.0, 1.0) for _ in range(100)])
         assert not any(rapid_pages(s.behaviour) for s in states)
-    # ten quick clicks (paging through a list) after reading, then reading again
+    # reading, then 25 results opened in tabs a second apart, read, and 25 more
     r = random.Random(3)
-    pauses = [20.0 * r.lognormvariate(0.0, 0.5) for _ in range(20)] + [1.0] * 10
-    pauses += [20.0 * r.lognormvariate(0.0, 0.5) for _ in range(20)]
+    reading = [20.0 * r.lognormvariate(0.0, 0.5) for _ in range(10)]
+    pauses = reading + [1.0] * 25 + [60.0] * 5 + [1.0] * 25
     assert not any(rapid_pages(s.behaviour) for s in views(pauses))
+
+
+def test_a_burst_within_a_moment_is_not_rapid() -> None:
+    # profile URLs embedded as images in a page elsewhere: fetched at once
+    assert not any(rapid_pages(s.behaviour) for s in views([0.01] * 60))
 
 
 def test_an_address_shared_by_several_user_agents_is_not_rapid() -> None:
     s, t = ActorState(), T0
-    for i in range(RAPID_MIN_GAPS + 5):
+    for i in range(RAPID_MIN_PAGES + 10):
         t += 1.0
         ua = ("Mozilla/5.0 (Windows)", "Mozilla/5.0 (Macintosh)")[i % 2]
         s.apply(
@@ -95,6 +102,7 @@ def test_an_address_shared_by_several_user_agents_is_not_rapid() -> None:
             i,
         )  # fmt: skip
     assert not rapid_pages(s.behaviour)
+    assert rapid_pages(browse([1.0] * (RAPID_MIN_PAGES + 10)).behaviour)  # one user agent
 
 
 def test_robots_txt_is_a_sign_for_about_four_hours_after_one_read_by_one_user_agent() -> None:

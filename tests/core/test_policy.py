@@ -142,13 +142,13 @@ def test_a_regular_run_of_pages_lets_a_score_act_below_the_gates() -> None:
 
 
 def test_a_rapid_run_of_pages_lets_a_score_act_below_the_gates() -> None:
-    # 20 profiles in 30 s, at uneven gaps: no metronome, but in a hurry
-    hurry = actor(20, minutes=0.5, irregular=True)
+    # 40 profiles in a minute, at uneven gaps: no metronome, but in a hurry
+    hurry = actor(40, minutes=1.0, irregular=True)
     hurry.score = 0.85
     v = POLICY.evaluate(hurry, hurry.last_ts, Action.ALLOW)
     assert v.reasons == ("anomaly_score 0.850 > 0.8 with a rapid run of pages below the gates",)
-    # the same 20 profiles at a reader's pace (20 minutes) are not
-    reader = actor(20, minutes=20, irregular=True)
+    # the same 40 profiles at a reader's pace (20 minutes) are not
+    reader = actor(40, minutes=20, irregular=True)
     reader.score = 0.85
     assert POLICY.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
     # a policy without the sign rapid_pages does not take the run, one with it alone does

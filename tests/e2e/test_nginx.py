@@ -110,11 +110,11 @@ def nginx(
 def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
     broker: EmbeddedBroker, worker: WorkerProcess, nginx: str
 ) -> None:
-    # an HTTP library walking profiles every 2 s: a rapid run of pages lets its score act
-    # below the evidence gates ([score] regular_min_profiles_per_hour), so it is
-    # challenged at its first score after 15 gaps (the 20th request) and 80 profiles later
-    # still only challenged; one that kept going past the challenge (100 views,
-    # [escalation]) is blocked. Event time ends now, so the challenge is in force.
+    # an HTTP library walking profiles every 2 s: challenged at its first score past the
+    # evidence gates (the 80th request), or sooner on a rapid run of pages (its gaps sit
+    # on that sign's bar of 2 s), and with 100 views still only challenged either way;
+    # one that kept going past the challenge (100 views, [escalation]) is blocked. Event
+    # time ends now, so the challenge is in force.
     # (the person asks while the worker is idle: nginx's 200 ms auth timeout is a latency
     # budget `make bench` measures, not something a test on a shared CI machine should
     # race against while the worker works through a burst)
