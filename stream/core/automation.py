@@ -110,7 +110,9 @@ def rapid_pages(b: Behaviour) -> bool:
     if pages < RAPID_MIN_PAGES or len(b.uas) > 1:
         return False
     low, high = RAPID_GAP_S
-    return low <= (s[bh.S_LAST_PAGE_TS] - s[bh.S_SESSION_START]) / (pages - 1.0) < high
+    # to the newest request of any kind: a session that went quiet (assets and beacons
+    # only, while tabs are read) is no longer in a hurry
+    return low <= (s[bh.S_LAST_TS] - s[bh.S_SESSION_START]) / (pages - 1.0) < high
 
 
 def robots_recent(b: Behaviour) -> bool:

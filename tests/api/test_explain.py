@@ -33,7 +33,7 @@ def test_the_score_rule_names_the_sign_and_the_threshold_without_one() -> None:
     assert "above 0.99" not in score_words("[score]\nchallenge_alone = 1.0")
     alone = score_words("[score]\nrequire_one_of = []\nchallenge = 0.8")
     assert "challenge above 0.8;" in alone and "sign of automation," not in alone
-    assert "below the gates, with regular or hurried page timing from 10 profiles an hour" in words
+    assert "below the gates, with regular page timing from 10 profiles an hour" in words
     assert "below the gates, from a reader of robots.txt after 20 profiles a day" in words
     assert "robots.txt" not in score_words("[score]\ncrawler_min_profiles_per_day = 0")
     assert "robots.txt" not in score_words("[score]\nrequire_one_of = ['automation_ua']")

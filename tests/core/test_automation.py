@@ -71,7 +71,7 @@ def test_a_script_in_a_hurry_is_rapid_however_uneven_its_pauses() -> None:
     assert rapid_pages(browse(pauses[:RAPID_MIN_PAGES]).behaviour)
 
 
-def test_people_reading_and_bursts_of_tabs_are_not_rapid() -> None:
+def test_people_reading_and_bursts_of_tabs_between_readings_are_not_rapid() -> None:
     # a quick reader's log-normal pauses around 5 s, over 100 views
     for seed in range(20):
         r = random.Random(seed)
@@ -82,6 +82,23 @@ def test_people_reading_and_bursts_of_tabs_are_not_rapid() -> None:
     reading = [20.0 * r.lognormvariate(0.0, 0.5) for _ in range(10)]
     pauses = reading + [1.0] * 25 + [60.0] * 5 + [1.0] * 25
     assert not any(rapid_pages(s.behaviour) for s in views(pauses))
+
+
+def test_a_hurried_session_that_goes_quiet_is_no_longer_rapid() -> None:
+    # 40 quick page views, then only assets and beacons while the pages are read
+    s = browse([1.0] * 40)
+    assert rapid_pages(s.behaviour)
+    t = s.behaviour.newest_ts()
+    for i in range(40):
+        t += 60.0
+        s.apply(
+            RequestEvent(
+                f"a{i}", t, "account:a", "a", None, "10.0.0.1", "Mozilla/5.0", "GET",
+                "/static/app.js", 200,
+            ),
+            100 + i,
+        )  # fmt: skip
+    assert not rapid_pages(s.behaviour)
 
 
 def test_a_burst_within_a_moment_is_not_rapid() -> None:

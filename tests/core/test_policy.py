@@ -141,21 +141,30 @@ def test_a_regular_run_of_pages_lets_a_score_act_below_the_gates() -> None:
     assert high.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
 
 
-def test_a_rapid_run_of_pages_lets_a_score_act_below_the_gates() -> None:
+def test_a_rapid_run_of_pages_lets_a_score_act_where_the_policy_takes_the_sign() -> None:
     # 40 profiles in a minute, at uneven gaps: no metronome, but in a hurry
     hurry = actor(40, minutes=1.0, irregular=True)
     hurry.score = 0.85
-    v = POLICY.evaluate(hurry, hurry.last_ts, Action.ALLOW)
+    rapid = parse_policy("[score]\nrequire_one_of = ['regular_pages', 'rapid_pages']")
+    v = rapid.evaluate(hurry, hurry.last_ts, Action.ALLOW)
     assert v.reasons == ("anomaly_score 0.850 > 0.8 with a rapid run of pages below the gates",)
-    # the same 40 profiles at a reader's pace (20 minutes) are not
-    reader = actor(40, minutes=20, irregular=True)
-    reader.score = 0.85
-    assert POLICY.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
-    # a policy without the sign rapid_pages does not take the run, one with it alone does
+    # the packaged policy does not take the sign (docs/evaluation.md), nor one without it
+    assert POLICY.evaluate(hurry, hurry.last_ts, Action.ALLOW).action == Action.ALLOW
     regular_only = parse_policy("[score]\nrequire_one_of = ['regular_pages']")
     assert regular_only.evaluate(hurry, hurry.last_ts, Action.ALLOW).action == Action.ALLOW
+    # the same 40 profiles at a reader's pace (20 minutes), or a score at `challenge`: no
+    reader = actor(40, minutes=20, irregular=True)
+    reader.score = 0.85
+    assert rapid.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
+    hurry.score = 0.8
+    assert rapid.evaluate(hurry, hurry.last_ts, Action.ALLOW).action == Action.ALLOW
+    # past the gates (60 profiles in 90 s) it is a sign like the others
+    busy = actor(60, minutes=1.5, irregular=True)
+    busy.score = 0.85
+    v = rapid.evaluate(busy, busy.last_ts, Action.ALLOW)
+    assert v.reasons == ("anomaly_score 0.850 > 0.8 with rapid_pages",)
     rapid_only = parse_policy("[score]\nrequire_one_of = ['rapid_pages']")
-    assert rapid_only.evaluate(hurry, hurry.last_ts, Action.ALLOW).reasons == v.reasons
+    assert rapid_only.evaluate(busy, busy.last_ts, Action.ALLOW).reasons == v.reasons
     # ... and its run's floor takes effect (only the crawlers' one, robots_txt's, does not)
     assert not any("regular_min" in note for note in rapid_only.inert_settings())
 

@@ -54,7 +54,7 @@ def test_second_worker_shares_partitions_routes_explain_and_requires_its_token(
         for i in range(20):
             doc = {
                 "event_id": f"mw-{i}",
-                "ts": time.time() - 100 + 5 * i,  # a reader's pace: no rapid run of pages
+                "ts": time.time() - 100 + i,
                 "account_id": actor[8:],
                 "ip": "198.51.100.77",
                 "path": "/profiles/{id}",

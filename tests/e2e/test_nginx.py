@@ -110,11 +110,10 @@ def nginx(
 def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
     broker: EmbeddedBroker, worker: WorkerProcess, nginx: str
 ) -> None:
-    # an HTTP library walking profiles every 2 s: challenged at its first score past the
-    # evidence gates (the 80th request), or sooner on a rapid run of pages (its gaps sit
-    # on that sign's bar of 2 s), and with 100 views still only challenged either way;
-    # one that kept going past the challenge (100 views, [escalation]) is blocked. Event
-    # time ends now, so the challenge is in force.
+    # an HTTP library walking profiles: the model's score counts from 50 requests an
+    # hour ([score] min_requests_per_hour), so it is challenged at its first score past
+    # that (the 80th request) and 40 profiles later still only challenged; one that kept
+    # going past the challenge is blocked. Event time ends now, so the challenge is in force.
     # (the person asks while the worker is idle: nginx's 200 ms auth timeout is a latency
     # budget `make bench` measures, not something a test on a shared CI machine should
     # race against while the worker works through a burst)
@@ -123,7 +122,7 @@ def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
 
     before = worker.stats()
     ts0 = time.time() - 2 * 460
-    scrape(broker, "ngx-challenged", 100, "203.0.114.10", ts0 + 2 * 360)
+    scrape(broker, "ngx-challenged", 120, "203.0.114.10", ts0 + 2 * 340)
     scrape(broker, "ngx-blocked", 450, "203.0.114.11", ts0)
 
     status, headers, body = wait_until(
@@ -153,6 +152,6 @@ def test_person_gets_the_page_scrapers_are_challenged_then_blocked(
     assert 0 < int(headers["Retry-After"]) <= 3600
 
     # the person is still served, and the scraper's address is not blocked for others
-    worker.wait_processed(before["events"] + 550, timeout_s=60)
+    worker.wait_processed(before["events"] + 570, timeout_s=60)
     status, _, body = request(f"{nginx}/profiles/4", {"X-Account-Id": "ngx-person"})
     assert (status, body) == (200, PAGE)
