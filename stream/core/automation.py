@@ -72,13 +72,15 @@ REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
 # a steady reader's log-normal pauses (sigma 0.4-0.5) come out near 0.4-0.5 on average
 # and under 0.35 in stretches; a script's uniform(a, b) pause is (b - a) / (sqrt(3)(a + b))
 REGULAR_RUN_CV: Final = 0.25
-# a rapid run of pages: a session of RAPID_MIN_PAGES or more page views (assets,
-# robots.txt and non-GET calls excluded; a session ends after behaviour.SESSION_GAP_S)
-# whose mean gap, from its first view to its last, is within RAPID_GAP_S. Over the whole
-# session, not the last few gaps: a person who opens a dozen results in tabs, or whose
-# pages fetch more pages, comes in bursts between readings, and the readings count. The
-# lower bound leaves out a burst within a moment (a page elsewhere embedding profile URLs
-# as images loads them at once); a script in a hurry waits for each page (0.5-4 s)
+# a rapid run of pages (the sign rapid_pages; not in the packaged policy, as every GET
+# that is not an asset counts as a page: docs/evaluation.md): a session of
+# RAPID_MIN_PAGES or more page views (assets, robots.txt and non-GET calls excluded; a
+# session ends after behaviour.SESSION_GAP_S) whose mean gap, from its first view to its
+# newest request, is within RAPID_GAP_S. Over the whole session, not the last few gaps: a
+# person who opens a dozen results in tabs comes in bursts between readings, and the
+# readings count. The lower bound leaves out requests made at once (a plain page of
+# <img> tags elsewhere; one that spaces them meets the metronome's run as well); a
+# script in a hurry waits for each page (0.5-4 s)
 RAPID_GAP_S: Final = (0.3, 2.0)
 RAPID_MIN_PAGES: Final = 30
 # robots.txt read recently: its recency-weighted count (time constant behaviour.TAU_S =
