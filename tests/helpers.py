@@ -82,6 +82,31 @@ def group_member(score: float, ts: float = T0, views: int = 10) -> Any:
     return state
 
 
+def profile_walk(
+    profiles: int, minutes: float = 50.0, created: float | None = None, irregular: bool = False
+) -> Any:
+    """An account viewing one profile after the other over ``minutes``: evenly spaced, or
+    ``irregular`` (log-normal gaps, as a person clicks) over the same span."""
+    import random
+
+    from stream.core.actor_state import ActorState
+    from stream.core.records import RequestEvent
+
+    s = ActorState()
+    rng = random.Random(7)
+    gaps = [rng.lognormvariate(0.0, 1.0) if irregular else 1.0 for _ in range(profiles)]
+    scale = minutes * 60 / max(sum(gaps), 1e-9)
+    ts = T0
+    for i in range(profiles):
+        ts += gaps[i] * scale if i else 0.0
+        s.apply(
+            RequestEvent(f"e{i}", ts, "account:a", "a", None, None, "", "GET",
+                         "/profiles/{id}", 200, f"p{i}", created),
+            i,
+        )  # fmt: skip
+    return s
+
+
 def crawler(
     profiles: int,
     user_agent: str = "Mozilla/5.0",

@@ -1,5 +1,4 @@
 import dataclasses
-import random
 from pathlib import Path
 
 import pytest
@@ -9,42 +8,9 @@ from stream.core.actor_ref import parse_actor
 from stream.core.actor_state import ActorState
 from stream.core.policy import PolicyError
 from stream.core.policy_loader import load_policy, parse_policy
-from stream.core.records import RequestEvent
-from tests.helpers import T0
+from tests.helpers import T0, profile_walk
 
 POLICY = load_policy()
-
-
-def actor(
-    profiles: int, minutes: float = 50.0, created: float | None = None, irregular: bool = False
-) -> ActorState:
-    """One profile view after the other over ``minutes``: evenly spaced, or ``irregular``
-    (log-normal gaps, as a person clicks) over the same span."""
-    s = ActorState()
-    rng = random.Random(7)
-    gaps = [rng.lognormvariate(0.0, 1.0) if irregular else 1.0 for _ in range(profiles)]
-    scale = minutes * 60 / max(sum(gaps), 1e-9)
-    ts = T0
-    for i in range(profiles):
-        ts += gaps[i] * scale if i else 0.0
-        s.apply(
-            RequestEvent(
-                f"e{i}",
-                ts,
-                "account:a",
-                "a",
-                None,
-                None,
-                "",
-                "GET",
-                "/profiles/{id}",
-                200,
-                f"p{i}",
-                created,
-            ),
-            i,
-        )
-    return s
 
 
 @pytest.mark.parametrize(
@@ -63,7 +29,7 @@ def actor(
 def test_limits_table(
     profiles: int, created: float | None, action: int, reason: str | None
 ) -> None:
-    s = actor(profiles, created=created)
+    s = profile_walk(profiles, created=created)
     v = POLICY.evaluate(s, s.last_ts, Action.ALLOW)
     assert v.action == action
     if reason:
@@ -73,7 +39,7 @@ def test_limits_table(
 
 
 def test_challenged_actor_that_keeps_going_is_blocked() -> None:
-    s = actor(150)
+    s = profile_walk(150)
     s.enforcement.views_at_action = 40
     assert POLICY.evaluate(s, s.last_ts, Action.CHALLENGE).action == Action.BLOCK
     assert (
@@ -84,7 +50,7 @@ def test_challenged_actor_that_keeps_going_is_blocked() -> None:
 
 
 def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -> None:
-    busy, quiet = actor(200, minutes=50, irregular=True), actor(10)
+    busy, quiet = profile_walk(200, minutes=50, irregular=True), profile_walk(10)
     for s in (busy, quiet):
         s.score = 0.9999
     # busy but browser-like (no sign of automation: irregular clicks, a browser): above
@@ -103,7 +69,7 @@ def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -
     assert v.action == Action.CHALLENGE
     assert v.reasons == ("anomaly_score 1.000 > 0.8 with automation_ua",)
     # a metronome's rhythm of page views is a sign too
-    metronome = actor(200, minutes=50)
+    metronome = profile_walk(200, minutes=50)
     metronome.score = 0.85
     v = POLICY.evaluate(metronome, metronome.last_ts, Action.ALLOW)
     assert v.reasons == ("anomaly_score 0.850 > 0.8 with regular_pages",)
@@ -116,57 +82,6 @@ def test_score_challenges_only_with_enough_evidence_and_a_sign_of_automation() -
     )
     busy.counters.automation = False
     assert lenient.evaluate(busy, busy.last_ts, Action.ALLOW).action == Action.CHALLENGE
-
-
-def test_a_regular_run_of_pages_lets_a_score_act_below_the_gates() -> None:
-    # 35 profiles in 20 minutes: under the gates (50 requests, 40 profiles an hour)
-    metronome, person = actor(35, minutes=20), actor(35, minutes=20, irregular=True)
-    for s in (metronome, person):
-        s.score = 0.85
-    v = POLICY.evaluate(metronome, metronome.last_ts, Action.ALLOW)
-    assert v.reasons == ("anomaly_score 0.850 > 0.8 with a regular run of pages below the gates",)
-    # the same volume clicked as a person clicks is not evidence enough
-    assert POLICY.evaluate(person, person.last_ts, Action.ALLOW).action == Action.ALLOW
-    # under `challenge`, or with the run switched off, it does not act
-    metronome.score = 0.79
-    assert POLICY.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
-    metronome.score = 0.85
-    off = parse_policy("[score]\nregular_min_profiles_per_hour = 0")
-    assert off.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
-    # a policy that does not take regular_pages as a sign does not take the run either
-    no_sign = parse_policy("[score]\nrequire_one_of = ['automation_ua']")
-    assert no_sign.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
-    # fewer profile views in the hour than the run's floor
-    high = parse_policy("[score]\nregular_min_profiles_per_hour = 36")
-    assert high.evaluate(metronome, metronome.last_ts, Action.ALLOW).action == Action.ALLOW
-
-
-def test_a_rapid_run_of_pages_lets_a_score_act_where_the_policy_takes_the_sign() -> None:
-    # 40 profiles in a minute, at uneven gaps: no metronome, but in a hurry
-    hurry = actor(40, minutes=1.0, irregular=True)
-    hurry.score = 0.85
-    rapid = parse_policy("[score]\nrequire_one_of = ['regular_pages', 'rapid_pages']")
-    v = rapid.evaluate(hurry, hurry.last_ts, Action.ALLOW)
-    assert v.reasons == ("anomaly_score 0.850 > 0.8 with a rapid run of pages below the gates",)
-    # the packaged policy does not take the sign (docs/evaluation.md), nor one without it
-    assert POLICY.evaluate(hurry, hurry.last_ts, Action.ALLOW).action == Action.ALLOW
-    regular_only = parse_policy("[score]\nrequire_one_of = ['regular_pages']")
-    assert regular_only.evaluate(hurry, hurry.last_ts, Action.ALLOW).action == Action.ALLOW
-    # the same 40 profiles at a reader's pace (20 minutes), or a score at `challenge`: no
-    reader = actor(40, minutes=20, irregular=True)
-    reader.score = 0.85
-    assert rapid.evaluate(reader, reader.last_ts, Action.ALLOW).action == Action.ALLOW
-    hurry.score = 0.8
-    assert rapid.evaluate(hurry, hurry.last_ts, Action.ALLOW).action == Action.ALLOW
-    # past the gates (60 profiles in 90 s) it is a sign like the others
-    busy = actor(60, minutes=1.5, irregular=True)
-    busy.score = 0.85
-    v = rapid.evaluate(busy, busy.last_ts, Action.ALLOW)
-    assert v.reasons == ("anomaly_score 0.850 > 0.8 with rapid_pages",)
-    rapid_only = parse_policy("[score]\nrequire_one_of = ['rapid_pages']")
-    assert rapid_only.evaluate(busy, busy.last_ts, Action.ALLOW).reasons == v.reasons
-    # ... and its run's floor takes effect (only the crawlers' one, robots_txt's, does not)
-    assert not any("regular_min" in note for note in rapid_only.inert_settings())
 
 
 def test_allowlist_entries_are_named_as_events_name_their_clients() -> None:
@@ -361,7 +276,7 @@ def test_challenge_alone_is_inert_when_every_score_may_act_without_a_sign() -> N
 
 def flagged_member(score: float, profiles: int = 12) -> ActorState:
     """A member of a flagged group, viewing profiles at a person's uneven pace."""
-    s = actor(profiles, minutes=50.0, irregular=True)
+    s = profile_walk(profiles, minutes=50.0, irregular=True)
     s.group_reason, s.group_expires = "accounts_per_ip 40 > 8 (p_office)", T0 + 7200
     s.score = score
     return s
