@@ -23,7 +23,7 @@ WORDS = {
 }
 
 
-_RUNS = (("regular", "regular_pages"), ("hurried", "rapid_pages"))  # Policy.page_run's
+_RUN_WORDS = {"regular": "regular", "rapid": "hurried"}  # Policy.page_runs, in words
 
 
 def _score_rule(policy: Policy) -> str:
@@ -35,8 +35,7 @@ def _score_rule(policy: Policy) -> str:
             alone = max(policy.score_challenge_alone, policy.score_challenge)
             rule += f", above {alone:g} without one"
     if policy.regular_run_floor > 0:
-        signs = policy.score_require_one_of
-        runs = [w for w, s in _RUNS if not signs or s in signs]
+        runs = [_RUN_WORDS[run] for run in policy.page_runs]
         rule += (
             f"; below the gates, with {' or '.join(runs)} page timing from "
             f"{policy.regular_run_floor} profiles an hour"

@@ -83,6 +83,9 @@ REGULAR_RUN_CV: Final = 0.25
 # script in a hurry waits for each page (0.5-4 s)
 RAPID_GAP_S: Final = (0.3, 2.0)
 RAPID_MIN_PAGES: Final = 30
+# the runs of pages that let a score act below the gates (Policy.page_run), each with the
+# sign it rests on: a policy takes a run when it takes its sign
+PAGE_RUNS: Final = (("regular", "regular_pages"), ("rapid", "rapid_pages"))
 # robots.txt read recently: its recency-weighted count (time constant behaviour.TAU_S =
 # 1 h) above this lasts ~4 h of the actor's own event time after one read, longer after
 # several (5 reads: ~5.5 h)

@@ -16,6 +16,7 @@ from stream.core.actor_state import ActorState
 from stream.core.allowlist import Allowlist
 from stream.core.automation import (
     CRAWLER_SIGNS,
+    PAGE_RUNS,
     REGULAR_RUN_CV,
     automation_signals,
     metronome_pages,
@@ -137,28 +138,28 @@ class Policy:
         )
 
     def page_run(self, state: ActorState) -> str:
-        """Evidence below the gates from ``regular_min_profiles_per_hour`` profile views
-        in the hour — browser automation in sessions too short for the gates: a run of
-        pages at a metronome's rhythm (``"regular"``: ``regular_pages`` at a stricter
-        spread) or in a hurry (``"rapid"``: ``rapid_pages``), each if the policy takes
-        its sign; ``""`` for neither."""
+        """Evidence below the gates, from ``regular_min_profiles_per_hour`` profile views
+        in the hour: the first of :attr:`page_runs` that ``state`` shows (``"regular"``:
+        ``regular_pages`` at a stricter spread; ``"rapid"``: ``rapid_pages``), or ``""``."""
         floor = self.regular_run_floor
         if floor <= 0 or state.counters.profiles_per_hour < floor:
             return ""
-        signs, b = self.score_require_one_of, state.behaviour
-        if (not signs or "regular_pages" in signs) and metronome_pages(b, REGULAR_RUN_CV):
-            return "regular"
-        if (not signs or "rapid_pages" in signs) and rapid_pages(b):
-            return "rapid"
+        b = state.behaviour
+        for run in self.page_runs:
+            if metronome_pages(b, REGULAR_RUN_CV) if run == "regular" else rapid_pages(b):
+                return run
         return ""
+
+    @property
+    def page_runs(self) -> tuple[str, ...]:
+        """The runs of :meth:`page_run` whose signs the policy takes (PAGE_RUNS)."""
+        signs = self.score_require_one_of
+        return tuple(run for run, sign in PAGE_RUNS if not signs or sign in signs)
 
     @property
     def regular_run_floor(self) -> int:
         """The floor of :meth:`page_run`; 0 when that path is off."""
-        signs = self.score_require_one_of
-        if signs and "regular_pages" not in signs and "rapid_pages" not in signs:
-            return 0
-        return self.score_regular_min_profiles_per_hour
+        return self.score_regular_min_profiles_per_hour if self.page_runs else 0
 
     def crawler_signs(self, state: ActorState) -> list[str]:
         """Below the gates, for a crawler of profiles that keeps under the hourly gates:
@@ -182,8 +183,7 @@ class Policy:
 
     @property
     def crawler_floor(self) -> int:
-        """Profiles a day from which a crawler that shows itself lets a score act below
-        the gates (:meth:`crawler_signs`); 0 when that path is off."""
+        """The floor of :meth:`crawler_signs`; 0 when that path is off."""
         return self.score_crawler_min_profiles_per_day if self.crawler_sign_names else 0
 
     def inert_settings(self) -> list[str]:

@@ -15,13 +15,14 @@ from stream.core.records import RequestEvent
 from tests.helpers import T0
 
 
-def views(pauses: list[float]) -> Iterator[ActorState]:
-    """One actor viewing a profile after each pause: its state after every view."""
+def views(pauses: list[float], uas: tuple[str, ...] = ("Mozilla/5.0",)) -> Iterator[ActorState]:
+    """One actor viewing a profile after each pause (with ``uas`` in turn): its state after
+    every view."""
     s, t = ActorState(), T0
     for i, pause in enumerate(pauses):
         t += pause
         view = RequestEvent(
-            f"e{i}", t, "account:a", "a", None, "10.0.0.1", "Mozilla/5.0", "GET",
+            f"e{i}", t, "account:a", "a", None, "10.0.0.1", uas[i % len(uas)], "GET",
             "/profiles/{id}", 200, f"p{i}",
         )  # fmt: skip
         s.apply(view, i)
@@ -107,17 +108,8 @@ def test_a_burst_within_a_moment_is_not_rapid() -> None:
 
 
 def test_an_address_shared_by_several_user_agents_is_not_rapid() -> None:
-    s, t = ActorState(), T0
-    for i in range(RAPID_MIN_PAGES + 10):
-        t += 1.0
-        ua = ("Mozilla/5.0 (Windows)", "Mozilla/5.0 (Macintosh)")[i % 2]
-        s.apply(
-            RequestEvent(
-                f"e{i}", t, "ip:10.0.0.1", None, None, "10.0.0.1", ua, "GET",
-                "/profiles/{id}", 200, f"p{i}",
-            ),
-            i,
-        )  # fmt: skip
+    shared = ("Mozilla/5.0 (Windows)", "Mozilla/5.0 (Macintosh)")
+    *_, s = views([1.0] * (RAPID_MIN_PAGES + 10), shared)
     assert not rapid_pages(s.behaviour)
     assert rapid_pages(browse([1.0] * (RAPID_MIN_PAGES + 10)).behaviour)  # one user agent
 
