@@ -164,7 +164,7 @@ class Behaviour:
         ts = ev.ts
         c, s = self.c, self.s
         w = self._weight(ts)
-        kind = request_kind(ev.method, ev.path, ev.target_profile_id is not None)
+        kind = request_kind(ev.method, ev.path, ev.target_profile_id is not None, ev.fetch_dest)
         c[C_REQ] += w
         status = ev.status
         if status >= 500:

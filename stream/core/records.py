@@ -111,6 +111,10 @@ class RequestEvent:
     tenant: str | None = None
     # None: the producer does not send referrers; "": the request had none
     referrer: str | None = None
+    # the Sec-Fetch-Dest header, lower case: what a browser fetched the request for
+    # ("document": a navigation; "empty": a script's fetch). None: the producer does not
+    # send it; "": the request had none (a client that is no browser, or an old one)
+    fetch_dest: str | None = None
 
 
 @dataclass(slots=True)

@@ -1,5 +1,6 @@
 """What a request is: a page, a profile view, a static asset, ``robots.txt`` or an API
-call (:func:`request_kind`), and the page a referrer names (:func:`referrer_path`), so
+call (:func:`request_kind`, from the path, the method and, where the producer sends it,
+the browser's ``Sec-Fetch-Dest``), and the page a referrer names (:func:`referrer_path`), so
 that it matches the page the actor fetched (:func:`concrete_path`).
 
 Read by :mod:`stream.core.behaviour` (how an actor browses) and the detector, once per
@@ -32,14 +33,36 @@ STATIC_PREFIXES: Final = (
 )
 
 
+# Sec-Fetch-Dest values (Fetch standard, "destination") of what a page loads for itself:
+# its images, scripts, styles, fonts, media, workers. "empty" is a script's fetch or
+# XMLHttpRequest: a call, not a page a reader turns to, however it is named. A navigation
+# ("document", "iframe", "frame"), no header ("") or a value not known here reads from the
+# path and the method alone, as without the header.
+ASSET_DESTS: Final = frozenset(
+    {
+        *("image", "script", "style", "font", "audio", "video", "track", "manifest"),
+        *("worker", "sharedworker", "serviceworker", "audioworklet", "paintworklet"),
+        *("xslt", "embed", "object", "report", "json", "webidentity"),
+    }
+)
+CALL_DEST: Final = "empty"
+
+
 def _extension(path: str) -> str:
     last = path.rpartition("/")[2]
     dot = last.rfind(".")
     return last[dot + 1 :].lower() if dot > 0 else ""
 
 
-def request_kind(method: str, path: str, is_profile_view: bool) -> int:
-    """A profile view, a static asset, ``robots.txt``, an API call, or a page."""
+def request_kind(
+    method: str, path: str, is_profile_view: bool, fetch_dest: str | None = None
+) -> int:
+    """A profile view, a static asset, ``robots.txt``, an API call, or a page.
+
+    ``fetch_dest`` (the request's ``Sec-Fetch-Dest``, where the producer sends it) tells
+    a page's own loads from pages: a single-page app's GET of JSON is a call, an avatar
+    at ``/avatar/7`` an asset. A profile view stays one whatever fetched it: the personal
+    data left either way."""
     if is_profile_view:
         return PROFILE
     if path == "/robots.txt":
@@ -48,6 +71,11 @@ def request_kind(method: str, path: str, is_profile_view: bool) -> int:
         return ASSET
     if method not in ("GET", "HEAD"):
         return API
+    if fetch_dest:
+        if fetch_dest == CALL_DEST:
+            return API
+        if fetch_dest in ASSET_DESTS:
+            return ASSET
     return PAGE
 
 

@@ -27,6 +27,7 @@ SCHEMA_VERSIONS = (1,)  # request-event contract versions this worker understand
 #: default allowance for producers' clocks: an event dated further ahead would move its
 #: actor's windows past the actor's real traffic (one event at now + 23 h blinded an actor)
 MAX_FUTURE_SKEW_S = 300.0
+MAX_FETCH_DEST = 32  # longer than any Sec-Fetch-Dest a browser sends
 # "/" separates the tenant in an actor key and control characters forge log lines:
 # neither may appear in an identifier that makes up an actor
 _NOT_IN_ACTOR_ID = re.compile(r"[\x00-\x1f\x7f-\x9f/]")
@@ -292,6 +293,13 @@ def validate_doc(
         elif len(referrer) > 2048:
             referrer = referrer[:2048]
 
+    fetch_dest = doc.get("fetch_dest")
+    if fetch_dest is not None:
+        if not isinstance(fetch_dest, str):
+            return Invalid("invalid_field", "fetch_dest must be a string or null")
+        # a header token: anything longer is no destination a browser sends (unknown)
+        fetch_dest = "" if fetch_dest == "-" else fetch_dest[:MAX_FETCH_DEST].lower()
+
     return RequestEvent(
         event_id=event_id,
         ts=ts,
@@ -308,4 +316,5 @@ def validate_doc(
         fields=fields,
         tenant=tenant,
         referrer=referrer,
+        fetch_dest=fetch_dest,
     )

@@ -14,6 +14,8 @@ expression. Variables mapped to the request-event contract:
 ``$status``            ``status``
 ``$http_user_agent``   ``user_agent``
 ``$http_referer``      ``referrer`` (``-`` becomes ``""``: the request had none)
+``$http_sec_fetch_dest``  ``fetch_dest`` (``-``: none; tells a single-page app's calls
+                       from pages: :mod:`stream.core.request_kind`)
 ``$http_x_forwarded_for``  ``ip`` for a request from a proxy in ``forwarded_for``
                        (``--forwarded-for CIDR``): the client it names, read as
                        ``/check`` reads it (:mod:`stream.core.client_address`)
@@ -286,6 +288,8 @@ class LogParser:
         }
         if "http_referer" in g:
             event["referrer"] = _none_if_dash(g["http_referer"])
+        if "http_sec_fetch_dest" in g:
+            event["fetch_dest"] = _none_if_dash(g["http_sec_fetch_dest"])
         forwarded = g.get("http_x_forwarded_for", "")
         nearest = valid_address(forwarded.rpartition(",")[2])
         if nearest:

@@ -3,9 +3,10 @@
 One JSON object per line, read by the server that wrote it — each field at the place that
 server puts it, never from anywhere else in the line: a request's headers are the
 client's to write, so a header named ``Remote-Addr`` or ``Account-Id`` must not become the
-address or the account. Headers are read for the user agent, the referrer and
-X-Forwarded-For only (the client it names taken for the address only for a request
-from a proxy named with ``--forwarded-for``: :mod:`stream.core.client_address`).
+address or the account. Headers are read for the user agent, the referrer,
+Sec-Fetch-Dest and X-Forwarded-For only (the client X-Forwarded-For names taken for the
+address only for a request from a proxy named with ``--forwarded-for``:
+:mod:`stream.core.client_address`).
 
 ===========  ===========================================================================
 a line of    is read as (the first that is there)
@@ -13,11 +14,11 @@ a line of    is read as (the first that is there)
 Caddy        its ``request`` object: time ``ts``; address ``request.client_ip``,
              ``request.remote_ip``; ``request.method``, ``request.uri``; ``status``;
              headers ``request.headers.User-Agent``, ``…Referer``,
-             ``…X-Forwarded-For``; account ``user_id``
+             ``…X-Forwarded-For``, ``…Sec-Fetch-Dest``; account ``user_id``
 Traefik      (``ClientHost``, ``RequestMethod`` or ``DownstreamStatus`` at the top) time
              ``StartUTC``, ``time``; ``ClientHost``, ``RequestMethod``, ``RequestPath``,
              ``DownstreamStatus``; headers ``request_User-Agent``, ``request_Referer``,
-             ``request_X-Forwarded-For``
+             ``request_X-Forwarded-For``, ``request_Sec-Fetch-Dest``
 ECS          (Elastic Common Schema: an ``http`` or ``url`` object) ``@timestamp``;
              ``client.ip``, ``source.ip``; ``http.request.method``; ``url.original``,
              ``url.path``; ``http.response.status_code``; ``user_agent.original``;
@@ -38,7 +39,8 @@ any other    top-level keys named as nginx's variables (nginx's ``escape=json``)
              (``client_ip``, ``remote_ip``, ``ip``), ``request`` or ``request_method`` and
              ``request_uri`` (``uri``, ``path``), ``status``, ``http_referer``
              (``http_referrer``, ``referer``, ``referrer``), ``http_user_agent``
-             (``user_agent``), ``http_x_forwarded_for``, and the ids of the request
+             (``user_agent``), ``http_x_forwarded_for``, ``http_sec_fetch_dest``
+             (``sec_fetch_dest``, ``fetch_dest``), and the ids of the request
              contract (``session_id``, ``account_id``, ``user_id``, ``tenant``,
              ``target_profile_id``)
 ===========  ===========================================================================
@@ -67,6 +69,7 @@ CADDY: Final[dict[str, tuple[Path, ...]]] = {
     "status": (("status",),),
     "http_user_agent": (("request", "headers", "User-Agent"),),
     "http_referer": (("request", "headers", "Referer"),),
+    "http_sec_fetch_dest": (("request", "headers", "Sec-Fetch-Dest"),),
     "http_x_forwarded_for": (("request", "headers", "X-Forwarded-For"),),
     "user_id": (("user_id",),),
 }
@@ -78,6 +81,7 @@ TRAEFIK: Final[dict[str, tuple[Path, ...]]] = {
     "status": (("DownstreamStatus",),),
     "http_user_agent": (("request_User-Agent",),),
     "http_referer": (("request_Referer",),),
+    "http_sec_fetch_dest": (("request_Sec-Fetch-Dest",),),
     "http_x_forwarded_for": (("request_X-Forwarded-For",),),
 }
 ECS: Final[dict[str, tuple[Path, ...]]] = {
@@ -122,6 +126,7 @@ FLAT: Final[dict[str, tuple[str, ...]]] = {
     "request_uri": ("request_uri", "uri", "path"),
     "status": ("status",),
     "http_referer": ("http_referer", "http_referrer", "referer", "referrer"),
+    "http_sec_fetch_dest": ("http_sec_fetch_dest", "sec_fetch_dest", "fetch_dest"),
     "http_user_agent": ("http_user_agent", "user_agent"),
     "http_x_forwarded_for": ("http_x_forwarded_for", "x_forwarded_for"),
     "session_id": ("session_id",),

@@ -21,6 +21,7 @@ W3C field                            read as
 ``cs(Referer)``                      ``$http_referer``
 ``x-forwarded-for``,                 ``$http_x_forwarded_for`` (taken only for a request
 ``cs(X-Forwarded-For)``              from a proxy named with ``--forwarded-for``)
+``cs(Sec-Fetch-Dest)``               ``$http_sec_fetch_dest``
 ===================================  =================================================
 
 A header's spaces are written ``+`` by IIS, and percent-encoded by CloudFront (whose
@@ -53,10 +54,16 @@ FIELDS: Final[dict[str, str]] = {
     "cs(referrer)": "http_referer",
     "x-forwarded-for": "http_x_forwarded_for",
     "cs(x-forwarded-for)": "http_x_forwarded_for",
+    "cs(sec-fetch-dest)": "http_sec_fetch_dest",
     "date": "date",
     "time": "time",
 }
-_HEADERS: Final = ("http_user_agent", "http_referer", "http_x_forwarded_for")
+_HEADERS: Final = (
+    "http_user_agent",
+    "http_referer",
+    "http_x_forwarded_for",
+    "http_sec_fetch_dest",
+)
 
 
 # IIS writes a space as "+" and leaves a "+" as it is: "++" is most often " +" (a

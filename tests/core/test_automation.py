@@ -143,3 +143,41 @@ def test_robots_txt_is_a_sign_for_about_four_hours_after_one_read_by_one_user_ag
         11,
     )  # fmt: skip
     assert not robots(s.counters, s.behaviour)
+
+
+def single_page_app(dest: tuple[str, str] | None, seed: int) -> Iterator[ActorState]:
+    """A reader of a single-page app: a view about every 4 s, each followed by three GETs
+    of JSON. ``dest``: the Sec-Fetch-Dest of the views and of the GETs, or None when the
+    producer does not send it. The state after every request."""
+    r, s, t, i = random.Random(seed), ActorState(), T0, 0
+    page_dest, call_dest = dest or (None, None)
+    for n in range(60):
+        t += 4.0 * r.lognormvariate(0.0, 0.5)
+        requests = [(0.0, f"/feed/{n}", page_dest)]
+        requests += [(0.05 * k, f"/api/items?page={n}&part={k}", call_dest) for k in (1, 2, 3)]
+        for offset, path, fetch_dest in requests:
+            i += 1
+            ev = RequestEvent(
+                f"e{i}", t + offset, "account:a", "a", None, "10.0.0.1", "Mozilla/5.0", "GET",
+                path, 200, fetch_dest=fetch_dest,
+            )  # fmt: skip
+            s.apply(ev, i)
+            yield s
+
+
+def test_a_single_page_apps_calls_are_no_pages_when_the_browser_says_so() -> None:
+    # without Sec-Fetch-Dest every GET is a page: four a view, a reader looks hurried
+    assert all(any(rapid_pages(s.behaviour) for s in single_page_app(None, k)) for k in range(5))
+    for k in range(5):
+        marked = single_page_app(("document", "empty"), k)
+        assert not any(rapid_pages(s.behaviour) for s in marked)
+    # a script in a hurry sends no header (or a browser's "document"): as rapid as before
+    for dest in ("", "document"):
+        s = ActorState()
+        for i in range(40):
+            ev = RequestEvent(
+                f"e{i}", T0 + i, "account:a", "a", None, "10.0.0.1", "Mozilla/5.0", "GET",
+                f"/feed/{i}", 200, fetch_dest=dest,
+            )  # fmt: skip
+            s.apply(ev, i)
+        assert rapid_pages(s.behaviour)

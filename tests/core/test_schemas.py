@@ -134,6 +134,8 @@ FIELD_VALUES = {
     "ip": ips,
     "tenant": identifiers,
     "user_agent": user_agents,
+    "referrer": user_agents,
+    "fetch_dest": user_agents,
     "method": methods,
     "path": paths,
     "status": statuses,

@@ -78,6 +78,8 @@ def test_too_large_is_refused_before_parsing() -> None:
         ({"account_created_ts": T0 * 1000}, "invalid_field"),  # milliseconds: after the event
         ({"account_created_ts": -1.0}, "invalid_field"),
         ({"user_agent": 5}, "invalid_field"),
+        ({"referrer": 5}, "invalid_field"),
+        ({"fetch_dest": ["document"]}, "invalid_field"),
         ({"event_id": None}, "missing_field"),
         ({"path": None}, "missing_field"),
     ],
@@ -87,6 +89,26 @@ def test_contract_violations_have_reasons(override: dict[str, object], reason: s
     assert isinstance(res, Invalid), res
     assert res.reason == reason
     assert res.detail
+
+
+@pytest.mark.parametrize(
+    ("sent", "read"),
+    [
+        (None, None),  # the producer does not send the header
+        ("-", ""),  # the request had none, as access logs write it
+        ("", ""),
+        ("Document", "document"),
+        ("x" * 100, "x" * 32),  # no destination a browser sends: cut, and unknown
+    ],
+)
+def test_fetch_dest_is_read_in_lower_case_and_none_is_told_from_not_sent(
+    sent: str | None, read: str | None
+) -> None:
+    ev = check(event(fetch_dest=sent))
+    assert isinstance(ev, RequestEvent)
+    assert ev.fetch_dest == read
+    absent = check(event())
+    assert isinstance(absent, RequestEvent) and absent.fetch_dest is None
 
 
 def test_an_account_made_before_1970_or_after_its_request_is_refused_and_said_why() -> None:
@@ -152,6 +174,8 @@ json_values = st.recursive(
                 "account_created_ts",
                 "fields",
                 "tenant",
+                "referrer",
+                "fetch_dest",
                 "other",
             ]
         ),

@@ -7,6 +7,7 @@ import pytest
 from stream.core.client_address import TrustedProxies
 from stream.harness.access_log import (
     BAD_LINES_KEPT,
+    COMBINED,
     LogFormatError,
     LogParser,
     compile_format,
@@ -537,3 +538,14 @@ def test_only_envoys_format_takes_its_address_from_x_forwarded_for() -> None:
 def test_envoys_tcp_lines_are_no_requests() -> None:
     line = ENVOY.format(xff="-").replace('"GET /profiles/31?x=1 HTTP/2" 200', '"- - -" 0')
     assert LogParser(KNOWN_FORMATS["envoy"]).parse_line(line, 1) is None
+
+
+def test_sec_fetch_dest_when_the_format_logs_it() -> None:
+    fmt = COMBINED + ' "$http_sec_fetch_dest"'
+    head = '203.0.113.9 - - [17/May/2015:10:05:03 +0000] "GET /api/feed HTTP/1.1" 200 5 "-" "M"'
+    call = LogParser(fmt).parse_line(head + ' "empty"', 1)
+    none = LogParser(fmt).parse_line(head + ' "-"', 2)
+    assert call is not None and call["fetch_dest"] == "empty"
+    assert none is not None and none["fetch_dest"] == ""  # the request had none
+    plain = LogParser().parse_line(head, 3)
+    assert plain is not None and "fetch_dest" not in plain  # not logged: not said

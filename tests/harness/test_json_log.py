@@ -304,3 +304,14 @@ def test_one_cloudflare_key_does_not_make_a_flat_line_cloudflares() -> None:
     flat = {"time_iso8601": "2026-11-26T10:00:01+00:00", "remote_addr": "198.51.100.7"}
     ev = parsed({**flat, "request": "GET / HTTP/1.1", "status": "200", "EdgeStartTimestamp": ""})
     assert ev["ip"] == "198.51.100.7"
+
+
+def test_sec_fetch_dest_from_a_flat_line_caddy_and_traefik() -> None:
+    flat = _event({**NGINX, "http_sec_fetch_dest": "empty"})
+    assert flat is not None and flat["fetch_dest"] == "empty"
+    headers = {**CADDY["request"]["headers"], "Sec-Fetch-Dest": ["document"]}  # type: ignore[index]
+    caddy = _event({**CADDY, "request": {**CADDY["request"], "headers": headers}})  # type: ignore[dict-item]
+    assert caddy is not None and caddy["fetch_dest"] == "document"
+    traefik = _event({**TRAEFIK, "request_Sec-Fetch-Dest": "image"})
+    assert traefik is not None and traefik["fetch_dest"] == "image"
+    assert "fetch_dest" not in (_event(NGINX) or {})  # not logged: not said

@@ -167,3 +167,14 @@ def test_a_header_only_w3c_file_replays_nothing_and_stops_nothing(tmp_path: Path
     assert "2 files: 12 lines, 3 events, 0 unparsable" in result.output
     alone = CliRunner().invoke(main, ["replay", str(logs / "u_ex261125.log"), "--no-publish"])
     assert alone.exit_code == 0, alone.output
+
+
+def test_sec_fetch_dest_when_the_directive_names_it() -> None:
+    lines = [
+        "#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent) cs(Sec-Fetch-Dest)",
+        "2026-11-26 11:00:01 198.51.100.8 GET /api/feed 200 Mozilla/5.0 empty",
+        "2026-11-26 11:00:02 198.51.100.8 GET /feed 200 curl/8.0 -",
+    ]
+    evs, _ = events(lines)
+    # "-" is no value in a W3C log (request_kind reads none and not sent alike)
+    assert [ev.get("fetch_dest") for ev in evs] == ["empty", None]
