@@ -72,8 +72,9 @@ REGULAR_MIN_GAPS: Final = 30  # ... measured over at least this many gaps
 # a steady reader's log-normal pauses (sigma 0.4-0.5) come out near 0.4-0.5 on average
 # and under 0.35 in stretches; a script's uniform(a, b) pause is (b - a) / (sqrt(3)(a + b))
 REGULAR_RUN_CV: Final = 0.25
-# a rapid run of pages (the sign rapid_pages; not in the packaged policy, as every GET
-# that is not an asset counts as a page: docs/evaluation.md): a session of
+# a rapid run of pages (the sign rapid_pages; not in the packaged policy: without
+# fetch_dest every GET that is not an asset counts as a page, and with it 30 tabs opened
+# at once still look hurried: docs/evaluation.md): a session of
 # RAPID_MIN_PAGES or more page views (assets, robots.txt and non-GET calls excluded; a
 # session ends after behaviour.SESSION_GAP_S) whose mean gap, from its first view to its
 # newest request, is within RAPID_GAP_S. Over the whole session, not the last few gaps: a

@@ -298,7 +298,9 @@ def validate_doc(
         if not isinstance(fetch_dest, str):
             return Invalid("invalid_field", "fetch_dest must be a string or null")
         # a header token: anything longer is no destination a browser sends (unknown)
-        fetch_dest = "" if fetch_dest == "-" else fetch_dest[:MAX_FETCH_DEST].lower()
+        fetch_dest = fetch_dest.strip().lower()[:MAX_FETCH_DEST]
+        if fetch_dest == "-":
+            fetch_dest = ""
 
     return RequestEvent(
         event_id=event_id,

@@ -171,13 +171,14 @@ def test_a_single_page_apps_calls_are_no_pages_when_the_browser_says_so() -> Non
     for k in range(5):
         marked = single_page_app(("document", "empty"), k)
         assert not any(rapid_pages(s.behaviour) for s in marked)
-    # a script in a hurry sends no header (or a browser's "document"): as rapid as before
-    for dest in ("", "document"):
+    # a script in a hurry sends no header (or a browser's "document"): as rapid as before;
+    # and one that calls its profile views "empty" or "image" shows them all the same
+    for dest, target in (("", None), ("document", None), ("empty", "p"), ("image", "p")):
         s = ActorState()
         for i in range(40):
             ev = RequestEvent(
                 f"e{i}", T0 + i, "account:a", "a", None, "10.0.0.1", "Mozilla/5.0", "GET",
-                f"/feed/{i}", 200, fetch_dest=dest,
+                f"/feed/{i}", 200, target and f"{target}{i}", fetch_dest=dest,
             )  # fmt: skip
             s.apply(ev, i)
-        assert rapid_pages(s.behaviour)
+        assert rapid_pages(s.behaviour), dest

@@ -24,7 +24,10 @@ from stream.core.request_kind import API, ASSET, PAGE, PROFILE, ROBOTS, request_
         ("GET", "/avatar/7", False, "image", ASSET),  # a page's own load, by any name
         ("GET", "/bundle", False, "script", ASSET),
         ("GET", "/api/feed", False, "no-such-destination", PAGE),  # unknown: as without
-        ("GET", "/profiles/{id}", True, "empty", PROFILE),  # the data left either way
+        # the header is the client's to write: it moves a request between page, call and
+        # asset, never a profile view out of sight (the personal data left either way)
+        ("GET", "/profiles/{id}", True, "empty", PROFILE),
+        ("GET", "/profiles/{id}", True, "image", PROFILE),
         ("POST", "/search", False, "document", API),  # a form sent: as without
         ("GET", "/robots.txt", False, "empty", ROBOTS),
     ],

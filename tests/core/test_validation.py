@@ -98,7 +98,9 @@ def test_contract_violations_have_reasons(override: dict[str, object], reason: s
         ("-", ""),  # the request had none, as access logs write it
         ("", ""),
         ("Document", "document"),
+        (" Empty ", "empty"),
         ("x" * 100, "x" * 32),  # no destination a browser sends: cut, and unknown
+        ("İ" * 40, ("İ" * 40).lower()[:32]),  # cut after lower case (which lengthens it)
     ],
 )
 def test_fetch_dest_is_read_in_lower_case_and_none_is_told_from_not_sent(
