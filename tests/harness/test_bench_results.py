@@ -15,7 +15,9 @@ def measured() -> Measured:
         m.baseline.append({"eps": base})
         m.faust_agent.append({"eps": base * 2})
         m.pipeline.append({"us_per_event": us})
-        m.latency.append({10000: {"p50": p99 / 2, "p95": p99 * 0.9, "p99": p99}})
+        m.latency.append(
+            {10000: {"p50": p99 / 2, "p95": p99 * 0.9, "p99": p99, "worker_cores": p99 / 500}}
+        )
     m.check = {"1000": {"p50": 0.8, "p99": 1.7, "achieved_rps": 1000}}
     m.check_busy = {"1000": {"p50": 6.0, "p99": 70.0, "achieved_rps": 998, "events_eps": 10000}}
     m.two_workers = {"eps": 25000.0}
@@ -42,6 +44,7 @@ def test_medians_ratio_and_spread_over_the_runs() -> None:
     # each quantile is the median of that quantile over the runs
     assert out["latency_ms"]["10000"] == {"p50": 200.0, "p95": 360.0, "p99": 400.0}
     assert out["spread"]["latency_ms"]["10000"]["p99"] == [350.0, 520.0]
+    assert out["latency_worker_cores"] == {"10000": 0.8}  # the median run's cores
     assert out["peak_rss_mb"] == 150.0  # the highest of the runs
     assert out["cpu_s_per_1k_events"] == 0.07
     assert out["scale_out_eps"] == {"1": 14000, "2": 25000}
@@ -76,3 +79,16 @@ def test_the_table_shows_memory_per_actor_and_the_warm_up_apart() -> None:
     mem = [r for r in rows if r.startswith("| state per active actor, 100,000 actors")]
     assert len(mem) == 1
     assert "1,444 B in memory (1,861 B with the warm-up's 49.1 MB), 914 B" in mem[0]
+
+
+def test_the_table_says_how_busy_the_worker_was_at_each_offered_load() -> None:
+    rows = table(bench_json(measured(), {"runs": 3, "loads_eps": [10000]}, 1.0)).splitlines()
+    lat = [r for r in rows if r.startswith("| latency at 10,000 events/s offered")]
+    assert len(lat) == 1 and "p99 400.0 ms (worker at 0.80 cores)" in lat[0]
+    # runs of a bench made before the figure was measured: no figure, no claim
+    old = measured()
+    for run in old.latency:
+        del run[10000]["worker_cores"]
+    out = bench_json(old, {"runs": 3, "loads_eps": [10000]}, 1.0)
+    assert out["latency_worker_cores"] == {}
+    assert "worker at" not in table(out)

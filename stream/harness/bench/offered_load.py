@@ -25,10 +25,14 @@ async def offered_load(
     load_s: float,
     sending: threading.Event | None = None,
     log: Callable[[str], None] = print,
+    worker_cpu_s: Callable[[], float] | None = None,
 ) -> dict[int, dict[str, float]]:
     """Request events at each offered rate of ``loads`` for ``load_s`` seconds (open
     loop, stamped when sent), and each decision's latency: sent → readable on
-    ``decisions``. ``sending`` is set once the first events are sent."""
+    ``decisions``. ``sending`` is set once the first events are sent. With
+    ``worker_cpu_s`` (the worker's CPU seconds so far), each rate also gives the cores the
+    worker used while it was offered (``worker_cores``): near 1, one process's interpreter
+    is saturated and the latency is queueing, growing with the length of the run."""
     sent: dict[str, float] = {}
     seen: dict[str, float] = {}
     consumer = AIOKafkaConsumer(
@@ -73,6 +77,7 @@ async def offered_load(
                 prefix=f"l{load}-",
             )
             t0 = time.monotonic()
+            cpu0 = worker_cpu_s() if worker_cpu_s is not None else 0.0
             k = 0
             while k < total:
                 batches: dict[int, Any] = {}
@@ -93,6 +98,8 @@ async def offered_load(
                     sending.set()
                 k_time = t0 + (k / load)
                 await asyncio.sleep(max(0.0, k_time - time.monotonic()))
+            offered_s = time.monotonic() - t0
+            cpu_s = worker_cpu_s() - cpu0 if worker_cpu_s is not None else None
             await asyncio.sleep(3.0)  # let the last decisions arrive
             lat = sorted((seen[e] - sent[e]) * 1000 for e in ids if e in seen)
             q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [0.0] * 99
@@ -103,9 +110,13 @@ async def offered_load(
                 "decisions": len(lat),
                 "achieved_eps": round(total / (time.monotonic() - t0 - 3.0)),
             }
+            if cpu_s is not None:
+                results[load]["worker_cores"] = round(cpu_s / offered_s, 2)
             log(
                 f"bench: latency at {load}/s: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms "
-                f"({len(lat)} decisions)"
+                f"({len(lat)} decisions"
+                + (f"; worker at {cpu_s / offered_s:.2f} cores" if cpu_s is not None else "")
+                + ")"
             )
     finally:
         stop.set()

@@ -28,11 +28,13 @@ def table(r: dict[str, Any]) -> str:
             f"| pure pipeline, offline (no Kafka) | {r['pipeline_us_per_event']} µs/event | "
             "≲ 10 µs with I/O |"
         )
+    cores = r.get("latency_worker_cores", {})
     for load, q in lat.items():
         target = "p99 ≤ 100 ms" if load == "10000" else ""
+        worker = f" (worker at {cores[load]:.2f} cores)" if load in cores else ""
         rows.append(
             f"| latency at {int(load):,} events/s offered | p50 {q['p50']:.1f} ms, "
-            f"p95 {q['p95']:.1f} ms, p99 {q['p99']:.1f} ms | {target} |"
+            f"p95 {q['p95']:.1f} ms, p99 {q['p99']:.1f} ms{worker} | {target} |"
         )
     for rate, q in r.get("check_latency_ms", {}).items():
         rows.append(

@@ -50,6 +50,13 @@ def bench_json(m: Measured, config: dict[str, Any], seconds: float) -> dict[str,
             str(load): {q: statistics.median(r[load][q] for r in m.latency) for q in QUANTILES}
             for load in loads
         },
+        # the cores the worker used at each offered load: near 1, its interpreter is
+        # saturated (a run's latency is then queueing; stream.harness.bench.offered_load)
+        "latency_worker_cores": {
+            str(load): statistics.median(r[load]["worker_cores"] for r in m.latency)
+            for load in loads
+            if m.latency and all("worker_cores" in r[load] for r in m.latency)
+        },
         "check_latency_ms": m.check,
         "check_latency_busy_ms": m.check_busy,
         # what each further actor costs, and the warm-up (the models, the first events'

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -258,7 +259,11 @@ class Bench:
             w = self.worker(broker, "lat", "latency", LATENCY_POLICY)
             try:
                 w.start()
-                return asyncio.run(offered_load(s, self.loads, self.load_s, log=self.log))
+                assert w.proc is not None
+                cpu = partial(_cpu_s, w.proc.pid)
+                return asyncio.run(
+                    offered_load(s, self.loads, self.load_s, log=self.log, worker_cpu_s=cpu)
+                )
             finally:
                 w.stop()
 
