@@ -4,7 +4,8 @@ w3c``): Microsoft IIS's default log format, and Amazon CloudFront's standard log
 The file names its fields in a ``#Fields:`` directive (IIS writes a new one when the
 server restarts or the configuration changes, so the last one read applies); the values of
 a line follow in that order, separated by spaces (IIS) or tabs (CloudFront), ``-`` for
-none. Times are UTC, as the format prescribes (``date`` and ``time``).
+none (a header's ``-``: the request had none, as in a combined log). Times are UTC, as
+the format prescribes (``date`` and ``time``).
 
 ===================================  =================================================
 W3C field                            read as
@@ -114,10 +115,12 @@ class W3CFields:
         values = line.split("\t") if tabs else line.rstrip(" ").split(" ")
         if len(values) != len(self.names):
             return None
+        # "-" is no value; a header's "-" is kept, read as the request had none (a
+        # referrer of "" then counts as none, not as a log that does not say)
         got = {
             name: value
             for name, value in zip(self.names, values, strict=True)
-            if name is not None and value != "-"
+            if name is not None and (value != "-" or name in _HEADERS)
         }
         for header in _HEADERS:
             if header in got:
