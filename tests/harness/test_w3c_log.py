@@ -2,6 +2,8 @@
 CloudFront (tabs, percent-encoded), fields named by the last ``#Fields:`` directive."""
 
 import io
+import re
+from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -178,3 +180,45 @@ def test_sec_fetch_dest_when_the_directive_names_it() -> None:
     ]
     evs, _ = events(lines)
     assert [ev["fetch_dest"] for ev in evs] == ["empty", ""]  # "-": the request had none
+
+
+REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
+_COMBINED = re.compile(
+    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) \S+ "([^"]*)" "([^"]*)"'
+)
+
+
+def as_iis(line: str) -> str | None:
+    """A combined log's line as IIS writes the same request (spaces in a header as +)."""
+    m = _COMBINED.match(line)
+    if m is None:
+        return None
+    ip, when, method, target, status, referrer, agent = m.groups()
+    t = datetime.strptime(when, "%d/%b/%Y:%H:%M:%S %z")
+    stem, _, query = target.partition("?")
+    values = (ip, method, stem, query or "-", status, agent or "-", referrer or "-")
+    return f"{t:%Y-%m-%d %H:%M:%S} " + " ".join(v.replace(" ", "+") for v in values)
+
+
+def test_the_real_log_written_by_iis_gives_the_same_requests_referrers_included() -> None:
+    """A log's format must not change what its requests say: the shared Apache log, written
+    as IIS would, gives the same events (the user agent aside, and a + in a referrer:
+    IIS's + is lossy). Before,
+    a header's "-" was dropped, so 4,072 requests without a referrer read as a log that
+    does not say, and the declared crawlers' AUC without the user agent fell from 0.888
+    to 0.827 on the IIS copy (a scratch run of test_weblog_evaluation's pipeline)."""
+    lines = REAL_LOG.read_text(encoding="utf-8", errors="replace").splitlines()
+    fields = "date time c-ip cs-method cs-uri-stem cs-uri-query sc-status"
+    iis = [f"#Fields: {fields} cs(User-Agent) cs(Referer)"]
+    iis += [x for x in map(as_iis, lines) if x is not None]
+    evs, parser = events(iis)
+    combined = list(LogParser().events(io.StringIO("\n".join(lines) + "\n")))
+
+    def said(ev: dict[str, object]) -> tuple[object, ...]:
+        referrer = ev.get("referrer")  # IIS writes a space as + and leaves a + as it is
+        plain = referrer.replace("+", " ") if isinstance(referrer, str) else referrer
+        return (*(ev.get(k) for k in ("ts", "ip", "method", "path", "status")), plain)
+
+    assert len(evs) == len(combined) > 9000 and parser.report.bad == 0
+    assert [said(e) for e in evs] == [said(e) for e in combined]
+    assert sum(e["referrer"] == "" for e in evs) > 4000
