@@ -56,6 +56,6 @@ class Limits:
     # worker whose partitions are at today's time) is kept this long of processing time
     # after its last one, not expired in the middle of its session
     idle_grace_s: float = 3600.0
-    hot_actors: int = 8192  # per partition, decoded; the rest compressed (stream.core.actor_table)
+    hot_actors: int = 5120  # per partition, decoded; the rest compressed (stream.core.actor_table)
     max_actors: int = 250_000  # per partition in all; the least recently active beyond it go
     labels_per_hour: int = 600  # labels a partition's models learn an hour; beyond: verdict only
