@@ -237,6 +237,11 @@ class LogParser:
             raise LogFormatError("--profile-path needs a named group (?P<id>...)")
         self.source = source
         self.report = ParseReport()
+        # a JSON log leaves out a header the request lacked (Caddy, Traefik, Google Cloud)
+        # but also one it does not keep: once a line of this file has shown a referrer,
+        # the file keeps them, and a line without one is a request that had none
+        self.json = fmt == JSON
+        self.referrers_seen = False
 
     def _match(self, line: str) -> dict[str, str] | None:
         """The fields of a line of the log_format; None when it does not match."""
@@ -288,6 +293,9 @@ class LogParser:
         }
         if "http_referer" in g:
             event["referrer"] = _none_if_dash(g["http_referer"])
+            self.referrers_seen = True
+        elif self.json and self.referrers_seen:
+            event["referrer"] = ""
         if "http_sec_fetch_dest" in g:
             event["fetch_dest"] = _none_if_dash(g["http_sec_fetch_dest"])
         forwarded = g.get("http_x_forwarded_for", "")

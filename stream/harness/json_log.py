@@ -45,9 +45,9 @@ any other    top-level keys named as nginx's variables (nginx's ``escape=json``)
              ``target_profile_id``)
 ===========  ===========================================================================
 
-A referrer (or Sec-Fetch-Dest) that Caddy, Traefik with its headers kept, or Google Cloud
-leaves out is one the request had none of (``""``), as a text log's ``-``; a flat line or
-another server's that lacks it says nothing (:func:`_logs_headers`).
+A line without a referrer says nothing of it by itself (a server may not log the header,
+or drop it by a setting); the parser reads a missing one as none only in a file whose
+lines have shown referrers (:class:`stream.harness.access_log.LogParser`).
 
 Never ``request_time`` (nginx's duration of a request, not its time). A time is epoch
 seconds, milliseconds, microseconds or nanoseconds (by its size), ISO-8601 (without a
@@ -174,28 +174,9 @@ def _dialect(doc: dict[str, Any]) -> dict[str, tuple[Path, ...]] | None:
     return None
 
 
-# headers a request may come without; where a line shows the server logs the request's
-# headers, one that is not there is one the request had none of ("")
-_OPTIONAL_HEADERS: Final = ("http_referer", "http_sec_fetch_dest")
-
-
-def _logs_headers(doc: dict[str, Any], layout: dict[str, tuple[Path, ...]] | None) -> bool:
-    """Whether ``doc`` carries its request's headers as they came, so that a header it
-    lacks is one the request lacked: Caddy's ``request.headers`` (every header the client
-    sent), Traefik's ``request_…`` fields (kept only when its header mode keeps them, so
-    a line with none says nothing), Google Cloud's ``httpRequest`` (proto3 JSON leaves an
-    empty field out). Elsewhere a missing field may be a field the log does not keep."""
-    if layout is CADDY:
-        return isinstance(doc["request"].get("headers"), dict)
-    if layout is TRAEFIK:
-        return any(key.startswith("request_") for key in doc)
-    return layout is GOOGLE_CLOUD
-
-
-def _candidates(
-    doc: dict[str, Any], layout: dict[str, tuple[Path, ...]] | None
-) -> dict[str, list[Any]]:
+def _candidates(doc: dict[str, Any]) -> dict[str, list[Any]]:
     """Each field's values, in the order they are tried."""
+    layout = _dialect(doc)
     if layout is not None:
         return {field: [_at(doc, path) for path in paths] for field, paths in layout.items()}
     flat: dict[str, Any] = {}
@@ -261,8 +242,7 @@ def json_fields(line: str) -> dict[str, str] | None:
     if not isinstance(doc, dict):
         return None
     fields: dict[str, str] = {}
-    layout = _dialect(doc)
-    for field, values in _candidates(doc, layout).items():
+    for field, values in _candidates(doc).items():
         present = [v for v in values if v is not None]
         if field == "time":
             ts = next((t for t in map(_epoch, present) if t is not None), None)
@@ -273,7 +253,4 @@ def json_fields(line: str) -> dict[str, str] | None:
         text = next((t for t in map(_text, present) if t is not None), None)
         if text is not None:
             fields[field] = text
-    if _logs_headers(doc, layout):
-        for header in _OPTIONAL_HEADERS:
-            fields.setdefault(header, "")
     return fields
