@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z, a fixed event-time origin
+
+# the shared real Apache log (tests/data/README.md), and the parts of one of its requests,
+# for writing the same requests in another server's format
+REAL_LOG = Path(__file__).resolve().parent / "data" / "apache_combined_2015.log"
+_COMBINED = re.compile(
+    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) \S+ "([^"]*)" "([^"]*)"'
+)
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    ip: str
+    time: datetime
+    method: str
+    target: str
+    status: int
+    referrer: str  # "-": none
+    user_agent: str
+
+
+def real_log_requests() -> list[LoggedRequest]:
+    """The requests of :data:`REAL_LOG` a combined-format parser reads, in file order."""
+    out = []
+    for line in REAL_LOG.read_text(encoding="utf-8", errors="replace").splitlines():
+        m = _COMBINED.match(line)
+        if m is not None:
+            ip, when, method, target, status, referrer, agent = m.groups()
+            t = datetime.strptime(when, "%d/%b/%Y:%H:%M:%S %z")
+            out.append(LoggedRequest(ip, t, method, target, int(status), referrer, agent))
+    return out
 
 
 @dataclass

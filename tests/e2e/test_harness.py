@@ -15,10 +15,9 @@ import pytest
 
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
+from tests.helpers import REAL_LOG
 
 pytestmark = pytest.mark.broker
-
-REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
 
 
 def cli(

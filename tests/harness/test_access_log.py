@@ -14,8 +14,7 @@ from stream.harness.access_log import (
     open_log,
 )
 from stream.harness.log_formats import KNOWN_FORMATS, detect_format
-
-REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
+from tests.helpers import REAL_LOG
 
 LINE = (
     '203.0.113.9 - alice [17/May/2015:10:05:03 +0000] "GET /profiles/4242?tab=about HTTP/1.1" '

@@ -2,8 +2,6 @@
 escape=json, Caddy's and Traefik's lines become the same request events as a text log's."""
 
 import io
-import re
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +12,7 @@ from stream.core.client_address import TrustedProxies
 from stream.harness.access_log import JSON, LogParser
 from stream.harness.json_log import json_fields
 from stream.harness.log_formats import detect_format
+from tests.helpers import REAL_LOG, LoggedRequest, real_log_requests
 
 NGINX = {
     "time_local": "17/May/2015:10:05:03 +0000",
@@ -320,37 +319,26 @@ def test_sec_fetch_dest_from_a_flat_line_caddy_and_traefik() -> None:
     assert "fetch_dest" not in (_event(NGINX) or {})  # not logged: not said
 
 
-REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
-_COMBINED = re.compile(
-    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) \S+ "([^"]*)" "([^"]*)"'
-)
-
-
-def as_server(line: str, server: str) -> str | None:
-    """A combined log's line as ``server`` logs the same request: a header the request
-    had none of (``-``) is left out, as these servers do."""
-    m = _COMBINED.match(line)
-    if m is None:
-        return None
-    ip, when, method, target, status, referrer, agent = m.groups()
-    t = datetime.strptime(when, "%d/%b/%Y:%H:%M:%S %z")
-    sent = {"Accept": "*/*", "User-Agent": agent, "Referer": referrer}  # most clients send Accept
+def as_server(r: LoggedRequest, server: str) -> str:
+    """A request of the real log as ``server`` logs it: a header the request had none of
+    (``-``) is left out, as these servers do."""
+    sent = {"Accept": "*/*", "User-Agent": r.user_agent, "Referer": r.referrer}  # most send Accept
     headers = {k: v for k, v in sent.items() if v not in ("", "-")}
     doc: dict[str, Any]
     if server == "caddy":
-        request = {"remote_ip": ip, "method": method, "uri": target}
+        request = {"remote_ip": r.ip, "method": r.method, "uri": r.target}
         request["headers"] = {k: [v] for k, v in headers.items()}  # type: ignore[assignment]
-        doc = {"ts": t.timestamp(), "request": request, "status": int(status)}
+        doc = {"ts": r.time.timestamp(), "request": request, "status": r.status}
     elif server == "traefik":
-        doc = {"StartUTC": t.isoformat(), "ClientHost": ip, "RequestMethod": method}
-        doc |= {"RequestPath": target, "DownstreamStatus": int(status)}
+        doc = {"StartUTC": r.time.isoformat(), "ClientHost": r.ip, "RequestMethod": r.method}
+        doc |= {"RequestPath": r.target, "DownstreamStatus": r.status}
         doc |= {f"request_{k}": v for k, v in headers.items()}
     else:  # Google Cloud's load balancer: an empty field is left out (proto3 JSON)
         names = {"User-Agent": "userAgent", "Referer": "referer"}
-        http = {"remoteIp": ip, "requestMethod": method, "status": int(status)}
-        http["requestUrl"] = "https://example.org" + target
+        http = {"remoteIp": r.ip, "requestMethod": r.method, "status": r.status}
+        http["requestUrl"] = "https://example.org" + r.target
         http |= {names[k]: v for k, v in headers.items() if k in names}
-        doc = {"timestamp": t.isoformat(), "httpRequest": http}
+        doc = {"timestamp": r.time.isoformat(), "httpRequest": http}
     return orjson.dumps(doc).decode()
 
 
@@ -363,7 +351,7 @@ def test_the_real_log_written_by_a_server_that_leaves_out_missing_headers(server
     features neutral (the IIS copy of this log fell from 0.888 to 0.827 that way:
     docs/evaluation.md). Before the first, a line cannot tell: none said."""
     lines = REAL_LOG.read_text(encoding="utf-8", errors="replace").splitlines()
-    written = [x for x in (as_server(line, server) for line in lines) if x is not None]
+    written = [as_server(r, server) for r in real_log_requests()]
     parser = LogParser(JSON)
     evs = list(parser.events(io.StringIO("\n".join(written) + "\n")))
     combined = list(LogParser().events(io.StringIO("\n".join(lines) + "\n")))
@@ -382,8 +370,7 @@ def test_a_json_log_that_keeps_no_referrer_says_nothing_of_them() -> None:
     """Traefik keeping only some headers, a Caddy filter deleting Referer: no line of the
     file shows one, so none is read as "the request had none" (every visitor would look
     like a crawler that sends none)."""
-    lines = REAL_LOG.read_text(encoding="utf-8", errors="replace").splitlines()[:500]
-    docs = [orjson.loads(x) for x in (as_server(line, "traefik") for line in lines) if x]
+    docs = [orjson.loads(as_server(r, "traefik")) for r in real_log_requests()[:500]]
     kept = [orjson.dumps({k: v for k, v in d.items() if k != "request_Referer"}) for d in docs]
     evs = list(LogParser(JSON).events(io.StringIO(b"\n".join(kept).decode() + "\n")))
     assert len(evs) == len(docs) and not any("referrer" in e for e in evs)

@@ -2,8 +2,6 @@
 CloudFront (tabs, percent-encoded), fields named by the last ``#Fields:`` directive."""
 
 import io
-import re
-from datetime import datetime
 from pathlib import Path
 
 import orjson
@@ -14,6 +12,7 @@ from stream.cli import main
 from stream.harness.access_log import LogParser
 from stream.harness.log_formats import detect_format
 from stream.harness.w3c_log import W3C, W3CFields
+from tests.helpers import REAL_LOG, LoggedRequest, real_log_requests
 
 IIS_FIELDS = (
     "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip "
@@ -182,22 +181,12 @@ def test_sec_fetch_dest_when_the_directive_names_it() -> None:
     assert [ev["fetch_dest"] for ev in evs] == ["empty", ""]  # "-": the request had none
 
 
-REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
-_COMBINED = re.compile(
-    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) \S+ "([^"]*)" "([^"]*)"'
-)
-
-
-def as_iis(line: str) -> str | None:
-    """A combined log's line as IIS writes the same request (spaces in a header as +)."""
-    m = _COMBINED.match(line)
-    if m is None:
-        return None
-    ip, when, method, target, status, referrer, agent = m.groups()
-    t = datetime.strptime(when, "%d/%b/%Y:%H:%M:%S %z")
-    stem, _, query = target.partition("?")
-    values = (ip, method, stem, query or "-", status, agent or "-", referrer or "-")
-    return f"{t:%Y-%m-%d %H:%M:%S} " + " ".join(v.replace(" ", "+") for v in values)
+def as_iis(r: LoggedRequest) -> str:
+    """A request of the real log as IIS writes it (spaces in a header as +)."""
+    stem, _, query = r.target.partition("?")
+    values = (r.ip, r.method, stem, query or "-", str(r.status), r.user_agent or "-")
+    values += (r.referrer or "-",)
+    return f"{r.time:%Y-%m-%d %H:%M:%S} " + " ".join(v.replace(" ", "+") for v in values)
 
 
 def test_the_real_log_written_by_iis_gives_the_same_requests_referrers_included() -> None:
@@ -210,7 +199,7 @@ def test_the_real_log_written_by_iis_gives_the_same_requests_referrers_included(
     lines = REAL_LOG.read_text(encoding="utf-8", errors="replace").splitlines()
     fields = "date time c-ip cs-method cs-uri-stem cs-uri-query sc-status"
     iis = [f"#Fields: {fields} cs(User-Agent) cs(Referer)"]
-    iis += [x for x in map(as_iis, lines) if x is not None]
+    iis += [as_iis(r) for r in real_log_requests()]
     evs, parser = events(iis)
     combined = list(LogParser().events(io.StringIO("\n".join(lines) + "\n")))
 

@@ -18,7 +18,6 @@ behavioural features (or saw the user agent) would not stay in that range.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 
 from models import REGISTRY
 from stream.core.policy_loader import default_policy_text, parse_policy
@@ -27,8 +26,8 @@ from stream.harness.controls import rules_only_policy
 from stream.harness.log_replay import Replay, crawler_labels, parse_log
 from stream.harness.offline import OfflineResult, OfflineRun
 from stream.harness.ranking import roc_auc
+from tests.helpers import REAL_LOG
 
-REAL_LOG = Path(__file__).resolve().parents[1] / "data" / "apache_combined_2015.log"
 NOW = 1.5e9  # after the log (May 2015): nothing is future-dated
 WITHHELD = frozenset({"automation_ua", "ua_count"})  # every feature read from the user agent
 
