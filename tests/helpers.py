@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,18 @@ class LoggedRequest:
     status: int
     referrer: str  # "-": none
     user_agent: str
+
+
+def write_log(tmp_path: Path, lines: list[str], gz: bool = False) -> Path:
+    """``lines`` as a log file in ``tmp_path`` (gzip-compressed with ``gz``)."""
+    text = "".join(line + "\n" for line in lines)
+    if gz:
+        f = tmp_path / "log.gz"
+        f.write_bytes(gzip.compress(text.encode()))
+    else:
+        f = tmp_path / "access.log"
+        f.write_text(text)
+    return f
 
 
 def real_log_requests() -> list[LoggedRequest]:
