@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import re
+import io
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,8 @@ import orjson
 
 T0 = 1_780_000_000.0  # 2026-05-28T20:26:40Z, a fixed event-time origin
 
-# the shared real Apache log (tests/data/README.md), and the parts of one of its requests,
-# for writing the same requests in another server's format
+# the shared real Apache log (tests/data/README.md)
 REAL_LOG = Path(__file__).resolve().parent / "data" / "apache_combined_2015.log"
-_COMBINED = re.compile(
-    r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+)[^"]*" (\d{3}) \S+ "([^"]*)" "([^"]*)"'
-)
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    ip: str
-    time: datetime
-    method: str
-    target: str
-    status: int
-    referrer: str  # "-": none
-    user_agent: str
 
 
 def write_log(tmp_path: Path, lines: list[str], gz: bool = False) -> Path:
@@ -44,16 +28,13 @@ def write_log(tmp_path: Path, lines: list[str], gz: bool = False) -> Path:
     return f
 
 
-def real_log_requests() -> list[LoggedRequest]:
-    """The requests of :data:`REAL_LOG` a combined-format parser reads, in file order."""
-    out = []
-    for line in REAL_LOG.read_text(encoding="utf-8", errors="replace").splitlines():
-        m = _COMBINED.match(line)
-        if m is not None:
-            ip, when, method, target, status, referrer, agent = m.groups()
-            t = datetime.strptime(when, "%d/%b/%Y:%H:%M:%S %z")
-            out.append(LoggedRequest(ip, t, method, target, int(status), referrer, agent))
-    return out
+def real_log_events() -> list[dict[str, Any]]:
+    """The request events of :data:`REAL_LOG`, in file order, as ``replay`` reads the
+    combined log: the reference other formats of the same requests must give again."""
+    from stream.harness.access_log import LogParser
+
+    text = REAL_LOG.read_text(encoding="utf-8", errors="replace")
+    return list(LogParser().events(io.StringIO(text)))
 
 
 @dataclass

@@ -99,7 +99,7 @@ async def offered_load(
                 k_time = t0 + (k / load)
                 await asyncio.sleep(max(0.0, k_time - time.monotonic()))
             offered_s = time.monotonic() - t0
-            cpu_s = worker_cpu_s() - cpu0 if worker_cpu_s is not None else None
+            cores = (worker_cpu_s() - cpu0) / offered_s if worker_cpu_s is not None else None
             await asyncio.sleep(3.0)  # let the last decisions arrive
             lat = sorted((seen[e] - sent[e]) * 1000 for e in ids if e in seen)
             q = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [0.0] * 99
@@ -110,12 +110,12 @@ async def offered_load(
                 "decisions": len(lat),
                 "achieved_eps": round(total / (time.monotonic() - t0 - 3.0)),
             }
-            if cpu_s is not None:
-                results[load]["worker_cores"] = round(cpu_s / offered_s, 2)
+            if cores is not None:
+                results[load]["worker_cores"] = round(cores, 2)
             log(
                 f"bench: latency at {load}/s: p50 {q[49]:.1f} ms, p99 {q[98]:.1f} ms "
                 f"({len(lat)} decisions"
-                + (f"; worker at {cpu_s / offered_s:.2f} cores" if cpu_s is not None else "")
+                + (f"; worker at {cores:.2f} cores" if cores is not None else "")
                 + ")"
             )
     finally:
