@@ -61,8 +61,14 @@ class Activity:
 
     @classmethod
     def decode(cls, raw: bytes | None) -> Activity:
+        return cls.from_doc(json_object(raw, "activity"))
+
+    @classmethod
+    def from_doc(cls, d: Any) -> Activity:
+        """An activity from its JSON document (an item of a pack: stream.kafka.packs)."""
         what = "activity"
-        d = json_object(raw, what)
+        if not isinstance(d, dict):
+            raise ValueError(f"{what}: not a JSON object")
         act = cls(
             text_of(d, "a", what),
             text_of(d, "i", what),
@@ -204,8 +210,14 @@ class FeedItem:
 
     @classmethod
     def decode(cls, raw: bytes | None) -> FeedItem:
+        return cls.from_doc(json_object(raw, "feed item"))
+
+    @classmethod
+    def from_doc(cls, d: Any) -> FeedItem:
+        """A feed item from its JSON document (an item of a pack: stream.kafka.packs)."""
         what = "feed item"
-        d = json_object(raw, what)
+        if not isinstance(d, dict):
+            raise ValueError(f"{what}: not a JSON object")
         kind = d.get("kind")
         if kind not in ("decision", "access"):
             raise ValueError(f"{what}: kind must be decision or access")

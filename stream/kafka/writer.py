@@ -28,6 +28,7 @@ from mode import Service
 
 from stream.errors import FatalKafkaError
 from stream.kafka.config import aiokafka_kwargs
+from stream.kafka.packs import pack
 from stream.settings import Settings
 
 Message = tuple[str, bytes | None, bytes | None, int | None]  # topic, key, value, partition
@@ -62,15 +63,21 @@ async def with_retries(
 
 @dataclass
 class Publish:
-    """What one batch asks to publish, in two acknowledged phases."""
+    """What one batch asks to publish, in two acknowledged phases: ``results`` (with
+    ``packed``: topic, key and value of records sent packed, :mod:`stream.kafka.packs`),
+    then ``state``."""
 
     results: list[Message] = field(default_factory=list)
     state: list[Message] = field(default_factory=list)
+    packed: list[tuple[str, bytes, bytes]] = field(default_factory=list)
 
 
 async def publish_plan(writer: BatchWriter, plan: Publish, stats: Counter[str]) -> None:
     """The two acknowledged phases of a plan, each with :func:`with_retries`."""
-    for phase, name in ((plan.results, "publish_results"), (plan.state, "publish_state")):
+    results = plan.results
+    if plan.packed:
+        results = results + await writer.packs(plan.packed)
+    for phase, name in ((results, "publish_results"), (plan.state, "publish_state")):
         if phase:
             await with_retries(name, partial(writer.write, phase), stats=stats)
 
@@ -112,6 +119,19 @@ class BatchWriter:
         if n is None:
             n = self._partition_counts[topic] = len(await self.producer.partitions_for(topic))
         return n
+
+    async def packs(self, items: Iterable[tuple[str, bytes, bytes]]) -> list[Message]:
+        """``items`` (topic, key, value) as packs (:func:`stream.kafka.packs.pack`), each to
+        the partition Kafka's default partitioner picks for its items' keys."""
+        grouped: dict[tuple[str, int], list[bytes]] = {}
+        for topic, key, value in items:
+            partition = _keyed_partition(key, await self.partitions(topic))
+            grouped.setdefault((topic, partition), []).append(value)
+        return [
+            (topic, None, packed, partition)
+            for (topic, partition), values in grouped.items()
+            for packed in pack(values)
+        ]
 
     async def write(self, messages: Iterable[Message], timestamp_ms: int | None = None) -> int:
         """Send every message; return how many, once all are acknowledged.

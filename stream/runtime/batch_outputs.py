@@ -1,7 +1,8 @@
 """What one partition's batch publishes, and to which topic: decisions, dead letters,
-re-keyed events, the incident feed, account-per-IP activity for the correlator and model
-scores first, then each changed (or evicted) actor's state to the changelog — in that
-order, so that a crash between the two re-creates the same results (docs/architecture.md).
+re-keyed events, the incident feed and account-per-IP activity for the correlator (both
+packed: :mod:`stream.kafka.packs`) and model scores first, then each changed (or evicted)
+actor's state to the changelog — in that order, so that a crash between the two
+re-creates the same results (docs/architecture.md).
 Shared by the detector agent and the bench's detector as a Faust agent."""
 
 from __future__ import annotations
@@ -46,10 +47,11 @@ def add_outcome(plan: Publish, s: Settings, partition: int, out: BatchResult) ->
         results.append((s.topic_deadletter, dl.key, dl.encode(), None))
     for key, value in out.forwards:
         results.append((s.topic_requests, key, value, None))
+    packed = plan.packed  # one record per partition and batch (stream.kafka.packs)
     for item in out.feed:
-        results.append((s.incident_feed_topic, item.key.encode(), item.encode(), None))
+        packed.append((s.incident_feed_topic, item.key.encode(), item.encode()))
     for act in out.activities:
-        results.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode(), None))
+        packed.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode()))
     for sc in out.scores:
         results.append((s.scores_topic, sc.actor.encode(), sc.encode(), None))
     for actor, state in out.changed.items():

@@ -72,11 +72,11 @@ class CorrelatorAgent(BatchedFaustAgent):
             core = self.partitions[p]
             acts = []
             for r in records:
-                try:
-                    acts.append(Activity.decode(r.value))
-                except ValueError as exc:
-                    self.stats["bad_activity"] += 1
-                    log.warning("bad_record", topic=r.topic, offset=r.offset, error=str(exc))
+                for doc in self.documents(r, "activity"):
+                    try:
+                        acts.append(Activity.from_doc(doc))
+                    except ValueError as exc:
+                        self.bad_record("bad_activity", r, exc)
             skipped = core.skipped
             signals, changed = core.process(acts)
             self.stats["skipped_activity"] += core.skipped - skipped

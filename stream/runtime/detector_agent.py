@@ -328,7 +328,7 @@ class Detector(BatchConsumer):
         plan = self._plan(outcomes)
         if self.models.snapshot_due() and self.partitions:
             plan.state.extend(self.models.snapshots(self.partitions))
-        return plan if plan.results or plan.state else None
+        return plan if plan.results or plan.packed or plan.state else None
 
     def active_actors(self) -> int:
         return sum(len(d.actors) for d in self.partitions.values())

@@ -29,6 +29,7 @@ import faust
 import structlog
 
 from stream.errors import FatalKafkaError
+from stream.kafka.packs import unpack
 from stream.kafka.read_to_end import is_marker
 from stream.kafka.writer import Publish, WriterService, publish_plan
 from stream.runtime.metrics import Metrics
@@ -90,6 +91,22 @@ class BatchedFaustAgent:
     def housekeeping(self) -> Publish | None:
         """Every ``housekeeping_every_s`` seconds: expire what event time has passed."""
         return None
+
+    # -- for subclasses: a record's items ------------------------------------------------
+    def documents(self, record: Any, what: str) -> list[Any]:
+        """The JSON documents ``record`` holds (a pack's items, or its one document:
+        :func:`stream.kafka.packs.unpack`); none, counted as a bad ``what``, when it is not
+        JSON."""
+        try:
+            return unpack(record.value, what)
+        except ValueError as exc:
+            self.bad_record(f"bad_{what.replace(' ', '_')}", record, exc)
+            return []
+
+    def bad_record(self, kind: str, record: Any, exc: ValueError) -> None:
+        """A record (or a pack's item) that does not decode: skipped, counted, logged."""
+        self.stats[kind] += 1
+        log.warning("bad_record", topic=record.topic, offset=record.offset, error=str(exc))
 
     # -- partitions --------------------------------------------------------------------
     async def _assigned(self, sender: Any, *args: Any, signal: Any = None, **kw: Any) -> None:

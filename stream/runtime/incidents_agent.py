@@ -81,11 +81,11 @@ class IncidentsAgent(BatchedFaustAgent):
         for partition, records in batch.items():
             items = []
             for r in records:
-                try:
-                    items.append(FeedItem.decode(r.value))
-                except ValueError as exc:
-                    self.stats["bad_feed_item"] += 1
-                    log.warning("bad_record", topic=r.topic, offset=r.offset, error=str(exc))
+                for doc in self.documents(r, "feed item"):
+                    try:
+                        items.append(FeedItem.from_doc(doc))
+                    except ValueError as exc:
+                        self.bad_record("bad_feed_item", r, exc)
             book = self.books[partition]
             skipped = book.skipped
             updates, ledger = book.process(items)

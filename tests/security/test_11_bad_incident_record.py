@@ -34,6 +34,7 @@ from stream.core import (
 from stream.core.group_state import GroupState, SessionGroup
 from stream.core.incidents import Incident
 from stream.core.outcomes import ActorOutcome
+from stream.kafka.packs import unpack
 from stream.kafka.read_to_end import MARKER_KEY
 from tests.kafka.test_read_to_end import FakeChangelog, rec
 
@@ -64,6 +65,21 @@ def test_restoring_incidents_skips_the_bad_record_and_keeps_the_rest() -> None:
 KEY = b"k" * 32
 SPEC = REGISTRY.get("hst").spec()
 
+
+def _pack_of(decode_item: Callable[[Any], Any], what: str) -> Callable[[bytes], list[Any]]:
+    """A packed record read as the agents read it: each item decoded on its own, a bad
+    item (ValueError) costing only itself."""
+
+    def read(raw: bytes) -> list[Any]:
+        out = []
+        for doc in unpack(raw, what):
+            with contextlib.suppress(ValueError):
+                out.append(decode_item(doc))
+        return out
+
+    return read
+
+
 DECODERS: dict[str, Callable[[bytes], Any]] = {
     "dead letter": records.DeadLetter.decode,
     "decision": records.Decision.decode,
@@ -71,6 +87,8 @@ DECODERS: dict[str, Callable[[bytes], Any]] = {
     "activity": internal_records.Activity.decode,
     "group signal": internal_records.GroupSignal.decode,
     "feed item": internal_records.FeedItem.decode,
+    "activity pack": _pack_of(internal_records.Activity.from_doc, "activity"),
+    "feed item pack": _pack_of(internal_records.FeedItem.from_doc, "feed item"),
     "ledger entry": internal_records.LedgerEntry.decode,
     "incident summary": internal_records.decode_incident,
     "member": internal_records.Member.decode,
@@ -154,12 +172,18 @@ def valid() -> dict[str, dict[str, Any]]:
 
 
 def mutants(name: str) -> st.SearchStrategy[bytes]:
-    """The valid record of ``name`` with one field replaced by any JSON, or dropped."""
-    doc = valid().get(name)
+    """The valid record of ``name`` with one field replaced by any JSON, or dropped; for a
+    pack, a pack of such an item and a valid one."""
+    item = name.removesuffix(" pack")
+    doc = valid().get(item)
     if doc is None:
         return st.nothing()
+
+    def written(mutated: dict[str, Any]) -> bytes:
+        return orjson.dumps([mutated, doc] if item != name else mutated)
+
     return st.builds(
-        lambda key, value, drop: orjson.dumps(
+        lambda key, value, drop: written(
             {k: v for k, v in doc.items() if k != key} if drop else {**doc, key: value}
         ),
         st.sampled_from(sorted(doc)),
