@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,31 +96,8 @@ class WorkerProcess:
         raise AssertionError(f"worker processed {self.health()} < {events} events in time")
 
     def wait_settled(self, settings: Settings, timeout_s: float = 300.0) -> dict[str, Any]:
-        """Until every stage has consumed what the stage before it produced — activity →
-        correlator → group signals → detector, and feed → incidents — twice in a row.
-
-        What a stage produced is counted on its topic, read to its true end; what the
-        next stage consumed comes from the worker's ``/health`` (``pipeline``).
-        """
-        topics = {
-            "activities": settings.activity_topic,
-            "group_signals": settings.signals_topic,
-            "feed_items": settings.incident_feed_topic,
-        }
-        deadline = time.monotonic() + timeout_s
-        settled = 0
-        while time.monotonic() < deadline:
-            produced = {k: len(read_all(settings, t)) for k, t in topics.items()}
-            h = self.health() or {}
-            consumed = h.get("pipeline", {})
-            if all(consumed.get(k, 0) >= n for k, n in produced.items()):
-                settled += 1
-                if settled == 2:
-                    return h
-            else:
-                settled = 0
-            time.sleep(0.5)
-        raise AssertionError(f"the pipeline did not settle in time: {self.health()}")
+        """:func:`wait_settled` for this worker alone; returns its ``/health``."""
+        return wait_settled(settings, lambda: [self.health() or {}], timeout_s)[0]
 
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 30.0) -> int:
         proc, self.proc = self.proc, None
@@ -133,3 +111,37 @@ class WorkerProcess:
                 proc.kill()
                 proc.wait()
         return proc.returncode
+
+
+def wait_settled(
+    settings: Settings,
+    healths: Callable[[], list[dict[str, Any]]],
+    timeout_s: float = 300.0,
+    poll_s: float = 0.5,
+) -> list[dict[str, Any]]:
+    """Until every stage has consumed what the stage before it produced — activity →
+    correlator → group signals → detector, and feed → incidents — twice in a row, over
+    the workers whose ``/health`` ``healths()`` returns; returns those.
+
+    What a stage produced is counted on its topic (records, packs counted as one), read
+    to its true end; what the next stage consumed is the sum of the workers' ``pipeline``.
+    """
+    topics = {
+        "activities": settings.activity_topic,
+        "group_signals": settings.signals_topic,
+        "feed_items": settings.incident_feed_topic,
+    }
+    deadline = time.monotonic() + timeout_s
+    settled = 0
+    while time.monotonic() < deadline:
+        produced = {k: len(read_all(settings, t)) for k, t in topics.items()}
+        hs = healths()
+        consumed = {k: sum(h.get("pipeline", {}).get(k, 0) for h in hs) for k in topics}
+        if all(consumed[k] >= n for k, n in produced.items()):
+            settled += 1
+            if settled == 2:
+                return hs
+        else:
+            settled = 0
+        time.sleep(poll_s)
+    raise AssertionError(f"the pipeline did not settle in time: {healths()}")

@@ -22,7 +22,7 @@ from stream.harness.bench import check_bench, workload
 from stream.harness.bench.offered_load import offered_load
 from stream.harness.bench.results import Measured, bench_json
 from stream.harness.embedded_broker import EmbeddedBroker, free_port
-from stream.harness.worker_process import WorkerProcess
+from stream.harness.worker_process import WorkerProcess, wait_settled
 from stream.kafka.topics import ensure_topics
 from stream.kafka.writer import write_all
 from stream.settings import Settings
@@ -161,10 +161,16 @@ class Bench:
                     break
                 time.sleep(0.05)  # each poll is a request the measured worker serves
             assert t_first is not None and t_last is not None, "workers did not finish"
+            # the whole pipeline: until the correlator and the incidents agent have worked
+            # what the detector sent them, and the detector the group signals that came of it
+            wait_settled(s, lambda: [_json(u) for u in urls], timeout_s=600, poll_s=0.1)
+            t_settled = time.monotonic()
             cpu = sum(_cpu_s(p.proc.pid) for p in procs if p.proc) - sum(cpu0)
             return {
-                "eps": self.n / (t_last - t_first),
-                "seconds": t_last - t_first,
+                "eps": self.n / (t_settled - t_first),
+                "seconds": t_settled - t_first,
+                "detector_eps": self.n / (t_last - t_first),
+                "agents_behind_s": t_settled - t_last,
                 "cpu_s_per_1k": cpu / self.n * 1000,
                 "peak_rss_mb": max(_hwm_mb(p.proc.pid) for p in procs if p.proc),
             }
