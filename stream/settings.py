@@ -58,6 +58,13 @@ class Settings(BaseSettings):
 
     # --- processing --------------------------------------------------------------------
     batch_max_records: int = Field(5000, ge=1, description="Largest micro-batch a worker takes.")
+    pack_internal_records: bool = Field(
+        True,
+        description="Send the detector's records to the correlator and the incidents agent "
+        "packed, one record per partition and batch (stream/kafka/packs.py). Workers before "
+        "packs cannot read them: set false while rolling over from such a version, true once "
+        "every worker reads packs (docs/deploy.md).",
+    )
     batch_wait_ms: int = Field(
         10, ge=0, description="How long a fetch waits for records (latency vs batch size)."
     )

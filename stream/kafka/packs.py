@@ -45,11 +45,17 @@ def pack(values: Iterable[bytes]) -> list[bytes]:
 
 def unpack(raw: bytes | None, what: str) -> list[Any]:
     """The documents a record holds: a pack's items, or the record's own document.
-    ValueError, naming ``what``, when the record is not JSON."""
+    ValueError, naming ``what``, when the record is not JSON or is a pack of more than
+    :data:`PACK_MAX_ITEMS` items (no writer makes one: a megabyte of ``[0,0,…]`` would
+    otherwise be half a million bad items)."""
     if raw is None:
         raise ValueError(f"{what}: no value")
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"{what}: not JSON ({exc})") from None
-    return doc if isinstance(doc, list) else [doc]
+    if not isinstance(doc, list):
+        return [doc]
+    if len(doc) > PACK_MAX_ITEMS:
+        raise ValueError(f"{what}: a pack of {len(doc)} items, more than {PACK_MAX_ITEMS}")
+    return doc

@@ -74,12 +74,15 @@ class Publish:
 
 async def publish_plan(writer: BatchWriter, plan: Publish, stats: Counter[str]) -> None:
     """The two acknowledged phases of a plan, each with :func:`with_retries`."""
-    results = plan.results
-    if plan.packed:
-        results = results + await writer.packs(plan.packed)
-    for phase, name in ((results, "publish_results"), (plan.state, "publish_state")):
-        if phase:
-            await with_retries(name, partial(writer.write, phase), stats=stats)
+
+    async def results() -> int:  # packing looks partitions up: retried with the write
+        packs = await writer.packs(plan.packed) if plan.packed else []
+        return await writer.write(plan.results + packs)
+
+    if plan.results or plan.packed:
+        await with_retries("publish_results", results, stats=stats)
+    if plan.state:
+        await with_retries("publish_state", partial(writer.write, plan.state), stats=stats)
 
 
 def partition_for(key: bytes | None, partitions: int) -> int:

@@ -47,11 +47,17 @@ def add_outcome(plan: Publish, s: Settings, partition: int, out: BatchResult) ->
         results.append((s.topic_deadletter, dl.key, dl.encode(), None))
     for key, value in out.forwards:
         results.append((s.topic_requests, key, value, None))
-    packed = plan.packed  # one record per partition and batch (stream.kafka.packs)
-    for item in out.feed:
-        packed.append((s.incident_feed_topic, item.key.encode(), item.encode()))
-    for act in out.activities:
-        packed.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode()))
+    if s.pack_internal_records:  # one record per partition and batch (stream.kafka.packs)
+        packed = plan.packed
+        for item in out.feed:
+            packed.append((s.incident_feed_topic, item.key.encode(), item.encode()))
+        for act in out.activities:
+            packed.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode()))
+    else:  # one record each, as versions before packs wrote and read them
+        for item in out.feed:
+            results.append((s.incident_feed_topic, item.key.encode(), item.encode(), None))
+        for act in out.activities:
+            results.append((s.activity_topic, subnet_of(act.ip).encode(), act.encode(), None))
     for sc in out.scores:
         results.append((s.scores_topic, sc.actor.encode(), sc.encode(), None))
     for actor, state in out.changed.items():

@@ -19,7 +19,7 @@ from stream.core.policy import Policy
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService
 from stream.runtime.batch_outputs import state_bytes
-from stream.runtime.faust_agent import BatchedFaustAgent
+from stream.runtime.faust_agent import BatchedFaustAgent, read_items
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -70,13 +70,7 @@ class CorrelatorAgent(BatchedFaustAgent):
         plan = Publish()
         for p, records in batch.items():
             core = self.partitions[p]
-            acts = []
-            for r in records:
-                for doc in self.documents(r, "activity"):
-                    try:
-                        acts.append(Activity.from_doc(doc))
-                    except ValueError as exc:
-                        self.bad_record("bad_activity", r, exc)
+            acts = read_items(records, Activity.from_doc, "activity", self.stats)
             skipped = core.skipped
             signals, changed = core.process(acts)
             self.stats["skipped_activity"] += core.skipped - skipped

@@ -19,7 +19,7 @@ from stream.core.pseudonym import Pseudonymizer
 from stream.kafka.changelog import StateChangelog
 from stream.kafka.writer import Publish, WriterService
 from stream.runtime.batch_outputs import state_bytes
-from stream.runtime.faust_agent import BatchedFaustAgent
+from stream.runtime.faust_agent import BatchedFaustAgent, read_items
 from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -79,13 +79,7 @@ class IncidentsAgent(BatchedFaustAgent):
     def handle(self, batch: Mapping[int, list[Any]]) -> Publish:
         plan = Publish()
         for partition, records in batch.items():
-            items = []
-            for r in records:
-                for doc in self.documents(r, "feed item"):
-                    try:
-                        items.append(FeedItem.from_doc(doc))
-                    except ValueError as exc:
-                        self.bad_record("bad_feed_item", r, exc)
+            items = read_items(records, FeedItem.from_doc, "feed item", self.stats)
             book = self.books[partition]
             skipped = book.skipped
             updates, ledger = book.process(items)

@@ -13,6 +13,7 @@ from collections import Counter
 
 import orjson
 import pytest
+from kafka import KafkaProducer
 from kafka.admin import NewTopic
 
 from stream.harness.embedded_broker import EmbeddedBroker
@@ -20,7 +21,7 @@ from stream.harness.worker_process import WorkerProcess
 from stream.kafka.packs import unpack
 from stream.kafka.read_to_end import read_all
 from stream.kafka.topics import admin_client
-from stream.kafka.writer import BatchWriter, Publish, new_producer, partition_for, publish_plan
+from stream.kafka.writer import BatchWriter, Publish, new_producer, publish_plan
 from stream.settings import Settings
 from tests.e2e import http
 from tests.e2e.conftest import API_TOKEN
@@ -50,12 +51,24 @@ def test_packed_items_go_to_their_keys_partitions_one_record_each(broker: Embedd
             await producer.stop()
 
     asyncio.run(go())
+    # the same items sent one by one, keyed, by another client (kafka-python's partitioner)
+    alone = f"{topic}-alone"
+    admin = admin_client(settings)
+    try:
+        admin.create_topics([NewTopic(alone, num_partitions=PARTITIONS, replication_factor=1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=broker.address)
+    for _, key, value in items:
+        producer.send(alone, value, key=key)
+    producer.flush()
+    producer.close()
+    want: dict[int, list[int]] = {}
+    for r in read_all(settings, alone):
+        want.setdefault(r.partition, []).append(orjson.loads(r.value)["n"])
     records = read_all(settings, topic)
     by_partition = {r.partition: r for r in records}
     assert len(records) == len(by_partition)  # one record per partition
-    want: dict[int, list[int]] = {}
-    for i, (_, key, _) in enumerate(items):
-        want.setdefault(partition_for(key, PARTITIONS), []).append(i)
     assert {p: [d["n"] for d in unpack(r.value, "x")] for p, r in by_partition.items()} == want
     assert all(r.key is None for r in records)
 

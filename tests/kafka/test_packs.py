@@ -48,3 +48,28 @@ def test_a_record_that_is_not_json_is_a_value_error_naming_what_it_should_be(
 @given(st.lists(st.binary(max_size=40).map(lambda b: orjson.dumps(b.hex())), max_size=30))
 def test_any_json_values_come_back_as_they_went_in(values: list[bytes]) -> None:
     assert [d for p in pack(values) for d in unpack(p, "x")] == [orjson.loads(v) for v in values]
+
+
+def test_a_pack_of_more_items_than_any_writer_makes_is_refused_whole() -> None:
+    with pytest.raises(ValueError, match="more than"):
+        unpack(b"[" + b",".join([b"0"] * (PACK_MAX_ITEMS + 1)) + b"]", "activity")
+
+
+def test_the_agents_read_every_good_item_and_count_each_bad_one() -> None:
+    from collections import Counter
+
+    from stream.runtime.faust_agent import read_items
+    from tests.kafka.fakes import Rec
+
+    good = [Activity(f"account:{i}", "192.0.2.1", 1e9 + i, i).encode() for i in range(3)]
+    bad = orjson.dumps({"a": "account:x", "i": "192.0.2.1", "t": 1e9, "v": -5})
+    records = [
+        Rec("t", 0, 0, None, b"[" + b",".join([good[0], bad, b"[1]", good[1]]) + b"]"),
+        Rec("t", 0, 1, None, b"not json"),
+        Rec("t", 0, 2, b"192.0.2.0/24", good[2]),  # one item, as before packs
+        Rec("t", 0, 3, None, b"[" + b",".join([good[0]] * (PACK_MAX_ITEMS + 1)) + b"]"),
+    ]
+    stats: Counter[str] = Counter()
+    items = read_items(records, Activity.from_doc, "activity", stats)
+    assert items == [Activity.decode(g) for g in good]
+    assert stats == {"bad_activity": 4}  # two items, a record that is not JSON, a pack too big

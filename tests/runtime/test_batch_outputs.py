@@ -49,3 +49,32 @@ def test_state_bytes_encodes_what_encodes() -> None:
     assert state_bytes(3, lambda n: bytes([n]), stats, "x") == b"\x03"
     assert state_bytes(300, lambda n: bytes([n]), stats, "x") is None
     assert stats["state_unencodable"] == 1
+
+
+def _to_agents() -> BatchResult:
+    from stream.core.internal_records import Activity, FeedItem
+
+    out = BatchResult()
+    out.activities = [Activity("account:a", "192.0.2.7", T0, 3)]
+    out.feed = [FeedItem("access", "subnet:192.0.2.0/24", "account:a", T0, profile="p")]
+    return out
+
+
+def test_the_agents_records_are_packed_unless_the_setting_says_not(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    plan = Publish()
+    add_outcome(plan, s, 0, _to_agents())
+    assert plan.results == []
+    assert [(topic, key) for topic, key, _ in plan.packed] == [
+        (s.incident_feed_topic, b"subnet:192.0.2.0/24"),
+        (s.activity_topic, b"192.0.2.0/24"),
+    ]
+    # rolling over from a version that reads records of one item only
+    old = s.model_copy(update={"pack_internal_records": False})
+    plan = Publish()
+    add_outcome(plan, old, 0, _to_agents())
+    assert plan.packed == []
+    assert [(topic, key, part) for topic, key, _, part in plan.results] == [
+        (s.incident_feed_topic, b"subnet:192.0.2.0/24", None),
+        (s.activity_topic, b"192.0.2.0/24", None),
+    ]

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import functools
 import types
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -34,8 +35,9 @@ from stream.core import (
 from stream.core.group_state import GroupState, SessionGroup
 from stream.core.incidents import Incident
 from stream.core.outcomes import ActorOutcome
-from stream.kafka.packs import unpack
 from stream.kafka.read_to_end import MARKER_KEY
+from stream.runtime.faust_agent import read_items
+from tests.kafka.fakes import Rec
 from tests.kafka.test_read_to_end import FakeChangelog, rec
 
 
@@ -67,17 +69,8 @@ SPEC = REGISTRY.get("hst").spec()
 
 
 def _pack_of(decode_item: Callable[[Any], Any], what: str) -> Callable[[bytes], list[Any]]:
-    """A packed record read as the agents read it: each item decoded on its own, a bad
-    item (ValueError) costing only itself."""
-
-    def read(raw: bytes) -> list[Any]:
-        out = []
-        for doc in unpack(raw, what):
-            with contextlib.suppress(ValueError):
-                out.append(decode_item(doc))
-        return out
-
-    return read
+    """A packed record read as the agents read it (each item on its own)."""
+    return lambda raw: read_items([Rec("t", 0, 0, None, raw)], decode_item, what, Counter())
 
 
 DECODERS: dict[str, Callable[[bytes], Any]] = {

@@ -163,7 +163,7 @@ class Bench:
             assert t_first is not None and t_last is not None, "workers did not finish"
             # the whole pipeline: until the correlator and the incidents agent have worked
             # what the detector sent them, and the detector the group signals that came of it
-            wait_settled(s, lambda: [_json(u) for u in urls], timeout_s=600, poll_s=0.1)
+            wait_settled(s, lambda: [_json(u) for u in urls], timeout_s=600, poll_s=0.25)
             t_settled = time.monotonic()
             cpu = sum(_cpu_s(p.proc.pid) for p in procs if p.proc) - sum(cpu0)
             return {
