@@ -129,6 +129,9 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=session_s,
         broker_heartbeat_interval=heartbeat_s,
         consumer_auto_offset_reset="earliest",
+        # events buffered per agent stream: packs of up to 256 KB each (stream.kafka.packs);
+        # Faust's 4,096 could hold a gigabyte of them while an agent catches up
+        stream_buffer_maxsize=64,
         TableManager=NoTablesManager,
         web_enabled=settings.web_port > 0,
         web_port=settings.web_port or 6066,
