@@ -29,14 +29,19 @@ import orjson
 from stream.core.actor_ref import parse_actor
 
 
-def json_object(raw: bytes | None, what: str) -> dict[str, Any]:
-    """``raw`` as a JSON object, or ValueError naming ``what`` it should have been."""
+def json_value(raw: bytes | None, what: str) -> Any:
+    """``raw`` as JSON, or ValueError naming ``what`` it should have been."""
     if raw is None:
         raise ValueError(f"{what}: no value")
     try:
-        doc = orjson.loads(raw)
+        return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"{what}: not JSON ({exc})") from None
+
+
+def json_object(raw: bytes | None, what: str) -> dict[str, Any]:
+    """``raw`` as a JSON object, or ValueError naming ``what`` it should have been."""
+    doc = json_value(raw, what)
     if not isinstance(doc, dict):
         raise ValueError(f"{what}: not a JSON object")
     return doc

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
+from stream.core.records import json_value
 
 PACK_MAX_ITEMS = 1000
 PACK_MAX_BYTES = 256 * 1024
@@ -48,12 +48,7 @@ def unpack(raw: bytes | None, what: str) -> list[Any]:
     ValueError, naming ``what``, when the record is not JSON or is a pack of more than
     :data:`PACK_MAX_ITEMS` items (no writer makes one: a megabyte of ``[0,0,…]`` would
     otherwise be half a million bad items)."""
-    if raw is None:
-        raise ValueError(f"{what}: no value")
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ValueError(f"{what}: not JSON ({exc})") from None
+    doc = json_value(raw, what)
     if not isinstance(doc, list):
         return [doc]
     if len(doc) > PACK_MAX_ITEMS:

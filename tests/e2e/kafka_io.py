@@ -8,6 +8,19 @@ from typing import Any
 
 import orjson
 from kafka import KafkaConsumer, TopicPartition
+from kafka.admin import NewTopic
+
+from stream.kafka.topics import admin_client
+from stream.settings import Settings
+
+
+def create_topic(settings: Settings, name: str, partitions: int) -> None:
+    """A topic of ``partitions`` partitions for one test."""
+    admin = admin_client(settings)
+    try:
+        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+    finally:
+        admin.close()
 
 
 class TopicReader:

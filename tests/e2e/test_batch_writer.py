@@ -8,12 +8,11 @@ import time
 import uuid
 
 import pytest
-from kafka.admin import NewTopic
 
 from stream.harness.embedded_broker import EmbeddedBroker
-from stream.kafka.topics import admin_client
 from stream.kafka.writer import BatchWriter, new_producer
 from stream.settings import Settings
+from tests.e2e.kafka_io import create_topic
 
 pytestmark = pytest.mark.broker
 
@@ -23,11 +22,7 @@ LINGER_MS = 5000
 def test_a_write_does_not_wait_for_the_producers_linger(broker: EmbeddedBroker) -> None:
     settings = Settings(broker=broker.url)
     topic = f"writer-linger-{uuid.uuid4().hex[:8]}"
-    admin = admin_client(settings)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)])
-    finally:
-        admin.close()
+    create_topic(settings, topic, 2)
 
     async def go() -> tuple[int, float]:
         producer = new_producer(settings, linger_ms=LINGER_MS)

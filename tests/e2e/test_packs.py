@@ -14,17 +14,16 @@ from collections import Counter
 import orjson
 import pytest
 from kafka import KafkaProducer
-from kafka.admin import NewTopic
 
 from stream.harness.embedded_broker import EmbeddedBroker
 from stream.harness.worker_process import WorkerProcess
 from stream.kafka.packs import unpack
 from stream.kafka.read_to_end import read_all
-from stream.kafka.topics import admin_client
 from stream.kafka.writer import BatchWriter, Publish, new_producer, publish_plan
 from stream.settings import Settings
 from tests.e2e import http
 from tests.e2e.conftest import API_TOKEN
+from tests.e2e.kafka_io import create_topic
 
 pytestmark = pytest.mark.broker
 
@@ -34,11 +33,7 @@ PARTITIONS = 4
 def test_packed_items_go_to_their_keys_partitions_one_record_each(broker: EmbeddedBroker) -> None:
     settings = Settings(broker=broker.url)
     topic = f"packs-{uuid.uuid4().hex[:8]}"
-    admin = admin_client(settings)
-    try:
-        admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])
-    finally:
-        admin.close()
+    create_topic(settings, topic, PARTITIONS)
     items = [(topic, f"10.0.{i}.0/24".encode(), orjson.dumps({"n": i})) for i in range(40)]
 
     async def go() -> None:
@@ -53,11 +48,7 @@ def test_packed_items_go_to_their_keys_partitions_one_record_each(broker: Embedd
     asyncio.run(go())
     # the same items sent one by one, keyed, by another client (kafka-python's partitioner)
     alone = f"{topic}-alone"
-    admin = admin_client(settings)
-    try:
-        admin.create_topics([NewTopic(alone, num_partitions=PARTITIONS, replication_factor=1)])
-    finally:
-        admin.close()
+    create_topic(settings, alone, PARTITIONS)
     producer = KafkaProducer(bootstrap_servers=broker.address)
     for _, key, value in items:
         producer.send(alone, value, key=key)
