@@ -227,6 +227,7 @@ class Detector(BatchConsumer):
             det = self.partitions[tp.partition]
             if tp.topic in inputs:
                 what, decode, apply = inputs[tp.topic]
+                self._handled[f"{what}_records"] += len(records)  # read: applied or not
                 items = []
                 refused = BatchResult()
                 for r in records:

@@ -18,15 +18,6 @@ from stream.runtime.incidents_agent import IncidentsAgent
 from stream.runtime.lag import faust_lags
 from stream.settings import Settings
 
-# the detector's counts of the group signals it read, one of them per record
-SIGNAL_RECORD_STATS = (
-    "group_signals",
-    "group_signal_under_policy",
-    "group_signal_allowlisted",
-    "skipped_group_signal",
-    "bad_group_signal",
-)
-
 
 @dataclass
 class WorkerQueries:
@@ -102,7 +93,7 @@ class WorkerQueries:
             "pipeline": {
                 "activities": self.correlator.stats["records"],
                 # every signal record read: applied, or left by the policy, or refused
-                "group_signals": sum(d.stats.get(k, 0) for k in SIGNAL_RECORD_STATS),
+                "group_signals": d.stats.get("group_signal_records", 0),
                 "feed_items": self.incidents_agent.stats["records"],
             },
         }
