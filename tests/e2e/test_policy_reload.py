@@ -40,7 +40,9 @@ def wait_applied(worker: WorkerProcess, text: str, timeout_s: float = 60) -> Non
     sha = hashlib.sha256(text.encode()).hexdigest()[:12]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        for line in worker.log_path.read_text().splitlines():
+        # whole lines only: the worker may be writing the last one while it is read
+        written = worker.log_path.read_text().rpartition("\n")[0]
+        for line in written.splitlines():
             if line.startswith("{"):
                 entry = orjson.loads(line)
                 if entry.get("event") == "control_applied" and entry.get("policy") == sha:
